@@ -1,0 +1,129 @@
+"""TowerBot settings: environment variables (prefix TOWERBOT_) or a .env file."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse '24h', '90m', '7d', '30s' into a timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 24h, 90m or 7d")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _split(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(part).strip() for part in value]
+    raise ValueError("expected a comma-separated list")
+
+
+class Settings(BaseSettings):
+    """Every setting the spec lists; see README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOWERBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    token: SecretStr | None = None
+    db: str = "towerbot.sqlite3"
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh"
+    superusers: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    api_base_url: str | None = None
+    rate: float = Field(25.0, gt=0, le=1000)
+    activity_reminders: Annotated[list[timedelta], NoDecode] = Field(
+        default_factory=lambda: [timedelta(hours=24), timedelta(hours=1)]
+    )
+    campaign_reminders: Annotated[list[timedelta], NoDecode] = Field(
+        default_factory=lambda: [
+            timedelta(days=7), timedelta(days=3), timedelta(days=1), timedelta(hours=2)
+        ]
+    )
+    overdue_days: int = Field(7, ge=0, le=365)
+    star_thresholds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [100.0, 300.0, 600.0, 1000.0, 1500.0]
+    )
+    chat_daily_budget: int = Field(10, ge=1, le=1000)
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("superusers", mode="before")
+    @classmethod
+    def _superusers(cls, value: object) -> list[int]:
+        try:
+            return [int(part) for part in _split(value)]
+        except ValueError as exc:
+            raise ValueError("must be Telegram user ids separated by commas") from exc
+
+    @field_validator("activity_reminders", "campaign_reminders", mode="before")
+    @classmethod
+    def _durations(cls, value: object) -> list[timedelta]:
+        if isinstance(value, list) and all(isinstance(v, timedelta) for v in value):
+            return value
+        return sorted((parse_duration(part) for part in _split(value)), reverse=True)
+
+    @field_validator("star_thresholds", mode="before")
+    @classmethod
+    def _stars(cls, value: object) -> list[float]:
+        try:
+            numbers = [float(part) for part in _split(value)]
+        except ValueError as exc:
+            raise ValueError("must be hour numbers separated by commas") from exc
+        if not numbers or numbers != sorted(set(numbers)) or numbers[0] <= 0:
+            raise ValueError("must be increasing positive hour numbers, e.g. 100,300,600")
+        return numbers
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, value: str) -> str:
+        if value not in ("zh", "en"):
+            raise ValueError("must be zh or en")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook(self) -> "Settings":
+        if self.webhook_url and not self.webhook_url.startswith("https://"):
+            raise ValueError("webhook_url must start with https://")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "TOWERBOT_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"{name}: {first['msg']}") from None

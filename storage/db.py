@@ -1,0 +1,182 @@
+"""The SQLite connection, its PRAGMAs, migrations and the one transaction() helper.
+
+Everything SQLite-specific lives here (PRAGMAs, BEGIN IMMEDIATE, the online backup), so a
+PostgreSQL backend can later replace this module without touching repositories' callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+Row = sqlite3.Row
+Conn = aiosqlite.Connection
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+class DatabaseLocked(RuntimeError):
+    """The database file is locked by another program for longer than busy_timeout."""
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every numbered migration, in order."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Database:
+    """One writer connection (serialised by a lock) and one reader connection (WAL snapshots)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._writer: Conn | None = None
+        self._reader: Conn | None = None
+        self._lock = asyncio.Lock()
+        self._after_commit: list[Callable[[], None]] = []
+
+    async def connect(self, migrate: bool = True) -> "Database":
+        """Open both connections and (by default) apply pending migrations."""
+        self._writer = await self._open()
+        if migrate:
+            await self.upgrade()
+        self._reader = await self._open()
+        return self
+
+    async def _open(self) -> Conn:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            for pragma in _PRAGMAS:
+                await conn.execute(pragma)
+        except sqlite3.OperationalError as exc:
+            await conn.close()
+            if "locked" in str(exc):
+                raise DatabaseLocked(f"database {self.path} is locked by another program") from exc
+            raise
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def upgrade(self) -> list[str]:
+        """Apply numbered migrations not yet recorded; returns the names applied."""
+        conn = self._writer
+        assert conn is not None
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        async with conn.execute("SELECT version FROM schema_migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
+        applied = []
+        for version, name, sql in migration_files():
+            if version in done:
+                continue
+            script = (
+                "BEGIN IMMEDIATE;\n" + sql + "\n;INSERT INTO schema_migrations(version, name) "
+                f"VALUES ({version}, '{name}');\nCOMMIT;"
+            )
+            try:
+                await conn.executescript(script)
+            except Exception:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise
+            applied.append(name)
+            log.info("applied migration %s", name)
+        return applied
+
+    async def schema_version(self) -> int:
+        row = await self.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
+        return int(row["v"] or 0) if row else 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """BEGIN IMMEDIATE … COMMIT on the writer; coroutines queue on a lock, never interleave."""
+        conn = self._writer
+        assert conn is not None, "database not connected"
+        async with self._lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):
+                    raise DatabaseLocked(f"database {self.path} is locked") from exc
+                raise
+            try:
+                yield conn
+            except BaseException:
+                self._after_commit.clear()
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+            hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` after the current transaction commits (dropped on rollback)."""
+        self._after_commit.append(hook)
+
+    @property
+    def reader(self) -> Conn:
+        assert self._reader is not None, "database not connected"
+        return self._reader
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        async with self.reader.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self.reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def backup(self, target: str | Path, progress: Callable[[int, int], None] | None = None) -> None:
+        """SQLite online backup into `target` (safe while the bot runs)."""
+        def run() -> None:
+            src = sqlite3.connect(self.path)
+            dst = sqlite3.connect(str(target))
+            try:
+                src.backup(
+                    dst, pages=256,
+                    progress=(lambda status, remaining, total: progress(total - remaining, total))
+                    if progress else None,
+                )
+            finally:
+                dst.close()
+                src.close()
+
+        await asyncio.to_thread(run)
+
+
+async def fetchone(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Row | None:
+    async with conn.execute(sql, params) as cur:
+        return await cur.fetchone()
+
+
+async def fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+    async with conn.execute(sql, tuple(params)) as cur:
+        return list(await cur.fetchall())
