@@ -1,0 +1,142 @@
+"""The one composition root: builds the Application and the services it runs on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, CallbackContext, ContextTypes, Defaults
+from telegram.constants import ParseMode
+from telegram.request import BaseRequest
+
+from bot.delivery import Sender
+from bot.domain.access import Access
+from bot.domain.clock import Clock
+from bot.domain.outbox import Outbox
+from bot.domain.people import People
+from bot.domain.tower import Tower
+from bot.settings import Settings
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything handlers and jobs reach, built once here."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    access: Access
+    tower: Tower
+    people: People
+    outbox: Outbox
+    sender: Sender | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Context(CallbackContext):  # type: ignore[type-arg]
+    """PTB's context with typed access to our services and the person's language."""
+
+    lang: str = "zh"
+
+    @property
+    def services(self) -> Services:
+        return self.bot_data["services"]
+
+
+def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
+    access = Access(db, settings.superusers)
+    return Services(
+        settings=settings, db=db, clock=clock, access=access,
+        tower=Tower(db, access, clock),
+        people=People(db, access, clock, default_lang=settings.language),
+        outbox=Outbox(db, clock),
+    )
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    clock: Clock | None = None,
+    token: str | None = None,
+) -> Application:
+    """Build the PTB Application with handlers registered; services start in `startup`."""
+    from handlers import register
+
+    tok = token or (settings.token.get_secret_value() if settings.token else None)
+    if not tok:
+        raise ValueError("a bot token is required")
+    builder = (
+        ApplicationBuilder()
+        .token(tok)
+        .context_types(ContextTypes(context=Context))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        .post_init(startup)
+        .post_shutdown(shutdown)
+    )
+    if settings.api_base_url:
+        builder = builder.base_url(settings.api_base_url)
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    app.bot_data["clock"] = clock or Clock()
+    register(app)
+    return app
+
+
+async def startup(app: Application) -> None:
+    """Open the database (migrating it), build services, start the sender, restore timers."""
+    if "services" in app.bot_data:
+        return
+    settings: Settings = app.bot_data["settings"]
+    clock: Clock = app.bot_data["clock"]
+    db = await Database(settings.db).connect()
+    services = build_services(settings, db, clock)
+    app.bot_data["services"] = services
+    services.sender = Sender(app.bot, services.outbox, db, clock, settings.rate)
+    await services.sender.start()
+    from schedules import restore
+
+    await restore(app)
+
+
+async def shutdown(app: Application) -> None:
+    services: Services | None = app.bot_data.pop("services", None)
+    if services is None:
+        return
+    if services.sender is not None:
+        await services.sender.stop()
+    await services.db.close()
+
+
+@asynccontextmanager
+async def running(settings: Settings, **kwargs: Any) -> AsyncIterator[Application]:
+    """An initialised, started Application (without polling) for tests, demo and benchmarks."""
+    app = build_application(settings, **kwargs)
+    await app.initialize()
+    await startup(app)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+        await shutdown(app)
+        await app.shutdown()
+
+
+def services_of(app: Application) -> Services:
+    return app.bot_data["services"]
+
+
+ALL_UPDATES = Update.ALL_TYPES

@@ -1,0 +1,289 @@
+"""The durable outbox, as the rest of the bot sees it (no Telegram import here).
+
+Everything the bot starts by itself (reminders, announcement copies, promotions) is written to
+the outbox inside the transaction that decided to send it, and one sender (`bot/delivery.py`)
+drains it. The domain rules for undeliverable messages live here too: a user who blocked the
+bot becomes unreachable (with an optional mention in their org's chat), a chat the bot was
+removed from becomes inactive, and a migrated group moves everywhere to its supergroup id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.domain.clock import Clock
+from bot.domain.models import OutboxItem
+from storage import outbox as repo
+from storage.db import Conn, Database
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4096
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units); tags are counted too (conservative)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _safe_cut(line: str, limit: int) -> int:
+    """Where to cut an over-long line: at most `limit` units, not inside a tag or an entity,
+    not inside an open inline tag, preferably at a space."""
+    # largest prefix within the limit
+    cut, units = 0, 0
+    for ch in line:
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit:
+            break
+        cut += 1
+    head = line[:cut]
+    space = head.rfind(" ", max(0, cut - 200))
+    if space > 0 and cut < len(line):
+        cut = space + 1
+        head = line[:cut]
+    # not inside `<...>` or `&...;`
+    lt, gt = head.rfind("<"), head.rfind(">")
+    if lt > gt:
+        cut = lt
+    amp, semi = line.rfind("&", 0, cut), line.rfind(";", 0, cut)
+    if amp > semi and cut - amp <= 10:
+        cut = amp
+    # not inside an open inline tag such as <b>…</b>: cut before its opening tag
+    stack: list[int] = []
+    i = 0
+    while True:
+        i = line.find("<", i, cut)
+        if i < 0:
+            break
+        j = line.find(">", i, cut)
+        if j < 0:
+            break
+        if line.startswith("</", i):
+            if stack:
+                stack.pop()
+        elif not line[j - 1] == "/":
+            stack.append(i)
+        i = j + 1
+    if stack and stack[0] > 0:
+        cut = stack[0]
+    return max(cut, 1)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split at line breaks into parts of at most `limit`; an over-long line is cut itself."""
+    if _units(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        while _units(line) > limit:
+            cut = _safe_cut(line, limit)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        pieces.append(line)
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for piece in pieces:
+        extra = _units(piece) + (1 if current else 0)
+        if current and size + extra > limit:
+            parts.append("\n".join(current))
+            current, size = [], 0
+            extra = _units(piece)
+        current.append(piece)
+        size += extra
+    if current:
+        parts.append("\n".join(current))
+    return [p for p in parts if p.strip()] or [text[:limit]]
+
+
+def parts_of(item: OutboxItem) -> list[str]:
+    """The texts one outbox row is sent as (several for a split long text)."""
+    payload = item.payload
+    parts = payload.get("parts")
+    if parts:
+        return list(parts)
+    return [payload.get("text") or ""]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one outbox row; the sender hands them over in batches."""
+
+    id: int
+    kind: Literal["sent", "progress", "retry", "failed"]
+    message_ids: list[int] = field(default_factory=list)
+    not_before: float = 0.0
+    attempts: int = 0
+    failures: int | None = None
+    error: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.kind in ("sent", "failed")
+
+
+class Outbox:
+    """Queue messages durably and wake the one sender after commit."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.changes = 0  # bumped by every committed add (the sender reloads when it moves)
+        self._event: asyncio.Event | None = None
+
+    # -- queueing ----------------------------------------------------------------------------
+
+    async def add(
+        self, conn: Conn, chat_id: int, text: str, *, user_id: int | None = None,
+        reply_markup: dict[str, Any] | None = None, parse_mode: str | None = "HTML",
+        ref: str | None = None, dedupe_key: str | None = None, not_before: float = 0.0,
+        kind: str = "message", extra: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Queue one message inside the caller's transaction; None if `dedupe_key` was used.
+
+        For kind "document"/"photo", `text` is the caption and `extra` carries `file_path`, or
+        `data_b64` + `filename`. A text over 4,096 characters is sent as several messages.
+        `extra` may hold `fallback: True` + `fallback_text` (a mention in the org chat if the
+        user blocked the bot), `disable_preview`, `disable_notification`, `message_thread_id`.
+        """
+        payload: dict[str, Any] = dict(extra or {})
+        payload["text"] = text
+        payload["parse_mode"] = parse_mode
+        if reply_markup:
+            payload["reply_markup"] = reply_markup
+        if kind == "message":
+            parts = split_text(text)
+            if len(parts) > 1:
+                payload["parts"] = parts
+        if user_id is None and chat_id > 0:
+            user_id = chat_id
+        item_id = await repo.insert(
+            conn, chat_id=chat_id, payload=payload, user_id=user_id, kind=kind, ref=ref,
+            dedupe_key=dedupe_key, not_before=not_before, now=self.clock.time(),
+        )
+        if item_id is not None:
+            self.db.on_commit(self.wake)
+        return item_id
+
+    async def send(self, chat_id: int, text: str, **kwargs: Any) -> int | None:
+        """`add` in a transaction of its own."""
+        async with self.db.transaction() as conn:
+            return await self.add(conn, chat_id, text, **kwargs)
+
+    # -- waking the sender -------------------------------------------------------------------
+
+    def _ev(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+    def wake(self) -> None:
+        """New rows were committed: the sender looks again."""
+        self.changes += 1
+        self._ev().set()
+
+    def poke(self) -> None:
+        """Wake the sender without claiming new rows (a send finished, a stop was asked)."""
+        self._ev().set()
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Sleep until woken or `timeout` seconds; True if woken."""
+        event = self._ev()
+        if not event.is_set():
+            try:
+                await asyncio.wait_for(event.wait(), timeout)
+            except TimeoutError:
+                return False
+        event.clear()
+        return True
+
+    # -- reading and recording, for the sender -------------------------------------------------
+
+    async def due(self, limit: int, per_chat: int | None = None) -> list[OutboxItem]:
+        """Pending rows due now (at most `per_chat` of each chat), oldest first."""
+        return list(await repo.due(self.db.reader, self.clock.time(), limit, per_chat=per_chat))
+
+    async def due_count(self) -> int:
+        return await repo.count_due(self.db.reader, self.clock.time())
+
+    async def next_due_time(self) -> float | None:
+        return await repo.next_due_time(self.db.reader)
+
+    async def counts(self) -> dict[str, int]:
+        return await repo.counts(self.db.reader)
+
+    async def by_ref(self, ref: str) -> list[OutboxItem]:
+        return list(await repo.by_ref(self.db.reader, ref))
+
+    async def record(self, outcomes: Iterable[Outcome]) -> None:
+        """Write a batch of outcomes in one transaction (in order)."""
+        outcomes = list(outcomes)
+        if not outcomes:
+            return
+        now = self.clock.time()
+        async with self.db.transaction() as conn:
+            sent: list[tuple[int, list[int]]] = []
+            for o in outcomes:
+                if o.kind == "sent":
+                    sent.append((o.id, o.message_ids))
+                    continue
+                if sent:
+                    await repo.mark_sent(conn, sent, now)
+                    sent = []
+                if o.kind == "progress":
+                    await repo.record_progress(conn, o.id, o.message_ids)
+                elif o.kind == "retry":
+                    await repo.reschedule(
+                        conn, o.id, o.not_before, o.error, o.attempts, failures=o.failures
+                    )
+                elif o.kind == "failed":
+                    if o.message_ids:
+                        await repo.record_progress(conn, o.id, o.message_ids)
+                    await repo.mark_failed(conn, o.id, o.error or "failed")
+            if sent:
+                await repo.mark_sent(conn, sent, now)
+
+    # -- domain rules for undeliverable messages ---------------------------------------------
+
+    async def on_forbidden(self, item: OutboxItem) -> int | None:
+        """403: a private chat's user becomes unreachable (and, if the message asks for it, is
+        mentioned once in their org's active chat); a group becomes inactive.
+
+        Returns the id of the fallback message queued, if any. Safe to repeat for one item.
+        """
+        now = self.clock.time()
+        fallback_id = None
+        async with self.db.transaction() as conn:
+            if item.chat_id < 0:
+                await repo.set_chat_inactive(conn, item.chat_id, now)
+                return None
+            user_id = item.user_id or item.chat_id
+            await repo.set_user_unreachable(conn, user_id, now)
+            if not item.payload.get("fallback"):
+                return None
+            target = await repo.fallback_target(conn, user_id)
+            if target is None:
+                return None
+            chat_id, first_name = target
+            # Telegram first name only: never the registered real name or phone in a group
+            mention = (
+                f'<a href="tg://user?id={int(user_id)}">'
+                f"{html.escape(first_name or str(user_id))}</a>"
+            )
+            text = str(item.payload.get("fallback_text") or "")
+            fallback_id = await self.add(
+                conn, chat_id, f"{mention} {text}".rstrip(), parse_mode="HTML", ref=item.ref,
+                dedupe_key=f"fallback:{item.id}",
+            )
+        return fallback_id
+
+    async def on_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its chat row and its messages move to the new id."""
+        async with self.db.transaction() as conn:
+            await repo.migrate_chat(conn, old_chat_id, new_chat_id, self.clock.time())
+        self.wake()

@@ -1,0 +1,221 @@
+"""People: who talks to the bot, their language, guided registration, profile and erasure."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from bot.domain import validate
+from bot.domain.access import Access
+from bot.domain.clock import Clock
+from bot.domain.errors import Refusal
+from bot.domain.models import Actor, Org, Person, User
+from bot.texts import DEFAULT_LANG, normalise_lang
+from storage import orgs as org_repo
+from storage import users as user_repo
+from storage.db import Database
+
+Step = Literal["name", "org", "phone", "consent", "confirm"]
+REGISTER = "register"
+
+
+class Registration(BaseModel):
+    """The state of one person's guided registration (kept in the flows table)."""
+
+    step: Step = "name"
+    real_name: str | None = None
+    org_id: int | None = None
+    org_name: str | None = None
+    phone: str | None = None
+    editing: bool = False
+    after: str | None = None  # a deep-link payload to resume when registration completes
+
+
+class Profile(BaseModel):
+    user: User
+    person: Person | None
+    org: Org | None
+    roles: list[tuple[Org, str]]
+
+
+class People:
+    """Services behind /start, /register, /me, /forgetme and /lang."""
+
+    def __init__(self, db: Database, access: Access, clock: Clock, default_lang: str = DEFAULT_LANG):
+        self.db = db
+        self.access = access
+        self.clock = clock
+        self.default_lang = default_lang
+        self._seen: dict[int, tuple[str, str | None, str | None, bool]] = {}
+        self._lang: dict[int, str] = {}
+
+    # --- identity and language ---------------------------------------------------------------
+    async def seen(self, actor: Actor, private: bool) -> None:
+        """Record a user's Telegram identity; writes only when something changed."""
+        key = (actor.first_name, actor.username, actor.tg_lang, private)
+        old = self._seen.get(actor.user_id)
+        if old == key or (old and old[:3] == key[:3] and old[3] and not private):
+            return
+        async with self.db.transaction() as tx:
+            await user_repo.upsert_user(
+                tx, user_id=actor.user_id, first_name=actor.first_name[:64],
+                username=actor.username, tg_lang=actor.tg_lang, started=private,
+                now=self.clock.time(),
+            )
+        self._seen[actor.user_id] = key
+        self._lang.pop(actor.user_id, None)
+
+    def forget_cache(self, user_id: int) -> None:
+        self._seen.pop(user_id, None)
+        self._lang.pop(user_id, None)
+
+    async def lang(self, user_id: int | None, tg_lang: str | None = None) -> str:
+        """/lang choice, else the Telegram language, else the configured default."""
+        if user_id is None:
+            return normalise_lang(tg_lang) or self.default_lang
+        cached = self._lang.get(user_id)
+        if cached:
+            return cached
+        user = await user_repo.get_user(self.db.reader, user_id)
+        lang = (user.lang if user else None) or normalise_lang(
+            (user.tg_lang if user else None) or tg_lang) or self.default_lang
+        self._lang[user_id] = lang
+        return lang
+
+    async def set_lang(self, user_id: int, lang: str) -> str:
+        lang = (lang or "").strip().lower()
+        if lang not in ("zh", "en"):
+            raise Refusal("err_bad_lang")
+        async with self.db.transaction() as tx:
+            await user_repo.set_lang(tx, user_id, lang)
+        self._lang[user_id] = lang
+        return lang
+
+    # --- registration ------------------------------------------------------------------------
+    async def registration(self, user_id: int) -> Registration | None:
+        flow = await user_repo.get_flow(self.db.reader, user_id)
+        if flow is None or flow.name != REGISTER:
+            return None
+        return Registration.model_validate(flow.state)
+
+    async def flow_name(self, user_id: int) -> str | None:
+        """Which guided flow (if any) the person is in."""
+        flow = await user_repo.get_flow(self.db.reader, user_id)
+        return flow.name if flow else None
+
+    async def begin(self, user_id: int, org_code: str | None = None, after: str | None = None) -> Registration:
+        """Start (or restart) registration; a known org from a deep link skips that step."""
+        person = await user_repo.get_person(self.db.reader, user_id)
+        state = Registration(editing=person is not None, after=after)
+        if org_code:
+            org = await org_repo.by_code(self.db.reader, org_code)
+            if org is None:
+                raise Refusal("err_unknown_org", code=org_code)
+            state.org_id, state.org_name = org.id, org.name
+        elif person is not None:
+            org = await org_repo.get(self.db.reader, person.org_id)
+            if org:
+                state.org_id, state.org_name = org.id, org.name
+        return await self._save(user_id, state)
+
+    async def give_name(self, user_id: int, text: str) -> Registration:
+        state = await self._expect(user_id, "name")
+        state.real_name = validate.clean_text(text, max_len=50, field="name")
+        state.step = "phone" if state.org_id and not state.editing else "org"
+        return await self._save(user_id, state)
+
+    async def pick_org(self, user_id: int, org_id: int) -> Registration:
+        state = await self._expect(user_id, "org")
+        org = await org_repo.get(self.db.reader, org_id)
+        if org is None:
+            raise Refusal("err_unknown_org", code=str(org_id))
+        state.org_id, state.org_name, state.step = org.id, org.name, "phone"
+        return await self._save(user_id, state)
+
+    async def pick_org_code(self, user_id: int, text: str) -> Registration:
+        org = await org_repo.by_code(self.db.reader, validate.org_code(text))
+        if org is None:
+            raise Refusal("err_unknown_org", code=text[:40])
+        return await self.pick_org(user_id, org.id)
+
+    async def give_phone(self, user_id: int, phone: str | None, contact_user_id: int | None = None) -> Registration:
+        state = await self._expect(user_id, "phone")
+        if phone is not None:
+            if contact_user_id != user_id:
+                raise Refusal("err_not_own_contact")
+            state.phone = validate.phone(phone)
+        state.step = "consent"
+        return await self._save(user_id, state)
+
+    async def consent(self, user_id: int, agree: bool) -> Registration | None:
+        state = await self._expect(user_id, "consent")
+        if not agree:
+            await self.cancel(user_id)
+            return None
+        state.step = "confirm"
+        return await self._save(user_id, state)
+
+    async def confirm(self, user_id: int) -> tuple[Person, Registration]:
+        state = await self._expect(user_id, "confirm")
+        assert state.real_name and state.org_id
+        async with self.db.transaction() as tx:
+            if await org_repo.get(tx, state.org_id) is None:
+                raise Refusal("err_unknown_org", code=state.org_name or "")
+            await user_repo.save_person(tx, user_id=user_id, real_name=state.real_name,
+                                        phone=state.phone, org_id=state.org_id,
+                                        now=self.clock.time())
+            await user_repo.clear_flow(tx, user_id)
+            person = await user_repo.get_person(tx, user_id)
+        assert person is not None
+        return person, state
+
+    async def cancel(self, user_id: int) -> bool:
+        async with self.db.transaction() as tx:
+            return await user_repo.clear_flow(tx, user_id)
+
+    async def _expect(self, user_id: int, step: Step) -> Registration:
+        state = await self.registration(user_id)
+        if state is None:
+            raise Refusal("err_no_registration")
+        if state.step != step:
+            raise Refusal("err_wrong_step")
+        return state
+
+    async def _save(self, user_id: int, state: Registration) -> Registration:
+        async with self.db.transaction() as tx:
+            await user_repo.set_flow(tx, user_id, REGISTER, state.model_dump(), self.clock.time())
+        return state
+
+    # --- profile -----------------------------------------------------------------------------
+    async def person(self, user_id: int) -> Person | None:
+        return await user_repo.get_person(self.db.reader, user_id)
+
+    async def require_person(self, user_id: int) -> Person:
+        person = await self.person(user_id)
+        if person is None:
+            raise Refusal("err_not_registered")
+        return person
+
+    async def profile(self, user_id: int) -> Profile:
+        r = self.db.reader
+        user = await user_repo.get_user(r, user_id) or User(id=user_id)
+        person = await user_repo.get_person(r, user_id)
+        org = await org_repo.get(r, person.org_id) if person else None
+        grants = await user_repo.roles_of(r, user_id)
+        orgs = {o.id: o for o in await org_repo.many(r, [g.org_id for g in grants])}
+        roles = [(orgs[g.org_id], g.role) for g in grants if g.org_id in orgs]
+        if self.access.is_superuser(user_id):
+            root = await org_repo.root(r)
+            if root:
+                roles.insert(0, (root, "superuser"))
+        return Profile(user=user, person=person, org=org, roles=roles)
+
+    async def forget(self, user_id: int) -> bool:
+        """Delete real name, phone, roles and flows; the Telegram id row stays for bookkeeping."""
+        async with self.db.transaction() as tx:
+            await user_repo.clear_flow(tx, user_id)
+            await user_repo.remove_all_roles(tx, user_id)
+            deleted = await user_repo.delete_person(tx, user_id)
+        return deleted
+

@@ -1,0 +1,132 @@
+"""Glue shared by every handler: who is acting, their language, replies, chat checks, errors."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+from bot.app import Context
+from bot.domain.errors import Refusal
+from bot.domain.models import Actor, Chat
+from bot.texts import t
+
+log = logging.getLogger("towerbot.updates")
+
+GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+FlowHandler = Callable[[Update, Context], Awaitable[None]]
+#: guided flows keyed by the name stored in the flows table; features add theirs in register()
+FLOWS: dict[str, FlowHandler] = {}
+#: deep-link payload prefixes ('join', 'act', 'sub') → handler(update, context, rest)
+DEEP_LINKS: dict[str, Callable[[Update, Context, str], Awaitable[None]]] = {}
+
+
+def actor(update: Update) -> Actor:
+    user = update.effective_user
+    assert user is not None
+    return Actor(user_id=user.id, first_name=user.first_name or "", username=user.username,
+                 tg_lang=user.language_code)
+
+
+def chat_model(update: Update) -> Chat:
+    chat = update.effective_chat
+    assert chat is not None
+    return Chat(id=chat.id, type=chat.type, title=chat.title or "")
+
+
+def is_private(update: Update) -> bool:
+    return bool(update.effective_chat and update.effective_chat.type == ChatType.PRIVATE)
+
+
+def require_private(update: Update) -> None:
+    if not is_private(update):
+        raise Refusal("err_private_only")
+
+
+def require_group(update: Update) -> None:
+    if not (update.effective_chat and update.effective_chat.type in GROUPS):
+        raise Refusal("err_group_only")
+
+
+def tr(context: Context, key: str, **values: object) -> str:
+    return t(context.lang, key, **values)
+
+
+async def reply(
+    update: Update, context: Context, text: str, markup: object = None
+) -> Message | None:
+    """Answer the update in its chat (a reply to the command in groups)."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    params = None
+    if message is not None and chat.type in GROUPS and update.callback_query is None:
+        params = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+    return await context.bot.send_message(chat.id, text, reply_markup=markup,  # type: ignore[arg-type]
+                                          reply_parameters=params)
+
+
+def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Inline keyboard from rows of (label, callback_data)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def display_name(first_name: str | None, user_id: int) -> str:
+    """A Telegram display name as a mention link (never the real name)."""
+    return f'<a href="tg://user?id={user_id}">{html.escape(first_name or str(user_id))}</a>'
+
+
+def deep_link(context: Context, payload: str) -> str:
+    return f"https://t.me/{context.bot.username}?start={payload}"
+
+
+async def remember(update: Update, context: Context) -> None:
+    """Runs first for every update: record the user and settle the language for the reply."""
+    services = context.services
+    user = update.effective_user
+    if user is not None and not user.is_bot:
+        await services.people.seen(actor(update), private=is_private(update))
+        context.lang = await services.people.lang(user.id, user.language_code)
+    else:
+        context.lang = services.settings.language
+    command = ""
+    if update.effective_message and update.effective_message.text:
+        first = update.effective_message.text.split(maxsplit=1)[0]
+        command = first if first.startswith("/") else ""
+    elif update.callback_query:
+        command = "cb:" + (update.callback_query.data or "").split(":", 1)[0]
+    log.info("update=%s chat=%s command=%s", update.update_id,
+             update.effective_chat.id if update.effective_chat else None, command or "-")
+
+
+async def on_error(update: object, context: Context) -> None:
+    """A Refusal becomes its one-line answer; anything else is logged and answered politely."""
+    error = context.error
+    if not isinstance(update, Update):
+        log.error("error outside an update: %r", error, exc_info=error)
+        return
+    services = context.bot_data.get("services")
+    user = update.effective_user
+    lang = await services.people.lang(user.id if user else None,
+                                      user.language_code if user else None) if services else "zh"
+    if isinstance(error, Refusal):
+        text = t(lang, error.key, **error.values)
+        log.info("update=%s refused=%s", update.update_id, error.key)
+    else:
+        log.error("update=%s failed: %r", update.update_id, error, exc_info=error)
+        text = t(lang, "err_internal")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        elif update.effective_chat is not None:
+            await reply(update, context, text)
+    except TelegramError as exc:  # nothing more we can do in that chat
+        log.warning("could not tell update=%s about its error: %r", update.update_id, exc)

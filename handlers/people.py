@@ -1,0 +1,293 @@
+"""Private-chat glue: /start, /register (guided), /cancel, /me, /forgetme, /lang, /help."""
+
+from __future__ import annotations
+
+from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.app import Context
+from bot.domain import validate
+from bot.domain.errors import Refusal
+from bot.domain.people import REGISTER, Registration
+from bot.texts import Raw
+from handlers.common import (
+    DEEP_LINKS, FLOWS, actor, deep_link, is_private, keyboard, reply, require_private, tr,
+)
+
+PICKER_ROWS = 12
+
+
+async def start(update: Update, context: Context) -> None:
+    """Welcome, or open the flow named by a deep-link payload."""
+    require_private(update)
+    payload = context.args[0] if context.args else ""
+    if payload:
+        prefix, _, rest = payload.partition("_")
+        handler = DEEP_LINKS.get(prefix)
+        if handler is None or not rest:
+            await reply(update, context, tr(context, "start_bad_payload"))
+            return
+        await handler(update, context, rest)
+        return
+    person = await context.services.people.person(actor(update).user_id)
+    key = "start_welcome_registered" if person else "start_welcome"
+    await reply(update, context, tr(context, key, name=update.effective_user.first_name))
+
+
+async def join_link(update: Update, context: Context, rest: str) -> None:
+    """`join_<orgcode>`: register straight into that org."""
+    code = validate.code_from_payload(rest)
+    state = await context.services.people.begin(actor(update).user_id, org_code=code)
+    await ask_step(update, context, state)
+
+
+async def register(update: Update, context: Context) -> None:
+    """Start (or restart) the guided registration."""
+    require_private(update)
+    state = await context.services.people.begin(actor(update).user_id)
+    await ask_step(update, context, state)
+
+
+async def ask_step(update: Update, context: Context, state: Registration) -> None:
+    """Send the prompt for the registration's current step."""
+    people = context.services.people
+    uid = actor(update).user_id
+    if state.step == "name":
+        person = await people.person(uid)
+        text = (tr(context, "reg_ask_name_edit", name=person.real_name) if person
+                else tr(context, "reg_ask_name"))
+        await reply(update, context, text)
+    elif state.step == "org":
+        await send_picker(update, context, None)
+    elif state.step == "phone":
+        markup = ReplyKeyboardMarkup(
+            [[KeyboardButton(tr(context, "reg_btn_share"), request_contact=True)],
+             [KeyboardButton(tr(context, "reg_btn_skip"))]],
+            one_time_keyboard=True, resize_keyboard=True,
+        )
+        await reply(update, context, tr(context, "reg_ask_phone"), markup)
+    elif state.step == "consent":
+        note = tr(context, "reg_phone_note") if state.phone else ""
+        await reply(update, context, tr(context, "reg_removed_keyboard"), ReplyKeyboardRemove())
+        await reply(update, context, tr(context, "reg_consent", phone_note=Raw(note)), keyboard([
+            [(tr(context, "reg_btn_agree"), "reg:consent:y"),
+             (tr(context, "reg_btn_decline"), "reg:consent:n")]]))
+    elif state.step == "confirm":
+        await reply(update, context, tr(
+            context, "reg_confirm", name=state.real_name, org=state.org_name,
+            phone=state.phone or tr(context, "reg_phone_none")), keyboard([
+            [(tr(context, "reg_btn_confirm"), "reg:confirm:y"),
+             (tr(context, "reg_btn_restart"), "reg:confirm:n")]]))
+
+
+async def send_picker(update: Update, context: Context, org_id: int | None, edit: bool = False) -> None:
+    """The org picker: drill down the tree, or pick the org shown."""
+    org, kids = await context.services.tower.choices(org_id)
+    if org is None:
+        raise Refusal("err_chat_not_bound")
+    rows = [[(k.name[:40], f"reg:org:{k.id}")] for k in kids[:PICKER_ROWS]]
+    rows.append([(tr(context, "reg_btn_pick", org=org.name[:30]), f"reg:pick:{org.id}")])
+    if org.parent_id:
+        rows.append([(tr(context, "reg_btn_up"), f"reg:org:{org.parent_id}")])
+    text = tr(context, "reg_ask_org", org=org.name)
+    if edit and update.callback_query:
+        await update.callback_query.edit_message_text(text, reply_markup=keyboard(rows))
+    else:
+        await reply(update, context, text, keyboard(rows))
+
+
+async def registration_input(update: Update, context: Context) -> None:
+    """A text or contact sent while registering answers the current step."""
+    people = context.services.people
+    uid = actor(update).user_id
+    state = await people.registration(uid)
+    if state is None:
+        return
+    message = update.effective_message
+    if state.step == "name":
+        state = await people.give_name(uid, message.text or "")
+    elif state.step == "org":
+        state = await people.pick_org_code(uid, message.text or "")
+    elif state.step == "phone":
+        if message.contact is not None:
+            state = await people.give_phone(uid, message.contact.phone_number,
+                                            message.contact.user_id)
+        elif (message.text or "").strip() in (tr(context, "reg_btn_skip"), "跳过", "Skip", "skip"):
+            state = await people.give_phone(uid, None)
+        else:
+            raise Refusal("err_not_own_contact")
+    else:
+        raise Refusal("err_wrong_step")
+    await ask_step(update, context, state)
+
+
+async def registration_button(update: Update, context: Context) -> None:
+    """Buttons of the registration: org picker, consent, confirm."""
+    query = update.callback_query
+    people = context.services.people
+    uid = actor(update).user_id
+    _, what, value = (query.data or "").split(":", 2)
+    if what == "org":
+        state = await people.registration(uid)
+        if state is None or state.step != "org":
+            raise Refusal("err_wrong_step")
+        await query.answer()
+        await send_picker(update, context, int(value), edit=True)
+        return
+    if what == "pick":
+        state = await people.pick_org(uid, int(value))
+    elif what == "consent":
+        state = await people.consent(uid, value == "y")
+        if state is None:
+            await query.answer()
+            await query.edit_message_reply_markup(None)
+            await reply(update, context, tr(context, "reg_declined"))
+            return
+    elif what == "confirm" and value == "y":
+        person, state = await people.confirm(uid)
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        key = "reg_updated" if state.editing else "reg_done"
+        await reply(update, context, tr(context, key, org=state.org_name))
+        if state.after:
+            await resume_after(update, context, state.after)
+        return
+    elif what == "confirm":
+        state = await people.begin(uid)
+    else:
+        raise Refusal("err_stale_button")
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await ask_step(update, context, state)
+
+
+async def resume_after(update: Update, context: Context, payload: str) -> None:
+    prefix, _, rest = payload.partition("_")
+    handler = DEEP_LINKS.get(prefix)
+    if handler is not None:
+        await handler(update, context, rest)
+
+
+async def cancel(update: Update, context: Context) -> None:
+    """Leave any guided flow."""
+    require_private(update)
+    left = await context.services.people.cancel(actor(update).user_id)
+    await reply(update, context, tr(context, "cancelled" if left else "nothing_to_cancel"),
+                ReplyKeyboardRemove())
+
+
+async def me(update: Update, context: Context) -> None:
+    """Profile, org and roles (private only: it shows personal data)."""
+    require_private(update)
+    profile = await context.services.people.profile(actor(update).user_id)
+    if profile.person is None:
+        await reply(update, context, tr(context, "me_unregistered"))
+        return
+    parts = [tr(context, "me_profile", name=profile.person.real_name,
+                org=profile.org.name if profile.org else "?",
+                phone=profile.person.phone or tr(context, "reg_phone_none"))]
+    if profile.roles:
+        roles = "、".join(f"{org.name} {tr(context, 'role_' + role)}" for org, role in profile.roles)
+        parts.append(tr(context, "me_roles", roles=roles))
+    for section in ME_SECTIONS:
+        text = await section(update, context, profile)
+        if text:
+            parts.append(text)
+    await reply(update, context, Raw("\n\n".join(parts)))
+
+
+#: features append coroutines (update, context, profile) -> str | None to extend /me
+ME_SECTIONS: list = []
+
+
+async def forget_me(update: Update, context: Context) -> None:
+    """Ask before deleting personal data."""
+    require_private(update)
+    await reply(update, context, tr(context, "forget_ask"), keyboard([
+        [(tr(context, "forget_btn_yes"), "forget:y"), (tr(context, "forget_btn_no"), "forget:n")]]))
+
+
+async def forget_button(update: Update, context: Context) -> None:
+    """Carry out or drop the deletion."""
+    query = update.callback_query
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if query.data != "forget:y":
+        await reply(update, context, tr(context, "forget_kept"))
+        return
+    uid = actor(update).user_id
+    deleted = await context.services.people.forget(uid)
+    for hook in FORGET_HOOKS:
+        await hook(context, uid)
+    await reply(update, context, tr(context, "forget_done" if deleted else "forget_nothing"))
+
+
+#: features append coroutines (context, user_id) that anonymise their records on /forgetme
+FORGET_HOOKS: list = []
+
+
+async def lang(update: Update, context: Context) -> None:
+    """/lang zh|en."""
+    if len(context.args or []) != 1:
+        await reply(update, context, tr(context, "usage_lang"))
+        return
+    context.lang = await context.services.people.set_lang(actor(update).user_id, context.args[0])
+    await reply(update, context, tr(context, "lang_set"))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """Commands this person may use here."""
+    services = context.services
+    if not is_private(update):
+        await reply(update, context, tr(context, "help_group", link=deep_link(context, "help")))
+        return
+    uid = actor(update).user_id
+    tops = await services.access.top_orgs(uid)
+    parts = [tr(context, "help_member")]
+    roles = {role for _, role in tops}
+    if roles & {"secretary", "staff"}:
+        parts.append(tr(context, "help_secretary"))
+    for key, extra in HELP_SECTIONS:
+        if extra in roles or (extra == "secretary" and "staff" in roles) or extra == "member":
+            parts.append(tr(context, key))
+    if "staff" in roles:
+        parts.append(tr(context, "help_staff"))
+    if services.access.is_superuser(uid):
+        parts.append(tr(context, "help_superuser"))
+    await reply(update, context, Raw("\n\n".join(parts)))
+
+
+#: features append (text key, minimum role) to extend /help
+HELP_SECTIONS: list[tuple[str, str]] = []
+
+
+async def private_input(update: Update, context: Context) -> None:
+    """Route a private non-command message to the person's guided flow, if any."""
+    flow = await context.services.people.flow_name(actor(update).user_id)
+    handler = FLOWS.get(flow or "")
+    if handler is not None:
+        await handler(update, context)
+
+
+def register_handlers(app: Application) -> None:
+    FLOWS[REGISTER] = registration_input
+    DEEP_LINKS["join"] = join_link
+    DEEP_LINKS["help"] = lambda update, context, rest: help_command(update, context)
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CommandHandler("register", register))
+    app.add_handler(CommandHandler("cancel", cancel))
+    app.add_handler(CommandHandler("me", me))
+    app.add_handler(CommandHandler("forgetme", forget_me))
+    app.add_handler(CommandHandler("lang", lang))
+    app.add_handler(CommandHandler("help", help_command))
+    app.add_handler(CallbackQueryHandler(registration_button, pattern=r"^reg:"))
+    app.add_handler(CallbackQueryHandler(forget_button, pattern=r"^forget:"))
+
+
+def register_fallback(app: Application) -> None:
+    """Private free text and contacts go to the guided flow; registered last."""
+    app.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & ~filters.COMMAND
+        & (filters.TEXT | filters.CONTACT | filters.Document.ALL | filters.LOCATION),
+        private_input,
+    ))

@@ -1,0 +1,57 @@
+"""Group chats the bot is in, and which org each is bound to."""
+
+from __future__ import annotations
+
+from bot.domain.models import Chat
+from storage.db import Conn, fetchall, fetchone
+
+_COLS = "id, type, title, active, is_admin, org_id"
+
+
+async def upsert(
+    conn: Conn, *, chat_id: int, type: str, title: str, active: bool | None, is_admin: bool | None,
+    now: float,
+) -> None:
+    """Create or refresh a chat row; None leaves active/is_admin as they are."""
+    await conn.execute(
+        "INSERT INTO chats(id, type, title, active, is_admin, updated_at)"
+        " VALUES (?, ?, ?, COALESCE(?, 1), COALESCE(?, 0), ?)"
+        " ON CONFLICT(id) DO UPDATE SET type = excluded.type, title = excluded.title,"
+        " active = COALESCE(?, active), is_admin = COALESCE(?, is_admin),"
+        " updated_at = excluded.updated_at",
+        (chat_id, type, title, active, is_admin, now, active, is_admin),
+    )
+
+
+async def get(conn: Conn, chat_id: int) -> Chat | None:
+    row = await fetchone(conn, f"SELECT {_COLS} FROM chats WHERE id = ?", (chat_id,))
+    return Chat.model_validate(dict(row)) if row else None
+
+
+async def of_org(conn: Conn, org_id: int) -> Chat | None:
+    row = await fetchone(conn, f"SELECT {_COLS} FROM chats WHERE org_id = ?", (org_id,))
+    return Chat.model_validate(dict(row)) if row else None
+
+
+async def bound_in(conn: Conn, org_ids: list[int]) -> list[Chat]:
+    if not org_ids:
+        return []
+    marks = ",".join("?" * len(org_ids))
+    rows = await fetchall(conn, f"SELECT {_COLS} FROM chats WHERE org_id IN ({marks})", org_ids)
+    return [Chat.model_validate(dict(r)) for r in rows]
+
+
+async def bind(conn: Conn, chat_id: int, org_id: int | None) -> None:
+    await conn.execute("UPDATE chats SET org_id = ? WHERE id = ?", (org_id, chat_id))
+
+
+async def set_active(conn: Conn, chat_id: int, active: bool, now: float) -> None:
+    await conn.execute(
+        "UPDATE chats SET active = ?, updated_at = ? WHERE id = ?", (active, now, chat_id)
+    )
+
+
+async def set_title(conn: Conn, chat_id: int, title: str, now: float) -> None:
+    await conn.execute(
+        "UPDATE chats SET title = ?, updated_at = ? WHERE id = ?", (title, now, chat_id)
+    )

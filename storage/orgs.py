@@ -1,0 +1,75 @@
+"""Orgs: the league tree, stored with a materialised path for subtree queries."""
+
+from __future__ import annotations
+
+from bot.domain.models import Org
+from storage.db import Conn, fetchall, fetchone
+
+_COLS = "id, code, name, kind, parent_id, path, depth"
+
+
+async def insert(
+    conn: Conn, *, code: str, name: str, kind: str | None, parent: Org | None, now: float
+) -> Org:
+    cur = await conn.execute(
+        "INSERT INTO orgs(code, name, kind, parent_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        (code, name, kind, parent.id if parent else None, now),
+    )
+    org_id = cur.lastrowid
+    path = (parent.path if parent else "/") + f"{org_id}/"
+    depth = parent.depth + 1 if parent else 0
+    await conn.execute("UPDATE orgs SET path = ?, depth = ? WHERE id = ?", (path, depth, org_id))
+    return Org(id=org_id, code=code, name=name, kind=kind,
+               parent_id=parent.id if parent else None, path=path, depth=depth)
+
+
+async def rename(conn: Conn, org_id: int, name: str, kind: str | None) -> None:
+    await conn.execute("UPDATE orgs SET name = ?, kind = ? WHERE id = ?", (name, kind, org_id))
+
+
+async def get(conn: Conn, org_id: int) -> Org | None:
+    row = await fetchone(conn, f"SELECT {_COLS} FROM orgs WHERE id = ?", (org_id,))
+    return Org.model_validate(dict(row)) if row else None
+
+
+async def by_code(conn: Conn, code: str) -> Org | None:
+    row = await fetchone(conn, f"SELECT {_COLS} FROM orgs WHERE code = ?", (code,))
+    return Org.model_validate(dict(row)) if row else None
+
+
+async def root(conn: Conn) -> Org | None:
+    row = await fetchone(conn, f"SELECT {_COLS} FROM orgs WHERE parent_id IS NULL ORDER BY id")
+    return Org.model_validate(dict(row)) if row else None
+
+
+async def children(conn: Conn, org_id: int) -> list[Org]:
+    rows = await fetchall(
+        conn, f"SELECT {_COLS} FROM orgs WHERE parent_id = ? ORDER BY code", (org_id,)
+    )
+    return [Org.model_validate(dict(r)) for r in rows]
+
+
+async def subtree(conn: Conn, org: Org) -> list[Org]:
+    """The org and everything below it, parents before children."""
+    rows = await fetchall(
+        conn, f"SELECT {_COLS} FROM orgs WHERE path LIKE ? ORDER BY depth, code", (org.path + "%",)
+    )
+    return [Org.model_validate(dict(r)) for r in rows]
+
+
+async def many(conn: Conn, ids: list[int]) -> list[Org]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await fetchall(conn, f"SELECT {_COLS} FROM orgs WHERE id IN ({marks})", ids)
+    return [Org.model_validate(dict(r)) for r in rows]
+
+
+def ancestor_ids(org: Org) -> list[int]:
+    """Ids from the root down to the org itself, read off the path."""
+    return [int(part) for part in org.path.strip("/").split("/") if part]
+
+
+async def count(conn: Conn) -> int:
+    row = await fetchone(conn, "SELECT COUNT(*) FROM orgs")
+    return int(row[0]) if row else 0

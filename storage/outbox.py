@@ -1,0 +1,221 @@
+"""The durable outbox: every message the bot starts, until Telegram has accepted it.
+
+Also the one place that moves a chat id everywhere when a group becomes a supergroup
+(`migrate_chat`), and the lookup of a blocked user's fallback chat.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from bot.domain.models import OutboxItem
+from storage.db import Conn, fetchall, fetchone
+
+if "failures" in OutboxItem.model_fields:  # pragma: no cover - once the model carries it
+    Item = OutboxItem
+else:
+
+    class Item(OutboxItem):  # type: ignore[no-redef]
+        """An outbox row with its transient-failure count (migration 0002)."""
+
+        failures: int = 0
+
+
+_COLS = (
+    "id, chat_id, user_id, kind, payload, ref, status, attempts, not_before, created_at,"
+    " sent_at, message_ids, error, failures"
+)
+
+
+def _item(row: Any) -> Item:
+    data = dict(row)
+    data["payload"] = json.loads(data["payload"])
+    data["message_ids"] = json.loads(data["message_ids"]) if data["message_ids"] else []
+    return Item.model_validate(data)
+
+
+async def insert(
+    conn: Conn, *, chat_id: int, payload: dict[str, Any], user_id: int | None = None,
+    kind: str = "message", ref: str | None = None, dedupe_key: str | None = None,
+    not_before: float = 0.0, now: float,
+) -> int | None:
+    """Queue one message; None (and nothing changed) if `dedupe_key` was already used."""
+    async with conn.execute(
+        "INSERT INTO outbox(chat_id, user_id, kind, payload, ref, dedupe_key, not_before,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
+        (chat_id, user_id, kind, json.dumps(payload, ensure_ascii=False), ref, dedupe_key,
+         not_before, now),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def get(conn: Conn, item_id: int) -> Item | None:
+    row = await fetchone(conn, f"SELECT {_COLS} FROM outbox WHERE id = ?", (item_id,))
+    return _item(row) if row else None
+
+
+async def due(
+    conn: Conn, now: float, limit: int, *, per_chat: int | None = None
+) -> list[Item]:
+    """Pending rows with not_before <= now, by id; at most `per_chat` of each chat if given."""
+    if per_chat is None:
+        rows = await fetchall(
+            conn,
+            f"SELECT {_COLS} FROM outbox WHERE status = 'pending' AND not_before <= ?"
+            " ORDER BY id LIMIT ?",
+            (now, limit),
+        )
+    else:
+        rows = await fetchall(
+            conn,
+            f"SELECT {_COLS} FROM (SELECT {_COLS}, ROW_NUMBER() OVER"
+            " (PARTITION BY chat_id ORDER BY id) AS rank FROM outbox"
+            " WHERE status = 'pending' AND not_before <= ?) AS ranked"
+            " WHERE rank <= ? ORDER BY id LIMIT ?",
+            (now, per_chat, limit),
+        )
+    return [_item(r) for r in rows]
+
+
+async def count_due(conn: Conn, now: float) -> int:
+    row = await fetchone(
+        conn,
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND not_before <= ?",
+        (now,),
+    )
+    return int(row[0]) if row else 0
+
+
+async def next_due_time(conn: Conn) -> float | None:
+    """The earliest not_before of any pending row, or None when nothing is pending."""
+    row = await fetchone(conn, "SELECT MIN(not_before) FROM outbox WHERE status = 'pending'")
+    return float(row[0]) if row and row[0] is not None else None
+
+
+async def mark_sent(
+    conn: Conn, ids_and_message_ids: Iterable[tuple[int, list[int]]], now: float | None = None
+) -> None:
+    """Batch: each (id, message_ids) becomes sent at `now`."""
+    sent_at = time.time() if now is None else now
+    await conn.executemany(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, message_ids = ?, error = NULL"
+        " WHERE id = ? AND status = 'pending'",
+        [(sent_at, json.dumps(list(mids)), item_id) for item_id, mids in ids_and_message_ids],
+    )
+
+
+async def record_progress(conn: Conn, item_id: int, message_ids: list[int]) -> None:
+    """A split text: the parts already accepted (resumed from there after a restart)."""
+    await conn.execute(
+        "UPDATE outbox SET message_ids = ? WHERE id = ? AND status = 'pending'",
+        (json.dumps(list(message_ids)), item_id),
+    )
+
+
+async def reschedule(
+    conn: Conn, id: int, not_before: float, error: str | None, attempts: int,
+    failures: int | None = None,
+) -> None:
+    """Try again at `not_before`; `failures` (transient errors) is kept unless given."""
+    await conn.execute(
+        "UPDATE outbox SET not_before = ?, error = ?, attempts = ?,"
+        " failures = COALESCE(?, failures) WHERE id = ? AND status = 'pending'",
+        (not_before, error, attempts, failures, id),
+    )
+
+
+async def mark_failed(conn: Conn, id: int, error: str) -> None:
+    await conn.execute(
+        "UPDATE outbox SET status = 'failed', error = ? WHERE id = ? AND status = 'pending'",
+        (error, id),
+    )
+
+
+async def cancel(conn: Conn, ids: Iterable[int]) -> None:
+    await conn.executemany(
+        "UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'",
+        [(i,) for i in ids],
+    )
+
+
+async def move_chat(
+    conn: Conn, old_chat_id: int, new_chat_id: int, *, pending_only: bool = True
+) -> None:
+    """Re-address rows of `old_chat_id` (pending ones only, unless told otherwise)."""
+    sql = "UPDATE outbox SET chat_id = ? WHERE chat_id = ?"
+    if pending_only:
+        sql += " AND status = 'pending'"
+    await conn.execute(sql, (new_chat_id, old_chat_id))
+
+
+async def counts(conn: Conn) -> dict[str, int]:
+    """Rows per status, e.g. {'pending': 3, 'sent': 10}."""
+    rows = await fetchall(conn, "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
+async def by_ref(conn: Conn, ref: str) -> list[Item]:
+    rows = await fetchall(
+        conn, f"SELECT {_COLS} FROM outbox WHERE ref = ? ORDER BY id", (ref,)
+    )
+    return [_item(r) for r in rows]
+
+
+async def migrate_chat(conn: Conn, old: int, new: int, now: float | None = None) -> None:
+    """A group became a supergroup: move every chat-id reference from `old` to `new`.
+
+    Foreign-key safe order: the new `chats` row exists (created, or merged into when the
+    bot already knew it) before references move, and the old row goes last. Later features
+    that store chat ids add their UPDATE here.
+    """
+    if old == new:
+        return
+    now = time.time() if now is None else now
+    old_row = await fetchone(conn, "SELECT * FROM chats WHERE id = ?", (old,))
+    if old_row is not None:
+        org_id = old_row["org_id"]
+        # free the UNIQUE org binding before the new row takes it
+        await conn.execute("UPDATE chats SET org_id = NULL WHERE id = ?", (old,))
+        await conn.execute(
+            "INSERT INTO chats(id, type, title, active, is_admin, org_id, updated_at)"
+            " VALUES (?, 'supergroup', ?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET type = 'supergroup',"
+            " org_id = COALESCE(chats.org_id, excluded.org_id),"
+            " title = CASE WHEN chats.title = '' THEN excluded.title ELSE chats.title END,"
+            " updated_at = excluded.updated_at",
+            (new, old_row["title"], old_row["active"], old_row["is_admin"], org_id, now),
+        )
+    # every table holding a chat id
+    await move_chat(conn, old, new, pending_only=False)
+    if old_row is not None:
+        await conn.execute("DELETE FROM chats WHERE id = ?", (old,))
+
+
+async def fallback_target(conn: Conn, user_id: int) -> tuple[int, str] | None:
+    """(chat id, Telegram first name) of the active chat bound to a registered user's org."""
+    row = await fetchone(
+        conn,
+        "SELECT c.id AS chat_id, u.first_name AS first_name FROM people p"
+        " JOIN users u ON u.id = p.user_id"
+        " JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
+        " WHERE p.user_id = ?",
+        (user_id,),
+    )
+    return (int(row["chat_id"]), str(row["first_name"])) if row else None
+
+
+async def set_user_unreachable(conn: Conn, user_id: int, now: float) -> None:
+    await conn.execute(
+        "UPDATE users SET reachable = 0, updated_at = ? WHERE id = ?", (now, user_id)
+    )
+
+
+async def set_chat_inactive(conn: Conn, chat_id: int, now: float) -> None:
+    await conn.execute(
+        "UPDATE chats SET active = 0, updated_at = ? WHERE id = ?", (now, chat_id)
+    )

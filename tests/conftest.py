@@ -1,0 +1,130 @@
+"""Test harness: the real PTB Application, driven through the project's Bot API emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import running, services_of
+from bot.domain.clock import Clock
+from bot.emulator import Emulator
+from bot.settings import Settings
+
+SUPERUSER_ID = 5820137746
+
+
+class Harness:
+    """One emulator, one running bot on a temporary database, and short-hands for tests."""
+
+    def __init__(self, em: Emulator, app: Any, settings: Settings) -> None:
+        self.em = em
+        self.app = app
+        self.settings = settings
+
+    @property
+    def services(self) -> Any:
+        return services_of(self.app)
+
+    @property
+    def db(self) -> Any:
+        return self.services.db
+
+    async def send(self, user: dict, chat: dict | int | None, text: str, reply_to: dict | None = None) -> list:
+        """A user sends `text`; returns what the bot sent in answer (direct replies only)."""
+        mark = len(self.em.sent)
+        update = self.em.text(user, chat, text, reply_to=reply_to)
+        await self.em.deliver(self.app, update)
+        return self.em.sent[mark:]
+
+    async def deliver(self, update: dict) -> list:
+        mark = len(self.em.sent)
+        await self.em.deliver(self.app, update)
+        return self.em.sent[mark:]
+
+    async def press(self, user: dict, message: Any, data: str) -> list:
+        """A user presses a button with `data` on a message the bot sent (a Sent record)."""
+        stored = self.em.message(message.chat_id, message.message_id)
+        mark = len(self.em.sent)
+        await self.em.deliver(self.app, self.em.press(user, stored, data))
+        return self.em.sent[mark:]
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until the outbox has nothing due and nothing in flight."""
+        await self.services.sender.drain(timeout)
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [s.text or "" for s in self.em.messages_to(chat_id)]
+
+    def last_text(self, chat_id: int) -> str:
+        texts = self.texts(chat_id)
+        return texts[-1] if texts else ""
+
+
+async def start_harness(tmp_path: Path, em: Emulator | None = None, clock: Clock | None = None,
+                        db_name: str = "towerbot.sqlite3", **settings: Any) -> tuple[Any, Harness]:
+    # short bursts of direct replies in one chat are tolerated by Telegram; the outbox's own
+    # tests exercise the strict per-chat limit
+    em = em or Emulator(per_chat_burst=20)
+    cfg = Settings(token=em.token, db=str(tmp_path / db_name),
+                   superusers=[SUPERUSER_ID], **settings)
+    ctx = running(cfg, request=em.request(), get_updates_request=em.request(), clock=clock)
+    app = await ctx.__aenter__()
+    return ctx, Harness(em, app, cfg)
+
+
+@pytest.fixture
+async def tb(tmp_path: Path) -> AsyncIterator[Harness]:
+    ctx, harness = await start_harness(tmp_path)
+    try:
+        yield harness
+    finally:
+        await ctx.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def tower(tb: Harness) -> AsyncIterator[dict[str, Any]]:
+    """A small district: root chat, two branch chats, a superuser, staff and members registered."""
+    yield await build_tower(tb)
+
+
+async def register(tb: Harness, user: dict, name: str, org_code: str | None = None) -> None:
+    """Walk a user through /register (deep link into org_code when given)."""
+    em = tb.em
+    await tb.send(user, None, f"/start join_{org_code.replace('.', '-')}" if org_code else "/register")
+    if not org_code:
+        raise ValueError("register() in tests needs an org code")
+    await tb.send(user, None, name)
+    await tb.send(user, None, "跳过" if (user.get("language_code") or "zh").startswith("zh") else "Skip")
+    consent = em.messages_to(user["id"])[-1]
+    await tb.press(user, consent, "reg:consent:y")
+    confirm = em.messages_to(user["id"])[-1]
+    await tb.press(user, confirm, "reg:confirm:y")
+
+
+async def build_tower(tb: Harness) -> dict[str, Any]:
+    em = tb.em
+    boss = em.add_user("晓明", last_name="王", username="wang_xiaoming", user_id=SUPERUSER_ID)
+    sec_a = em.add_user("李娜", username="lina_daxu")
+    member_a = em.add_user("小红", username="xiaohong")
+    member_b = em.add_user("Tom", username="tom_b", language_code="en")
+    outsider = em.add_user("路人")
+    root = em.add_group("雁山区团委工作群", members=[boss["id"], sec_a["id"]])
+    chat_a = em.add_group("大埠乡团委工作群", members=[boss["id"], sec_a["id"], member_a["id"]])
+    chat_b = em.add_group("雁山街道团工委群", members=[boss["id"], member_b["id"]], type="supergroup")
+    await tb.send(boss, None, "/start")
+    await tb.send(boss, root, "/setup yanshan 雁山区团委")
+    await tb.send(boss, root, "/org add yanshan.dabu 大埠乡团委 township")
+    await tb.send(boss, root, "/org add yanshan.jiedao 雁山街道团工委 street")
+    await tb.send(boss, chat_a, "/bind yanshan.dabu")
+    await tb.send(boss, chat_b, "/bind yanshan.jiedao")
+    await register(tb, boss, "王晓明", "yanshan")
+    await register(tb, sec_a, "李娜", "yanshan.dabu")
+    await register(tb, member_a, "陈小红", "yanshan.dabu")
+    await register(tb, member_b, "Tom Li", "yanshan.jiedao")
+    said = em.text(sec_a, chat_a, "大家好")["message"]
+    await tb.send(boss, chat_a, "/role secretary", reply_to=said)
+    return dict(boss=boss, sec_a=sec_a, member_a=member_a, member_b=member_b, outsider=outsider,
+                root=root, chat_a=chat_a, chat_b=chat_b)
