@@ -18,6 +18,7 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox
 from bot.domain.people import People
+from bot.domain.reminders import Reminders
 from bot.domain.tower import Tower
 from bot.settings import Settings
 from storage.db import Database
@@ -36,6 +37,7 @@ class Services:
     tower: Tower
     people: People
     outbox: Outbox
+    reminders: Reminders
     sender: Sender | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,6 +59,7 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         tower=Tower(db, access, clock),
         people=People(db, access, clock, default_lang=settings.language),
         outbox=Outbox(db, clock),
+        reminders=Reminders(db, clock),
     )
 
 

@@ -29,7 +29,7 @@ import string
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -77,7 +77,6 @@ _STR_PARAMS = frozenset({
     "document", "photo", "file_id", "secret_token", "data", "inline_message_id",
     "custom_title", "emoji", "query", "ip_address", "business_connection_id",
 })
-_SEND_METHODS = frozenset({"sendMessage", "sendDocument", "sendPhoto"})
 _ACTIVE = frozenset({"creator", "administrator", "member", "restricted"})
 
 
@@ -473,7 +472,8 @@ def parse_markdown(src: str, v2: bool = True) -> tuple[str, list[JSONDict]]:
     if stack:
         marker, _, offset, _ = stack[-1]
         if v2:
-            raise ParseError(f"Can't find end of {_MD_NAMES[marker]} entity at byte offset {offset}")
+            raise ParseError(
+                f"Can't find end of {_MD_NAMES[marker]} entity at byte offset {offset}")
         raise ParseError(f"Can't find end of the entity starting at byte offset {offset}")
     return "".join(out), _sort_entities(entities)
 
@@ -2010,10 +2010,10 @@ class EmulatorRequest(BaseRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Route ``url`` to the emulator; raise ``TimedOut``/``NetworkError`` for faults."""
-        path = urlsplit(url).path
+        path = unquote(urlsplit(url).path)
         m = _FILE_URL.search(path)
         if m:
-            data = self._emulator.file_bytes(m.group(1), unquote(m.group(2)))
+            data = self._emulator.file_bytes(m.group(1), m.group(2))
             if data is None:
                 return 404, _dump({"ok": False, "error_code": 404, "description": "Not Found"})
             return 200, data

@@ -7,4 +7,6 @@ from telegram.ext import Application
 
 async def restore(app: Application) -> None:
     """Rebuild every timer family's jobs from the database (the only truth of what is due)."""
-    return None
+    from schedules import reminders
+
+    await reminders.restore(app)

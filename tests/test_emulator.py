@@ -314,7 +314,8 @@ async def test_unknown_token_and_method(em: Emulator, transport: str) -> None:
     wrong = Bot("999:WRONG", request=em.request()) if transport == "inproc" else Bot(
         "999:WRONG", base_url=f"{em.base_url}/bot")
     with pytest.raises(InvalidToken):
-        await wrong.get_me()
+        await wrong.initialize()
+    await wrong.shutdown()
     assert await em.call("noSuchMethod", {}) == (
         404, {"ok": False, "error_code": 404, "description": "Not Found"})
     if transport == "http":
@@ -610,6 +611,7 @@ async def test_update_shapes_match_samples(em: Emulator, clock: FakeClock) -> No
 # --------------------------------------------------------------------------- parsers
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
 def test_html_parser_details() -> None:
     text, ents = parse_html('a &lt;b&gt; &amp; &#128204; <a href="https://t.me/x">链接</a> & c')
     assert text == "a <b> & 📌 链接 & c"
@@ -630,6 +632,7 @@ def test_html_parser_details() -> None:
             parse_html(bad)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
 def test_markdown_v2_parser() -> None:
     text, ents = parse_markdown(r"*粗体* _斜体_ __下划线__ [链接](https://t.me/x) `a\`b` 1\.5")
     assert text == "粗体 斜体 下划线 链接 a`b 1.5"
@@ -638,3 +641,32 @@ def test_markdown_v2_parser() -> None:
         parse_markdown("1.5")
     with pytest.raises(Exception, match="Can't find end"):
         parse_markdown("*粗体")
+
+
+async def test_application_polling(em: Emulator, world: dict[str, Any], transport: str) -> None:
+    builder = ApplicationBuilder().token(em.token)
+    if transport == "inproc":
+        builder = builder.request(em.request()).get_updates_request(em.request())
+    else:
+        builder = builder.base_url(f"{em.base_url}/bot")
+    app = builder.build()
+    done = asyncio.Event()
+
+    async def org(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("组织架构")
+        done.set()
+
+    app.add_handler(CommandHandler("org", org))
+    async with app:
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=2,
+                                        allowed_updates=Update.ALL_TYPES)
+        await app.start()
+        await asyncio.sleep(0.05)
+        em.text(world["xiaoming"], world["group"], "/org@TowerTestBot")
+        await asyncio.wait_for(done.wait(), 5)
+        await app.updater.stop()
+        await app.stop()
+    assert em.last_to(world["group"]["id"]).text == "组织架构"
+    assert em.allowed_updates == list(Update.ALL_TYPES)

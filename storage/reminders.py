@@ -1,0 +1,69 @@
+"""Reminder rows: the database's record of what is scheduled."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from storage.db import Conn, fetchall, fetchone
+
+
+class Reminder(BaseModel):
+    id: int
+    kind: str
+    ref_id: int
+    step: str
+    due_at: float
+    status: str = "pending"
+    fired_at: float | None = None
+
+
+_COLS = "id, kind, ref_id, step, due_at, status, fired_at"
+
+
+async def add(conn: Conn, kind: str, ref_id: int, step: str, due_at: float) -> bool:
+    """Schedule once; an existing (kind, ref_id, step) keeps its row and status."""
+    cur = await conn.execute(
+        "INSERT INTO reminders(kind, ref_id, step, due_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(kind, ref_id, step) DO NOTHING",
+        (kind, ref_id, step, due_at),
+    )
+    return cur.rowcount > 0
+
+
+async def cancel(conn: Conn, kind: str, ref_id: int) -> int:
+    cur = await conn.execute(
+        "UPDATE reminders SET status = 'cancelled' WHERE kind = ? AND ref_id = ?"
+        " AND status = 'pending'", (kind, ref_id))
+    return cur.rowcount
+
+
+async def due(conn: Conn, now: float, limit: int) -> list[Reminder]:
+    rows = await fetchall(
+        conn, f"SELECT {_COLS} FROM reminders WHERE status = 'pending' AND due_at <= ?"
+        " ORDER BY due_at, id LIMIT ?", (now, limit))
+    return [Reminder.model_validate(dict(r)) for r in rows]
+
+
+async def claim(conn: Conn, reminder_id: int, status: str, now: float) -> bool:
+    """pending -> done|missed; False when someone else already took it."""
+    cur = await conn.execute(
+        "UPDATE reminders SET status = ?, fired_at = ? WHERE id = ? AND status = 'pending'",
+        (status, now, reminder_id))
+    return cur.rowcount == 1
+
+
+async def next_due(conn: Conn) -> float | None:
+    row = await fetchone(conn, "SELECT MIN(due_at) FROM reminders WHERE status = 'pending'")
+    return float(row[0]) if row and row[0] is not None else None
+
+
+async def of_ref(conn: Conn, kind: str, ref_id: int) -> list[Reminder]:
+    rows = await fetchall(
+        conn, f"SELECT {_COLS} FROM reminders WHERE kind = ? AND ref_id = ? ORDER BY due_at, id",
+        (kind, ref_id))
+    return [Reminder.model_validate(dict(r)) for r in rows]
+
+
+async def counts(conn: Conn) -> dict[str, int]:
+    rows = await fetchall(conn, "SELECT status, COUNT(*) FROM reminders GROUP BY status")
+    return {r[0]: r[1] for r in rows}
