@@ -147,12 +147,10 @@ class Database:
         return self._reader
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self.reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await fetchone(self.reader, sql, params)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await fetchall(self.reader, sql, params)
 
     async def backup(self, target: str | Path, progress: Callable[[int, int], None] | None = None) -> None:
         """SQLite online backup into `target` (safe while the bot runs)."""
@@ -173,10 +171,11 @@ class Database:
 
 
 async def fetchone(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Row | None:
-    async with conn.execute(sql, params) as cur:
-        return await cur.fetchone()
+    """First row or None, in one hop to the connection's thread."""
+    rows = await conn.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 async def fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-    async with conn.execute(sql, tuple(params)) as cur:
-        return list(await cur.fetchall())
+    """All rows, in one hop to the connection's thread."""
+    return list(await conn.execute_fetchall(sql, tuple(params)))
