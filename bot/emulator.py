@@ -183,8 +183,12 @@ def _too_many(seconds: float) -> ApiError:
 
 
 def _snap(obj: Any) -> Any:
-    """Deep copy of a JSON-like value."""
-    return copy.deepcopy(obj)
+    """Deep copy of a JSON-like value (dicts, lists and scalars only: faster than deepcopy)."""
+    if isinstance(obj, dict):
+        return {key: _snap(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_snap(value) for value in obj]
+    return obj
 
 
 def utf16_len(text: str) -> int:
@@ -246,8 +250,11 @@ def parse_html(src: str) -> tuple[str, list[JSONDict]]:
                 i = m.end()
                 continue
         if ch != "<":
-            emit(ch)
-            i += 1
+            stop = i + 1
+            while stop < n and src[stop] not in "<&":
+                stop += 1
+            emit(src[i:stop])
+            i = stop
             continue
         begin = i
         i += 1
