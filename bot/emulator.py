@@ -1883,6 +1883,9 @@ class Emulator:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # the server is closing; ending quietly keeps asyncio from logging the cancellation
+            pass
         finally:
             if task is not None:
                 self._connections.discard(task)

@@ -68,7 +68,6 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
         await reply(update, context, tr(context, "reg_ask_phone"), markup)
     elif state.step == "consent":
         note = tr(context, "reg_phone_note") if state.phone else ""
-        await reply(update, context, tr(context, "reg_removed_keyboard"), ReplyKeyboardRemove())
         await reply(update, context, tr(context, "reg_consent", phone_note=Raw(note)), keyboard([
             [(tr(context, "reg_btn_agree"), "reg:consent:y"),
              (tr(context, "reg_btn_decline"), "reg:consent:n")]]))
@@ -148,7 +147,8 @@ async def registration_button(update: Update, context: Context) -> None:
         await query.answer()
         await query.edit_message_reply_markup(None)
         key = "reg_updated" if state.editing else "reg_done"
-        await reply(update, context, tr(context, key, org=state.org_name))
+        # the contact keyboard of the phone step goes away with this message
+        await reply(update, context, tr(context, key, org=state.org_name), ReplyKeyboardRemove())
         if state.after:
             await resume_after(update, context, state.after)
         return

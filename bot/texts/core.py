@@ -70,7 +70,6 @@ ZH = {
     "reg_phone_none": "未填写",
     "cancelled": "已退出当前操作。",
     "nothing_to_cancel": "当前没有进行中的操作。",
-    "reg_removed_keyboard": "好的。",
     # me / forget / lang
     "me_unregistered": "你还没有注册。发送 /register 开始。",
     "me_profile": "<b>我的信息</b>\n姓名：{name}\n组织：{org}\n手机：{phone}",
@@ -166,7 +165,6 @@ EN = {
     "reg_phone_none": "not given",
     "cancelled": "Left the current step.",
     "nothing_to_cancel": "There is nothing to cancel.",
-    "reg_removed_keyboard": "OK.",
     "me_unregistered": "You have not registered yet. Send /register to start.",
     "me_profile": "<b>My profile</b>\nName: {name}\nOrg: {org}\nPhone: {phone}",
     "me_roles": "Roles: {roles}",

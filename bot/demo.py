@@ -1,0 +1,193 @@
+"""`towerbot demo`: the Bot API emulator on loopback, the real bot polling it, a scripted day.
+
+Everything the people type and everything the bot sends is printed as a transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+
+from bot.app import build_application, services_of
+from bot.emulator import Emulator, Sent
+from bot.settings import Settings
+from bot.texts import t
+
+SUPERUSER = 5820137746
+
+
+class Script:
+    """Drives the emulated world and prints the conversation."""
+
+    def __init__(self, em: Emulator, app: Any, lang: str, out: Path) -> None:
+        self.em = em
+        self.app = app
+        self.lang = lang
+        self.out = out
+        self.printed = 0
+        self.user_lang = "en" if lang == "en" else "zh-hans"
+
+    # --- narration ---------------------------------------------------------------------------
+    def n(self, key: str, **values: Any) -> str:
+        return t(self.lang, key, **values)
+
+    def scene(self, key: str) -> None:
+        print(f"\n━━ {self.n(key)} ━━")
+
+    def where(self, chat_id: int) -> str:
+        chat = self.em.chats.get(chat_id, {})
+        if chat.get("type") == "private":
+            return self.n("demo_private", name=chat.get("first_name", chat_id))
+        return chat.get("title", str(chat_id))
+
+    def show(self, who: str, chat_id: int, text: str) -> None:
+        body = textwrap.indent(text, "      ").lstrip()
+        print(f"  [{self.where(chat_id)}] {who}: {body}")
+
+    def flush(self) -> None:
+        """Print what the bot sent since the last flush."""
+        for sent in self.em.sent[self.printed:]:
+            self._print_sent(sent)
+        self.printed = len(self.em.sent)
+
+    def _print_sent(self, sent: Sent) -> None:
+        if sent.method == "answerCallbackQuery":
+            if sent.text:
+                print(f"      🤖 (toast) {sent.text}")
+            return
+        if sent.method in ("editMessageReplyMarkup", "deleteMessage"):
+            return
+        text = sent.text or ""
+        if sent.method == "editMessageText":
+            text = "✏️ " + text
+        if sent.method == "sendDocument":
+            text = "📎 " + str(sent.params.get("document_name") or sent.params.get("caption") or "")
+        if sent.method == "sendPhoto":
+            text = "🖼 " + (text or "chart")
+        buttons = _buttons(sent.reply_markup)
+        if buttons:
+            text += "\n" + "  ".join(f"[{b}]" for b in buttons)
+        self.show("🤖", sent.chat_id or 0, text)
+
+    # --- acting ------------------------------------------------------------------------------
+    async def settle(self, quiet: float = 0.1, limit: float = 15.0) -> None:
+        """Wait until the bot has taken every update and gone quiet."""
+        deadline = time.monotonic() + limit
+        seen = -1
+        while time.monotonic() < deadline:
+            services = services_of(self.app)
+            busy = bool(self.em.pending_updates) or not self.app.update_queue.empty()
+            if not busy and len(self.em.sent) == seen:
+                if services.sender is None or await services.sender.drain(0.5):
+                    if len(self.em.sent) == seen:
+                        break
+            seen = len(self.em.sent)
+            await asyncio.sleep(quiet)
+        self.flush()
+
+    async def say(self, user: dict, chat: dict | None, text: str, reply_to: dict | None = None) -> list[Sent]:
+        mark = len(self.em.sent)
+        self.show(user["first_name"], chat["id"] if chat else user["id"], text)
+        self.em.text(user, chat, text, reply_to=reply_to)
+        await self.settle()
+        return self.em.sent[mark:]
+
+    async def press(self, user: dict, sent: Sent, data: str) -> list[Sent]:
+        mark = len(self.em.sent)
+        label = next((b for b, d in _buttons_with_data(sent.reply_markup) if d == data), data)
+        self.show(user["first_name"], sent.chat_id or 0, self.n("demo_presses", label=label))
+        message = self.em.message(sent.chat_id, sent.message_id)
+        self.em.press(user, message, data)
+        await self.settle()
+        return self.em.sent[mark:]
+
+    async def share_contact(self, user: dict, phone: str) -> list[Sent]:
+        mark = len(self.em.sent)
+        self.show(user["first_name"], user["id"], self.n("demo_shares"))
+        self.em.contact(user, phone)
+        await self.settle()
+        return self.em.sent[mark:]
+
+    def last_with(self, chat_id: int, prefix: str) -> Sent:
+        """The newest message in a chat carrying a button whose data starts with `prefix`."""
+        for sent in reversed(self.em.sent):
+            if sent.chat_id == chat_id and any(d.startswith(prefix) for _, d in
+                                               _buttons_with_data(sent.reply_markup)):
+                return sent
+        raise LookupError(f"no message with a {prefix!r} button in {chat_id}")
+
+    def data_of(self, sent: Sent, prefix: str) -> str:
+        return next(d for _, d in _buttons_with_data(sent.reply_markup) if d.startswith(prefix))
+
+    async def register(self, user: dict, link_payload: str, real_name: str, phone: str | None = None) -> None:
+        await self.say(user, None, f"/start {link_payload}")
+        await self.say(user, None, real_name)
+        if phone:
+            consent = await self.share_contact(user, phone)
+        else:
+            skip = "Skip" if user.get("language_code", "").startswith("en") else "跳过"
+            consent = await self.say(user, None, skip)
+        consent_msg = self.last_with(user["id"], "reg:consent")
+        del consent
+        await self.press(user, consent_msg, "reg:consent:y")
+        await self.press(user, self.last_with(user["id"], "reg:confirm"), "reg:confirm:y")
+
+
+def _buttons_with_data(markup: dict | None) -> list[tuple[str, str]]:
+    if not markup or "inline_keyboard" not in markup:
+        return []
+    return [(b.get("text", ""), b.get("callback_data") or b.get("url") or "")
+            for row in markup["inline_keyboard"] for b in row]
+
+
+def _buttons(markup: dict | None) -> list[str]:
+    if not markup:
+        return []
+    if "keyboard" in markup:
+        return [b.get("text", "") for row in markup["keyboard"] for b in row]
+    return [label for label, _ in _buttons_with_data(markup)]
+
+
+async def play(settings: Settings, lang: str = "zh", out: Path = Path("demo-out")) -> int:
+    """Run the scripted day; returns the exit status."""
+    started = time.monotonic()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    em = Emulator(per_chat_burst=30)
+    url = await em.serve()
+    fast = dict(
+        activity_reminders="8s,4s", campaign_reminders="6s,3s", overdue_days=1,
+        announce_ack_reminder="4s",
+    )
+    cfg = Settings(
+        _env_file=None, token=em.token, db=str(out / "demo.sqlite3"), api_base_url=url + "/bot",
+        superusers=[SUPERUSER], language="en" if lang == "en" else "zh", **fast,
+    )
+    app = build_application(cfg)
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    script = Script(em, app, lang, out)
+    print(script.n("demo_title"))
+    try:
+        from bot import demo_scenes
+
+        await demo_scenes.run(script)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+        await app.shutdown()
+        await em.close()
+    print("\n" + script.n("demo_done", seconds=f"{time.monotonic() - started:.1f}", db=cfg.db))
+    return 0
