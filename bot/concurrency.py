@@ -14,6 +14,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.logs import UpdateLog
+
 
 def chat_key(update: object) -> int:
     """The chat whose order must be kept (the user for updates without a chat)."""
@@ -41,7 +43,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                with UpdateLog(update):
+                    await coroutine
         finally:
             self._users[key] -= 1
             if not self._users[key]:

@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from bot.app import Context
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Chat
+from bot.logs import mark
 from bot.texts import t
 
 log = logging.getLogger("towerbot.updates")
@@ -97,14 +98,7 @@ async def remember(update: Update, context: Context) -> None:
         context.lang = await services.people.lang(user.id, user.language_code)
     else:
         context.lang = services.settings.language
-    command = ""
-    if update.effective_message and update.effective_message.text:
-        first = update.effective_message.text.split(maxsplit=1)[0]
-        command = first if first.startswith("/") else ""
-    elif update.callback_query:
-        command = "cb:" + (update.callback_query.data or "").split(":", 1)[0]
-    log.info("update=%s chat=%s command=%s", update.update_id,
-             update.effective_chat.id if update.effective_chat else None, command or "-")
+    services.last_update = (update.update_id, services.clock.time())
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -119,9 +113,10 @@ async def on_error(update: object, context: Context) -> None:
                                       user.language_code if user else None) if services else "zh"
     if isinstance(error, Refusal):
         text = t(lang, error.key, **error.values)
-        log.info("update=%s refused=%s", update.update_id, error.key)
+        mark(f"refused:{error.key}")
     else:
-        log.error("update=%s failed: %r", update.update_id, error, exc_info=error)
+        mark(f"error:{type(error).__name__}")
+        log.error("update=%s failed: %s", update.update_id, type(error).__name__, exc_info=error)
         text = t(lang, "err_internal")
     try:
         if update.callback_query is not None:

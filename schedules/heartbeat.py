@@ -1,0 +1,19 @@
+"""Every 15 s, save the newest update handled, for `towerbot status` in another process."""
+
+from __future__ import annotations
+
+from telegram.ext import Application, ContextTypes
+
+from bot import status
+from bot.app import services_of
+
+JOB_NAME = "heartbeat"
+
+
+async def beat(context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context.application)
+    await status.heartbeat(services.db, services.last_update, services.clock.time())
+
+
+async def restore(app: Application) -> None:
+    app.job_queue.run_repeating(beat, interval=15, first=15, name=JOB_NAME)
