@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 from bot.app import Context
 from bot.domain.errors import Refusal
@@ -69,8 +70,19 @@ async def reply(
     params = None
     if message is not None and chat.type in GROUPS and update.callback_query is None:
         params = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
-    return await context.bot.send_message(chat.id, text, reply_markup=markup,  # type: ignore[arg-type]
-                                          reply_parameters=params)
+    try:
+        return await context.bot.send_message(chat.id, text, reply_markup=markup,  # type: ignore[arg-type]
+                                              reply_parameters=params)
+    except RetryAfter as flood:
+        # a busy group hit Telegram's limit: the answer is not lost, the outbox sends it later
+        wait = flood.retry_after
+        seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+        services = context.services
+        await services.outbox.send(
+            chat.id, text, urgent=True, not_before=services.clock.time() + seconds,
+            reply_markup=markup.to_dict() if markup is not None else None,  # type: ignore[attr-defined]
+        )
+        return None
 
 
 def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -96,6 +108,17 @@ async def remember(update: Update, context: Context) -> None:
     if user is not None and not user.is_bot:
         await services.people.seen(actor(update), private=is_private(update))
         context.lang = await services.people.lang(user.id, user.language_code)
+        verdict = services.flood.check(user.id, services.clock.time())
+        if verdict != "ok":
+            if verdict == "warn":
+                mark("throttled")
+                if update.callback_query is not None:
+                    await update.callback_query.answer(tr(context, "slow_down"))
+                elif update.effective_chat is not None:
+                    await reply(update, context, tr(context, "slow_down"))
+            else:
+                mark("ignored")
+            raise ApplicationHandlerStop
     else:
         context.lang = services.settings.language
     services.last_update = (update.update_id, services.clock.time())

@@ -51,9 +51,9 @@ class Harness:
         await self.em.deliver(self.app, self.em.press(user, stored, data))
         return self.em.sent[mark:]
 
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Wait until the outbox has nothing due and nothing in flight."""
-        await self.services.sender.drain(timeout)
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until the outbox has nothing due and nothing in flight (False on timeout)."""
+        return await self.services.sender.drain(timeout)
 
     def texts(self, chat_id: int) -> list[str]:
         return [s.text or "" for s in self.em.messages_to(chat_id)]
@@ -68,6 +68,8 @@ async def start_harness(tmp_path: Path, em: Emulator | None = None, clock: Clock
     # short bursts of direct replies in one chat are tolerated by Telegram; the outbox's own
     # tests exercise the strict per-chat limit
     em = em or Emulator(per_chat_burst=20)
+    # tests send many commands per second from one person; the flood guard has its own tests
+    settings.setdefault("flood_limit", 10_000)
     cfg = Settings(token=em.token, db=str(tmp_path / db_name),
                    superusers=[SUPERUSER_ID], **settings)
     ctx = running(cfg, request=em.request(), get_updates_request=em.request(), clock=clock)

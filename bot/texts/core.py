@@ -32,6 +32,7 @@ ZH = {
     "err_stale_button": "这个按钮已失效。",
     "err_unknown_command": "未知命令。发送 /help 查看可用命令。",
     "field_name": "姓名",
+    "slow_down": "你发得太快了，请稍等片刻再试。",
     # usage
     "usage_setup": "用法：/setup &lt;代码&gt; &lt;名称&gt;\n例如：/setup yanshan 雁山区团委",
     "usage_bind": "用法：/bind &lt;组织代码&gt;\n例如：/bind yanshan.daxu",
@@ -130,6 +131,7 @@ EN = {
     "err_stale_button": "This button is no longer valid.",
     "err_unknown_command": "Unknown command. Send /help to see what you can do.",
     "field_name": "name",
+    "slow_down": "You are sending too fast; please wait a moment and try again.",
     "usage_setup": "Usage: /setup &lt;code&gt; &lt;name&gt;\nExample: /setup yanshan Yanshan District League",
     "usage_bind": "Usage: /bind &lt;orgcode&gt;\nExample: /bind yanshan.daxu",
     "usage_org_add": "Usage: /org add &lt;code&gt; &lt;name&gt; [kind]\nExample: /org add yanshan.daxu Dabu Township township",

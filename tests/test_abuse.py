@@ -1,0 +1,113 @@
+"""Abuse: random arguments to every command, from every role, in every kind of chat.
+
+Never a traceback in a chat (the generic error text never appears), and a refused command
+changes nothing in the database (a dump before and after, minus the users' identity table
+which records who wrote, and the kv heartbeat).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from telegram import Update
+
+from bot.logs import UpdateLog
+from bot.texts import CATALOGUES
+from tests.conftest import Harness, build_tower
+
+COMMANDS = [
+    "setup", "bind", "unbind", "org", "role", "start", "register", "cancel", "me", "forgetme",
+    "lang", "help", "hours", "myhours", "pending", "export", "activity", "activities", "checkin",
+    "close", "deadline", "submit", "announce", "stats", "chart",
+]
+WORDS = st.sampled_from([
+    "add", "new", "status", "list", "cancel", "secretary", "staff", "member", "hours", "members",
+    "zh", "en", "yanshan", "yanshan.dabu", "1", "0", "-5", "99999999999999999999", "2.5", "24.25",
+    "2026-11-20", "2099-01-01", "|", "cascade", "urgent", "all", "<b>", "&amp;", "\u202e", "🎉",
+    "join_yanshan", "act_1", "sub_1", "coverage", "tower", "myhours", "@tom_b", "2026-13-45 25:61",
+])
+ARGS = st.lists(st.one_of(WORDS, st.text(min_size=1, max_size=30)), max_size=8).map(" ".join)
+INTERNAL = {CATALOGUES["zh"]["err_internal"], CATALOGUES["en"]["err_internal"]}
+
+
+def dump(path: str) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        lines = [line for line in conn.iterdump()
+                 if not line.startswith(('INSERT INTO "users"', 'INSERT INTO "kv"'))]
+    finally:
+        conn.close()
+    return lines
+
+
+async def run_through_processor(tb: Harness, update: dict) -> str:
+    """Deliver like polling does (update processor + log), returning the logged outcome."""
+    data = json.loads(json.dumps(update))
+    obj = Update.de_json(data, tb.app.bot)
+    if update in tb.em.pending_updates:
+        tb.em.pending_updates.remove(update)
+    with UpdateLog(obj) as entry:
+        await tb.app.process_update(obj)
+    return entry.box[0]
+
+
+@pytest.fixture
+async def world(tb: Harness) -> dict:
+    return await build_tower(tb)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(command=st.sampled_from(COMMANDS), args=ARGS,
+       who=st.sampled_from(["boss", "sec_a", "member_a", "member_b", "outsider"]),
+       where=st.sampled_from(["private", "root", "chat_a", "chat_b", "unbound"]))
+async def test_no_traceback_and_refusals_change_nothing(
+        tb: Harness, world: dict, command: str, args: str, who: str, where: str) -> None:
+    em = tb.em
+    em.limits = False  # this test is about input, not Telegram's pacing (tested elsewhere)
+    if "unbound" not in world:
+        world["unbound"] = em.add_group("未绑定的群", members=[u["id"] for k, u in world.items()
+                                                          if k in ("boss", "sec_a", "member_a")])
+    user = world[who]
+    chat = None if where == "private" else world[where]
+    text = f"/{command} {args}".strip()[:4096]
+    await tb.drain(5)
+    mark = len(em.sent)
+    before = dump(tb.settings.db)
+    outcome = await run_through_processor(tb, em.text(user, chat, text))
+    await tb.drain(5)
+    replies = [s.text or "" for s in em.sent[mark:]]
+    assert not any(r in INTERNAL for r in replies), (text, who, where, replies)
+    assert not outcome.startswith("error"), (text, who, where, outcome)
+    if outcome.startswith("refused"):
+        assert dump(tb.settings.db) == before, (text, who, where, outcome)
+
+
+async def test_flooding_user_is_slowed_down_without_delaying_others(tmp_path) -> None:
+    from tests.conftest import start_harness
+
+    ctx, tb = await start_harness(tmp_path, flood_limit=5, flood_window=60)
+    try:
+        em = tb.em
+        flooder, other = em.add_user("刷屏"), em.add_user("安静")
+        answers = [await tb.send(flooder, None, "/help") for _ in range(8)]
+        assert [len(a) for a in answers] == [1, 1, 1, 1, 1, 1, 0, 0]
+        assert "太快" in answers[5][0].text
+        calm = await tb.send(other, None, "/help")
+        assert "/register" in calm[0].text
+    finally:
+        await ctx.__aexit__(None, None, None)
+
+
+async def test_reply_hitting_group_flood_limit_goes_through_outbox(world: dict, tb: Harness) -> None:
+    em = tb.em
+    chat = world["chat_a"]
+    em.inject(method="sendMessage", chat_id=chat["id"], error="retry_after", retry_after=1)
+    sent = await tb.send(world["member_a"], chat, "/org")
+    assert sent == []  # Telegram said 429 to the direct reply…
+    assert await tb.drain(10)
+    assert "大埠乡团委" in tb.last_text(chat["id"])  # …and the outbox delivered it after the wait
