@@ -1,0 +1,480 @@
+"""Volunteer service hours: the /hours parser, logging, the one-shot approval, stars, digests."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from bot.domain.access import Access
+from bot.domain.clock import Clock, fmt_local, local
+from bot.domain.errors import Refusal
+from bot.domain.models import Org
+from bot.domain.outbox import Outbox
+from bot.settings import Settings
+from bot.texts import Raw, t
+from storage import hours as repo
+from storage import orgs as org_repo
+from storage import users as user_repo
+from storage.db import Conn, Database
+from storage.hours import Draft, HourEntry, OrgSums, PersonSums
+
+MAX_DAYS_BACK = 365
+MAX_DESCRIPTION = 500
+DUPLICATE_WINDOW = 86400.0
+PAGE = 8
+PENDING_PAGE = 10
+
+_HOURS_RE = re.compile(r"^\d{1,6}(?:[.,]\d{1,6})?$")
+_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,2}$")
+
+
+# --- the /hours parser -----------------------------------------------------------------------
+
+class HoursInput(BaseModel):
+    """One /hours entry, validated. `model_validate(..., context={"today": date})`."""
+
+    hours: Decimal
+    served_on: date
+    description: str
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or value <= 0 or value > 24:
+            raise PydanticCustomError("err_hours_range", "hours out of range")
+        if (value * 4) != (value * 4).to_integral_value():
+            raise PydanticCustomError("err_hours_step", "hours not in quarter steps")
+        return value
+
+    @field_validator("served_on")
+    @classmethod
+    def _served_on(cls, value: date, info: ValidationInfo) -> date:
+        today: date = (info.context or {})["today"]
+        if value > today:
+            raise PydanticCustomError("err_hours_date_future", "date in the future")
+        if value < today - timedelta(days=MAX_DAYS_BACK):
+            raise PydanticCustomError("err_hours_date_old", "date too old")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str) -> str:
+        value = normalise_description(value)
+        if not value:
+            raise PydanticCustomError("err_hours_desc_empty", "description empty")
+        if len(value) > MAX_DESCRIPTION:
+            raise PydanticCustomError("err_hours_desc_long", "description too long",
+                                      {"got": len(value)})
+        if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in value):
+            raise PydanticCustomError("err_hours_desc_control", "control characters")
+        return value
+
+    @property
+    def quarters(self) -> int:
+        return int(self.hours * 4)
+
+
+def normalise_description(text: str) -> str:
+    """NFC, every run of whitespace (line breaks included) becomes one space, ends stripped."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def parse_hours(text: str | None, today: date) -> HoursInput:
+    """Parse '<hours> [YYYY-MM-DD] <description>' (the text after /hours).
+
+    Raises only `Refusal`, whose key names what is wrong; each text carries an example.
+    """
+    examples = {"example_date": (today - timedelta(days=1)).isoformat()}
+    words = (text or "").split(maxsplit=1)
+    if not words:
+        raise Refusal("usage_hours", **examples)
+    token = unicodedata.normalize("NFKC", words[0])
+    rest = words[1] if len(words) > 1 else ""
+    if not _HOURS_RE.match(token):
+        raise Refusal("err_hours_number", got=words[0][:20], **examples)
+    hours = Decimal(token.replace(",", "."))
+    served_on = today
+    parts = rest.split(maxsplit=1)
+    if parts and _DATE_LIKE.match(unicodedata.normalize("NFKC", parts[0])):
+        y, m, d = re.split(r"[-/.]", unicodedata.normalize("NFKC", parts[0]))
+        try:
+            served_on = date(int(y), int(m), int(d))
+        except ValueError:
+            raise Refusal("err_hours_date_invalid", got=parts[0][:20], **examples) from None
+        if len(y) != 4:
+            raise Refusal("err_hours_date_invalid", got=parts[0][:20], **examples)
+        rest = parts[1] if len(parts) > 1 else ""
+    try:
+        return HoursInput.model_validate(
+            {"hours": hours, "served_on": served_on, "description": rest},
+            context={"today": today},
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = error["type"] if error["type"].startswith("err_hours_") else "usage_hours"
+        values: dict[str, Any] = dict(examples)
+        values.update(error.get("ctx") or {})
+        values.setdefault("got", "")
+        values.update(max=MAX_DESCRIPTION, days=MAX_DAYS_BACK, oldest=(
+            today - timedelta(days=MAX_DAYS_BACK)).isoformat())
+        raise Refusal(key, **values) from None
+    except (InvalidOperation, ValueError):  # pragma: no cover - the regex keeps these out
+        raise Refusal("err_hours_number", got=words[0][:20], **examples) from None
+
+
+# --- stars -----------------------------------------------------------------------------------
+
+class Stars(BaseModel):
+    level: int
+    to_next: float | None  # None at the top level
+    next_level: int | None
+
+
+def stars_for(approved_hours: float, thresholds: list[float]) -> Stars:
+    """National volunteer star rating from approved hours and the configured thresholds."""
+    level = sum(1 for limit in thresholds if approved_hours >= limit)
+    if level >= len(thresholds):
+        return Stars(level=level, to_next=None, next_level=None)
+    return Stars(level=level, to_next=thresholds[level] - approved_hours, next_level=level + 1)
+
+
+def fmt_hours(quarters: int | float) -> str:
+    """Quarter-hours as hours: 10 → '2.5', 8 → '2'."""
+    value = quarters / 4
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+# --- results ---------------------------------------------------------------------------------
+
+class Logged(BaseModel):
+    entry: HourEntry | None = None
+    draft: Draft | None = None
+    duplicate_of: HourEntry | None = None
+
+
+class Summary(BaseModel):
+    approved: int
+    approved_year: int
+    pending: int
+    stars: Stars
+
+
+class Decision(BaseModel):
+    entry: HourEntry
+    decided: bool  # False: someone decided it before this press
+
+
+class PendingList(BaseModel):
+    entries: list[HourEntry]
+    total: int
+    scope: list[Org]
+
+
+class OrgTotals(BaseModel):
+    """Approved quarter-hours of one org: its own and its whole subtree."""
+
+    org: Org
+    own: int = 0
+    own_year: int = 0
+    subtree: int = 0
+    subtree_year: int = 0
+    entries: int = 0
+    subtree_entries: int = 0
+
+
+def roll_up(orgs: list[Org], sums: list[OrgSums]) -> list[OrgTotals]:
+    """Each org's own sums plus everything below it; `orgs` is a subtree, parents first."""
+    by_id = {o.id: OrgTotals(org=o) for o in orgs}
+    for s in sums:
+        row = by_id.get(s.org_id)
+        if row is not None:
+            row.own, row.own_year, row.entries = s.quarters, s.year_quarters, s.entries
+            row.subtree, row.subtree_year = s.quarters, s.year_quarters
+            row.subtree_entries = s.entries
+    for org in sorted(orgs, key=lambda o: -o.depth):
+        parent = by_id.get(org.parent_id) if org.parent_id else None
+        if parent is not None:
+            row = by_id[org.id]
+            parent.subtree += row.subtree
+            parent.subtree_year += row.subtree_year
+            parent.subtree_entries += row.subtree_entries
+    return [by_id[o.id] for o in orgs]
+
+
+REJECT_FLOW = "hours_reason"
+
+
+class RejectWhere(BaseModel):
+    """The /pending listing a Reject was pressed on (to refresh it after the decision)."""
+
+    chat_id: int | None = None
+    message_id: int | None = None
+    scope: int = 0
+
+
+class RejectState(RejectWhere):
+    entry_id: int
+
+
+LangOf = Callable[[int], Awaitable[str]]
+
+
+class Hours:
+    """Services behind /hours, /myhours, /pending, the decision buttons, stars and exports."""
+
+    def __init__(self, db: Database, access: Access, outbox: Outbox, clock: Clock,
+                 settings: Settings, lang_of: LangOf) -> None:
+        self.db = db
+        self.access = access
+        self.outbox = outbox
+        self.clock = clock
+        self.settings = settings
+        self.lang_of = lang_of
+
+    # --- time ------------------------------------------------------------------------------
+    def today(self) -> date:
+        return local(self.clock.time(), self.settings.tz).date()
+
+    def year_start(self) -> str:
+        return f"{self.today().year:04d}-01-01"
+
+    def fmt_time(self, ts: float) -> str:
+        return fmt_local(ts, self.settings.tz)
+
+    # --- logging ---------------------------------------------------------------------------
+    async def log(
+        self, user_id: int, text: str | None, *, confirm_duplicate: bool = False
+    ) -> Logged:
+        """Validate and record a pending entry; a same-day duplicate becomes a draft to confirm."""
+        parsed = parse_hours(text, self.today())
+        person = await user_repo.get_person(self.db.reader, user_id)
+        if person is None:
+            raise Refusal("err_not_registered")
+        now = self.clock.time()
+        async with self.db.transaction() as tx:
+            if not confirm_duplicate:
+                dup = await repo.find_duplicate(
+                    tx, user_id=user_id, served_on=parsed.served_on.isoformat(),
+                    quarters=parsed.quarters, description=parsed.description,
+                    since=now - DUPLICATE_WINDOW,
+                )
+                if dup is not None:
+                    draft_id = await repo.insert_draft(
+                        tx, user_id=user_id, served_on=parsed.served_on.isoformat(),
+                        quarters=parsed.quarters, description=parsed.description, now=now)
+                    return Logged(duplicate_of=dup, draft=Draft(
+                        id=draft_id, user_id=user_id, served_on=parsed.served_on.isoformat(),
+                        quarters=parsed.quarters, description=parsed.description,
+                        created_at=now))
+            entry_id = await repo.insert(
+                tx, user_id=user_id, org_id=person.org_id, served_on=parsed.served_on.isoformat(),
+                quarters=parsed.quarters, description=parsed.description, now=now)
+            entry = await repo.get(tx, entry_id)
+        return Logged(entry=entry)
+
+    async def confirm_draft(self, user_id: int, draft_id: int, keep: bool) -> HourEntry | None:
+        """The duplicate question answered: log the draft (keep) or drop it."""
+        person = await user_repo.get_person(self.db.reader, user_id)
+        async with self.db.transaction() as tx:
+            draft = await repo.take_draft(tx, draft_id, user_id)
+            if draft is None:
+                raise Refusal("err_stale_button")
+            if not keep:
+                return None
+            if person is None:
+                raise Refusal("err_not_registered")
+            entry_id = await repo.insert(
+                tx, user_id=user_id, org_id=person.org_id, served_on=draft.served_on,
+                quarters=draft.quarters, description=draft.description, now=self.clock.time())
+            return await repo.get(tx, entry_id)
+
+    async def credit(
+        self, conn: Conn, *, user_id: int, org_id: int, hours: float, served_on: str,
+        description: str, source: str, by: int,
+    ) -> int:
+        """An approved entry inside the caller's transaction (e.g. attendance at /close)."""
+        quarters = round(hours * 4)
+        if not 1 <= quarters <= 96:
+            raise Refusal("err_hours_range")
+        return await repo.insert(
+            conn, user_id=user_id, org_id=org_id, served_on=served_on, quarters=quarters,
+            description=normalise_description(description)[:MAX_DESCRIPTION] or source,
+            now=self.clock.time(), status="approved", source=source, decided_by=by)
+
+    # --- one person ------------------------------------------------------------------------
+    async def summary(self, user_id: int) -> Summary:
+        approved, year, pending = await repo.person_sums(self.db.reader, user_id, self.year_start())
+        return Summary(approved=approved, approved_year=year, pending=pending,
+                       stars=stars_for(approved / 4, self.settings.star_thresholds))
+
+    async def history(self, user_id: int, page: int) -> tuple[list[HourEntry], int, int, int]:
+        """(entries of the page, page, pages, entries in all), newest first; pages >= 1."""
+        total = await repo.count_of(self.db.reader, user_id)
+        pages = max(1, -(-total // PAGE))
+        page = min(max(page, 0), pages - 1)
+        entries = await repo.history(self.db.reader, user_id, limit=PAGE, offset=page * PAGE)
+        return entries, page, pages, total
+
+    async def forget(self, user_id: int) -> None:
+        """/forgetme: drop pending and rejected entries; approved ones stay, anonymised."""
+        async with self.db.transaction() as tx:
+            await repo.delete_undecided_of(tx, user_id)
+
+    # --- approval --------------------------------------------------------------------------
+    async def scope_of(self, user_id: int, org_id: int | None) -> list[Org]:
+        """The orgs whose subtrees an approver lists: the given one (role required) or all of
+        their top orgs (private chat)."""
+        if org_id:
+            org = await org_repo.get(self.db.reader, org_id)
+            if org is None:
+                raise Refusal("err_chat_not_bound")
+            await self.access.require(user_id, org, "secretary")
+            return [org]
+        tops = [org for org, role in await self.access.top_orgs(user_id)
+                if role in ("secretary", "staff")]
+        if not tops:
+            raise Refusal("err_hours_not_approver")
+        return tops
+
+    async def pending(self, user_id: int, org_id: int | None) -> PendingList:
+        scope = await self.scope_of(user_id, org_id)
+        entries, total = await repo.pending_in(
+            self.db.reader, [o.path for o in scope], exclude_user=user_id, limit=PENDING_PAGE)
+        return PendingList(entries=entries, total=total, scope=scope)
+
+    async def check_decider(self, user_id: int, entry_id: int) -> HourEntry:
+        """Refuse unless this person may decide this entry now (still pending, not theirs)."""
+        entry = await repo.get(self.db.reader, entry_id)
+        if entry is None:
+            raise Refusal("err_stale_button")
+        if entry.user_id == user_id:
+            raise Refusal("err_hours_self")
+        org = await org_repo.get(self.db.reader, entry.org_id)
+        assert org is not None
+        await self.access.require(user_id, org, "secretary")
+        return entry
+
+    async def decide(self, user_id: int, entry_id: int, approve: bool,
+                     reason: str | None = None) -> Decision:
+        """Approve or reject once; the loser of a race learns who decided and when."""
+        entry = await self.check_decider(user_id, entry_id)
+        if reason is not None:
+            reason = normalise_description(reason)[:MAX_DESCRIPTION] or None
+        status = "approved" if approve else "rejected"
+        lang = await self.lang_of(entry.user_id)
+        async with self.db.transaction() as tx:
+            won = await repo.decide(tx, entry_id, status=status, by=user_id,
+                                    now=self.clock.time(), reason=reason)
+            entry = await repo.get(tx, entry_id)
+            assert entry is not None
+            if won:
+                await self.outbox.add(
+                    tx, entry.user_id, self.decision_text(entry, lang), user_id=entry.user_id,
+                    ref=f"hours:{entry.id}", dedupe_key=f"hours:decided:{entry.id}")
+        return Decision(entry=entry, decided=won)
+
+    async def begin_reject(self, user_id: int, entry_id: int, where: RejectWhere) -> Decision:
+        """Reject pressed: the approver's next private text is the reason (a guided flow).
+
+        Returns decided=False with the entry if it was decided meanwhile (nothing started).
+        """
+        entry = await self.check_decider(user_id, entry_id)
+        if entry.status != "pending":
+            return Decision(entry=entry, decided=False)
+        state = RejectState(entry_id=entry_id, **where.model_dump())
+        async with self.db.transaction() as tx:
+            await user_repo.set_flow(tx, user_id, REJECT_FLOW, state.model_dump(),
+                                     self.clock.time())
+        return Decision(entry=entry, decided=True)
+
+    async def reject_state(self, user_id: int) -> RejectState | None:
+        flow = await user_repo.get_flow(self.db.reader, user_id)
+        if flow is None or flow.name != REJECT_FLOW:
+            return None
+        return RejectState.model_validate(flow.state)
+
+    async def finish_reject(self, user_id: int, entry_id: int, reason: str | None) -> Decision:
+        """The reason arrived (or "no reason" was pressed): decide, and leave the flow."""
+        if reason is not None:
+            reason = normalise_description(reason)[:MAX_DESCRIPTION] or None
+        state = await self.reject_state(user_id)
+        if state is not None and state.entry_id == entry_id:
+            async with self.db.transaction() as tx:
+                await user_repo.clear_flow(tx, user_id)
+        return await self.decide(user_id, entry_id, approve=False, reason=reason)
+
+    def decision_text(self, entry: HourEntry, lang: str) -> str:
+        key = "hours_told_approved" if entry.status == "approved" else "hours_told_rejected"
+        reason = t(lang, "hours_reason_line", reason=entry.reason) if entry.reason else ""
+        return t(lang, key, id=entry.id, date=entry.served_on, hours=fmt_hours(entry.quarters),
+                 description=entry.description[:200], reason=Raw(reason))
+
+    # --- weekly digest ---------------------------------------------------------------------
+    async def weekly_digest(self) -> int:
+        """Queue one private digest per approver with pending entries, once per ISO week."""
+        now = self.clock.time()
+        year, week, _ = local(now, self.settings.tz).isocalendar()
+        approvers = set(await repo.approver_ids(self.db.reader)) | set(self.access.superusers)
+        queued = 0
+        for uid in sorted(approvers):
+            tops = [org for org, role in await self.access.top_orgs(uid)
+                    if role in ("secretary", "staff")]
+            if not tops:
+                continue
+            _, count = await repo.pending_in(
+                self.db.reader, [o.path for o in tops], exclude_user=uid, limit=1)
+            if not count:
+                continue
+            lang = await self.lang_of(uid)
+            text = t(lang, "hours_digest", count=count, orgs="、".join(o.name for o in tops)
+                     if lang == "zh" else ", ".join(o.name for o in tops))
+            added = await self.outbox.send(
+                uid, text, user_id=uid, ref="hours:digest",
+                dedupe_key=f"hours:digest:{uid}:{year}-W{week:02d}")
+            queued += added is not None
+        return queued
+
+    def digest_due(self) -> datetime:
+        """This ISO week's digest time: Monday 09:00 local."""
+        today = self.today()
+        monday = today - timedelta(days=today.weekday())
+        return datetime(monday.year, monday.month, monday.day, 9, 0, tzinfo=self.settings.tz)
+
+    # --- figures and exports ---------------------------------------------------------------
+    async def rollup(self, org: Org, year: int | None = None) -> list[OrgTotals]:
+        """Approved hours per org of the subtree, own and rolled up (parents first)."""
+        r = self.db.reader
+        orgs = await org_repo.subtree(r, org)
+        sums = await repo.totals_by_org(r, org.path, year=year or self.today().year)
+        return roll_up(orgs, sums)
+
+    async def volunteers(self, org: Org, since: str | None = None) -> int:
+        return await repo.volunteers_in(self.db.reader, org.path, since=since)
+
+    async def person_totals(self, org: Org, year: int | None) -> list[PersonSums]:
+        since, until = _year_bounds(year)
+        return await repo.person_totals_in(self.db.reader, org.path, since=since, until=until)
+
+    def entries_in(self, org: Org, year: int | None):  # type: ignore[no-untyped-def]
+        since, until = _year_bounds(year)
+        return repo.iter_entries_in(self.db.reader, org.path, since=since, until=until)
+
+    async def approved_of(self, user_id: int) -> list[HourEntry]:
+        return await repo.approved_of(self.db.reader, user_id)
+
+    async def export_scope(self, user_id: int, org_id: int | None) -> list[Org]:
+        return await self.scope_of(user_id, org_id)
+
+
+def _year_bounds(year: int | None) -> tuple[str, str]:
+    if year is None:
+        return "", "9999"
+    return f"{year:04d}-01-01", f"{year + 1:04d}-01-01"
+

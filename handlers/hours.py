@@ -1,0 +1,343 @@
+"""Volunteer hours in chat: /hours, /myhours, /pending with its buttons, /export, /me section."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.app import Context
+from bot.domain import export_hours as xl
+from bot.domain.errors import Refusal
+from bot.domain.hours import REJECT_FLOW, Decision, RejectWhere, fmt_hours
+from bot.texts import Raw
+from handlers.common import (
+    FLOWS, actor, display_name, is_private, keyboard, reply, require_private, tr,
+)
+from handlers.people import FORGET_HOOKS, HELP_SECTIONS, ME_SECTIONS
+
+log = logging.getLogger(__name__)
+
+ExportHandler = Callable[[Update, Context, list[str]], Awaitable[None]]
+#: `/export <kind> ...` handlers; other features add theirs (members, activities, campaign)
+EXPORTS: dict[str, ExportHandler] = {}
+
+
+def _args_text(update: Update) -> str:
+    """Everything after the command word, spacing kept."""
+    text = update.effective_message.text or ""
+    parts = text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _stars(context: Context, level: int) -> str:
+    return "★" * level
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+async def log_hours(update: Update, context: Context) -> None:
+    """/hours <hours> [YYYY-MM-DD] <description>: log pending service hours."""
+    require_private(update)
+    logged = await context.services.hours.log(actor(update).user_id, _args_text(update))
+    if logged.draft is not None and logged.duplicate_of is not None:
+        dup = logged.duplicate_of
+        await reply(update, context, tr(
+            context, "hours_duplicate_ask", id=dup.id, date=dup.served_on,
+            hours=fmt_hours(dup.quarters), description=dup.description[:100]), keyboard([
+            [(tr(context, "hours_btn_dup_yes"), f"hrs:dup:{logged.draft.id}:y"),
+             (tr(context, "hours_btn_dup_no"), f"hrs:dup:{logged.draft.id}:n")]]))
+        return
+    await _logged(update, context, logged.entry)
+
+
+async def _logged(update: Update, context: Context, entry: object) -> None:
+    await reply(update, context, tr(
+        context, "hours_logged", id=entry.id, date=entry.served_on,
+        hours=fmt_hours(entry.quarters), description=entry.description))
+
+
+async def duplicate_button(update: Update, context: Context) -> None:
+    """Yes / No to logging a same-day duplicate."""
+    query = update.callback_query
+    _, _, draft_id, answer = (query.data or "").split(":")
+    entry = await context.services.hours.confirm_draft(
+        actor(update).user_id, int(draft_id), keep=answer == "y")
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if entry is None:
+        await reply(update, context, tr(context, "hours_dup_dropped"))
+    else:
+        await _logged(update, context, entry)
+
+
+# --- history and /me -------------------------------------------------------------------------
+
+async def _history(
+    context: Context, user_id: int, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    entries, page, pages, count = await context.services.hours.history(user_id, page)
+    if not entries:
+        example = context.services.hours.today().isoformat()
+        return tr(context, "myhours_empty", example_date=example), None
+    lines = [tr(context, "myhours_title", page=page + 1, pages=pages, count=count)]
+    for e in entries:
+        lines.append(tr(context, "myhours_line", id=e.id, date=e.served_on,
+                        hours=fmt_hours(e.quarters), status=tr(context, "hours_status_" + e.status),
+                        description=e.description[:120]))
+        if e.reason:
+            lines.append(tr(context, "myhours_reason", reason=e.reason[:200]))
+    buttons = []
+    if page > 0:
+        buttons.append((tr(context, "hours_btn_prev"), f"hrs:my:{page - 1}"))
+    if page < pages - 1:
+        buttons.append((tr(context, "hours_btn_next"), f"hrs:my:{page + 1}"))
+    return Raw("\n".join(lines)), keyboard([buttons]) if buttons else None
+
+
+async def my_hours(update: Update, context: Context) -> None:
+    """/myhours: own entries with their status, newest first, paged."""
+    require_private(update)
+    text, markup = await _history(context, actor(update).user_id, 0)
+    await reply(update, context, text, markup)
+
+
+async def my_hours_page(update: Update, context: Context) -> None:
+    """Prev / Next on /myhours."""
+    query = update.callback_query
+    page = int((query.data or "").split(":")[2])
+    text, markup = await _history(context, actor(update).user_id, page)
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:  # "message is not modified" after a double press
+        log.debug("myhours page unchanged: %s", exc)
+
+
+async def me_section(update: Update, context: Context, profile: object) -> str | None:
+    """Hours totals, star level and the hours to the next star, for /me."""
+    services = context.services
+    summary = await services.hours.summary(actor(update).user_id)
+    stars = summary.stars
+    shown = _stars(context, stars.level)
+    if stars.next_level is None:
+        star_text = tr(context, "stars_top", stars=shown)
+    else:
+        key = "stars_next" if stars.level else "stars_next_none"
+        star_text = tr(context, key, stars=shown, to_next=fmt_hours(stars.to_next * 4),
+                       next=_stars(context, stars.next_level))
+    return tr(context, "me_hours", approved=fmt_hours(summary.approved),
+              year=fmt_hours(summary.approved_year), pending=fmt_hours(summary.pending),
+              stars=Raw(star_text))
+
+
+# --- approval --------------------------------------------------------------------------------
+
+async def _scope_org_id(update: Update, context: Context) -> int:
+    """0 in a private chat (the approver's own top orgs), else the group's bound org."""
+    if is_private(update):
+        return 0
+    org = await context.services.tower.org_of_chat(update.effective_chat.id)
+    return org.id
+
+
+async def _listing(context: Context, user_id: int, scope: int,
+                   private: bool) -> tuple[str, InlineKeyboardMarkup | None]:
+    listing = await context.services.hours.pending(user_id, scope or None)
+    sep = "、" if context.lang == "zh" else ", "
+    orgs = sep.join(o.name for o in listing.scope)
+    if not listing.entries:
+        return tr(context, "pending_none", orgs=orgs), None
+    lines = [tr(context, "pending_title", orgs=orgs, total=listing.total)]
+    rows = []
+    for e in listing.entries:
+        if private:
+            who = html.escape(e.real_name or tr(context, "hours_deleted_person"))
+        else:
+            who = display_name(e.first_name, e.user_id)
+        lines.append(tr(context, "pending_line", id=e.id, who=Raw(who), org=e.org_name,
+                        date=e.served_on, hours=fmt_hours(e.quarters),
+                        description=e.description[:150]))
+        rows.append([(tr(context, "pending_btn_approve", id=e.id), f"hrs:ok:{e.id}:{scope}"),
+                     (tr(context, "pending_btn_reject", id=e.id), f"hrs:no:{e.id}:{scope}")])
+    more = listing.total - len(listing.entries)
+    if more > 0:
+        lines.append(tr(context, "pending_more", more=more))
+    return Raw("\n".join(lines)), keyboard(rows)
+
+
+async def pending(update: Update, context: Context) -> None:
+    """/pending: entries of the subtree waiting for approval, each with Approve / Reject."""
+    scope = await _scope_org_id(update, context)
+    text, markup = await _listing(context, actor(update).user_id, scope, is_private(update))
+    await reply(update, context, text, markup)
+
+
+def _stale_text(context: Context, decision: Decision) -> str:
+    e = decision.entry
+    return tr(context, "hours_stale", id=e.id, who=e.decider_name or str(e.decided_by or "?"),
+              when=context.services.hours.fmt_time(e.decided_at or 0),
+              status=tr(context, "hours_stale_" + e.status))
+
+
+async def _refresh(context: Context, user_id: int, chat_id: int | None, message_id: int | None,
+                   scope: int) -> None:
+    """Redraw a /pending listing after a decision (best effort)."""
+    if not chat_id or not message_id:
+        return
+    text, markup = await _listing(context, user_id, scope, chat_id > 0)
+    try:
+        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
+                                            reply_markup=markup)
+    except BadRequest as exc:
+        log.debug("pending listing not refreshed: %s", exc)
+
+
+async def decide_button(update: Update, context: Context) -> None:
+    """Approve (at once) or Reject (asks for a reason privately) on a /pending listing."""
+    query = update.callback_query
+    _, verb, entry_id, scope = (query.data or "").split(":")
+    uid = actor(update).user_id
+    hours = context.services.hours
+    message = query.message
+    where = RejectWhere(chat_id=message.chat.id if message else None,
+                        message_id=message.message_id if message else None, scope=int(scope))
+    if verb == "ok":
+        decision = await hours.decide(uid, int(entry_id), approve=True)
+        answer = (tr(context, "hours_done_approved", id=entry_id) if decision.decided
+                  else _stale_text(context, decision))
+        await query.answer(answer, show_alert=not decision.decided)
+        await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
+        return
+    decision = await hours.begin_reject(uid, int(entry_id), where)
+    if not decision.decided:
+        await query.answer(_stale_text(context, decision), show_alert=True)
+        await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
+        return
+    e = decision.entry
+    who = e.real_name or tr(context, "hours_deleted_person")
+    try:
+        await context.bot.send_message(uid, tr(
+            context, "hours_reason_ask", id=e.id, who=who, date=e.served_on,
+            hours=fmt_hours(e.quarters), description=e.description[:150]),
+            reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"), f"hrs:nr:{e.id}")]]))
+    except Forbidden:
+        await context.services.people.cancel(uid)
+        raise Refusal("err_hours_start_private") from None
+    private = message is not None and message.chat.id == uid
+    await query.answer(None if private else tr(context, "hours_reason_look_private"))
+
+
+async def _rejected(update: Update, context: Context, decision: Decision,
+                    where: RejectWhere | None) -> None:
+    uid = actor(update).user_id
+    if decision.decided:
+        await reply(update, context, tr(context, "hours_done_rejected", id=decision.entry.id))
+    else:
+        await reply(update, context, _stale_text(context, decision))
+    if where is not None:
+        await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
+
+
+async def reason_input(update: Update, context: Context) -> None:
+    """The approver's private text after pressing Reject is the reason."""
+    uid = actor(update).user_id
+    hours = context.services.hours
+    state = await hours.reject_state(uid)
+    if state is None:
+        return
+    text = update.effective_message.text
+    if not text:
+        raise Refusal("err_hours_reason_text")
+    decision = await hours.finish_reject(uid, state.entry_id, text)
+    await _rejected(update, context, decision, state)
+
+
+async def no_reason_button(update: Update, context: Context) -> None:
+    """"No reason" under the reason prompt."""
+    query = update.callback_query
+    entry_id = int((query.data or "").split(":")[2])
+    hours = context.services.hours
+    uid = actor(update).user_id
+    state = await hours.reject_state(uid)
+    decision = await hours.finish_reject(uid, entry_id, None)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    where = state if state is not None and state.entry_id == entry_id else None
+    await _rejected(update, context, decision, where)
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+async def export(update: Update, context: Context) -> None:
+    """/export <kind> ...: an .xlsx sent to the asker's private chat."""
+    args = context.args or []
+    handler = EXPORTS.get(args[0].lower()) if args else None
+    if handler is None:
+        await reply(update, context, tr(context, "usage_export"))
+        return
+    profile = await context.services.people.profile(actor(update).user_id)
+    if not profile.user.started:
+        raise Refusal("err_hours_start_private")
+    await handler(update, context, args[1:])
+
+
+async def export_hours_handler(update: Update, context: Context, args: list[str]) -> None:
+    """/export hours [year]: the subtree's entries, per-person and per-org totals."""
+    year = None
+    if args:
+        if len(args) > 1 or not args[0].isdigit() or not 2000 <= int(args[0]) <= 2100:
+            raise Refusal("err_export_year")
+        year = int(args[0])
+    hours = context.services.hours
+    uid = actor(update).user_id
+    scope = await hours.export_scope(uid, await _scope_org_id(update, context) or None)
+    for org in scope:
+        data = await xl.subtree_workbook(hours, org, year=year, lang=context.lang)
+        await xl.queue_document(
+            hours, uid, data,
+            filename=xl.export_filename("hours", org.code, hours.today(), year),
+            caption=tr(context, "export_caption_hours", org=org.name, year=Raw(
+                tr(context, "export_year", year=year) if year else tr(context, "export_year_all"))))
+    await reply(update, context, tr(context, "export_on_its_way"))
+
+
+async def export_myhours(update: Update, context: Context, args: list[str]) -> None:
+    """/export myhours: the person's own service record, laid out for certification."""
+    hours = context.services.hours
+    uid = actor(update).user_id
+    person = await context.services.people.require_person(uid)
+    data = await xl.personal_record(hours, uid, lang=context.lang)
+    await xl.queue_document(
+        hours, uid, data, filename=f"service-record-{uid}-{hours.today().isoformat()}.xlsx",
+        caption=tr(context, "export_caption_myhours", name=person.real_name))
+    await reply(update, context, tr(context, "export_on_its_way"))
+
+
+async def forget_hook(context: Context, user_id: int) -> None:
+    await context.services.hours.forget(user_id)
+
+
+def register_handlers(app: Application) -> None:
+    FLOWS[REJECT_FLOW] = reason_input
+    EXPORTS.setdefault("hours", export_hours_handler)
+    EXPORTS.setdefault("myhours", export_myhours)
+    if me_section not in ME_SECTIONS:
+        ME_SECTIONS.append(me_section)
+    if forget_hook not in FORGET_HOOKS:
+        FORGET_HOOKS.append(forget_hook)
+    for item in (("help_hours_member", "member"), ("help_hours_secretary", "secretary")):
+        if item not in HELP_SECTIONS:
+            HELP_SECTIONS.append(item)
+    app.add_handler(CommandHandler("hours", log_hours))
+    app.add_handler(CommandHandler("myhours", my_hours))
+    app.add_handler(CommandHandler("pending", pending))
+    app.add_handler(CommandHandler("export", export))
+    app.add_handler(CallbackQueryHandler(duplicate_button, pattern=r"^hrs:dup:\d+:[yn]$"))
+    app.add_handler(CallbackQueryHandler(my_hours_page, pattern=r"^hrs:my:\d+$"))
+    app.add_handler(CallbackQueryHandler(decide_button, pattern=r"^hrs:(ok|no):\d+:\d+$"))
+    app.add_handler(CallbackQueryHandler(no_reason_button, pattern=r"^hrs:nr:\d+$"))
