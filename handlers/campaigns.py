@@ -1,0 +1,225 @@
+"""Report-back campaigns: /deadline (group), /submit and the `sub_` deep link (private)."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Message, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.app import Context
+from bot.domain.campaigns import SUBMIT_FLOW, Board, Option, Received, fmt_size, parse_id
+from bot.domain.errors import Refusal
+from bot.texts import Raw
+from handlers.common import (
+    DEEP_LINKS, FLOWS, actor, is_private, keyboard, reply, require_group, tr,
+)
+from handlers.people import HELP_SECTIONS
+
+_NEW = re.compile(r"^\S+\s+new(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
+PICK_ROWS = 10
+
+
+# --- /deadline (group) ---------------------------------------------------------------------
+
+async def deadline(update: Update, context: Context) -> None:
+    """/deadline new | status | list | cancel."""
+    if is_private(update):
+        raise Refusal("err_deadline_group")
+    require_group(update)
+    args = context.args or []
+    verb = args[0].lower() if args else ""
+    if verb == "new":
+        await deadline_new(update, context)
+    elif verb == "status" and len(args) <= 2:
+        await deadline_status(update, context, parse_id(args[1]) if len(args) == 2 else None)
+    elif verb == "list" and len(args) == 1:
+        await deadline_list(update, context)
+    elif verb == "cancel" and len(args) == 2:
+        await deadline_cancel(update, context, parse_id(args[1]))
+    else:
+        await reply(update, context, tr(context, "usage_deadline"))
+
+
+async def deadline_new(update: Update, context: Context) -> None:
+    """Create a campaign owed by the orgs below this chat's org."""
+    services = context.services
+    match = _NEW.match((update.effective_message.text or "").strip())
+    rest = (match.group(1) or "") if match else ""
+    created = await services.campaigns.create(actor(update).user_id, update.effective_chat.id,
+                                              rest)
+    c = created.campaign
+    fmt = services.campaigns.fmt
+    reminders = "、".join(fmt(at) for at in created.reminders) if context.lang == "zh" else \
+        ", ".join(fmt(at) for at in created.reminders)
+    text = tr(context, "camp_created", id=c.id, title=c.title, due=fmt(c.due_at),
+              tz=services.settings.timezone, n=created.owing,
+              scope=Raw(tr(context, "camp_scope_all") if c.scope == "all" else ""),
+              reminders=reminders or tr(context, "camp_no_reminders"))
+    if created.no_secretary:
+        sep = "、" if context.lang == "zh" else ", "
+        text = Raw(text + "\n" + tr(context, "camp_created_no_secretary",
+                                    orgs=sep.join(created.no_secretary)))
+    await reply(update, context, text)
+
+
+async def deadline_status(update: Update, context: Context, campaign_id: int | None) -> None:
+    """The board: per org on time, late or missing."""
+    campaigns = context.services.campaigns
+    board = await campaigns.board(actor(update).user_id, update.effective_chat.id, campaign_id)
+    await reply(update, context, campaigns.board_text(board, context.lang))
+
+
+async def deadline_list(update: Update, context: Context) -> None:
+    """Campaigns visible from this chat, newest first."""
+    campaigns = context.services.campaigns
+    boards = await campaigns.recent(actor(update).user_id, update.effective_chat.id)
+    if not boards:
+        await reply(update, context, tr(context, "camp_list_empty"))
+        return
+    lines = [tr(context, "camp_list_head", org=(await campaigns.org_of_chat(
+        update.effective_chat.id)).name)]
+    lines += [_list_line(context, b) for b in boards]
+    await reply(update, context, Raw("\n".join(lines)))
+
+
+def _list_line(context: Context, board: Board) -> str:
+    c = board.campaign
+    campaigns = context.services.campaigns
+    state = ""
+    if c.status == "cancelled":
+        state = tr(context, "camp_list_cancelled")
+    elif campaigns.clock.time() >= c.due_at:
+        state = tr(context, "camp_list_overdue")
+    return tr(context, "camp_list_line", id=c.id, title=c.title, due=campaigns.fmt(c.due_at),
+              done=len(board.rows) - board.count("missing"), total=len(board.rows),
+              state=Raw(state))
+
+
+async def deadline_cancel(update: Update, context: Context, campaign_id: int) -> None:
+    """Cancel a campaign and its pending reminders (staff)."""
+    campaign, dropped = await context.services.campaigns.cancel(
+        actor(update).user_id, update.effective_chat.id, campaign_id)
+    await reply(update, context, tr(context, "camp_cancelled", id=campaign.id,
+                                    title=campaign.title, n=dropped))
+
+
+# --- /submit (private) ----------------------------------------------------------------------
+
+async def submit(update: Update, context: Context) -> None:
+    """/submit [id]: choose the campaign, then the next text or document is the report."""
+    if not is_private(update):
+        raise Refusal("err_submit_private")
+    args = context.args or []
+    if len(args) > 1:
+        raise Refusal("err_camp_bad_id", got=" ".join(args)[:20])
+    campaign_id = parse_id(args[0]) if args else None
+    await offer(update, context, campaign_id)
+
+
+async def submit_link(update: Update, context: Context, rest: str) -> None:
+    """`sub_<id>` deep link from a reminder."""
+    await offer(update, context, parse_id(rest))
+
+
+async def offer(update: Update, context: Context, campaign_id: int | None) -> None:
+    """One choice starts the flow at once; several are offered as buttons."""
+    campaigns = context.services.campaigns
+    uid = actor(update).user_id
+    options = await campaigns.options(uid, campaign_id)
+    replied = update.effective_message.reply_to_message if update.effective_message else None
+    if len(options) == 1 and replied is not None and _report_in(replied):
+        received = await _store(context, uid, replied, (options[0].campaign.id,
+                                                        options[0].org.id))
+        await reply(update, context, received_text(context, received))
+        return
+    if len(options) == 1:
+        option = await campaigns.begin(uid, options[0].campaign.id, options[0].org.id)
+        await reply(update, context, ask_text(context, option))
+        return
+    rows = []
+    for o in options[:PICK_ROWS]:
+        label = tr(context, "camp_pick_button", id=o.campaign.id, title=o.campaign.title[:24],
+                   org=o.org.name[:20])
+        if o.submitted:
+            label = Raw(label + tr(context, "camp_pick_done"))
+        rows.append([(label, f"sub:{o.campaign.id}:{o.org.id}")])
+    await reply(update, context, tr(context, "camp_pick"), keyboard(rows))
+
+
+async def submit_button(update: Update, context: Context) -> None:
+    """A press on one of the choices offered by /submit."""
+    query = update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise Refusal("err_stale_button")
+    option = await context.services.campaigns.begin(actor(update).user_id, int(parts[1]),
+                                                    int(parts[2]))
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await reply(update, context, ask_text(context, option))
+
+
+def ask_text(context: Context, option: Option) -> str:
+    campaigns = context.services.campaigns
+    c = option.campaign
+    text = tr(context, "camp_ask_report", id=c.id, title=c.title, org=option.org.name,
+              due=campaigns.fmt(c.due_at), tz=context.services.settings.timezone)
+    if option.submitted or campaigns.clock.time() > c.due_at:
+        note = tr(context, "camp_late_note") if campaigns.clock.time() > c.due_at else ""
+        if option.submitted:
+            text = Raw(text + "\n" + tr(context, "camp_ask_report_again", org=option.org.name,
+                                        title=c.title, late_note=Raw(note)))
+        else:
+            text = Raw(text + note)
+    return text
+
+
+def _report_in(message: Message) -> bool:
+    return bool(message.text or message.document)
+
+
+async def _store(context: Context, uid: int, message: Message,
+                 target: tuple[int, int] | None = None) -> Received:
+    campaigns = context.services.campaigns
+    if message.document is not None:
+        doc = message.document
+        return await campaigns.submit(uid, text=message.caption, file_id=doc.file_id,
+                                      file_name=doc.file_name, file_size=doc.file_size,
+                                      target=target)
+    if message.text is None:
+        raise Refusal("err_sub_kind")
+    return await campaigns.submit(uid, text=message.text, target=target)
+
+
+async def submit_input(update: Update, context: Context) -> None:
+    """The next text or document after /submit is the report."""
+    received = await _store(context, actor(update).user_id, update.effective_message)
+    await reply(update, context, received_text(context, received))
+
+
+def received_text(context: Context, received: Received) -> str:
+    campaigns = context.services.campaigns
+    s = received.submission
+    if s.file_id:
+        what = tr(context, "camp_received_file", name=s.file_name or "?",
+                  size=fmt_size(s.file_size))
+    else:
+        what = tr(context, "camp_received_text", n=len(s.text or ""))
+    notes = [tr(context, "camp_note_late" if s.late else "camp_note_on_time")]
+    if received.replaced:
+        notes.append(tr(context, "camp_note_replaced"))
+    c = received.campaign
+    return tr(context, "camp_received", id=c.id, title=c.title, org=received.org.name,
+              what=what, at=campaigns.fmt(s.submitted_at), note=Raw(" ".join(notes)))
+
+
+def register_handlers(app: Application) -> None:
+    FLOWS[SUBMIT_FLOW] = submit_input
+    DEEP_LINKS["sub"] = submit_link
+    for section in (("help_campaigns_secretary", "secretary"), ("help_campaigns_staff", "staff")):
+        if section not in HELP_SECTIONS:
+            HELP_SECTIONS.append(section)
+    app.add_handler(CommandHandler("deadline", deadline))
+    app.add_handler(CommandHandler("submit", submit))
+    app.add_handler(CallbackQueryHandler(submit_button, pattern=r"^sub:"))

@@ -1,0 +1,186 @@
+"""Report-back campaigns: the campaign, the orgs that owe it, and their submissions."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from storage.db import Conn, fetchall, fetchone
+
+
+class Campaign(BaseModel):
+    id: int
+    org_id: int
+    title: str
+    due_at: float
+    scope: str = "children"
+    status: str = "open"
+    created_by: int
+    created_at: float
+    cancelled_at: float | None = None
+
+
+class Submission(BaseModel):
+    campaign_id: int
+    org_id: int
+    user_id: int
+    first_name: str = ""  # the submitter's Telegram display name (never the real name)
+    text: str | None = None
+    file_id: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    submitted_at: float
+    late: bool = False
+    versions: int = 1
+
+
+class Owing(BaseModel):
+    """One org that owes a campaign, with its current submission if any."""
+
+    campaign_id: int
+    org_id: int
+    code: str
+    name: str
+    path: str
+    depth: int
+    no_secretary_told_at: float | None = None
+    submission: Submission | None = None
+
+
+_CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
+_CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
+_SUB = ("s.campaign_id, s.org_id, s.user_id, COALESCE(u.first_name, '') AS first_name, s.text,"
+        " s.file_id, s.file_name, s.file_size, s.submitted_at, s.late, s.versions")
+
+
+async def insert(
+    conn: Conn, *, org_id: int, title: str, due_at: float, scope: str, created_by: int,
+    now: float, owing: list[int],
+) -> Campaign:
+    cur = await conn.execute(
+        "INSERT INTO campaigns(org_id, title, due_at, scope, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)", (org_id, title, due_at, scope, created_by, now))
+    campaign_id = int(cur.lastrowid or 0)
+    await conn.executemany(
+        "INSERT INTO campaign_orgs(campaign_id, org_id) VALUES (?, ?)",
+        [(campaign_id, o) for o in owing])
+    found = await get(conn, campaign_id)
+    assert found is not None
+    return found
+
+
+async def get(conn: Conn, campaign_id: int) -> Campaign | None:
+    row = await fetchone(conn, f"SELECT {_CAMP} FROM campaigns WHERE id = ?", (campaign_id,))
+    return Campaign.model_validate(dict(row)) if row else None
+
+
+async def cancel(conn: Conn, campaign_id: int, by: int, now: float) -> bool:
+    cur = await conn.execute(
+        "UPDATE campaigns SET status = 'cancelled', cancelled_by = ?, cancelled_at = ?"
+        " WHERE id = ? AND status = 'open'", (by, now, campaign_id))
+    return cur.rowcount == 1
+
+
+async def visible_from(conn: Conn, path: str, limit: int) -> list[Campaign]:
+    """Campaigns created at or below the org with `path`, or owed by an org there.
+
+    Open ones first, then by due time, newest first.
+    """
+    rows = await fetchall(
+        conn,
+        f"SELECT {_CAMP_C} FROM campaigns c WHERE c.org_id IN"
+        " (SELECT id FROM orgs WHERE path LIKE ?)"
+        " OR EXISTS (SELECT 1 FROM campaign_orgs co JOIN orgs o ON o.id = co.org_id"
+        "            WHERE co.campaign_id = c.id AND o.path LIKE ?)"
+        " ORDER BY (c.status = 'open') DESC, c.due_at DESC, c.id DESC LIMIT ?",
+        (path + "%", path + "%", limit))
+    return [Campaign.model_validate(dict(r)) for r in rows]
+
+
+async def owing(conn: Conn, campaign_id: int, under_path: str | None = None) -> list[Owing]:
+    """The orgs owing a campaign (optionally only those under `under_path`), tree order."""
+    sql = (
+        "SELECT co.campaign_id, co.org_id, o.code, o.name, o.path, o.depth,"
+        " co.no_secretary_told_at,"
+        " s.user_id AS s_user_id, COALESCE(u.first_name, '') AS s_first_name, s.text AS s_text,"
+        " s.file_id AS s_file_id, s.file_name AS s_file_name, s.file_size AS s_file_size,"
+        " s.submitted_at AS s_submitted_at, s.late AS s_late, s.versions AS s_versions"
+        " FROM campaign_orgs co JOIN orgs o ON o.id = co.org_id"
+        " LEFT JOIN campaign_submissions s"
+        "   ON s.campaign_id = co.campaign_id AND s.org_id = co.org_id"
+        " LEFT JOIN users u ON u.id = s.user_id"
+        " WHERE co.campaign_id = ?"
+    )
+    params: list[object] = [campaign_id]
+    if under_path is not None:
+        sql += " AND o.path LIKE ?"
+        params.append(under_path + "%")
+    sql += " ORDER BY o.path"
+    result = []
+    for r in await fetchall(conn, sql, params):
+        sub = None
+        if r["s_user_id"] is not None:
+            sub = Submission(
+                campaign_id=r["campaign_id"], org_id=r["org_id"], user_id=r["s_user_id"],
+                first_name=r["s_first_name"], text=r["s_text"], file_id=r["s_file_id"],
+                file_name=r["s_file_name"], file_size=r["s_file_size"],
+                submitted_at=r["s_submitted_at"], late=bool(r["s_late"]),
+                versions=r["s_versions"])
+        result.append(Owing(
+            campaign_id=r["campaign_id"], org_id=r["org_id"], code=r["code"], name=r["name"],
+            path=r["path"], depth=r["depth"], no_secretary_told_at=r["no_secretary_told_at"],
+            submission=sub))
+    return result
+
+
+async def open_owed_by(conn: Conn, org_ids: list[int]) -> list[tuple[Campaign, int]]:
+    """Open campaigns owed by any of `org_ids`: (campaign, owing org id), soonest due first."""
+    if not org_ids:
+        return []
+    marks = ",".join("?" * len(org_ids))
+    rows = await fetchall(
+        conn,
+        f"SELECT {_CAMP_C}, co.org_id AS owing_id"
+        " FROM campaigns c JOIN campaign_orgs co ON co.campaign_id = c.id"
+        f" WHERE c.status = 'open' AND co.org_id IN ({marks})"
+        " ORDER BY c.due_at, c.id, co.org_id", org_ids)
+    return [(Campaign.model_validate({k: r[k] for k in r.keys() if k != "owing_id"}),
+             int(r["owing_id"])) for r in rows]
+
+
+async def is_owed_by(conn: Conn, campaign_id: int, org_id: int) -> bool:
+    row = await fetchone(
+        conn, "SELECT 1 FROM campaign_orgs WHERE campaign_id = ? AND org_id = ?",
+        (campaign_id, org_id))
+    return row is not None
+
+
+async def save_submission(
+    conn: Conn, *, campaign_id: int, org_id: int, user_id: int, text: str | None,
+    file_id: str | None, file_name: str | None, file_size: int | None, now: float, late: bool,
+) -> Submission:
+    """Store the report, replacing an earlier one (its version count goes up)."""
+    await conn.execute(
+        "INSERT INTO campaign_submissions(campaign_id, org_id, user_id, text, file_id,"
+        " file_name, file_size, submitted_at, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(campaign_id, org_id) DO UPDATE SET user_id = excluded.user_id,"
+        " text = excluded.text, file_id = excluded.file_id, file_name = excluded.file_name,"
+        " file_size = excluded.file_size, submitted_at = excluded.submitted_at,"
+        " late = excluded.late, versions = campaign_submissions.versions + 1",
+        (campaign_id, org_id, user_id, text, file_id, file_name, file_size, now, int(late)))
+    found = await submission(conn, campaign_id, org_id)
+    assert found is not None
+    return found
+
+
+async def submission(conn: Conn, campaign_id: int, org_id: int) -> Submission | None:
+    row = await fetchone(
+        conn, f"SELECT {_SUB} FROM campaign_submissions s LEFT JOIN users u ON u.id = s.user_id"
+        " WHERE s.campaign_id = ? AND s.org_id = ?", (campaign_id, org_id))
+    return Submission.model_validate(dict(row)) if row else None
+
+
+async def mark_no_secretary_told(conn: Conn, campaign_id: int, org_ids: list[int],
+                                 now: float) -> None:
+    await conn.executemany(
+        "UPDATE campaign_orgs SET no_secretary_told_at = ? WHERE campaign_id = ? AND org_id = ?"
+        " AND no_secretary_told_at IS NULL", [(now, campaign_id, o) for o in org_ids])
