@@ -1,0 +1,188 @@
+"""The subtree's figures (SPEC "Figures"), rolled up and per direct child, and the .xlsx exports
+of members, activities and one campaign. Real names appear only in the exports (private)."""
+
+from __future__ import annotations
+
+import html
+import io
+from datetime import date, datetime
+from typing import Any
+
+from openpyxl import Workbook
+from pydantic import BaseModel
+
+from bot.domain.access import Access
+from bot.domain.clock import Clock, fmt_local
+from bot.domain.errors import Refusal
+from bot.domain.models import Org
+from bot.settings import Settings
+from bot.texts import t
+from storage import chats as chat_repo
+from storage import orgs as org_repo
+from storage import stats as repo
+from storage.db import Database
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def pct(part: int, whole: int) -> int:
+    return round(100 * part / whole) if whole else 0
+
+
+class Figures(BaseModel):
+    """One org's subtree, every figure rolled up (hours in quarter-hours)."""
+
+    org: Org
+    orgs: int = 0
+    chats: int = 0
+    staffed: int = 0
+    members: int = 0
+    members_in_chat: int = 0
+    quarters_all: int = 0
+    quarters_year: int = 0
+    volunteers: int = 0
+    activities_held: int = 0
+    signed_up: int = 0
+    attended: int = 0
+    on_time: int = 0
+    late: int = 0
+    missing: int = 0
+    not_due: int = 0
+
+    @property
+    def chat_pct(self) -> int:
+        return pct(self.chats, self.orgs)
+
+    @property
+    def staffed_pct(self) -> int:
+        return pct(self.staffed, self.orgs)
+
+    @property
+    def member_pct(self) -> int:
+        return pct(self.members_in_chat, self.members)
+
+    @property
+    def attendance_pct(self) -> int:
+        return pct(self.attended, self.signed_up)
+
+    @property
+    def hours_all(self) -> float:
+        return self.quarters_all / 4
+
+    @property
+    def hours_year(self) -> float:
+        return self.quarters_year / 4
+
+
+class StatsView(BaseModel):
+    total: Figures
+    children: list[Figures]
+
+
+class Stats:
+    """Services behind /stats, /chart and the member/activity/campaign exports."""
+
+    def __init__(self, db: Database, access: Access, clock: Clock, settings: Settings) -> None:
+        self.db = db
+        self.access = access
+        self.clock = clock
+        self.settings = settings
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.clock.time(), self.settings.tz).date()
+
+    async def org_for(self, user_id: int, chat_id: int, role: str = "secretary") -> Org:
+        """This chat's org, once the person is shown to hold `role` there."""
+        chat = await chat_repo.get(self.db.reader, chat_id)
+        org = await org_repo.get(self.db.reader, chat.org_id) if chat and chat.org_id else None
+        if org is None:
+            raise Refusal("err_chat_not_bound")
+        await self.access.require(user_id, org, role)
+        return org
+
+    async def figures(self, org: Org) -> Figures:
+        year_start = date(self.today().year, 1, 1).isoformat()
+        numbers = await repo.figures(self.db.reader, org.path, now=self.clock.time(),
+                                     year_start_date=year_start)
+        return Figures(org=org, **numbers)
+
+    async def view(self, org: Org) -> StatsView:
+        """The subtree's figures and each direct child's."""
+        kids = await org_repo.children(self.db.reader, org.id)
+        return StatsView(total=await self.figures(org),
+                         children=[await self.figures(kid) for kid in kids])
+
+    async def tower(self, org: Org) -> list[dict[str, Any]]:
+        """Each org of the subtree with its own coverage and report-back state."""
+        return await repo.per_org(self.db.reader, org.path, now=self.clock.time())
+
+    # --- exports ---------------------------------------------------------------------------
+
+    def _plain(self, lang: str, key: str, **values: Any) -> str:
+        return html.unescape(str(t(lang, key, **values)))
+
+    def _time(self, ts: float | None) -> str:
+        return fmt_local(ts, self.settings.tz) if ts else ""
+
+    async def members_workbook(self, org: Org, lang: str) -> bytes:
+        rows = await repo.members_rows(self.db.reader, org.path)
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(self._plain(lang, "xl_members_sheet"))
+        ws.append(self._plain(lang, "xl_members_head").split("|"))
+        for r in rows:
+            in_chat = {"present": "xl_in_chat_yes", "missing": "xl_in_chat_no"}.get(
+                r["in_chat"] or "", "xl_in_chat_unknown")
+            ws.append([r["org_code"], r["org_name"], r["real_name"], r["phone"] or "",
+                       r["user_id"], r["first_name"], r["username"] or "",
+                       self._time(r["registered_at"]),
+                       self._plain(lang, "xl_role_" + (r["role"] or "member")),
+                       self._plain(lang, in_chat), self._time(r["checked_at"]),
+                       r["quarters"] / 4])
+        return _save(wb)
+
+    async def activities_workbook(self, org: Org, lang: str) -> bytes:
+        rows = await repo.activities_rows(self.db.reader, org.path)
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(self._plain(lang, "xl_activities_sheet"))
+        ws.append(self._plain(lang, "xl_activities_head").split("|"))
+        for r in rows:
+            marked = r["present"] + r["no_show"]
+            ws.append([r["id"], r["org_code"], r["org_name"], r["title"], r["place"],
+                       self._time(r["starts_at"]), r["quarters"] / 4, r["capacity"],
+                       self._plain(lang, "xl_activity_" + r["status"]), r["confirmed"],
+                       r["waiting"], r["present"], r["no_show"],
+                       f"{pct(r['present'], marked)}%" if marked else ""])
+        return _save(wb)
+
+    async def campaign_workbook(self, user_id: int | None, campaign_id: int,
+                                lang: str) -> tuple[bytes, str]:
+        """(xlsx, campaign title); the asker must be secretary or staff where it was created
+        (None: the operator's command line)."""
+        head, rows = await repo.campaign_rows(self.db.reader, campaign_id)
+        if head is None:
+            raise Refusal("err_stats_no_campaign", id=campaign_id)
+        owner = await org_repo.get(self.db.reader, head["org_id"])
+        assert owner is not None
+        if user_id is not None:
+            await self.access.require(user_id, owner, "secretary")
+        now = self.clock.time()
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(self._plain(lang, "xl_campaign_sheet"))
+        ws.append([self._plain(lang, "xl_campaign_title", title=head["title"],
+                               due=self._time(head["due_at"]))])
+        ws.append(self._plain(lang, "xl_campaign_head").split("|"))
+        for r in rows:
+            if r["submitted_at"] is None:
+                state = "xl_campaign_missing" if head["due_at"] <= now else "xl_campaign_not_due"
+            else:
+                state = "xl_campaign_late" if r["late"] else "xl_campaign_on_time"
+            ws.append([r["org_code"], r["org_name"], self._plain(lang, state),
+                       r["real_name"] or (r["first_name"] or ""), self._time(r["submitted_at"]),
+                       r["versions"] or "", r["file_name"] or "", (r["text"] or "")[:1000]])
+        return _save(wb), str(head["title"])
+
+
+def _save(wb: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,173 @@
+"""Figures in chat: /stats, /chart hours|coverage|tower, /export members|activities|campaign,
+and the on-demand coverage audit after /org (secretary or staff; the result goes privately)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+
+from telegram import ReplyParameters, Update
+from telegram.ext import Application, CommandHandler
+
+from bot.app import Context
+from bot.domain import charts
+from bot.domain.access import RANK
+from bot.domain.errors import Refusal
+from bot.domain.models import Org
+from bot.domain.stats import XLSX, Figures
+from bot.texts import Raw
+from handlers.common import GROUPS, actor, is_private, reply, require_group, tr
+from handlers.hours import EXPORTS
+from handlers.people import HELP_SECTIONS
+from handlers.tower import ORG_HOOKS
+from schedules.audit import BotProbe
+
+log = logging.getLogger(__name__)
+CHARTS = ("hours", "coverage", "tower")
+
+
+def _figures_text(context: Context, f: Figures) -> dict[str, object]:
+    values: dict[str, object] = f.model_dump(exclude={"org"})
+    values.update(org=f.org.name, chat_pct=f.chat_pct, staffed_pct=f.staffed_pct,
+                  member_pct=f.member_pct, attendance_pct=f.attendance_pct,
+                  hours_year=f.hours_year, hours_all=f.hours_all)
+    return values
+
+
+async def stats(update: Update, context: Context) -> None:
+    """/stats: the subtree's figures, rolled up and per direct child (secretary or staff)."""
+    require_group(update)
+    if context.args:
+        await reply(update, context, tr(context, "usage_stats"))
+        return
+    service = context.services.stats
+    org = await service.org_for(actor(update).user_id, update.effective_chat.id)
+    view = await service.view(org)
+    parts = [tr(context, "stats_total", **_figures_text(context, view.total))]
+    if view.children:
+        parts.append(tr(context, "stats_children_head", n=len(view.children)))
+        parts.extend(tr(context, "stats_child", **_figures_text(context, kid))
+                     for kid in view.children)
+    await reply(update, context, Raw("\n".join(parts)))
+
+
+async def chart(update: Update, context: Context) -> None:
+    """/chart hours|coverage|tower: a PNG of the subtree, posted in this chat."""
+    require_group(update)
+    args = context.args or []
+    if len(args) != 1 or args[0].lower() not in CHARTS:
+        await reply(update, context, tr(context, "usage_chart"))
+        return
+    kind = args[0].lower()
+    service = context.services.stats
+    org = await service.org_for(actor(update).user_id, update.effective_chat.id)
+    if kind == "tower":
+        data = charts.tower_data(await service.tower(org), context.lang, org.name)
+        png = await asyncio.to_thread(charts.draw_tree, data)
+    else:
+        view = await service.view(org)
+        bars = (charts.hours_data if kind == "hours" else charts.coverage_data)(view, context.lang)
+        png = await asyncio.to_thread(charts.draw_bars, bars)
+    message = update.effective_message
+    await context.bot.send_photo(
+        update.effective_chat.id, photo=png, caption=tr(context, "chart_caption_" + kind,
+                                                         org=org.name),
+        reply_parameters=ReplyParameters(message_id=message.message_id,
+                                         allow_sending_without_reply=True))
+
+
+async def _export_orgs(update: Update, context: Context) -> list[Org]:
+    """In a group: its org (secretary or staff); in private: the person's top orgs."""
+    uid = actor(update).user_id
+    if not is_private(update):
+        return [await context.services.stats.org_for(uid, update.effective_chat.id)]
+    tops = [org for org, role in await context.services.access.top_orgs(uid)
+            if role in ("secretary", "staff")]
+    if not tops:
+        raise Refusal("err_need_secretary", org="—")
+    return tops
+
+
+async def _queue(context: Context, user_id: int, data: bytes, filename: str,
+                 caption: str) -> None:
+    await context.services.outbox.send(
+        user_id, caption, user_id=user_id, kind="document", ref="export",
+        extra={"data_b64": base64.b64encode(data).decode("ascii"), "filename": filename,
+               "mime_type": XLSX})
+
+
+async def export_members(update: Update, context: Context, args: list[str]) -> None:
+    """/export members: registered members of the subtree (real names; privately)."""
+    if args:
+        await reply(update, context, tr(context, "usage_export_mine"))
+        return
+    service = context.services.stats
+    for org in await _export_orgs(update, context):
+        data = await service.members_workbook(org, context.lang)
+        await _queue(context, actor(update).user_id, data,
+                     f"members-{org.code}-{service.today().isoformat()}.xlsx",
+                     tr(context, "export_caption_members", org=org.name))
+    await reply(update, context, tr(context, "export_sent_privately"))
+
+
+async def export_activities(update: Update, context: Context, args: list[str]) -> None:
+    """/export activities: every activity of the subtree with sign-ups and attendance."""
+    if args:
+        await reply(update, context, tr(context, "usage_export_mine"))
+        return
+    service = context.services.stats
+    for org in await _export_orgs(update, context):
+        data = await service.activities_workbook(org, context.lang)
+        await _queue(context, actor(update).user_id, data,
+                     f"activities-{org.code}-{service.today().isoformat()}.xlsx",
+                     tr(context, "export_caption_activities", org=org.name))
+    await reply(update, context, tr(context, "export_sent_privately"))
+
+
+async def export_campaign(update: Update, context: Context, args: list[str]) -> None:
+    """/export campaign <id>: per owing org, on time / late / missing, and the reports."""
+    if len(args) != 1 or not args[0].isdigit():
+        await reply(update, context, tr(context, "usage_export_mine"))
+        return
+    service = context.services.stats
+    data, title = await service.campaign_workbook(actor(update).user_id, int(args[0]),
+                                                  context.lang)
+    await _queue(context, actor(update).user_id, data,
+                 f"campaign-{int(args[0])}-{service.today().isoformat()}.xlsx",
+                 tr(context, "export_caption_campaign", title=title))
+    await reply(update, context, tr(context, "export_sent_privately"))
+
+
+async def audit_hook(update: Update, context: Context, view: object) -> None:
+    """After /org: a secretary or staff gets this chat's coverage audit privately."""
+    services = context.services
+    uid = actor(update).user_id
+    if update.effective_chat.type not in GROUPS:
+        return
+    if RANK[await services.access.role_at(uid, view.org)] < RANK["secretary"]:
+        return
+    chat_id = update.effective_chat.id
+    probe = BotProbe(context.bot)
+
+    async def run() -> None:
+        try:
+            await services.audit.on_demand(uid, chat_id, probe)
+        except Exception:
+            log.exception("on-demand coverage audit of %s failed", chat_id)
+
+    task = context.application.create_task(run(), name=f"audit:{chat_id}")
+    services.extra.setdefault("audit_tasks", set()).add(task)
+    task.add_done_callback(services.extra["audit_tasks"].discard)
+
+
+def register_handlers(app: Application) -> None:
+    EXPORTS.setdefault("members", export_members)
+    EXPORTS.setdefault("activities", export_activities)
+    EXPORTS.setdefault("campaign", export_campaign)
+    if audit_hook not in ORG_HOOKS:
+        ORG_HOOKS.append(audit_hook)
+    if ("help_stats", "secretary") not in HELP_SECTIONS:
+        HELP_SECTIONS.append(("help_stats", "secretary"))
+    app.add_handler(CommandHandler("stats", stats))
+    app.add_handler(CommandHandler("chart", chart))

@@ -1,0 +1,211 @@
+"""Coverage audit, /stats figures, charts (the numbers handed to the plot) and exports."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import date
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.domain import charts
+from schedules.audit import BotProbe
+from tests.conftest import Harness, build_tower, register
+
+
+async def world(tb: Harness) -> dict[str, Any]:
+    """build_tower, plus 王小刚 registered in 大埠乡 but never in its chat, and 小红 who left."""
+    t = await build_tower(tb)
+    em = tb.em
+    t["gang"] = em.add_user("小刚", username="xiaogang")
+    await register(tb, t["gang"], "王小刚", "yanshan.dabu")
+    em.set_member(t["chat_a"], t["member_a"], "left")
+    return t
+
+
+async def wait_audits(tb: Harness) -> None:
+    tasks = list(tb.services.extra.get("audit_tasks", ()))
+    if tasks:
+        await asyncio.gather(*tasks)
+    await tb.drain()
+
+
+async def test_audit_finds_exactly_the_missing_members(tb: Harness) -> None:
+    t = await world(tb)
+    em = tb.em
+    results = await tb.services.audit.nightly(BotProbe(tb.app.bot))
+    missing = {r.chat_id: sorted(m.real_name for m in r.missing) for r in results}
+    assert missing == {t["root"]["id"]: [], t["chat_a"]["id"]: ["王小刚", "陈小红"],
+                       t["chat_b"]["id"]: []}
+    await tb.drain()
+    report = tb.last_text(t["sec_a"]["id"])
+    assert "王小刚" in report and "陈小红" in report and "不在群内" in report
+    assert "设为群管理员" in report  # the bot is no admin there: no link, but how to get one
+    for chat in ("root", "chat_a", "chat_b"):
+        assert not any("陈小红" in x or "王小刚" in x for x in tb.texts(t[chat]["id"]))
+    # the next night, nothing new: the secretary is not told again
+    before = len(em.messages_to(t["sec_a"]["id"]))
+    await tb.services.audit.nightly(BotProbe(tb.app.bot))
+    await tb.drain()
+    assert len(em.messages_to(t["sec_a"]["id"])) == before
+
+
+async def test_audit_on_demand_from_org_with_invite_link(tb: Harness) -> None:
+    t = await world(tb)
+    em = tb.em
+    em.set_member(t["chat_a"], em.bot_user["id"], "administrator")
+    await tb.send(t["member_b"], t["chat_b"], "/org")  # a member: no audit
+    await wait_audits(tb)
+    assert not any("成员覆盖" in x or "coverage" in x for x in tb.texts(t["member_b"]["id"]))
+    group_before = len(tb.texts(t["chat_a"]["id"]))
+    await tb.send(t["sec_a"], t["chat_a"], "/org")
+    await wait_audits(tb)
+    report = tb.last_text(t["sec_a"]["id"])
+    assert "王小刚" in report and "陈小红" in report and "https://t.me/+" in report
+    assert len(tb.texts(t["chat_a"]["id"])) == group_before + 1  # just the /org answer
+
+
+async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
+    """Known hours, activities and report-backs (straight into the features' tables)."""
+    today = tb.services.stats.today()
+    this_year, last_year = date(today.year, 1, 1).isoformat(), f"{today.year - 1}-06-01"
+    now = tb.services.clock.time()
+    dabu = (await tb.services.tower.org_by_code("yanshan.dabu")).id
+    jiedao = (await tb.services.tower.org_by_code("yanshan.jiedao")).id
+    root = (await tb.services.tower.org_by_code("yanshan")).id
+    a, b, s, g = (t[k]["id"] for k in ("member_a", "member_b", "sec_a", "gang"))
+    async with tb.db.transaction() as tx:
+        for user, org, day, q, status in ((a, dabu, this_year, 40, "approved"),
+                                          (b, jiedao, last_year, 20, "approved"),
+                                          (b, jiedao, this_year, 8, "approved"),
+                                          (s, dabu, this_year, 12, "pending")):
+            await tx.execute(
+                "INSERT INTO hour_entries(user_id, org_id, served_on, quarters, description,"
+                " status, created_at, decided_at) VALUES (?, ?, ?, ?, 'x', ?, ?, ?)",
+                (user, org, day, q, status, now, None if status == "pending" else now))
+        for title, status in (("清扫", "closed"), ("讲座", "open")):
+            cur = await tx.execute(
+                "INSERT INTO activities(org_id, title, place, starts_at, quarters, capacity,"
+                " status, confirmed, created_by, created_at) VALUES (?, ?, '村委', ?, 8, 10, ?,"
+                " 3, ?, ?)", (dabu, title, now - 86400, status, s, now))
+            if status == "closed":
+                for seq, (user, came) in enumerate(((a, "present"), (g, "present"),
+                                                    (s, "no_show"))):
+                    await tx.execute(
+                        "INSERT INTO activity_signups(activity_id, user_id, status, seq,"
+                        " joined_at, attendance) VALUES (?, ?, 'confirmed', ?, ?, ?)",
+                        (cur.lastrowid, user, seq, now, came))
+        for title, due, owing in (("一季度述职", now - 3600, (dabu, jiedao)),
+                                  ("二季度述职", now + 86400, (dabu,))):
+            cur = await tx.execute(
+                "INSERT INTO campaigns(org_id, title, due_at, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?)", (root, title, due, t["boss"]["id"], now))
+            for org in owing:
+                await tx.execute("INSERT INTO campaign_orgs(campaign_id, org_id) VALUES (?, ?)",
+                                 (cur.lastrowid, org))
+            if due < now:
+                await tx.execute(
+                    "INSERT INTO campaign_submissions(campaign_id, org_id, user_id, text,"
+                    " submitted_at, late) VALUES (?, ?, ?, '述职报告', ?, 0)",
+                    (cur.lastrowid, dabu, s, now - 7200))
+
+
+async def test_stats_figures_rolled_up_and_per_child(tb: Harness) -> None:
+    t = await world(tb)
+    await tb.services.audit.nightly(BotProbe(tb.app.bot))
+    await seed_figures(tb, t)
+    refused = await tb.send(t["member_b"], t["chat_b"], "/stats")
+    assert "secretary or staff" in refused[0].text  # Tom reads English
+    text = (await tb.send(t["boss"], t["root"], "/stats"))[0].text
+    assert "组织 3 个；已绑定群 3 个（群覆盖率 100%）；配备书记 1 个（配备率 33%）" in text
+    assert "注册团员青年 5 人，确认在本组织群内 3 人（成员覆盖率 60%）" in text
+    assert "今年 12 小时，累计 17 小时；有时长的志愿者 2 人" in text
+    assert "已举办活动 1 场，出勤率 67%（2/3）" in text
+    assert "按时 1，逾期提交 0，缺交 1，未到期 1" in text
+    assert "• 大埠乡团委：群 1/1，书记 1/1，在群 1/3 人，时长 10/10 小时" in text
+    assert "• 雁山街道团工委：群 1/1，书记 0/1，在群 1/1 人，时长 2/7 小时" in text
+    assert "陈小红" not in text and "王小刚" not in text
+    # the secretary of 大埠乡 sees only her subtree
+    own = (await tb.send(t["sec_a"], t["chat_a"], "/stats"))[0].text
+    assert "组织 1 个" in own and "缺交 0，未到期 1" in own
+
+
+async def test_charts_are_pngs_built_from_the_figures(tb: Harness) -> None:
+    t = await world(tb)
+    await tb.services.audit.nightly(BotProbe(tb.app.bot))
+    await seed_figures(tb, t)
+    stats = tb.services.stats
+    root = await tb.services.tower.org_by_code("yanshan")
+    view = await stats.view(root)
+    hours = charts.hours_data(view, "zh")
+    assert hours.labels == ["大埠乡团委", "雁山街道团工委"]
+    assert list(hours.series.values()) == [[10.0, 2.0], [10.0, 7.0]]
+    coverage = charts.coverage_data(view, "zh")
+    assert list(coverage.series.values()) == [[100.0, 100.0], [100.0, 0.0], [33.0, 100.0]]
+    tree = charts.tower_data(await stats.tower(root), "zh", root.name)
+    colours = {n.label: n.health for n in tree.nodes}
+    # root: no secretary; 大埠乡: 1 of 3 members in chat; 街道: its report is overdue
+    assert colours == {"雁山区团委": "amber", "大埠乡团委": "amber", "雁山街道团工委": "red"}
+    xs = {n.label: n.x for n in tree.nodes}
+    assert xs["雁山区团委"] == (xs["大埠乡团委"] + xs["雁山街道团工委"]) / 2
+
+    from PIL import Image
+
+    for kind in ("hours", "coverage", "tower"):
+        mark = len(tb.em.documents)
+        await tb.send(t["boss"], t["root"], f"/chart {kind}")
+        photo = tb.em.documents[mark:]
+        assert len(photo) == 1 and photo[0]["kind"] == "photo"
+        assert photo[0]["bytes"][:8] == b"\x89PNG\r\n\x1a\n"
+        assert Image.open(io.BytesIO(photo[0]["bytes"])).size[0] == 1080
+    assert charts.cjk_font() is not None  # Chinese labels render with a CJK font
+    usage = await tb.send(t["boss"], t["root"], "/chart pie")
+    assert "用法" in usage[0].text
+
+
+async def test_exports_go_privately(tb: Harness) -> None:
+    t = await world(tb)
+    await tb.services.audit.nightly(BotProbe(tb.app.bot))
+    await seed_figures(tb, t)
+    boss = t["boss"]
+    for args in ("members", "activities", "campaign 1"):
+        answer = await tb.send(boss, t["root"], f"/export {args}")
+        assert any("私聊" in (a.text or "") for a in answer if a.chat_id == t["root"]["id"])
+    await tb.drain()
+    docs = [d for d in tb.em.documents if d["chat_id"] == boss["id"]]
+    assert [d["file_name"].split("-")[0] for d in docs] == ["members", "activities", "campaign"]
+    members = load_workbook(io.BytesIO(docs[0]["bytes"])).active
+    rows = list(members.iter_rows(values_only=True))
+    assert len(rows) == 6
+    names = {r[2]: r for r in rows[1:]}
+    assert set(names) == {"王晓明", "李娜", "陈小红", "王小刚", "Tom Li"}
+    assert names["陈小红"][9] == "不在群" and names["李娜"][9] == "在群"
+    assert names["陈小红"][11] == 10 and names["李娜"][8] == "书记"
+    acts = list(load_workbook(io.BytesIO(docs[1]["bytes"])).active.iter_rows(values_only=True))
+    assert [r[3] for r in acts[1:]] == ["清扫", "讲座"] and acts[1][11:14] == (2, 1, "67%")
+    camp = list(load_workbook(io.BytesIO(docs[2]["bytes"])).active.iter_rows(values_only=True))
+    states = {r[1]: r[2] for r in camp[2:]}
+    assert states == {"大埠乡团委": "按时提交", "雁山街道团工委": "缺交"}
+    assert camp[2][3] == "李娜"
+    refused = await tb.send(t["member_b"], t["chat_b"], "/export members")
+    assert "secretary or staff" in refused[0].text
+    unknown = await tb.send(boss, t["root"], "/export campaign 99")
+    assert "#99" in unknown[-1].text
+
+
+@pytest.mark.parametrize("row,colour", [
+    ({"has_chat": False, "campaigns_missing": 0, "members": 0, "members_in_chat": 0, "staffed": True,
+          "campaigns_due": 0}, "red"),
+    ({"has_chat": True, "campaigns_missing": 1, "members": 0, "members_in_chat": 0, "staffed": True,
+          "campaigns_due": 0}, "red"),
+    ({"has_chat": True, "campaigns_missing": 0, "members": 10, "members_in_chat": 7, "staffed": True,
+          "campaigns_due": 0}, "amber"),
+    ({"has_chat": True, "campaigns_missing": 0, "members": 10, "members_in_chat": 8, "staffed": True,
+          "campaigns_due": 0}, "green"),
+    ({"has_chat": True, "campaigns_missing": 0, "members": 0, "members_in_chat": 0, "staffed": True,
+          "campaigns_due": 1}, "amber"),
+])
+def test_health_colours(row: dict[str, Any], colour: str) -> None:
+    assert charts.health(row) == colour
