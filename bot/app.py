@@ -13,9 +13,17 @@ from telegram.ext import Application, ApplicationBuilder, CallbackContext, Conte
 from telegram.constants import ParseMode
 from telegram.request import BaseRequest
 
+from bot.concurrency import PerChatUpdateProcessor
 from bot.delivery import Sender
 from bot.domain.access import Access
+from bot.domain.activities import Activities
+from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
+from bot.domain.flood import FloodGuard
+from bot.domain.announcements import Announcements, DigestBudget
+from bot.domain.audit import Audit
+from bot.domain.hours import Hours
+from bot.domain.stats import Stats
 from bot.domain.outbox import Outbox
 from bot.domain.people import People
 from bot.domain.reminders import Reminders
@@ -39,6 +47,17 @@ class Services:
     outbox: Outbox
     reminders: Reminders
     sender: Sender | None = None
+    flood: FloodGuard = field(default_factory=FloodGuard)
+    hours: Hours = None  # type: ignore[assignment]  # built in build_services
+    campaigns: Campaigns = None  # type: ignore[assignment]  # built in build_services
+    # issue 6: announcements, daily budget + digest, figures, coverage audit (built below)
+    announcements: Announcements = None  # type: ignore[assignment]
+    digest: DigestBudget = None  # type: ignore[assignment]
+    stats: Stats = None  # type: ignore[assignment]
+    audit: Audit = None  # type: ignore[assignment]
+    activities: Activities = None  # type: ignore[assignment]  # issue 4, built in build_services
+    #: (update id, time) of the newest update handled; saved for `towerbot status`
+    last_update: tuple[int, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,13 +73,29 @@ class Context(CallbackContext):  # type: ignore[type-arg]
 
 def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
     access = Access(db, settings.superusers)
-    return Services(
+    services = Services(
         settings=settings, db=db, clock=clock, access=access,
         tower=Tower(db, access, clock),
         people=People(db, access, clock, default_lang=settings.language),
         outbox=Outbox(db, clock),
         reminders=Reminders(db, clock),
+        flood=FloodGuard(settings.flood_limit, settings.flood_window),
     )
+    services.hours = Hours(db, access, services.outbox, clock, settings, services.people.lang)
+    # registers its handler for 'campaign' reminders; overdue interval: a day unless configured
+    services.campaigns = Campaigns(
+        db, access, services.outbox, services.reminders, clock, settings, services.people.lang,
+        overdue_interval=float(getattr(settings, "campaign_overdue_interval", 86400.0)))
+    services.digest = DigestBudget(settings, clock, services.reminders, services.outbox)
+    services.outbox.budget = services.digest
+    services.announcements = Announcements(db, access, clock, services.outbox,
+                                           services.reminders, settings)
+    services.stats = Stats(db, access, clock, settings)
+    services.audit = Audit(db, access, clock, services.outbox, settings, services.people.lang)
+    # issue 4: registers its handler for 'activity' reminders; /close credits through hours
+    services.activities = Activities(db, access, services.outbox, services.reminders, clock,
+                                     settings, hours=services.hours)
+    return services
 
 
 def build_application(
@@ -82,6 +117,7 @@ def build_application(
         .token(tok)
         .context_types(ContextTypes(context=Context))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        .concurrent_updates(PerChatUpdateProcessor())
         .post_init(startup)
         .post_shutdown(shutdown)
     )
@@ -107,6 +143,7 @@ async def startup(app: Application) -> None:
     db = await Database(settings.db).connect()
     services = build_services(settings, db, clock)
     app.bot_data["services"] = services
+    services.campaigns.bot_username = app.bot.username or ""
     services.sender = Sender(app.bot, services.outbox, db, clock, settings.rate)
     await services.sender.start()
     from schedules import restore

@@ -65,7 +65,7 @@ POLL = 1.0  # look at the database at least this often (scheduled rows, other wr
 MIN_REFILL_GAP = 0.02
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def _seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -151,7 +151,10 @@ class Sender:
         self._writer: asyncio.Task[None] | None = None
         self._outcome_event = asyncio.Event()
         self._io_lock = asyncio.Lock()  # a refill never interleaves with a write of outcomes
-        self._more = False
+        self._capped: set[int] = set()  # chats whose read slice was full: more rows behind
+        self._full = False  # the last read hit LOAD_LIMIT
+        self._queued = 0  # items held in memory (queued or in flight)
+        self._refill_gap = MIN_REFILL_GAP
         self.sent_count = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -210,14 +213,14 @@ class Sender:
             try:
                 now = time.monotonic()
                 changed = self.outbox.changes != self._seen_changes
-                if (changed and now - self._last_refill >= MIN_REFILL_GAP) or (
+                if (changed and now - self._last_refill >= self._refill_gap) or (
                     now - self._last_refill >= POLL
                 ):
                     await self._refill()
                 delay = self._dispatch()
                 changed = self.outbox.changes != self._seen_changes
-                if changed and delay > MIN_REFILL_GAP:
-                    delay = MIN_REFILL_GAP
+                if changed and delay > self._refill_gap:
+                    delay = self._refill_gap
             except Exception:  # never let the loop die
                 log.exception("outbox sender loop error")
                 delay = 1.0
@@ -228,7 +231,7 @@ class Sender:
     async def _refill(self) -> None:
         """Read due rows (a few per chat) that are not already in memory."""
         self._seen_changes = self.outbox.changes
-        self._last_refill = time.monotonic()
+        began = time.monotonic()
         async with self._io_lock:
             items = await self.outbox.due(LOAD_LIMIT, per_chat=LOAD_PER_CHAT)
             fresh = [item for item in items if item.id not in self._known]
@@ -236,14 +239,21 @@ class Sender:
                 self._known.add(item.id)
                 chat = self._chat(item.chat_id)
                 insort(chat.queue, item, key=lambda i: i.id)
-        touched = {item.chat_id for item in fresh}
-        for chat_id in touched:
+            self._queued += len(fresh)
+        self._last_refill = time.monotonic()
+        # a big backlog makes the read slower: read less often rather than spend the loop on it
+        self._refill_gap = max(MIN_REFILL_GAP, 5 * (self._last_refill - began))
+        for chat_id in {item.chat_id for item in fresh}:
             self._enqueue(self._chats[chat_id])
-        # a chat whose whole read slice is in memory may have more rows behind it
         per_chat = Counter(item.chat_id for item in items)
-        self._more = len(items) >= LOAD_LIMIT or any(
-            n >= LOAD_PER_CHAT for n in per_chat.values()
-        )
+        self._capped = {chat_id for chat_id, n in per_chat.items() if n >= LOAD_PER_CHAT}
+        self._full = len(items) >= LOAD_LIMIT
+
+    def _want_more(self, chat: _Chat) -> bool:
+        """Rows may be waiting in the database behind the ones in memory."""
+        if chat.id in self._capped and len(chat.queue) <= 1:
+            return True
+        return self._full and self._queued < LOAD_LIMIT // 2
 
     def _chat(self, chat_id: int) -> _Chat:
         chat = self._chats.get(chat_id)
@@ -315,8 +325,8 @@ class Sender:
         finally:
             chat.in_flight = False
             self._enqueue(chat)
-            if self._more:
-                self._seen_changes = -1  # rows may be waiting behind the ones we read
+            if self._want_more(chat):
+                self._seen_changes = -1
             self.outbox.poke()
 
     async def _attempt(self, chat: _Chat, item: OutboxItem) -> None:
@@ -363,18 +373,19 @@ class Sender:
         """Send part `index` of `item`; returns Telegram's message id."""
         p = item.payload
         last = index == len(parts) - 1
-        common: dict[str, Any] = {
-            "chat_id": item.chat_id,
-            "reply_markup": markup_of(p.get("reply_markup"), self.bot) if last else None,
-            "disable_notification": p.get("disable_notification"),
-            "protect_content": p.get("protect_content"),
-            "message_thread_id": p.get("message_thread_id"),
-        }
+        common: dict[str, Any] = {"chat_id": item.chat_id}
+        if last and p.get("reply_markup"):
+            common["reply_markup"] = markup_of(p["reply_markup"], self.bot)
+        # only what the payload sets, so the application's Defaults still apply to the rest
+        for key in ("disable_notification", "protect_content", "message_thread_id"):
+            if p.get(key) is not None:
+                common[key] = p[key]
         parse_mode = p.get("parse_mode")
         if item.kind == "message":
-            preview = LinkPreviewOptions(is_disabled=True) if p.get("disable_preview") else None
+            if p.get("disable_preview"):
+                common["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
             message = await self.bot.send_message(
-                text=parts[index], parse_mode=parse_mode, link_preview_options=preview, **common
+                text=parts[index], parse_mode=parse_mode, **common
             )
         elif item.kind in ("document", "photo"):
             if p.get("file_path"):
@@ -423,7 +434,9 @@ class Sender:
                 return
 
     def _drop(self, chat: _Chat, item: OutboxItem) -> None:
+        before = len(chat.queue)
         chat.queue[:] = [queued for queued in chat.queue if queued.id != item.id]
+        self._queued -= before - len(chat.queue)
 
     def _retry(
         self, chat: _Chat, item: OutboxItem, wait: float, error: str, *, failures: int | None

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         default_factory=lambda: [100.0, 300.0, 600.0, 1000.0, 1500.0]
     )
     chat_daily_budget: int = Field(10, ge=1, le=1000)
+    flood_limit: int = Field(20, ge=1, le=10000)
+    flood_window: float = Field(30.0, gt=0, le=3600)
+    #: chats that did not acknowledge an announcement after this long get one reminder
+    announce_ack_reminder: timedelta = timedelta(hours=24)
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(8443, ge=1, le=65535)
@@ -76,6 +80,11 @@ class Settings(BaseSettings):
         if isinstance(value, list) and all(isinstance(v, timedelta) for v in value):
             return value
         return sorted((parse_duration(part) for part in _split(value)), reverse=True)
+
+    @field_validator("announce_ack_reminder", mode="before")
+    @classmethod
+    def _ack_reminder(cls, value: object) -> timedelta:
+        return value if isinstance(value, timedelta) else parse_duration(str(value))
 
     @field_validator("star_thresholds", mode="before")
     @classmethod

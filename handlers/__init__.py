@@ -15,6 +15,19 @@ def register(app: Application) -> None:
     tower.register_handlers(app)
     people.register_handlers(app)
     # features register here (each before the private-input fallback)
+    from handlers import activities
+
+    activities.register_handlers(app)
+    from handlers import hours
+
+    hours.register_handlers(app)
+    from handlers import campaigns
+
+    campaigns.register_handlers(app)
+    from handlers import announcements, stats
+
+    announcements.register_handlers(app)
+    stats.register_handlers(app)
     # last: private free text, contacts, documents go to the person's guided flow
     people.register_fallback(app)
     app.add_error_handler(common.on_error)

@@ -192,6 +192,12 @@ async def migrate_chat(conn: Conn, old: int, new: int, now: float | None = None)
         )
     # every table holding a chat id
     await move_chat(conn, old, new, pending_only=False)
+    from storage import activities  # issue 4: activity card copies and check-in buttons
+
+    await activities.move_chat(conn, old, new)
+    from storage import announcements  # issue 6: announcements, digest, audit presence
+
+    await announcements.migrate_chat(conn, old, new)
     if old_row is not None:
         await conn.execute("DELETE FROM chats WHERE id = ?", (old,))
 

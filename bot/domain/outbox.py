@@ -66,7 +66,7 @@ def _safe_cut(line: str, limit: int) -> int:
         if line.startswith("</", i):
             if stack:
                 stack.pop()
-        elif not line[j - 1] == "/":
+        elif line[j - 1] != "/":
             stack.append(i)
         i = j + 1
     if stack and stack[0] > 0:
@@ -134,6 +134,8 @@ class Outbox:
         self.db = db
         self.clock = clock
         self.changes = 0  # bumped by every committed add (the sender reloads when it moves)
+        #: the daily-budget hook (issue 6), set by build_services; None: no budget
+        self.budget: Any = None
         self._event: asyncio.Event | None = None
 
     # -- queueing ----------------------------------------------------------------------------
@@ -142,9 +144,10 @@ class Outbox:
         self, conn: Conn, chat_id: int, text: str, *, user_id: int | None = None,
         reply_markup: dict[str, Any] | None = None, parse_mode: str | None = "HTML",
         ref: str | None = None, dedupe_key: str | None = None, not_before: float = 0.0,
-        kind: str = "message", extra: dict[str, Any] | None = None,
+        kind: str = "message", extra: dict[str, Any] | None = None, urgent: bool = False,
     ) -> int | None:
-        """Queue one message inside the caller's transaction; None if `dedupe_key` was used.
+        """Queue one message inside the caller's transaction; None if `dedupe_key` was used
+        (or, for a group over its daily budget, the message was kept for the digest).
 
         For kind "document"/"photo", `text` is the caption and `extra` carries `file_path`, or
         `data_b64` + `filename`. A text over 4,096 characters is sent as several messages.
@@ -162,6 +165,13 @@ class Outbox:
                 payload["parts"] = parts
         if user_id is None and chat_id > 0:
             user_id = chat_id
+        # quiet by design (issue 6): a group's message over its daily budget waits for the
+        # evening digest instead (`bot/domain/announcements.DigestBudget`); urgent ones go now
+        if (
+            self.budget is not None and chat_id < 0 and not urgent
+            and await self.budget.fold(conn, chat_id, kind, payload, ref, dedupe_key)
+        ):
+            return None
         item_id = await repo.insert(
             conn, chat_id=chat_id, payload=payload, user_id=user_id, kind=kind, ref=ref,
             dedupe_key=dedupe_key, not_before=not_before, now=self.clock.time(),

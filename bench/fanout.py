@@ -1,0 +1,154 @@
+"""Fan-out through the outbox: how close does the one sender get to its configured rate?
+
+The emulator serves the Bot API over HTTP on loopback with Telegram's per-chat and per-group
+limits on (429 with retry_after when broken) and no global limit. N messages to C chats (half
+groups, half private chats of users who started the bot) are committed in one transaction,
+then the Sender (RATE msgs/s) drains them. The theoretical minimum time is
+max(N / RATE, the per-chat constraints), where the per-chat bound is: the j-th chat to get its
+first message cannot start before (j - 1) / RATE, and then needs its own spacing (1 s between
+messages, 20 per 60 s in a group) — best case, the chats with the longest spacing go first.
+The ratio printed is minimum / measured (= achieved / configured rate when N / RATE dominates).
+Each text carries its outbox id, so a message delivered twice or never is counted.
+
+    python bench/fanout.py [--messages 1000 --chats 500 --rate 200] [--small] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import logging
+import math
+import pstats
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from bot.delivery import CHAT_INTERVAL, GROUP_MAX, GROUP_WINDOW, Sender
+from bot.domain.clock import Clock
+from bot.domain.outbox import Outbox
+from bot.emulator import Emulator
+from storage.db import Database
+
+
+def chat_minimum(count: int, group: bool) -> float:
+    """Shortest time from the first to the last message of one chat under the limits."""
+    if count <= 0:
+        return 0.0
+    spacing = (count - 1) * CHAT_INTERVAL
+    if group and count > GROUP_MAX:
+        spacing = max(spacing, ((count - 1) // GROUP_MAX) * GROUP_WINDOW)
+    return spacing
+
+
+async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dict[str, float]:
+    em = Emulator(limits=True, global_per_second=None)
+    url = await em.serve()
+    request = HTTPXRequest(connection_pool_size=max_in_flight + 8, read_timeout=10.0)
+    bot = Bot(em.token, base_url=url + "/bot", request=request)
+    await bot.initialize()
+    tmp = tempfile.TemporaryDirectory()
+    db = await Database(Path(tmp.name) / "fanout.sqlite3").connect()
+    clock = Clock()
+    outbox = Outbox(db, clock)
+    sender = Sender(bot, outbox, db, clock, rate, max_in_flight=max_in_flight)
+
+    groups = chats // 2
+    targets: list[int] = []
+    for i in range(groups):
+        targets.append(em.add_group(f"Branch {i}")["id"])
+    for i in range(chats - groups):
+        user = em.add_user(f"Volunteer {i}")
+        em.text(user, None, "/start")
+        targets.append(user["id"])
+    em.pending_updates.clear()
+
+    await sender.start()
+    started = time.perf_counter()
+    per_chat: Counter[int] = Counter()
+    async with db.transaction() as conn:
+        for i in range(messages):
+            chat_id = targets[i % chats]
+            per_chat[chat_id] += 1
+            # fresh database: ids are 1..N in order, so the text can carry the id
+            item_id = await outbox.add(conn, chat_id, f"outbox #{i + 1} <b>fan-out</b> test")
+            assert item_id == i + 1, (item_id, i)
+    queued = time.perf_counter()
+    drained = await sender.drain(timeout=max(60.0, 10 * messages / rate))
+    seconds = time.perf_counter() - started
+    await sender.stop()
+
+    delivered: Counter[int] = Counter()
+    for s in em.sent:
+        if s.method == "sendMessage" and s.text and s.text.startswith("outbox #"):
+            delivered[int(s.text.split()[1][1:])] += 1
+    counts = await outbox.counts()
+    lost = sum(1 for i in range(1, messages + 1) if delivered[i] == 0)
+    lost = max(lost, messages - counts.get("sent", 0))
+    duplicates = sum(n - 1 for n in delivered.values() if n > 1)
+    rejected = sum(1 for c in em.calls if c.method == "sendMessage" and c.status == 429)
+
+    await db.close()
+    await bot.shutdown()
+    await em.close()
+    tmp.cleanup()
+
+    spacings = sorted((chat_minimum(n, cid < 0) for cid, n in per_chat.items()), reverse=True)
+    minimum = max(
+        messages / rate, max((j / rate + s for j, s in enumerate(spacings)), default=0.0)
+    )
+    return {
+        "seconds": seconds, "enqueue": queued - started, "minimum": minimum,
+        "lost": lost, "duplicates": duplicates, "drained": float(drained),
+        "rejected": rejected, "in_flight": max_in_flight,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--chats", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--max-in-flight", type=int, default=64)
+    parser.add_argument("--small", action="store_true", help="100 messages to 50 chats")
+    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    args = parser.parse_args(argv)
+    if args.small:
+        args.messages, args.chats = 100, 50
+    logging.basicConfig(level=logging.WARNING)
+
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
+    r = asyncio.run(run(args.messages, args.chats, args.rate, args.max_in_flight))
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+    achieved = args.messages / r["seconds"]
+    ratio = r["minimum"] / r["seconds"]
+    print(f"messages={args.messages} chats={args.chats} (groups={args.chats // 2}) "
+          f"rate={args.rate:g}/s max_in_flight={args.max_in_flight:g}")
+    print(f"enqueue (one transaction)   {r['enqueue']:.3f} s")
+    print(f"delivered in                {r['seconds']:.3f} s   (theoretical minimum "
+          f"{r['minimum']:.3f} s)")
+    print(f"achieved rate / configured  {achieved:.1f} / {args.rate:g} = "
+          f"{achieved / args.rate:.3f}")
+    print(f"429 answers from emulator   {r['rejected']:g}")
+    print(f"lost={r['lost']:g} duplicates={r['duplicates']:g} drained={bool(r['drained'])}")
+    print(f"fanout ratio={math.floor(ratio * 100) / 100:.2f} lost={r['lost']:g} "
+          f"duplicates={r['duplicates']:g} rate={args.rate:g} messages={args.messages} "
+          f"chats={args.chats} seconds={r['seconds']:.1f}")
+    return 0 if r["lost"] == 0 and r["duplicates"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""Activities in chat: /activity (one line or guided), /activities, /checkin, /close, the card
+buttons, the `act_` deep link, and the timer that keeps card copies live."""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import partial
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot.app import Context, Services, services_of
+from bot.delivery import markup_of, retry_after_seconds
+from bot.domain.activities import (
+    CHECKIN_FLOW, FORM, Activities, CardEditor, EditOutcome, FormState, JoinResult, parse_activity,
+    parse_id,
+)
+from bot.domain.errors import Refusal
+from bot.texts import Raw
+from handlers import people as people_handlers
+from handlers.common import (
+    DEEP_LINKS, FLOWS, actor, deep_link, is_private, reply, require_group, require_private, tr,
+)
+
+log = logging.getLogger(__name__)
+
+BUTTON_RE = re.compile(r"^act:(\d{1,12}):(join|leave|in)$")
+CARDS_JOB = "activities:cards"
+
+
+def _service(context: Context) -> Activities:
+    return context.services.activities
+
+
+def _args_text(update: Update) -> str:
+    """Everything after the command word (pipes and spaces kept)."""
+    text = update.effective_message.text or ""
+    parts = text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+# --- commands --------------------------------------------------------------------------------
+
+async def activity(update: Update, context: Context) -> None:
+    """/activity <title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade]."""
+    require_group(update)
+    service = _service(context)
+    rest = _args_text(update).strip()
+    uid, chat_id = actor(update).user_id, update.effective_chat.id
+    if not rest:
+        await activity_form(update, context)
+        return
+    words = rest.split()
+    if words[0].lower() in ("cancel", "取消"):
+        if len(words) != 2:
+            await reply(update, context, tr(context, "usage_activity_cancel"))
+            return
+        cancelled, told = await service.cancel(uid, chat_id, parse_id(words[1]))
+        await reply(update, context, tr(context, "act_cancel_done", title=cancelled.title,
+                                        count=told))
+        return
+    await service.require_organiser(uid, chat_id)  # the role first: no syntax lessons to others
+    data = parse_activity(rest, service.clock.time(), service.settings)
+    created = await service.create(uid, chat_id, data, context.lang)
+    a = created.activity
+    sent = await reply(update, context, service.card_text(a),
+                       markup_of(service.card_markup(a), context.bot))
+    if sent is not None:
+        await service.record_card(a.id, chat_id, sent.message_id, a.version)
+
+
+async def activity_form(update: Update, context: Context) -> None:
+    """/activity alone in a group: the organiser fills in the form privately."""
+    service = _service(context)
+    uid, chat_id = actor(update).user_id, update.effective_chat.id
+    org = await service.require_organiser(uid, chat_id)
+    if not await service.started(uid):
+        await reply(update, context, tr(context, "act_form_start_bot",
+                                        link=deep_link(context, "help")))
+        return
+    await service.form_begin(uid, chat_id)
+    await context.services.outbox.send(uid, tr(context, "act_form_title", org=org.name),
+                                       ref="act:form")
+    await reply(update, context, tr(context, "act_form_sent"))
+
+
+async def form_input(update: Update, context: Context) -> None:
+    """A private answer to the guided form's current step."""
+    service = _service(context)
+    message = update.effective_message
+    location = (message.location.latitude, message.location.longitude) if message.location else None
+    state, created = await service.form_answer(actor(update).user_id, message.text, location,
+                                               context.lang)
+    if created is not None:
+        await reply(update, context, tr(context, "act_form_done", id=created.activity.id,
+                                        cascade=""))
+        return
+    await reply(update, context, form_prompt(context, service, state))
+
+
+def form_prompt(context: Context, service: Activities, state: FormState) -> str:
+    return tr(context, f"act_form_{state.step}", **service.examples())
+
+
+async def activities_list(update: Update, context: Context) -> None:
+    """/activities: open activities of this chat's org and below."""
+    require_group(update)
+    service = _service(context)
+    org, found = await service.list_open(update.effective_chat.id)
+    if not found:
+        await reply(update, context, tr(context, "act_list_none", org=org.name))
+        return
+    lines = [tr(context, "act_list_head", org=org.name)]
+    for a in found:
+        lines.append(tr(context, "act_list_line", id=a.id, title=a.title,
+                        when=service.when(a.starts_at),
+                        count=service.count_line(a, context.lang), org=a.org_name or ""))
+    await reply(update, context, Raw("\n".join(lines)))
+
+
+async def checkin(update: Update, context: Context) -> None:
+    """/checkin <id>: post the check-in button (organiser)."""
+    require_group(update)
+    args = context.args or []
+    if len(args) != 1:
+        await reply(update, context, tr(context, "usage_checkin"))
+        return
+    service = _service(context)
+    chat_id = update.effective_chat.id
+    a = await service.open_checkin(actor(update).user_id, chat_id, parse_id(args[0]))
+    opens, closes = service.checkin_window(a)
+    geo = tr(context, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
+    sent = await reply(update, context, tr(
+        context, "act_checkin_open", title=a.title, opens=service.when(opens),
+        closes=service.when(closes), geo=Raw(geo)),
+        markup_of(service.checkin_markup(a, context.lang), context.bot))
+    if sent is not None:
+        await service.record_card(a.id, chat_id, sent.message_id, a.version, kind="checkin")
+
+
+async def close(update: Update, context: Context) -> None:
+    """/close <id>: credit the checked-in, record no-shows (organiser)."""
+    require_group(update)
+    args = context.args or []
+    if len(args) != 1:
+        await reply(update, context, tr(context, "usage_close"))
+        return
+    result = await _service(context).close(actor(update).user_id, update.effective_chat.id,
+                                           parse_id(args[0]))
+    await reply(update, context, tr(
+        context, "act_closed", title=result.activity.title, present=result.present,
+        no_show=result.no_show, hours=f"{result.credited_quarters / 4:g}"))
+
+
+# --- buttons ---------------------------------------------------------------------------------
+
+async def button(update: Update, context: Context) -> None:
+    """Sign up / Cancel / Check in on a card (callback_data `act:<id>:<verb>`)."""
+    query = update.callback_query
+    match = BUTTON_RE.match(query.data or "")
+    if match is None:
+        raise Refusal("err_act_bad_button")
+    activity_id, verb = int(match.group(1)), match.group(2)
+    service = _service(context)
+    uid = actor(update).user_id
+    message = query.message
+    chat_id = message.chat.id if message else 0
+    message_id = message.message_id if message else None
+    if verb == "join":
+        result = await service.join(uid, activity_id, chat_id, message_id)
+        if result.kind == "unregistered":
+            await invite_to_register(update, context, result)
+            return
+        await query.answer(join_answer(context, service, result)[:200])
+    elif verb == "leave":
+        left = await service.leave(uid, activity_id, chat_id, message_id)
+        await query.answer(tr(context, f"act_ans_{left.kind}"))
+    else:
+        done = await service.checkin_press(uid, activity_id, chat_id, message_id)
+        if done.kind == "need_location":
+            if await service.started(uid):
+                await context.services.outbox.send(
+                    uid, tr(context, "act_checkin_ask", title=done.activity.title,
+                            radius=done.activity.radius_m), ref=f"act:{activity_id}")
+                await query.answer(tr(context, "act_ans_need_location"), show_alert=True)
+            else:
+                await query.answer(url=deep_link(context, f"actin_{activity_id}"))
+            return
+        key = "act_ans_checked_in" if done.kind == "done" else "act_ans_checked_already"
+        await query.answer(tr(context, key))
+
+
+def join_answer(context: Context, service: Activities, result: JoinResult) -> str:
+    a = result.activity
+    assert a is not None
+    text = tr(context, f"act_ans_{result.kind}", position=result.position,
+              count=service.count_line(a, context.lang))
+    if result.overlaps:
+        text += tr(context, "act_ans_overlap")
+    return text
+
+
+async def invite_to_register(update: Update, context: Context, result: JoinResult) -> None:
+    """Not registered: a private deep link that signs them up once registration is done."""
+    query = update.callback_query
+    a = result.activity
+    assert a is not None
+    uid = actor(update).user_id
+    link = deep_link(context, f"act_{a.id}")
+    if is_private(update) or not await _service(context).started(uid):
+        await query.answer(url=link)
+        return
+    await context.services.outbox.send(
+        uid, tr(context, "act_register_first", title=a.title, link=link),
+        ref=f"act:{a.id}", dedupe_key=f"act:{a.id}:invite:{uid}")
+    await query.answer(tr(context, "act_ans_register_private"), show_alert=True)
+
+
+# --- deep links and private flows ------------------------------------------------------------
+
+async def act_link(update: Update, context: Context, rest: str) -> None:
+    """`/start act_<id>`: sign up (registering first if needed) and show the card privately."""
+    require_private(update)
+    service = _service(context)
+    activity_id = parse_id(rest)
+    uid = actor(update).user_id
+    result = await service.join(uid, activity_id)
+    if result.kind == "unregistered":
+        state = await context.services.people.begin(uid, after=f"act_{activity_id}")
+        await people_handlers.ask_step(update, context, state)
+        return
+    a = result.activity
+    assert a is not None
+    state = tr(context, f"act_state_{result.kind}", position=result.position)
+    await reply(update, context, tr(context, "act_private_card",
+                                    card=Raw(service.card_text(a, context.lang)),
+                                    state=Raw(state)),
+                markup_of(service.card_markup(a, context.lang), context.bot))
+
+
+async def checkin_link(update: Update, context: Context, rest: str) -> None:
+    """`/start actin_<id>`: the private side of a check-in that needs a live location."""
+    require_private(update)
+    done = await _service(context).checkin_link(actor(update).user_id, parse_id(rest))
+    if done.kind == "need_location":
+        await reply(update, context, tr(context, "act_checkin_ask", title=done.activity.title,
+                                        radius=done.activity.radius_m))
+    else:
+        key = "act_ans_checked_in" if done.kind == "done" else "act_ans_checked_already"
+        await reply(update, context, tr(context, key))
+
+
+async def checkin_input(update: Update, context: Context) -> None:
+    """A location sent during check-in: it must be live and near the place."""
+    message = update.effective_message
+    if message.location is None:
+        raise Refusal("err_act_live_only")
+    loc = message.location
+    done, metres = await _service(context).checkin_location(
+        actor(update).user_id, loc.latitude, loc.longitude, loc.live_period)
+    key = "act_checkin_ok" if done.kind == "done" else "act_ans_checked_already"
+    await reply(update, context, tr(context, key, title=done.activity.title, metres=metres))
+
+
+async def me_section(update: Update, context: Context, profile: Any) -> str | None:
+    """/me: the person's coming activities."""
+    service = _service(context)
+    found = await service.upcoming(actor(update).user_id)
+    if not found:
+        return None
+    lines = "\n".join(tr(context, "act_me_line", title=a.title, when=service.when(a.starts_at),
+                         state=tr(context, f"act_me_{status}")) for a, status in found)
+    return tr(context, "act_me", lines=Raw(lines))
+
+
+async def forget_hook(context: Context, user_id: int) -> None:
+    await _service(context).forget(user_id)
+
+
+# --- keeping card copies live ----------------------------------------------------------------
+
+async def edit_card(bot: Bot, services: Services, chat_id: int, message_id: int, text: str,
+                    markup: dict[str, Any] | None) -> EditOutcome:
+    """One card edit, with Telegram's answers mapped to what the editor does next."""
+    try:
+        await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
+                                    reply_markup=markup_of(markup, bot))
+    except RetryAfter as exc:
+        return EditOutcome("retry", retry_after_seconds(exc))
+    except ChatMigrated as exc:
+        await services.outbox.on_migrated(chat_id, int(exc.new_chat_id))
+        return EditOutcome("retry", 1.0)
+    except BadRequest as exc:
+        if "not modified" in exc.message.lower():
+            return EditOutcome("ok")
+        log.info("card %s/%s cannot be edited: %s", chat_id, message_id, exc.message)
+        return EditOutcome("gone")
+    except Forbidden:
+        return EditOutcome("gone")
+    except TelegramError as exc:  # network trouble, 5xx: try again a little later
+        log.warning("card %s/%s edit failed: %r", chat_id, message_id, exc)
+        return EditOutcome("retry", 2.0)
+    return EditOutcome("ok")
+
+
+async def flush_cards(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The card timer fired: edit what the limits allow, the editor re-arms for the rest."""
+    services: Services | None = context.application.bot_data.get("services")
+    if services is None:
+        return
+    await services.activities.cards.flush(partial(edit_card, context.bot, services))
+
+
+def attach_timer(app: Application, editor: CardEditor) -> None:
+    """Give the editor its one APScheduler timer."""
+
+    def schedule(delay: float) -> None:
+        for job in app.job_queue.get_jobs_by_name(CARDS_JOB):
+            job.schedule_removal()
+        app.job_queue.run_once(flush_cards, when=max(0.0, delay), name=CARDS_JOB,
+                               job_kwargs={"misfire_grace_time": None})
+
+    editor.attach(schedule)
+
+
+async def start_cards(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Once the application runs: attach the timer and refresh copies left stale."""
+    services: Services | None = context.application.bot_data.get("services")
+    if services is None:
+        return
+    editor = services.activities.cards
+    attach_timer(context.application, editor)
+    await editor.restore()
+
+
+def register_handlers(app: Application) -> None:
+    FLOWS[FORM] = form_input
+    FLOWS[CHECKIN_FLOW] = checkin_input
+    DEEP_LINKS["act"] = act_link
+    DEEP_LINKS["actin"] = checkin_link
+    for hooks, hook in ((people_handlers.ME_SECTIONS, me_section),
+                        (people_handlers.FORGET_HOOKS, forget_hook),
+                        (people_handlers.HELP_SECTIONS, ("act_help_member", "member")),
+                        (people_handlers.HELP_SECTIONS, ("act_help_secretary", "secretary"))):
+        if hook not in hooks:  # one process may build several applications (tests)
+            hooks.append(hook)
+    app.add_handler(CommandHandler("activity", activity))
+    app.add_handler(CommandHandler("activities", activities_list))
+    app.add_handler(CommandHandler("checkin", checkin))
+    app.add_handler(CommandHandler("close", close))
+    app.add_handler(CallbackQueryHandler(button, pattern=r"^act:"))
+    if app.job_queue is not None:
+        app.job_queue.run_once(start_cards, when=0, name="activities:start",
+                               job_kwargs={"misfire_grace_time": None})

@@ -1,0 +1,476 @@
+"""Activities: the events, their sign-ups (roster and waitlist) and the card copies in chats.
+
+Sign-up decisions are made inside the caller's `transaction()` (BEGIN IMMEDIATE): the
+counters on the activity row are read and written in that one transaction, and the table's
+CHECK (confirmed <= capacity) and the sign-ups' primary key (activity, user) guard the
+invariants a second time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from storage.db import Conn, fetchall, fetchone
+
+
+class Activity(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    org_id: int
+    title: str
+    place: str
+    starts_at: float
+    quarters: int
+    capacity: int
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: int = 300
+    lang: str = "zh"
+    status: str = "open"
+    confirmed: int = 0
+    waiting: int = 0
+    next_seq: int = 0
+    version: int = 1
+    checkin_open: bool = False
+    created_by: int
+    created_at: float
+    ended_at: float | None = None
+    org_name: str | None = None
+
+    @property
+    def hours(self) -> float:
+        return self.quarters / 4
+
+
+class Signup(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    activity_id: int
+    user_id: int
+    status: str
+    seq: int
+    joined_at: float
+    checked_in_at: float | None = None
+    attendance: str | None = None
+    hour_entry_id: int | None = None
+    # joined for messages
+    first_name: str | None = None
+    lang: str | None = None
+    tg_lang: str | None = None
+    org_id: int | None = None
+
+
+class Card(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    activity_id: int
+    chat_id: int
+    kind: str = "card"
+    message_id: int | None = None
+    outbox_id: int | None = None
+    shown_version: int = 0
+    gone: bool = False
+
+
+_ACT = (
+    "a.id, a.org_id, a.title, a.place, a.starts_at, a.quarters, a.capacity, a.lat, a.lon,"
+    " a.radius_m, a.lang, a.status, a.confirmed, a.waiting, a.next_seq, a.version,"
+    " a.checkin_open, a.created_by, a.created_at, a.ended_at, o.name AS org_name"
+)
+_ACT_FROM = f"SELECT {_ACT} FROM activities a JOIN orgs o ON o.id = a.org_id"
+_SIGNUP = (
+    "s.activity_id, s.user_id, s.status, s.seq, s.joined_at, s.checked_in_at, s.attendance,"
+    " s.hour_entry_id, u.first_name AS first_name, u.lang AS lang, u.tg_lang AS tg_lang,"
+    " p.org_id AS org_id"
+)
+_SIGNUP_FROM = (
+    f"SELECT {_SIGNUP} FROM activity_signups s LEFT JOIN users u ON u.id = s.user_id"
+    " LEFT JOIN people p ON p.user_id = s.user_id"
+)
+_CARD = "id, activity_id, chat_id, kind, message_id, outbox_id, shown_version, gone"
+
+
+def _activity(row: Any) -> Activity:
+    return Activity.model_validate(dict(row))
+
+
+def _signup(row: Any) -> Signup:
+    return Signup.model_validate(dict(row))
+
+
+def _card(row: Any) -> Card:
+    return Card.model_validate(dict(row))
+
+
+# --- activities ------------------------------------------------------------------------------
+
+async def insert(
+    conn: Conn, *, org_id: int, title: str, place: str, starts_at: float, quarters: int,
+    capacity: int, lat: float | None, lon: float | None, radius_m: int, lang: str,
+    created_by: int, now: float,
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO activities(org_id, title, place, starts_at, quarters, capacity, lat, lon,"
+        " radius_m, lang, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (org_id, title, place, starts_at, quarters, capacity, lat, lon, radius_m, lang,
+         created_by, now),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def get(conn: Conn, activity_id: int) -> Activity | None:
+    row = await fetchone(conn, f"{_ACT_FROM} WHERE a.id = ?", (activity_id,))
+    return _activity(row) if row else None
+
+
+async def many(conn: Conn, ids: list[int]) -> list[Activity]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await fetchall(conn, f"{_ACT_FROM} WHERE a.id IN ({marks})", ids)
+    return [_activity(r) for r in rows]
+
+
+async def open_in(conn: Conn, path: str, limit: int) -> list[Activity]:
+    """Open activities of the subtree at `path` (which ends with '/'), soonest first."""
+    rows = await fetchall(
+        conn,
+        f"{_ACT_FROM} WHERE a.status = 'open' AND o.path >= ? AND o.path < ?"
+        " ORDER BY a.starts_at, a.id LIMIT ?",
+        (path, path[:-1] + "0", limit),
+    )
+    return [_activity(r) for r in rows]
+
+
+async def set_status(conn: Conn, activity_id: int, status: str, now: float) -> bool:
+    """open -> closed|cancelled, once; False if it was no longer open."""
+    cur = await conn.execute(
+        "UPDATE activities SET status = ?, ended_at = ?, version = version + 1"
+        " WHERE id = ? AND status = 'open'",
+        (status, now, activity_id),
+    )
+    return cur.rowcount == 1
+
+
+async def open_checkin(conn: Conn, activity_id: int) -> None:
+    await conn.execute(
+        "UPDATE activities SET checkin_open = 1 WHERE id = ?", (activity_id,)
+    )
+
+
+async def bump(conn: Conn, activity_id: int) -> None:
+    """Something a card shows changed (e.g. sign-up closed at the start)."""
+    await conn.execute("UPDATE activities SET version = version + 1 WHERE id = ?", (activity_id,))
+
+
+# --- sign-ups --------------------------------------------------------------------------------
+
+async def signup_of(conn: Conn, activity_id: int, user_id: int) -> Signup | None:
+    row = await fetchone(
+        conn, f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.user_id = ?",
+        (activity_id, user_id),
+    )
+    return _signup(row) if row else None
+
+
+async def join(
+    conn: Conn, activity: Activity, user_id: int, now: float
+) -> tuple[str, int] | None:
+    """Sign up (or re-join after a cancel) with the counters read in this transaction.
+
+    Returns (status, seq): 'confirmed' while there is room, else 'waiting'; None (and nothing
+    changed) when the person is already signed up or waiting. One upsert decides both.
+    """
+    seq = activity.next_seq + 1
+    status = "confirmed" if activity.confirmed < activity.capacity else "waiting"
+    async with conn.execute(
+        "INSERT INTO activity_signups(activity_id, user_id, status, seq, joined_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(activity_id, user_id) DO UPDATE SET"
+        " status = excluded.status, seq = excluded.seq, joined_at = excluded.joined_at,"
+        " checked_in_at = NULL WHERE activity_signups.status = 'cancelled' RETURNING seq",
+        (activity.id, user_id, status, seq, now),
+    ) as cur:
+        inserted = await cur.fetchone()
+    if inserted is None:
+        return None
+    await conn.execute(
+        "UPDATE activities SET next_seq = ?, version = version + 1,"
+        " confirmed = confirmed + ?, waiting = waiting + ? WHERE id = ?",
+        (seq, int(status == "confirmed"), int(status == "waiting"), activity.id),
+    )
+    return status, seq
+
+
+async def claim(
+    conn: Conn, activity_id: int, user_id: int, status: str, seq: int, now: float
+) -> bool:
+    """Write one decided sign-up (a batch keeps the counters); False when the person is
+    already signed up or waiting (nothing changed)."""
+    async with conn.execute(
+        "INSERT INTO activity_signups(activity_id, user_id, status, seq, joined_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(activity_id, user_id) DO UPDATE SET"
+        " status = excluded.status, seq = excluded.seq, joined_at = excluded.joined_at,"
+        " checked_in_at = NULL WHERE activity_signups.status = 'cancelled' RETURNING seq",
+        (activity_id, user_id, status, seq, now),
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
+async def set_counters(
+    conn: Conn, activity_id: int, *, confirmed: int, waiting: int, next_seq: int
+) -> None:
+    """The counters a batch of sign-ups left (the CHECK still guards the capacity)."""
+    await conn.execute(
+        "UPDATE activities SET confirmed = ?, waiting = ?, next_seq = ?, version = version + 1"
+        " WHERE id = ?",
+        (confirmed, waiting, next_seq, activity_id),
+    )
+
+
+async def leave(conn: Conn, activity_id: int, user_id: int, was: str) -> int | None:
+    """Cancel a sign-up; a confirmed place goes to the first waiting person (whose id is
+    returned)."""
+    await conn.execute(
+        "UPDATE activity_signups SET status = 'cancelled', checked_in_at = NULL"
+        " WHERE activity_id = ? AND user_id = ?",
+        (activity_id, user_id),
+    )
+    promoted: int | None = None
+    if was == "confirmed":
+        row = await fetchone(
+            conn,
+            "SELECT user_id FROM activity_signups WHERE activity_id = ? AND status = 'waiting'"
+            " ORDER BY seq LIMIT 1",
+            (activity_id,),
+        )
+        if row is not None:
+            promoted = int(row[0])
+            await conn.execute(
+                "UPDATE activity_signups SET status = 'confirmed'"
+                " WHERE activity_id = ? AND user_id = ?",
+                (activity_id, promoted),
+            )
+            await conn.execute(
+                "UPDATE activities SET waiting = waiting - 1, version = version + 1"
+                " WHERE id = ?", (activity_id,))
+        else:
+            await conn.execute(
+                "UPDATE activities SET confirmed = confirmed - 1, version = version + 1"
+                " WHERE id = ?", (activity_id,))
+    else:
+        await conn.execute(
+            "UPDATE activities SET waiting = waiting - 1, version = version + 1 WHERE id = ?",
+            (activity_id,))
+    return promoted
+
+
+async def waiting_position(conn: Conn, activity_id: int, seq: int) -> int:
+    row = await fetchone(
+        conn,
+        "SELECT COUNT(*) FROM activity_signups WHERE activity_id = ? AND status = 'waiting'"
+        " AND seq <= ?",
+        (activity_id, seq),
+    )
+    return int(row[0]) if row else 0
+
+
+async def roster(conn: Conn, activity_id: int, statuses: tuple[str, ...]) -> list[Signup]:
+    """Sign-ups with the given statuses, in press order."""
+    marks = ",".join("?" * len(statuses))
+    rows = await fetchall(
+        conn, f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.status IN ({marks}) ORDER BY s.seq",
+        (activity_id, *statuses),
+    )
+    return [_signup(r) for r in rows]
+
+
+async def press_context(
+    conn: Conn, user_id: int, chat_id: int, message_id: int
+) -> tuple[bool, int | None, str | None]:
+    """One read for a press: (registered?, activity id and kind of the card pressed)."""
+    row = await fetchone(
+        conn,
+        "SELECT EXISTS(SELECT 1 FROM people WHERE user_id = ?) AS registered,"
+        " (SELECT activity_id FROM activity_cards WHERE chat_id = ? AND message_id = ?) AS aid,"
+        " (SELECT kind FROM activity_cards WHERE chat_id = ? AND message_id = ?) AS kind",
+        (user_id, chat_id, message_id, chat_id, message_id),
+    )
+    assert row is not None
+    return bool(row[0]), (int(row[1]) if row[1] is not None else None), row[2]
+
+
+async def overlapping_with(conn: Conn, user_id: int, activity_id: int) -> list[Activity]:
+    """Other open activities the person is signed up for that overlap this one in time."""
+    rows = await fetchall(
+        conn,
+        f"{_ACT_FROM} JOIN activity_signups s ON s.activity_id = a.id"
+        " JOIN activities this ON this.id = ?"
+        " WHERE s.user_id = ? AND s.status IN ('confirmed', 'waiting') AND a.id <> this.id"
+        " AND a.status = 'open' AND a.starts_at < this.starts_at + this.quarters * 900"
+        " AND a.starts_at + a.quarters * 900 > this.starts_at ORDER BY a.starts_at",
+        (activity_id, user_id),
+    )
+    return [_activity(r) for r in rows]
+
+
+async def check_in(conn: Conn, activity_id: int, user_id: int, now: float) -> bool:
+    """Mark a confirmed person present; False if already checked in."""
+    cur = await conn.execute(
+        "UPDATE activity_signups SET checked_in_at = ? WHERE activity_id = ? AND user_id = ?"
+        " AND status = 'confirmed' AND checked_in_at IS NULL",
+        (now, activity_id, user_id),
+    )
+    return cur.rowcount == 1
+
+
+async def set_attendance(
+    conn: Conn, activity_id: int, user_id: int, attendance: str, hour_entry_id: int | None
+) -> None:
+    await conn.execute(
+        "UPDATE activity_signups SET attendance = ?, hour_entry_id = ?"
+        " WHERE activity_id = ? AND user_id = ?",
+        (attendance, hour_entry_id, activity_id, user_id),
+    )
+
+
+async def upcoming_of(conn: Conn, user_id: int, now: float, limit: int) -> list[tuple[Activity, str]]:
+    """The person's open activities still ahead, with their sign-up status (for /me)."""
+    rows = await fetchall(
+        conn,
+        f"SELECT {_ACT}, s.status AS signup_status FROM activities a"
+        " JOIN orgs o ON o.id = a.org_id JOIN activity_signups s ON s.activity_id = a.id"
+        " WHERE s.user_id = ? AND s.status IN ('confirmed', 'waiting') AND a.status = 'open'"
+        " AND a.starts_at >= ? ORDER BY a.starts_at LIMIT ?",
+        (user_id, now, limit),
+    )
+    out = []
+    for r in rows:
+        data = dict(r)
+        status = data.pop("signup_status")
+        out.append((Activity.model_validate(data), status))
+    return out
+
+
+async def forget_user(conn: Conn, user_id: int) -> None:
+    """/forgetme: drop open sign-ups' future claims (attended history stays, anonymised)."""
+    await conn.execute(
+        "UPDATE activity_signups SET status = 'cancelled' WHERE user_id = ?"
+        " AND status IN ('confirmed', 'waiting') AND activity_id IN"
+        " (SELECT id FROM activities WHERE status = 'open')",
+        (user_id,),
+    )
+
+
+async def recount(conn: Conn, activity_id: int) -> tuple[int, int]:
+    """(confirmed, waiting) counted from the sign-ups themselves (tests and repairs)."""
+    row = await fetchone(
+        conn,
+        "SELECT COALESCE(SUM(status = 'confirmed'), 0), COALESCE(SUM(status = 'waiting'), 0)"
+        " FROM activity_signups WHERE activity_id = ?",
+        (activity_id,),
+    )
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+# --- cards -----------------------------------------------------------------------------------
+
+async def add_card(
+    conn: Conn, *, activity_id: int, chat_id: int, kind: str = "card",
+    message_id: int | None = None, outbox_id: int | None = None, shown_version: int = 0,
+) -> int:
+    async with conn.execute(
+        "INSERT INTO activity_cards(activity_id, chat_id, kind, message_id, outbox_id,"
+        " shown_version) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(activity_id, chat_id, kind) DO UPDATE SET message_id = excluded.message_id,"
+        " outbox_id = excluded.outbox_id, shown_version = excluded.shown_version, gone = 0"
+        " RETURNING id",
+        (activity_id, chat_id, kind, message_id, outbox_id, shown_version),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def card_at(conn: Conn, chat_id: int, message_id: int) -> Card | None:
+    row = await fetchone(
+        conn, f"SELECT {_CARD} FROM activity_cards WHERE chat_id = ? AND message_id = ?",
+        (chat_id, message_id),
+    )
+    return _card(row) if row else None
+
+
+async def cards_of(conn: Conn, activity_ids: list[int], kind: str = "card") -> list[Card]:
+    if not activity_ids:
+        return []
+    marks = ",".join("?" * len(activity_ids))
+    rows = await fetchall(
+        conn,
+        f"SELECT {_CARD} FROM activity_cards WHERE kind = ? AND gone = 0"
+        f" AND activity_id IN ({marks}) ORDER BY id",
+        (kind, *activity_ids),
+    )
+    return [_card(r) for r in rows]
+
+
+async def stale_activity_ids(conn: Conn) -> list[int]:
+    """Activities with a card copy showing an old version (read once at start-up)."""
+    rows = await fetchall(
+        conn,
+        "SELECT DISTINCT c.activity_id FROM activity_cards c JOIN activities a"
+        " ON a.id = c.activity_id WHERE c.kind = 'card' AND c.gone = 0"
+        " AND c.shown_version < a.version",
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def set_card_message(conn: Conn, card_id: int, message_id: int) -> None:
+    await conn.execute(
+        "UPDATE activity_cards SET message_id = ? WHERE id = ?", (message_id, card_id)
+    )
+
+
+async def mark_shown(conn: Conn, shown: list[tuple[int, int]]) -> None:
+    """Batch: (card id, version) now shown (never moves backwards)."""
+    await conn.executemany(
+        "UPDATE activity_cards SET shown_version = MAX(shown_version, ?) WHERE id = ?",
+        [(version, card_id) for card_id, version in shown],
+    )
+
+
+async def mark_gone(conn: Conn, card_ids: list[int]) -> None:
+    await conn.executemany(
+        "UPDATE activity_cards SET gone = 1 WHERE id = ?", [(i,) for i in card_ids]
+    )
+
+
+async def move_chat(conn: Conn, old: int, new: int) -> None:
+    """Group -> supergroup (called from storage.outbox.migrate_chat)."""
+    await conn.execute("UPDATE activity_cards SET chat_id = ? WHERE chat_id = ?", (new, old))
+
+
+async def active_chats_in(conn: Conn, path: str) -> list[int]:
+    """Active chats bound to orgs of the subtree at `path`, parents first."""
+    rows = await fetchall(
+        conn,
+        "SELECT c.id FROM chats c JOIN orgs o ON o.id = c.org_id"
+        " WHERE c.active = 1 AND o.path >= ? AND o.path < ? ORDER BY o.depth, o.code",
+        (path, path[:-1] + "0"),
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def user_langs(conn: Conn, user_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+    """(chosen lang, Telegram lang) of each user, for messages composed in a transaction."""
+    if not user_ids:
+        return {}
+    marks = ",".join("?" * len(user_ids))
+    rows = await fetchall(
+        conn, f"SELECT id, lang, tg_lang FROM users WHERE id IN ({marks})", user_ids
+    )
+    return {int(r[0]): (r[1], r[2]) for r in rows}
