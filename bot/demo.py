@@ -9,12 +9,14 @@ import asyncio
 import shutil
 import textwrap
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from telegram import Update
 
 from bot.app import build_application, services_of
+from bot.domain.clock import FakeClock
 from bot.emulator import Emulator, Sent
 from bot.settings import Settings
 from bot.texts import t
@@ -25,9 +27,10 @@ SUPERUSER = 5820137746
 class Script:
     """Drives the emulated world and prints the conversation."""
 
-    def __init__(self, em: Emulator, app: Any, lang: str, out: Path) -> None:
+    def __init__(self, em: Emulator, app: Any, lang: str, out: Path, clock: FakeClock) -> None:
         self.em = em
         self.app = app
+        self.clock = clock
         self.lang = lang
         self.out = out
         self.printed = 0
@@ -46,14 +49,19 @@ class Script:
             return self.n("demo_private", name=chat.get("first_name", chat_id))
         return chat.get("title", str(chat_id))
 
+    muted = False
+
     def show(self, who: str, chat_id: int, text: str) -> None:
+        if self.muted:
+            return
         body = textwrap.indent(text, "      ").lstrip()
         print(f"  [{self.where(chat_id)}] {who}: {body}")
 
     def flush(self) -> None:
         """Print what the bot sent since the last flush."""
         for sent in self.em.sent[self.printed:]:
-            self._print_sent(sent)
+            if not self.muted:
+                self._print_sent(sent)
         self.printed = len(self.em.sent)
 
     def _print_sent(self, sent: Sent) -> None:
@@ -75,6 +83,40 @@ class Script:
             text += "\n" + "  ".join(f"[{b}]" for b in buttons)
         self.show("🤖", sent.chat_id or 0, text)
 
+    # --- the fast clock ----------------------------------------------------------------------
+    async def advance(self, seconds: float) -> None:
+        """Jump the clock ahead; due reminders fire at once."""
+        from schedules.reminders import arm
+
+        print("  " + self.n("demo_wait", time=_span(seconds, self.lang)))
+        self.clock.advance(seconds)
+        await arm(self.app)
+        await self.settle(limit=20)
+
+    async def next_reminder(self) -> None:
+        """Jump to the next pending reminder."""
+        due = await services_of(self.app).reminders.next_due()
+        if due is not None:
+            await self.advance(max(0.0, due - self.clock.time()) + 1)
+
+    def local(self, seconds_ahead: float, hour: int | None = None) -> str:
+        """'YYYY-MM-DD HH:MM' in the bot's zone, `seconds_ahead` from now (optionally at `hour`)."""
+        settings = services_of(self.app).settings
+        when = self.clock.now().astimezone(settings.tz) + timedelta(seconds=seconds_ahead)
+        if hour is not None:
+            when = when.replace(hour=hour, minute=0)
+        return when.strftime("%Y-%m-%d %H:%M")
+
+    def save_photo(self, name: str) -> Path | None:
+        """Write the newest photo the bot sent to the demo folder."""
+        for doc in reversed(self.em.documents):
+            if doc.get("kind") == "photo" or str(doc.get("file_name", "")).endswith(".png"):
+                path = self.out / name
+                path.write_bytes(doc["bytes"])
+                print("  " + self.n("demo_file", path=path))
+                return path
+        return None
+
     # --- acting ------------------------------------------------------------------------------
     async def settle(self, quiet: float = 0.1, limit: float = 15.0) -> None:
         """Wait until the bot has taken every update and gone quiet."""
@@ -82,7 +124,8 @@ class Script:
         seen = -1
         while time.monotonic() < deadline:
             services = services_of(self.app)
-            busy = bool(self.em.pending_updates) or not self.app.update_queue.empty()
+            busy = (bool(self.em.pending_updates) or not self.app.update_queue.empty()
+                    or self.app.update_processor.current_concurrent_updates > 0)
             if not busy and len(self.em.sent) == seen:
                 if services.sender is None or await services.sender.drain(0.5):
                     if len(self.em.sent) == seen:
@@ -125,7 +168,16 @@ class Script:
     def data_of(self, sent: Sent, prefix: str) -> str:
         return next(d for _, d in _buttons_with_data(sent.reply_markup) if d.startswith(prefix))
 
-    async def register(self, user: dict, link_payload: str, real_name: str, phone: str | None = None) -> None:
+    async def register(self, user: dict, link_payload: str, real_name: str,
+                       phone: str | None = None, quiet: bool = False) -> None:
+        if quiet:
+            self.muted = True
+        try:
+            await self._register(user, link_payload, real_name, phone)
+        finally:
+            self.muted = False
+
+    async def _register(self, user: dict, link_payload: str, real_name: str, phone: str | None) -> None:
         await self.say(user, None, f"/start {link_payload}")
         await self.say(user, None, real_name)
         if phone:
@@ -137,6 +189,15 @@ class Script:
         del consent
         await self.press(user, consent_msg, "reg:consent:y")
         await self.press(user, self.last_with(user["id"], "reg:confirm"), "reg:confirm:y")
+
+
+def _span(seconds: float, lang: str) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    units = (("天", "小时", "分钟") if lang == "zh" else (" d", " h", " min"))
+    parts = [f"{v}{u}" for v, u in zip((days, hours, minutes), units) if v]
+    return (" " if lang == "en" else "").join(parts) or ("片刻" if lang == "zh" else "a moment")
 
 
 def _buttons_with_data(markup: dict | None) -> list[tuple[str, str]]:
@@ -160,23 +221,24 @@ async def play(settings: Settings, lang: str = "zh", out: Path = Path("demo-out"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    em = Emulator(per_chat_burst=30)
+    # a clock the script moves forward: days of reminders play out in seconds
+    clock = FakeClock()
+    em = Emulator(per_chat_burst=30, clock=clock.time)
     url = await em.serve()
-    fast = dict(
-        activity_reminders="8s,4s", campaign_reminders="6s,3s", overdue_days=1,
-        announce_ack_reminder="4s",
-    )
     cfg = Settings(
         _env_file=None, token=em.token, db=str(out / "demo.sqlite3"), api_base_url=url + "/bot",
-        superusers=[SUPERUSER], language="en" if lang == "en" else "zh", **fast,
+        superusers=[SUPERUSER], language="en" if lang == "en" else "zh", overdue_days=2,
+        # a small demo district counts stars from 10 h so that one is reached today
+        star_thresholds="10,30,60,100,150",
+        flood_limit=1000,  # the script types faster than any person
     )
-    app = build_application(cfg)
+    app = build_application(cfg, clock=clock)
     await app.initialize()
     if app.post_init:
         await app.post_init(app)
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    script = Script(em, app, lang, out)
+    script = Script(em, app, lang, out, clock)
     print(script.n("demo_title"))
     try:
         from bot import demo_scenes
