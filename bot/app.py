@@ -117,7 +117,7 @@ def build_application(
         .token(tok)
         .context_types(ContextTypes(context=Context))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(PerChatUpdateProcessor(settings.concurrency))
         .post_init(startup)
         .post_shutdown(shutdown)
     )

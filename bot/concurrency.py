@@ -32,7 +32,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     __slots__ = ("_locks", "_users")
 
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
+    def __init__(self, max_concurrent_updates: int = 8) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}

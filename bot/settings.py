@@ -57,6 +57,8 @@ class Settings(BaseSettings):
         default_factory=lambda: [100.0, 300.0, 600.0, 1000.0, 1500.0]
     )
     chat_daily_budget: int = Field(10, ge=1, le=1000)
+    #: updates handled at once (one at a time per chat); Telegram's round trips make >1 matter
+    concurrency: int = Field(8, ge=1, le=256)
     flood_limit: int = Field(20, ge=1, le=10000)
     flood_window: float = Field(30.0, gt=0, le=3600)
     #: chats that did not acknowledge an announcement after this long get one reminder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.domain.models import Flow, Person, RoleGrant, User
+from bot.domain.models import Flow, Org, Person, RoleGrant, User
 from storage.db import Conn, fetchall, fetchone
 
 _USER = "id, first_name, username, tg_lang, lang, started, reachable"
@@ -142,3 +142,39 @@ async def set_flow(conn: Conn, user_id: int, name: str, state: dict[str, Any], n
 async def clear_flow(conn: Conn, user_id: int) -> bool:
     cur = await conn.execute("DELETE FROM flows WHERE user_id = ?", (user_id,))
     return cur.rowcount > 0
+
+
+async def profile(conn: Conn, user_id: int) -> tuple[User | None, Person | None, Org | None]:
+    """A user, their registration and their org, in one query (behind /me)."""
+    row = await fetchone(
+        conn,
+        "SELECT u.id, u.first_name, u.username, u.tg_lang, u.lang, u.started, u.reachable,"
+        " p.real_name, p.phone, p.org_id, p.consent_at, p.registered_at,"
+        " o.code, o.name, o.kind, o.parent_id, o.path, o.depth"
+        " FROM users u LEFT JOIN people p ON p.user_id = u.id"
+        " LEFT JOIN orgs o ON o.id = p.org_id WHERE u.id = ?", (user_id,))
+    if row is None:
+        return None, None, None
+    user = User(id=row["id"], first_name=row["first_name"], username=row["username"],
+                tg_lang=row["tg_lang"], lang=row["lang"], started=row["started"],
+                reachable=row["reachable"])
+    if row["real_name"] is None:
+        return user, None, None
+    person = Person(user_id=row["id"], real_name=row["real_name"], phone=row["phone"],
+                    org_id=row["org_id"], consent_at=row["consent_at"],
+                    registered_at=row["registered_at"])
+    org = Org(id=row["org_id"], code=row["code"], name=row["name"], kind=row["kind"],
+              parent_id=row["parent_id"], path=row["path"], depth=row["depth"])
+    return user, person, org
+
+
+async def roles_with_orgs(conn: Conn, user_id: int) -> list[tuple[Org, str]]:
+    """The person's roles with their orgs, in one query."""
+    rows = await fetchall(
+        conn,
+        "SELECT r.role, o.id, o.code, o.name, o.kind, o.parent_id, o.path, o.depth"
+        " FROM roles r JOIN orgs o ON o.id = r.org_id WHERE r.user_id = ? ORDER BY o.id",
+        (user_id,))
+    return [(Org(id=r["id"], code=r["code"], name=r["name"], kind=r["kind"],
+                 parent_id=r["parent_id"], path=r["path"], depth=r["depth"]), r["role"])
+            for r in rows]

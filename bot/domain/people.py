@@ -199,17 +199,13 @@ class People:
 
     async def profile(self, user_id: int) -> Profile:
         r = self.db.reader
-        user = await user_repo.get_user(r, user_id) or User(id=user_id)
-        person = await user_repo.get_person(r, user_id)
-        org = await org_repo.get(r, person.org_id) if person else None
-        grants = await user_repo.roles_of(r, user_id)
-        orgs = {o.id: o for o in await org_repo.many(r, [g.org_id for g in grants])}
-        roles = [(orgs[g.org_id], g.role) for g in grants if g.org_id in orgs]
+        user, person, org = await user_repo.profile(r, user_id)
+        roles = await user_repo.roles_with_orgs(r, user_id)
         if self.access.is_superuser(user_id):
             root = await org_repo.root(r)
             if root:
                 roles.insert(0, (root, "superuser"))
-        return Profile(user=user, person=person, org=org, roles=roles)
+        return Profile(user=user or User(id=user_id), person=person, org=org, roles=roles)
 
     async def forget(self, user_id: int) -> bool:
         """Delete real name, phone, roles and flows; the Telegram id row stays for bookkeeping."""
