@@ -431,9 +431,11 @@ class Activities:
         return Created(activity=activity, copies=len(targets) - int(origin_by_outbox))
 
     async def _queue_card(self, tx: Conn, activity: Activity, chat_id: int) -> None:
+        # a card is a live control with buttons: folding it into a digest would break it
         outbox_id = await self.outbox.add(
             tx, chat_id, self.card_text(activity), reply_markup=self.card_markup(activity),
-            ref=f"act:{activity.id}", dedupe_key=f"act:{activity.id}:card:{chat_id}")
+            ref=f"act:{activity.id}", dedupe_key=f"act:{activity.id}:card:{chat_id}",
+            urgent=True)
         if outbox_id is not None:
             await repo.add_card(tx, activity_id=activity.id, chat_id=chat_id,
                                 outbox_id=outbox_id, shown_version=activity.version)
