@@ -3,7 +3,9 @@
 The emulator serves the Bot API over HTTP on loopback with Telegram's per-chat and per-group
 limits on (429 with retry_after when broken) and no global limit. N messages to C chats (half
 groups, half private chats of users who started the bot) are committed in one transaction,
-then the Sender (RATE msgs/s) drains them. The theoretical minimum time is
+then the Sender (RATE msgs/s) drains them; the time runs from that commit until the
+outbox has nothing due and nothing in flight (every outcome written back). The enqueue
+transaction itself is timed and printed apart. The theoretical minimum time is
 max(N / RATE, the per-chat constraints), where the per-chat bound is: the j-th chat to get its
 first message cannot start before (j - 1) / RATE, and then needs its own spacing (1 s between
 messages, 20 per 60 s in a group) — best case, the chats with the longest spacing go first.
@@ -19,7 +21,6 @@ import argparse
 import asyncio
 import cProfile
 import logging
-import math
 import pstats
 import sys
 import tempfile
@@ -72,7 +73,7 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
     em.pending_updates.clear()
 
     await sender.start()
-    started = time.perf_counter()
+    began = time.perf_counter()
     per_chat: Counter[int] = Counter()
     async with db.transaction() as conn:
         for i in range(messages):
@@ -81,7 +82,8 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
             # fresh database: ids are 1..N in order, so the text can carry the id
             item_id = await outbox.add(conn, chat_id, f"outbox #{i + 1} <b>fan-out</b> test")
             assert item_id == i + 1, (item_id, i)
-    queued = time.perf_counter()
+    # the clock starts at the commit: from then on every message is in the outbox at once
+    started = time.perf_counter()
     drained = await sender.drain(timeout=max(60.0, 10 * messages / rate))
     seconds = time.perf_counter() - started
     await sender.stop()
@@ -106,7 +108,7 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
         messages / rate, max((j / rate + s for j, s in enumerate(spacings)), default=0.0)
     )
     return {
-        "seconds": seconds, "enqueue": queued - started, "minimum": minimum,
+        "seconds": seconds, "enqueue": started - began, "minimum": minimum,
         "lost": lost, "duplicates": duplicates, "drained": float(drained),
         "rejected": rejected, "in_flight": max_in_flight,
     }
@@ -137,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     ratio = r["minimum"] / r["seconds"]
     print(f"messages={args.messages} chats={args.chats} (groups={args.chats // 2}) "
           f"rate={args.rate:g}/s max_in_flight={args.max_in_flight:g}")
-    print(f"enqueue (one transaction)   {r['enqueue']:.3f} s")
-    print(f"delivered in                {r['seconds']:.3f} s   (theoretical minimum "
+    print(f"enqueue (one transaction)   {r['enqueue']:.3f} s   (before the clock starts)")
+    print(f"commit to all delivered     {r['seconds']:.3f} s   (theoretical minimum "
           f"{r['minimum']:.3f} s)")
     print(f"achieved rate / configured  {achieved:.1f} / {args.rate:g} = "
           f"{achieved / args.rate:.3f}")
     print(f"429 answers from emulator   {r['rejected']:g}")
     print(f"lost={r['lost']:g} duplicates={r['duplicates']:g} drained={bool(r['drained'])}")
-    print(f"fanout ratio={math.floor(ratio * 100) / 100:.2f} lost={r['lost']:g} "
+    print(f"fanout ratio={ratio:.2f} lost={r['lost']:g} "
           f"duplicates={r['duplicates']:g} rate={args.rate:g} messages={args.messages} "
           f"chats={args.chats} seconds={r['seconds']:.1f}")
     return 0 if r["lost"] == 0 and r["duplicates"] == 0 else 1

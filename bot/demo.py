@@ -68,6 +68,8 @@ class Script:
         if sent.method == "answerCallbackQuery":
             if sent.text:
                 print(f"      🤖 (toast) {sent.text}")
+            if sent.params.get("url"):
+                print(f"      🤖 (opens) {sent.params['url']}")
             return
         if sent.method in ("editMessageReplyMarkup", "deleteMessage"):
             return

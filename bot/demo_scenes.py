@@ -29,11 +29,14 @@ async def tower(s: Script) -> dict[str, Any]:
     lina = em.add_user("李娜", username="lina_dabu", language_code=lang)
     hong = em.add_user("小红", username="xiaohong", language_code=lang)
     gang = em.add_user("小刚", username="xiaogang", language_code=lang)
+    ming = em.add_user("小明", username="xiaoming", language_code=lang)
+    li = em.add_user("小丽", username="xiaoli", language_code=lang)
     tom = em.add_user("Tom", username="tom_jd", language_code="en")
     fang = em.add_user("阿芳", username="afang", language_code=lang)
     root = em.add_group("雁山区团委工作群", members=[boss["id"], lina["id"], tom["id"], fang["id"]],
                         bot_status="left")
-    dabu = em.add_group("大埠乡团委工作群", members=[boss["id"], lina["id"], hong["id"]],
+    dabu = em.add_group("大埠乡团委工作群",
+                        members=[boss["id"], lina["id"], hong["id"], ming["id"], li["id"]],
                         bot_status="left")
     village = em.add_group("大埠村团支部群", members=[lina["id"], hong["id"]], bot_status="left")
     jiedao = em.add_group("雁山街道团工委群", members=[boss["id"], tom["id"]], type="supergroup",
@@ -53,7 +56,7 @@ async def tower(s: Script) -> dict[str, Any]:
                        (school, "yanshan.zhongxue")):
         em.text(boss, chat, f"/bind {code}")
     await s.settle()
-    return dict(boss=boss, lina=lina, hong=hong, gang=gang, tom=tom, fang=fang, root=root,
+    return dict(boss=boss, lina=lina, hong=hong, gang=gang, ming=ming, li=li, tom=tom, fang=fang, root=root,
                 dabu=dabu, village=village, jiedao=jiedao, school=school)
 
 
@@ -65,6 +68,8 @@ async def people(s: Script, w: dict[str, Any]) -> None:
     for user, link, name in ((w["boss"], "join_yanshan", "王晓明"),
                              (w["lina"], "join_yanshan-dabu", "李娜"),
                              (w["gang"], "join_yanshan-dabu", "赵刚"),
+                             (w["ming"], "join_yanshan-dabu", "周明"),
+                             (w["li"], "join_yanshan-dabu", "吴丽"),
                              (w["fang"], "join_yanshan-zhongxue", "林芳")):
         await s.register(user, link, name, quiet=True)
     s.printed = max(s.printed, quiet)

@@ -14,14 +14,7 @@ from typing import Any
 from bot.domain.models import OutboxItem
 from storage.db import Conn, fetchall, fetchone
 
-if "failures" in OutboxItem.model_fields:  # pragma: no cover - once the model carries it
-    Item = OutboxItem
-else:
-
-    class Item(OutboxItem):  # type: ignore[no-redef]
-        """An outbox row with its transient-failure count (migration 0002)."""
-
-        failures: int = 0
+Item = OutboxItem  # the name the functions below return
 
 
 _COLS = (

@@ -64,7 +64,9 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         yield e
     finally:
         await e.sender.stop()
-        await db.close()
+        await e.db.close()  # the restart test swaps in a new connection
+        if e.db is not db:
+            await db.close()
         await bot.shutdown()
 
 

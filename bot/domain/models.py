@@ -72,6 +72,7 @@ class OutboxItem(_Model):
     ref: str | None = None
     status: str = "pending"
     attempts: int = 0
+    failures: int = 0  # transient errors (timeouts, network); 429 waits are not failures
     not_before: float = 0.0
     created_at: float = 0.0
     sent_at: float | None = None

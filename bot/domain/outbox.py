@@ -289,6 +289,7 @@ class Outbox:
             fallback_id = await self.add(
                 conn, chat_id, f"{mention} {text}".rstrip(), parse_mode="HTML", ref=item.ref,
                 dedupe_key=f"fallback:{item.id}",
+                urgent=True,  # the person must act; an evening digest would be too late
             )
         return fallback_id
 
