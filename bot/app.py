@@ -17,16 +17,16 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.delivery import Sender
 from bot.domain.access import Access
 from bot.domain.activities import Activities
+from bot.domain.announcements import Announcements, DigestBudget
+from bot.domain.audit import Audit
 from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
-from bot.domain.announcements import Announcements, DigestBudget
-from bot.domain.audit import Audit
 from bot.domain.hours import Hours
-from bot.domain.stats import Stats
 from bot.domain.outbox import Outbox
 from bot.domain.people import People
 from bot.domain.reminders import Reminders
+from bot.domain.stats import Stats
 from bot.domain.tower import Tower
 from bot.settings import Settings
 from storage.db import Database
@@ -36,28 +36,28 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
-    """Everything handlers and jobs reach, built once here."""
+    """Everything handlers and jobs reach, built once in `build_services`."""
 
     settings: Settings
     db: Database
     clock: Clock
     access: Access
-    tower: Tower
-    people: People
+    flood: FloodGuard
     outbox: Outbox
     reminders: Reminders
+    tower: Tower
+    people: People
+    hours: Hours
+    activities: Activities
+    campaigns: Campaigns
+    digest: DigestBudget
+    announcements: Announcements
+    stats: Stats
+    audit: Audit
     sender: Sender | None = None
-    flood: FloodGuard = field(default_factory=FloodGuard)
-    hours: Hours = None  # type: ignore[assignment]  # built in build_services
-    campaigns: Campaigns = None  # type: ignore[assignment]  # built in build_services
-    # issue 6: announcements, daily budget + digest, figures, coverage audit (built below)
-    announcements: Announcements = None  # type: ignore[assignment]
-    digest: DigestBudget = None  # type: ignore[assignment]
-    stats: Stats = None  # type: ignore[assignment]
-    audit: Audit = None  # type: ignore[assignment]
-    activities: Activities = None  # type: ignore[assignment]  # issue 4, built in build_services
     #: (update id, time) of the newest update handled; saved for `towerbot status`
     last_update: tuple[int, float] | None = None
+    #: background tasks handlers keep a reference to (e.g. on-demand audits)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,30 +72,31 @@ class Context(CallbackContext):  # type: ignore[type-arg]
 
 
 def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
+    """Wire the domain services; features that own reminders register their handlers here."""
     access = Access(db, settings.superusers)
-    services = Services(
+    outbox = Outbox(db, clock)
+    reminders = Reminders(db, clock)
+    people = People(db, access, clock, default_lang=settings.language)
+    hours = Hours(db, access, outbox, clock, settings, people.lang)
+    # quiet by design: a group's messages over its daily budget wait for the evening digest
+    digest = DigestBudget(settings, clock, reminders, outbox)
+    outbox.budget = digest
+    return Services(
         settings=settings, db=db, clock=clock, access=access,
-        tower=Tower(db, access, clock),
-        people=People(db, access, clock, default_lang=settings.language),
-        outbox=Outbox(db, clock),
-        reminders=Reminders(db, clock),
         flood=FloodGuard(settings.flood_limit, settings.flood_window),
+        outbox=outbox, reminders=reminders,
+        tower=Tower(db, access, clock),
+        people=people,
+        hours=hours,
+        # /close credits attendance through hours; 'activity' reminders
+        activities=Activities(db, access, outbox, reminders, clock, settings, hours=hours),
+        # 'campaign' reminders: the ladder, the board at the due time, the escalation
+        campaigns=Campaigns(db, access, outbox, reminders, clock, settings, people.lang),
+        digest=digest,
+        announcements=Announcements(db, access, clock, outbox, reminders, settings),
+        stats=Stats(db, access, clock, settings),
+        audit=Audit(db, access, clock, outbox, settings, people.lang),
     )
-    services.hours = Hours(db, access, services.outbox, clock, settings, services.people.lang)
-    # registers its handler for 'campaign' reminders; overdue interval: a day unless configured
-    services.campaigns = Campaigns(
-        db, access, services.outbox, services.reminders, clock, settings, services.people.lang,
-        overdue_interval=float(getattr(settings, "campaign_overdue_interval", 86400.0)))
-    services.digest = DigestBudget(settings, clock, services.reminders, services.outbox)
-    services.outbox.budget = services.digest
-    services.announcements = Announcements(db, access, clock, services.outbox,
-                                           services.reminders, settings)
-    services.stats = Stats(db, access, clock, settings)
-    services.audit = Audit(db, access, clock, services.outbox, settings, services.people.lang)
-    # issue 4: registers its handler for 'activity' reminders; /close credits through hours
-    services.activities = Activities(db, access, services.outbox, services.reminders, clock,
-                                     settings, hours=services.hours)
-    return services
 
 
 def build_application(

@@ -7,13 +7,9 @@ from telegram.ext import Application
 
 async def restore(app: Application) -> None:
     """Rebuild every timer family's jobs from the database (the only truth of what is due)."""
-    from schedules import heartbeat, reminders
+    from schedules import audit, heartbeat, hours, reminders
 
-    await reminders.restore(app)
+    await reminders.restore(app)  # fires what came due while down (< 12 h late), then arms
     await heartbeat.restore(app)
-    from schedules import hours
-
-    await hours.restore(app)
-    from schedules import audit
-
-    await audit.restore(app)
+    await hours.restore(app)  # the weekly digest for approvers
+    await audit.restore(app)  # the nightly coverage audit
