@@ -16,4 +16,5 @@ async def beat(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def restore(app: Application) -> None:
-    app.job_queue.run_repeating(beat, interval=15, first=15, name=JOB_NAME)
+    app.job_queue.run_repeating(beat, interval=15, first=15, name=JOB_NAME,
+                                job_kwargs={"misfire_grace_time": None, "coalesce": True})

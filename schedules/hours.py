@@ -37,4 +37,5 @@ async def restore(app: Application) -> None:
     jq.run_daily(digest_job, time=time(9, 0, tzinfo=tz), days=(MONDAY,), name=JOB_NAME,
                  job_kwargs={"misfire_grace_time": None})
     if services.clock.now() >= services.hours.digest_due():
-        jq.run_once(digest_job, when=1.0, name=JOB_NAME + ":catch-up")
+        jq.run_once(digest_job, when=1.0, name=JOB_NAME + ":catch-up",
+                    job_kwargs={"misfire_grace_time": None})  # a busy start-up must not drop it
