@@ -9,6 +9,9 @@ inserts straight into SQLite), then, in the same run and on the same database:
   triggers (approved entries are immutable, so they stay exact; the run checks them against a
   recount from the entries, which it also times),
 * prints rollup/scan ratios (target <= 2),
+* times the /stats figures (`Stats.figures`, every figure of a subtree: hours from
+  `hour_totals`, volunteers, members, chats, ...) for the root and for each direct child, and
+  prints their ratio to the same scan (`stats_ratio`),
 * times writing the 200,000-row export (`export_hours.subtree_workbook`, openpyxl write_only),
 * reports peak memory (ru_maxrss).
 
@@ -139,6 +142,16 @@ async def measure(path: str, repeat: int) -> dict[str, float]:
         kids_t = await best(all_children, repeat)
         per_kid = [await best(lambda k=kid: hours.rollup(k), repeat) for kid in kids]
 
+        stats = services.stats
+        stats_root_t = await best(lambda: stats.figures(root), repeat)
+
+        async def all_children_stats() -> None:
+            for kid in kids:
+                await stats.figures(kid)
+
+        stats_kids_t = await best(all_children_stats, repeat)
+        stats_kid_max = max([await best(lambda k=kid: stats.figures(k), repeat) for kid in kids])
+
         # the trigger-kept totals agree with the entries, org by org
         year = hours.today().year
         kept = await hours_repo.totals_by_org(db.reader, root.path, year=year)
@@ -148,6 +161,18 @@ async def measure(path: str, repeat: int) -> dict[str, float]:
         approved = await db.fetchone(
             "SELECT SUM(quarters) FROM hour_entries WHERE status = 'approved'")
         assert rolled == approved[0], (rolled, approved[0])
+        # the /stats hour figures agree with a recount from the entries
+        year_start = f"{year:04d}-01-01"
+        for org in (root, *kids):
+            fig = await stats.figures(org)
+            want = await db.fetchone(
+                "SELECT COALESCE(SUM(e.quarters), 0),"
+                " COALESCE(SUM(CASE WHEN e.served_on >= ? THEN e.quarters END), 0),"
+                " COUNT(DISTINCT e.user_id) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
+                " WHERE e.status = 'approved' AND o.path >= ? AND o.path < ?",
+                (year_start, *hours_repo.subtree_range(org.path)))
+            got = (fig.quarters_all, fig.quarters_year, fig.volunteers)
+            assert got == tuple(want), (org.code, got, tuple(want))
         recount_t = await best(
             lambda: hours_repo.totals_from_entries(db.reader, root.path, year=year), repeat)
 
@@ -161,7 +186,8 @@ async def measure(path: str, repeat: int) -> dict[str, float]:
     finally:
         await db.close()
     return dict(scan=scan, root=root_t, recount=recount_t, kids=kids_t, kid_max=max(per_kid),
-                nkids=len(kids),
+                nkids=len(kids), stats_root=stats_root_t, stats_kids=stats_kids_t,
+                stats_kid_max=stats_kid_max,
                 export=export_s, export_bytes=len(data),
                 plan="; ".join(str(r[3]) for r in plan))
 
@@ -196,11 +222,20 @@ def main() -> int:
           f"ratio {m['kid_max'] / m['scan']:.2f})")
     print(f"(same totals recomputed from the entries: {m['recount'] * 1000:.2f} ms, "
           f"ratio {m['recount'] / m['scan']:.2f})")
+    stats_root_ratio = m["stats_root"] / m["scan"]
+    stats_kids_ratio = m["stats_kids"] / m["scan"]
+    print(f"/stats figures root subtree:       {m['stats_root'] * 1000:8.2f} ms  "
+          f"ratio {stats_root_ratio:.2f}")
+    print(f"/stats figures {m['nkids']:.0f} children (all): {m['stats_kids'] * 1000:8.2f} ms  "
+          f"ratio {stats_kids_ratio:.2f} (slowest child {m['stats_kid_max'] * 1000:.2f} ms, "
+          f"ratio {m['stats_kid_max'] / m['scan']:.2f})")
     print(f"query plan: {m['plan']}")
     print(f"export {entries} rows (write_only): {m['export']:.1f}s, "
           f"{m['export_bytes'] / 1e6:.1f} MB")
     ratio = max(root_ratio, kids_ratio)
-    print(f"rollup ratio={ratio:.2f} export_seconds={m['export']:.1f} peak_mb={peak_mb:.0f} "
+    stats_ratio = max(stats_root_ratio, stats_kids_ratio)
+    print(f"rollup ratio={ratio:.2f} stats_ratio={stats_ratio:.2f} "
+          f"export_seconds={m['export']:.1f} peak_mb={peak_mb:.0f} "
           f"orgs={orgs} people={people} entries={entries}")
     return 0
 

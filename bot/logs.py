@@ -59,6 +59,8 @@ class UpdateLog:
         _outcome.reset(self.token)
         if exc[0] is not None:
             self.box[0] = f"error:{getattr(exc[0], '__name__', 'exception')}"
+        if not log.isEnabledFor(logging.INFO):
+            return
         kind, command = describe(self.update)
         chat = getattr(getattr(self.update, "effective_chat", None), "id", None)
         log.info("update=%s kind=%s chat=%s command=%s outcome=%s ms=%.1f",

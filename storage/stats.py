@@ -3,12 +3,17 @@
 A subtree is `orgs.path LIKE <path>%`. Each figure is one aggregate query, so a figure of an
 org counts its whole subtree exactly (distinct volunteers are not double-counted when rolled
 up). `per_org` gives each org's own values (not rolled up) for drawing the tower.
+
+Approved hours come from `hour_totals` (per org and year, kept by triggers; see
+storage/hours.py), so they cost ~orgs x years rows rather than every entry; only the count of
+distinct volunteers reads entries (`hours.volunteers_in`, over a covering index).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from storage import hours as hours_repo
 from storage.db import Conn, fetchall, fetchone
 
 _IN = "JOIN orgs o ON o.id = {alias}.org_id AND o.path LIKE ?"
@@ -36,11 +41,7 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
         " LEFT JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
         " LEFT JOIN chat_presence cp ON cp.chat_id = c.id AND cp.user_id = p.user_id"
         " AND cp.status = 'present'", (like,)))
-    out.update(await _one(
-        conn, "SELECT COALESCE(SUM(h.quarters), 0) AS quarters_all,"
-        " COALESCE(SUM(CASE WHEN h.served_on >= ? THEN h.quarters END), 0) AS quarters_year,"
-        " COUNT(DISTINCT h.user_id) AS volunteers FROM hour_entries h " + _IN.format(alias="h") +
-        " WHERE h.status = 'approved'", (year_start_date, like)))
+    out.update(await hour_figures(conn, path, year_start_date=year_start_date))
     out.update(await _one(
         conn, "SELECT COUNT(DISTINCT a.id) AS activities_held,"
         " COUNT(s.user_id) AS signed_up,"
@@ -57,6 +58,26 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
         + _IN.format(alias="co") +
         " LEFT JOIN campaign_submissions s ON s.campaign_id = co.campaign_id"
         " AND s.org_id = co.org_id", (now, now, like)))
+    return out
+
+
+async def hour_figures(conn: Conn, path: str, *, year_start_date: str) -> dict[str, int]:
+    """Approved quarter-hours of the subtree (all time; served on or after `year_start_date`,
+    a January 1st) and its distinct volunteers.
+
+    `year >= ?` rather than `storage.hours.totals_by_org`'s `year = ?`: an activity closed on
+    New Year's Eve before it starts credits next year's date, which "served_on >= year start"
+    has always counted.
+    """
+    low, high = hours_repo.subtree_range(path)
+    year = int(year_start_date[:4])
+    assert year_start_date == f"{year:04d}-01-01", year_start_date
+    out = await _one(
+        conn, "SELECT COALESCE(SUM(t.quarters), 0) AS quarters_all,"
+        " COALESCE(SUM(CASE WHEN t.year >= ? THEN t.quarters END), 0) AS quarters_year"
+        " FROM orgs o JOIN hour_totals t ON t.org_id = o.id WHERE o.path >= ? AND o.path < ?",
+        (year, low, high))
+    out["volunteers"] = await hours_repo.volunteers_in(conn, path)
     return out
 
 
