@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        if args.command == "run":  # PTB's run_polling / run_webhook own the event loop
+            return run(settings)
         return asyncio.run(dispatch(args, settings)) or 0
     except (SettingsError, CliError) as exc:
         print(f"towerbot: {exc}", file=sys.stderr)
@@ -83,13 +85,24 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
 
 def run(settings: Settings) -> int:
     """Polling with every update type, or PTB's webhook server when a webhook URL is set."""
-    from telegram import Update
-
     from bot.app import build_application
+    from storage.db import DatabaseLocked
 
     if settings.token is None:
         raise CliError("TOWERBOT_TOKEN is missing: set it to the token BotFather gave you")
+    # a database another program holds locked stops the start here, in one line
+    asyncio.run(_check_writable(settings))
     app = build_application(settings)
+    try:
+        _serve(app, settings)
+    except DatabaseLocked as exc:  # locked again between the check and the start-up
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _serve(app: Any, settings: Settings) -> None:
+    from telegram import Update
+
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         app.run_webhook(
@@ -100,7 +113,20 @@ def run(settings: Settings) -> int:
         )
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
-    return 0
+
+
+async def _check_writable(settings: Settings) -> None:
+    """Open (and migrate) the database and take its write lock once."""
+    from storage.db import DatabaseLocked
+
+    db = await _open_db(settings)
+    try:
+        async with db.transaction():
+            pass
+    except DatabaseLocked as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await db.close()
 
 
 async def _open_db(settings: Settings) -> Any:

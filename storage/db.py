@@ -57,9 +57,13 @@ class Database:
     async def connect(self, migrate: bool = True) -> "Database":
         """Open both connections and (by default) apply pending migrations."""
         self._writer = await self._open()
-        if migrate:
-            await self.upgrade()
-        self._reader = await self._open()
+        try:
+            if migrate:
+                await self.upgrade()
+            self._reader = await self._open()
+        except BaseException:
+            await self.close()  # aiosqlite's threads would keep the process alive
+            raise
         return self
 
     async def _open(self) -> Conn:
@@ -83,6 +87,14 @@ class Database:
 
     async def upgrade(self) -> list[str]:
         """Apply numbered migrations not yet recorded; returns the names applied."""
+        try:
+            return await self._upgrade()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise DatabaseLocked(f"database {self.path} is locked by another program") from exc
+            raise
+
+    async def _upgrade(self) -> list[str]:
         conn = self._writer
         assert conn is not None
         await conn.execute(
