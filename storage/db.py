@@ -132,12 +132,7 @@ class Database:
         conn = self._writer
         assert conn is not None, "database not connected"
         async with self._lock:
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc):
-                    raise DatabaseLocked(f"database {self.path} is locked") from exc
-                raise
+            await self._begin(conn)
             try:
                 yield conn
             except BaseException:
@@ -148,6 +143,28 @@ class Database:
             hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
+
+    async def _begin(self, conn: Conn) -> None:
+        """BEGIN IMMEDIATE that never leaves a transaction open behind a cancelled caller.
+
+        aiosqlite runs the statement in its own thread: a caller cancelled while waiting would
+        otherwise release the lock with the BEGIN still executing, and the next writer would
+        fail with "cannot start a transaction within a transaction".
+        """
+        begin = asyncio.ensure_future(conn.execute("BEGIN IMMEDIATE"))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            try:
+                await begin
+                await conn.execute("ROLLBACK")
+            except Exception:  # the BEGIN itself failed: nothing is open
+                pass
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise DatabaseLocked(f"database {self.path} is locked") from exc
+            raise
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` after the current transaction commits (dropped on rollback)."""
