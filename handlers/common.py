@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,7 +14,7 @@ from bot.app import Context
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Chat
 from bot.logs import mark
-from bot.texts import t
+from bot.texts import mention, t
 
 log = logging.getLogger("towerbot.updates")
 
@@ -94,7 +93,7 @@ def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
 
 def display_name(first_name: str | None, user_id: int) -> str:
     """A Telegram display name as a mention link (never the real name)."""
-    return f'<a href="tg://user?id={user_id}">{html.escape(first_name or str(user_id))}</a>'
+    return mention(user_id, first_name)
 
 
 def deep_link(context: Context, payload: str) -> str:

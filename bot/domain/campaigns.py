@@ -18,7 +18,6 @@ staff above.
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import unicodedata
@@ -35,7 +34,7 @@ from bot.domain.models import Org
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
-from bot.texts import Raw, t
+from bot.texts import Raw, mention, t
 from storage import campaigns as repo
 from storage import chats as chat_repo
 from storage import orgs as org_repo
@@ -153,11 +152,6 @@ def fmt_size(size: int | None) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
-
-
-def mention(user_id: int, first_name: str | None) -> str:
-    """A Telegram display name as a mention link (never the registered real name)."""
-    return f'<a href="tg://user?id={int(user_id)}">{html.escape(first_name or str(user_id))}</a>'
 
 
 # --- results ---------------------------------------------------------------------------------

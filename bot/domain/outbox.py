@@ -10,13 +10,13 @@ removed from becomes inactive, and a migrated group moves everywhere to its supe
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.domain.clock import Clock
+from bot.texts import mention
 from bot.domain.models import OutboxItem
 from storage import outbox as repo
 from storage.db import Conn, Database
@@ -281,13 +281,10 @@ class Outbox:
                 return None
             chat_id, first_name = target
             # Telegram first name only: never the registered real name or phone in a group
-            mention = (
-                f'<a href="tg://user?id={int(user_id)}">'
-                f"{html.escape(first_name or str(user_id))}</a>"
-            )
+            link = mention(user_id, first_name)
             text = str(item.payload.get("fallback_text") or "")
             fallback_id = await self.add(
-                conn, chat_id, f"{mention} {text}".rstrip(), parse_mode="HTML", ref=item.ref,
+                conn, chat_id, f"{link} {text}".rstrip(), parse_mode="HTML", ref=item.ref,
                 dedupe_key=f"fallback:{item.id}",
                 urgent=True,  # the person must act; an evening digest would be too late
             )

@@ -50,6 +50,12 @@ def t(lang: str | None, key: str, **values: Any) -> str:
     return Raw(template.format(**{name: _escape(v) for name, v in values.items()}))
 
 
+def mention(user_id: int, first_name: str | None) -> Raw:
+    """A Telegram display name as a mention link — never the registered real name."""
+    name = html.escape(first_name or str(user_id), quote=False)
+    return Raw(f'<a href="tg://user?id={int(user_id)}">{name}</a>')
+
+
 def normalise_lang(code: str | None) -> str | None:
     """Map a Telegram language_code ('zh-hans', 'en-US') to a catalogue, or None."""
     if not code:
