@@ -209,3 +209,25 @@ async def test_exports_go_privately(tb: Harness) -> None:
 ])
 def test_health_colours(row: dict[str, Any], colour: str) -> None:
     assert charts.health(row) == colour
+
+
+async def test_cli_exports_members_and_activities(tb, tower, tmp_path, monkeypatch) -> None:
+    """`towerbot export members|activities` write the same workbooks /export sends."""
+    import asyncio
+
+    from openpyxl import load_workbook
+
+    from bot import cli
+
+    monkeypatch.setenv("TOWERBOT_DB", tb.settings.db)
+    out = tmp_path / "members.xlsx"
+    code = await asyncio.to_thread(cli.main, ["export", "members", "--org", "yanshan", "-o", str(out)])
+    assert code == 0
+    cells = [c for row in load_workbook(out).worksheets[0].iter_rows(values_only=True) for c in row]
+    for name in ("王晓明", "李娜", "陈小红", "Tom Li"):
+        assert name in cells
+    acts = tmp_path / "activities.xlsx"
+    code = await asyncio.to_thread(cli.main, ["export", "activities", "--org", "yanshan.dabu", "-o", str(acts)])
+    assert code == 0 and load_workbook(acts).worksheets
+    code = await asyncio.to_thread(cli.main, ["export", "members", "--org", "nosuch", "-o", str(out)])
+    assert code == 2
