@@ -129,6 +129,20 @@ async def test_reply_with_a_document_is_copied_by_file_id(tb: Harness) -> None:
     assert all(s.reply_markup for s in em.sent if s.method == "sendDocument")
 
 
+async def test_reply_with_a_photo_is_copied_to_every_chat(tb: Harness) -> None:
+    t = await build_tower(tb)
+    em, boss = tb.em, t["boss"]
+    photo = em.photo(t["sec_a"], t["root"], caption="活动海报")["message"]
+    await tb.send(boss, t["root"], "/announce", reply_to=photo)
+    assert await tb.drain()
+    sent = [s for s in em.sent if s.method == "sendPhoto"]
+    assert sorted(s.chat_id for s in sent) == sorted(
+        [t["root"]["id"], t["chat_a"]["id"], t["chat_b"]["id"]])
+    assert all("活动海报" in (s.text or "") and s.reply_markup for s in sent)
+    board = await tb.send(boss, t["root"], "/announce status")
+    assert "失败 0" in board[0].text
+
+
 async def test_budget_folds_overflow_into_the_evening_digest(
         clocked: tuple[Harness, FakeClock]) -> None:
     tb, clock = clocked
