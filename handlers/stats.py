@@ -97,32 +97,29 @@ async def _queue(context: Context, user_id: int, data: bytes, filename: str,
                "mime_type": XLSX})
 
 
-async def export_members(update: Update, context: Context, args: list[str]) -> None:
-    """/export members: registered members of the subtree (real names; privately)."""
+async def _export_subtree(update: Update, context: Context, args: list[str], kind: str) -> None:
+    """One workbook of `kind` per org the person may export, sent to them privately."""
     if args:
         await reply(update, context, tr(context, "usage_export_mine"))
         return
     service = context.services.stats
+    build = {"members": service.members_workbook, "activities": service.activities_workbook}[kind]
     for org in await _export_orgs(update, context):
-        data = await service.members_workbook(org, context.lang)
+        data = await build(org, context.lang)
         await _queue(context, actor(update).user_id, data,
-                     f"members-{org.code}-{service.today().isoformat()}.xlsx",
-                     tr(context, "export_caption_members", org=org.name))
+                     f"{kind}-{org.code}-{service.today().isoformat()}.xlsx",
+                     tr(context, f"export_caption_{kind}", org=org.name))
     await reply(update, context, tr(context, "export_sent_privately"))
+
+
+async def export_members(update: Update, context: Context, args: list[str]) -> None:
+    """/export members: registered members of the subtree (real names; privately)."""
+    await _export_subtree(update, context, args, "members")
 
 
 async def export_activities(update: Update, context: Context, args: list[str]) -> None:
     """/export activities: every activity of the subtree with sign-ups and attendance."""
-    if args:
-        await reply(update, context, tr(context, "usage_export_mine"))
-        return
-    service = context.services.stats
-    for org in await _export_orgs(update, context):
-        data = await service.activities_workbook(org, context.lang)
-        await _queue(context, actor(update).user_id, data,
-                     f"activities-{org.code}-{service.today().isoformat()}.xlsx",
-                     tr(context, "export_caption_activities", org=org.name))
-    await reply(update, context, tr(context, "export_sent_privately"))
+    await _export_subtree(update, context, args, "activities")
 
 
 async def export_campaign(update: Update, context: Context, args: list[str]) -> None:
