@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, CallbackContext, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.constants import ParseMode
 from telegram.request import BaseRequest
 
@@ -28,47 +27,11 @@ from bot.domain.people import People
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
+from bot.context import Context, Services, services_of  # noqa: F401  (re-exported for CLI, demo, tests)
 from bot.settings import Settings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """Everything handlers and jobs reach, built once in `build_services`."""
-
-    settings: Settings
-    db: Database
-    clock: Clock
-    access: Access
-    flood: FloodGuard
-    outbox: Outbox
-    reminders: Reminders
-    tower: Tower
-    people: People
-    hours: Hours
-    activities: Activities
-    campaigns: Campaigns
-    digest: DigestBudget
-    announcements: Announcements
-    stats: Stats
-    audit: Audit
-    sender: Sender | None = None
-    #: (update id, time) of the newest update handled; saved for `towerbot status`
-    last_update: tuple[int, float] | None = None
-    #: background tasks handlers keep a reference to (e.g. on-demand audits)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Context(CallbackContext):  # type: ignore[type-arg]
-    """PTB's context with typed access to our services and the person's language."""
-
-    lang: str = "zh"
-
-    @property
-    def services(self) -> Services:
-        return self.bot_data["services"]
 
 
 def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
@@ -174,10 +137,6 @@ async def running(settings: Settings, **kwargs: Any) -> AsyncIterator[Applicatio
         await app.stop()
         await shutdown(app)
         await app.shutdown()
-
-
-def services_of(app: Application) -> Services:
-    return app.bot_data["services"]
 
 
 ALL_UPDATES = Update.ALL_TYPES

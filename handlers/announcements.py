@@ -9,7 +9,7 @@ import re
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.app import Context
+from bot.context import Context
 from bot.domain.announcements import Board
 from bot.domain.errors import Refusal
 from bot.texts import Raw

@@ -7,7 +7,7 @@ import re
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.app import Context
+from bot.context import Context
 from bot.domain.campaigns import SUBMIT_FLOW, Board, Option, Received, fmt_size, parse_id
 from bot.domain.errors import Refusal
 from bot.texts import Raw

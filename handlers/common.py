@@ -10,7 +10,7 @@ from telegram.constants import ChatType
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.app import Context
+from bot.context import Context
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Chat
 from bot.logs import mark

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.app import Context
+from bot.context import Context
 from bot.domain import export_hours as xl
 from bot.domain.errors import Refusal
 from bot.domain.hours import REJECT_FLOW, Decision, RejectWhere, fmt_hours

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.app import Context
+from bot.context import Context
 from bot.domain import validate
 from bot.domain.errors import Refusal
 from bot.domain.people import REGISTER, Registration

@@ -10,7 +10,7 @@ import logging
 from telegram import ReplyParameters, Update
 from telegram.ext import Application, CommandHandler
 
-from bot.app import Context
+from bot.context import Context
 from bot.domain import charts
 from bot.domain.access import RANK
 from bot.domain.errors import Refusal

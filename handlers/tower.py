@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import ChatMemberUpdated, Update
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, MessageHandler, filters
 
-from bot.app import Context
+from bot.context import Context
 from bot.domain import validate
 from bot.domain.errors import Refusal
 from bot.texts import Raw

@@ -11,7 +11,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.app import services_of
+from bot.context import services_of
 from bot.domain.audit import MISSING, PRESENT
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, ContextTypes
 
 from bot import status
-from bot.app import services_of
+from bot.context import services_of
 
 JOB_NAME = "heartbeat"
 

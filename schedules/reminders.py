@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from telegram.ext import Application, ContextTypes
 
-from bot.app import services_of
+from bot.context import services_of
 
 log = logging.getLogger(__name__)
 JOB_NAME = "reminders:tick"
