@@ -12,7 +12,7 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.context import Context, Services, services_of
+from bot.context import Context, Services
 from bot.delivery import markup_of, retry_after_seconds
 from bot.domain.activities import (
     CHECKIN_FLOW, FORM, Activities, CardEditor, EditOutcome, FormState, JoinResult, parse_activity,

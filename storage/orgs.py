@@ -37,6 +37,17 @@ async def by_code(conn: Conn, code: str) -> Org | None:
     return Org.model_validate(dict(row)) if row else None
 
 
+async def of_chat(conn: Conn, chat_id: int) -> Org | None:
+    """The org a chat is bound to, if any (the one lookup every feature uses)."""
+    row = await fetchone(
+        conn,
+        f"SELECT {', '.join('o.' + c for c in _COLS.split(', '))} FROM chats c"
+        " JOIN orgs o ON o.id = c.org_id WHERE c.id = ?",
+        (chat_id,),
+    )
+    return Org.model_validate(dict(row)) if row else None
+
+
 async def root(conn: Conn) -> Org | None:
     row = await fetchone(conn, f"SELECT {_COLS} FROM orgs WHERE parent_id IS NULL ORDER BY id")
     return Org.model_validate(dict(row)) if row else None

@@ -40,6 +40,13 @@ class Access:
         assert have is not None
         return have
 
+    async def org_of_chat(self, chat_id: int) -> Org:
+        """The org this chat is bound to; refuses in a chat that is not bound."""
+        org = await org_repo.of_chat(self.db.reader, chat_id)
+        if org is None:
+            raise Refusal("err_chat_not_bound")
+        return org
+
     async def top_orgs(self, user_id: int) -> list[tuple[Org, str]]:
         """The highest orgs where the person holds a role (for /pending, /stats in private)."""
         if user_id in self.superusers:

@@ -36,7 +36,6 @@ from bot.domain.reminders import Reminders
 from bot.settings import Settings
 from bot.texts import normalise_lang, t
 from storage import activities as repo
-from storage import chats as chat_repo
 from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import users as user_repo
@@ -332,10 +331,7 @@ class Activities:
         return org
 
     async def chat_org(self, chat_id: int) -> Org:
-        chat = await chat_repo.get(self.db.reader, chat_id)
-        org = await org_repo.get(self.db.reader, chat.org_id) if chat and chat.org_id else None
-        if org is None:
-            raise Refusal("err_chat_not_bound")
+        org = await self.access.org_of_chat(chat_id)
         return org
 
     async def organised(self, user_id: int, chat_id: int, activity_id: int) -> Activity:

@@ -24,12 +24,12 @@ from pydantic import BaseModel
 from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
+from bot.domain.models import Org
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
 from bot.texts import Raw, t
 from storage import announcements as repo
-from storage import chats as chat_repo
 from storage import orgs as org_repo
 from storage.announcements import Ack, Announcement, Target
 from storage.db import Conn, Database
@@ -103,7 +103,7 @@ class Announcements:
     async def post(self, user_id: int, chat_id: int, text: str, *, kind: str = "message",
                    file_id: str | None = None, urgent: bool = False) -> tuple[Announcement, int]:
         """Copy an announcement to every active chat of the subtree; returns it and the count."""
-        org = await self._org_of_chat(chat_id)
+        org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
         text = (text or "").strip()
         if kind not in ("message", "photo", "document"):
@@ -153,7 +153,7 @@ class Announcements:
 
     async def board(self, user_id: int, chat_id: int, ann_id: int | None) -> Board:
         """Per chat: delivered (message ids), acknowledged by whom, failed and why."""
-        org = await self._org_of_chat(chat_id)
+        org = await self.org_of_chat(chat_id)
         r = self.db.reader
         ann = await repo.get(r, ann_id) if ann_id else await repo.latest_in(r, org.path)
         if ann is None:
@@ -181,12 +181,8 @@ class Announcements:
                                   dedupe_key=f"announce:{ann.id}:remind:{chat_id}",
                                   urgent=ann.urgent)
 
-    async def _org_of_chat(self, chat_id: int) -> Any:
-        chat = await chat_repo.get(self.db.reader, chat_id)
-        org = await org_repo.get(self.db.reader, chat.org_id) if chat and chat.org_id else None
-        if org is None:
-            raise Refusal("err_chat_not_bound")
-        return org
+    async def org_of_chat(self, chat_id: int) -> Org:
+        return await self.access.org_of_chat(chat_id)
 
 
 class DigestBudget:

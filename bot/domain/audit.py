@@ -21,7 +21,6 @@ from pydantic import BaseModel
 
 from bot.domain.access import Access
 from bot.domain.clock import Clock
-from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.outbox import Outbox
 from bot.settings import Settings
@@ -88,10 +87,7 @@ class Audit:
 
     async def require(self, user_id: int, chat_id: int) -> Org:
         """The chat's org, if the person is its secretary or staff."""
-        chat = await chat_repo.get(self.db.reader, chat_id)
-        org = await org_repo.get(self.db.reader, chat.org_id) if chat and chat.org_id else None
-        if org is None:
-            raise Refusal("err_chat_not_bound")
+        org = await self.access.org_of_chat(chat_id)
         await self.access.require(user_id, org, "secretary")
         return org
 

@@ -40,7 +40,7 @@ from storage import chats as chat_repo
 from storage import orgs as org_repo
 from storage import outbox as outbox_repo
 from storage import users as user_repo
-from storage.campaigns import Campaign, Owing, Submission
+from storage.campaigns import Campaign, Submission
 from storage.db import Conn, Database
 from storage.reminders import Reminder
 
@@ -234,11 +234,7 @@ class Campaigns:
         return f"https://t.me/{self.bot_username}?start=sub_{campaign_id}"
 
     async def org_of_chat(self, chat_id: int) -> Org:
-        chat = await chat_repo.get(self.db.reader, chat_id)
-        org = await org_repo.get(self.db.reader, chat.org_id) if chat and chat.org_id else None
-        if org is None:
-            raise Refusal("err_chat_not_bound")
-        return org
+        return await self.access.org_of_chat(chat_id)
 
     async def _visible(self, chat_org: Org, campaign_id: int) -> tuple[Campaign, Org]:
         """The campaign, if this chat's org created it, is above it, or owes part of it."""

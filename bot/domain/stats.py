@@ -17,7 +17,6 @@ from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.settings import Settings
 from bot.texts import t
-from storage import chats as chat_repo
 from storage import orgs as org_repo
 from storage import stats as repo
 from storage.db import Database
@@ -93,10 +92,7 @@ class Stats:
 
     async def org_for(self, user_id: int, chat_id: int, role: str = "secretary") -> Org:
         """This chat's org, once the person is shown to hold `role` there."""
-        chat = await chat_repo.get(self.db.reader, chat_id)
-        org = await org_repo.get(self.db.reader, chat.org_id) if chat and chat.org_id else None
-        if org is None:
-            raise Refusal("err_chat_not_bound")
+        org = await self.access.org_of_chat(chat_id)
         await self.access.require(user_id, org, role)
         return org
 

@@ -51,11 +51,7 @@ class Tower:
 
     # --- reading -----------------------------------------------------------------------------
     async def org_of_chat(self, chat_id: int) -> Org:
-        chat = await chat_repo.get(self.db.reader, chat_id)
-        org = await org_repo.get(self.db.reader, chat.org_id) if chat and chat.org_id else None
-        if org is None:
-            raise Refusal("err_chat_not_bound")
-        return org
+        return await self.access.org_of_chat(chat_id)
 
     async def org_by_code(self, code: str) -> Org:
         org = await org_repo.by_code(self.db.reader, validate.org_code(code))
