@@ -2,15 +2,17 @@
 
 The :class:`Emulator` holds a small world (users, groups, members, messages, pending updates)
 and answers Bot API calls with Telegram-shaped JSON (see ``/work/shared/telegram-samples``).
-Two transports reach it:
+Three ways connect it to a bot:
 
 * in-process: ``ApplicationBuilder().token(em.token).request(em.request())
   .get_updates_request(em.request())``;
 * HTTP on loopback: ``url = await em.serve()`` then
-  ``ApplicationBuilder().token(em.token).base_url(url + "/bot").base_file_url(url + "/file/bot")``.
+  ``ApplicationBuilder().token(em.token).base_url(url + "/bot").base_file_url(url + "/file/bot")``;
+* webhook: after ``setWebhook`` the emulator POSTs each update to the URL (see
+  :mod:`bot.emulator.webhook`).
 
 Tests drive the world with the update producers (:meth:`Emulator.text`, :meth:`Emulator.press`,
-...), which queue updates for ``getUpdates`` and return them, and inspect what
+...), which queue updates for ``getUpdates`` (or the webhook) and return them, and inspect what
 the bot did with :attr:`Emulator.sent`, :meth:`Emulator.messages_to`,
 :attr:`Emulator.callback_answers`, ...
 

@@ -20,7 +20,7 @@ from .methods_chats import ChatMethods
 from .methods_files import FileMethods
 from .methods_messages import MessageMethods
 from .producers import Producers
-from .records import ApiError, Call, JSONDict, TransportFault, Upload, coerce, snap
+from .records import ApiError, Call, Described, JSONDict, TransportFault, Upload, coerce, snap
 from .transport import EmulatorRequest, HttpServer
 from .webhook import Webhook
 
@@ -93,7 +93,11 @@ class Emulator(Producers, Faults, MessageMethods, FileMethods, ChatMethods, BotM
             result = entry[1](params, files or {})
             if inspect.isawaitable(result):
                 result = await result
-            body = {"ok": True, "result": snap(result)}
+            if isinstance(result, Described):
+                body = {"ok": True, "result": snap(result.result),
+                        "description": result.description}
+            else:
+                body = {"ok": True, "result": snap(result)}
             if fault is not None:
                 raise TransportFault("timeout")
         except ApiError as exc:

@@ -193,3 +193,10 @@ def uid_of(user: UserRef) -> int:
     """The id of a User dict or a bare user id."""
     return int(user["id"]) if isinstance(user, dict) else int(user)
 
+
+@dataclass
+class Described:
+    """A method result Telegram answers with a ``description`` too (setWebhook, ...)."""
+
+    result: Any
+    description: str
