@@ -27,7 +27,9 @@ from bot.domain.people import People
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
-from bot.context import Context, Services, services_of  # noqa: F401  (re-exported for CLI, demo, tests)
+from bot.context import (  # noqa: F401  (Services, services_of re-exported for CLI, demo, tests)
+    Context, Hooks, Services, services_of,
+)
 from bot.settings import Settings
 from storage.db import Database
 
@@ -94,7 +96,10 @@ def build_application(
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or Clock()
-    register(app)
+    # one hook registry per application: features find each other's hooks through it
+    hooks = Hooks()
+    app.bot_data["hooks"] = hooks
+    register(app, hooks)
     return app
 
 

@@ -7,14 +7,11 @@ import re
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.context import Context
+from bot.context import Context, Hooks
 from bot.domain.campaigns import SUBMIT_FLOW, Board, Option, Received, fmt_size, parse_id
 from bot.domain.errors import Refusal
 from bot.texts import Raw
-from handlers.common import (
-    DEEP_LINKS, FLOWS, actor, is_private, keyboard, reply, require_group, tr,
-)
-from handlers.people import HELP_SECTIONS
+from handlers.common import actor, is_private, keyboard, reply, require_group, tr
 
 _NEW = re.compile(r"^\S+\s+new(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 PICK_ROWS = 10
@@ -214,12 +211,11 @@ def received_text(context: Context, received: Received) -> str:
               what=what, at=campaigns.fmt(s.submitted_at), note=Raw(" ".join(notes)))
 
 
-def register_handlers(app: Application) -> None:
-    FLOWS[SUBMIT_FLOW] = submit_input
-    DEEP_LINKS["sub"] = submit_link
-    for section in (("help_campaigns_secretary", "secretary"), ("help_campaigns_staff", "staff")):
-        if section not in HELP_SECTIONS:
-            HELP_SECTIONS.append(section)
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_flow(SUBMIT_FLOW, submit_input)
+    hooks.add_deep_link("sub", submit_link)
+    hooks.add_help_section("help_campaigns_secretary", "secretary")
+    hooks.add_help_section("help_campaigns_staff", "staff")
     app.add_handler(CommandHandler("deadline", deadline))
     app.add_handler(CommandHandler("submit", submit))
     app.add_handler(CallbackQueryHandler(submit_button, pattern=r"^sub:"))

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.context import Context
+from bot.context import Context, Hooks
 from bot.domain import export_hours as xl
 from bot.domain.errors import Refusal
 from bot.domain.hours import REJECT_FLOW, Decision, RejectWhere, fmt_hours
 from bot.texts import Raw
-from handlers.common import (
-    FLOWS, actor, display_name, is_private, keyboard, reply, require_private, tr,
-)
-from handlers.people import FORGET_HOOKS, HELP_SECTIONS, ME_SECTIONS
+from handlers.common import actor, display_name, is_private, keyboard, reply, require_private, tr
 
 log = logging.getLogger(__name__)
-
-ExportHandler = Callable[[Update, Context, list[str]], Awaitable[None]]
-#: `/export <kind> ...` handlers; other features add theirs (members, activities, campaign)
-EXPORTS: dict[str, ExportHandler] = {}
 
 
 def _args_text(update: Update) -> str:
@@ -276,7 +268,7 @@ async def no_reason_button(update: Update, context: Context) -> None:
 async def export(update: Update, context: Context) -> None:
     """/export <kind> ...: an .xlsx sent to the asker's private chat."""
     args = context.args or []
-    handler = EXPORTS.get(args[0].lower()) if args else None
+    handler = context.hooks.exports.get(args[0].lower()) if args else None
     if handler is None:
         await reply(update, context, tr(context, "usage_export"))
         return
@@ -322,17 +314,14 @@ async def forget_hook(context: Context, user_id: int) -> None:
     await context.services.hours.forget(user_id)
 
 
-def register_handlers(app: Application) -> None:
-    FLOWS[REJECT_FLOW] = reason_input
-    EXPORTS.setdefault("hours", export_hours_handler)
-    EXPORTS.setdefault("myhours", export_myhours)
-    if me_section not in ME_SECTIONS:
-        ME_SECTIONS.append(me_section)
-    if forget_hook not in FORGET_HOOKS:
-        FORGET_HOOKS.append(forget_hook)
-    for item in (("help_hours_member", "member"), ("help_hours_secretary", "secretary")):
-        if item not in HELP_SECTIONS:
-            HELP_SECTIONS.append(item)
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_flow(REJECT_FLOW, reason_input)
+    hooks.add_export("hours", export_hours_handler)
+    hooks.add_export("myhours", export_myhours)
+    hooks.add_me_section(me_section)
+    hooks.add_forget_hook(forget_hook)
+    hooks.add_help_section("help_hours_member", "member")
+    hooks.add_help_section("help_hours_secretary", "secretary")
     app.add_handler(CommandHandler("hours", log_hours))
     app.add_handler(CommandHandler("myhours", my_hours))
     app.add_handler(CommandHandler("pending", pending))

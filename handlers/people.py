@@ -5,14 +5,12 @@ from __future__ import annotations
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import Context
+from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.errors import Refusal
 from bot.domain.people import REGISTER, Registration
 from bot.texts import Raw
-from handlers.common import (
-    DEEP_LINKS, FLOWS, actor, deep_link, is_private, keyboard, reply, require_private, tr,
-)
+from handlers.common import actor, deep_link, is_private, keyboard, reply, require_private, tr
 
 PICKER_ROWS = 12
 
@@ -23,7 +21,7 @@ async def start(update: Update, context: Context) -> None:
     payload = context.args[0] if context.args else ""
     if payload:
         prefix, _, rest = payload.partition("_")
-        handler = DEEP_LINKS.get(prefix)
+        handler = context.hooks.deep_links.get(prefix)
         if handler is None or not rest:
             await reply(update, context, tr(context, "start_bad_payload"))
             return
@@ -163,7 +161,7 @@ async def registration_button(update: Update, context: Context) -> None:
 
 async def resume_after(update: Update, context: Context, payload: str) -> None:
     prefix, _, rest = payload.partition("_")
-    handler = DEEP_LINKS.get(prefix)
+    handler = context.hooks.deep_links.get(prefix)
     if handler is not None:
         await handler(update, context, rest)
 
@@ -189,15 +187,11 @@ async def me(update: Update, context: Context) -> None:
     if profile.roles:
         roles = "、".join(f"{org.name} {tr(context, 'role_' + role)}" for org, role in profile.roles)
         parts.append(tr(context, "me_roles", roles=roles))
-    for section in ME_SECTIONS:
+    for section in context.hooks.me_sections:
         text = await section(update, context, profile)
         if text:
             parts.append(text)
     await reply(update, context, Raw("\n\n".join(parts)))
-
-
-#: features append coroutines (update, context, profile) -> str | None to extend /me
-ME_SECTIONS: list = []
 
 
 async def forget_me(update: Update, context: Context) -> None:
@@ -217,13 +211,9 @@ async def forget_button(update: Update, context: Context) -> None:
         return
     uid = actor(update).user_id
     deleted = await context.services.people.forget(uid)
-    for hook in FORGET_HOOKS:
+    for hook in context.hooks.forget_hooks:
         await hook(context, uid)
     await reply(update, context, tr(context, "forget_done" if deleted else "forget_nothing"))
-
-
-#: features append coroutines (context, user_id) that anonymise their records on /forgetme
-FORGET_HOOKS: list = []
 
 
 async def lang(update: Update, context: Context) -> None:
@@ -247,7 +237,7 @@ async def help_command(update: Update, context: Context) -> None:
     roles = {role for _, role in tops}
     if roles & {"secretary", "staff"}:
         parts.append(tr(context, "help_secretary"))
-    for key, extra in HELP_SECTIONS:
+    for key, extra in context.hooks.help_sections:
         if extra in roles or (extra == "secretary" and "staff" in roles) or extra == "member":
             parts.append(tr(context, key))
     if "staff" in roles:
@@ -257,22 +247,23 @@ async def help_command(update: Update, context: Context) -> None:
     await reply(update, context, Raw("\n\n".join(parts)))
 
 
-#: features append (text key, minimum role) to extend /help
-HELP_SECTIONS: list[tuple[str, str]] = []
-
-
 async def private_input(update: Update, context: Context) -> None:
     """Route a private non-command message to the person's guided flow, if any."""
     flow = await context.services.people.flow_name(actor(update).user_id)
-    handler = FLOWS.get(flow or "")
+    handler = context.hooks.flows.get(flow or "")
     if handler is not None:
         await handler(update, context)
 
 
-def register_handlers(app: Application) -> None:
-    FLOWS[REGISTER] = registration_input
-    DEEP_LINKS["join"] = join_link
-    DEEP_LINKS["help"] = lambda update, context, rest: help_command(update, context)
+async def help_link(update: Update, context: Context, rest: str) -> None:
+    """`/start help`: the same as /help."""
+    await help_command(update, context)
+
+
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_flow(REGISTER, registration_input)
+    hooks.add_deep_link("join", join_link)
+    hooks.add_deep_link("help", help_link)
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("register", register))
     app.add_handler(CommandHandler("cancel", cancel))
