@@ -10,7 +10,7 @@ from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context, Hooks
-from bot.domain.announcements import Board
+from bot.domain.announcements import ACK_DATA, Board, parse_ack_data
 from bot.domain.errors import Refusal
 from bot.texts import Raw
 from handlers.common import actor, reply, require_group, tr
@@ -127,7 +127,7 @@ def render_board(context: Context, board: Board) -> str:
 async def ack_button(update: Update, context: Context) -> None:
     """"收到 / Received": recorded once per person."""
     query = update.callback_query
-    ann_id = int(query.data.split(":")[1])
+    ann_id = parse_ack_data(query.data)
     user = update.effective_user
     first = await context.services.announcements.acknowledge(
         ann_id, user.id, user.first_name or "", update.effective_chat.id)
@@ -137,4 +137,4 @@ async def ack_button(update: Update, context: Context) -> None:
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_help_section("help_announce", "staff")
     app.add_handler(CommandHandler("announce", announce))
-    app.add_handler(CallbackQueryHandler(ack_button, pattern=r"^ann:\d+:ack$"))
+    app.add_handler(CallbackQueryHandler(ack_button, pattern=ACK_DATA))

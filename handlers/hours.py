@@ -12,7 +12,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import Context, Hooks
 from bot.domain import export_hours as xl
 from bot.domain.errors import Refusal
-from bot.domain.hours import REJECT_FLOW, Decision, RejectWhere, fmt_hours
+from bot.domain.hours import (
+    REJECT_FLOW, Decision, HoursButton, RejectWhere, fmt_hours, hours_data, hours_pattern,
+    parse_hours_data,
+)
 from bot.texts import Raw
 from handlers.common import actor, display_name, is_private, keyboard, reply, require_private, tr
 
@@ -41,8 +44,9 @@ async def log_hours(update: Update, context: Context) -> None:
         await reply(update, context, tr(
             context, "hours_duplicate_ask", id=dup.id, date=dup.served_on,
             hours=fmt_hours(dup.quarters), description=dup.description[:100]), keyboard([
-            [(tr(context, "hours_btn_dup_yes"), f"hrs:dup:{logged.draft.id}:y"),
-             (tr(context, "hours_btn_dup_no"), f"hrs:dup:{logged.draft.id}:n")]]))
+            [(tr(context, "hours_btn_dup_yes"), hours_data(HoursButton("dup", logged.draft.id,
+                                                                      yes=True))),
+             (tr(context, "hours_btn_dup_no"), hours_data(HoursButton("dup", logged.draft.id)))]]))
         return
     await _logged(update, context, logged.entry)
 
@@ -56,9 +60,9 @@ async def _logged(update: Update, context: Context, entry: object) -> None:
 async def duplicate_button(update: Update, context: Context) -> None:
     """Yes / No to logging a same-day duplicate."""
     query = update.callback_query
-    _, _, draft_id, answer = (query.data or "").split(":")
+    button = parse_hours_data(query.data)
     entry = await context.services.hours.confirm_draft(
-        actor(update).user_id, int(draft_id), keep=answer == "y")
+        actor(update).user_id, button.id, keep=button.yes)
     await query.answer()
     await query.edit_message_reply_markup(None)
     if entry is None:
@@ -85,9 +89,9 @@ async def _history(
             lines.append(tr(context, "myhours_reason", reason=e.reason[:200]))
     buttons = []
     if page > 0:
-        buttons.append((tr(context, "hours_btn_prev"), f"hrs:my:{page - 1}"))
+        buttons.append((tr(context, "hours_btn_prev"), hours_data(HoursButton("my", page - 1))))
     if page < pages - 1:
-        buttons.append((tr(context, "hours_btn_next"), f"hrs:my:{page + 1}"))
+        buttons.append((tr(context, "hours_btn_next"), hours_data(HoursButton("my", page + 1))))
     return Raw("\n".join(lines)), keyboard([buttons]) if buttons else None
 
 
@@ -101,7 +105,7 @@ async def my_hours(update: Update, context: Context) -> None:
 async def my_hours_page(update: Update, context: Context) -> None:
     """Prev / Next on /myhours."""
     query = update.callback_query
-    page = int((query.data or "").split(":")[2])
+    page = parse_hours_data(query.data).id
     text, markup = await _history(context, actor(update).user_id, page)
     await query.answer()
     try:
@@ -154,8 +158,11 @@ async def _listing(context: Context, user_id: int, scope: int,
         lines.append(tr(context, "pending_line", id=e.id, who=Raw(who), org=e.org_name,
                         date=e.served_on, hours=fmt_hours(e.quarters),
                         description=e.description[:150]))
-        rows.append([(tr(context, "pending_btn_approve", id=e.id), f"hrs:ok:{e.id}:{scope}"),
-                     (tr(context, "pending_btn_reject", id=e.id), f"hrs:no:{e.id}:{scope}")])
+        rows.append([
+            (tr(context, "pending_btn_approve", id=e.id),
+             hours_data(HoursButton("ok", e.id, scope=scope))),
+            (tr(context, "pending_btn_reject", id=e.id),
+             hours_data(HoursButton("no", e.id, scope=scope)))])
     more = listing.total - len(listing.entries)
     if more > 0:
         lines.append(tr(context, "pending_more", more=more))
@@ -192,20 +199,21 @@ async def _refresh(context: Context, user_id: int, chat_id: int | None, message_
 async def decide_button(update: Update, context: Context) -> None:
     """Approve (at once) or Reject (asks for a reason privately) on a /pending listing."""
     query = update.callback_query
-    _, verb, entry_id, scope = (query.data or "").split(":")
+    button = parse_hours_data(query.data)
+    entry_id = button.id
     uid = actor(update).user_id
     hours = context.services.hours
     message = query.message
     where = RejectWhere(chat_id=message.chat.id if message else None,
-                        message_id=message.message_id if message else None, scope=int(scope))
-    if verb == "ok":
-        decision = await hours.decide(uid, int(entry_id), approve=True)
+                        message_id=message.message_id if message else None, scope=button.scope)
+    if button.verb == "ok":
+        decision = await hours.decide(uid, entry_id, approve=True)
         answer = (tr(context, "hours_done_approved", id=entry_id) if decision.decided
                   else _stale_text(context, decision))
         await query.answer(answer, show_alert=not decision.decided)
         await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
         return
-    decision = await hours.begin_reject(uid, int(entry_id), where)
+    decision = await hours.begin_reject(uid, entry_id, where)
     if not decision.decided:
         await query.answer(_stale_text(context, decision), show_alert=True)
         await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
@@ -216,7 +224,8 @@ async def decide_button(update: Update, context: Context) -> None:
         await context.bot.send_message(uid, tr(
             context, "hours_reason_ask", id=e.id, who=who, date=e.served_on,
             hours=fmt_hours(e.quarters), description=e.description[:150]),
-            reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"), f"hrs:nr:{e.id}")]]))
+            reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"),
+                                     hours_data(HoursButton("nr", e.id)))]]))
     except Forbidden:
         await context.services.people.cancel(uid)
         raise Refusal("err_hours_start_private") from None
@@ -252,7 +261,7 @@ async def reason_input(update: Update, context: Context) -> None:
 async def no_reason_button(update: Update, context: Context) -> None:
     """"No reason" under the reason prompt."""
     query = update.callback_query
-    entry_id = int((query.data or "").split(":")[2])
+    entry_id = parse_hours_data(query.data).id
     hours = context.services.hours
     uid = actor(update).user_id
     state = await hours.reject_state(uid)
@@ -326,7 +335,7 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("myhours", my_hours))
     app.add_handler(CommandHandler("pending", pending))
     app.add_handler(CommandHandler("export", export))
-    app.add_handler(CallbackQueryHandler(duplicate_button, pattern=r"^hrs:dup:\d+:[yn]$"))
-    app.add_handler(CallbackQueryHandler(my_hours_page, pattern=r"^hrs:my:\d+$"))
-    app.add_handler(CallbackQueryHandler(decide_button, pattern=r"^hrs:(ok|no):\d+:\d+$"))
-    app.add_handler(CallbackQueryHandler(no_reason_button, pattern=r"^hrs:nr:\d+$"))
+    app.add_handler(CallbackQueryHandler(duplicate_button, pattern=hours_pattern("dup")))
+    app.add_handler(CallbackQueryHandler(my_hours_page, pattern=hours_pattern("my")))
+    app.add_handler(CallbackQueryHandler(decide_button, pattern=hours_pattern("ok", "no")))
+    app.add_handler(CallbackQueryHandler(no_reason_button, pattern=hours_pattern("nr")))

@@ -6,9 +6,12 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, U
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context, Hooks
-from bot.domain import validate
 from bot.domain.errors import Refusal
-from bot.domain.people import REGISTER, Registration
+from bot.domain.people import (
+    FORGET_DATA, REG_DATA, REGISTER, Registration, forget_data, parse_forget_data, parse_reg_data,
+    reg_data,
+)
+from bot.domain.tower import JOIN_LINK, parse_join_payload
 from bot.texts import Raw
 from handlers.common import actor, deep_link, is_private, keyboard, reply, require_private, tr
 
@@ -34,7 +37,7 @@ async def start(update: Update, context: Context) -> None:
 
 async def join_link(update: Update, context: Context, rest: str) -> None:
     """`join_<orgcode>`: register straight into that org."""
-    code = validate.code_from_payload(rest)
+    code = parse_join_payload(rest)
     state = await context.services.people.begin(actor(update).user_id, org_code=code)
     await ask_step(update, context, state)
 
@@ -67,14 +70,14 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
     elif state.step == "consent":
         note = tr(context, "reg_phone_note") if state.phone else ""
         await reply(update, context, tr(context, "reg_consent", phone_note=Raw(note)), keyboard([
-            [(tr(context, "reg_btn_agree"), "reg:consent:y"),
-             (tr(context, "reg_btn_decline"), "reg:consent:n")]]))
+            [(tr(context, "reg_btn_agree"), reg_data("consent", True)),
+             (tr(context, "reg_btn_decline"), reg_data("consent", False))]]))
     elif state.step == "confirm":
         await reply(update, context, tr(
             context, "reg_confirm", name=state.real_name, org=state.org_name,
             phone=state.phone or tr(context, "reg_phone_none")), keyboard([
-            [(tr(context, "reg_btn_confirm"), "reg:confirm:y"),
-             (tr(context, "reg_btn_restart"), "reg:confirm:n")]]))
+            [(tr(context, "reg_btn_confirm"), reg_data("confirm", True)),
+             (tr(context, "reg_btn_restart"), reg_data("confirm", False))]]))
 
 
 async def send_picker(update: Update, context: Context, org_id: int | None, edit: bool = False) -> None:
@@ -82,10 +85,10 @@ async def send_picker(update: Update, context: Context, org_id: int | None, edit
     org, kids = await context.services.tower.choices(org_id)
     if org is None:
         raise Refusal("err_chat_not_bound")
-    rows = [[(k.name[:40], f"reg:org:{k.id}")] for k in kids[:PICKER_ROWS]]
-    rows.append([(tr(context, "reg_btn_pick", org=org.name[:30]), f"reg:pick:{org.id}")])
+    rows = [[(k.name[:40], reg_data("org", k.id))] for k in kids[:PICKER_ROWS]]
+    rows.append([(tr(context, "reg_btn_pick", org=org.name[:30]), reg_data("pick", org.id))])
     if org.parent_id:
-        rows.append([(tr(context, "reg_btn_up"), f"reg:org:{org.parent_id}")])
+        rows.append([(tr(context, "reg_btn_up"), reg_data("org", org.parent_id))])
     text = tr(context, "reg_ask_org", org=org.name)
     if edit and update.callback_query:
         await update.callback_query.edit_message_text(text, reply_markup=keyboard(rows))
@@ -123,7 +126,7 @@ async def registration_button(update: Update, context: Context) -> None:
     query = update.callback_query
     people = context.services.people
     uid = actor(update).user_id
-    _, what, value = (query.data or "").split(":", 2)
+    what, value = parse_reg_data(query.data)
     if what == "org":
         state = await people.registration(uid)
         if state is None or state.step != "org":
@@ -134,14 +137,14 @@ async def registration_button(update: Update, context: Context) -> None:
     if what == "pick":
         state = await people.pick_org(uid, int(value))
     elif what == "consent":
-        state = await people.consent(uid, value == "y")
+        state = await people.consent(uid, bool(value))
         if state is None:
             await query.answer()
             await query.edit_message_reply_markup(None)
             await reply(update, context, tr(context, "reg_declined"))
             return
-    elif what == "confirm" and value == "y":
-        person, state = await people.confirm(uid)
+    elif what == "confirm" and value is True:
+        _person, state = await people.confirm(uid)
         await query.answer()
         await query.edit_message_reply_markup(None)
         key = "reg_updated" if state.editing else "reg_done"
@@ -150,10 +153,8 @@ async def registration_button(update: Update, context: Context) -> None:
         if state.after:
             await resume_after(update, context, state.after)
         return
-    elif what == "confirm":
+    else:  # confirm: No, start again
         state = await people.begin(uid)
-    else:
-        raise Refusal("err_stale_button")
     await query.answer()
     await query.edit_message_reply_markup(None)
     await ask_step(update, context, state)
@@ -198,7 +199,8 @@ async def forget_me(update: Update, context: Context) -> None:
     """Ask before deleting personal data."""
     require_private(update)
     await reply(update, context, tr(context, "forget_ask"), keyboard([
-        [(tr(context, "forget_btn_yes"), "forget:y"), (tr(context, "forget_btn_no"), "forget:n")]]))
+        [(tr(context, "forget_btn_yes"), forget_data(True)),
+         (tr(context, "forget_btn_no"), forget_data(False))]]))
 
 
 async def forget_button(update: Update, context: Context) -> None:
@@ -206,7 +208,7 @@ async def forget_button(update: Update, context: Context) -> None:
     query = update.callback_query
     await query.answer()
     await query.edit_message_reply_markup(None)
-    if query.data != "forget:y":
+    if not parse_forget_data(query.data):
         await reply(update, context, tr(context, "forget_kept"))
         return
     uid = actor(update).user_id
@@ -262,7 +264,7 @@ async def help_link(update: Update, context: Context, rest: str) -> None:
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_flow(REGISTER, registration_input)
-    hooks.add_deep_link("join", join_link)
+    hooks.add_deep_link(JOIN_LINK, join_link)
     hooks.add_deep_link("help", help_link)
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("register", register))
@@ -271,8 +273,8 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("forgetme", forget_me))
     app.add_handler(CommandHandler("lang", lang))
     app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CallbackQueryHandler(registration_button, pattern=r"^reg:"))
-    app.add_handler(CallbackQueryHandler(forget_button, pattern=r"^forget:"))
+    app.add_handler(CallbackQueryHandler(registration_button, pattern=REG_DATA))
+    app.add_handler(CallbackQueryHandler(forget_button, pattern=FORGET_DATA))
 
 
 def register_fallback(app: Application) -> None:

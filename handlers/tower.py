@@ -7,6 +7,7 @@ from telegram.ext import Application, ChatMemberHandler, CommandHandler, Message
 
 from bot.context import Context, Hooks
 from bot.domain import validate
+from bot.domain.tower import join_payload
 from bot.domain.errors import Refusal
 from bot.texts import Raw
 from handlers.common import actor, chat_model, deep_link, display_name, reply, require_group, tr
@@ -79,7 +80,7 @@ async def org(update: Update, context: Context) -> None:
         bound=view.subtree_bound, orgs=view.subtree_orgs,
         bound_pct=_pct(view.subtree_bound, view.subtree_orgs),
         staffed=view.subtree_staffed, staffed_pct=_pct(view.subtree_staffed, view.subtree_orgs),
-        link=deep_link(context, "join_" + validate.link_payload(view.org.code)),
+        link=deep_link(context, join_payload(view.org.code)),
     ))
     for hook in context.hooks.org_hooks:
         await hook(update, context, view)
@@ -98,7 +99,7 @@ async def org_add(update: Update, context: Context, args: list[str]) -> None:
     parent = await context.services.tower.org_of_chat(update.effective_chat.id)
     await reply(update, context, tr(
         context, "org_add_done", org=child.name, code=child.code, parent=parent.name,
-        link=deep_link(context, "join_" + validate.link_payload(child.code))))
+        link=deep_link(context, join_payload(child.code))))
 
 
 async def role(update: Update, context: Context) -> None:

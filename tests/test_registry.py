@@ -9,6 +9,12 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.context import Context, Hooks, hooks_of
+from bot.domain.announcements import ack_data, parse_ack_data
+from bot.domain.campaigns import parse_submit_data, submit_data
+from bot.domain.errors import Refusal
+from bot.domain.hours import HoursButton, hours_data, hours_pattern, parse_hours_data
+from bot.domain.people import forget_data, parse_forget_data, parse_reg_data, reg_data
+from bot.domain.tower import join_payload, parse_join_payload
 from bot.emulator import Emulator
 from bot.settings import Settings
 from tests.conftest import start_harness
@@ -82,3 +88,38 @@ async def test_a_running_application_reads_only_its_own_hooks(tmp_path: Path) ->
     finally:
         await ctx_b.__aexit__(None, None, None)
         await ctx_a.__aexit__(None, None, None)
+
+
+# --- each feature's callback data: what one function builds, its twin parses -----------------
+
+@pytest.mark.parametrize("button", [
+    HoursButton("dup", 7, yes=True), HoursButton("dup", 7), HoursButton("my", 3),
+    HoursButton("ok", 12, scope=4), HoursButton("no", 12), HoursButton("nr", 9),
+])
+def test_hours_buttons_round_trip(button: HoursButton) -> None:
+    data = hours_data(button)
+    assert parse_hours_data(data) == button and len(data.encode()) <= 64
+    assert hours_pattern(button.verb).match(data)
+
+
+@pytest.mark.parametrize(("verb", "value"), [
+    ("org", 5), ("pick", 123456789012), ("consent", True), ("consent", False), ("confirm", True),
+])
+def test_registration_buttons_round_trip(verb: str, value: int | bool) -> None:
+    assert parse_reg_data(reg_data(verb, value)) == (verb, value)  # type: ignore[arg-type]
+
+
+def test_other_buttons_round_trip() -> None:
+    assert parse_forget_data(forget_data(True)) and not parse_forget_data(forget_data(False))
+    assert parse_submit_data(submit_data(3, 17)) == (3, 17)
+    assert parse_ack_data(ack_data(42)) == 42
+    assert parse_join_payload(join_payload("yanshan.dabu").split("_", 1)[1]) == "yanshan.dabu"
+
+
+@pytest.mark.parametrize("data", ["hrs:ok:1", "hrs:dup:1:x", "reg:org:y", "reg:x:1", "sub:1",
+                                  "ann:x:ack", None])
+def test_forged_buttons_are_refused(data: str | None) -> None:
+    parsers = (parse_hours_data, parse_reg_data, parse_submit_data, parse_ack_data)
+    for parse in parsers:
+        with pytest.raises(Refusal):
+            parse(data)

@@ -110,6 +110,33 @@ def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
     return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now), scope=scope)
 
 
+# --- callback data and deep link: choosing what to submit ------------------------------------
+
+#: a /submit choice button (the handler is registered on it; a stale one is refused there)
+SUBMIT_DATA = re.compile(r"^sub:")
+_SUBMIT = re.compile(r"^sub:(\d+):(\d+)$")
+#: the deep-link prefix of `/start sub_<campaign id>`, sent in reminders
+SUBMIT_LINK = "sub"
+
+
+def submit_data(campaign_id: int, org_id: int) -> str:
+    """The button that chooses to submit for `org_id` to campaign `campaign_id`."""
+    return f"sub:{campaign_id}:{org_id}"
+
+
+def parse_submit_data(data: str | None) -> tuple[int, int]:
+    """(campaign id, org id) of a /submit choice; a stale or forged one is refused."""
+    match = _SUBMIT.match(data or "")
+    if match is None:
+        raise Refusal("err_stale_button")
+    return int(match.group(1)), int(match.group(2))
+
+
+def submit_payload(campaign_id: int) -> str:
+    """The `/start` payload that opens /submit for one campaign (parsed by `parse_id`)."""
+    return f"{SUBMIT_LINK}_{campaign_id}"
+
+
 def parse_id(text: str | None) -> int:
     value = (text or "").strip().lstrip("#")
     if not value.isdigit() or len(value) > 12:
@@ -231,7 +258,7 @@ class Campaigns:
     def link(self, campaign_id: int) -> str:
         if not self.bot_username:
             return f"/submit {campaign_id}"
-        return f"https://t.me/{self.bot_username}?start=sub_{campaign_id}"
+        return f"https://t.me/{self.bot_username}?start={submit_payload(campaign_id)}"
 
     async def org_of_chat(self, chat_id: int) -> Org:
         return await self.access.org_of_chat(chat_id)

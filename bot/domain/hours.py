@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -209,6 +209,57 @@ def roll_up(orgs: list[Org], sums: list[OrgSums]) -> list[OrgTotals]:
 
 
 REJECT_FLOW = "hours_reason"
+
+
+# --- callback data: the hours buttons ------------------------------------------------------
+
+HoursVerb = Literal["dup", "my", "ok", "no", "nr"]
+_HOURS_DATA: dict[str, re.Pattern[str]] = {
+    "dup": re.compile(r"^hrs:(dup):(\d+):([yn])$"),  # keep a same-day duplicate? (draft id)
+    "my": re.compile(r"^hrs:(my):(\d+)$"),  # /myhours page
+    "ok": re.compile(r"^hrs:(ok):(\d+):(\d+)$"),  # approve (entry id, listing scope)
+    "no": re.compile(r"^hrs:(no):(\d+):(\d+)$"),  # reject (entry id, listing scope)
+    "nr": re.compile(r"^hrs:(nr):(\d+)$"),  # reject with no reason (entry id)
+}
+
+
+class HoursButton(NamedTuple):
+    """A press on an hours button: `verb` on `id` (a draft, a page or an entry)."""
+
+    verb: HoursVerb
+    id: int
+    yes: bool = False  # dup: keep the duplicate
+    scope: int = 0  # ok / no: the org the /pending listing shows (0: the approver's own)
+
+
+def hours_data(button: HoursButton) -> str:
+    """The callback data of an hours button."""
+    verb, id_ = button.verb, button.id
+    if verb == "dup":
+        return f"hrs:dup:{id_}:{'y' if button.yes else 'n'}"
+    if verb in ("ok", "no"):
+        return f"hrs:{verb}:{id_}:{button.scope}"
+    return f"hrs:{verb}:{id_}"
+
+
+def hours_pattern(*verbs: HoursVerb) -> re.Pattern[str]:
+    """What a handler of these verbs is registered on."""
+    return re.compile("|".join(_HOURS_DATA[v].pattern for v in verbs))
+
+
+def parse_hours_data(data: str | None) -> HoursButton:
+    """The button behind callback data; a stale or forged one is refused."""
+    for pattern in _HOURS_DATA.values():
+        match = pattern.match(data or "")
+        if match is None:
+            continue
+        verb, id_ = match.group(1), int(match.group(2))
+        if verb == "dup":
+            return HoursButton("dup", id_, yes=match.group(3) == "y")
+        if verb in ("ok", "no"):
+            return HoursButton(verb, id_, scope=int(match.group(3)))  # type: ignore[arg-type]
+        return HoursButton(verb, id_)  # type: ignore[arg-type]
+    raise Refusal("err_stale_button")
 
 
 class RejectWhere(BaseModel):

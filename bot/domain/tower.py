@@ -18,6 +18,18 @@ from storage import users as user_repo
 from storage.db import Database
 
 GROUP_TYPES = ("group", "supergroup")
+#: the deep-link prefix of `/start join_<org code>`, shown by /org and /org add
+JOIN_LINK = "join"
+
+
+def join_payload(code: str) -> str:
+    """The `/start` payload that registers straight into the org `code`."""
+    return f"{JOIN_LINK}_{validate.link_payload(code)}"
+
+
+def parse_join_payload(rest: str) -> str:
+    """The org code of a join link (the part after `join_`)."""
+    return validate.code_from_payload(rest)
 
 
 class OrgView(BaseModel):
