@@ -40,7 +40,7 @@ from bot.emulator import Emulator  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage import reminders as repo  # noqa: E402
 from storage.db import Conn, Database  # noqa: E402
-from storage.reminders import Reminder  # noqa: E402
+from bot.domain.models_reminders import Reminder  # noqa: E402
 
 KIND = "bench"
 FAR = 10 * 365 * 86400.0  # outbox rows held back this long: the sender leaves them alone

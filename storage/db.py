@@ -199,6 +199,27 @@ class Database:
         await asyncio.to_thread(run)
 
 
+@asynccontextmanager
+async def savepoint(conn: Conn, name: str) -> AsyncIterator[None]:
+    """A nested part of the caller's transaction, undone alone if the block raises (re-raised)."""
+    await conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except Exception:
+        await conn.execute(f"ROLLBACK TO {name}")
+        await conn.execute(f"RELEASE {name}")
+        raise
+    await conn.execute(f"RELEASE {name}")
+
+
+def subtree_range(path: str) -> tuple[str, str]:
+    """Bounds of every org path under (and including) `path`, which ends with '/'.
+
+    `path >= '/1/5/' AND path < '/1/50'` ('0' follows '/'): an index on orgs(path) serves it.
+    """
+    return path, path[:-1] + "0"
+
+
 async def fetchone(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Row | None:
     """First row or None, in one hop to the connection's thread."""
     rows = await conn.execute_fetchall(sql, params)

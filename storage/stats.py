@@ -5,16 +5,15 @@ org counts its whole subtree exactly (distinct volunteers are not double-counted
 up). `per_org` gives each org's own values (not rolled up) for drawing the tower.
 
 Approved hours come from `hour_totals` (per org and year, kept by triggers; see
-storage/hours.py), so they cost ~orgs x years rows rather than every entry; only the count of
-distinct volunteers reads entries (`hours.volunteers_in`, over a covering index).
+storage/hours.py), so they cost ~orgs x years rows rather than every entry; the count of
+distinct volunteers reads entries and is the hours repository's (`hours.volunteers_in`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from storage import hours as hours_repo
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, subtree_range
 
 _IN = "JOIN orgs o ON o.id = {alias}.org_id AND o.path LIKE ?"
 
@@ -25,7 +24,7 @@ async def _one(conn: Conn, sql: str, params: tuple[Any, ...]) -> dict[str, int]:
 
 
 async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) -> dict[str, int]:
-    """Every figure of the subtree at `path` (hours in quarter-hours)."""
+    """Every figure of the subtree at `path` but its distinct volunteers (hours in quarters)."""
     like = path + "%"
     out: dict[str, int] = {}
     out.update(await _one(conn, "SELECT COUNT(*) AS orgs FROM orgs WHERE path LIKE ?", (like,)))
@@ -63,22 +62,20 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
 
 async def hour_figures(conn: Conn, path: str, *, year_start_date: str) -> dict[str, int]:
     """Approved quarter-hours of the subtree (all time; served on or after `year_start_date`,
-    a January 1st) and its distinct volunteers.
+    a January 1st).
 
     `year >= ?` rather than `storage.hours.totals_by_org`'s `year = ?`: an activity closed on
     New Year's Eve before it starts credits next year's date, which "served_on >= year start"
     has always counted.
     """
-    low, high = hours_repo.subtree_range(path)
+    low, high = subtree_range(path)
     year = int(year_start_date[:4])
     assert year_start_date == f"{year:04d}-01-01", year_start_date
-    out = await _one(
+    return await _one(
         conn, "SELECT COALESCE(SUM(t.quarters), 0) AS quarters_all,"
         " COALESCE(SUM(CASE WHEN t.year >= ? THEN t.quarters END), 0) AS quarters_year"
         " FROM orgs o JOIN hour_totals t ON t.org_id = o.id WHERE o.path >= ? AND o.path < ?",
         (year, low, high))
-    out["volunteers"] = await hours_repo.volunteers_in(conn, path)
-    return out
 
 
 async def per_org(conn: Conn, path: str, *, now: float) -> list[dict[str, Any]]:

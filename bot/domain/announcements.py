@@ -26,15 +26,15 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_announcements import Ack, Announcement, Target
+from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
 from bot.texts import Raw, t
 from storage import announcements as repo
 from storage import orgs as org_repo
-from storage.announcements import Ack, Announcement, Target
 from storage.db import Conn, Database
-from storage.reminders import Reminder
 
 log = logging.getLogger(__name__)
 

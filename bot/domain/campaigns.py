@@ -31,6 +31,8 @@ from bot.domain.access import RANK, Access
 from bot.domain.clock import Clock, fmt_local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_campaigns import Campaign, Submission
+from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
@@ -38,11 +40,8 @@ from bot.texts import Raw, mention, t
 from storage import campaigns as repo
 from storage import chats as chat_repo
 from storage import orgs as org_repo
-from storage import outbox as outbox_repo
 from storage import users as user_repo
-from storage.campaigns import Campaign, Submission
 from storage.db import Conn, Database
-from storage.reminders import Reminder
 
 log = logging.getLogger(__name__)
 
@@ -547,7 +546,7 @@ class Campaigns:
             chat = await chat_repo.of_org(conn, row.org_id)
             chat_id = chat.id if chat is not None and chat.active else None
             if chat_id is None:
-                target = await outbox_repo.fallback_target(conn, grant.user_id)
+                target = await user_repo.fallback_target(conn, grant.user_id)
                 chat_id = target[0] if target else None
             if chat_id is None:
                 log.info("campaign %s: secretary %s of %s unreachable and no chat", campaign.id,

@@ -16,6 +16,7 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock, fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
 from bot.domain.outbox import Outbox
 from bot.settings import Settings
 from bot.texts import Raw, t
@@ -23,7 +24,6 @@ from storage import hours as repo
 from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
-from storage.hours import Draft, HourEntry, OrgSums, PersonSums
 
 MAX_DAYS_BACK = 365
 MAX_DESCRIPTION = 500

@@ -11,9 +11,9 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Chat, Org, User
+from bot.domain.outbox import migrate_chat
 from storage import chats as chat_repo
 from storage import orgs as org_repo
-from storage import outbox as outbox_repo
 from storage import users as user_repo
 from storage.db import Database
 
@@ -233,7 +233,7 @@ class Tower:
     async def migrated(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: every stored reference moves to the new id."""
         async with self.db.transaction() as tx:
-            await outbox_repo.migrate_chat(tx, old_id, new_id)
+            await migrate_chat(tx, old_id, new_id, self.clock.time())
 
     async def retitled(self, chat_id: int, title: str) -> None:
         async with self.db.transaction() as tx:
