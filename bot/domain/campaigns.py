@@ -381,11 +381,7 @@ class Campaigns:
         """(campaign, org) pairs this person may submit for, open campaigns only."""
         r = self.db.reader
         if campaign_id is not None:
-            campaign = await repo.get(r, campaign_id)
-            if campaign is None:
-                raise Refusal("err_camp_unknown", id=campaign_id)
-            if campaign.status != "open":
-                raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+            campaign = await self._open(r, campaign_id)
         grants = await user_repo.roles_of(r, user_id)
         pairs = await repo.open_owed_by(r, [g.org_id for g in grants])
         if campaign_id is not None:
@@ -418,14 +414,20 @@ class Campaigns:
         sub = await repo.submission(self.db.reader, campaign.id, org.id)
         return Option(campaign=campaign, org=org, submitted=sub is not None)
 
+    @staticmethod
+    async def _open(conn: Conn, campaign_id: int) -> Campaign:
+        """The campaign, if it is still open; an unknown or cancelled one is refused."""
+        campaign = await repo.get(conn, campaign_id)
+        if campaign is None:
+            raise Refusal("err_camp_unknown", id=campaign_id)
+        if not campaign.is_open:
+            raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+        return campaign
+
     async def _check_submitter(self, user_id: int, campaign_id: int,
                                org_id: int) -> tuple[Campaign, Org]:
         r = self.db.reader
-        campaign = await repo.get(r, campaign_id)
-        if campaign is None:
-            raise Refusal("err_camp_unknown", id=campaign_id)
-        if campaign.status != "open":
-            raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+        campaign = await self._open(r, campaign_id)
         org = await org_repo.get(r, org_id)
         if org is None or not await repo.is_owed_by(r, campaign.id, org.id):
             raise Refusal("err_sub_not_owed", id=campaign.id, title=campaign.title)
@@ -461,9 +463,7 @@ class Campaigns:
         campaign, org = await self._check_submitter(user_id, *target)
         async with self.db.transaction() as tx:
             now = self.clock.time()
-            current = await repo.get(tx, campaign.id)
-            if current is None or current.status != "open":
-                raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+            await self._open(tx, campaign.id)  # again: a cancel may have come in between
             before = await repo.submission(tx, campaign.id, org.id)
             saved = await repo.save_submission(
                 tx, campaign_id=campaign.id, org_id=org.id, user_id=user_id, text=text,
@@ -478,7 +478,7 @@ class Campaigns:
     async def on_reminder(self, conn: Conn, reminder: Reminder) -> None:
         """Queue what one step of a campaign's ladder says; nothing else is written."""
         campaign = await repo.get(conn, reminder.ref_id)
-        if campaign is None or campaign.status != "open":
+        if campaign is None or not campaign.is_open:
             return
         step = reminder.step
         board = await self._board(conn, campaign)

@@ -18,6 +18,11 @@ class Campaign(BaseModel):
     created_at: float
     cancelled_at: float | None = None
 
+    @property
+    def is_open(self) -> bool:
+        """Not cancelled: it still takes reports and sends reminders."""
+        return self.status == "open"
+
 
 class Submission(BaseModel):
     """One org's report for a campaign (the latest version)."""
