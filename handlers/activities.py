@@ -21,9 +21,7 @@ from bot.domain.activities import (
 from bot.domain.errors import Refusal
 from bot.texts import Raw
 from handlers import people as people_handlers
-from handlers.common import (
-    actor, deep_link, is_private, reply, require_group, require_private, tr,
-)
+from handlers.common import actor, deep_link, is_private, reply, require_group, require_private, tr
 
 log = logging.getLogger(__name__)
 

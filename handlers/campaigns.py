@@ -9,8 +9,16 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context, Hooks
 from bot.domain.campaigns import (
-    SUBMIT_DATA, SUBMIT_FLOW, SUBMIT_LINK, Board, Option, Received, fmt_size, parse_id,
-    parse_submit_data, submit_data,
+    SUBMIT_DATA,
+    SUBMIT_FLOW,
+    SUBMIT_LINK,
+    Board,
+    Option,
+    Received,
+    fmt_size,
+    parse_id,
+    parse_submit_data,
+    submit_data,
 )
 from bot.domain.errors import Refusal
 from bot.texts import Raw

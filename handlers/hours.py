@@ -13,7 +13,13 @@ from bot.context import Context, Hooks
 from bot.domain import export_hours as xl
 from bot.domain.errors import Refusal
 from bot.domain.hours import (
-    REJECT_FLOW, Decision, HoursButton, RejectWhere, fmt_hours, hours_data, hours_pattern,
+    REJECT_FLOW,
+    Decision,
+    HoursButton,
+    RejectWhere,
+    fmt_hours,
+    hours_data,
+    hours_pattern,
     parse_hours_data,
 )
 from bot.texts import Raw

@@ -8,7 +8,13 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot.context import Context, Hooks
 from bot.domain.errors import Refusal
 from bot.domain.people import (
-    FORGET_DATA, REG_DATA, REGISTER, Registration, forget_data, parse_forget_data, parse_reg_data,
+    FORGET_DATA,
+    REG_DATA,
+    REGISTER,
+    Registration,
+    forget_data,
+    parse_forget_data,
+    parse_reg_data,
     reg_data,
 )
 from bot.domain.tower import JOIN_LINK, parse_join_payload

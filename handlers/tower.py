@@ -7,8 +7,8 @@ from telegram.ext import Application, ChatMemberHandler, CommandHandler, Message
 
 from bot.context import Context, Hooks
 from bot.domain import validate
-from bot.domain.tower import join_payload
 from bot.domain.errors import Refusal
+from bot.domain.tower import join_payload
 from bot.texts import Raw
 from handlers.common import actor, chat_model, deep_link, display_name, reply, require_group, tr
 

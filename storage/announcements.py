@@ -8,7 +8,6 @@ from typing import Any
 from bot.domain.models_announcements import Ack, Announcement, DigestItem, Target
 from storage.db import Conn, fetchall, fetchone
 
-
 _ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.domain.models_campaigns import Campaign, Owing, Submission
 from storage.db import Conn, fetchall, fetchone
 
-
 _CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
 _CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
 _SUB = ("s.campaign_id, s.org_id, s.user_id, COALESCE(u.first_name, '') AS first_name, s.text,"
@@ -103,7 +102,9 @@ async def open_owed_by(conn: Conn, org_ids: list[int]) -> list[tuple[Campaign, i
         " FROM campaigns c JOIN campaign_orgs co ON co.campaign_id = c.id"
         f" WHERE c.status = 'open' AND co.org_id IN ({marks})"
         " ORDER BY c.due_at, c.id, co.org_id", org_ids)
-    return [(Campaign.model_validate({k: r[k] for k in r.keys() if k != "owing_id"}),
+    # a Row iterates its values, hence keys()
+    return [(Campaign.model_validate({k: r[k] for k in r.keys()  # noqa: SIM118
+                                      if k != "owing_id"}),
              int(r["owing_id"])) for r in rows]
 
 

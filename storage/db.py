@@ -54,7 +54,7 @@ class Database:
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], None]] = []
 
-    async def connect(self, migrate: bool = True) -> "Database":
+    async def connect(self, migrate: bool = True) -> Database:
         """Open both connections and (by default) apply pending migrations."""
         self._writer = await self._open()
         try:
@@ -158,7 +158,7 @@ class Database:
             try:
                 await begin
                 await conn.execute("ROLLBACK")
-            except Exception:  # the BEGIN itself failed: nothing is open
+            except Exception:  # noqa: BLE001, S110 - the BEGIN itself failed: nothing is open
                 pass
             raise
         except sqlite3.OperationalError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.domain.models_reminders import Reminder
 from storage.db import Conn, fetchall, fetchone
 
-
 _COLS = "id, kind, ref_id, step, due_at, status, fired_at"
 
 

@@ -158,7 +158,7 @@ def ladder(due_at: float, now: float, rungs: list[float], overdue_days: int,
 
 def fmt_span(seconds: float, lang: str) -> str:
     """A rough duration: '3 天 4 小时', '2 h 5 min', '30 s'."""
-    s = max(0, int(round(seconds)))
+    s = max(0, round(seconds))
     units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
     parts = []
     for name, size in units:
@@ -483,7 +483,7 @@ class Campaigns:
         step = reminder.step
         board = await self._board(conn, campaign)
         await self._tell_no_secretary(conn, campaign, board)
-        if step.startswith("before:") or step.startswith("overdue:"):
+        if step.startswith(("before:", "overdue:")):
             await self._remind(conn, campaign, board, step)
         elif step == "due":
             await self._post(conn, campaign, board, "due", self.board_text(

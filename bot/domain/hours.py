@@ -145,7 +145,7 @@ def stars_for(approved_hours: float, thresholds: list[float]) -> Stars:
     return Stars(level=level, to_next=thresholds[level] - approved_hours, next_level=level + 1)
 
 
-def fmt_hours(quarters: int | float) -> str:
+def fmt_hours(quarters: float) -> str:
     """Quarter-hours as hours: 10 → '2.5', 8 → '2'."""
     value = quarters / 4
     return f"{value:.2f}".rstrip("0").rstrip(".")
