@@ -27,20 +27,20 @@ import resource
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bot.app  # noqa: E402
-from bot.app import running, services_of  # noqa: E402
-from bot.domain.clock import Clock  # noqa: E402
-from bot.emulator import Emulator  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from storage import reminders as repo  # noqa: E402
-from storage.db import Conn, Database  # noqa: E402
-from storage.reminders import Reminder  # noqa: E402
+import bot.app
+from bot.app import running, services_of
+from bot.domain.clock import Clock
+from bot.domain.models_reminders import Reminder
+from bot.emulator import Emulator
+from bot.settings import Settings
+from storage import reminders as repo
+from storage.db import Conn, Database
 
 KIND = "bench"
 FAR = 10 * 365 * 86400.0  # outbox rows held back this long: the sender leaves them alone

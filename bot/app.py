@@ -8,11 +8,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.concurrency import PerChatUpdateProcessor
+from bot.context import (  # noqa: F401  (Services, services_of re-exported for CLI, demo, tests)
+    Context,
+    Hooks,
+    Services,
+    services_of,
+)
 from bot.delivery import Sender
 from bot.domain.access import Access
 from bot.domain.activities import Activities
@@ -27,7 +33,6 @@ from bot.domain.people import People
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
-from bot.context import Context, Services, services_of  # noqa: F401  (re-exported for CLI, demo, tests)
 from bot.settings import Settings
 from storage.db import Database
 
@@ -94,7 +99,10 @@ def build_application(
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or Clock()
-    register(app)
+    # one hook registry per application: features find each other's hooks through it
+    hooks = Hooks()
+    app.bot_data["hooks"] = hooks
+    register(app, hooks)
     return app
 
 

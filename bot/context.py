@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from telegram import Update
 from telegram.ext import Application, CallbackContext
 
 from bot.domain.access import Access
@@ -16,10 +18,10 @@ from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
 from bot.domain.hours import Hours
 from bot.domain.outbox import Outbox
-from bot.domain.people import People
+from bot.domain.people import People, Profile
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
-from bot.domain.tower import Tower
+from bot.domain.tower import OrgView, Tower
 from bot.settings import Settings
 from storage.db import Database
 
@@ -55,7 +57,7 @@ class Services:
 
 
 class Context(CallbackContext):  # type: ignore[type-arg]
-    """PTB's context with typed access to our services and the person's language."""
+    """PTB's context with typed access to our services, hooks and the person's language."""
 
     lang: str = "zh"
 
@@ -63,6 +65,85 @@ class Context(CallbackContext):  # type: ignore[type-arg]
     def services(self) -> Services:
         return self.bot_data["services"]
 
+    @property
+    def hooks(self) -> Hooks:
+        return self.bot_data["hooks"]
+
 
 def services_of(app: Application) -> Services:
     return app.bot_data["services"]
+
+
+# --- hooks features register with each other ------------------------------------------------
+# They live here, beside Context, because the hook signatures name Context: a registry module
+# under handlers/ would have to import this one, and this one it (a cycle).
+
+#: a guided flow's step: the person's private message while the flow named in `flows` is on
+FlowHandler = Callable[[Update, Context], Awaitable[None]]
+#: `/start <prefix>_<rest>`: called with `rest`
+DeepLinkHandler = Callable[[Update, Context, str], Awaitable[None]]
+#: a part of /me; None adds nothing
+MeSection = Callable[[Update, Context, Profile], Awaitable[str | None]]
+#: anonymise a feature's records of one user on /forgetme
+ForgetHook = Callable[[Context, int], Awaitable[None]]
+#: `/export <kind> <args...>`
+ExportHandler = Callable[[Update, Context, list[str]], Awaitable[None]]
+#: run after /org has answered (e.g. the coverage audit)
+OrgHook = Callable[[Update, Context, OrgView], Awaitable[None]]
+
+
+@dataclass
+class Hooks:
+    """What features register for each other, one object per Application (`hooks_of(app)`).
+
+    Built by the composition root and filled by each feature's `register_handlers(app, hooks)`,
+    so two applications in one process (tests build many) never share a hook.
+    """
+
+    flows: dict[str, FlowHandler] = field(default_factory=dict)
+    deep_links: dict[str, DeepLinkHandler] = field(default_factory=dict)
+    me_sections: list[MeSection] = field(default_factory=list)
+    forget_hooks: list[ForgetHook] = field(default_factory=list)
+    #: (text key, the least role that sees it: member | secretary | staff)
+    help_sections: list[tuple[str, str]] = field(default_factory=list)
+    exports: dict[str, ExportHandler] = field(default_factory=dict)
+    org_hooks: list[OrgHook] = field(default_factory=list)
+
+    def add_flow(self, name: str, handler: FlowHandler) -> None:
+        """The handler of the guided flow stored under `name` in the flows table."""
+        _add_new(self.flows, name, handler, "flow")
+
+    def add_deep_link(self, prefix: str, handler: DeepLinkHandler) -> None:
+        """The handler of `/start <prefix>_<rest>`."""
+        _add_new(self.deep_links, prefix, handler, "deep link")
+
+    def add_me_section(self, section: MeSection) -> None:
+        """A part of /me, shown after the ones added before it."""
+        self.me_sections.append(section)
+
+    def add_forget_hook(self, hook: ForgetHook) -> None:
+        """Run on /forgetme after the person's own data is gone."""
+        self.forget_hooks.append(hook)
+
+    def add_help_section(self, key: str, least_role: str) -> None:
+        """A /help paragraph for people with at least `least_role`."""
+        self.help_sections.append((key, least_role))
+
+    def add_export(self, kind: str, handler: ExportHandler) -> None:
+        """The handler of `/export <kind>`."""
+        _add_new(self.exports, kind, handler, "export")
+
+    def add_org_hook(self, hook: OrgHook) -> None:
+        """Run after /org has answered."""
+        self.org_hooks.append(hook)
+
+
+def _add_new(table: dict[str, Any], key: str, value: object, what: str) -> None:
+    """Add `key`, refusing a second registration (two features would fight over it)."""
+    if key in table:
+        raise ValueError(f"{what} {key!r} is registered twice")
+    table[key] = value
+
+
+def hooks_of(app: Application) -> Hooks:
+    return app.bot_data["hooks"]

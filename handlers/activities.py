@@ -12,7 +12,7 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.context import Context, Services
+from bot.context import Context, Hooks, Services
 from bot.delivery import markup_of, retry_after_seconds
 from bot.domain.activities import (
     CHECKIN_FLOW, FORM, Activities, CardEditor, EditOutcome, FormState, JoinResult, parse_activity,
@@ -21,9 +21,7 @@ from bot.domain.activities import (
 from bot.domain.errors import Refusal
 from bot.texts import Raw
 from handlers import people as people_handlers
-from handlers.common import (
-    DEEP_LINKS, FLOWS, actor, deep_link, is_private, reply, require_group, require_private, tr,
-)
+from handlers.common import actor, deep_link, is_private, reply, require_group, require_private, tr
 
 log = logging.getLogger(__name__)
 
@@ -336,17 +334,15 @@ async def start_cards(context: ContextTypes.DEFAULT_TYPE) -> None:
     await editor.restore()
 
 
-def register_handlers(app: Application) -> None:
-    FLOWS[FORM] = form_input
-    FLOWS[CHECKIN_FLOW] = checkin_input
-    DEEP_LINKS["act"] = act_link
-    DEEP_LINKS["actin"] = checkin_link
-    for hooks, hook in ((people_handlers.ME_SECTIONS, me_section),
-                        (people_handlers.FORGET_HOOKS, forget_hook),
-                        (people_handlers.HELP_SECTIONS, ("act_help_member", "member")),
-                        (people_handlers.HELP_SECTIONS, ("act_help_secretary", "secretary"))):
-        if hook not in hooks:  # one process may build several applications (tests)
-            hooks.append(hook)
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_flow(FORM, form_input)
+    hooks.add_flow(CHECKIN_FLOW, checkin_input)
+    hooks.add_deep_link("act", act_link)
+    hooks.add_deep_link("actin", checkin_link)
+    hooks.add_me_section(me_section)
+    hooks.add_forget_hook(forget_hook)
+    hooks.add_help_section("act_help_member", "member")
+    hooks.add_help_section("act_help_secretary", "secretary")
     app.add_handler(CommandHandler("activity", activity))
     app.add_handler(CommandHandler("activities", activities_list))
     app.add_handler(CommandHandler("checkin", checkin))

@@ -9,12 +9,11 @@ import re
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.context import Context
-from bot.domain.announcements import Board
+from bot.context import Context, Hooks
+from bot.domain.announcements import ACK_DATA, Board, parse_ack_data
 from bot.domain.errors import Refusal
 from bot.texts import Raw
 from handlers.common import actor, reply, require_group, tr
-from handlers.people import HELP_SECTIONS
 
 _URGENT = re.compile(r"\|\s*(urgent|紧急)\s*$", re.IGNORECASE)
 BOARD_LIMIT = 3800
@@ -128,15 +127,14 @@ def render_board(context: Context, board: Board) -> str:
 async def ack_button(update: Update, context: Context) -> None:
     """"收到 / Received": recorded once per person."""
     query = update.callback_query
-    ann_id = int(query.data.split(":")[1])
+    ann_id = parse_ack_data(query.data)
     user = update.effective_user
     first = await context.services.announcements.acknowledge(
         ann_id, user.id, user.first_name or "", update.effective_chat.id)
     await query.answer(tr(context, "ann_ack_thanks" if first else "ann_ack_already"))
 
 
-def register_handlers(app: Application) -> None:
-    if ("help_announce", "staff") not in HELP_SECTIONS:
-        HELP_SECTIONS.append(("help_announce", "staff"))
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_help_section("help_announce", "staff")
     app.add_handler(CommandHandler("announce", announce))
-    app.add_handler(CallbackQueryHandler(ack_button, pattern=r"^ann:\d+:ack$"))
+    app.add_handler(CallbackQueryHandler(ack_button, pattern=ACK_DATA))

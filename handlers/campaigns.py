@@ -7,14 +7,22 @@ import re
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.context import Context
-from bot.domain.campaigns import SUBMIT_FLOW, Board, Option, Received, fmt_size, parse_id
+from bot.context import Context, Hooks
+from bot.domain.campaigns import (
+    SUBMIT_DATA,
+    SUBMIT_FLOW,
+    SUBMIT_LINK,
+    Board,
+    Option,
+    Received,
+    fmt_size,
+    parse_id,
+    parse_submit_data,
+    submit_data,
+)
 from bot.domain.errors import Refusal
 from bot.texts import Raw
-from handlers.common import (
-    DEEP_LINKS, FLOWS, actor, is_private, keyboard, reply, require_group, tr,
-)
-from handlers.people import HELP_SECTIONS
+from handlers.common import actor, is_private, keyboard, reply, require_group, tr
 
 _NEW = re.compile(r"^\S+\s+new(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 PICK_ROWS = 10
@@ -143,18 +151,15 @@ async def offer(update: Update, context: Context, campaign_id: int | None) -> No
                    org=o.org.name[:20])
         if o.submitted:
             label = Raw(label + tr(context, "camp_pick_done"))
-        rows.append([(label, f"sub:{o.campaign.id}:{o.org.id}")])
+        rows.append([(label, submit_data(o.campaign.id, o.org.id))])
     await reply(update, context, tr(context, "camp_pick"), keyboard(rows))
 
 
 async def submit_button(update: Update, context: Context) -> None:
     """A press on one of the choices offered by /submit."""
     query = update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-        raise Refusal("err_stale_button")
-    option = await context.services.campaigns.begin(actor(update).user_id, int(parts[1]),
-                                                    int(parts[2]))
+    campaign_id, org_id = parse_submit_data(query.data)
+    option = await context.services.campaigns.begin(actor(update).user_id, campaign_id, org_id)
     await query.answer()
     await query.edit_message_reply_markup(None)
     await reply(update, context, ask_text(context, option))
@@ -214,12 +219,11 @@ def received_text(context: Context, received: Received) -> str:
               what=what, at=campaigns.fmt(s.submitted_at), note=Raw(" ".join(notes)))
 
 
-def register_handlers(app: Application) -> None:
-    FLOWS[SUBMIT_FLOW] = submit_input
-    DEEP_LINKS["sub"] = submit_link
-    for section in (("help_campaigns_secretary", "secretary"), ("help_campaigns_staff", "staff")):
-        if section not in HELP_SECTIONS:
-            HELP_SECTIONS.append(section)
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_flow(SUBMIT_FLOW, submit_input)
+    hooks.add_deep_link(SUBMIT_LINK, submit_link)
+    hooks.add_help_section("help_campaigns_secretary", "secretary")
+    hooks.add_help_section("help_campaigns_staff", "staff")
     app.add_handler(CommandHandler("deadline", deadline))
     app.add_handler(CommandHandler("submit", submit))
-    app.add_handler(CallbackQueryHandler(submit_button, pattern=r"^sub:"))
+    app.add_handler(CallbackQueryHandler(submit_button, pattern=SUBMIT_DATA))

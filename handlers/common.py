@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatType
@@ -19,12 +18,7 @@ from bot.texts import mention, t
 log = logging.getLogger("towerbot.updates")
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
-
-FlowHandler = Callable[[Update, Context], Awaitable[None]]
-#: guided flows keyed by the name stored in the flows table; features add theirs in register()
-FLOWS: dict[str, FlowHandler] = {}
-#: deep-link payload prefixes ('join', 'act', 'sub') → handler(update, context, rest)
-DEEP_LINKS: dict[str, Callable[[Update, Context, str], Awaitable[None]]] = {}
+# guided flows and deep links are registered per application: `Hooks` in bot/context.py
 
 
 def actor(update: Update) -> Actor:

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.context import Context
+from bot.context import Context, Hooks
 from bot.domain import export_hours as xl
 from bot.domain.errors import Refusal
-from bot.domain.hours import REJECT_FLOW, Decision, RejectWhere, fmt_hours
-from bot.texts import Raw
-from handlers.common import (
-    FLOWS, actor, display_name, is_private, keyboard, reply, require_private, tr,
+from bot.domain.hours import (
+    REJECT_FLOW,
+    Decision,
+    HoursButton,
+    RejectWhere,
+    fmt_hours,
+    hours_data,
+    hours_pattern,
+    parse_hours_data,
 )
-from handlers.people import FORGET_HOOKS, HELP_SECTIONS, ME_SECTIONS
+from bot.texts import Raw
+from handlers.common import actor, display_name, is_private, keyboard, reply, require_private, tr
 
 log = logging.getLogger(__name__)
-
-ExportHandler = Callable[[Update, Context, list[str]], Awaitable[None]]
-#: `/export <kind> ...` handlers; other features add theirs (members, activities, campaign)
-EXPORTS: dict[str, ExportHandler] = {}
 
 
 def _args_text(update: Update) -> str:
@@ -49,8 +50,9 @@ async def log_hours(update: Update, context: Context) -> None:
         await reply(update, context, tr(
             context, "hours_duplicate_ask", id=dup.id, date=dup.served_on,
             hours=fmt_hours(dup.quarters), description=dup.description[:100]), keyboard([
-            [(tr(context, "hours_btn_dup_yes"), f"hrs:dup:{logged.draft.id}:y"),
-             (tr(context, "hours_btn_dup_no"), f"hrs:dup:{logged.draft.id}:n")]]))
+            [(tr(context, "hours_btn_dup_yes"), hours_data(HoursButton("dup", logged.draft.id,
+                                                                      yes=True))),
+             (tr(context, "hours_btn_dup_no"), hours_data(HoursButton("dup", logged.draft.id)))]]))
         return
     await _logged(update, context, logged.entry)
 
@@ -64,9 +66,9 @@ async def _logged(update: Update, context: Context, entry: object) -> None:
 async def duplicate_button(update: Update, context: Context) -> None:
     """Yes / No to logging a same-day duplicate."""
     query = update.callback_query
-    _, _, draft_id, answer = (query.data or "").split(":")
+    button = parse_hours_data(query.data)
     entry = await context.services.hours.confirm_draft(
-        actor(update).user_id, int(draft_id), keep=answer == "y")
+        actor(update).user_id, button.id, keep=button.yes)
     await query.answer()
     await query.edit_message_reply_markup(None)
     if entry is None:
@@ -93,9 +95,9 @@ async def _history(
             lines.append(tr(context, "myhours_reason", reason=e.reason[:200]))
     buttons = []
     if page > 0:
-        buttons.append((tr(context, "hours_btn_prev"), f"hrs:my:{page - 1}"))
+        buttons.append((tr(context, "hours_btn_prev"), hours_data(HoursButton("my", page - 1))))
     if page < pages - 1:
-        buttons.append((tr(context, "hours_btn_next"), f"hrs:my:{page + 1}"))
+        buttons.append((tr(context, "hours_btn_next"), hours_data(HoursButton("my", page + 1))))
     return Raw("\n".join(lines)), keyboard([buttons]) if buttons else None
 
 
@@ -109,7 +111,7 @@ async def my_hours(update: Update, context: Context) -> None:
 async def my_hours_page(update: Update, context: Context) -> None:
     """Prev / Next on /myhours."""
     query = update.callback_query
-    page = int((query.data or "").split(":")[2])
+    page = parse_hours_data(query.data).id
     text, markup = await _history(context, actor(update).user_id, page)
     await query.answer()
     try:
@@ -162,8 +164,11 @@ async def _listing(context: Context, user_id: int, scope: int,
         lines.append(tr(context, "pending_line", id=e.id, who=Raw(who), org=e.org_name,
                         date=e.served_on, hours=fmt_hours(e.quarters),
                         description=e.description[:150]))
-        rows.append([(tr(context, "pending_btn_approve", id=e.id), f"hrs:ok:{e.id}:{scope}"),
-                     (tr(context, "pending_btn_reject", id=e.id), f"hrs:no:{e.id}:{scope}")])
+        rows.append([
+            (tr(context, "pending_btn_approve", id=e.id),
+             hours_data(HoursButton("ok", e.id, scope=scope))),
+            (tr(context, "pending_btn_reject", id=e.id),
+             hours_data(HoursButton("no", e.id, scope=scope)))])
     more = listing.total - len(listing.entries)
     if more > 0:
         lines.append(tr(context, "pending_more", more=more))
@@ -200,20 +205,21 @@ async def _refresh(context: Context, user_id: int, chat_id: int | None, message_
 async def decide_button(update: Update, context: Context) -> None:
     """Approve (at once) or Reject (asks for a reason privately) on a /pending listing."""
     query = update.callback_query
-    _, verb, entry_id, scope = (query.data or "").split(":")
+    button = parse_hours_data(query.data)
+    entry_id = button.id
     uid = actor(update).user_id
     hours = context.services.hours
     message = query.message
     where = RejectWhere(chat_id=message.chat.id if message else None,
-                        message_id=message.message_id if message else None, scope=int(scope))
-    if verb == "ok":
-        decision = await hours.decide(uid, int(entry_id), approve=True)
+                        message_id=message.message_id if message else None, scope=button.scope)
+    if button.verb == "ok":
+        decision = await hours.decide(uid, entry_id, approve=True)
         answer = (tr(context, "hours_done_approved", id=entry_id) if decision.decided
                   else _stale_text(context, decision))
         await query.answer(answer, show_alert=not decision.decided)
         await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
         return
-    decision = await hours.begin_reject(uid, int(entry_id), where)
+    decision = await hours.begin_reject(uid, entry_id, where)
     if not decision.decided:
         await query.answer(_stale_text(context, decision), show_alert=True)
         await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
@@ -224,7 +230,8 @@ async def decide_button(update: Update, context: Context) -> None:
         await context.bot.send_message(uid, tr(
             context, "hours_reason_ask", id=e.id, who=who, date=e.served_on,
             hours=fmt_hours(e.quarters), description=e.description[:150]),
-            reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"), f"hrs:nr:{e.id}")]]))
+            reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"),
+                                     hours_data(HoursButton("nr", e.id)))]]))
     except Forbidden:
         await context.services.people.cancel(uid)
         raise Refusal("err_hours_start_private") from None
@@ -260,7 +267,7 @@ async def reason_input(update: Update, context: Context) -> None:
 async def no_reason_button(update: Update, context: Context) -> None:
     """"No reason" under the reason prompt."""
     query = update.callback_query
-    entry_id = int((query.data or "").split(":")[2])
+    entry_id = parse_hours_data(query.data).id
     hours = context.services.hours
     uid = actor(update).user_id
     state = await hours.reject_state(uid)
@@ -276,7 +283,7 @@ async def no_reason_button(update: Update, context: Context) -> None:
 async def export(update: Update, context: Context) -> None:
     """/export <kind> ...: an .xlsx sent to the asker's private chat."""
     args = context.args or []
-    handler = EXPORTS.get(args[0].lower()) if args else None
+    handler = context.hooks.exports.get(args[0].lower()) if args else None
     if handler is None:
         await reply(update, context, tr(context, "usage_export"))
         return
@@ -322,22 +329,19 @@ async def forget_hook(context: Context, user_id: int) -> None:
     await context.services.hours.forget(user_id)
 
 
-def register_handlers(app: Application) -> None:
-    FLOWS[REJECT_FLOW] = reason_input
-    EXPORTS.setdefault("hours", export_hours_handler)
-    EXPORTS.setdefault("myhours", export_myhours)
-    if me_section not in ME_SECTIONS:
-        ME_SECTIONS.append(me_section)
-    if forget_hook not in FORGET_HOOKS:
-        FORGET_HOOKS.append(forget_hook)
-    for item in (("help_hours_member", "member"), ("help_hours_secretary", "secretary")):
-        if item not in HELP_SECTIONS:
-            HELP_SECTIONS.append(item)
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_flow(REJECT_FLOW, reason_input)
+    hooks.add_export("hours", export_hours_handler)
+    hooks.add_export("myhours", export_myhours)
+    hooks.add_me_section(me_section)
+    hooks.add_forget_hook(forget_hook)
+    hooks.add_help_section("help_hours_member", "member")
+    hooks.add_help_section("help_hours_secretary", "secretary")
     app.add_handler(CommandHandler("hours", log_hours))
     app.add_handler(CommandHandler("myhours", my_hours))
     app.add_handler(CommandHandler("pending", pending))
     app.add_handler(CommandHandler("export", export))
-    app.add_handler(CallbackQueryHandler(duplicate_button, pattern=r"^hrs:dup:\d+:[yn]$"))
-    app.add_handler(CallbackQueryHandler(my_hours_page, pattern=r"^hrs:my:\d+$"))
-    app.add_handler(CallbackQueryHandler(decide_button, pattern=r"^hrs:(ok|no):\d+:\d+$"))
-    app.add_handler(CallbackQueryHandler(no_reason_button, pattern=r"^hrs:nr:\d+$"))
+    app.add_handler(CallbackQueryHandler(duplicate_button, pattern=hours_pattern("dup")))
+    app.add_handler(CallbackQueryHandler(my_hours_page, pattern=hours_pattern("my")))
+    app.add_handler(CallbackQueryHandler(decide_button, pattern=hours_pattern("ok", "no")))
+    app.add_handler(CallbackQueryHandler(no_reason_button, pattern=hours_pattern("nr")))

@@ -5,14 +5,21 @@ from __future__ import annotations
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import Context
-from bot.domain import validate
+from bot.context import Context, Hooks
 from bot.domain.errors import Refusal
-from bot.domain.people import REGISTER, Registration
-from bot.texts import Raw
-from handlers.common import (
-    DEEP_LINKS, FLOWS, actor, deep_link, is_private, keyboard, reply, require_private, tr,
+from bot.domain.people import (
+    FORGET_DATA,
+    REG_DATA,
+    REGISTER,
+    Registration,
+    forget_data,
+    parse_forget_data,
+    parse_reg_data,
+    reg_data,
 )
+from bot.domain.tower import JOIN_LINK, parse_join_payload
+from bot.texts import Raw
+from handlers.common import actor, deep_link, is_private, keyboard, reply, require_private, tr
 
 PICKER_ROWS = 12
 
@@ -23,7 +30,7 @@ async def start(update: Update, context: Context) -> None:
     payload = context.args[0] if context.args else ""
     if payload:
         prefix, _, rest = payload.partition("_")
-        handler = DEEP_LINKS.get(prefix)
+        handler = context.hooks.deep_links.get(prefix)
         if handler is None or not rest:
             await reply(update, context, tr(context, "start_bad_payload"))
             return
@@ -36,7 +43,7 @@ async def start(update: Update, context: Context) -> None:
 
 async def join_link(update: Update, context: Context, rest: str) -> None:
     """`join_<orgcode>`: register straight into that org."""
-    code = validate.code_from_payload(rest)
+    code = parse_join_payload(rest)
     state = await context.services.people.begin(actor(update).user_id, org_code=code)
     await ask_step(update, context, state)
 
@@ -69,14 +76,14 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
     elif state.step == "consent":
         note = tr(context, "reg_phone_note") if state.phone else ""
         await reply(update, context, tr(context, "reg_consent", phone_note=Raw(note)), keyboard([
-            [(tr(context, "reg_btn_agree"), "reg:consent:y"),
-             (tr(context, "reg_btn_decline"), "reg:consent:n")]]))
+            [(tr(context, "reg_btn_agree"), reg_data("consent", True)),
+             (tr(context, "reg_btn_decline"), reg_data("consent", False))]]))
     elif state.step == "confirm":
         await reply(update, context, tr(
             context, "reg_confirm", name=state.real_name, org=state.org_name,
             phone=state.phone or tr(context, "reg_phone_none")), keyboard([
-            [(tr(context, "reg_btn_confirm"), "reg:confirm:y"),
-             (tr(context, "reg_btn_restart"), "reg:confirm:n")]]))
+            [(tr(context, "reg_btn_confirm"), reg_data("confirm", True)),
+             (tr(context, "reg_btn_restart"), reg_data("confirm", False))]]))
 
 
 async def send_picker(update: Update, context: Context, org_id: int | None, edit: bool = False) -> None:
@@ -84,10 +91,10 @@ async def send_picker(update: Update, context: Context, org_id: int | None, edit
     org, kids = await context.services.tower.choices(org_id)
     if org is None:
         raise Refusal("err_chat_not_bound")
-    rows = [[(k.name[:40], f"reg:org:{k.id}")] for k in kids[:PICKER_ROWS]]
-    rows.append([(tr(context, "reg_btn_pick", org=org.name[:30]), f"reg:pick:{org.id}")])
+    rows = [[(k.name[:40], reg_data("org", k.id))] for k in kids[:PICKER_ROWS]]
+    rows.append([(tr(context, "reg_btn_pick", org=org.name[:30]), reg_data("pick", org.id))])
     if org.parent_id:
-        rows.append([(tr(context, "reg_btn_up"), f"reg:org:{org.parent_id}")])
+        rows.append([(tr(context, "reg_btn_up"), reg_data("org", org.parent_id))])
     text = tr(context, "reg_ask_org", org=org.name)
     if edit and update.callback_query:
         await update.callback_query.edit_message_text(text, reply_markup=keyboard(rows))
@@ -125,7 +132,7 @@ async def registration_button(update: Update, context: Context) -> None:
     query = update.callback_query
     people = context.services.people
     uid = actor(update).user_id
-    _, what, value = (query.data or "").split(":", 2)
+    what, value = parse_reg_data(query.data)
     if what == "org":
         state = await people.registration(uid)
         if state is None or state.step != "org":
@@ -136,14 +143,14 @@ async def registration_button(update: Update, context: Context) -> None:
     if what == "pick":
         state = await people.pick_org(uid, int(value))
     elif what == "consent":
-        state = await people.consent(uid, value == "y")
+        state = await people.consent(uid, bool(value))
         if state is None:
             await query.answer()
             await query.edit_message_reply_markup(None)
             await reply(update, context, tr(context, "reg_declined"))
             return
-    elif what == "confirm" and value == "y":
-        person, state = await people.confirm(uid)
+    elif what == "confirm" and value is True:
+        _person, state = await people.confirm(uid)
         await query.answer()
         await query.edit_message_reply_markup(None)
         key = "reg_updated" if state.editing else "reg_done"
@@ -152,10 +159,8 @@ async def registration_button(update: Update, context: Context) -> None:
         if state.after:
             await resume_after(update, context, state.after)
         return
-    elif what == "confirm":
+    else:  # confirm: No, start again
         state = await people.begin(uid)
-    else:
-        raise Refusal("err_stale_button")
     await query.answer()
     await query.edit_message_reply_markup(None)
     await ask_step(update, context, state)
@@ -163,7 +168,7 @@ async def registration_button(update: Update, context: Context) -> None:
 
 async def resume_after(update: Update, context: Context, payload: str) -> None:
     prefix, _, rest = payload.partition("_")
-    handler = DEEP_LINKS.get(prefix)
+    handler = context.hooks.deep_links.get(prefix)
     if handler is not None:
         await handler(update, context, rest)
 
@@ -189,22 +194,19 @@ async def me(update: Update, context: Context) -> None:
     if profile.roles:
         roles = "、".join(f"{org.name} {tr(context, 'role_' + role)}" for org, role in profile.roles)
         parts.append(tr(context, "me_roles", roles=roles))
-    for section in ME_SECTIONS:
+    for section in context.hooks.me_sections:
         text = await section(update, context, profile)
         if text:
             parts.append(text)
     await reply(update, context, Raw("\n\n".join(parts)))
 
 
-#: features append coroutines (update, context, profile) -> str | None to extend /me
-ME_SECTIONS: list = []
-
-
 async def forget_me(update: Update, context: Context) -> None:
     """Ask before deleting personal data."""
     require_private(update)
     await reply(update, context, tr(context, "forget_ask"), keyboard([
-        [(tr(context, "forget_btn_yes"), "forget:y"), (tr(context, "forget_btn_no"), "forget:n")]]))
+        [(tr(context, "forget_btn_yes"), forget_data(True)),
+         (tr(context, "forget_btn_no"), forget_data(False))]]))
 
 
 async def forget_button(update: Update, context: Context) -> None:
@@ -212,18 +214,14 @@ async def forget_button(update: Update, context: Context) -> None:
     query = update.callback_query
     await query.answer()
     await query.edit_message_reply_markup(None)
-    if query.data != "forget:y":
+    if not parse_forget_data(query.data):
         await reply(update, context, tr(context, "forget_kept"))
         return
     uid = actor(update).user_id
     deleted = await context.services.people.forget(uid)
-    for hook in FORGET_HOOKS:
+    for hook in context.hooks.forget_hooks:
         await hook(context, uid)
     await reply(update, context, tr(context, "forget_done" if deleted else "forget_nothing"))
-
-
-#: features append coroutines (context, user_id) that anonymise their records on /forgetme
-FORGET_HOOKS: list = []
 
 
 async def lang(update: Update, context: Context) -> None:
@@ -247,7 +245,7 @@ async def help_command(update: Update, context: Context) -> None:
     roles = {role for _, role in tops}
     if roles & {"secretary", "staff"}:
         parts.append(tr(context, "help_secretary"))
-    for key, extra in HELP_SECTIONS:
+    for key, extra in context.hooks.help_sections:
         if extra in roles or (extra == "secretary" and "staff" in roles) or extra == "member":
             parts.append(tr(context, key))
     if "staff" in roles:
@@ -257,22 +255,23 @@ async def help_command(update: Update, context: Context) -> None:
     await reply(update, context, Raw("\n\n".join(parts)))
 
 
-#: features append (text key, minimum role) to extend /help
-HELP_SECTIONS: list[tuple[str, str]] = []
-
-
 async def private_input(update: Update, context: Context) -> None:
     """Route a private non-command message to the person's guided flow, if any."""
     flow = await context.services.people.flow_name(actor(update).user_id)
-    handler = FLOWS.get(flow or "")
+    handler = context.hooks.flows.get(flow or "")
     if handler is not None:
         await handler(update, context)
 
 
-def register_handlers(app: Application) -> None:
-    FLOWS[REGISTER] = registration_input
-    DEEP_LINKS["join"] = join_link
-    DEEP_LINKS["help"] = lambda update, context, rest: help_command(update, context)
+async def help_link(update: Update, context: Context, rest: str) -> None:
+    """`/start help`: the same as /help."""
+    await help_command(update, context)
+
+
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_flow(REGISTER, registration_input)
+    hooks.add_deep_link(JOIN_LINK, join_link)
+    hooks.add_deep_link("help", help_link)
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("register", register))
     app.add_handler(CommandHandler("cancel", cancel))
@@ -280,8 +279,8 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("forgetme", forget_me))
     app.add_handler(CommandHandler("lang", lang))
     app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CallbackQueryHandler(registration_button, pattern=r"^reg:"))
-    app.add_handler(CallbackQueryHandler(forget_button, pattern=r"^forget:"))
+    app.add_handler(CallbackQueryHandler(registration_button, pattern=REG_DATA))
+    app.add_handler(CallbackQueryHandler(forget_button, pattern=FORGET_DATA))
 
 
 def register_fallback(app: Application) -> None:

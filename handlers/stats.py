@@ -10,7 +10,7 @@ import logging
 from telegram import ReplyParameters, Update
 from telegram.ext import Application, CommandHandler
 
-from bot.context import Context
+from bot.context import Context, Hooks
 from bot.domain import charts
 from bot.domain.access import RANK
 from bot.domain.errors import Refusal
@@ -18,9 +18,6 @@ from bot.domain.models import Org
 from bot.domain.stats import XLSX, Figures
 from bot.texts import Raw
 from handlers.common import GROUPS, actor, is_private, reply, require_group, tr
-from handlers.hours import EXPORTS
-from handlers.people import HELP_SECTIONS
-from handlers.tower import ORG_HOOKS
 from schedules.audit import BotProbe
 
 log = logging.getLogger(__name__)
@@ -158,13 +155,11 @@ async def audit_hook(update: Update, context: Context, view: object) -> None:
     task.add_done_callback(services.extra["audit_tasks"].discard)
 
 
-def register_handlers(app: Application) -> None:
-    EXPORTS.setdefault("members", export_members)
-    EXPORTS.setdefault("activities", export_activities)
-    EXPORTS.setdefault("campaign", export_campaign)
-    if audit_hook not in ORG_HOOKS:
-        ORG_HOOKS.append(audit_hook)
-    if ("help_stats", "secretary") not in HELP_SECTIONS:
-        HELP_SECTIONS.append(("help_stats", "secretary"))
+def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_export("members", export_members)
+    hooks.add_export("activities", export_activities)
+    hooks.add_export("campaign", export_campaign)
+    hooks.add_org_hook(audit_hook)
+    hooks.add_help_section("help_stats", "secretary")
     app.add_handler(CommandHandler("stats", stats))
     app.add_handler(CommandHandler("chart", chart))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import ChatMemberUpdated, Update
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import Context
+from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.errors import Refusal
+from bot.domain.tower import join_payload
 from bot.texts import Raw
 from handlers.common import actor, chat_model, deep_link, display_name, reply, require_group, tr
 
@@ -79,14 +80,10 @@ async def org(update: Update, context: Context) -> None:
         bound=view.subtree_bound, orgs=view.subtree_orgs,
         bound_pct=_pct(view.subtree_bound, view.subtree_orgs),
         staffed=view.subtree_staffed, staffed_pct=_pct(view.subtree_staffed, view.subtree_orgs),
-        link=deep_link(context, "join_" + validate.link_payload(view.org.code)),
+        link=deep_link(context, join_payload(view.org.code)),
     ))
-    for hook in ORG_HOOKS:
+    for hook in context.hooks.org_hooks:
         await hook(update, context, view)
-
-
-#: features append coroutines (update, context, view) run after /org (e.g. the coverage audit)
-ORG_HOOKS: list = []
 
 
 async def org_add(update: Update, context: Context, args: list[str]) -> None:
@@ -102,7 +99,7 @@ async def org_add(update: Update, context: Context, args: list[str]) -> None:
     parent = await context.services.tower.org_of_chat(update.effective_chat.id)
     await reply(update, context, tr(
         context, "org_add_done", org=child.name, code=child.code, parent=parent.name,
-        link=deep_link(context, "join_" + validate.link_payload(child.code))))
+        link=deep_link(context, join_payload(child.code))))
 
 
 async def role(update: Update, context: Context) -> None:
@@ -155,7 +152,7 @@ async def title(update: Update, context: Context) -> None:
     await context.services.tower.retitled(update.effective_chat.id, update.effective_message.new_chat_title)
 
 
-def register_handlers(app: Application) -> None:
+def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("setup", setup))
     app.add_handler(CommandHandler("bind", bind))
     app.add_handler(CommandHandler("unbind", unbind))

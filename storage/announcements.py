@@ -5,56 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
-
+from bot.domain.models_announcements import Ack, Announcement, DigestItem, Target
 from storage.db import Conn, fetchall, fetchone
-
-
-class Announcement(BaseModel):
-    id: int
-    org_id: int
-    chat_id: int
-    author_id: int
-    kind: str = "message"
-    text: str = ""
-    file_id: str | None = None
-    urgent: bool = False
-    created_at: float
-
-
-class Target(BaseModel):
-    """One chat an announcement was addressed to, with what became of its copy."""
-
-    chat_id: int
-    org_id: int
-    org_name: str = ""
-    title: str = ""
-    active: bool = True
-    outbox_id: int | None = None
-    status: str | None = None  # outbox status: pending | sent | failed | cancelled
-    message_ids: list[int] = Field(default_factory=list)
-    error: str | None = None
-    digest_item: int | None = None  # folded into the evening digest
-    digest_outbox: int | None = None
-    digest_status: str | None = None
-    digest_message_ids: list[int] = Field(default_factory=list)
-
-
-class Ack(BaseModel):
-    user_id: int
-    chat_id: int
-    first_name: str
-    acked_at: float
-
-
-class DigestItem(BaseModel):
-    id: int
-    chat_id: int
-    kind: str
-    payload: dict[str, Any]
-    ref: str | None = None
-    created_at: float
-
 
 _ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
 
@@ -248,7 +200,7 @@ async def set_presence(conn: Conn, chat_id: int, results: list[tuple[int, str]],
 # --- a group became a supergroup -----------------------------------------------------------
 
 async def migrate_chat(conn: Conn, old: int, new: int) -> None:
-    """Move this feature's chat ids (called from storage.outbox.migrate_chat)."""
+    """Move this feature's chat ids (called from bot.domain.outbox.migrate_chat)."""
     await conn.execute("UPDATE announcements SET chat_id = ? WHERE chat_id = ?", (new, old))
     await conn.execute("UPDATE OR IGNORE announcement_targets SET chat_id = ? WHERE chat_id = ?",
                        (new, old))
@@ -256,5 +208,3 @@ async def migrate_chat(conn: Conn, old: int, new: int) -> None:
     await conn.execute("UPDATE digest_items SET chat_id = ? WHERE chat_id = ?", (new, old))
     await conn.execute("UPDATE OR IGNORE chat_presence SET chat_id = ? WHERE chat_id = ?",
                        (new, old))
-    await conn.execute("UPDATE OR IGNORE reminders SET ref_id = ? WHERE kind = 'digest'"
-                       " AND ref_id = ?", (new, old))

@@ -2,49 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
+from bot.domain.models_campaigns import Campaign, Owing, Submission
 from storage.db import Conn, fetchall, fetchone
-
-
-class Campaign(BaseModel):
-    id: int
-    org_id: int
-    title: str
-    due_at: float
-    scope: str = "children"
-    status: str = "open"
-    created_by: int
-    created_at: float
-    cancelled_at: float | None = None
-
-
-class Submission(BaseModel):
-    campaign_id: int
-    org_id: int
-    user_id: int
-    first_name: str = ""  # the submitter's Telegram display name (never the real name)
-    text: str | None = None
-    file_id: str | None = None
-    file_name: str | None = None
-    file_size: int | None = None
-    submitted_at: float
-    late: bool = False
-    versions: int = 1
-
-
-class Owing(BaseModel):
-    """One org that owes a campaign, with its current submission if any."""
-
-    campaign_id: int
-    org_id: int
-    code: str
-    name: str
-    path: str
-    depth: int
-    no_secretary_told_at: float | None = None
-    submission: Submission | None = None
-
 
 _CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
 _CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
@@ -143,7 +102,9 @@ async def open_owed_by(conn: Conn, org_ids: list[int]) -> list[tuple[Campaign, i
         " FROM campaigns c JOIN campaign_orgs co ON co.campaign_id = c.id"
         f" WHERE c.status = 'open' AND co.org_id IN ({marks})"
         " ORDER BY c.due_at, c.id, co.org_id", org_ids)
-    return [(Campaign.model_validate({k: r[k] for k in r.keys() if k != "owing_id"}),
+    # a Row iterates its values, hence keys()
+    return [(Campaign.model_validate({k: r[k] for k in r.keys()  # noqa: SIM118
+                                      if k != "owing_id"}),
              int(r["owing_id"])) for r in rows]
 
 

@@ -51,6 +51,33 @@ async def set_active(conn: Conn, chat_id: int, active: bool, now: float) -> None
     )
 
 
+async def take_over(conn: Conn, old: int, new: int, now: float) -> bool:
+    """Group → supergroup, first half: the `new` row exists (created, or merged into when the
+    bot already knew it) and holds `old`'s org binding; False when `old` was never known.
+
+    Foreign-key safe order: references move to `new` next, and `delete(old)` comes last.
+    """
+    old_row = await fetchone(conn, "SELECT * FROM chats WHERE id = ?", (old,))
+    if old_row is None:
+        return False
+    # free the UNIQUE org binding before the new row takes it
+    await conn.execute("UPDATE chats SET org_id = NULL WHERE id = ?", (old,))
+    await conn.execute(
+        "INSERT INTO chats(id, type, title, active, is_admin, org_id, updated_at)"
+        " VALUES (?, 'supergroup', ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET type = 'supergroup',"
+        " org_id = COALESCE(chats.org_id, excluded.org_id),"
+        " title = CASE WHEN chats.title = '' THEN excluded.title ELSE chats.title END,"
+        " updated_at = excluded.updated_at",
+        (new, old_row["title"], old_row["active"], old_row["is_admin"], old_row["org_id"], now),
+    )
+    return True
+
+
+async def delete(conn: Conn, chat_id: int) -> None:
+    await conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+
 async def set_title(conn: Conn, chat_id: int, title: str, now: float) -> None:
     await conn.execute(
         "UPDATE chats SET title = ?, updated_at = ? WHERE id = ?", (title, now, chat_id)

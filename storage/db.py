@@ -54,7 +54,7 @@ class Database:
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], None]] = []
 
-    async def connect(self, migrate: bool = True) -> "Database":
+    async def connect(self, migrate: bool = True) -> Database:
         """Open both connections and (by default) apply pending migrations."""
         self._writer = await self._open()
         try:
@@ -158,7 +158,7 @@ class Database:
             try:
                 await begin
                 await conn.execute("ROLLBACK")
-            except Exception:  # the BEGIN itself failed: nothing is open
+            except Exception:  # noqa: BLE001, S110 - the BEGIN itself failed: nothing is open
                 pass
             raise
         except sqlite3.OperationalError as exc:
@@ -197,6 +197,27 @@ class Database:
                 src.close()
 
         await asyncio.to_thread(run)
+
+
+@asynccontextmanager
+async def savepoint(conn: Conn, name: str) -> AsyncIterator[None]:
+    """A nested part of the caller's transaction, undone alone if the block raises (re-raised)."""
+    await conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except Exception:
+        await conn.execute(f"ROLLBACK TO {name}")
+        await conn.execute(f"RELEASE {name}")
+        raise
+    await conn.execute(f"RELEASE {name}")
+
+
+def subtree_range(path: str) -> tuple[str, str]:
+    """Bounds of every org path under (and including) `path`, which ends with '/'.
+
+    `path >= '/1/5/' AND path < '/1/50'` ('0' follows '/'): an index on orgs(path) serves it.
+    """
+    return path, path[:-1] + "0"
 
 
 async def fetchone(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Row | None:

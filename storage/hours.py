@@ -10,76 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from storage.db import Conn, fetchall, fetchone
+from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
+from storage.db import Conn, fetchall, fetchone, subtree_range
 
 _COLS = (
     "e.id, e.user_id, e.org_id, e.served_on, e.quarters, e.description, e.status, e.source,"
     " e.created_at, e.decided_by, e.decided_at, e.reason"
 )
-
-
-class HourEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    user_id: int
-    org_id: int
-    served_on: str
-    quarters: int
-    description: str
-    status: str
-    source: str = "self"
-    created_at: float
-    decided_by: int | None = None
-    decided_at: float | None = None
-    reason: str | None = None
-    # joined for display (None when not asked for, or the person was forgotten)
-    first_name: str | None = None
-    real_name: str | None = None
-    org_name: str | None = None
-    org_code: str | None = None
-    decider_name: str | None = None
-
-    @property
-    def hours(self) -> float:
-        return self.quarters / 4
-
-
-class Draft(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    user_id: int
-    served_on: str
-    quarters: int
-    description: str
-    created_at: float
-
-
-class OrgSums(BaseModel):
-    """Approved quarter-hours logged at one org (not rolled up)."""
-
-    org_id: int
-    quarters: int = 0
-    year_quarters: int = 0
-    entries: int = 0
-
-
-class PersonSums(BaseModel):
-    user_id: int
-    org_id: int | None
-    real_name: str | None
-    first_name: str | None
-    approved: int = 0
-    pending: int = 0
-    entries: int = 0
-
-
-def subtree_range(path: str) -> tuple[str, str]:
-    """Bounds of every path under (and including) `path`, which ends with '/'."""
-    return path, path[:-1] + "0"
 
 
 _JOINED = (

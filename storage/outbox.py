@@ -1,7 +1,7 @@
 """The durable outbox: every message the bot starts, until Telegram has accepted it.
 
-Also the one place that moves a chat id everywhere when a group becomes a supergroup
-(`migrate_chat`), and the lookup of a blocked user's fallback chat.
+Only the `outbox` table: moving a migrated group everywhere, and what a 403 changes in `users`
+and `chats`, are the domain's (`bot/domain/outbox.py`), through those tables' repositories.
 """
 
 from __future__ import annotations
@@ -157,64 +157,3 @@ async def by_ref(conn: Conn, ref: str) -> list[Item]:
         conn, f"SELECT {_COLS} FROM outbox WHERE ref = ? ORDER BY id", (ref,)
     )
     return [_item(r) for r in rows]
-
-
-async def migrate_chat(conn: Conn, old: int, new: int, now: float | None = None) -> None:
-    """A group became a supergroup: move every chat-id reference from `old` to `new`.
-
-    Foreign-key safe order: the new `chats` row exists (created, or merged into when the
-    bot already knew it) before references move, and the old row goes last. Later features
-    that store chat ids add their UPDATE here.
-    """
-    if old == new:
-        return
-    now = time.time() if now is None else now
-    old_row = await fetchone(conn, "SELECT * FROM chats WHERE id = ?", (old,))
-    if old_row is not None:
-        org_id = old_row["org_id"]
-        # free the UNIQUE org binding before the new row takes it
-        await conn.execute("UPDATE chats SET org_id = NULL WHERE id = ?", (old,))
-        await conn.execute(
-            "INSERT INTO chats(id, type, title, active, is_admin, org_id, updated_at)"
-            " VALUES (?, 'supergroup', ?, ?, ?, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET type = 'supergroup',"
-            " org_id = COALESCE(chats.org_id, excluded.org_id),"
-            " title = CASE WHEN chats.title = '' THEN excluded.title ELSE chats.title END,"
-            " updated_at = excluded.updated_at",
-            (new, old_row["title"], old_row["active"], old_row["is_admin"], org_id, now),
-        )
-    # every table holding a chat id
-    await move_chat(conn, old, new, pending_only=False)
-    from storage import activities  # issue 4: activity card copies and check-in buttons
-
-    await activities.move_chat(conn, old, new)
-    from storage import announcements  # issue 6: announcements, digest, audit presence
-
-    await announcements.migrate_chat(conn, old, new)
-    if old_row is not None:
-        await conn.execute("DELETE FROM chats WHERE id = ?", (old,))
-
-
-async def fallback_target(conn: Conn, user_id: int) -> tuple[int, str] | None:
-    """(chat id, Telegram first name) of the active chat bound to a registered user's org."""
-    row = await fetchone(
-        conn,
-        "SELECT c.id AS chat_id, u.first_name AS first_name FROM people p"
-        " JOIN users u ON u.id = p.user_id"
-        " JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
-        " WHERE p.user_id = ?",
-        (user_id,),
-    )
-    return (int(row["chat_id"]), str(row["first_name"])) if row else None
-
-
-async def set_user_unreachable(conn: Conn, user_id: int, now: float) -> None:
-    await conn.execute(
-        "UPDATE users SET reachable = 0, updated_at = ? WHERE id = ?", (now, user_id)
-    )
-
-
-async def set_chat_inactive(conn: Conn, chat_id: int, now: float) -> None:
-    await conn.execute(
-        "UPDATE chats SET active = 0, updated_at = ? WHERE id = ?", (now, chat_id)
-    )

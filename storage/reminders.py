@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
+from bot.domain.models_reminders import Reminder
 from storage.db import Conn, fetchall, fetchone
-
-
-class Reminder(BaseModel):
-    id: int
-    kind: str
-    ref_id: int
-    step: str
-    due_at: float
-    status: str = "pending"
-    fired_at: float | None = None
-
 
 _COLS = "id, kind, ref_id, step, due_at, status, fired_at"
 
@@ -37,6 +25,12 @@ async def cancel(conn: Conn, kind: str, ref_id: int) -> int:
     return cur.rowcount
 
 
+async def move_ref(conn: Conn, kind: str, old: int, new: int) -> None:
+    """Re-point `kind` reminders from `old` to `new` (a migrated chat's digest)."""
+    await conn.execute("UPDATE OR IGNORE reminders SET ref_id = ? WHERE kind = ?"
+                       " AND ref_id = ?", (new, kind, old))
+
+
 async def due(conn: Conn, now: float, limit: int) -> list[Reminder]:
     rows = await fetchall(
         conn, f"SELECT {_COLS} FROM reminders WHERE status = 'pending' AND due_at <= ?"
@@ -50,6 +44,11 @@ async def claim(conn: Conn, reminder_id: int, status: str, now: float) -> bool:
         "UPDATE reminders SET status = ?, fired_at = ? WHERE id = ? AND status = 'pending'",
         (status, now, reminder_id))
     return cur.rowcount == 1
+
+
+async def mark_missed(conn: Conn, reminder_id: int) -> None:
+    """A claimed reminder whose handler failed is recorded as missed."""
+    await conn.execute("UPDATE reminders SET status = 'missed' WHERE id = ?", (reminder_id,))
 
 
 async def next_due(conn: Conn) -> float | None:

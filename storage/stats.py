@@ -5,18 +5,29 @@ org counts its whole subtree exactly (distinct volunteers are not double-counted
 up). `per_org` gives each org's own values (not rolled up) for drawing the tower.
 
 Approved hours come from `hour_totals` (per org and year, kept by triggers; see
-storage/hours.py), so they cost ~orgs x years rows rather than every entry; only the count of
-distinct volunteers reads entries (`hours.volunteers_in`, over a covering index).
+storage/hours.py), so they cost ~orgs x years rows rather than every entry; the count of
+distinct volunteers reads entries and is the hours repository's (`hours.volunteers_in`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from storage import hours as hours_repo
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, subtree_range
 
 _IN = "JOIN orgs o ON o.id = {alias}.org_id AND o.path LIKE ?"
+#: a member (`people p`) and their presence in their org's active chat
+_PRESENCE = (
+    " LEFT JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
+    " LEFT JOIN chat_presence cp ON cp.chat_id = c.id AND cp.user_id = p.user_id"
+)
+#: every org of the subtree owing an open campaign (`co`, `c`), with its submission (`s`)
+_OPEN_OWED = (
+    " FROM campaign_orgs co JOIN campaigns c ON c.id = co.campaign_id AND c.status = 'open' "
+    + _IN.format(alias="co")
+    + " LEFT JOIN campaign_submissions s ON s.campaign_id = co.campaign_id"
+    " AND s.org_id = co.org_id"
+)
 
 
 async def _one(conn: Conn, sql: str, params: tuple[Any, ...]) -> dict[str, int]:
@@ -25,7 +36,7 @@ async def _one(conn: Conn, sql: str, params: tuple[Any, ...]) -> dict[str, int]:
 
 
 async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) -> dict[str, int]:
-    """Every figure of the subtree at `path` (hours in quarter-hours)."""
+    """Every figure of the subtree at `path` but its distinct volunteers (hours in quarters)."""
     like = path + "%"
     out: dict[str, int] = {}
     out.update(await _one(conn, "SELECT COUNT(*) AS orgs FROM orgs WHERE path LIKE ?", (like,)))
@@ -37,9 +48,7 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
         " WHERE r.role = 'secretary'", (like,)))
     out.update(await _one(
         conn, "SELECT COUNT(*) AS members, COUNT(cp.user_id) AS members_in_chat FROM people p "
-        + _IN.format(alias="p") +
-        " LEFT JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
-        " LEFT JOIN chat_presence cp ON cp.chat_id = c.id AND cp.user_id = p.user_id"
+        + _IN.format(alias="p") + _PRESENCE +
         " AND cp.status = 'present'", (like,)))
     out.update(await hour_figures(conn, path, year_start_date=year_start_date))
     out.update(await _one(
@@ -54,31 +63,26 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
         " COALESCE(SUM(s.org_id IS NOT NULL AND s.late = 1), 0) AS late,"
         " COALESCE(SUM(s.org_id IS NULL AND c.due_at <= ?), 0) AS missing,"
         " COALESCE(SUM(s.org_id IS NULL AND c.due_at > ?), 0) AS not_due"
-        " FROM campaign_orgs co JOIN campaigns c ON c.id = co.campaign_id AND c.status = 'open' "
-        + _IN.format(alias="co") +
-        " LEFT JOIN campaign_submissions s ON s.campaign_id = co.campaign_id"
-        " AND s.org_id = co.org_id", (now, now, like)))
+        + _OPEN_OWED, (now, now, like)))
     return out
 
 
 async def hour_figures(conn: Conn, path: str, *, year_start_date: str) -> dict[str, int]:
     """Approved quarter-hours of the subtree (all time; served on or after `year_start_date`,
-    a January 1st) and its distinct volunteers.
+    a January 1st).
 
     `year >= ?` rather than `storage.hours.totals_by_org`'s `year = ?`: an activity closed on
     New Year's Eve before it starts credits next year's date, which "served_on >= year start"
     has always counted.
     """
-    low, high = hours_repo.subtree_range(path)
+    low, high = subtree_range(path)
     year = int(year_start_date[:4])
     assert year_start_date == f"{year:04d}-01-01", year_start_date
-    out = await _one(
+    return await _one(
         conn, "SELECT COALESCE(SUM(t.quarters), 0) AS quarters_all,"
         " COALESCE(SUM(CASE WHEN t.year >= ? THEN t.quarters END), 0) AS quarters_year"
         " FROM orgs o JOIN hour_totals t ON t.org_id = o.id WHERE o.path >= ? AND o.path < ?",
         (year, low, high))
-    out["volunteers"] = await hours_repo.volunteers_in(conn, path)
-    return out
 
 
 async def per_org(conn: Conn, path: str, *, now: float) -> list[dict[str, Any]]:
@@ -91,17 +95,12 @@ async def per_org(conn: Conn, path: str, *, now: float) -> list[dict[str, Any]]:
         " AS staffed FROM orgs o WHERE o.path LIKE ? ORDER BY o.depth, o.code", (like,))
     members = {r[0]: (int(r[1]), int(r[2])) for r in await fetchall(
         conn, "SELECT p.org_id, COUNT(*), COUNT(cp.user_id) FROM people p "
-        + _IN.format(alias="p") +
-        " LEFT JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
-        " LEFT JOIN chat_presence cp ON cp.chat_id = c.id AND cp.user_id = p.user_id"
+        + _IN.format(alias="p") + _PRESENCE +
         " AND cp.status = 'present' GROUP BY p.org_id", (like,))}
     campaigns = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in await fetchall(
         conn, "SELECT co.org_id, SUM(s.org_id IS NULL AND c.due_at <= ?),"
         " SUM(s.org_id IS NULL AND c.due_at > ?)"
-        " FROM campaign_orgs co JOIN campaigns c ON c.id = co.campaign_id AND c.status = 'open' "
-        + _IN.format(alias="co") +
-        " LEFT JOIN campaign_submissions s ON s.campaign_id = co.campaign_id"
-        " AND s.org_id = co.org_id GROUP BY co.org_id", (now, now, like))}
+        + _OPEN_OWED + " GROUP BY co.org_id", (now, now, like))}
     out = []
     for r in orgs:
         m, inside = members.get(r["id"], (0, 0))
@@ -125,8 +124,7 @@ async def members_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
         "  AND h.status = 'approved') AS quarters"
         " FROM people p " + _IN.format(alias="p") +
         " JOIN users u ON u.id = p.user_id"
-        " LEFT JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
-        " LEFT JOIN chat_presence cp ON cp.chat_id = c.id AND cp.user_id = p.user_id"
+        + _PRESENCE +
         " ORDER BY o.path, p.real_name", (path + "%",))
     return [dict(r) for r in rows]
 

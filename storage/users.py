@@ -45,8 +45,24 @@ async def set_lang(conn: Conn, user_id: int, lang: str) -> None:
     await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
 
 
-async def set_reachable(conn: Conn, user_id: int, reachable: bool) -> None:
-    await conn.execute("UPDATE users SET reachable = ? WHERE id = ?", (int(reachable), user_id))
+async def set_reachable(conn: Conn, user_id: int, reachable: bool, now: float) -> None:
+    await conn.execute(
+        "UPDATE users SET reachable = ?, updated_at = ? WHERE id = ?",
+        (int(reachable), now, user_id),
+    )
+
+
+async def fallback_target(conn: Conn, user_id: int) -> tuple[int, str] | None:
+    """(chat id, Telegram first name) of the active chat bound to a registered user's org."""
+    row = await fetchone(
+        conn,
+        "SELECT c.id AS chat_id, u.first_name AS first_name FROM people p"
+        " JOIN users u ON u.id = p.user_id"
+        " JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
+        " WHERE p.user_id = ?",
+        (user_id,),
+    )
+    return (int(row["chat_id"]), str(row["first_name"])) if row else None
 
 
 async def get_person(conn: Conn, user_id: int) -> Person | None:

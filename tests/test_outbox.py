@@ -16,7 +16,7 @@ from telegram import Bot
 
 from bot.delivery import Sender
 from bot.domain.clock import Clock
-from bot.domain.outbox import Outbox, split_text
+from bot.domain.outbox import Outbox, migrate_chat, split_text
 from bot.emulator import Emulator
 from storage import chats as chats_repo
 from storage import orgs as orgs_repo
@@ -257,7 +257,7 @@ async def test_migrate_chat_merges_into_known_supergroup(env: Env) -> None:
         await chats_repo.upsert(conn, chat_id=-1005, type="supergroup", title="New",
                                 active=True, is_admin=True, now=now)
         pending = await env.outbox.add(conn, -5, "queued", not_before=now + 3600)
-        await repo.migrate_chat(conn, -5, -1005, now)
+        await migrate_chat(conn, -5, -1005, now)
     assert await chats_repo.get(env.db.reader, -5) is None
     merged = await chats_repo.get(env.db.reader, -1005)
     assert merged.org_id == org.id and merged.title == "New" and merged.is_admin

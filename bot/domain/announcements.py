@@ -14,6 +14,7 @@ Urgent announcements (staff) bypass the budget.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
@@ -25,15 +26,15 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_announcements import Ack, Announcement, Target
+from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
 from bot.texts import Raw, t
 from storage import announcements as repo
 from storage import orgs as org_repo
-from storage.announcements import Ack, Announcement, Target
 from storage.db import Conn, Database
-from storage.reminders import Reminder
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,23 @@ async def _nothing() -> AsyncIterator[None]:
     yield
 
 
+# --- callback data: the "Received" button -----------------------------------------------------
+
+#: the "Received" button of any announcement (the handler is registered on it)
+ACK_DATA = re.compile(rf"^ann:(\d+):{ACK}$")
+
+
 def ack_data(ann_id: int) -> str:
+    """The "Received" button of announcement `ann_id`."""
     return f"ann:{ann_id}:{ACK}"
+
+
+def parse_ack_data(data: str | None) -> int:
+    """The announcement id of a "Received" button; a stale or forged one is refused."""
+    match = ACK_DATA.match(data or "")
+    if match is None:
+        raise Refusal("err_stale_button")
+    return int(match.group(1))
 
 
 class Board(BaseModel):

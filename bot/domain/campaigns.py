@@ -31,6 +31,8 @@ from bot.domain.access import RANK, Access
 from bot.domain.clock import Clock, fmt_local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_campaigns import Campaign, Submission
+from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
@@ -38,11 +40,8 @@ from bot.texts import Raw, mention, t
 from storage import campaigns as repo
 from storage import chats as chat_repo
 from storage import orgs as org_repo
-from storage import outbox as outbox_repo
 from storage import users as user_repo
-from storage.campaigns import Campaign, Submission
 from storage.db import Conn, Database
-from storage.reminders import Reminder
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +109,33 @@ def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
     return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now), scope=scope)
 
 
+# --- callback data and deep link: choosing what to submit ------------------------------------
+
+#: a /submit choice button (the handler is registered on it; a stale one is refused there)
+SUBMIT_DATA = re.compile(r"^sub:")
+_SUBMIT = re.compile(r"^sub:(\d+):(\d+)$")
+#: the deep-link prefix of `/start sub_<campaign id>`, sent in reminders
+SUBMIT_LINK = "sub"
+
+
+def submit_data(campaign_id: int, org_id: int) -> str:
+    """The button that chooses to submit for `org_id` to campaign `campaign_id`."""
+    return f"sub:{campaign_id}:{org_id}"
+
+
+def parse_submit_data(data: str | None) -> tuple[int, int]:
+    """(campaign id, org id) of a /submit choice; a stale or forged one is refused."""
+    match = _SUBMIT.match(data or "")
+    if match is None:
+        raise Refusal("err_stale_button")
+    return int(match.group(1)), int(match.group(2))
+
+
+def submit_payload(campaign_id: int) -> str:
+    """The `/start` payload that opens /submit for one campaign (parsed by `parse_id`)."""
+    return f"{SUBMIT_LINK}_{campaign_id}"
+
+
 def parse_id(text: str | None) -> int:
     value = (text or "").strip().lstrip("#")
     if not value.isdigit() or len(value) > 12:
@@ -132,7 +158,7 @@ def ladder(due_at: float, now: float, rungs: list[float], overdue_days: int,
 
 def fmt_span(seconds: float, lang: str) -> str:
     """A rough duration: '3 天 4 小时', '2 h 5 min', '30 s'."""
-    s = max(0, int(round(seconds)))
+    s = max(0, round(seconds))
     units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
     parts = []
     for name, size in units:
@@ -231,7 +257,7 @@ class Campaigns:
     def link(self, campaign_id: int) -> str:
         if not self.bot_username:
             return f"/submit {campaign_id}"
-        return f"https://t.me/{self.bot_username}?start=sub_{campaign_id}"
+        return f"https://t.me/{self.bot_username}?start={submit_payload(campaign_id)}"
 
     async def org_of_chat(self, chat_id: int) -> Org:
         return await self.access.org_of_chat(chat_id)
@@ -355,11 +381,7 @@ class Campaigns:
         """(campaign, org) pairs this person may submit for, open campaigns only."""
         r = self.db.reader
         if campaign_id is not None:
-            campaign = await repo.get(r, campaign_id)
-            if campaign is None:
-                raise Refusal("err_camp_unknown", id=campaign_id)
-            if campaign.status != "open":
-                raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+            campaign = await self._open(r, campaign_id)
         grants = await user_repo.roles_of(r, user_id)
         pairs = await repo.open_owed_by(r, [g.org_id for g in grants])
         if campaign_id is not None:
@@ -392,14 +414,20 @@ class Campaigns:
         sub = await repo.submission(self.db.reader, campaign.id, org.id)
         return Option(campaign=campaign, org=org, submitted=sub is not None)
 
+    @staticmethod
+    async def _open(conn: Conn, campaign_id: int) -> Campaign:
+        """The campaign, if it is still open; an unknown or cancelled one is refused."""
+        campaign = await repo.get(conn, campaign_id)
+        if campaign is None:
+            raise Refusal("err_camp_unknown", id=campaign_id)
+        if not campaign.is_open:
+            raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+        return campaign
+
     async def _check_submitter(self, user_id: int, campaign_id: int,
                                org_id: int) -> tuple[Campaign, Org]:
         r = self.db.reader
-        campaign = await repo.get(r, campaign_id)
-        if campaign is None:
-            raise Refusal("err_camp_unknown", id=campaign_id)
-        if campaign.status != "open":
-            raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+        campaign = await self._open(r, campaign_id)
         org = await org_repo.get(r, org_id)
         if org is None or not await repo.is_owed_by(r, campaign.id, org.id):
             raise Refusal("err_sub_not_owed", id=campaign.id, title=campaign.title)
@@ -435,9 +463,7 @@ class Campaigns:
         campaign, org = await self._check_submitter(user_id, *target)
         async with self.db.transaction() as tx:
             now = self.clock.time()
-            current = await repo.get(tx, campaign.id)
-            if current is None or current.status != "open":
-                raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
+            await self._open(tx, campaign.id)  # again: a cancel may have come in between
             before = await repo.submission(tx, campaign.id, org.id)
             saved = await repo.save_submission(
                 tx, campaign_id=campaign.id, org_id=org.id, user_id=user_id, text=text,
@@ -452,12 +478,12 @@ class Campaigns:
     async def on_reminder(self, conn: Conn, reminder: Reminder) -> None:
         """Queue what one step of a campaign's ladder says; nothing else is written."""
         campaign = await repo.get(conn, reminder.ref_id)
-        if campaign is None or campaign.status != "open":
+        if campaign is None or not campaign.is_open:
             return
         step = reminder.step
         board = await self._board(conn, campaign)
         await self._tell_no_secretary(conn, campaign, board)
-        if step.startswith("before:") or step.startswith("overdue:"):
+        if step.startswith(("before:", "overdue:")):
             await self._remind(conn, campaign, board, step)
         elif step == "due":
             await self._post(conn, campaign, board, "due", self.board_text(
@@ -520,7 +546,7 @@ class Campaigns:
             chat = await chat_repo.of_org(conn, row.org_id)
             chat_id = chat.id if chat is not None and chat.active else None
             if chat_id is None:
-                target = await outbox_repo.fallback_target(conn, grant.user_id)
+                target = await user_repo.fallback_target(conn, grant.user_id)
                 chat_id = target[0] if target else None
             if chat_id is None:
                 log.info("campaign %s: secretary %s of %s unreachable and no chat", campaign.id,

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -16,6 +16,7 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock, fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
 from bot.domain.outbox import Outbox
 from bot.settings import Settings
 from bot.texts import Raw, t
@@ -23,7 +24,6 @@ from storage import hours as repo
 from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
-from storage.hours import Draft, HourEntry, OrgSums, PersonSums
 
 MAX_DAYS_BACK = 365
 MAX_DESCRIPTION = 500
@@ -145,7 +145,7 @@ def stars_for(approved_hours: float, thresholds: list[float]) -> Stars:
     return Stars(level=level, to_next=thresholds[level] - approved_hours, next_level=level + 1)
 
 
-def fmt_hours(quarters: int | float) -> str:
+def fmt_hours(quarters: float) -> str:
     """Quarter-hours as hours: 10 → '2.5', 8 → '2'."""
     value = quarters / 4
     return f"{value:.2f}".rstrip("0").rstrip(".")
@@ -209,6 +209,57 @@ def roll_up(orgs: list[Org], sums: list[OrgSums]) -> list[OrgTotals]:
 
 
 REJECT_FLOW = "hours_reason"
+
+
+# --- callback data: the hours buttons ------------------------------------------------------
+
+HoursVerb = Literal["dup", "my", "ok", "no", "nr"]
+_HOURS_DATA: dict[str, re.Pattern[str]] = {
+    "dup": re.compile(r"^hrs:(dup):(\d+):([yn])$"),  # keep a same-day duplicate? (draft id)
+    "my": re.compile(r"^hrs:(my):(\d+)$"),  # /myhours page
+    "ok": re.compile(r"^hrs:(ok):(\d+):(\d+)$"),  # approve (entry id, listing scope)
+    "no": re.compile(r"^hrs:(no):(\d+):(\d+)$"),  # reject (entry id, listing scope)
+    "nr": re.compile(r"^hrs:(nr):(\d+)$"),  # reject with no reason (entry id)
+}
+
+
+class HoursButton(NamedTuple):
+    """A press on an hours button: `verb` on `id` (a draft, a page or an entry)."""
+
+    verb: HoursVerb
+    id: int
+    yes: bool = False  # dup: keep the duplicate
+    scope: int = 0  # ok / no: the org the /pending listing shows (0: the approver's own)
+
+
+def hours_data(button: HoursButton) -> str:
+    """The callback data of an hours button."""
+    verb, id_ = button.verb, button.id
+    if verb == "dup":
+        return f"hrs:dup:{id_}:{'y' if button.yes else 'n'}"
+    if verb in ("ok", "no"):
+        return f"hrs:{verb}:{id_}:{button.scope}"
+    return f"hrs:{verb}:{id_}"
+
+
+def hours_pattern(*verbs: HoursVerb) -> re.Pattern[str]:
+    """What a handler of these verbs is registered on."""
+    return re.compile("|".join(_HOURS_DATA[v].pattern for v in verbs))
+
+
+def parse_hours_data(data: str | None) -> HoursButton:
+    """The button behind callback data; a stale or forged one is refused."""
+    for pattern in _HOURS_DATA.values():
+        match = pattern.match(data or "")
+        if match is None:
+            continue
+        verb, id_ = match.group(1), int(match.group(2))
+        if verb == "dup":
+            return HoursButton("dup", id_, yes=match.group(3) == "y")
+        if verb in ("ok", "no"):
+            return HoursButton(verb, id_, scope=int(match.group(3)))  # type: ignore[arg-type]
+        return HoursButton(verb, id_)  # type: ignore[arg-type]
+    raise Refusal("err_stale_button")
 
 
 class RejectWhere(BaseModel):

@@ -16,9 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.domain.clock import Clock
-from bot.texts import mention
 from bot.domain.models import OutboxItem
+from bot.texts import mention
+from storage import activities as activity_repo
+from storage import announcements as announcement_repo
+from storage import chats as chat_repo
 from storage import outbox as repo
+from storage import reminders as reminder_repo
+from storage import users as user_repo
 from storage.db import Conn, Database
 
 log = logging.getLogger(__name__)
@@ -270,13 +275,13 @@ class Outbox:
         fallback_id = None
         async with self.db.transaction() as conn:
             if item.chat_id < 0:
-                await repo.set_chat_inactive(conn, item.chat_id, now)
+                await chat_repo.set_active(conn, item.chat_id, False, now)
                 return None
             user_id = item.user_id or item.chat_id
-            await repo.set_user_unreachable(conn, user_id, now)
+            await user_repo.set_reachable(conn, user_id, False, now)
             if not item.payload.get("fallback"):
                 return None
-            target = await repo.fallback_target(conn, user_id)
+            target = await user_repo.fallback_target(conn, user_id)
             if target is None:
                 return None
             chat_id, first_name = target
@@ -293,5 +298,20 @@ class Outbox:
     async def on_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: its chat row and its messages move to the new id."""
         async with self.db.transaction() as conn:
-            await repo.migrate_chat(conn, old_chat_id, new_chat_id, self.clock.time())
+            await migrate_chat(conn, old_chat_id, new_chat_id, self.clock.time())
         self.wake()
+
+
+async def migrate_chat(conn: Conn, old: int, new: int, now: float) -> None:
+    """A group became a supergroup: move every chat-id reference from `old` to `new`, inside
+    the caller's transaction. A feature that stores chat ids adds its repository's move here.
+    """
+    if old == new:
+        return
+    known = await chat_repo.take_over(conn, old, new, now)
+    await repo.move_chat(conn, old, new, pending_only=False)
+    await activity_repo.move_chat(conn, old, new)  # activity card copies, check-in buttons
+    await announcement_repo.migrate_chat(conn, old, new)  # announcements, digest, presence
+    await reminder_repo.move_ref(conn, "digest", old, new)  # the chat's evening digest
+    if known:
+        await chat_repo.delete(conn, old)

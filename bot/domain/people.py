@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel
@@ -30,6 +31,48 @@ class Registration(BaseModel):
     phone: str | None = None
     editing: bool = False
     after: str | None = None  # a deep-link payload to resume when registration completes
+
+
+# --- callback data: the registration and /forgetme buttons ----------------------------------
+
+RegVerb = Literal["org", "pick", "consent", "confirm"]
+#: every registration button (the handler is registered on it; a stale one is refused there)
+REG_DATA = re.compile(r"^reg:")
+_REG = re.compile(r"^reg:(org|pick|consent|confirm):(\d{1,12}|[yn])$")
+#: every /forgetme button
+FORGET_DATA = re.compile(r"^forget:")
+
+
+def reg_data(verb: RegVerb, value: int | bool) -> str:
+    """A registration button: open or pick an org (its id), or answer consent/confirm (y/n)."""
+    if isinstance(value, bool):
+        return f"reg:{verb}:{'y' if value else 'n'}"
+    return f"reg:{verb}:{value}"
+
+
+def parse_reg_data(data: str | None) -> tuple[RegVerb, int | bool]:
+    """(verb, org id or yes/no) of a registration button; a stale or forged one is refused."""
+    match = _REG.match(data or "")
+    if match is None:
+        raise Refusal("err_stale_button")
+    verb, value = match.group(1), match.group(2)
+    if verb in ("org", "pick"):
+        if not value.isdigit():
+            raise Refusal("err_stale_button")
+        return verb, int(value)  # type: ignore[return-value]
+    if value not in ("y", "n"):
+        raise Refusal("err_stale_button")
+    return verb, value == "y"  # type: ignore[return-value]
+
+
+def forget_data(yes: bool) -> str:
+    """The /forgetme question's Yes (delete) and No (keep) buttons."""
+    return "forget:y" if yes else "forget:n"
+
+
+def parse_forget_data(data: str | None) -> bool:
+    """True only for the Yes button: anything else keeps the data."""
+    return data == forget_data(True)
 
 
 class Profile(BaseModel):

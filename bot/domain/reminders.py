@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.domain.clock import Clock
+from bot.domain.models_reminders import Reminder
 from storage import reminders as repo
-from storage.db import Conn, Database
-from storage.reminders import Reminder
+from storage.db import Conn, Database, savepoint
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,12 @@ class Reminders:
             return
         if not await repo.claim(tx, row.id, "done", now):
             return
-        await tx.execute("SAVEPOINT reminder")
         try:
-            await handler(tx, row)
+            async with savepoint(tx, "reminder"):
+                await handler(tx, row)
         except Exception:  # one broken reminder must not block the others
-            await tx.execute("ROLLBACK TO reminder")
             log.exception("reminder %s %s/%s failed; marked missed", row.id, row.kind, row.ref_id)
-            await tx.execute("UPDATE reminders SET status = 'missed' WHERE id = ?", (row.id,))
+            await repo.mark_missed(tx, row.id)
             result.missed += 1
         else:
             result.fired += 1
-        await tx.execute("RELEASE reminder")

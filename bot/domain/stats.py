@@ -17,6 +17,7 @@ from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.settings import Settings
 from bot.texts import t
+from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import stats as repo
 from storage.db import Database
@@ -100,7 +101,8 @@ class Stats:
         year_start = date(self.today().year, 1, 1).isoformat()
         numbers = await repo.figures(self.db.reader, org.path, now=self.clock.time(),
                                      year_start_date=year_start)
-        return Figures(org=org, **numbers)
+        volunteers = await hours_repo.volunteers_in(self.db.reader, org.path)
+        return Figures(org=org, volunteers=volunteers, **numbers)
 
     async def view(self, org: Org) -> StatsView:
         """The subtree's figures and each direct child's."""

@@ -11,13 +11,25 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Chat, Org, User
+from bot.domain.outbox import migrate_chat
 from storage import chats as chat_repo
 from storage import orgs as org_repo
-from storage import outbox as outbox_repo
 from storage import users as user_repo
 from storage.db import Database
 
 GROUP_TYPES = ("group", "supergroup")
+#: the deep-link prefix of `/start join_<org code>`, shown by /org and /org add
+JOIN_LINK = "join"
+
+
+def join_payload(code: str) -> str:
+    """The `/start` payload that registers straight into the org `code`."""
+    return f"{JOIN_LINK}_{validate.link_payload(code)}"
+
+
+def parse_join_payload(rest: str) -> str:
+    """The org code of a join link (the part after `join_`)."""
+    return validate.code_from_payload(rest)
 
 
 class OrgView(BaseModel):
@@ -221,7 +233,7 @@ class Tower:
     async def migrated(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: every stored reference moves to the new id."""
         async with self.db.transaction() as tx:
-            await outbox_repo.migrate_chat(tx, old_id, new_id)
+            await migrate_chat(tx, old_id, new_id, self.clock.time())
 
     async def retitled(self, chat_id: int, title: str) -> None:
         async with self.db.transaction() as tx:

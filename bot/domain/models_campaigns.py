@@ -1,0 +1,53 @@
+"""Report-back campaigns as repositories return them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Campaign(BaseModel):
+    """A report-back campaign: a title owed by orgs below `org_id` by `due_at`."""
+
+    id: int
+    org_id: int
+    title: str
+    due_at: float
+    scope: str = "children"
+    status: str = "open"
+    created_by: int
+    created_at: float
+    cancelled_at: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Not cancelled: it still takes reports and sends reminders."""
+        return self.status == "open"
+
+
+class Submission(BaseModel):
+    """One org's report for a campaign (the latest version)."""
+
+    campaign_id: int
+    org_id: int
+    user_id: int
+    first_name: str = ""  # the submitter's Telegram display name (never the real name)
+    text: str | None = None
+    file_id: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    submitted_at: float
+    late: bool = False
+    versions: int = 1
+
+
+class Owing(BaseModel):
+    """One org that owes a campaign, with its current submission if any."""
+
+    campaign_id: int
+    org_id: int
+    code: str
+    name: str
+    path: str
+    depth: int
+    no_secretary_told_at: float | None = None
+    submission: Submission | None = None

@@ -1,0 +1,68 @@
+"""Volunteer hours as repositories return them (quarter-hours; see storage/hours.py)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class HourEntry(BaseModel):
+    """One logged entry of service hours, with joined names for display."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    user_id: int
+    org_id: int
+    served_on: str
+    quarters: int
+    description: str
+    status: str
+    source: str = "self"
+    created_at: float
+    decided_by: int | None = None
+    decided_at: float | None = None
+    reason: str | None = None
+    # joined for display (None when not asked for, or the person was forgotten)
+    first_name: str | None = None
+    real_name: str | None = None
+    org_name: str | None = None
+    org_code: str | None = None
+    decider_name: str | None = None
+
+    @property
+    def hours(self) -> float:
+        return self.quarters / 4
+
+
+class Draft(BaseModel):
+    """A same-day duplicate waiting for the person's Yes or No."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    user_id: int
+    served_on: str
+    quarters: int
+    description: str
+    created_at: float
+
+
+class OrgSums(BaseModel):
+    """Approved quarter-hours logged at one org (not rolled up)."""
+
+    org_id: int
+    quarters: int = 0
+    year_quarters: int = 0
+    entries: int = 0
+
+
+class PersonSums(BaseModel):
+    """One person's approved and pending quarter-hours."""
+
+    user_id: int
+    org_id: int | None
+    real_name: str | None
+    first_name: str | None
+    approved: int = 0
+    pending: int = 0
+    entries: int = 0
