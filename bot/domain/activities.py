@@ -39,7 +39,7 @@ from storage import activities as repo
 from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import users as user_repo
-from storage.activities import Activity, Card, Signup
+from bot.domain.models_activities import Activity, Card, Signup
 from storage.db import Conn, Database
 from storage.reminders import Reminder
 
