@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.concurrency import PerChatUpdateProcessor
-from bot.delivery import Sender
+from bot.context import Context, Services, services_of  # noqa: F401  (re-exported for CLI, demo, tests)
 from bot.domain.access import Access
 from bot.domain.activities import Activities
 from bot.domain.announcements import Announcements, DigestBudget
@@ -27,7 +27,7 @@ from bot.domain.people import People
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
-from bot.context import Context, Services, services_of  # noqa: F401  (re-exported for CLI, demo, tests)
+from bot.gateway.sender import Sender
 from bot.settings import Settings
 from storage.db import Database
 

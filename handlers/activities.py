@@ -13,7 +13,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.context import Context, Services
-from bot.delivery import markup_of, retry_after_seconds
+from bot.gateway.errors import retry_after_seconds
+from bot.gateway.markup import markup_of
 from bot.domain.activities import (
     CHECKIN_FLOW, FORM, Activities, CardEditor, EditOutcome, FormState, JoinResult, parse_activity,
     parse_id,
