@@ -111,6 +111,7 @@ async def form_input(update: Update, context: Context) -> None:
 
 
 def form_prompt(context: Context, service: Activities, state: FormState) -> str:
+    """The question for the form's current step."""
     return tr(context, f"act_form_{state.step}", **service.examples())
 
 
@@ -203,6 +204,7 @@ async def button(update: Update, context: Context) -> None:
 
 
 def join_answer(context: Context, service: Activities, result: JoinResult) -> str:
+    """The toast answering a Sign up press."""
     a = result.activity
     assert a is not None
     text = tr(context, f"act_ans_{result.kind}", position=result.position,
@@ -286,6 +288,7 @@ async def me_section(update: Update, context: Context, profile: Any) -> str | No
 
 
 async def forget_hook(context: Context, user_id: int) -> None:
+    """/forgetme: give up the person's places."""
     await _service(context).forget(user_id)
 
 

@@ -147,6 +147,7 @@ class CardEditor:
         rendered: dict[int, tuple[str, dict[str, Any] | None]] = {}
 
         async def run_chat(chat_id: int, jobs: list[tuple[Card, Activity]]) -> None:
+            """One chat's edits, one after another."""
             nonlocal next_at
             for card, activity in jobs:
                 if activity.id not in rendered:
@@ -222,6 +223,7 @@ def attach_timer(app: Application, editor: CardEditor) -> None:
     """Give the editor its one APScheduler timer."""
 
     def schedule(delay: float) -> None:
+        """Replace the pending timer with one firing after `delay` seconds."""
         assert app.job_queue is not None
         for job in app.job_queue.get_jobs_by_name(CARDS_JOB):
             job.schedule_removal()

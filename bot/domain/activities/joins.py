@@ -40,6 +40,7 @@ class JoinBatcher:
 
     async def submit(self, activity_id: int, user_id: int,
                      overlaps: list[Activity]) -> JoinResult:
+        """Queue one press; its answer comes once its batch has committed."""
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
         self._queue.append(Press(activity_id, user_id, overlaps, future))
         if self._worker is None or self._worker.done():

@@ -60,6 +60,7 @@ def example_values(now: float, settings: Settings) -> dict[str, str]:
 
 
 def parse_title(text: str | None, ex: dict[str, str]) -> str:
+    """A title: non-empty, printable, at most MAX_TITLE characters."""
     value = _nfc(text)
     if not value:
         raise Refusal("err_act_title_empty", **ex)
@@ -71,6 +72,7 @@ def parse_title(text: str | None, ex: dict[str, str]) -> str:
 
 
 def parse_place(text: str | None, ex: dict[str, str]) -> str:
+    """A place: non-empty, printable, at most MAX_PLACE characters."""
     value = _nfc(text)
     if not value:
         raise Refusal("err_act_place_empty", **ex)
@@ -116,6 +118,7 @@ def parse_quarters(text: str | None, ex: dict[str, str]) -> int:
 
 
 def parse_capacity(text: str | None, ex: dict[str, str]) -> int:
+    """A capacity: a whole number from 1 to MAX_CAPACITY."""
     value = _norm(text)
     if not value.isdigit() or not 1 <= int(value) <= MAX_CAPACITY:
         raise Refusal("err_act_capacity", got=value[:20], max=MAX_CAPACITY, **ex)
@@ -123,6 +126,7 @@ def parse_capacity(text: str | None, ex: dict[str, str]) -> int:
 
 
 def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
+    """'lat,lon' in degrees, within range."""
     value = _norm(text)
     match = _COORDS_RE.match(value)
     if not match:
@@ -158,6 +162,7 @@ def parse_activity(text: str | None, now: float, settings: Settings) -> Activity
 
 
 def parse_id(text: str | None) -> int:
+    """An activity id as typed ('12' or '#12')."""
     value = _norm(text).lstrip("#")
     if not value.isdigit() or len(value) > 12:
         raise Refusal("err_act_id", got=(text or "")[:20])
@@ -174,6 +179,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def fmt_hours(quarters: int) -> str:
+    """Quarter-hours as hours without trailing zeros ('1.5')."""
     return f"{quarters / 4:.2f}".rstrip("0").rstrip(".")
 
 
@@ -189,6 +195,7 @@ def step_name(span: timedelta) -> str:
 
 
 def fmt_span(seconds: float, lang: str) -> str:
+    """A time span in words, in the largest whole unit."""
     seconds = max(0, round(seconds))
     if seconds >= 86400 and seconds % 86400 == 0:
         return t(lang, "act_span_d", n=seconds // 86400)

@@ -11,6 +11,8 @@ from storage.db import Conn
 
 
 class JoinResult(BaseModel):
+    """A Sign up press: a place, a waitlist position, a repeat, or not registered."""
+
     kind: Literal["confirmed", "waiting", "already_confirmed", "already_waiting", "unregistered"]
     activity: Activity | None = None
     position: int = 0
@@ -18,17 +20,23 @@ class JoinResult(BaseModel):
 
 
 class LeaveResult(BaseModel):
+    """A Cancel press, and who moved up from the waitlist."""
+
     kind: Literal["left", "not_signed_up"]
     activity: Activity
     promoted: int | None = None
 
 
 class CheckinResult(BaseModel):
+    """A check-in: done, already done, or a live location is needed."""
+
     kind: Literal["done", "already", "need_location"]
     activity: Activity
 
 
 class CloseResult(BaseModel):
+    """/close: who was present, who did not come, the hours credited."""
+
     activity: Activity
     present: int
     no_show: int
@@ -36,6 +44,8 @@ class CloseResult(BaseModel):
 
 
 class Created(BaseModel):
+    """A new activity and the number of cascade copies queued."""
+
     activity: Activity
     copies: int  # cascade copies queued in other chats
 
@@ -58,5 +68,7 @@ class Credit(Protocol):
     """What /close needs of the hours service (bot.domain.hours.Hours.credit)."""
 
     async def credit(self, conn: Conn, *, user_id: int, org_id: int, hours: float,
-                     served_on: str, description: str, source: str, by: int) -> int: ...
+                     served_on: str, description: str, source: str, by: int) -> int:
+        """Credit approved hours inside the caller's transaction; returns the entry id."""
+        ...
 

@@ -85,15 +85,19 @@ class Activities:
 
     # --- small helpers -----------------------------------------------------------------------
     def lang_of(self, lang: str | None, tg_lang: str | None) -> str:
+        """The person's language: chosen, else Telegram's, else the bot's default."""
         return lang or normalise_lang(tg_lang) or self.settings.language
 
     def when(self, ts: float) -> str:
+        """A time as 'YYYY-MM-DD HH:MM' in the configured zone."""
         return fmt_local(ts, self.settings.tz)
 
     def examples(self) -> dict[str, str]:
+        """Values for the examples in usage texts."""
         return example_values(self.clock.time(), self.settings)
 
     async def get(self, activity_id: int) -> Activity:
+        """The activity, or a refusal if there is none with that id."""
         activity = await repo.get(self.db.reader, activity_id)
         if activity is None:
             raise Refusal("err_act_unknown", id=activity_id)
@@ -105,11 +109,13 @@ class Activities:
         return bool(user and user.started and user.reachable)
 
     async def require_organiser(self, user_id: int, chat_id: int) -> Org:
+        """The chat's org, if the person may organise activities there."""
         org = await self.chat_org(chat_id)
         await self.access.require(user_id, org, "secretary")
         return org
 
     async def chat_org(self, chat_id: int) -> Org:
+        """The org this chat is bound to."""
         org = await self.access.org_of_chat(chat_id)
         return org
 
@@ -331,9 +337,11 @@ class Activities:
             self.cards.mark(activity.id)
 
     async def upcoming(self, user_id: int) -> list[tuple[Activity, str]]:
+        """The person's next few activities with their sign-up status (for /me)."""
         return await repo.upcoming_of(self.db.reader, user_id, self.clock.time(), 5)
 
     async def list_open(self, chat_id: int) -> tuple[Org, list[Activity]]:
+        """The chat's org and the open activities of its subtree."""
         org = await self.chat_org(chat_id)
         return org, await repo.open_in(self.db.reader, org.path, LIST_LIMIT)
 
@@ -408,6 +416,7 @@ class Activities:
 
     # --- check-in ----------------------------------------------------------------------------
     async def open_checkin(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
+        """Allow check-in for the activity (organiser, until an hour after the start)."""
         activity = await self.organised(user_id, chat_id, activity_id)
         if activity.status != "open":
             self._require_open(activity, 0)
@@ -419,6 +428,7 @@ class Activities:
         return activity
 
     def checkin_window(self, a: Activity) -> tuple[float, float]:
+        """When check-in opens and closes: an hour either side of the start."""
         return a.starts_at - CHECKIN_BEFORE, a.starts_at + CHECKIN_AFTER
 
     def _require_checkin(self, a: Activity, s: Signup | None, now: float) -> None:
@@ -481,12 +491,14 @@ class Activities:
 
     # --- guided form -------------------------------------------------------------------------
     async def form_begin(self, user_id: int, chat_id: int) -> FormState:
+        """Start the guided /activity form for an organiser."""
         org = await self.require_organiser(user_id, chat_id)
         state = FormState(chat_id=chat_id, org_id=org.id)
         await self._form_save(user_id, state)
         return state
 
     async def form_state(self, user_id: int) -> FormState | None:
+        """The person's guided form, if they are filling one in."""
         flow = await user_repo.get_flow(self.db.reader, user_id)
         if flow is None or flow.name != FORM:
             return None
