@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.delivery import CHAT_INTERVAL, GROUP_MAX, GROUP_WINDOW, Sender
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox
 from bot.emulator import Emulator
+from bot.gateway.pacing import CHAT_INTERVAL, GROUP_MAX, GROUP_WINDOW
+from bot.gateway.sender import Sender
 from storage.db import Database
 
 

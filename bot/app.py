@@ -19,7 +19,6 @@ from bot.context import (  # noqa: F401  (Services, services_of re-exported for 
     Services,
     services_of,
 )
-from bot.delivery import Sender
 from bot.domain.access import Access
 from bot.domain.activities import Activities
 from bot.domain.announcements import Announcements, DigestBudget
@@ -33,6 +32,7 @@ from bot.domain.people import People
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
+from bot.gateway.sender import Sender
 from bot.settings import Settings
 from storage.db import Database
 

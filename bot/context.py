@@ -26,7 +26,7 @@ from bot.settings import Settings
 from storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.delivery import Sender
+    from bot.gateway.sender import Sender
 
 
 @dataclass

@@ -1,32 +1,33 @@
 """Activities in chat: /activity (one line or guided), /activities, /checkin, /close, the card
-buttons, the `act_` deep link, and the timer that keeps card copies live."""
+buttons, the `act_` deep link; the gateway's card editor (started here) keeps copies live."""
 
 from __future__ import annotations
 
 import logging
-import re
-from functools import partial
 from typing import Any
 
-from telegram import Bot, Update
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.context import Context, Hooks, Services
-from bot.delivery import markup_of, retry_after_seconds
+from bot.context import Context, Hooks
 from bot.domain.activities import (
-    CHECKIN_FLOW, FORM, Activities, CardEditor, EditOutcome, FormState, JoinResult, parse_activity,
+    CHECKIN_FLOW,
+    FORM,
+    Activities,
+    FormState,
+    JoinResult,
+    callbacks,
+    parse_activity,
     parse_id,
 )
 from bot.domain.errors import Refusal
+from bot.gateway.cards import start_cards
+from bot.gateway.markup import markup_of
 from bot.texts import Raw
 from handlers import people as people_handlers
 from handlers.common import actor, deep_link, is_private, reply, require_group, require_private, tr
 
 log = logging.getLogger(__name__)
-
-BUTTON_RE = re.compile(r"^act:(\d{1,12}):(join|leave|in)$")
-CARDS_JOB = "activities:cards"
 
 
 def _service(context: Context) -> Activities:
@@ -100,6 +101,7 @@ async def form_input(update: Update, context: Context) -> None:
 
 
 def form_prompt(context: Context, service: Activities, state: FormState) -> str:
+    """The question for the form's current step."""
     return tr(context, f"act_form_{state.step}", **service.examples())
 
 
@@ -156,12 +158,12 @@ async def close(update: Update, context: Context) -> None:
 # --- buttons ---------------------------------------------------------------------------------
 
 async def button(update: Update, context: Context) -> None:
-    """Sign up / Cancel / Check in on a card (callback_data `act:<id>:<verb>`)."""
+    """Sign up / Cancel / Check in on a card (callback data: `callbacks.parse`)."""
     query = update.callback_query
-    match = BUTTON_RE.match(query.data or "")
-    if match is None:
+    pressed = callbacks.parse(query.data)
+    if pressed is None:
         raise Refusal("err_act_bad_button")
-    activity_id, verb = int(match.group(1)), match.group(2)
+    activity_id, verb = pressed
     service = _service(context)
     uid = actor(update).user_id
     message = query.message
@@ -192,6 +194,7 @@ async def button(update: Update, context: Context) -> None:
 
 
 def join_answer(context: Context, service: Activities, result: JoinResult) -> str:
+    """The toast answering a Sign up press."""
     a = result.activity
     assert a is not None
     text = tr(context, f"act_ans_{result.kind}", position=result.position,
@@ -275,63 +278,8 @@ async def me_section(update: Update, context: Context, profile: Any) -> str | No
 
 
 async def forget_hook(context: Context, user_id: int) -> None:
+    """/forgetme: give up the person's places."""
     await _service(context).forget(user_id)
-
-
-# --- keeping card copies live ----------------------------------------------------------------
-
-async def edit_card(bot: Bot, services: Services, chat_id: int, message_id: int, text: str,
-                    markup: dict[str, Any] | None) -> EditOutcome:
-    """One card edit, with Telegram's answers mapped to what the editor does next."""
-    try:
-        await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                    reply_markup=markup_of(markup, bot))
-    except RetryAfter as exc:
-        return EditOutcome("retry", retry_after_seconds(exc))
-    except ChatMigrated as exc:
-        await services.outbox.on_migrated(chat_id, int(exc.new_chat_id))
-        return EditOutcome("retry", 1.0)
-    except BadRequest as exc:
-        if "not modified" in exc.message.lower():
-            return EditOutcome("ok")
-        log.info("card %s/%s cannot be edited: %s", chat_id, message_id, exc.message)
-        return EditOutcome("gone")
-    except Forbidden:
-        return EditOutcome("gone")
-    except TelegramError as exc:  # network trouble, 5xx: try again a little later
-        log.warning("card %s/%s edit failed: %r", chat_id, message_id, exc)
-        return EditOutcome("retry", 2.0)
-    return EditOutcome("ok")
-
-
-async def flush_cards(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The card timer fired: edit what the limits allow, the editor re-arms for the rest."""
-    services: Services | None = context.application.bot_data.get("services")
-    if services is None:
-        return
-    await services.activities.cards.flush(partial(edit_card, context.bot, services))
-
-
-def attach_timer(app: Application, editor: CardEditor) -> None:
-    """Give the editor its one APScheduler timer."""
-
-    def schedule(delay: float) -> None:
-        for job in app.job_queue.get_jobs_by_name(CARDS_JOB):
-            job.schedule_removal()
-        app.job_queue.run_once(flush_cards, when=max(0.0, delay), name=CARDS_JOB,
-                               job_kwargs={"misfire_grace_time": None})
-
-    editor.attach(schedule)
-
-
-async def start_cards(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Once the application runs: attach the timer and refresh copies left stale."""
-    services: Services | None = context.application.bot_data.get("services")
-    if services is None:
-        return
-    editor = services.activities.cards
-    attach_timer(context.application, editor)
-    await editor.restore()
 
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
@@ -347,7 +295,7 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("activities", activities_list))
     app.add_handler(CommandHandler("checkin", checkin))
     app.add_handler(CommandHandler("close", close))
-    app.add_handler(CallbackQueryHandler(button, pattern=r"^act:"))
+    app.add_handler(CallbackQueryHandler(button, pattern=callbacks.PATTERN))
     if app.job_queue is not None:
         app.job_queue.run_once(start_cards, when=0, name="activities:start",
                                job_kwargs={"misfire_grace_time": None})

@@ -6,12 +6,13 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatType
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import Context
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Chat
+from bot.gateway.errors import classify
 from bot.logs import mark
 from bot.texts import mention, t
 
@@ -66,13 +67,14 @@ async def reply(
     try:
         return await context.bot.send_message(chat.id, text, reply_markup=markup,  # type: ignore[arg-type]
                                               reply_parameters=params)
-    except RetryAfter as flood:
+    except TelegramError as exc:
+        failure = classify(exc)
+        if failure.kind != "flood":
+            raise
         # a busy group hit Telegram's limit: the answer is not lost, the outbox sends it later
-        wait = flood.retry_after
-        seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
         services = context.services
         await services.outbox.send(
-            chat.id, text, urgent=True, not_before=services.clock.time() + seconds,
+            chat.id, text, urgent=True, not_before=services.clock.time() + failure.wait,
             reply_markup=markup.to_dict() if markup is not None else None,  # type: ignore[attr-defined]
         )
         return None

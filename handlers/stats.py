@@ -16,9 +16,9 @@ from bot.domain.access import RANK
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.stats import XLSX, Figures
+from bot.gateway.probe import BotProbe
 from bot.texts import Raw
 from handlers.common import GROUPS, actor, is_private, reply, require_group, tr
-from schedules.audit import BotProbe
 
 log = logging.getLogger(__name__)
 CHARTS = ("hours", "coverage", "tower")

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.domain.activities import CardEditor, distance_m, parse_activity, step_name
+from bot.domain.activities import distance_m, parse_activity, step_name
 from bot.domain.errors import Refusal
+from bot.gateway.cards import CardEditor
 from bot.settings import Settings
 from storage import activities as act_repo
 from storage import hours as hours_repo
@@ -160,7 +161,7 @@ async def test_signup_storm_three_chats(tb: Harness) -> None:
     """300 people in 3 chats press Sign up at once on capacity 50."""
     t = await build_tower(tb)
     nxt, _ = when(3 * 86400)
-    act_id, root_card = await create(tb, t["boss"], t["root"],
+    act_id, _root_card = await create(tb, t["boss"], t["root"],
                                      f"全区志愿服务日 | {nxt} | 4 | 50 | 雁山广场 | cascade")
     await tb.drain()
     cards = {c.chat_id: c for c in await act_repo.cards_of(tb.db.reader, [act_id])}
@@ -446,8 +447,8 @@ async def test_bad_input_answers_and_changes_nothing(tb: Harness) -> None:
     nxt, _ = when(86400)
     cases = [
         ("x | y", "用法：/activity"),
-        (f"x | 2020-01-01 09:00 | 1 | 5 | y", "已经过去"),
-        (f"x | 2030-02-30 09:00 | 1 | 5 | y", "时间“2030-02-30 09:00”无效"),
+        ("x | 2020-01-01 09:00 | 1 | 5 | y", "已经过去"),
+        ("x | 2030-02-30 09:00 | 1 | 5 | y", "时间“2030-02-30 09:00”无效"),
         (f"x | {nxt} | 0.3 | 5 | y", "0.25 到 24"),
         (f"x | {nxt} | 25 | 5 | y", "0.25 到 24"),
         (f"x | {nxt} | 1 | 0 | y", "1 到 100000"),

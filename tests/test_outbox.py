@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from bot.delivery import Sender
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox, migrate_chat, split_text
 from bot.emulator import Emulator
+from bot.gateway.sender import Sender
 from storage import chats as chats_repo
 from storage import orgs as orgs_repo
 from storage import outbox as repo
@@ -154,7 +154,7 @@ async def test_backlog_in_one_chat_does_not_hold_up_others(env: Env) -> None:
 
 
 def test_group_window_allows_20_per_minute() -> None:
-    from bot.delivery import _Chat
+    from bot.gateway.sender import _Chat
 
     group = _Chat(-42)
     now = time.monotonic()

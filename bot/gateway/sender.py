@@ -4,7 +4,8 @@ Pacing (all in monotonic time, since it is about Telegram's clock, not the bot's
 an overall token bucket at `rate` messages/s; per chat at most one message in flight and one
 started per second (so a chat's order is kept); per group at most 20 started in a rolling
 60 s. A chat that has to wait never holds up the others: ready chats are served oldest message
-first, waiting chats sit in a heap until their time comes.
+first, waiting chats sit in a heap until their time comes. The per-chat limits are the
+gateway's one `ChatPace`; Telegram's errors are read by the gateway's one `classify`.
 
 Durability: rows are read in batches (a few per chat), and outcomes are written back in
 batched transactions every ~50 ms. A row is marked sent only after Telegram accepted it; rows
@@ -19,43 +20,25 @@ import base64
 import heapq
 import logging
 import time
-import warnings
 from bisect import insort
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import (
-    Bot,
-    ForceReply,
-    InlineKeyboardMarkup,
-    InputFile,
-    LinkPreviewOptions,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-)
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
-from telegram.warnings import PTBDeprecationWarning
+from telegram import Bot, InputFile, LinkPreviewOptions
+from telegram.error import TelegramError
 
 from bot.domain.clock import Clock
 from bot.domain.models import OutboxItem
 from bot.domain.outbox import Outbox, Outcome, parts_of
+from bot.gateway.errors import classify
+from bot.gateway.markup import markup_of
+from bot.gateway.pacing import CHAT_INTERVAL, ChatPace
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-CHAT_INTERVAL = 1.0  # seconds between two messages started in one chat
-GROUP_WINDOW = 60.0  # rolling window of the per-group limit
-GROUP_MAX = 20  # messages per window per group
 MAX_FAILURES = 10  # transient errors before a message is given up
 BACKOFF_CAP = 300.0
 FLUSH_EVERY = 0.05  # seconds between batched outcome writes
@@ -65,57 +48,22 @@ POLL = 1.0  # look at the database at least this often (scheduled rows, other wr
 MIN_REFILL_GAP = 0.02
 
 
-def _seconds(value: float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        return max(0.0, _seconds(exc.retry_after))
-
-
-def markup_of(data: dict[str, Any] | None, bot: Bot) -> Any:
-    """A stored reply_markup dict as the PTB object."""
-    if not data:
-        return None
-    if "inline_keyboard" in data:
-        return InlineKeyboardMarkup.de_json(data, bot)
-    if "keyboard" in data:
-        return ReplyKeyboardMarkup.de_json(data, bot)
-    if data.get("remove_keyboard"):
-        return ReplyKeyboardRemove(selective=data.get("selective"))
-    if data.get("force_reply"):
-        return ForceReply(
-            selective=data.get("selective"),
-            input_field_placeholder=data.get("input_field_placeholder"),
-        )
-    raise ValueError(f"unknown reply_markup {sorted(data)}")
-
-
 @dataclass
-class _Chat:
-    id: int
+class _Chat(ChatPace):
+    """One chat's queue in memory, paced by the shared per-chat limits."""
+
     queue: list[OutboxItem] = field(default_factory=list)  # by id; the head goes next
     in_flight: bool = False
-    last_start: float = float("-inf")
-    pause_until: float = 0.0
-    window: deque[float] = field(default_factory=deque)  # group: start times in the window
     queued: bool = False  # has an entry in the waiting heap or the ready heap
 
     @property
-    def is_group(self) -> bool:
-        return self.id < 0
+    def id(self) -> int:
+        """The chat's id."""
+        return self.chat_id
 
     def ready_at(self, chat_interval: float) -> float:
-        at = max(self.last_start + chat_interval, self.pause_until)
-        if self.is_group:
-            now = time.monotonic()
-            while self.window and self.window[0] <= now - GROUP_WINDOW:
-                self.window.popleft()
-            if len(self.window) >= GROUP_MAX:
-                at = max(at, self.window[-GROUP_MAX] + GROUP_WINDOW + 0.05)
-        return at
+        """When the chat's next message may start (one per `chat_interval`, group window)."""
+        return self.next_start(time.monotonic(), self.last_start + chat_interval)
 
 
 class Sender:
@@ -305,9 +253,7 @@ class Sender:
     def _start(self, chat: _Chat, item: OutboxItem) -> None:
         now = time.monotonic()
         chat.in_flight = True
-        chat.last_start = now
-        if chat.is_group:
-            chat.window.append(now)
+        chat.started(now)
         task = asyncio.create_task(self._send(chat, item))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
@@ -334,28 +280,8 @@ class Sender:
         index = len(item.message_ids)
         try:
             message_id = await self._deliver(item, parts, index)
-        except RetryAfter as exc:
-            wait = retry_after_seconds(exc)
-            chat.pause_until = time.monotonic() + wait
-            self._retry(chat, item, wait, f"RetryAfter {wait:g}", failures=None)
-        except ChatMigrated as exc:
-            await self._migrated(chat, item, int(exc.new_chat_id))
-        except Forbidden as exc:
-            await self.outbox.on_forbidden(item)
-            self._fail(chat, item, f"Forbidden: {exc.message}")
-        except BadRequest as exc:
-            log.warning("outbox item %s to %s: bad request: %s", item.id, item.chat_id, exc.message)
-            self._fail(chat, item, f"BadRequest: {exc.message}")
-        except (NetworkError, TelegramError) as exc:  # TimedOut, NetworkError, 5xx, others
-            failures = getattr(item, "failures", 0) + 1
-            name = type(exc).__name__
-            if failures >= MAX_FAILURES:
-                log.warning("outbox item %s: giving up after %s errors: %s", item.id, failures, exc)
-                self._fail(chat, item, f"{name}: {exc.message}", failures=failures)
-            else:
-                wait = min(BACKOFF_CAP, 2.0 ** (failures - 1))
-                chat.pause_until = time.monotonic() + wait
-                self._retry(chat, item, wait, f"{name}: {exc.message}", failures=failures)
+        except TelegramError as exc:
+            await self._failed(chat, item, exc)
         except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable file, bad payload
             log.warning("outbox item %s: cannot be sent: %r", item.id, exc)
             self._fail(chat, item, f"{type(exc).__name__}: {exc}")
@@ -368,6 +294,35 @@ class Sender:
                 self._drop(chat, item)
                 self.sent_count += 1
                 self._emit(Outcome(item.id, "sent", message_ids=ids))
+
+    async def _failed(self, chat: _Chat, item: OutboxItem, exc: TelegramError) -> None:
+        """Act on Telegram's refusal of one send, as the gateway's error mapping reads it."""
+        failure = classify(exc)
+        if failure.kind == "flood":
+            wait = failure.wait
+            chat.pause_until = time.monotonic() + wait
+            self._retry(chat, item, wait, f"RetryAfter {wait:g}", failures=None)
+        elif failure.kind == "migrated":
+            assert failure.new_chat_id is not None
+            await self._migrated(chat, item, failure.new_chat_id)
+        elif failure.kind == "forbidden":
+            await self.outbox.on_forbidden(item)
+            self._fail(chat, item, f"{failure.name}: {failure.message}")
+        elif failure.kind != "transient":  # a 400 of any kind: this message can never go
+            log.warning("outbox item %s to %s: bad request: %s", item.id, item.chat_id,
+                        failure.message)
+            self._fail(chat, item, f"{failure.name}: {failure.message}")
+        else:  # TimedOut, NetworkError, 5xx, others
+            failures = getattr(item, "failures", 0) + 1
+            error = f"{failure.name}: {failure.message}"
+            if failures >= MAX_FAILURES:
+                log.warning("outbox item %s: giving up after %s errors: %s", item.id, failures,
+                            exc)
+                self._fail(chat, item, error, failures=failures)
+            else:
+                wait = min(BACKOFF_CAP, 2.0 ** (failures - 1))
+                chat.pause_until = time.monotonic() + wait
+                self._retry(chat, item, wait, error, failures=failures)
 
     async def _deliver(self, item: OutboxItem, parts: list[str], index: int) -> int:
         """Send part `index` of `item`; returns Telegram's message id."""

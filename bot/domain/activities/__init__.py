@@ -1,0 +1,38 @@
+"""Activities: sign-up cards across the tower, capacity and waitlist, reminders, check-in,
+attendance and the hours it earns.
+
+One concern per module: `parsing` (what organisers type), `service` (`Activities`), `joins`
+(presses decided in batches), `cards` (card text and markup), `copies` (where the card copies
+are and which are stale), `callbacks` (the buttons' callback data), `results`.
+"""
+
+from bot.domain.activities import callbacks
+from bot.domain.activities.copies import CardCopies
+from bot.domain.activities.joins import JoinBatcher
+from bot.domain.activities.parsing import (
+    ActivityInput,
+    distance_m,
+    example_values,
+    fmt_hours,
+    fmt_span,
+    parse_activity,
+    parse_id,
+    step_name,
+)
+from bot.domain.activities.results import (
+    CheckinResult,
+    CloseResult,
+    Created,
+    Credit,
+    FormState,
+    JoinResult,
+    LeaveResult,
+)
+from bot.domain.activities.service import CHECKIN_FLOW, FORM, KIND, Activities
+
+__all__ = [
+    "CHECKIN_FLOW", "FORM", "KIND", "Activities", "ActivityInput", "CardCopies", "CheckinResult",
+    "CloseResult", "Created", "Credit", "FormState", "JoinBatcher", "JoinResult", "LeaveResult",
+    "callbacks", "distance_m", "example_values", "fmt_hours", "fmt_span", "parse_activity",
+    "parse_id", "step_name",
+]

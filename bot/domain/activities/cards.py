@@ -1,0 +1,47 @@
+"""An activity's card as the chats see it: its text and its Bot API reply_markup dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.domain.activities import callbacks
+from bot.domain.activities.parsing import fmt_hours
+from bot.domain.clock import fmt_local
+from bot.domain.models_activities import Activity
+from bot.texts import t
+
+
+def count_line(a: Activity, lang: str) -> str:
+    """'12/50 · waitlist 3'."""
+    return t(lang, "act_count", confirmed=a.confirmed, capacity=a.capacity, waiting=a.waiting)
+
+
+def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
+    """The card: title, time, place, hours, org, the live count and the status."""
+    status = ""
+    if a.status == "cancelled":
+        status = t(lang, "act_card_cancelled")
+    elif a.status == "closed":
+        status = t(lang, "act_card_closed")
+    elif now >= a.starts_at:
+        status = t(lang, "act_card_started")
+    return t(lang, "act_card", id=a.id, title=a.title, when=fmt_local(a.starts_at, tz),
+             place=a.place, hours=fmt_hours(a.quarters), org=a.org_name or "",
+             count=count_line(a, lang), status=status)
+
+
+def card_markup(a: Activity, lang: str, now: float) -> dict[str, Any] | None:
+    """Bot API reply_markup of a card: Sign up / Cancel while sign-up is open."""
+    if a.status != "open" or now >= a.starts_at:
+        return None
+    return {"inline_keyboard": [[
+        {"text": t(lang, "act_btn_join"), "callback_data": callbacks.build(a.id, "join")},
+        {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")},
+    ]]}
+
+
+def checkin_markup(a: Activity, lang: str) -> dict[str, Any]:
+    """Bot API reply_markup of the check-in message: one Check in button."""
+    return {"inline_keyboard": [[
+        {"text": t(lang, "act_btn_checkin"), "callback_data": callbacks.build(a.id, "in")}]]}

@@ -1,0 +1,207 @@
+"""Activities as the organiser types them: one line or the guided form's answers, validated;
+and the small formats (hours, spans, reminder steps, distances) the messages use."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from pydantic import BaseModel
+
+from bot.domain.clock import local
+from bot.domain.errors import Refusal
+from bot.settings import Settings
+from bot.texts import t
+
+MAX_TITLE = 100
+MAX_PLACE = 200
+MAX_CAPACITY = 100_000
+MAX_DAYS_AHEAD = 366
+CASCADE_WORDS = ("cascade", "级联", "全塔")
+SKIP_WORDS = ("skip", "跳过", "-", "无")
+
+_WHEN_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})$")
+_HOURS_RE = re.compile(r"^\d{1,3}(?:\.\d{1,4})?$")
+_COORDS_RE = re.compile(r"^(-?\d{1,3}(?:\.\d+)?)\s*[,，]\s*(-?\d{1,3}(?:\.\d+)?)$")
+
+
+class ActivityInput(BaseModel):
+    """One activity as the organiser typed it, validated."""
+
+    title: str
+    starts_at: float
+    quarters: int
+    capacity: int
+    place: str
+    lat: float | None = None
+    lon: float | None = None
+    cascade: bool = False
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text or "").split())
+
+
+def _nfc(text: str | None) -> str:
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+def is_skip(text: str | None) -> bool:
+    """The guided form's answer for "no coordinates"."""
+    return _norm(text).lower() in SKIP_WORDS
+
+
+def example_values(now: float, settings: Settings) -> dict[str, str]:
+    """Values for the examples in the usage texts (a date a week ahead)."""
+    day = (local(now, settings.tz) + timedelta(days=7)).strftime("%Y-%m-%d")
+    return {"example_when": f"{day} 09:00"}
+
+
+def parse_title(text: str | None, ex: dict[str, str]) -> str:
+    """A title: non-empty, printable, at most MAX_TITLE characters."""
+    value = _nfc(text)
+    if not value:
+        raise Refusal("err_act_title_empty", **ex)
+    if len(value) > MAX_TITLE:
+        raise Refusal("err_act_title_long", max=MAX_TITLE, got=len(value), **ex)
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co") for ch in value):
+        raise Refusal("err_act_title_empty", **ex)
+    return value
+
+
+def parse_place(text: str | None, ex: dict[str, str]) -> str:
+    """A place: non-empty, printable, at most MAX_PLACE characters."""
+    value = _nfc(text)
+    if not value:
+        raise Refusal("err_act_place_empty", **ex)
+    if len(value) > MAX_PLACE:
+        raise Refusal("err_act_place_long", max=MAX_PLACE, got=len(value), **ex)
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co") for ch in value):
+        raise Refusal("err_act_place_empty", **ex)
+    return value
+
+
+def parse_when(text: str | None, now: float, settings: Settings, ex: dict[str, str]) -> float:
+    """'YYYY-MM-DD HH:MM' in the configured zone, in the future and within a year."""
+    value = _norm(text)
+    match = _WHEN_RE.match(value)
+    if not match:
+        raise Refusal("err_act_when", got=value[:30], **ex)
+    y, mo, d, h, mi = (int(g) for g in match.groups())
+    try:
+        when = datetime(y, mo, d, h, mi, tzinfo=settings.tz)
+    except ValueError:
+        raise Refusal("err_act_when", got=value[:30], **ex) from None
+    ts = when.timestamp()
+    if ts <= now:
+        raise Refusal("err_act_past", got=value[:30], **ex)
+    if ts > now + MAX_DAYS_AHEAD * 86400:
+        raise Refusal("err_act_far", got=value[:30], **ex)
+    return ts
+
+
+def parse_quarters(text: str | None, ex: dict[str, str]) -> int:
+    """Hours credited: 0.25 to 24 in steps of 0.25, as quarter-hours."""
+    value = _norm(text).replace(",", ".")
+    if not _HOURS_RE.match(value):
+        raise Refusal("err_act_hours", got=value[:20], **ex)
+    try:
+        hours = Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the regex keeps these out
+        raise Refusal("err_act_hours", got=value[:20], **ex) from None
+    quarters = hours * 4
+    if hours <= 0 or hours > 24 or quarters != quarters.to_integral_value():
+        raise Refusal("err_act_hours", got=value[:20], **ex)
+    return int(quarters)
+
+
+def parse_capacity(text: str | None, ex: dict[str, str]) -> int:
+    """A capacity: a whole number from 1 to MAX_CAPACITY."""
+    value = _norm(text)
+    if not value.isdigit() or not 1 <= int(value) <= MAX_CAPACITY:
+        raise Refusal("err_act_capacity", got=value[:20], max=MAX_CAPACITY, **ex)
+    return int(value)
+
+
+def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
+    """'lat,lon' in degrees, within range."""
+    value = _norm(text)
+    match = _COORDS_RE.match(value)
+    if not match:
+        raise Refusal("err_act_coords", got=value[:40], **ex)
+    lat, lon = float(match.group(1)), float(match.group(2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Refusal("err_act_coords", got=value[:40], **ex)
+    return lat, lon
+
+
+def parse_activity(text: str | None, now: float, settings: Settings) -> ActivityInput:
+    """'<title> | <YYYY-MM-DD HH:MM> | <hours> | <capacity> | <place> [| lat,lon] [| cascade]'."""
+    ex = example_values(now, settings)
+    fields = [part.strip() for part in (text or "").split("|")]
+    if not 5 <= len(fields) <= 7:
+        raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
+    title = parse_title(fields[0], ex)
+    starts_at = parse_when(fields[1], now, settings, ex)
+    quarters = parse_quarters(fields[2], ex)
+    capacity = parse_capacity(fields[3], ex)
+    place = parse_place(fields[4], ex)
+    lat = lon = None
+    cascade = False
+    for extra in fields[5:]:
+        if _norm(extra).lower() in CASCADE_WORDS and not cascade:
+            cascade = True
+        elif lat is None and _COORDS_RE.match(_norm(extra)):
+            lat, lon = parse_coords(extra, ex)
+        else:
+            raise Refusal("err_act_extra", got=extra[:40], **ex)
+    return ActivityInput(title=title, starts_at=starts_at, quarters=quarters, capacity=capacity,
+                         place=place, lat=lat, lon=lon, cascade=cascade)
+
+
+def parse_id(text: str | None) -> int:
+    """An activity id as typed ('12' or '#12')."""
+    value = _norm(text).lstrip("#")
+    if not value.isdigit() or len(value) > 12:
+        raise Refusal("err_act_id", got=(text or "")[:20])
+    return int(value)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    r = 6_371_000.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+def fmt_hours(quarters: int) -> str:
+    """Quarter-hours as hours without trailing zeros ('1.5')."""
+    return f"{quarters / 4:.2f}".rstrip("0").rstrip(".")
+
+
+def step_name(span: timedelta) -> str:
+    """A reminder offset as a stable step name: '24h', '1h', '90m', '2d', '45s'."""
+    seconds = int(span.total_seconds())
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def fmt_span(seconds: float, lang: str) -> str:
+    """A time span in words, in the largest whole unit."""
+    seconds = max(0, round(seconds))
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return t(lang, "act_span_d", n=seconds // 86400)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return t(lang, "act_span_h", n=seconds // 3600)
+    if seconds >= 60:
+        return t(lang, "act_span_m", n=round(seconds / 60))
+    return t(lang, "act_span_s", n=seconds)
+

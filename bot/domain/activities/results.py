@@ -1,0 +1,74 @@
+"""What the activity service answers: results of presses and commands, and the form state."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from bot.domain.models_activities import Activity
+from storage.db import Conn
+
+
+class JoinResult(BaseModel):
+    """A Sign up press: a place, a waitlist position, a repeat, or not registered."""
+
+    kind: Literal["confirmed", "waiting", "already_confirmed", "already_waiting", "unregistered"]
+    activity: Activity | None = None
+    position: int = 0
+    overlaps: int = 0
+
+
+class LeaveResult(BaseModel):
+    """A Cancel press, and who moved up from the waitlist."""
+
+    kind: Literal["left", "not_signed_up"]
+    activity: Activity
+    promoted: int | None = None
+
+
+class CheckinResult(BaseModel):
+    """A check-in: done, already done, or a live location is needed."""
+
+    kind: Literal["done", "already", "need_location"]
+    activity: Activity
+
+
+class CloseResult(BaseModel):
+    """/close: who was present, who did not come, the hours credited."""
+
+    activity: Activity
+    present: int
+    no_show: int
+    credited_quarters: int
+
+
+class Created(BaseModel):
+    """A new activity and the number of cascade copies queued."""
+
+    activity: Activity
+    copies: int  # cascade copies queued in other chats
+
+
+class FormState(BaseModel):
+    """The guided /activity form, kept in the flows table."""
+
+    step: Literal["title", "when", "hours", "capacity", "place", "location"] = "title"
+    chat_id: int
+    org_id: int
+    title: str | None = None
+    starts_at: float | None = None
+    quarters: int | None = None
+    capacity: int | None = None
+    place: str | None = None
+    cascade: bool = False
+
+
+class Credit(Protocol):
+    """What /close needs of the hours service (bot.domain.hours.Hours.credit)."""
+
+    async def credit(self, conn: Conn, *, user_id: int, org_id: int, hours: float,
+                     served_on: str, description: str, source: str, by: int) -> int:
+        """Credit approved hours inside the caller's transaction; returns the entry id."""
+        ...
+

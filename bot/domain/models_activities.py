@@ -1,0 +1,73 @@
+"""Pydantic models of activities: the event, a sign-up and a card copy in a chat (a leaf)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Activity(BaseModel):
+    """One activity with its counters (`org_name` joined in for display)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    org_id: int
+    title: str
+    place: str
+    starts_at: float
+    quarters: int
+    capacity: int
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: int = 300
+    lang: str = "zh"
+    status: str = "open"
+    confirmed: int = 0
+    waiting: int = 0
+    next_seq: int = 0
+    version: int = 1
+    checkin_open: bool = False
+    created_by: int
+    created_at: float
+    ended_at: float | None = None
+    org_name: str | None = None
+
+    @property
+    def hours(self) -> float:
+        """The hours credited for attending."""
+        return self.quarters / 4
+
+
+class Signup(BaseModel):
+    """One person's place (or waitlist position) in an activity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    activity_id: int
+    user_id: int
+    status: str
+    seq: int
+    joined_at: float
+    checked_in_at: float | None = None
+    attendance: str | None = None
+    hour_entry_id: int | None = None
+    # joined for messages
+    first_name: str | None = None
+    lang: str | None = None
+    tg_lang: str | None = None
+    org_id: int | None = None
+
+
+class Card(BaseModel):
+    """One copy of an activity's card (or check-in button) in a chat."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    activity_id: int
+    chat_id: int
+    kind: str = "card"
+    message_id: int | None = None
+    outbox_id: int | None = None
+    shown_version: int = 0
+    gone: bool = False
