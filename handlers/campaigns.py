@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import Context
 from bot.domain.campaigns import SUBMIT_FLOW, Board, Option, Received, fmt_size, parse_id
 from bot.domain.errors import Refusal
+from bot.domain.validate import excerpt
 from bot.texts import Raw
 from handlers.common import (
     DEEP_LINKS, FLOWS, actor, is_private, keyboard, reply, require_group, tr,
@@ -112,7 +113,7 @@ async def submit(update: Update, context: Context) -> None:
         raise Refusal("err_submit_private")
     args = context.args or []
     if len(args) > 1:
-        raise Refusal("err_camp_bad_id", got=" ".join(args)[:20])
+        raise Refusal("err_camp_bad_id", got=excerpt(" ".join(args), 20))
     campaign_id = parse_id(args[0]) if args else None
     await offer(update, context, campaign_id)
 
