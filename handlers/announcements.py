@@ -10,6 +10,7 @@ from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context, Hooks
+from bot.domain import validate
 from bot.domain.announcements import ACK_DATA, Board, parse_ack_data
 from bot.domain.errors import Refusal
 from bot.texts import Raw
@@ -49,10 +50,11 @@ async def announce(update: Update, context: Context) -> None:
     message = update.effective_message
     args = context.args or []
     if args and args[0].lower() == "status":
-        if len(args) > 2 or (len(args) == 2 and not args[1].isdigit()):
+        if len(args) > 2:
             await reply(update, context, tr(context, "usage_announce"))
             return
-        await status(update, context, int(args[1]) if len(args) == 2 else None)
+        await status(update, context, validate.ascii_int(args[1], key="usage_announce")
+                     if len(args) == 2 else None)
         return
     rest = _command_rest(message)
     urgent = False

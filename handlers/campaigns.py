@@ -21,6 +21,7 @@ from bot.domain.campaigns import (
     submit_data,
 )
 from bot.domain.errors import Refusal
+from bot.domain.validate import excerpt
 from bot.texts import Raw
 from handlers.common import actor, is_private, keyboard, reply, require_group, tr
 
@@ -120,7 +121,7 @@ async def submit(update: Update, context: Context) -> None:
         raise Refusal("err_submit_private")
     args = context.args or []
     if len(args) > 1:
-        raise Refusal("err_camp_bad_id", got=" ".join(args)[:20])
+        raise Refusal("err_camp_bad_id", got=excerpt(" ".join(args), 20))
     campaign_id = parse_id(args[0]) if args else None
     await offer(update, context, campaign_id)
 

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context, Hooks
 from bot.domain import export_hours as xl
+from bot.domain import validate
 from bot.domain.errors import Refusal
 from bot.domain.hours import (
     REJECT_FLOW,
@@ -297,9 +298,11 @@ async def export_hours_handler(update: Update, context: Context, args: list[str]
     """/export hours [year]: the subtree's entries, per-person and per-org totals."""
     year = None
     if args:
-        if len(args) > 1 or not args[0].isdigit() or not 2000 <= int(args[0]) <= 2100:
+        if len(args) > 1:
             raise Refusal("err_export_year")
-        year = int(args[0])
+        year = validate.ascii_int(args[0], key="err_export_year", max_digits=4)
+        if not 2000 <= year <= 2100:
+            raise Refusal("err_export_year")
     hours = context.services.hours
     uid = actor(update).user_id
     scope = await hours.export_scope(uid, await _scope_org_id(update, context) or None)

@@ -11,7 +11,7 @@ from telegram import ReplyParameters, Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import Context, Hooks
-from bot.domain import charts
+from bot.domain import charts, validate
 from bot.domain.access import RANK
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
@@ -121,14 +121,15 @@ async def export_activities(update: Update, context: Context, args: list[str]) -
 
 async def export_campaign(update: Update, context: Context, args: list[str]) -> None:
     """/export campaign <id>: per owing org, on time / late / missing, and the reports."""
-    if len(args) != 1 or not args[0].isdigit():
+    if len(args) != 1:
         await reply(update, context, tr(context, "usage_export_mine"))
         return
+    campaign_id = validate.ascii_int(args[0], key="err_camp_bad_id")
     service = context.services.stats
-    data, title = await service.campaign_workbook(actor(update).user_id, int(args[0]),
+    data, title = await service.campaign_workbook(actor(update).user_id, campaign_id,
                                                   context.lang)
     await _queue(context, actor(update).user_id, data,
-                 f"campaign-{int(args[0])}-{service.today().isoformat()}.xlsx",
+                 f"campaign-{campaign_id}-{service.today().isoformat()}.xlsx",
                  tr(context, "export_caption_campaign", title=title))
     await reply(update, context, tr(context, "export_sent_privately"))
 

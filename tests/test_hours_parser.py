@@ -16,7 +16,6 @@ from bot.domain.hours import parse_hours, stars_for
 from bot.texts import t
 
 TODAY = date(2026, 3, 15)
-DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,2}$")
 
 
 def norm(text: str) -> str:
@@ -30,8 +29,13 @@ def desc_ok(text: str) -> bool:
 
 
 def starts_date_like(text: str) -> bool:
+    """The first word is shaped like a date, written in any kind of digits (refused unless 0-9)."""
     words = text.split(maxsplit=1)
-    return bool(words) and bool(DATE_LIKE.match(unicodedata.normalize("NFKC", words[0])))
+    if not words:
+        return False
+    shape = "".join("9" if c.isnumeric() or unicodedata.category(c)[0] == "N" else c
+                    for c in words[0])
+    return bool(re.match(r"^9{1,4}[-/.－／．]9{1,2}[-/.－／．]9{1,2}$", shape))
 
 
 # descriptions: mostly printable, sometimes with control characters, sometimes too long

@@ -55,7 +55,7 @@ async def test_picker_registration(tower: dict, tb: Harness) -> None:
 
 @pytest.mark.parametrize("name, shown", [
     ("<b>王</b> & 李", "<b>王</b> & 李"),
-    ("\u200f\u05d0\u05d1 王", "\u200f\u05d0\u05d1 王"),
+    ("\u05d0\u05d1 王", "\u05d0\u05d1 王"),  # right-to-left script; a bare RLM mark is refused
     ("🌟小星星🌟", "🌟小星星🌟"),
 ])
 async def test_strange_names_are_shown_escaped(tower: dict, tb: Harness, name: str, shown: str) -> None:

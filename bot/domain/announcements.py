@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.domain import validate
 from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
@@ -127,8 +128,9 @@ class Announcements:
         if kind == "message" and not text:
             raise Refusal("usage_announce")
         limit = TEXT_MAX if kind == "message" else CAPTION_MAX
-        if len(text) > limit:
-            raise Refusal("err_ann_too_long", max=limit, got=len(text))
+        typed = validate.html_text_len(text)  # what was typed: `<` is one, not `&lt;`
+        if typed > limit:
+            raise Refusal("err_ann_too_long", max=limit, got=typed)
         lang = self.settings.language
         now = self.clock.time()
         async with self.db.transaction() as tx:

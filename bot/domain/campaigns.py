@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.domain import validate
 from bot.domain.access import RANK, Access
 from bot.domain.clock import Clock, fmt_local
 from bot.domain.errors import Refusal
@@ -55,7 +56,7 @@ DAY = 86400.0
 
 LangOf = Callable[[int], Awaitable[str]]
 State = Literal["on_time", "late", "missing"]
-_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})\s+(\d{1,2}):(\d{2})$")
+_DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{2})$")
 
 
 # --- parsing (pure) -------------------------------------------------------------------------
@@ -68,20 +69,20 @@ class NewCampaign(BaseModel):
 
 def parse_due(text: str, tz: Any, now: float) -> float:
     """'YYYY-MM-DD HH:MM' in `tz` → UTC seconds; refuse malformed, impossible or past times."""
-    value = " ".join((text or "").split())
+    value = " ".join(validate.ascii_digits(text).split())
     match = _DATE.match(value)
     if not match:
-        raise Refusal("err_deadline_date", got=value[:30])
+        raise Refusal("err_deadline_date", got=validate.excerpt(value))
     y, mo, d, h, mi = (int(g) for g in match.groups())
     try:
         local = datetime(y, mo, d, h, mi, tzinfo=tz)
     except ValueError:
-        raise Refusal("err_deadline_date", got=value[:30]) from None
+        raise Refusal("err_deadline_date", got=validate.excerpt(value)) from None
     ts = local.timestamp()
     # a local time skipped by a DST change does not survive the round trip
     back = datetime.fromtimestamp(ts, tz=tz)
     if (back.year, back.month, back.day, back.hour, back.minute) != (y, mo, d, h, mi):
-        raise Refusal("err_deadline_date", got=value[:30])
+        raise Refusal("err_deadline_date", got=validate.excerpt(value))
     if ts <= now:
         raise Refusal("err_deadline_past", due=value, now=fmt_local(now, tz))
     if ts - now > MAX_AHEAD:
@@ -101,10 +102,11 @@ def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
         raise Refusal("err_deadline_title_long", max=TITLE_MAX, got=len(title))
     if any(unicodedata.category(ch) == "Cc" for ch in title):
         raise Refusal("err_deadline_title_chars")
+    validate.no_invisible(title, field="title")
     scope: Literal["children", "all"] = "children"
     if len(parts) == 3:
         if parts[2].lower() not in ("all", "全部"):
-            raise Refusal("err_deadline_scope", got=parts[2][:20])
+            raise Refusal("err_deadline_scope", got=validate.excerpt(parts[2], 20))
         scope = "all"
     return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now), scope=scope)
 
@@ -137,10 +139,8 @@ def submit_payload(campaign_id: int) -> str:
 
 
 def parse_id(text: str | None) -> int:
-    value = (text or "").strip().lstrip("#")
-    if not value.isdigit() or len(value) > 12:
-        raise Refusal("err_camp_bad_id", got=(text or "")[:20])
-    return int(value)
+    """A campaign id ('3' or '#3') in ASCII (or full-width) digits."""
+    return validate.ascii_int(text, key="err_camp_bad_id")
 
 
 def ladder(due_at: float, now: float, rungs: list[float], overdue_days: int,

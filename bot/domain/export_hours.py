@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours, fmt_hours
 from bot.domain.models import Org
+from bot.domain.xlsx import append
 from bot.texts import t
 from storage import orgs as org_repo
 from storage import users as user_repo
@@ -52,10 +53,10 @@ async def subtree_workbook(
     fmt = hours.fmt_time
 
     ws = wb.create_sheet(_plain(lang, "xl_sheet_entries"))
-    ws.append(heads(lang, "xl_entries_head"))
+    append(ws, heads(lang, "xl_entries_head"))
     done = 0
     async for e in hours.entries_in(org, year):
-        ws.append([
+        append(ws, [
             e.id, e.served_on, e.quarters / 4, status_label(lang, e.status),
             _name(lang, e.real_name), e.user_id, e.org_code, e.org_name, e.description,
             e.source, fmt(e.created_at), e.decider_name or (e.decided_by or ""),
@@ -68,18 +69,18 @@ async def subtree_workbook(
         progress(done % 1000)
 
     ws = wb.create_sheet(_plain(lang, "xl_sheet_people"))
-    ws.append(heads(lang, "xl_people_head"))
+    append(ws, heads(lang, "xl_people_head"))
     for p in await hours.person_totals(org, year):
-        ws.append([_name(lang, p.real_name), p.user_id, p.approved / 4, p.pending / 4, p.entries])
+        append(ws, [_name(lang, p.real_name), p.user_id, p.approved / 4, p.pending / 4, p.entries])
 
     ws = wb.create_sheet(_plain(lang, "xl_sheet_orgs"))
-    ws.append(heads(lang, "xl_orgs_head", ))
+    append(ws, heads(lang, "xl_orgs_head", ))
     codes = {}
     rows = await hours.rollup(org, year)
     for r in rows:
         codes[r.org.id] = r.org.code
     for r in rows:
-        ws.append([
+        append(ws, [
             r.org.code, "  " * (r.org.depth - org.depth) + r.org.name,
             codes.get(r.org.parent_id or 0, ""), r.org.depth - org.depth,
             r.own / 4, r.subtree / 4, r.subtree_year / 4, r.subtree_entries,
@@ -110,39 +111,39 @@ async def personal_record(hours: Hours, user_id: int, *, lang: str) -> bytes:
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
     head = heads(lang, "xl_record_head")
     width = len(head)
-    ws.append([_plain(lang, "xl_record_title")])
+    append(ws, [_plain(lang, "xl_record_title")])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     ws["A1"].font = Font(bold=True, size=16)
     ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append([])
-    ws.append([_plain(lang, "xl_record_name"), person.real_name])
-    ws.append([_plain(lang, "xl_record_org"), org.name if org else ""])
-    ws.append([_plain(lang, "xl_record_tgid"), user_id])
-    ws.append([_plain(lang, "xl_record_issued"), hours.today().isoformat()])
-    ws.append([])
-    ws.append(head)
+    append(ws, [])
+    append(ws, [_plain(lang, "xl_record_name"), person.real_name])
+    append(ws, [_plain(lang, "xl_record_org"), org.name if org else ""])
+    append(ws, [_plain(lang, "xl_record_tgid"), user_id])
+    append(ws, [_plain(lang, "xl_record_issued"), hours.today().isoformat()])
+    append(ws, [])
+    append(ws, head)
     head_row = ws.max_row
     for cell in ws[head_row]:
         cell.font = bold
         cell.border = box
     total = 0
     for i, e in enumerate(entries, start=1):
-        ws.append([i, e.served_on, e.quarters / 4, e.description, e.org_name or "",
+        append(ws, [i, e.served_on, e.quarters / 4, e.description, e.org_name or "",
                    hours.fmt_time(e.decided_at) if e.decided_at else ""])
         for cell in ws[ws.max_row]:
             cell.border = box
         total += e.quarters
-    ws.append([_plain(lang, "xl_record_total"), "", total / 4])
+    append(ws, [_plain(lang, "xl_record_total"), "", total / 4])
     for cell in ws[ws.max_row]:
         cell.font = bold
         cell.border = box
-    ws.append([])
-    ws.append([_plain(lang, "xl_record_note", hours=fmt_hours(total), count=len(entries))])
-    ws.append([])
+    append(ws, [])
+    append(ws, [_plain(lang, "xl_record_note", hours=fmt_hours(total), count=len(entries))])
+    append(ws, [])
     for key in ("xl_record_org_sign", "xl_record_person_sign", "xl_record_seal",
                 "xl_record_date"):
-        ws.append([_plain(lang, key), "", "________________________"])
-        ws.append([])
+        append(ws, [_plain(lang, key), "", "________________________"])
+        append(ws, [])
     for col, size in enumerate((8, 14, 12, 50, 24, 18), start=1):
         ws.column_dimensions[get_column_letter(col)].width = size
     ws.page_setup.orientation = "portrait"

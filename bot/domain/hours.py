@@ -12,6 +12,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from bot.domain import validate
 from bot.domain.access import Access
 from bot.domain.clock import Clock, fmt_local, local
 from bot.domain.errors import Refusal
@@ -31,8 +32,9 @@ DUPLICATE_WINDOW = 86400.0
 PAGE = 8
 PENDING_PAGE = 10
 
-_HOURS_RE = re.compile(r"^\d{1,6}(?:[.,]\d{1,6})?$")
-_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,2}$")
+_HOURS_RE = re.compile(r"^[0-9]{1,6}(?:[.,][0-9]{1,6})?$")
+#: matched on validate.digit_shape; full-width － and ／ separate a date too
+_DATE_LIKE = re.compile(r"^[0-9]{1,4}[-/.－／][0-9]{1,2}[-/.－／][0-9]{1,2}$")
 
 
 # --- the /hours parser -----------------------------------------------------------------------
@@ -95,21 +97,24 @@ def parse_hours(text: str | None, today: date) -> HoursInput:
     words = (text or "").split(maxsplit=1)
     if not words:
         raise Refusal("usage_hours", **examples)
-    token = unicodedata.normalize("NFKC", words[0])
+    token = validate.ascii_digits(words[0]).replace("，", ",")
     rest = words[1] if len(words) > 1 else ""
     if not _HOURS_RE.match(token):
-        raise Refusal("err_hours_number", got=words[0][:20], **examples)
+        raise Refusal("err_hours_number", got=validate.excerpt(words[0], 20), **examples)
     hours = Decimal(token.replace(",", "."))
     served_on = today
     parts = rest.split(maxsplit=1)
-    if parts and _DATE_LIKE.match(unicodedata.normalize("NFKC", parts[0])):
-        y, m, d = re.split(r"[-/.]", unicodedata.normalize("NFKC", parts[0]))
+    # a first word shaped like a date (in any kind of digits) is the date, not the description
+    if parts and _DATE_LIKE.match(validate.digit_shape(parts[0])):
+        y, m, d = re.split(r"[-/.－／]", validate.ascii_digits(parts[0]))
         try:
             served_on = date(int(y), int(m), int(d))
         except ValueError:
-            raise Refusal("err_hours_date_invalid", got=parts[0][:20], **examples) from None
+            raise Refusal("err_hours_date_invalid", got=validate.excerpt(parts[0], 20),
+                          **examples) from None
         if len(y) != 4:
-            raise Refusal("err_hours_date_invalid", got=parts[0][:20], **examples)
+            raise Refusal("err_hours_date_invalid", got=validate.excerpt(parts[0], 20),
+                          **examples)
         rest = parts[1] if len(parts) > 1 else ""
     try:
         return HoursInput.model_validate(
@@ -126,7 +131,8 @@ def parse_hours(text: str | None, today: date) -> HoursInput:
             today - timedelta(days=MAX_DAYS_BACK)).isoformat())
         raise Refusal(key, **values) from None
     except (InvalidOperation, ValueError):  # pragma: no cover - the regex keeps these out
-        raise Refusal("err_hours_number", got=words[0][:20], **examples) from None
+        raise Refusal("err_hours_number", got=validate.excerpt(words[0], 20),
+                      **examples) from None
 
 
 # --- stars -----------------------------------------------------------------------------------

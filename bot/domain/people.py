@@ -154,7 +154,7 @@ class People:
         if org_code:
             org = await org_repo.by_code(self.db.reader, org_code)
             if org is None:
-                raise Refusal("err_unknown_org", code=org_code)
+                raise Refusal("err_unknown_org", code=validate.excerpt(org_code))
             state.org_id, state.org_name = org.id, org.name
         elif person is not None:
             org = await org_repo.get(self.db.reader, person.org_id)
@@ -179,7 +179,7 @@ class People:
     async def pick_org_code(self, user_id: int, text: str) -> Registration:
         org = await org_repo.by_code(self.db.reader, validate.org_code(text))
         if org is None:
-            raise Refusal("err_unknown_org", code=text[:40])
+            raise Refusal("err_unknown_org", code=validate.excerpt(text))
         return await self.pick_org(user_id, org.id)
 
     async def give_phone(self, user_id: int, phone: str | None, contact_user_id: int | None = None) -> Registration:

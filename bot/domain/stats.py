@@ -15,6 +15,7 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock, fmt_local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.xlsx import append
 from bot.settings import Settings
 from bot.texts import t
 from storage import hours as hours_repo
@@ -126,11 +127,11 @@ class Stats:
         rows = await repo.members_rows(self.db.reader, org.path)
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(self._plain(lang, "xl_members_sheet"))
-        ws.append(self._plain(lang, "xl_members_head").split("|"))
+        append(ws, self._plain(lang, "xl_members_head").split("|"))
         for r in rows:
             in_chat = {"present": "xl_in_chat_yes", "missing": "xl_in_chat_no"}.get(
                 r["in_chat"] or "", "xl_in_chat_unknown")
-            ws.append([r["org_code"], r["org_name"], r["real_name"], r["phone"] or "",
+            append(ws, [r["org_code"], r["org_name"], r["real_name"], r["phone"] or "",
                        r["user_id"], r["first_name"], r["username"] or "",
                        self._time(r["registered_at"]),
                        self._plain(lang, "xl_role_" + (r["role"] or "member")),
@@ -142,10 +143,10 @@ class Stats:
         rows = await repo.activities_rows(self.db.reader, org.path)
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(self._plain(lang, "xl_activities_sheet"))
-        ws.append(self._plain(lang, "xl_activities_head").split("|"))
+        append(ws, self._plain(lang, "xl_activities_head").split("|"))
         for r in rows:
             marked = r["present"] + r["no_show"]
-            ws.append([r["id"], r["org_code"], r["org_name"], r["title"], r["place"],
+            append(ws, [r["id"], r["org_code"], r["org_name"], r["title"], r["place"],
                        self._time(r["starts_at"]), r["quarters"] / 4, r["capacity"],
                        self._plain(lang, "xl_activity_" + r["status"]), r["confirmed"],
                        r["waiting"], r["present"], r["no_show"],
@@ -166,15 +167,15 @@ class Stats:
         now = self.clock.time()
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(self._plain(lang, "xl_campaign_sheet"))
-        ws.append([self._plain(lang, "xl_campaign_title", title=head["title"],
+        append(ws, [self._plain(lang, "xl_campaign_title", title=head["title"],
                                due=self._time(head["due_at"]))])
-        ws.append(self._plain(lang, "xl_campaign_head").split("|"))
+        append(ws, self._plain(lang, "xl_campaign_head").split("|"))
         for r in rows:
             if r["submitted_at"] is None:
                 state = "xl_campaign_missing" if head["due_at"] <= now else "xl_campaign_not_due"
             else:
                 state = "xl_campaign_late" if r["late"] else "xl_campaign_on_time"
-            ws.append([r["org_code"], r["org_name"], self._plain(lang, state),
+            append(ws, [r["org_code"], r["org_name"], self._plain(lang, state),
                        r["real_name"] or (r["first_name"] or ""), self._time(r["submitted_at"]),
                        r["versions"] or "", r["file_name"] or "", (r["text"] or "")[:1000]])
         return _save(wb), str(head["title"])

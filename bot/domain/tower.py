@@ -68,7 +68,7 @@ class Tower:
     async def org_by_code(self, code: str) -> Org:
         org = await org_repo.by_code(self.db.reader, validate.org_code(code))
         if org is None:
-            raise Refusal("err_unknown_org", code=code)
+            raise Refusal("err_unknown_org", code=validate.excerpt(code))
         return org
 
     async def view(self, chat_id: int) -> OrgView:
@@ -109,7 +109,7 @@ class Tower:
             raise Refusal("err_need_superuser")
         self._require_group(chat)
         code = validate.org_code(code)
-        name = validate.clean_text(name, max_len=100, field="name")
+        name = validate.clean_text(name, max_len=100, field="org_name")
         async with self.db.transaction() as tx:
             existing = await org_repo.root(tx)
             if existing is not None:
@@ -130,7 +130,7 @@ class Tower:
         parent = await self.org_of_chat(chat_id)
         await self.access.require(user_id, parent, "staff")
         code = validate.org_code(code)
-        name = validate.clean_text(name, max_len=100, field="name")
+        name = validate.clean_text(name, max_len=100, field="org_name")
         kind = validate.clean_text(kind, max_len=30, field="kind") if kind else None
         async with self.db.transaction() as tx:
             if await org_repo.by_code(tx, code):
@@ -193,7 +193,7 @@ class Tower:
         async with self.db.transaction() as tx:
             parent = await org_repo.by_code(tx, validate.org_code(parent_code)) if parent_code else None
             if parent_code and parent is None:
-                raise Refusal("err_unknown_org", code=parent_code)
+                raise Refusal("err_unknown_org", code=validate.excerpt(parent_code))
             await self._import(tx, node, parent, result)
         return result
 
@@ -201,7 +201,8 @@ class Tower:
         if not isinstance(node, dict):
             raise Refusal("err_import_shape")
         code = validate.org_code(str(node.get("code", "")))
-        name = validate.clean_text(str(node.get("name", "")), max_len=100, field="name")
+        name = validate.clean_text(str(node.get("name", "")), max_len=100,
+                                     field="org_name")
         kind = str(node["kind"]) if node.get("kind") else None
         org = await org_repo.by_code(tx, code)
         if org is None:

@@ -19,6 +19,10 @@ class Raw(str):
     """A value that is already safe HTML (built from other rendered texts)."""
 
 
+class Term(str):
+    """A catalogue key used as a value (e.g. a field's name): shown in the reader's language."""
+
+
 def _load() -> dict[str, dict[str, str]]:
     catalogues: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -35,7 +39,9 @@ def _load() -> dict[str, dict[str, str]]:
 CATALOGUES = _load()
 
 
-def _escape(value: Any) -> str:
+def _escape(value: Any, catalogue: dict[str, str]) -> str:
+    if isinstance(value, Term):
+        value = catalogue.get(value) or CATALOGUES[DEFAULT_LANG].get(value) or value
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, float):
@@ -47,7 +53,7 @@ def t(lang: str | None, key: str, **values: Any) -> str:
     """Render `key` in `lang` (falling back to Chinese), values HTML-escaped."""
     catalogue = CATALOGUES.get(lang or DEFAULT_LANG, CATALOGUES[DEFAULT_LANG])
     template = catalogue.get(key) or CATALOGUES[DEFAULT_LANG][key]
-    return Raw(template.format(**{name: _escape(v) for name, v in values.items()}))
+    return Raw(template.format(**{name: _escape(v, catalogue) for name, v in values.items()}))
 
 
 def mention(user_id: int, first_name: str | None) -> Raw:
