@@ -8,7 +8,7 @@ commands (up to 20,000 characters), and 6 HTML-heavy inputs at the length limits
 one line in the person's language, no internal error, and a dump of every table is unchanged.
 Pure checks: every Unicode number character (about 1,900) against `ascii_digits`, and hypothesis
 runs (300 examples each) for Cf characters, excerpts and answer lengths. Activity commands are
-listed as one strict xfail until their parsers call these helpers.
+wired through bot/domain/activities/parsing.py like the others.
 """
 
 from __future__ import annotations
@@ -244,8 +244,6 @@ async def test_lengths_count_what_was_typed(tb: Harness, tower: dict) -> None:
 
 # --- activities: helpers ready, wiring after the activities package lands --------------------
 
-@pytest.mark.xfail(strict=True, reason="activity parsers call bot.domain.validate after the split"
-                   " into bot/domain/activities/; remove this mark when wired")
 async def test_activity_inputs_follow_the_same_rules(tb: Harness, tower: dict) -> None:
     tb.em.limits = False
     sec_a, chat_a = tower["sec_a"], tower["chat_a"]

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel
 
+from bot.domain import validate
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.settings import Settings
@@ -23,9 +24,9 @@ MAX_DAYS_AHEAD = 366
 CASCADE_WORDS = ("cascade", "级联", "全塔")
 SKIP_WORDS = ("skip", "跳过", "-", "无")
 
-_WHEN_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})$")
-_HOURS_RE = re.compile(r"^\d{1,3}(?:\.\d{1,4})?$")
-_COORDS_RE = re.compile(r"^(-?\d{1,3}(?:\.\d+)?)\s*[,，]\s*(-?\d{1,3}(?:\.\d+)?)$")
+_WHEN_RE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[ T]+([0-9]{1,2}):([0-9]{2})$")
+_HOURS_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,4})?$")
+_COORDS_RE = re.compile(r"^(-?[0-9]{1,3}(?:\.[0-9]+)?)\s*[,，]\s*(-?[0-9]{1,3}(?:\.[0-9]+)?)$")
 
 
 class ActivityInput(BaseModel):
@@ -61,7 +62,7 @@ def example_values(now: float, settings: Settings) -> dict[str, str]:
 
 def parse_title(text: str | None, ex: dict[str, str]) -> str:
     """A title: non-empty, printable, at most MAX_TITLE characters."""
-    value = _nfc(text)
+    value = validate.no_invisible(_nfc(text), field="title")
     if not value:
         raise Refusal("err_act_title_empty", **ex)
     if len(value) > MAX_TITLE:
@@ -73,7 +74,7 @@ def parse_title(text: str | None, ex: dict[str, str]) -> str:
 
 def parse_place(text: str | None, ex: dict[str, str]) -> str:
     """A place: non-empty, printable, at most MAX_PLACE characters."""
-    value = _nfc(text)
+    value = validate.no_invisible(_nfc(text), field="place")
     if not value:
         raise Refusal("err_act_place_empty", **ex)
     if len(value) > MAX_PLACE:
@@ -85,55 +86,55 @@ def parse_place(text: str | None, ex: dict[str, str]) -> str:
 
 def parse_when(text: str | None, now: float, settings: Settings, ex: dict[str, str]) -> float:
     """'YYYY-MM-DD HH:MM' in the configured zone, in the future and within a year."""
-    value = _norm(text)
+    value = _norm(validate.ascii_digits(text))
     match = _WHEN_RE.match(value)
     if not match:
-        raise Refusal("err_act_when", got=value[:30], **ex)
+        raise Refusal("err_act_when", got=validate.excerpt(value), **ex)
     y, mo, d, h, mi = (int(g) for g in match.groups())
     try:
         when = datetime(y, mo, d, h, mi, tzinfo=settings.tz)
     except ValueError:
-        raise Refusal("err_act_when", got=value[:30], **ex) from None
+        raise Refusal("err_act_when", got=validate.excerpt(value), **ex) from None
     ts = when.timestamp()
     if ts <= now:
-        raise Refusal("err_act_past", got=value[:30], **ex)
+        raise Refusal("err_act_past", got=validate.excerpt(value), **ex)
     if ts > now + MAX_DAYS_AHEAD * 86400:
-        raise Refusal("err_act_far", got=value[:30], **ex)
+        raise Refusal("err_act_far", got=validate.excerpt(value), **ex)
     return ts
 
 
 def parse_quarters(text: str | None, ex: dict[str, str]) -> int:
     """Hours credited: 0.25 to 24 in steps of 0.25, as quarter-hours."""
-    value = _norm(text).replace(",", ".")
+    value = _norm(validate.ascii_digits(text)).replace(",", ".")
     if not _HOURS_RE.match(value):
-        raise Refusal("err_act_hours", got=value[:20], **ex)
+        raise Refusal("err_act_hours", got=validate.excerpt(value), **ex)
     try:
         hours = Decimal(value)
     except InvalidOperation:  # pragma: no cover - the regex keeps these out
-        raise Refusal("err_act_hours", got=value[:20], **ex) from None
+        raise Refusal("err_act_hours", got=validate.excerpt(value), **ex) from None
     quarters = hours * 4
     if hours <= 0 or hours > 24 or quarters != quarters.to_integral_value():
-        raise Refusal("err_act_hours", got=value[:20], **ex)
+        raise Refusal("err_act_hours", got=validate.excerpt(value), **ex)
     return int(quarters)
 
 
 def parse_capacity(text: str | None, ex: dict[str, str]) -> int:
     """A capacity: a whole number from 1 to MAX_CAPACITY."""
-    value = _norm(text)
-    if not value.isdigit() or not 1 <= int(value) <= MAX_CAPACITY:
-        raise Refusal("err_act_capacity", got=value[:20], max=MAX_CAPACITY, **ex)
-    return int(value)
+    value = validate.ascii_int(text, key="err_act_capacity", max=MAX_CAPACITY, **ex)
+    if not 1 <= value <= MAX_CAPACITY:
+        raise Refusal("err_act_capacity", got=value, max=MAX_CAPACITY, **ex)
+    return value
 
 
 def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
     """'lat,lon' in degrees, within range."""
-    value = _norm(text)
+    value = _norm(validate.ascii_digits(text))
     match = _COORDS_RE.match(value)
     if not match:
-        raise Refusal("err_act_coords", got=value[:40], **ex)
+        raise Refusal("err_act_coords", got=validate.excerpt(value), **ex)
     lat, lon = float(match.group(1)), float(match.group(2))
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise Refusal("err_act_coords", got=value[:40], **ex)
+        raise Refusal("err_act_coords", got=validate.excerpt(value), **ex)
     return lat, lon
 
 
@@ -153,20 +154,17 @@ def parse_activity(text: str | None, now: float, settings: Settings) -> Activity
     for extra in fields[5:]:
         if _norm(extra).lower() in CASCADE_WORDS and not cascade:
             cascade = True
-        elif lat is None and _COORDS_RE.match(_norm(extra)):
+        elif lat is None and _COORDS_RE.match(" ".join(validate.digit_shape(extra).split())):
             lat, lon = parse_coords(extra, ex)
         else:
-            raise Refusal("err_act_extra", got=extra[:40], **ex)
+            raise Refusal("err_act_extra", got=validate.excerpt(extra), **ex)
     return ActivityInput(title=title, starts_at=starts_at, quarters=quarters, capacity=capacity,
                          place=place, lat=lat, lon=lon, cascade=cascade)
 
 
 def parse_id(text: str | None) -> int:
     """An activity id as typed ('12' or '#12')."""
-    value = _norm(text).lstrip("#")
-    if not value.isdigit() or len(value) > 12:
-        raise Refusal("err_act_id", got=(text or "")[:20])
-    return int(value)
+    return validate.ascii_int(text, key="err_act_id")
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
