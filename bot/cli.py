@@ -84,7 +84,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
 
 
 def run(settings: Settings) -> int:
-    """Polling with every update type, or PTB's webhook server when a webhook URL is set."""
+    """Polling with every update type, or our webhook server (bot/web) when a URL is set."""
     from bot.app import build_application
     from storage.db import DatabaseLocked
 
@@ -103,14 +103,13 @@ def run(settings: Settings) -> int:
 def _serve(app: Any, settings: Settings) -> None:
     from telegram import Update
 
-    if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        app.run_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port,
-            url_path=settings.webhook_url.split("/", 3)[3] if settings.webhook_url.count("/") >= 3 else "",
-            webhook_url=settings.webhook_url, secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+    if settings.webhook_url:  # our own server: secret required, updates kept in the inbox
+        from bot.web import ServeError, serve
+
+        try:
+            asyncio.run(serve(app, settings))
+        except ServeError as exc:
+            raise CliError(str(exc)) from None
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
 

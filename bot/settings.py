@@ -7,10 +7,13 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+#: Telegram allows 1-256 of these characters; we ask for 16 or more so it cannot be guessed
+MIN_SECRET = 16
+_SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_SECRET},256}}")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -66,7 +69,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(8443, ge=1, le=65535)
-    webhook_secret: SecretStr | None = None
+    #: required with webhook_url: requests without it are refused (fail closed)
+    webhook_secret: SecretStr | None = Field(None, validate_default=True)
 
     @field_validator("superusers", mode="before")
     @classmethod
@@ -115,11 +119,28 @@ class Settings(BaseSettings):
             raise ValueError("must be zh or en")
         return value
 
-    @model_validator(mode="after")
-    def _webhook(self) -> "Settings":
-        if self.webhook_url and not self.webhook_url.startswith("https://"):
-            raise ValueError("webhook_url must start with https://")
-        return self
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            if info.data.get("webhook_url"):
+                raise ValueError("required when TOWERBOT_WEBHOOK_URL is set (e.g. openssl rand "
+                                 "-hex 32); without it anyone could post updates")
+            return None
+        if not _SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError(f"must be {MIN_SECRET}-256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        # plain http only towards a local Bot API server (api_base_url), which allows it
+        if not (value.startswith("https://")
+                or (info.data.get("api_base_url") and value.startswith("http://"))):
+            raise ValueError("must start with https://")
+        return value
 
     @property
     def tz(self) -> ZoneInfo:
