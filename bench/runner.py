@@ -27,7 +27,8 @@ PAIRS = 5
 WARMUP = 1
 
 
-def schedule(sides: Sequence[str], pairs: int = PAIRS, warmup: int = WARMUP) -> list[tuple[int, str]]:
+def schedule(sides: Sequence[str], pairs: int = PAIRS,
+             warmup: int = WARMUP) -> list[tuple[int, str]]:
     """(round, side) in the order they run; rounds below `warmup` are the warm-up."""
     return [(r, side) for r in range(warmup + pairs) for side in sides]
 

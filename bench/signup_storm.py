@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def lost(r: dict[str, Figures]) -> float:
         bot = r["bot"]
-        return (args.presses - (bot["confirmed"] + bot["waiting"])) + (args.presses - bot["answered"])
+        unlisted = args.presses - (bot["confirmed"] + bot["waiting"])
+        return unlisted + (args.presses - bot["answered"])
 
     figures = collect(rounds, {
         "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],

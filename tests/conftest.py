@@ -33,7 +33,8 @@ class Harness:
     def db(self) -> Any:
         return self.services.db
 
-    async def send(self, user: dict, chat: dict | int | None, text: str, reply_to: dict | None = None) -> list:
+    async def send(self, user: dict, chat: dict | int | None, text: str,
+                   reply_to: dict | None = None) -> list:
         """A user sends `text`; returns what the bot sent in answer (direct replies only)."""
         mark = len(self.em.sent)
         update = self.em.text(user, chat, text, reply_to=reply_to)

@@ -27,7 +27,8 @@ async def org_import(settings: Settings, file: str, parent: str | None) -> int:
         try:
             result = await services.tower.import_tree(data, parent_code=parent)
         except Refusal as exc:
-            raise CliError(t("en", exc.key, **exc.values).replace("&lt;", "<").replace("&gt;", ">")) from None
+            text = t("en", exc.key, **exc.values)
+            raise CliError(text.replace("&lt;", "<").replace("&gt;", ">")) from None
     finally:
         await db.close()
     print(f"orgs created={result.created} updated={result.updated} unchanged={result.unchanged}")

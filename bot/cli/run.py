@@ -33,7 +33,8 @@ def _serve(app: Any, settings: Settings) -> None:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         app.run_webhook(
             listen=settings.webhook_listen, port=settings.webhook_port,
-            url_path=settings.webhook_url.split("/", 3)[3] if settings.webhook_url.count("/") >= 3 else "",
+            url_path=(settings.webhook_url.split("/", 3)[3]
+                      if settings.webhook_url.count("/") >= 3 else ""),
             webhook_url=settings.webhook_url, secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
         )

@@ -129,7 +129,8 @@ class Script:
             await asyncio.sleep(quiet)
         self.flush()
 
-    async def say(self, user: dict, chat: dict | None, text: str, reply_to: dict | None = None) -> list[Sent]:
+    async def say(self, user: dict, chat: dict | None, text: str,
+                  reply_to: dict | None = None) -> list[Sent]:
         mark = len(self.em.sent)
         self.show(user["first_name"], chat["id"] if chat else user["id"], text)
         self.em.text(user, chat, text, reply_to=reply_to)
@@ -172,7 +173,8 @@ class Script:
         finally:
             self.muted = False
 
-    async def _register(self, user: dict, link_payload: str, real_name: str, phone: str | None) -> None:
+    async def _register(self, user: dict, link_payload: str, real_name: str,
+                        phone: str | None) -> None:
         await self.say(user, None, f"/start {link_payload}")
         await self.say(user, None, real_name)
         if phone:

@@ -80,7 +80,8 @@ async def open_services(em: Emulator, db: Path) -> Any:
 
 
 # --- towers ----------------------------------------------------------------------------------
-async def found_tower(say: Say, boss: dict, root_chat: dict, orgs: Iterable[tuple[str, str, str]],
+async def found_tower(say: Say, boss: dict, root_chat: dict,
+                      orgs: Iterable[tuple[str, str, str]],
                       binds: Iterable[tuple[dict, str]] = (),
                       root: tuple[str, str] = YANSHAN_ROOT) -> None:
     """The superuser sets the root up in its chat, adds `orgs` under it and binds chats."""
