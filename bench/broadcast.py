@@ -9,9 +9,10 @@ Measured from the moment the /announce update is handed to the bot until the las
 accepted: the theoretical minimum at RATE is chats / RATE (each chat gets one copy, so the
 per-chat limits do not bind). Efficiency = minimum / measured. Then every chat's 5 members
 press "收到" (5,000 callback queries through the bot) and `/announce status` must read
-1000 delivered, 1000 chats acknowledged, 5000 people.
+1000 delivered, 1000 chats acknowledged, 5000 people. One side, so bench/runner.py repeats
+the run after a warm-up; `broadcast ratio=` is the median efficiency, with its spread.
 
-    python bench/broadcast.py [--chats 1000 --acks-per-chat 5 --rate 200] [--small]
+    python bench/broadcast.py [--chats 1000 --acks-per-chat 5 --rate 200] [--pairs 5] [--quick]
 """
 
 from __future__ import annotations
@@ -28,67 +29,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram.request import HTTPXRequest
 
+from bench.runner import Figures, add_options, collect, interleave, summary
 from bot.app import running, services_of
+from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, settings_for, tree
 from bot.emulator import Emulator
-from bot.settings import Settings
-from storage import chats as chat_repo
-
-SUPERUSER = 5820137746
 
 
-def tree(chats: int) -> dict:
-    """A 4-level tree of exactly `chats` orgs: root, ~1 %, ~10 %, the rest."""
-    second = max(1, chats // 100)
-    third = max(1, chats // 10)
-    fourth = chats - 1 - second - third
-    root: dict = {"code": "d", "name": "区团委", "children": []}
-    level2 = [{"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)]
-    level3 = [{"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
-              for i in range(third)]
-    for i, node in enumerate(level3):
-        level2[i % second]["children"].append(node)
-    for i in range(max(0, fourth)):
-        parent = level3[i % third]
-        parent["children"].append({"code": f"{parent['code']}.g{i}", "name": f"团小组{i}"})
-    root["children"] = level2
-    return root
-
-
-def walk(node: dict, out: list[str]) -> list[str]:
-    out.append(node["code"])
-    for child in node.get("children") or []:
-        walk(child, out)
-    return out
-
-
-async def run(chats: int, acks_per_chat: int, rate: float) -> dict:
+async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
+    """One announcement down a fresh tower of `chats` chats, then every acknowledgement."""
     em = Emulator(limits=True, global_per_second=None)
     url = await em.serve()
     tmp = tempfile.TemporaryDirectory()
-    settings = Settings(token=em.token, db=str(Path(tmp.name) / "broadcast.sqlite3"),
-                        superusers=[SUPERUSER], rate=rate, api_base_url=url + "/bot")
+    settings = settings_for(em, Path(tmp.name) / "broadcast.sqlite3", rate=rate,
+                            api_base_url=url + "/bot")
     request = HTTPXRequest(connection_pool_size=96, read_timeout=10.0)
-    result: dict = {}
+    result: Figures = {}
     async with running(settings, request=request) as app:
         services = services_of(app)
         boss = em.add_user("晓明", user_id=SUPERUSER)
         shape = tree(chats)
         await services.tower.import_tree(shape)
-        codes = walk(shape, [])
-        groups: dict[str, dict] = {}
-        members: dict[int, list[dict]] = {}
-        now = services.clock.time()
-        async with services.db.transaction() as tx:
-            for code in codes:
-                people = [em.add_user(f"团员{code}-{k}") for k in range(acks_per_chat)]
-                group = em.add_group(f"{code} 群", members=[boss["id"]] + [p["id"] for p in people],
-                                     type="supergroup")
-                org = await services.tower.org_by_code(code)
-                await chat_repo.upsert(tx, chat_id=group["id"], type="supergroup",
-                                       title=group["title"], active=True, is_admin=False, now=now)
-                await chat_repo.bind(tx, group["id"], org.id)
-                groups[code] = group
-                members[group["id"]] = people
+        codes = codes_of(shape)
+        people_of = {code: [em.add_user(f"团员{code}-{k}") for k in range(acks_per_chat)]
+                     for code in codes}
+        groups = await bind_groups(services, em, codes,
+                                   lambda code: [boss["id"]] + [p["id"] for p in people_of[code]])
+        members = {groups[code]["id"]: people_of[code] for code in codes}
         root = groups["d"]
         em.pending_updates.clear()
 
@@ -135,7 +101,6 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> dict:
         expected = (f"{chats} 个群，已送达 {chats}，并入汇总待发 0，等待发送 0，失败 0；"
                     f"{chats} 个群已确认，共 {chats * acks_per_chat} 人确认")
         result["status_ok"] = int(expected in board)
-        result["board_head"] = board.splitlines()[0] if board else ""
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # keep-alive sockets cut at close
     await em.close()
     tmp.cleanup()
@@ -143,35 +108,39 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run, print the summary line; 1 when a copy or an ack went missing."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--acks-per-chat", type=int, default=5)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--small", action="store_true", help="100 chats, 500 acknowledgements")
+    add_options(parser, "100 chats, 200 acknowledgements")
     args = parser.parse_args(argv)
-    if args.small:
-        args.chats = 100
+    if args.quick:
+        args.chats, args.acks_per_chat = 100, 2
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("towerbot.updates").setLevel(logging.WARNING)
 
-    r = asyncio.run(run(args.chats, args.acks_per_chat, args.rate))
     minimum = args.chats / args.rate
-    efficiency = minimum / r["seconds"]
     acks = args.chats * args.acks_per_chat
-    print(f"tower: 4 levels, {args.chats} chats; rate={args.rate:g}/s")
-    print(f"/announce handled (1 transaction) {r['post']:.3f} s")
-    print(f"delivered in                      {r['seconds']:.3f} s   (theoretical minimum "
-          f"{minimum:.3f} s)")
-    print(f"429 answers from emulator         {r['rejected']}")
-    print(f"duplicates                        {r['duplicates']}")
-    print(f"acknowledgements                  {r['acks']}/{acks} in {r['ack_seconds']:.2f} s "
-          f"({r['acks'] / max(r['ack_seconds'], 1e-9):.0f}/s)")
-    print(f"status board                      {r['board_head']}")
-    print(f"broadcast efficiency={efficiency:.2f} delivered={r['delivered']}/{args.chats} "
-          f"acks={r['acks']} status_ok={r['status_ok']} chats={args.chats}")
-    ok = r["delivered"] == args.chats and r["acks"] == acks and r["status_ok"] == 1 \
-        and r["duplicates"] == 0
+    rounds = asyncio.run(interleave(
+        {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
+        args.pairs, args.warmup))
+    figures = collect(rounds, {
+        "ratio": lambda r: minimum / r["broadcast"]["seconds"],
+        "seconds": lambda r: r["broadcast"]["seconds"],
+        "post_s": lambda r: r["broadcast"]["post"],
+        "ack_rps": lambda r: r["broadcast"]["acks"] / max(r["broadcast"]["ack_seconds"], 1e-9),
+        "delivered": lambda r: r["broadcast"]["delivered"],
+        "acks": lambda r: r["broadcast"]["acks"],
+        "duplicates": lambda r: r["broadcast"]["duplicates"],
+        "rejected": lambda r: r["broadcast"]["rejected"],
+        "status_ok": lambda r: r["broadcast"]["status_ok"],
+    })
+    print(summary("broadcast", figures, {"chats": args.chats, "acks_per_chat": args.acks_per_chat,
+                                         "rate": f"{args.rate:g}", "pairs": args.pairs}))
+    ok = (min(figures["delivered"]) == args.chats and min(figures["acks"]) == acks
+          and min(figures["status_ok"]) == 1 and max(figures["duplicates"]) == 0)
     return 0 if ok else 1
 
 

@@ -1,4 +1,4 @@
-"""Fan-out through the outbox: how close does the one sender get to its configured rate?
+"""Fan-out through the outbox: N messages to C chats; achieved rate against the configured one.
 
 The emulator serves the Bot API over HTTP on loopback with Telegram's per-chat and per-group
 limits on (429 with retry_after when broken) and no global limit. N messages to C chats (half
@@ -11,8 +11,10 @@ first message cannot start before (j - 1) / RATE, and then needs its own spacing
 messages, 20 per 60 s in a group) — best case, the chats with the longest spacing go first.
 The ratio printed is minimum / measured (= achieved / configured rate when N / RATE dominates).
 Each text carries its outbox id, so a message delivered twice or never is counted.
+One side, so bench/runner.py repeats the run after a warm-up and prints medians with spreads.
 
-    python bench/fanout.py [--messages 1000 --chats 500 --rate 200] [--small] [--profile]
+    python bench/fanout.py [--messages 1000 --chats 500 --rate 200] [--pairs 5] [--quick]
+                           [--profile]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bench.runner import add_options, collect, interleave, summary
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox
 from bot.emulator import Emulator
@@ -115,42 +118,50 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
     }
 
 
+async def repeat(args: argparse.Namespace) -> tuple[str, bool]:
+    """Warm-up and `--pairs` runs; the summary line and whether every run lost nothing."""
+    rounds = await interleave({"fanout": lambda: run(args.messages, args.chats, args.rate,
+                                                     args.max_in_flight)},
+                              args.pairs, args.warmup)
+    figures = collect(rounds, {
+        "ratio": lambda r: r["fanout"]["minimum"] / r["fanout"]["seconds"],
+        "lost": lambda r: r["fanout"]["lost"],
+        "duplicates": lambda r: r["fanout"]["duplicates"],
+        "seconds": lambda r: r["fanout"]["seconds"],
+        "achieved_rps": lambda r: args.messages / r["fanout"]["seconds"],
+        "enqueue_s": lambda r: r["fanout"]["enqueue"],
+        "rejected": lambda r: r["fanout"]["rejected"],
+    })
+    ok = not any(figures["lost"]) and not any(figures["duplicates"])
+    line = summary("fanout", figures, {
+        "rate": f"{args.rate:g}", "messages": args.messages, "chats": args.chats,
+        "max_in_flight": args.max_in_flight, "pairs": args.pairs})
+    return line, ok
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run, print the summary line; 1 when a message was lost or doubled."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--chats", type=int, default=500)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--max-in-flight", type=int, default=64)
-    parser.add_argument("--small", action="store_true", help="100 messages to 50 chats")
+    add_options(parser, "100 messages to 50 chats")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
     args = parser.parse_args(argv)
-    if args.small:
+    if args.quick:
         args.messages, args.chats = 100, 50
     logging.basicConfig(level=logging.WARNING)
 
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
         profiler.enable()
-    r = asyncio.run(run(args.messages, args.chats, args.rate, args.max_in_flight))
+    line, ok = asyncio.run(repeat(args))
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-
-    achieved = args.messages / r["seconds"]
-    ratio = r["minimum"] / r["seconds"]
-    print(f"messages={args.messages} chats={args.chats} (groups={args.chats // 2}) "
-          f"rate={args.rate:g}/s max_in_flight={args.max_in_flight:g}")
-    print(f"enqueue (one transaction)   {r['enqueue']:.3f} s   (before the clock starts)")
-    print(f"commit to all delivered     {r['seconds']:.3f} s   (theoretical minimum "
-          f"{r['minimum']:.3f} s)")
-    print(f"achieved rate / configured  {achieved:.1f} / {args.rate:g} = "
-          f"{achieved / args.rate:.3f}")
-    print(f"429 answers from emulator   {r['rejected']:g}")
-    print(f"lost={r['lost']:g} duplicates={r['duplicates']:g} drained={bool(r['drained'])}")
-    print(f"fanout ratio={ratio:.2f} lost={r['lost']:g} "
-          f"duplicates={r['duplicates']:g} rate={args.rate:g} messages={args.messages} "
-          f"chats={args.chats} seconds={r['seconds']:.1f}")
-    return 0 if r["lost"] == 0 and r["duplicates"] == 0 else 1
+    print(line)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

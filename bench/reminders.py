@@ -3,9 +3,9 @@
 The real app (PTB Application, APScheduler timer, outbox sender) runs against the project's
 Bot API emulator on a temporary SQLite file.
 
-1. restore: the app starts on an empty database and, side by side, on one holding PENDING
-   future reminders; the ratio of the two start-up times shows what the pending rows cost.
-   Peak memory is the process's maximum resident set size after that start.
+1. restore: the app starts on one database holding PENDING future reminders and, as the other
+   side (interleaved by bench/runner.py), on an empty one; the ratio of the two start-up times
+   shows what the pending rows cost. Peak memory is the process's maximum resident set size.
 2. burst: BURST reminders due in the same second are scheduled while the app runs; the one
    APScheduler timer fires them and each handler queues one outbox row in the claiming
    transaction. Lateness = outbox row created_at - reminder due_at (target p99 < 1 s). A second
@@ -14,7 +14,9 @@ Bot API emulator on a temporary SQLite file.
    the 12 h rule), and another set is 13 h late; at start-up the first fires once, the second
    is recorded as missed.
 
-    python bench/reminders.py [--pending 10000 --burst 1000] [--small]
+Prints `reminders ratio=… spread=… p99_ms=… p99_spread=… duplicates=… ...` (medians, min-max).
+
+    python bench/reminders.py [--pending 10000 --burst 1000] [--pairs 5] [--quick]
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bot.app
-from bot.app import running, services_of
+from bench.runner import Figures, add_options, collect, interleave, summary
+from bot.app import services_of
+from bot.demo.worlds import in_process, settings_for
 from bot.domain.clock import Clock
 from bot.domain.models_reminders import Reminder
 from bot.emulator import Emulator
@@ -47,6 +51,8 @@ FAR = 10 * 365 * 86400.0  # outbox rows held back this long: the sender leaves t
 
 
 class ShiftClock(Clock):
+    """The wall clock, shifted by `offset` seconds."""
+
     def __init__(self) -> None:
         self.offset = 0.0
 
@@ -55,10 +61,12 @@ class ShiftClock(Clock):
 
 
 def peak_mb() -> float:
+    """The process's peak resident set size so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def p(values: list[float], q: float) -> float:
+    """The `q` quantile (nearest rank)."""
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -94,8 +102,8 @@ def with_bench_handler(build: Callable[..., Any]) -> Callable[..., Any]:
 
 
 async def start(em: Emulator, db_path: Path, clock: Clock) -> tuple[Any, Any, float]:
-    settings = Settings(token=em.token, db=str(db_path), superusers=[])
-    ctx = running(settings, request=em.request(), get_updates_request=em.request(), clock=clock)
+    """Start the app on `db_path`; (context, app, seconds the start-up took)."""
+    ctx = in_process(em, settings_for(em, db_path, superusers=[]), clock)
     began = time.perf_counter()
     app = await ctx.__aenter__()
     return ctx, app, time.perf_counter() - began
@@ -117,29 +125,30 @@ async def outcome(db: Database, ref_ids: range) -> tuple[list[float], int, int]:
     return late, duplicates, len(ref_ids) - len(per)
 
 
-async def run(pending: int, burst: int) -> dict[str, float]:
-    logging.basicConfig(level=logging.ERROR)
-    bot.app.build_services = with_bench_handler(bot.app.build_services)  # type: ignore[assignment]
+async def empty_start() -> Figures:
+    """The baseline side: start-up on an empty (created and migrated) database."""
+    em = Emulator(limits=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        await seed(Path(tmp) / "empty.sqlite3", [])
+        ctx, _, seconds = await start(em, Path(tmp) / "empty.sqlite3", ShiftClock())
+        await ctx.__aexit__(None, None, None)
+    return {"startup_s": seconds}
+
+
+async def run(pending: int, burst: int) -> Figures:
+    """The measured side: restore PENDING rows, a burst due in one second, a restart after down."""
     em = Emulator(limits=False)
     tmp = tempfile.TemporaryDirectory()
     base = Path(tmp.name)
     clock = ShiftClock()
-    result: dict[str, float] = {}
+    result: Figures = {}
 
-    # 1. restore: empty database vs PENDING future reminders, side by side
-    # both databases are created and migrated first: only the start-up itself is timed
-    await seed(base / "empty.sqlite3", [])
-    empty_seconds = float("inf")
-    for _ in range(2):  # the first start also warms up imports and caches
-        ctx, _, seconds = await start(em, base / "empty.sqlite3", clock)
-        await ctx.__aexit__(None, None, None)
-        empty_seconds = min(empty_seconds, seconds)
+    # 1. restore: the database is created, migrated and seeded first; only the start is timed
     db_path = base / "reminders.sqlite3"
     now = time.time()
     await seed(db_path, [(KIND, i, "future", now + 86400 + i) for i in range(pending)])
     ctx, app, restore_seconds = await start(em, db_path, clock)
-    result.update(restore_seconds=restore_seconds, empty_seconds=empty_seconds,
-                  peak_mb=peak_mb())
+    result.update(restore_s=restore_seconds, peak_mb=peak_mb())
     services = services_of(app)
 
     # 2. burst: BURST reminders due in one second, with a second fire_due() racing the timer
@@ -184,35 +193,38 @@ async def run(pending: int, burst: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run, print the summary line; 1 when a reminder was lost or doubled."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--burst", type=int, default=1_000)
-    parser.add_argument("--small", action="store_true", help="1,000 pending, 100 in the burst")
+    add_options(parser, "1,000 pending, 100 in the burst")
     args = parser.parse_args(argv)
-    if args.small:
+    if args.quick:
         args.pending, args.burst = 1_000, 100
-    r = asyncio.run(run(args.pending, args.burst))
-    ratio = r["restore_seconds"] / r["empty_seconds"] if r["empty_seconds"] else float("nan")
-    print(f"start-up, empty database          {r['empty_seconds']:.3f} s")
-    print(f"start-up, {args.pending} pending reminders {r['restore_seconds']:.3f} s"
-          f"   (ratio to empty {ratio:.2f})")
-    print(f"peak resident memory              {r['peak_mb']:.0f} MB")
-    print(f"burst of {args.burst} due in one second: lateness p50 {r['p50']:.3f} s, "
-          f"p99 {r['p99']:.3f} s, max {r['max_late']:.3f} s (p99 / 1 s target = "
-          f"{r['p99']:.2f})")
-    print(f"  handed over by the timer {args.burst - r['raced']:.0f}, by the racing fire_due "
-          f"{r['raced']:.0f} (three racers); duplicates {r['duplicates']:.0f}, "
-          f"never handed over {r['lost']:.0f}")
-    print(f"down and restarted: {args.burst} due 5 min ago fired at start-up in "
-          f"{r['down_seconds']:.3f} s (duplicates {r['down_dup']:.0f}, lost "
-          f"{r['down_lost']:.0f}); {args.burst} due 13 h ago recorded missed "
-          f"{r['down_missed']:.0f}, fired {r['down_fired_old']:.0f}")
-    duplicates = r["duplicates"] + r["down_dup"]
-    print(f"reminders restore_seconds={r['restore_seconds']:.3f} peak_mb={r['peak_mb']:.0f} "
-          f"p99_lateness={r['p99']:.3f} duplicates={duplicates:.0f} pending={args.pending} "
-          f"burst={args.burst}")
-    ok = (duplicates == 0 and r["lost"] == 0 and r["down_lost"] == 0
-          and r["down_missed"] == args.burst and r["down_fired_old"] == 0 and r["p99"] < 1.0)
+    logging.basicConfig(level=logging.ERROR)
+    bot.app.build_services = with_bench_handler(bot.app.build_services)  # type: ignore[assignment]
+    rounds = asyncio.run(interleave(
+        {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
+        args.pairs, args.warmup))
+    figures = collect(rounds, {
+        "ratio": lambda r: r["pending"]["restore_s"] / r["empty"]["startup_s"],
+        "restore_ms": lambda r: 1000 * r["pending"]["restore_s"],
+        "empty_ms": lambda r: 1000 * r["empty"]["startup_s"],
+        "p50_ms": lambda r: 1000 * r["pending"]["p50"],
+        "p99_ms": lambda r: 1000 * r["pending"]["p99"],
+        "max_late_ms": lambda r: 1000 * r["pending"]["max_late"],
+        "duplicates": lambda r: r["pending"]["duplicates"] + r["pending"]["down_dup"],
+        "lost": lambda r: r["pending"]["lost"] + r["pending"]["down_lost"],
+        "down_ms": lambda r: 1000 * r["pending"]["down_seconds"],
+        "down_missed": lambda r: r["pending"]["down_missed"],
+        "down_fired_old": lambda r: r["pending"]["down_fired_old"],
+        "peak_mb": lambda r: r["pending"]["peak_mb"],
+    })
+    print(summary("reminders", figures, {"pending": args.pending, "burst": args.burst,
+                                         "pairs": args.pairs, "p99_target_ms": 1000}))
+    ok = (max(figures["duplicates"]) == 0 and max(figures["lost"]) == 0
+          and min(figures["down_missed"]) == args.burst and max(figures["down_fired_old"]) == 0
+          and max(figures["p99_ms"]) < 1000)
     return 0 if ok else 1
 
 

@@ -15,100 +15,37 @@ inserts straight into SQLite), then, in the same run and on the same database:
 * times writing the 200,000-row export (`export_hours.subtree_workbook`, openpyxl write_only),
 * reports peak memory (ru_maxrss).
 
+The scan, the product's rollups and the export run as three sides interleaved by
+bench/runner.py (one warm-up round, then `--pairs` rounds); each timing inside a side is the
+median of `--repeat` calls. Prints `rollup ratio=… spread=… stats_ratio=… ...`.
+
     python bench/rollup.py            # full size
-    python bench/rollup.py --small    # a quick run (50 orgs, 2,000 people, 20,000 entries)
+    python bench/rollup.py --quick    # 50 orgs, 2,000 people, 20,000 entries
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import resource
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build_services  # noqa: E402
-from bot.domain import export_hours as xl  # noqa: E402
-from bot.domain.clock import Clock  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from storage import hours as hours_repo  # noqa: E402
-from storage import orgs as org_repo  # noqa: E402
-from storage.db import Database  # noqa: E402
-
-LEVEL_SHARES = (1, 8, 56)  # root, level-1 and level-2 counts; the rest are level 3
-
-
-def build_district(path: str, orgs: int, people: int, entries: int, seed: int = 7) -> None:
-    """Bulk-load the tree, people and entries with executemany (setup speed, not measured)."""
-    rng = random.Random(seed)
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA synchronous=OFF")
-    now = time.time()
-    rows: list[tuple] = []  # (id, code, name, parent_id, path, depth)
-    levels: list[list[int]] = [[], [], [], []]
-    next_id = 1
-
-    def add(parent: tuple | None) -> tuple:
-        nonlocal next_id
-        oid = next_id
-        next_id += 1
-        depth = parent[5] + 1 if parent else 0
-        path = (parent[4] if parent else "/") + f"{oid}/"
-        row = (oid, f"org{oid}", f"组织{oid}", parent[0] if parent else None, path, depth)
-        rows.append(row)
-        levels[depth].append(oid)
-        return row
-
-    root = add(None)
-    level1 = [add(root) for _ in range(min(LEVEL_SHARES[1], max(1, orgs - 1)))]
-    per2 = max(1, LEVEL_SHARES[2] * orgs // 500 // max(1, len(level1)))
-    level2 = [add(p) for p in level1 for _ in range(per2)]
-    while len(rows) < orgs:
-        add(level2[(len(rows)) % len(level2)])
-    conn.executemany(
-        "INSERT INTO orgs(id, code, name, kind, parent_id, path, depth, created_at)"
-        " VALUES (?, ?, ?, 'branch', ?, ?, ?, ?)", [(*r, now) for r in rows])
-    org_ids = [r[0] for r in rows]
-    users = [(10_000 + i, f"志愿者{i}", now) for i in range(people)]
-    conn.executemany("INSERT INTO users(id, first_name, updated_at) VALUES (?, ?, ?)", users)
-    person_org = {u[0]: rng.choice(org_ids) for u in users}
-    conn.executemany(
-        "INSERT INTO people(user_id, real_name, org_id, consent_at, registered_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(uid, f"张{uid}", oid, now, now, now) for uid, oid in person_org.items()])
-    today = date.today()
-    uids = list(person_org)
-    batch = []
-    for i in range(entries):
-        uid = rng.choice(uids)
-        roll = rng.random()
-        status = "approved" if roll < 0.8 else "pending" if roll < 0.95 else "rejected"
-        served = (today - timedelta(days=rng.randrange(0, 700))).isoformat()
-        batch.append((uid, person_org[uid], served, rng.randint(1, 32), f"服务 {i % 97}",
-                      status, now, None if status == "pending" else 1,
-                      None if status == "pending" else now))
-        if len(batch) == 20_000:
-            _insert_entries(conn, batch)
-            batch = []
-    if batch:
-        _insert_entries(conn, batch)
-    conn.commit()
-    conn.execute("ANALYZE")
-    conn.close()
-
-
-def _insert_entries(conn: sqlite3.Connection, batch: list[tuple]) -> None:
-    conn.executemany(
-        "INSERT INTO hour_entries(user_id, org_id, served_on, quarters, description, status,"
-        " created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+from bench.runner import Figures, Round, add_options, collect, interleave, summary
+from bot.app import build_services
+from bot.demo.worlds import hour_district
+from bot.domain import export_hours as xl
+from bot.domain.clock import Clock
+from bot.settings import Settings
+from storage import hours as hours_repo
+from storage import orgs as org_repo
+from storage.db import Database
 
 
 async def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -122,83 +59,93 @@ async def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-async def measure(path: str, repeat: int) -> dict[str, float]:
+async def check(services: Any, root: Any, kids: list[Any]) -> None:
+    """The trigger-kept totals and the /stats hour figures agree with a recount."""
+    db, hours, stats = services.db, services.hours, services.stats
+    year = hours.today().year
+    kept = await hours_repo.totals_by_org(db.reader, root.path, year=year)
+    recount = await hours_repo.totals_from_entries(db.reader, root.path, year=year)
+    assert sorted(kept, key=lambda s: s.org_id) == sorted(recount, key=lambda s: s.org_id)
+    rolled = (await hours.rollup(root))[0].subtree
+    approved = await db.fetchone("SELECT SUM(quarters) FROM hour_entries WHERE status = 'approved'")
+    assert rolled == approved[0], (rolled, approved[0])
+    year_start = f"{year:04d}-01-01"
+    for org in (root, *kids):
+        fig = await stats.figures(org)
+        want = await db.fetchone(
+            "SELECT COALESCE(SUM(e.quarters), 0),"
+            " COALESCE(SUM(CASE WHEN e.served_on >= ? THEN e.quarters END), 0),"
+            " COUNT(DISTINCT e.user_id) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
+            " WHERE e.status = 'approved' AND o.path >= ? AND o.path < ?",
+            (year_start, *hours_repo.subtree_range(org.path)))
+        got = (fig.quarters_all, fig.quarters_year, fig.volunteers)
+        assert got == tuple(want), (org.code, got, tuple(want))
+
+
+async def measure(path: str, repeat: int, pairs: int, warmup: int) -> tuple[list[Round], str, int]:
+    """Check the figures once, then interleave scan, rollups and export; (rounds, plan, kids)."""
     settings = Settings(db=path, token=None)
     db = await Database(path).connect()
     try:
         services = build_services(settings, db, Clock())
-        hours = services.hours
+        hours, stats = services.hours, services.stats
         root = await org_repo.root(db.reader)
         assert root is not None
         kids = await org_repo.children(db.reader, root.id)
+        await check(services, root, kids)
+        year = hours.today().year
 
-        scan = await best(lambda: hours_repo.total_quarters(db.reader), repeat)
-        root_t = await best(lambda: hours.rollup(root), repeat)
+        async def scan() -> Figures:
+            return {"ms": 1000 * await best(lambda: hours_repo.total_quarters(db.reader), repeat)}
 
         async def all_children() -> None:
             for kid in kids:
                 await hours.rollup(kid)
 
-        kids_t = await best(all_children, repeat)
-        per_kid = [await best(lambda k=kid: hours.rollup(k), repeat) for kid in kids]
-
-        stats = services.stats
-        stats_root_t = await best(lambda: stats.figures(root), repeat)
-
         async def all_children_stats() -> None:
             for kid in kids:
                 await stats.figures(kid)
 
-        stats_kids_t = await best(all_children_stats, repeat)
-        stats_kid_max = max([await best(lambda k=kid: stats.figures(k), repeat) for kid in kids])
+        async def rollups() -> Figures:
+            per_kid = [await best(lambda k=kid: hours.rollup(k), repeat) for kid in kids]
+            stats_per_kid = [await best(lambda k=kid: stats.figures(k), repeat) for kid in kids]
+            timed = {
+                "root": await best(lambda: hours.rollup(root), repeat),
+                "kids": await best(all_children, repeat),
+                "kid_max": max(per_kid),
+                "stats_root": await best(lambda: stats.figures(root), repeat),
+                "stats_kids": await best(all_children_stats, repeat),
+                "stats_kid_max": max(stats_per_kid),
+                "recount": await best(
+                    lambda: hours_repo.totals_from_entries(db.reader, root.path, year=year),
+                    repeat),
+            }
+            return {key: 1000 * value for key, value in timed.items()}
 
-        # the trigger-kept totals agree with the entries, org by org
-        year = hours.today().year
-        kept = await hours_repo.totals_by_org(db.reader, root.path, year=year)
-        recount = await hours_repo.totals_from_entries(db.reader, root.path, year=year)
-        assert sorted(kept, key=lambda s: s.org_id) == sorted(recount, key=lambda s: s.org_id)
-        rolled = (await hours.rollup(root))[0].subtree
-        approved = await db.fetchone(
-            "SELECT SUM(quarters) FROM hour_entries WHERE status = 'approved'")
-        assert rolled == approved[0], (rolled, approved[0])
-        # the /stats hour figures agree with a recount from the entries
-        year_start = f"{year:04d}-01-01"
-        for org in (root, *kids):
-            fig = await stats.figures(org)
-            want = await db.fetchone(
-                "SELECT COALESCE(SUM(e.quarters), 0),"
-                " COALESCE(SUM(CASE WHEN e.served_on >= ? THEN e.quarters END), 0),"
-                " COUNT(DISTINCT e.user_id) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
-                " WHERE e.status = 'approved' AND o.path >= ? AND o.path < ?",
-                (year_start, *hours_repo.subtree_range(org.path)))
-            got = (fig.quarters_all, fig.quarters_year, fig.volunteers)
-            assert got == tuple(want), (org.code, got, tuple(want))
-        recount_t = await best(
-            lambda: hours_repo.totals_from_entries(db.reader, root.path, year=year), repeat)
+        async def export() -> Figures:
+            start = time.perf_counter()
+            data = await xl.subtree_workbook(hours, root, year=None, lang="zh")
+            return {"s": time.perf_counter() - start, "mb": len(data) / 1e6}
 
-        start = time.perf_counter()
-        data = await xl.subtree_workbook(hours, root, year=None, lang="zh")
-        export_s = time.perf_counter() - start
+        rounds = await interleave({"rollup": rollups, "scan": scan, "export": export},
+                                  pairs, warmup)
         plan = await db.fetchall(
             "EXPLAIN QUERY PLAN SELECT t.org_id, SUM(t.quarters) FROM orgs o JOIN hour_totals t"
             " ON t.org_id = o.id WHERE o.path >= ? AND o.path < ? GROUP BY t.org_id",
             ("/1/", "/10"))
     finally:
         await db.close()
-    return dict(scan=scan, root=root_t, recount=recount_t, kids=kids_t, kid_max=max(per_kid),
-                nkids=len(kids), stats_root=stats_root_t, stats_kids=stats_kids_t,
-                stats_kid_max=stats_kid_max,
-                export=export_s, export_bytes=len(data),
-                plan="; ".join(str(r[3]) for r in plan))
+    return rounds, "; ".join(str(r[3]) for r in plan), len(kids)
 
 
 def main() -> int:
+    """Build the district, measure, print the summary line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a quick run at a tenth of the size")
-    parser.add_argument("--repeat", type=int, default=5)
+    add_options(parser, "a tenth of the size")
+    parser.add_argument("--repeat", type=int, default=5, help="calls per timing (median)")
     parser.add_argument("--db", help="keep the database at this path (default: a temp file)")
     args = parser.parse_args()
-    orgs, people, entries = (50, 2_000, 20_000) if args.small else (500, 20_000, 200_000)
+    orgs, people, entries = (50, 2_000, 20_000) if args.quick else (500, 20_000, 200_000)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or str(Path(tmp) / "rollup.sqlite3")
         Path(path).unlink(missing_ok=True)
@@ -208,35 +155,30 @@ def main() -> int:
 
         asyncio.run(migrate())
         start = time.perf_counter()
-        build_district(path, orgs, people, entries)
-        setup = time.perf_counter() - start
-        m = asyncio.run(measure(path, args.repeat))
+        hour_district(path, orgs, people, entries)
+        print(f"setup: {time.perf_counter() - start:.1f}s to load {orgs} orgs, {people} people, "
+              f"{entries} entries")
+        rounds, plan, nkids = asyncio.run(measure(path, args.repeat, args.pairs, args.warmup))
+    print(f"query plan: {plan}")
+
+    def over_scan(*keys: str) -> Any:
+        return lambda r: max(r["rollup"][k] for k in keys) / r["scan"]["ms"]
+
+    figures = collect(rounds, {
+        "ratio": over_scan("root", "kids"),
+        "stats_ratio": over_scan("stats_root", "stats_kids"),
+        "kid_max_ratio": over_scan("kid_max"),
+        "recount_ratio": over_scan("recount"),
+        "scan_ms": lambda r: r["scan"]["ms"],
+        "root_ms": lambda r: r["rollup"]["root"],
+        "kids_ms": lambda r: r["rollup"]["kids"],
+        "stats_root_ms": lambda r: r["rollup"]["stats_root"],
+        "export_s": lambda r: r["export"]["s"],
+    })
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    root_ratio = m["root"] / m["scan"]
-    kids_ratio = m["kids"] / m["scan"]
-    print(f"setup: {setup:.1f}s to load {orgs} orgs, {people} people, {entries} entries")
-    print(f"plain SUM(quarters) scan:          {m['scan'] * 1000:8.2f} ms")
-    print(f"rollup root subtree:               {m['root'] * 1000:8.2f} ms  ratio {root_ratio:.2f}")
-    print(f"rollup {m['nkids']:.0f} direct children (all): {m['kids'] * 1000:8.2f} ms  "
-          f"ratio {kids_ratio:.2f} (slowest child {m['kid_max'] * 1000:.2f} ms, "
-          f"ratio {m['kid_max'] / m['scan']:.2f})")
-    print(f"(same totals recomputed from the entries: {m['recount'] * 1000:.2f} ms, "
-          f"ratio {m['recount'] / m['scan']:.2f})")
-    stats_root_ratio = m["stats_root"] / m["scan"]
-    stats_kids_ratio = m["stats_kids"] / m["scan"]
-    print(f"/stats figures root subtree:       {m['stats_root'] * 1000:8.2f} ms  "
-          f"ratio {stats_root_ratio:.2f}")
-    print(f"/stats figures {m['nkids']:.0f} children (all): {m['stats_kids'] * 1000:8.2f} ms  "
-          f"ratio {stats_kids_ratio:.2f} (slowest child {m['stats_kid_max'] * 1000:.2f} ms, "
-          f"ratio {m['stats_kid_max'] / m['scan']:.2f})")
-    print(f"query plan: {m['plan']}")
-    print(f"export {entries} rows (write_only): {m['export']:.1f}s, "
-          f"{m['export_bytes'] / 1e6:.1f} MB")
-    ratio = max(root_ratio, kids_ratio)
-    stats_ratio = max(stats_root_ratio, stats_kids_ratio)
-    print(f"rollup ratio={ratio:.2f} stats_ratio={stats_ratio:.2f} "
-          f"export_seconds={m['export']:.1f} peak_mb={peak_mb:.0f} "
-          f"orgs={orgs} people={people} entries={entries}")
+    print(summary("rollup", figures, {"peak_mb": f"{peak_mb:.0f}", "orgs": orgs, "kids": nkids,
+                                      "people": people, "entries": entries, "pairs": args.pairs,
+                                      "target": 2}))
     return 0
 
 

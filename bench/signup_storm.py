@@ -7,9 +7,10 @@ An activity of capacity C is posted with `| cascade` into K chats; P registered 
 inserted in bulk through storage) press Sign up on their chat's copy, all at once, and the
 same P users press a button of the bare app. Ratio = bare time / bot time (target >= 0.5).
 Then the coalesced card edits are awaited and checked: every copy shows the final count, no
-edit was refused with 429, and no group got more than 20 edits in any minute.
+edit was refused with 429, and no group got more than 20 edits in any minute. Each side builds
+its own world per run; bench/runner.py interleaves them (bare, bot, bare, bot, ...).
 
-    python bench/signup_storm.py [--presses 2000 --capacity 100 --chats 5] [--small]
+    python bench/signup_storm.py [--presses 2000 --capacity 100 --chats 5] [--pairs 5] [--quick]
                                  [--transport http|inproc]
 
 `inproc` (default) calls the emulator in-process: no network at all, so a round trip costs
@@ -32,27 +33,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telegram import Update  # noqa: E402
-from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes  # noqa: E402
-from telegram.request import HTTPXRequest  # noqa: E402
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
+from telegram.request import HTTPXRequest
 
-from bot.app import running, services_of  # noqa: E402
-from bot.emulator import Emulator  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from storage import activities as act_repo  # noqa: E402
-from storage import users as users_repo  # noqa: E402
+from bench.runner import Figures, add_options, collect, interleave, summary
+from bot.app import running, services_of
+from bot.demo.worlds import SUPERUSER, register_people, settings_for
+from bot.emulator import Emulator
+from storage import activities as act_repo
 
-SUPERUSER = 5820137746
 WARM = 100
 
 
 def _request(em: Emulator, url: str | None, pool: int):  # type: ignore[no-untyped-def]
+    """The in-process transport, or HTTPX to the emulator's loopback server."""
     if url is None:
         return em.request(read_timeout=30.0)
     return HTTPXRequest(connection_pool_size=pool, read_timeout=30.0, pool_timeout=30.0)
 
 
 async def say(em: Emulator, app, user: dict, chat, text: str) -> None:  # type: ignore[no-untyped-def]
+    """A person types `text`; the bot handles it before this returns."""
     await em.deliver(app, em.text(user, chat, text))
 
 
@@ -67,30 +69,59 @@ def max_in_window(times: list[float], window: float = 60.0) -> int:
     return best
 
 
-async def run(presses: int, capacity: int, chats: int, transport: str) -> dict[str, float]:
+async def storm(em: Emulator, target: object, updates: list[dict]) -> float:
+    """Deliver every press at once; seconds until all are handled."""
+    began = time.perf_counter()
+    await asyncio.gather(*(em.deliver(target, u) for u in updates))
+    return time.perf_counter() - began
+
+
+async def bare_side(presses: int, chats: int, transport: str) -> Figures:
+    """A PTB app with one CallbackQueryHandler that only answers, pressed by P users."""
     em = Emulator(per_chat_burst=20, group_per_minute=None)
     url = await em.serve() if transport == "http" else None
-    pool = 256
-    tmp = tempfile.TemporaryDirectory()
-    settings = Settings(token=em.token, db=str(Path(tmp.name) / "storm.sqlite3"),
-                        superusers=[SUPERUSER], chat_daily_budget=1000,
-                        api_base_url=(url + "/bot") if url else None)
-    kwargs = {} if url else {"request": em.request(30.0), "get_updates_request": em.request()}
-    if url:
-        kwargs = {"request": _request(em, url, pool), "get_updates_request": _request(em, url, 8)}
 
-    # --- the bare app -------------------------------------------------------------------------
     async def only_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.callback_query.answer()
 
     builder = ApplicationBuilder().token(em.token)
     if url:
-        builder = builder.base_url(url + "/bot").request(_request(em, url, pool))
+        builder = builder.base_url(url + "/bot").request(_request(em, url, 256))
     else:
         builder = builder.request(em.request(30.0))
     bare = builder.build()
     bare.add_handler(CallbackQueryHandler(only_answer))
     await bare.initialize()
+    groups = [em.add_group(f"Branch {i}", members=[SUPERUSER]) for i in range(chats)]
+    button = InlineKeyboardMarkup([[InlineKeyboardButton("Sign up", callback_data="noop")]])
+    cards = [await bare.bot.send_message(g["id"], "Storm", reply_markup=button) for g in groups]
+
+    def make_presses(who: list[dict]) -> list[dict]:
+        return [em.press(u, em.message(cards[i % chats].chat_id, cards[i % chats].message_id),
+                         "noop") for i, u in enumerate(who)]
+
+    users = [em.add_user(f"V{i}") for i in range(presses)]
+    warmers = [em.add_user(f"W{i}") for i in range(WARM)]
+    em.pending_updates.clear()
+    await storm(em, bare, make_presses(warmers))  # connections and code paths
+    answered0 = len(em.callback_answers)
+    seconds = await storm(em, bare, make_presses(users))
+    answered = len(em.callback_answers) - answered0
+    await bare.shutdown()
+    await em.close()
+    return {"seconds": seconds, "answered": answered}
+
+
+async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> Figures:
+    """The real TowerBot: an activity in `chats` chats, P registered users press Sign up."""
+    em = Emulator(per_chat_burst=20, group_per_minute=None)
+    url = await em.serve() if transport == "http" else None
+    tmp = tempfile.TemporaryDirectory()
+    settings = settings_for(em, Path(tmp.name) / "storm.sqlite3", chat_daily_budget=1000,
+                            api_base_url=(url + "/bot") if url else None)
+    kwargs = {"request": em.request(30.0), "get_updates_request": em.request()}
+    if url:
+        kwargs = {"request": _request(em, url, 256), "get_updates_request": _request(em, url, 8)}
 
     async with running(settings, **kwargs) as app:
         services = services_of(app)
@@ -106,53 +137,36 @@ async def run(presses: int, capacity: int, chats: int, transport: str) -> dict[s
         users = [em.add_user(f"V{i}") for i in range(presses)]
         warmers = [em.add_user(f"W{i}") for i in range(WARM)]
         em.started.update(u["id"] for u in users + warmers)
-        now = time.time()
         async with services.db.transaction() as tx:
-            for u in users + warmers:
-                await users_repo.upsert_user(tx, user_id=u["id"], first_name=u["first_name"],
-                                             username=None, tg_lang="en", started=True, now=now)
-                await users_repo.save_person(tx, user_id=u["id"], real_name=f"Real {u['id']}",
-                                             phone=None, org_id=root.id, now=now)
+            await register_people(tx, users + warmers, root.id, tg_lang="en", usernames=False,
+                                  real_name=lambda u: f"Real {u['id']}")
         start = datetime.fromtimestamp(math.ceil((time.time() + 3 * 86400) / 60) * 60,
                                        settings.tz).strftime("%Y-%m-%d %H:%M")
         await say(em, app, boss, groups[0],
                   f"/activity Storm | {start} | 2 | {capacity} | Square | cascade")
         activity_id = int((await services.db.fetchone("SELECT MAX(id) FROM activities"))[0])
         await services.sender.drain(30)
-        editor = services.activities.cards
-        await editor.resolve([activity_id])
+        await services.activities.cards.resolve([activity_id])
         cards = {c.chat_id: c for c in await act_repo.cards_of(services.db.reader, [activity_id])}
         assert len(cards) == chats and all(c.message_id for c in cards.values()), cards
         chat_ids = [g["id"] for g in groups]
         em.pending_updates.clear()
 
-        def make_presses(data_of, who=users) -> list[dict]:  # type: ignore[no-untyped-def]
+        def make_presses(data: str, who: list[dict]) -> list[dict]:
             out = []
             for i, u in enumerate(who):
                 cid = chat_ids[i % chats]
-                stored = em.message(cid, cards[cid].message_id)
-                out.append(em.press(u, stored, data_of(i)))
+                out.append(em.press(u, em.message(cid, cards[cid].message_id), data))
             return out
 
-        async def storm(target, updates: list[dict]) -> float:  # type: ignore[no-untyped-def]
-            began = time.perf_counter()
-            await asyncio.gather(*(em.deliver(target, u) for u in updates))
-            return time.perf_counter() - began
-
-        # warm both paths (connections, code paths) with other users: a bare answer, and a
-        # Cancel press by someone not signed up (the full path, the roster unchanged)
-        await storm(bare, make_presses(lambda i: "noop", warmers))
-        await storm(app, make_presses(lambda i: f"act:{activity_id}:leave", warmers))
-        answered0 = len(em.callback_answers)
-        bare_updates = make_presses(lambda i: "noop")
-        bot_updates = make_presses(lambda i: f"act:{activity_id}:join")
+        # warm the full path with other users: a Cancel press by someone not signed up (the
+        # roster unchanged)
+        await storm(em, app, make_presses(f"act:{activity_id}:leave", warmers))
+        updates = make_presses(f"act:{activity_id}:join", users)
         edits_mark = len(em.sent)
-        bare_seconds = await storm(bare, bare_updates)
-        bare_answered = len(em.callback_answers) - answered0
         answered1 = len(em.callback_answers)
-        edit_times: list[float] = []
-        bot_seconds = await storm(app, bot_updates)
-        bot_answered = len(em.callback_answers) - answered1
+        seconds = await storm(em, app, updates)
+        answered = len(em.callback_answers) - answered1
 
         confirmed, waiting = await act_repo.recount(services.db.reader, activity_id)
         expected = f"{min(presses, capacity)}/{capacity}"
@@ -174,52 +188,59 @@ async def run(presses: int, capacity: int, chats: int, transport: str) -> dict[s
         for s in edits:
             per_chat.setdefault(int(s.chat_id), []).append(float(s.date))
         edit_times = [s.date for s in edits]
-        worst_minute = max((max_in_window(v) for v in per_chat.values()), default=0)
-        rejected = sum(1 for c in em.calls if c.method == "editMessageText" and c.status == 429)
         result = {
-            "bare": bare_seconds, "bot": bot_seconds, "confirmed": confirmed,
-            "waiting": waiting, "bare_answered": bare_answered, "bot_answered": bot_answered,
-            "edits": len(edits), "edit_span": (max(edit_times) - min(edit_times)) if edit_times
-            else 0.0, "worst_minute": worst_minute, "rejected": rejected,
+            "seconds": seconds, "confirmed": confirmed, "waiting": waiting,
+            "answered": answered, "edits": len(edits),
+            "edit_span": (max(edit_times) - min(edit_times)) if edit_times else 0.0,
+            "worst_minute": max((max_in_window(v) for v in per_chat.values()), default=0),
+            "rejected": sum(1 for c in em.calls
+                            if c.method == "editMessageText" and c.status == 429),
             "settled": float(await settled()), "settle": settle_seconds,
         }
-    await bare.shutdown()
     await em.close()
     tmp.cleanup()
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run, print the summary line; 1 on overbooking, a lost press, a 429."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=2000)
     parser.add_argument("--capacity", type=int, default=100)
     parser.add_argument("--chats", type=int, default=5)
     parser.add_argument("--transport", choices=("http", "inproc"), default="inproc")
-    parser.add_argument("--small", action="store_true", help="200 presses, capacity 20")
+    add_options(parser, "200 presses, capacity 20")
     args = parser.parse_args(argv)
-    if args.small:
+    if args.quick:
         args.presses, args.capacity = 200, 20
     logging.basicConfig(level=logging.WARNING)
-    r = asyncio.run(run(args.presses, args.capacity, args.chats, args.transport))
+    rounds = asyncio.run(interleave({
+        "bare": lambda: bare_side(args.presses, args.chats, args.transport),
+        "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
+    }, args.pairs, args.warmup))
 
-    ratio = r["bare"] / r["bot"]
-    overbooked = max(0, int(r["confirmed"]) - args.capacity)
-    lost = (args.presses - int(r["confirmed"] + r["waiting"])) + (args.presses - int(r["bot_answered"]))
-    print(f"presses={args.presses} users={args.presses} capacity={args.capacity} "
-          f"chats={args.chats} transport={args.transport}")
-    print(f"bare answerCallbackQuery     {r['bare']:.3f} s  ({args.presses / r['bare']:.0f}/s, "
-          f"answered {int(r['bare_answered'])})")
-    print(f"TowerBot sign-up press       {r['bot']:.3f} s  ({args.presses / r['bot']:.0f}/s, "
-          f"answered {int(r['bot_answered'])})")
-    print(f"roster                       confirmed={int(r['confirmed'])} "
-          f"waitlist={int(r['waiting'])}")
-    print(f"card edits                   {int(r['edits'])} over {r['edit_span']:.0f} s, "
-          f"worst group minute {int(r['worst_minute'])}/20, 429s {int(r['rejected'])}, "
-          f"copies settled={bool(r['settled'])} ({r['settle']:.1f} s after the storm)")
-    print(f"signup_storm ratio={math.floor(ratio * 100) / 100:.2f} overbooked={overbooked} "
-          f"lost={lost} edits={int(r['edits'])} presses={args.presses}")
-    ok = (overbooked == 0 and lost == 0 and r["rejected"] == 0 and r["worst_minute"] <= 20
-          and r["settled"])
+    def lost(r: dict[str, Figures]) -> float:
+        bot = r["bot"]
+        unlisted = args.presses - (bot["confirmed"] + bot["waiting"])
+        return unlisted + (args.presses - bot["answered"])
+
+    figures = collect(rounds, {
+        "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
+        "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
+        "bot_rps": lambda r: args.presses / r["bot"]["seconds"],
+        "overbooked": lambda r: max(0.0, r["bot"]["confirmed"] - args.capacity),
+        "lost": lost,
+        "edits": lambda r: r["bot"]["edits"],
+        "worst_minute": lambda r: r["bot"]["worst_minute"],
+        "rejected": lambda r: r["bot"]["rejected"],
+        "settle_s": lambda r: r["bot"]["settle"],
+    })
+    print(summary("signup_storm", figures, {
+        "presses": args.presses, "capacity": args.capacity, "chats": args.chats,
+        "transport": args.transport, "pairs": args.pairs, "target": 0.5}))
+    ok = (max(figures["overbooked"]) == 0 and max(figures["lost"]) == 0
+          and max(figures["rejected"]) == 0 and max(figures["worst_minute"]) <= 20
+          and all(r["bot"]["settled"] for r in rounds))
     return 0 if ok else 1
 
 

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot.app import running, services_of
+from bot.app import services_of
+from bot.demo.worlds import SUPERUSER, YANSHAN_ORGS, found_tower, in_process, settings_for
 from bot.domain.clock import Clock
 from bot.emulator import Emulator
 from bot.settings import Settings
 
-SUPERUSER_ID = 5820137746
+SUPERUSER_ID = SUPERUSER
 
 
 class Harness:
@@ -32,7 +33,8 @@ class Harness:
     def db(self) -> Any:
         return self.services.db
 
-    async def send(self, user: dict, chat: dict | int | None, text: str, reply_to: dict | None = None) -> list:
+    async def send(self, user: dict, chat: dict | int | None, text: str,
+                   reply_to: dict | None = None) -> list:
         """A user sends `text`; returns what the bot sent in answer (direct replies only)."""
         mark = len(self.em.sent)
         update = self.em.text(user, chat, text, reply_to=reply_to)
@@ -70,9 +72,8 @@ async def start_harness(tmp_path: Path, em: Emulator | None = None, clock: Clock
     em = em or Emulator(per_chat_burst=20)
     # tests send many commands per second from one person; the flood guard has its own tests
     settings.setdefault("flood_limit", 10_000)
-    cfg = Settings(token=em.token, db=str(tmp_path / db_name),
-                   superusers=[SUPERUSER_ID], **settings)
-    ctx = running(cfg, request=em.request(), get_updates_request=em.request(), clock=clock)
+    cfg = settings_for(em, tmp_path / db_name, **settings)
+    ctx = in_process(em, cfg, clock)
     app = await ctx.__aenter__()
     return ctx, Harness(em, app, cfg)
 
@@ -117,16 +118,13 @@ async def build_tower(tb: Harness) -> dict[str, Any]:
     chat_a = em.add_group("大埠乡团委工作群", members=[boss["id"], sec_a["id"], member_a["id"]])
     chat_b = em.add_group("雁山街道团工委群", members=[boss["id"], member_b["id"]], type="supergroup")
     await tb.send(boss, None, "/start")
-    await tb.send(boss, root, "/setup yanshan 雁山区团委")
-    await tb.send(boss, root, "/org add yanshan.dabu 大埠乡团委 township")
-    await tb.send(boss, root, "/org add yanshan.jiedao 雁山街道团工委 street")
-    await tb.send(boss, chat_a, "/bind yanshan.dabu")
-    await tb.send(boss, chat_b, "/bind yanshan.jiedao")
+    await found_tower(tb.send, boss, root, YANSHAN_ORGS[:2],
+                      binds=[(chat_a, "yanshan.dabu"), (chat_b, "yanshan.jiedao")])
     await register(tb, boss, "王晓明", "yanshan")
     await register(tb, sec_a, "李娜", "yanshan.dabu")
     await register(tb, member_a, "陈小红", "yanshan.dabu")
     await register(tb, member_b, "Tom Li", "yanshan.jiedao")
     said = em.text(sec_a, chat_a, "大家好")["message"]
     await tb.send(boss, chat_a, "/role secretary", reply_to=said)
-    return dict(boss=boss, sec_a=sec_a, member_a=member_a, member_b=member_b, outsider=outsider,
-                root=root, chat_a=chat_a, chat_b=chat_b)
+    return {"boss": boss, "sec_a": sec_a, "member_a": member_a, "member_b": member_b,
+            "outsider": outsider, "root": root, "chat_a": chat_a, "chat_b": chat_b}

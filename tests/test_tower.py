@@ -6,7 +6,7 @@ import pytest
 
 from storage import chats as chat_repo
 from storage import orgs as org_repo
-from tests.conftest import SUPERUSER_ID, Harness, register
+from tests.conftest import SUPERUSER_ID, Harness
 
 
 async def org_count(tb: Harness) -> int:

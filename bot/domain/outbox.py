@@ -1,7 +1,7 @@
 """The durable outbox, as the rest of the bot sees it (no Telegram import here).
 
 Everything the bot starts by itself (reminders, announcement copies, promotions) is written to
-the outbox inside the transaction that decided to send it, and one sender (`bot/delivery.py`)
+the outbox inside the transaction that decided to send it, and one sender (`bot/gateway/sender.py`)
 drains it. The domain rules for undeliverable messages live here too: a user who blocked the
 bot becomes unreachable (with an optional mention in their org's chat), a chat the bot was
 removed from becomes inactive, and a migrated group moves everywhere to its supergroup id.

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, open_services, tree
 from bot.emulator import Emulator, Sent
 
-SUPERUSER = 5820137746
+__all__ = ["SUPERUSER", "bind_groups", "codes_of", "open_services", "tree"]  # the suite's world
 BOTPROC = Path(__file__).with_name("botproc.py")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,59 +117,3 @@ def has_button(prefix: str) -> Callable[[Sent], bool]:
         return any((b.get("callback_data") or "").startswith(prefix)
                    for row in markup.get("inline_keyboard", []) for b in row)
     return pick
-
-
-def tree(chats: int) -> dict:
-    """A 4-level tree of exactly `chats` orgs (as bench/broadcast.py builds it)."""
-    second = max(1, chats // 100)
-    third = max(1, chats // 10)
-    fourth = chats - 1 - second - third
-    root: dict = {"code": "d", "name": "区团委", "children": []}
-    level2 = [{"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)]
-    level3 = [{"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
-              for i in range(third)]
-    for i, node in enumerate(level3):
-        level2[i % second]["children"].append(node)
-    for i in range(max(0, fourth)):
-        parent = level3[i % third]
-        parent["children"].append({"code": f"{parent['code']}.g{i}", "name": f"团小组{i}"})
-    root["children"] = level2
-    return root
-
-
-def codes_of(node: dict, out: list[str] | None = None) -> list[str]:
-    out = [] if out is None else out
-    out.append(node["code"])
-    for child in node.get("children") or []:
-        codes_of(child, out)
-    return out
-
-
-async def open_services(em: Emulator, db: Path) -> Any:
-    """The bot's own services on the database file, to build a world directly in it."""
-    from bot.app import build_services
-    from bot.domain.clock import Clock
-    from bot.settings import Settings
-    from storage.db import Database
-
-    settings = Settings(_env_file=None, token=em.token, db=str(db), superusers=[SUPERUSER])
-    database = await Database(db).connect()
-    return build_services(settings, database, Clock())
-
-
-async def bind_groups(services: Any, em: Emulator, codes: list[str],
-                      members: list[int]) -> dict[str, dict]:
-    """One supergroup per org, bound to it (as bench/broadcast.py does)."""
-    from storage import chats as chat_repo
-
-    groups: dict[str, dict] = {}
-    now = services.clock.time()
-    async with services.db.transaction() as tx:
-        for code in codes:
-            group = em.add_group(f"{code} 群", members=members, type="supergroup")
-            org = await services.tower.org_by_code(code)
-            await chat_repo.upsert(tx, chat_id=group["id"], type="supergroup",
-                                   title=group["title"], active=True, is_admin=False, now=now)
-            await chat_repo.bind(tx, group["id"], org.id)
-            groups[code] = group
-    return groups

@@ -26,7 +26,7 @@ from tests.faults.conftest import (
     wait_for,
 )
 
-MAX_IN_FLIGHT = 64  # bot/delivery.py Sender(max_in_flight=64)
+MAX_IN_FLIGHT = 64  # bot/gateway/sender.py Sender(max_in_flight=64)
 
 
 def accepted_but_pending(em: Emulator, db: Path, ref_like: str, got: dict[int, int]) -> int:

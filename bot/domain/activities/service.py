@@ -45,6 +45,7 @@ from bot.domain.clock import Clock, fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_activities import Activity, Signup
+from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
@@ -54,7 +55,6 @@ from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
-from storage.reminders import Reminder
 
 log = logging.getLogger(__name__)
 

@@ -1,27 +1,20 @@
-"""`towerbot demo`: the Bot API emulator on loopback, the real bot polling it, a scripted day.
-
-Everything the people type and everything the bot sends is printed as a transcript.
-"""
+"""The demo's Script: it acts for the people of the emulated world and prints the transcript."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import textwrap
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-
-from bot.app import build_application, services_of
+from bot.context import services_of
 from bot.domain.clock import FakeClock
 from bot.emulator import Emulator, Sent
-from bot.settings import Settings
 from bot.texts import t
 
-SUPERUSER = 5820137746
+DAY = 86400
 
 
 class Script:
@@ -128,15 +121,16 @@ class Script:
             services = services_of(self.app)
             busy = (bool(self.em.pending_updates) or not self.app.update_queue.empty()
                     or self.app.update_processor.current_concurrent_updates > 0)
-            if not busy and len(self.em.sent) == seen:
-                if services.sender is None or await services.sender.drain(0.5):
-                    if len(self.em.sent) == seen:
-                        break
+            if (not busy and len(self.em.sent) == seen
+                    and (services.sender is None or await services.sender.drain(0.5))
+                    and len(self.em.sent) == seen):
+                break
             seen = len(self.em.sent)
             await asyncio.sleep(quiet)
         self.flush()
 
-    async def say(self, user: dict, chat: dict | None, text: str, reply_to: dict | None = None) -> list[Sent]:
+    async def say(self, user: dict, chat: dict | None, text: str,
+                  reply_to: dict | None = None) -> list[Sent]:
         mark = len(self.em.sent)
         self.show(user["first_name"], chat["id"] if chat else user["id"], text)
         self.em.text(user, chat, text, reply_to=reply_to)
@@ -179,7 +173,8 @@ class Script:
         finally:
             self.muted = False
 
-    async def _register(self, user: dict, link_payload: str, real_name: str, phone: str | None) -> None:
+    async def _register(self, user: dict, link_payload: str, real_name: str,
+                        phone: str | None) -> None:
         await self.say(user, None, f"/start {link_payload}")
         await self.say(user, None, real_name)
         if phone:
@@ -216,42 +211,3 @@ def _buttons(markup: dict | None) -> list[str]:
         return [b.get("text", "") for row in markup["keyboard"] for b in row]
     return [label for label, _ in _buttons_with_data(markup)]
 
-
-async def play(settings: Settings, lang: str = "zh", out: Path = Path("demo-out")) -> int:
-    """Run the scripted day; returns the exit status."""
-    started = time.monotonic()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    # a clock the script moves forward: days of reminders play out in seconds
-    clock = FakeClock()
-    em = Emulator(per_chat_burst=30, clock=clock.time)
-    url = await em.serve()
-    cfg = Settings(
-        _env_file=None, token=em.token, db=str(out / "demo.sqlite3"), api_base_url=url + "/bot",
-        superusers=[SUPERUSER], language="en" if lang == "en" else "zh", overdue_days=2,
-        # a small demo district counts stars from 10 h so that one is reached today
-        star_thresholds="10,30,60,100,150",
-        flood_limit=1000,  # the script types faster than any person
-    )
-    app = build_application(cfg, clock=clock)
-    await app.initialize()
-    if app.post_init:
-        await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    script = Script(em, app, lang, out, clock)
-    print(script.n("demo_title"))
-    try:
-        from bot import demo_scenes
-
-        await demo_scenes.run(script)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        if app.post_shutdown:
-            await app.post_shutdown(app)
-        await app.shutdown()
-        await em.close()
-    print("\n" + script.n("demo_done", seconds=f"{time.monotonic() - started:.1f}", db=cfg.db))
-    return 0

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.demo import Script
-
-DAY = 86400
+from bot.demo.script import DAY, Script
 
 
 async def run(s: Script, w: dict[str, Any]) -> None:

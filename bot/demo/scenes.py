@@ -1,12 +1,12 @@
-"""The scripted day played by `towerbot demo` (see bot/demo.py for the Script helpers)."""
+"""The scripted day played by `towerbot demo` (see script.py for the Script helpers)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.demo import SUPERUSER, Script
-
-DAY = 86400
+from bot.demo import activity as activity_scene
+from bot.demo.script import DAY, Script
+from bot.demo.worlds import SUPERUSER, YANSHAN_ORGS, found_tower
 
 
 async def run(s: Script) -> None:
@@ -46,18 +46,15 @@ async def tower(s: Script) -> dict[str, Any]:
     for chat in (root, dabu, village, jiedao, school):
         em.bot_added(chat, boss, status="administrator" if chat is dabu else "member")
     await s.settle()
-    await s.say(boss, root, "/setup yanshan 雁山区团委")
-    await s.say(boss, root, "/org add yanshan.dabu 大埠乡团委 township")
-    await s.say(boss, root, "/org add yanshan.jiedao 雁山街道团工委 street")
-    await s.say(boss, root, "/org add yanshan.zhongxue 雁山中学团委 school")
-    await s.say(boss, dabu, "/bind yanshan.dabu")
+    await found_tower(s.say, boss, root, YANSHAN_ORGS, binds=[(dabu, "yanshan.dabu")])
     await s.say(boss, dabu, "/org add yanshan.dabu.cun 大埠村团支部 village")
     for chat, code in ((village, "yanshan.dabu.cun"), (jiedao, "yanshan.jiedao"),
                        (school, "yanshan.zhongxue")):
         em.text(boss, chat, f"/bind {code}")
     await s.settle()
-    return dict(boss=boss, lina=lina, hong=hong, gang=gang, ming=ming, li=li, tom=tom, fang=fang, root=root,
-                dabu=dabu, village=village, jiedao=jiedao, school=school)
+    return {"boss": boss, "lina": lina, "hong": hong, "gang": gang, "ming": ming, "li": li,
+            "tom": tom, "fang": fang, "root": root, "dabu": dabu, "village": village,
+            "jiedao": jiedao, "school": school}
 
 
 async def people(s: Script, w: dict[str, Any]) -> None:
@@ -105,10 +102,8 @@ async def hours(s: Script, w: dict[str, Any]) -> None:
 
 
 async def activity(s: Script, w: dict[str, Any]) -> None:
-    """Filled in by the activities feature (see below)."""
-    from bot import demo_activity
-
-    await demo_activity.run(s, w)
+    """Filled in by the activities feature (activity.py)."""
+    await activity_scene.run(s, w)
 
 
 async def campaign(s: Script, w: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""CLI commands that features add (exports); kept apart so cli.py stays small.
+"""`towerbot export`: .xlsx exports that features add.
 
 `towerbot export <kind> [--org CODE] [--year YYYY] [--id N] -o FILE.xlsx`. A feature adds a kind
 by putting `EXPORTS["members"] = async_fn(args, services, progress) -> bytes` (and any options
@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bot.cli.common import CliError, open_db
 from bot.settings import Settings
 
 Progress = Callable[[int], None]
@@ -20,7 +21,6 @@ ExportFn = Callable[[argparse.Namespace, Any, Progress], Awaitable[bytes]]
 
 async def _export_hours(args: argparse.Namespace, services: Any, progress: Progress) -> bytes:
     """Hour entries, per-person and per-org totals of the subtree of --org."""
-    from bot.cli import CliError
     from bot.domain import export_hours as xl
     from bot.domain.errors import Refusal
     from bot.texts import t
@@ -41,7 +41,6 @@ EXPORTS: dict[str, ExportFn] = {"hours": _export_hours}
 
 async def _export_stats(args: argparse.Namespace, services: Any, progress: Progress) -> bytes:
     """Issue 6: members or activities of the subtree of --org; campaign --id N."""
-    from bot.cli import CliError
     from bot.domain.errors import Refusal
     from bot.texts import t
 
@@ -81,22 +80,15 @@ def add_commands(sub: Any) -> None:
     exp.add_argument("-o", "--output", required=True, help="the .xlsx file to write")
 
 
-async def dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
-    if args.command == "export":
-        return await export(args, settings)
-    raise SystemExit(f"unknown command {args.command}")
-
-
 async def export(args: argparse.Namespace, settings: Settings) -> int:
     """Build the export with a progress bar on a terminal (quiet when piped) and write it."""
     from tqdm import tqdm
 
     from bot.app import build_services
-    from bot.cli import _open_db
     from bot.domain.clock import Clock
 
     out = Path(args.output)
-    db = await _open_db(settings)
+    db = await open_db(settings)
     try:
         services = build_services(settings, db, Clock())
         with tqdm(unit="row", disable=None, desc=f"export {args.kind}") as bar:

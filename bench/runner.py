@@ -1,0 +1,116 @@
+"""The one runner of every script in bench/: sides interleaved, medians with their spread.
+
+A bench hands `interleave` one coroutine function per side (TowerBot, the bare baseline, ...);
+each call is one run and returns that run's figures. After `warmup` rounds that are thrown
+away, `pairs` rounds run every side once in turn (A B A B ...), so whatever else the machine
+is doing weighs on both sides alike. A bench with one side (measured against a target) is the
+same with a single side. Per round the bench derives its ratios and absolute figures
+(`collect`), and `summary` makes the one final line:
+`NAME ratio=0.52 spread=0.47-0.56 p99_ms=12 p99_spread=10-15 ... chats=1000`
+(each figure: the median over the rounds, then min-max; constant parameters last, as they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+
+Figures = dict[str, float]
+Side = Callable[[], Awaitable[Figures]]
+Round = dict[str, Figures]
+
+#: unit suffixes dropped from a figure's name to name its spread (`p99_ms` -> `p99_spread`)
+UNITS = ("_ms", "_s", "_seconds", "_rps", "_mb")
+PAIRS = 5
+WARMUP = 1
+
+
+def schedule(sides: Sequence[str], pairs: int = PAIRS,
+             warmup: int = WARMUP) -> list[tuple[int, str]]:
+    """(round, side) in the order they run; rounds below `warmup` are the warm-up."""
+    return [(r, side) for r in range(warmup + pairs) for side in sides]
+
+
+async def interleave(sides: Mapping[str, Side], pairs: int = PAIRS, warmup: int = WARMUP,
+                     report: Callable[[str], None] | None = print) -> list[Round]:
+    """Run the sides in turn for `warmup` + `pairs` rounds; the measured rounds' figures."""
+    rounds: list[Round] = [{} for _ in range(warmup + pairs)]
+    for r, name in schedule(list(sides), pairs, warmup):
+        figures = await sides[name]()
+        rounds[r][name] = figures
+        if report is not None:
+            label = "warm-up" if r < warmup else f"pair {r - warmup + 1}/{pairs}"
+            report(f"  {label} {name}: " + " ".join(f"{k}={fmt(v)}" for k, v in figures.items()))
+    return rounds[warmup:]
+
+
+def collect(rounds: Iterable[Round],
+            derive: Mapping[str, Callable[[Round], float]]) -> dict[str, list[float]]:
+    """Each derived figure (a ratio, a side's own figure) over the rounds, in round order."""
+    out: dict[str, list[float]] = {key: [] for key in derive}
+    for one in rounds:
+        for key, fn in derive.items():
+            out[key].append(float(fn(one)))
+    return out
+
+
+def median(values: Sequence[float]) -> float:
+    """The median; the mean of the middle two for an even count."""
+    if not values:
+        raise ValueError("no values")
+    return float(statistics.median(values))
+
+
+def spread(values: Sequence[float]) -> tuple[float, float]:
+    """(min, max) of the values."""
+    if not values:
+        raise ValueError("no values")
+    return float(min(values)), float(max(values))
+
+
+def fmt(value: float) -> str:
+    """Whole numbers bare, otherwise two decimals below 10, one below 100, none above."""
+    if math.isnan(value):
+        return "nan"
+    if float(value).is_integer():
+        return str(int(value))
+    size = abs(value)
+    return f"{value:.2f}" if size < 10 else f"{value:.1f}" if size < 100 else f"{value:.0f}"
+
+
+def spread_key(key: str) -> str:
+    """`ratio` -> `spread`, `p99_ms` -> `p99_spread`, `lost` -> `lost_spread`."""
+    if key == "ratio":
+        return "spread"
+    for unit in UNITS:
+        if key.endswith(unit) and len(key) > len(unit):
+            return key[: -len(unit)] + "_spread"
+    return key + "_spread"
+
+
+def summary(name: str, figures: Mapping[str, Sequence[float]],
+            params: Mapping[str, object] | None = None, ratio_digits: int = 2) -> str:
+    """`name key=median key_spread=min-max ... param=value`: the one line a bench ends with."""
+    parts = [name]
+    for key, values in figures.items():
+        is_ratio = key.endswith("ratio")
+
+        def show(value: float, is_ratio: bool = is_ratio) -> str:
+            return f"{value:.{ratio_digits}f}" if is_ratio else fmt(value)
+
+        low, high = spread(values)
+        parts.append(f"{key}={show(median(values))}")
+        parts.append(f"{spread_key(key)}={show(low)}-{show(high)}")
+    parts.extend(f"{key}={value}" for key, value in (params or {}).items())
+    return " ".join(parts)
+
+
+def add_options(parser: argparse.ArgumentParser, quick: str) -> None:
+    """--pairs, --warmup and --quick (alias --small: `quick` says what it shrinks to)."""
+    parser.add_argument("--pairs", type=int, default=PAIRS,
+                        help=f"measured rounds after the warm-up (default {PAIRS})")
+    parser.add_argument("--warmup", type=int, default=WARMUP,
+                        help=f"rounds run first and thrown away (default {WARMUP})")
+    parser.add_argument("--quick", "--small", dest="quick", action="store_true", help=quick)

@@ -1,0 +1,21 @@
+"""What every CLI command shares: the operator-facing error and opening the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.settings import Settings
+
+
+class CliError(Exception):
+    """A one-line problem for the operator; exit status 2."""
+
+
+async def open_db(settings: Settings) -> Any:
+    """Open (and migrate) the database; a lock held elsewhere becomes a CliError."""
+    from storage.db import Database, DatabaseLocked
+
+    try:
+        return await Database(settings.db).connect()
+    except DatabaseLocked as exc:
+        raise CliError(str(exc)) from None
