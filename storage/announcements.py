@@ -233,3 +233,11 @@ async def digest_payloads(conn: Conn) -> list[tuple[int, str, str]]:
 
 async def delete_digest_items(conn: Conn, ids: list[int]) -> None:
     await conn.executemany("DELETE FROM digest_items WHERE id = ?", [(i,) for i in ids])
+
+
+async def expire_digest(conn: Conn, before: float) -> int:
+    """Digest items already folded into a sent digest, older than `before`, lose their payload."""
+    cur = await conn.execute(
+        "UPDATE digest_items SET payload = '{}' WHERE outbox_id IS NOT NULL AND created_at < ?"
+        " AND payload <> '{}'", (before,))
+    return cur.rowcount

@@ -180,3 +180,19 @@ async def scrub(conn: Conn, ids: Iterable[int]) -> None:
         "UPDATE outbox SET payload = '{}', dedupe_key = NULL, error = NULL,"
         " status = CASE status WHEN 'pending' THEN 'cancelled' ELSE status END WHERE id = ?",
         [(i,) for i in ids])
+
+
+async def drop_documents(conn: Conn, ids: Iterable[int]) -> None:
+    """Sent documents and photos lose their payload (the file, its caption) at once."""
+    await conn.executemany(
+        "UPDATE outbox SET payload = '{}' WHERE id = ? AND status = 'sent'"
+        " AND kind IN ('document', 'photo')", [(i,) for i in ids])
+
+
+async def expire(conn: Conn, before: float) -> int:
+    """Rows done with (sent, failed, cancelled) and sent (else queued) before `before` lose their
+    payload; returns how many."""
+    cur = await conn.execute(
+        "UPDATE outbox SET payload = '{}', error = NULL WHERE status <> 'pending'"
+        " AND coalesce(sent_at, created_at) < ? AND payload <> '{}'", (before,))
+    return cur.rowcount

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterable
 from typing import Any
 
+from bot.domain.clock import Clock
 from bot.domain.models import Actor
 from storage import activities as activity_repo
 from storage import announcements as announcement_repo
@@ -116,10 +117,21 @@ def _document_texts(data_b64: str) -> Iterable[str]:
 
 
 class Privacy:
-    """/forgetme: everything linking a Telegram account to a name, phone or entry goes."""
+    """/forgetme, and the retention of sent messages' payloads."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock, retention_days: int = 30) -> None:
         self.db = db
+        self.clock = clock
+        self.retention_days = retention_days
+
+    async def expire(self) -> int:
+        """Drop payloads of messages sent more than `retention_days` ago; returns how many."""
+        before = self.clock.time() - self.retention_days * 86400
+        async with self.db.transaction() as tx:
+            count = await outbox_repo.expire(tx, before)
+            count += await announcement_repo.expire_digest(tx, before)
+        await self.db.checkpoint()
+        return count
 
     async def forget(self, actor: Actor) -> bool:
         """Erase one person in one transaction, then checkpoint the WAL; False if nothing was
