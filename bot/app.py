@@ -65,7 +65,7 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         announcements=Announcements(db, access, clock, outbox, reminders, settings),
         stats=Stats(db, access, clock, settings),
         audit=Audit(db, access, clock, outbox, settings, people.lang),
-        privacy=Privacy(db, clock, settings.retention_days),
+        privacy=Privacy(db, access, clock, settings.retention_days),
     )
 
 

@@ -19,13 +19,17 @@ import zipfile
 from collections.abc import Iterable
 from typing import Any
 
+from bot.domain.access import Access
 from bot.domain.clock import Clock
-from bot.domain.models import Actor
+from bot.domain.errors import Refusal
+from bot.domain.models import Actor, Org
 from storage import activities as activity_repo
 from storage import announcements as announcement_repo
 from storage import campaigns as campaign_repo
 from storage import hours as hour_repo
+from storage import orgs as org_repo
 from storage import outbox as outbox_repo
+from storage import privacy as repo
 from storage import users as user_repo
 from storage.db import Conn, Database
 
@@ -119,10 +123,55 @@ def _document_texts(data_b64: str) -> Iterable[str]:
 class Privacy:
     """/forgetme, and the retention of sent messages' payloads."""
 
-    def __init__(self, db: Database, clock: Clock, retention_days: int = 30) -> None:
+    def __init__(self, db: Database, access: Access, clock: Clock, retention_days: int = 30) -> None:
         self.db = db
+        self.access = access
         self.clock = clock
         self.retention_days = retention_days
+
+    # --- the audit log -----------------------------------------------------------------------
+    async def log_export(self, user_id: int | None, chat_id: int | None, detail: str,
+                         org_code: str | None = None) -> None:
+        """Record an export of personal data: the chat's org, else the named or the
+        person's own org."""
+        r = self.db.reader
+        org = await org_repo.of_chat(r, chat_id) if chat_id and chat_id < 0 else None
+        if org is None and org_code:
+            org = await org_repo.by_code(r, org_code)
+        if org is None and user_id:
+            person = await user_repo.get_person(r, user_id)
+            org = await org_repo.get(r, person.org_id) if person else None
+        async with self.db.transaction() as tx:
+            await repo.log(tx, at=self.clock.time(), actor_id=user_id, action="export",
+                           detail=detail, org_id=org.id if org else None)
+
+    async def audit_entries(self, user_id: int, chat_id: int | None, limit: int
+                            ) -> tuple[list[Org], list[dict[str, Any]]]:
+        """The newest entries of the orgs the person is staff of (this chat's org in a group)."""
+        if chat_id is not None:
+            org = await self.access.org_of_chat(chat_id)
+            await self.access.require(user_id, org, "staff")
+            scope = [org]
+        else:
+            scope = [o for o, role in await self.access.top_orgs(user_id) if role == "staff"]
+            if not scope:
+                raise Refusal("err_need_staff", org="—")
+        rows = await repo.entries(self.db.reader, [o.path for o in scope], limit)
+        return scope, rows
+
+    # --- /mydata -----------------------------------------------------------------------------
+    async def mydata(self, user_id: int) -> bytes:
+        """Everything stored about the person as JSON (the request itself is logged)."""
+        async with self.db.transaction() as tx:
+            records = await repo.records_of(tx, user_id)
+            person = records["person"][0] if records["person"] else None
+            await repo.log(tx, at=self.clock.time(), actor_id=user_id, action="mydata",
+                           detail="json", org_id=person["org_id"] if person else None,
+                           target_id=user_id)
+        for flow in records["flow"]:
+            flow["state"] = json.loads(flow["state"])
+        body = {"telegram_id": user_id, "exported_at": self.clock.time(), **records}
+        return json.dumps(body, ensure_ascii=False, indent=2, default=str).encode("utf-8")
 
     async def expire(self) -> int:
         """Drop payloads of messages sent more than `retention_days` ago; returns how many."""
@@ -153,6 +202,7 @@ class Privacy:
             await activity_repo.repoint_user(tx, uid, tomb)
             await campaign_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await announcement_repo.repoint_user(tx, uid, tomb, needles.sql_words)
+            await repo.repoint_user(tx, uid, tomb)
             await self._scrub_messages(tx, needles)
             await user_repo.erase_user(tx, uid, tomb)
         await self.db.checkpoint()
