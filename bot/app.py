@@ -29,6 +29,7 @@ from bot.domain.flood import FloodGuard
 from bot.domain.hours import Hours
 from bot.domain.outbox import Outbox
 from bot.domain.people import People
+from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
@@ -64,6 +65,7 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         announcements=Announcements(db, access, clock, outbox, reminders, settings),
         stats=Stats(db, access, clock, settings),
         audit=Audit(db, access, clock, outbox, settings, people.lang),
+        privacy=Privacy(db, access, clock, settings.retention_days),
     )
 
 

@@ -19,6 +19,7 @@ from bot.domain.flood import FloodGuard
 from bot.domain.hours import Hours
 from bot.domain.outbox import Outbox
 from bot.domain.people import People, Profile
+from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import OrgView, Tower
@@ -49,6 +50,7 @@ class Services:
     announcements: Announcements
     stats: Stats
     audit: Audit
+    privacy: Privacy
     sender: Sender | None = None
     #: (update id, time) of the newest update handled; saved for `towerbot status`
     last_update: tuple[int, float] | None = None
@@ -122,7 +124,7 @@ class Hooks:
         self.me_sections.append(section)
 
     def add_forget_hook(self, hook: ForgetHook) -> None:
-        """Run on /forgetme after the person's own data is gone."""
+        """Run on /forgetme before the person's records are erased (bot/domain/privacy.py)."""
         self.forget_hooks.append(hook)
 
     def add_help_section(self, key: str, least_role: str) -> None:

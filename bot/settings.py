@@ -60,6 +60,8 @@ class Settings(BaseSettings):
         default_factory=lambda: [100.0, 300.0, 600.0, 1000.0, 1500.0]
     )
     chat_daily_budget: int = Field(10, ge=1, le=1000)
+    #: days a sent message keeps its payload (text, documents: right after delivery)
+    retention_days: int = Field(30, ge=0, le=3650)
     #: updates handled at once (one at a time per chat); Telegram's round trips make >1 matter
     concurrency: int = Field(8, ge=1, le=256)
     flood_limit: int = Field(20, ge=1, le=10000)

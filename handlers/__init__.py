@@ -6,7 +6,17 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler
 
 from bot.context import Hooks
-from handlers import activities, announcements, campaigns, common, hours, people, stats, tower
+from handlers import (
+    activities,
+    announcements,
+    campaigns,
+    common,
+    hours,
+    people,
+    privacy,
+    stats,
+    tower,
+)
 
 
 def register(app: Application, hooks: Hooks) -> None:
@@ -23,6 +33,7 @@ def register(app: Application, hooks: Hooks) -> None:
     campaigns.register_handlers(app, hooks)
     announcements.register_handlers(app, hooks)
     stats.register_handlers(app, hooks)
+    privacy.register_handlers(app, hooks)  # /mydata, /auditlog
     # last: private free text, contacts, documents and locations go to the person's guided flow
     people.register_fallback(app)
     app.add_error_handler(common.on_error)

@@ -292,6 +292,9 @@ async def export(update: Update, context: Context) -> None:
     if not profile.user.started:
         raise Refusal("err_hours_start_private")
     await handler(update, context, args[1:])
+    # every export of personal data is logged (who, when, what); a refused one raised above
+    await context.services.privacy.log_export(
+        actor(update).user_id, update.effective_chat.id, " ".join(args)[:200])
 
 
 async def export_hours_handler(update: Update, context: Context, args: list[str]) -> None:

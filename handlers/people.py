@@ -150,7 +150,7 @@ async def registration_button(update: Update, context: Context) -> None:
             await reply(update, context, tr(context, "reg_declined"))
             return
     elif what == "confirm" and value is True:
-        _person, state = await people.confirm(uid)
+        _person, state = await people.confirm(uid, actor(update))
         await query.answer()
         await query.edit_message_reply_markup(None)
         key = "reg_updated" if state.editing else "reg_done"
@@ -217,10 +217,12 @@ async def forget_button(update: Update, context: Context) -> None:
     if not parse_forget_data(query.data):
         await reply(update, context, tr(context, "forget_kept"))
         return
-    uid = actor(update).user_id
-    deleted = await context.services.people.forget(uid)
+    who = actor(update)
+    # features first (leaving open activities promotes the next person), then the erasure
     for hook in context.hooks.forget_hooks:
-        await hook(context, uid)
+        await hook(context, who.user_id)
+    deleted = await context.services.privacy.forget(who)
+    context.services.people.forget_cache(who.user_id)
     await reply(update, context, tr(context, "forget_done" if deleted else "forget_nothing"))
 
 

@@ -411,3 +411,12 @@ async def user_langs(conn: Conn, user_ids: list[int]) -> dict[int, tuple[str | N
         conn, f"SELECT id, lang, tg_lang FROM users WHERE id IN ({marks})", user_ids
     )
     return {int(r[0]): (r[1], r[2]) for r in rows}
+
+
+async def repoint_user(conn: Conn, user_id: int, tomb_id: int) -> None:
+    """/forgetme: the person's sign-ups, check-ins and the activities they created name the
+    tombstone instead (counts and attendance stay)."""
+    await conn.execute("UPDATE activity_signups SET user_id = ? WHERE user_id = ?",
+                       (tomb_id, user_id))
+    await conn.execute("UPDATE activities SET created_by = ? WHERE created_by = ?",
+                       (tomb_id, user_id))

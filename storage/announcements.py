@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.domain.models_announcements import Ack, Announcement, DigestItem, Target
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, redacted
 
 _ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
 
@@ -208,3 +208,36 @@ async def migrate_chat(conn: Conn, old: int, new: int) -> None:
     await conn.execute("UPDATE digest_items SET chat_id = ? WHERE chat_id = ?", (new, old))
     await conn.execute("UPDATE OR IGNORE chat_presence SET chat_id = ? WHERE chat_id = ?",
                        (new, old))
+
+
+async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str]) -> None:
+    """/forgetme: acknowledgements (without the display name) and authorship name the
+    tombstone; texts lose the person's strings; the coverage audit's row of them goes."""
+    await conn.execute(
+        "UPDATE announcement_acks SET user_id = ?, first_name = '' WHERE user_id = ?",
+        (tomb_id, user_id))
+    await conn.execute("UPDATE announcements SET author_id = ? WHERE author_id = ?",
+                       (tomb_id, user_id))
+    expr, cond, params = redacted("text", needles)
+    await conn.execute(f"UPDATE announcements SET text = {expr} WHERE {cond}", params)
+    await conn.execute("DELETE FROM chat_presence WHERE user_id = ?", (user_id,))
+
+
+async def digest_payloads(conn: Conn) -> list[tuple[int, str, str]]:
+    """(id, payload JSON, ref + dedupe key) of every digest item (for /forgetme's search)."""
+    rows = await fetchall(
+        conn, "SELECT id, payload, coalesce(ref, '') || ' ' || coalesce(dedupe_key, '')"
+              " FROM digest_items")
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+async def delete_digest_items(conn: Conn, ids: list[int]) -> None:
+    await conn.executemany("DELETE FROM digest_items WHERE id = ?", [(i,) for i in ids])
+
+
+async def expire_digest(conn: Conn, before: float) -> int:
+    """Digest items already folded into a sent digest, older than `before`, lose their payload."""
+    cur = await conn.execute(
+        "UPDATE digest_items SET payload = '{}' WHERE outbox_id IS NOT NULL AND created_at < ?"
+        " AND payload <> '{}'", (before,))
+    return cur.rowcount

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models_campaigns import Campaign, Owing, Submission
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, redacted
 
 _CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
 _CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
@@ -145,3 +145,17 @@ async def mark_no_secretary_told(conn: Conn, campaign_id: int, org_ids: list[int
     await conn.executemany(
         "UPDATE campaign_orgs SET no_secretary_told_at = ? WHERE campaign_id = ? AND org_id = ?"
         " AND no_secretary_told_at IS NULL", [(now, campaign_id, o) for o in org_ids])
+
+
+async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str]) -> None:
+    """/forgetme: submissions and campaigns name the tombstone; reports lose the person's
+    strings."""
+    await conn.execute("UPDATE campaign_submissions SET user_id = ? WHERE user_id = ?",
+                       (tomb_id, user_id))
+    for column in ("text", "file_name"):
+        expr, cond, params = redacted(column, needles)
+        await conn.execute(f"UPDATE campaign_submissions SET {column} = {expr} WHERE {cond}",
+                           params)
+    for column in ("created_by", "cancelled_by"):
+        await conn.execute(f"UPDATE campaigns SET {column} = ? WHERE {column} = ?",
+                           (tomb_id, user_id))

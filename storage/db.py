@@ -27,7 +27,11 @@ _PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
+    # deleted rows are overwritten with zeros, not left in free pages (a backup copies those)
+    "PRAGMA secure_delete=ON",
 )
+#: a migration holding this line is followed by VACUUM (pages freed earlier are rewritten)
+_VACUUM_AFTER = "-- vacuum-after:"
 
 
 class DatabaseLocked(RuntimeError):
@@ -105,6 +109,7 @@ class Database:
         async with conn.execute("SELECT version FROM schema_migrations") as cur:
             done = {row[0] for row in await cur.fetchall()}
         applied = []
+        vacuum = False
         for version, name, sql in migration_files():
             if version in done:
                 continue
@@ -119,7 +124,11 @@ class Database:
                     await conn.execute("ROLLBACK")
                 raise
             applied.append(name)
+            vacuum = vacuum or _VACUUM_AFTER in sql
             log.info("applied migration %s", name)
+        if vacuum:
+            await conn.execute("VACUUM")
+            await self._checkpoint(conn)
         return applied
 
     async def schema_version(self) -> int:
@@ -165,6 +174,22 @@ class Database:
             if "locked" in str(exc):
                 raise DatabaseLocked(f"database {self.path} is locked") from exc
             raise
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the file and truncate it, so no old page version stays there."""
+        conn = self._writer
+        assert conn is not None, "database not connected"
+        async with self._lock:
+            return await self._checkpoint(conn)
+
+    async def _checkpoint(self, conn: Conn) -> bool:
+        for attempt in range(20):
+            row = await fetchone(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+            if row is not None and row[0] == 0:
+                return True
+            await asyncio.sleep(0.05 * (attempt + 1))  # a reader still holds an old snapshot
+        log.warning("WAL checkpoint stayed busy")
+        return False
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` after the current transaction commits (dropped on rollback)."""
@@ -218,6 +243,22 @@ def subtree_range(path: str) -> tuple[str, str]:
     `path >= '/1/5/' AND path < '/1/50'` ('0' follows '/'): an index on orgs(path) serves it.
     """
     return path, path[:-1] + "0"
+
+
+#: what a redacted personal string becomes (one character: a redaction never lengthens a text)
+REDACTED = "…"
+
+
+def redacted(column: str, needles: Sequence[str]) -> tuple[str, str, list[str]]:
+    """(expression, condition, params) replacing every needle in `column` with REDACTED.
+
+    The expression's params come first, then the condition's (`instr` on each needle).
+    """
+    expr = column
+    for _ in needles:
+        expr = f"replace({expr}, ?, '{REDACTED}')"
+    cond = " OR ".join(f"instr({column}, ?) > 0" for _ in needles) or "0"
+    return expr, f"({cond})", [*needles, *needles]
 
 
 async def fetchone(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Row | None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
-from storage.db import Conn, fetchall, fetchone, subtree_range
+from storage.db import Conn, fetchall, fetchone, redacted, subtree_range
 
 _COLS = (
     "e.id, e.user_id, e.org_id, e.served_on, e.quarters, e.description, e.status, e.source,"
@@ -274,3 +274,16 @@ async def total_quarters(conn: Conn) -> int:
     """The plain whole-table sum (the benchmark's yardstick)."""
     row = await fetchone(conn, "SELECT COALESCE(SUM(quarters), 0) FROM hour_entries")
     return int(row[0]) if row else 0
+
+
+async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str]) -> int:
+    """/forgetme: undecided entries and drafts go; approved ones (their words about the person
+    redacted) and decisions the person took move to the tombstone. Returns entries kept."""
+    await delete_undecided_of(conn, user_id)
+    expr, _, params = redacted("description", needles)
+    cur = await conn.execute(
+        f"UPDATE hour_entries SET user_id = ?, description = {expr} WHERE user_id = ?",
+        (tomb_id, *params[:len(needles)], user_id))
+    await conn.execute("UPDATE hour_entries SET decided_by = ? WHERE decided_by = ?",
+                       (tomb_id, user_id))
+    return cur.rowcount

@@ -40,7 +40,7 @@ async def pending(conn: Conn, skip: Collection[int], limit: int) -> list[InboxRo
 
 async def mark_handled(conn: Conn, update_id: int, now: float) -> bool:
     cur = await conn.execute(
-        "UPDATE inbox SET handled_at = ? WHERE update_id = ? AND handled_at IS NULL",
+        "UPDATE inbox SET handled_at = ?, body = '' WHERE update_id = ? AND handled_at IS NULL",
         (now, update_id))
     return cur.rowcount == 1
 

@@ -157,3 +157,42 @@ async def by_ref(conn: Conn, ref: str) -> list[Item]:
         conn, f"SELECT {_COLS} FROM outbox WHERE ref = ? ORDER BY id", (ref,)
     )
     return [_item(r) for r in rows]
+
+
+async def delete_private(conn: Conn, user_id: int) -> int:
+    """/forgetme: every message to (or about to fall back for) one person goes."""
+    cur = await conn.execute("DELETE FROM outbox WHERE chat_id = ? OR user_id = ?",
+                             (user_id, user_id))
+    return cur.rowcount
+
+
+async def payloads(conn: Conn) -> list[tuple[int, str, str]]:
+    """(id, payload JSON, ref + dedupe key) of every row still holding a payload."""
+    rows = await fetchall(
+        conn, "SELECT id, payload, coalesce(ref, '') || ' ' || coalesce(dedupe_key, '')"
+              " FROM outbox WHERE payload <> '{}'")
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+async def scrub(conn: Conn, ids: Iterable[int]) -> None:
+    """Drop rows' payloads (and dedupe keys, which may hold a user id); pending ones are cancelled."""
+    await conn.executemany(
+        "UPDATE outbox SET payload = '{}', dedupe_key = NULL, error = NULL,"
+        " status = CASE status WHEN 'pending' THEN 'cancelled' ELSE status END WHERE id = ?",
+        [(i,) for i in ids])
+
+
+async def drop_documents(conn: Conn, ids: Iterable[int]) -> None:
+    """Sent documents and photos lose their payload (the file, its caption) at once."""
+    await conn.executemany(
+        "UPDATE outbox SET payload = '{}' WHERE id = ? AND status = 'sent'"
+        " AND kind IN ('document', 'photo')", [(i,) for i in ids])
+
+
+async def expire(conn: Conn, before: float) -> int:
+    """Rows done with (sent, failed, cancelled) and sent (else queued) before `before` lose their
+    payload; returns how many."""
+    cur = await conn.execute(
+        "UPDATE outbox SET payload = '{}', error = NULL WHERE status <> 'pending'"
+        " AND coalesce(sent_at, created_at) < ? AND payload <> '{}'", (before,))
+    return cur.rowcount

@@ -16,7 +16,14 @@ async def upsert_user(
     conn: Conn, *, user_id: int, first_name: str, username: str | None, tg_lang: str | None,
     started: bool, now: float,
 ) -> None:
-    """Record what Telegram tells us of a user; a private message also marks them reachable."""
+    """Record what Telegram tells us of a user; a private message also marks them reachable.
+
+    The Telegram name and username are kept only while the user is a registered person: an
+    unregistered (or forgotten) account is stored with its id and language alone.
+    """
+    known = await fetchone(conn, "SELECT 1 FROM people WHERE user_id = ?", (user_id,))
+    if known is None:
+        first_name, username = "", None
     await conn.execute(
         "INSERT INTO users(id, first_name, username, tg_lang, started, reachable, updated_at)"
         " VALUES (?, ?, ?, ?, ?, 1, ?)"
@@ -194,3 +201,27 @@ async def roles_with_orgs(conn: Conn, user_id: int) -> list[tuple[Org, str]]:
     return [(Org(id=r["id"], code=r["code"], name=r["name"], kind=r["kind"],
                  parent_id=r["parent_id"], path=r["path"], depth=r["depth"]), r["role"])
             for r in rows]
+
+
+# --- /forgetme ------------------------------------------------------------------------------
+
+async def add_tombstone(conn: Conn, tomb_id: int) -> bool:
+    """A new tombstone (a nameless users row with a negative id); False if the id is taken."""
+    cur = await conn.execute("INSERT INTO tombstones(id) VALUES (?) ON CONFLICT DO NOTHING",
+                             (tomb_id,))
+    if cur.rowcount != 1:
+        return False
+    await conn.execute(
+        "INSERT INTO users(id, first_name, started, reachable, updated_at) VALUES (?, '', 0, 0, 0)",
+        (tomb_id,))
+    return True
+
+
+async def erase_user(conn: Conn, user_id: int, tomb_id: int) -> None:
+    """The person's row, roles, flow and Telegram identity go; roles they granted name the
+    tombstone."""
+    await conn.execute("DELETE FROM flows WHERE user_id = ?", (user_id,))
+    await conn.execute("DELETE FROM roles WHERE user_id = ?", (user_id,))
+    await conn.execute("UPDATE roles SET granted_by = ? WHERE granted_by = ?", (tomb_id, user_id))
+    await conn.execute("DELETE FROM people WHERE user_id = ?", (user_id,))
+    await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))

@@ -181,6 +181,9 @@ async def test_blocked_user_becomes_unreachable_with_one_fallback_mention(env: E
                                      username=None, tg_lang="zh", started=True, now=now)
         await users_repo.save_person(conn, user_id=member["id"], real_name="陈小红",
                                      phone="13800000000", org_id=org.id, now=now)
+        # Telegram names are kept only for registered people: recorded again once registered
+        await users_repo.upsert_user(conn, user_id=member["id"], first_name=member["first_name"],
+                                     username=None, tg_lang="zh", started=True, now=now)
     em.inject("sendMessage", chat_id=member["id"], error="blocked", times=5)
     item_id = await env.outbox.send(
         member["id"], "活动明天开始", extra={"fallback": True, "fallback_text": "请查看私信 / check the bot"},

@@ -93,6 +93,8 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
         services = build_services(settings, db, Clock())
         with tqdm(unit="row", disable=None, desc=f"export {args.kind}") as bar:
             data = await EXPORTS[args.kind](args, services, bar.update)
+        detail = f"cli {args.kind} {args.year or ''} {args.id or ''}".strip()
+        await services.privacy.log_export(None, None, detail, org_code=args.org)  # audit_log
     finally:
         await db.close()
     out.write_bytes(data)

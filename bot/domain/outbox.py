@@ -262,6 +262,8 @@ class Outbox:
                     await repo.mark_failed(conn, o.id, o.error or "failed")
             if sent:
                 await repo.mark_sent(conn, sent, now)
+            # a delivered file is Telegram's to keep now: ours goes at once (privacy)
+            await repo.drop_documents(conn, [o.id for o in outcomes if o.kind == "sent"])
 
     # -- domain rules for undeliverable messages ---------------------------------------------
 

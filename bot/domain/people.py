@@ -199,7 +199,8 @@ class People:
         state.step = "confirm"
         return await self._save(user_id, state)
 
-    async def confirm(self, user_id: int) -> tuple[Person, Registration]:
+    async def confirm(self, user_id: int, actor: Actor | None = None) -> tuple[Person, Registration]:
+        """Save the person; their Telegram name (from `actor`) is kept from now on."""
         state = await self._expect(user_id, "confirm")
         assert state.real_name and state.org_id
         async with self.db.transaction() as tx:
@@ -209,7 +210,13 @@ class People:
                                         phone=state.phone, org_id=state.org_id,
                                         now=self.clock.time())
             await user_repo.clear_flow(tx, user_id)
+            if actor is not None:
+                await user_repo.upsert_user(
+                    tx, user_id=user_id, first_name=actor.first_name[:64],
+                    username=actor.username, tg_lang=actor.tg_lang, started=True,
+                    now=self.clock.time())
             person = await user_repo.get_person(tx, user_id)
+        self._seen.pop(user_id, None)  # the next update records the Telegram name
         assert person is not None
         return person, state
 
@@ -250,11 +257,5 @@ class People:
                 roles.insert(0, (root, "superuser"))
         return Profile(user=user or User(id=user_id), person=person, org=org, roles=roles)
 
-    async def forget(self, user_id: int) -> bool:
-        """Delete real name, phone, roles and flows; the Telegram id row stays for bookkeeping."""
-        async with self.db.transaction() as tx:
-            await user_repo.clear_flow(tx, user_id)
-            await user_repo.remove_all_roles(tx, user_id)
-            deleted = await user_repo.delete_person(tx, user_id)
-        return deleted
+    # /forgetme itself is bot/domain/privacy.py; forget_cache() drops what memory holds
 

@@ -14,6 +14,7 @@ from bot.domain.models import Chat, Org, User
 from bot.domain.outbox import migrate_chat
 from storage import chats as chat_repo
 from storage import orgs as org_repo
+from storage import privacy as privacy_repo
 from storage import users as user_repo
 from storage.db import Database
 
@@ -179,6 +180,8 @@ class Tower:
             else:
                 await user_repo.set_role(tx, org_id=org.id, user_id=target_id, role=role,
                                          by=user_id, now=self.clock.time())
+            await privacy_repo.log(tx, at=self.clock.time(), actor_id=user_id, action="role",
+                                   detail=role, org_id=org.id, target_id=target_id)
         return org, target
 
     async def find_user(self, username: str) -> User:

@@ -1,0 +1,223 @@
+"""/forgetme forgets: no table, free page, WAL frame or later backup links the account to the person."""
+
+from __future__ import annotations
+
+import html
+import math
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.settings import Settings
+from tests.conftest import Harness, build_tower, register
+
+TZ = Settings().tz
+
+#: (Telegram first name, username, registered real name, phone as the contact shares it,
+#:  the forms the stored phone may be written in). Someone else's strings are substrings of
+#: these (小明 / Ming), so "other people untouched" is checked against near misses.
+VICTIMS = [
+    ("小明🌟", "Ming_Victim42", "欧阳小明Ω", "+86 139 8765 4321",
+     ["+8613987654321", "8613987654321", "13987654321", "139 8765 4321", "139-8765-4321"]),
+    ("Zoë", "zoe_OBrien_7", "Zoë <O'Brien> & Co", "+44 7700 900123",
+     ["+447700900123", "447700900123"]),
+]
+
+
+def when(seconds_ahead: float) -> str:
+    ts = math.ceil((time.time() + seconds_ahead) / 60) * 60
+    return datetime.fromtimestamp(ts, TZ).strftime("%Y-%m-%d %H:%M")
+
+
+async def register_with_phone(tb: Harness, user: dict, name: str, phone: str, code: str) -> None:
+    em = tb.em
+    await tb.send(user, None, f"/start join_{code.replace('.', '-')}")
+    await tb.send(user, None, name)
+    consent = await tb.deliver(em.contact(user, phone))
+    confirm = await tb.press(user, consent[-1], "reg:consent:y")
+    await tb.press(user, confirm[-1], "reg:confirm:y")
+
+
+async def log(tb: Harness, user: dict, text: str) -> int:
+    out = await tb.send(user, None, f"/hours {text}")
+    row = await tb.db.fetchone("SELECT MAX(id) FROM hour_entries WHERE status = 'pending'")
+    assert row and row[0], [s.text for s in out]
+    return int(row[0])
+
+
+async def approve(tb: Harness, approver: dict, entry_id: int) -> None:
+    listing = (await tb.send(approver, None, "/pending"))[0]
+    await tb.press(approver, listing, f"hrs:ok:{entry_id}:0")
+    row = await tb.db.fetchone("SELECT status FROM hour_entries WHERE id = ?", (entry_id,))
+    assert row["status"] == "approved"
+
+
+def dump(path: Path) -> tuple[str, list[tuple[str, str, Any]]]:
+    """Every cell of every table, as one text and as (table, column, value) triples."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        cells = []
+        for table in tables:
+            cur = conn.execute(f'SELECT * FROM "{table}"')
+            cols = [d[0] for d in cur.description]
+            for row in cur.fetchall():
+                cells.extend((table, col, value) for col, value in zip(cols, row))
+    finally:
+        conn.close()
+    return "\n".join(repr(c) for c in cells), cells
+
+
+def rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def varint(value: int) -> bytes:
+    """SQLite's varint (how a rowid is stored in a cell header)."""
+    if value >= 1 << 56:
+        out = [value & 0xFF]
+        value >>= 8
+        for _ in range(8):
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        return bytes(reversed(out))
+    parts = [value & 0x7F]
+    value >>= 7
+    while value:
+        parts.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(parts))
+
+
+@pytest.mark.parametrize("victim", VICTIMS, ids=["zh-emoji", "latin-html"])
+async def test_forgetme_leaves_nothing_linking_the_account(
+    tb: Harness, tmp_path: Path, victim: tuple
+) -> None:
+    first, username, real, phone_shared, phones = victim
+    em, db_path = tb.em, Path(tb.settings.db)
+    t = await build_tower(tb)
+    boss, sec_a, root, chat_a = t["boss"], t["sec_a"], t["root"], t["chat_a"]
+    v = em.add_user(first, last_name="Privat", username=username)
+    near = em.add_user("小明", username="Ming")  # substrings of the victim's strings
+    emoji = em.add_user("🌈", username="rainbow_9")
+    em.set_member(root, v, "member")  # not in the branch chat: the coverage audit lists them
+    await register_with_phone(tb, v, real, phone_shared, "yanshan.dabu")
+    await register_with_phone(tb, near, "小明", "+8613900001111", "yanshan.dabu")
+    await register(tb, emoji, "🌈彩虹 Ünïcødé", "yanshan.jiedao")
+    await tb.send(boss, chat_a, f"/role secretary @{username}")
+
+    # hours: the victim's own (one naming them, approved; one pending) and one they approved
+    own = await log(tb, v, f"3 七彩四点半 with {real}")
+    await approve(tb, sec_a, own)
+    await log(tb, v, "1 还没审核")
+    theirs = await log(tb, near, "2 社区清扫")
+    await approve(tb, v, theirs)
+    rainbow = await log(tb, emoji, "1.5 敬老院")
+    await approve(tb, boss, rainbow)
+    # an activity, an acknowledged announcement, a report-back, the coverage audit, exports
+    fields = f"七彩四点半 | {when(3 * 86400)} | 2 | 5 | 大埠"
+    card = next(s for s in await tb.send(sec_a, chat_a, f"/activity {fields}")
+            if s.reply_markup and "act:" in str(s.reply_markup))
+    act = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
+    for who in (v, near):
+        await tb.press(who, card, f"act:{act}:join")
+    await tb.send(boss, root, "/announce 周六集合")
+    await tb.drain()
+    copy = next(s for s in em.messages_to(root["id"]) if "周六集合" in (s.text or ""))
+    await tb.press(v, copy, copy.reply_markup["inline_keyboard"][-1][-1]["callback_data"])
+    await tb.send(boss, root, f"/deadline new 述职 | {when(10 * 86400)}")
+    await tb.send(v, None, "/submit")
+    await tb.send(v, None, f"报告人 {real} {phones[0]}")
+    await tb.send(sec_a, chat_a, "/org")
+    for kind in ("members", "hours"):
+        await tb.send(boss, root, f"/export {kind}")
+    await tb.drain()
+    _, before_cells = dump(db_path)
+    before_text = "\n".join(repr(c) for c in before_cells)
+    assert real in before_text or html.escape(real) in before_text  # the setup stored them
+
+    totals = "SELECT org_id, year, quarters, entries FROM hour_totals ORDER BY org_id, year"
+    sums = ("SELECT org_id, SUM(quarters), COUNT(DISTINCT user_id) FROM hour_entries"
+            " WHERE status = 'approved' GROUP BY org_id ORDER BY org_id")
+    others = [near["id"], emoji["id"], sec_a["id"], boss["id"]]
+    marks = ",".join("?" * len(others))
+    kept_sql = [
+        (f"SELECT * FROM people WHERE user_id IN ({marks}) ORDER BY user_id", others),
+        (f"SELECT * FROM users WHERE id IN ({marks}) ORDER BY id", others),
+        ((f"SELECT id, user_id, org_id, served_on, quarters, description, status FROM"
+         f" hour_entries WHERE user_id IN ({marks}) ORDER BY id"), others),
+        (f"SELECT * FROM activity_signups WHERE user_id IN ({marks}) ORDER BY user_id", others),
+        (f"SELECT * FROM roles WHERE user_id IN ({marks}) ORDER BY user_id", others),
+    ]
+    kept_before = [rows(db_path, sql, tuple(p)) for sql, p in kept_sql]
+    totals_before, sums_before = rows(db_path, totals), rows(db_path, sums)
+
+    ask = await tb.send(v, None, "/forgetme")
+    done = await tb.press(v, ask[0], "forget:y")
+    assert "已删除" in done[-1].text
+    backup = tmp_path / "after.sqlite3"
+    await tb.db.backup(backup)
+
+    uid = v["id"]
+    strings = {first, username, real, username.lower(), f"@{username}", *phones, str(uid)}
+    strings |= {html.escape(s, quote=q) for s in list(strings) for q in (False, True)}
+    text, cells = dump(db_path)
+    for s in strings:
+        assert s not in text, s
+    assert [c for c in cells if c[2] == uid] == []  # as an integer, in any column
+    wal = Path(f"{db_path}-wal")
+    blobs = {"db": db_path.read_bytes(), "backup": backup.read_bytes(),
+             "wal": wal.read_bytes() if wal.exists() else b""}
+    binary = {uid.to_bytes(6, "big"), uid.to_bytes(8, "big"), varint(uid)}
+    for name, blob in blobs.items():
+        for s in strings:
+            assert s.encode() not in blob, (name, s)
+        for b in binary:
+            assert b not in blob, (name, b)
+
+    # totals unchanged; approved entries sit under one random tombstone
+    assert rows(db_path, totals) == totals_before and rows(db_path, sums) == sums_before
+    tombs = rows(db_path, "SELECT id FROM tombstones")
+    assert tombs and all(tomb < 0 for (tomb,) in tombs)
+    (tomb,) = rows(db_path, "SELECT user_id FROM hour_entries WHERE id = ?", (own,))[0]
+    assert (tomb,) in tombs and tomb not in (-uid, uid)
+    assert rows(db_path, "SELECT decided_by FROM hour_entries WHERE id = ?", (theirs,)) == [(tomb,)]
+    assert [r for r in (rows(db_path, sql, tuple(p)) for sql, p in kept_sql)] == kept_before
+    # the immutability trigger allows only that re-pointing
+    with pytest.raises(sqlite3.IntegrityError):
+        conn = sqlite3.connect(db_path)
+        try:
+            conn.execute("UPDATE hour_entries SET quarters = 1 WHERE id = ?", (own,))
+        finally:
+            conn.close()
+
+    # the next message stores the id alone; re-registering does not bring the hours back
+    await tb.send(v, None, "/start")
+    assert rows(db_path, "SELECT first_name, username FROM users WHERE id = ?", (uid,)) == [("", None)]
+    await register_with_phone(tb, v, real, phone_shared, "yanshan.dabu")
+    assert rows(db_path, "SELECT COUNT(*) FROM hour_entries WHERE user_id = ?", (uid,)) == [(0,)]
+    assert (await tb.services.hours.summary(uid)).approved == 0
+    assert rows(db_path, totals) == totals_before
+
+
+async def test_forgetting_twice_and_strangers(tb: Harness) -> None:
+    """Someone unregistered, or already forgotten, can ask again: nothing breaks."""
+    t = await build_tower(tb)
+    stranger = t["outsider"]
+    await tb.send(stranger, None, "/start")
+    assert (await tb.db.fetchone("SELECT first_name, username FROM users WHERE id = ?",
+                                 (stranger["id"],)))["first_name"] == ""
+    for _ in range(2):
+        ask = await tb.send(stranger, None, "/forgetme")
+        done = await tb.press(stranger, ask[0], "forget:y")
+        assert done[-1].text
+    assert await tb.db.fetchone("SELECT 1 FROM users WHERE id = ?", (stranger["id"],)) is None
