@@ -216,7 +216,10 @@ class People:
                     username=actor.username, tg_lang=actor.tg_lang, started=True,
                     now=self.clock.time())
             person = await user_repo.get_person(tx, user_id)
-        self._seen.pop(user_id, None)  # the next update records the Telegram name
+        if actor is not None:  # just recorded above: the next update need not write it again
+            self._seen[user_id] = (actor.first_name, actor.username, actor.tg_lang, True)
+        else:
+            self._seen.pop(user_id, None)  # the next update records the Telegram name
         assert person is not None
         return person, state
 
