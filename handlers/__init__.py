@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, TypeHandler
+from telegram.ext import Application, CallbackQueryHandler, TypeHandler
 
 from bot.context import Hooks
 from handlers import (
@@ -21,9 +21,12 @@ from handlers import (
 
 def register(app: Application, hooks: Hooks) -> None:
     """Add every handler to `app`; features register their hooks with each other in `hooks`."""
-    # group -1: every update first records its user, settles the reply language and passes
+    # group -2: every update first records its user, settles the reply language and passes
     # the flood guard (which may stop the update here)
-    app.add_handler(TypeHandler(Update, common.remember), group=-1)
+    app.add_handler(TypeHandler(Update, common.remember), group=-2)
+    # group -1: a button press must be one of the buttons of the bot's message it came from;
+    # a forged or stale one is refused here (each feature then checks chat, person and step)
+    app.add_handler(CallbackQueryHandler(common.check_button), group=-1)
     # group 0: commands and buttons, one module per feature; each filters its own callback data
     # (the order of registration is also the order of /me sections and /help paragraphs)
     tower.register_handlers(app, hooks)
@@ -34,6 +37,8 @@ def register(app: Application, hooks: Hooks) -> None:
     announcements.register_handlers(app, hooks)
     stats.register_handlers(app, hooks)
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog
+    # a button no feature claims still gets an answer (a refusal)
+    app.add_handler(CallbackQueryHandler(common.unknown_button))
     # last: private free text, contacts, documents and locations go to the person's guided flow
     people.register_fallback(app)
     app.add_error_handler(common.on_error)

@@ -25,7 +25,18 @@ from bot.gateway.cards import start_cards
 from bot.gateway.markup import markup_of
 from bot.texts import Raw
 from handlers import people as people_handlers
-from handlers.common import actor, deep_link, is_private, reply, require_group, require_private, tr
+from handlers.common import (
+    GROUPS,
+    actor,
+    deep_link,
+    is_private,
+    pressed_message,
+    reply,
+    require_group,
+    require_own_private,
+    require_private,
+    tr,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +161,11 @@ async def close(update: Update, context: Context) -> None:
         return
     result = await _service(context).close(actor(update).user_id, update.effective_chat.id,
                                            parse_id(args[0]))
-    await reply(update, context, tr(
-        context, "act_closed", title=result.activity.title, present=result.present,
-        no_show=result.no_show, hours=f"{result.credited_quarters / 4:g}"))
+    text = tr(context, "act_closed", title=result.activity.title, present=result.present,
+              no_show=result.no_show, hours=f"{result.credited_quarters / 4:g}")
+    if result.own_pending:
+        text = Raw(text + "\n" + tr(context, "act_closed_own_pending"))
+    await reply(update, context, text)
 
 
 # --- buttons ---------------------------------------------------------------------------------
@@ -166,9 +179,10 @@ async def button(update: Update, context: Context) -> None:
     activity_id, verb = pressed
     service = _service(context)
     uid = actor(update).user_id
-    message = query.message
-    chat_id = message.chat.id if message else 0
-    message_id = message.message_id if message else None
+    message = pressed_message(update)
+    if message.chat.type not in GROUPS:
+        require_own_private(update)  # a private copy of a card is its reader's own
+    chat_id, message_id = message.chat.id, message.message_id
     if verb == "join":
         result = await service.join(uid, activity_id, chat_id, message_id)
         if result.kind == "unregistered":

@@ -12,9 +12,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.announcements import ACK_DATA, Board, parse_ack_data
+from bot.domain.audit import MISSING
 from bot.domain.errors import Refusal
+from bot.gateway.probe import BotProbe
 from bot.texts import Raw
-from handlers.common import actor, reply, require_group, tr
+from handlers.common import GROUPS, actor, pressed_message, reply, require_group, tr
 
 _URGENT = re.compile(r"\|\s*(urgent|紧急)\s*$", re.IGNORECASE)
 BOARD_LIMIT = 3800
@@ -131,8 +133,14 @@ async def ack_button(update: Update, context: Context) -> None:
     query = update.callback_query
     ann_id = parse_ack_data(query.data)
     user = update.effective_user
+    message = pressed_message(update)
+    if message.chat.type not in GROUPS:
+        raise Refusal("err_button_elsewhere")
+    # a public group's buttons can be pressed by people outside it: they received nothing
+    if await BotProbe(context.bot).status(message.chat.id, user.id) == MISSING:
+        raise Refusal("err_button_elsewhere")
     first = await context.services.announcements.acknowledge(
-        ann_id, user.id, user.first_name or "", update.effective_chat.id)
+        ann_id, user.id, user.first_name or "", message.chat.id)
     await query.answer(tr(context, "ann_ack_thanks" if first else "ann_ack_already"))
 
 

@@ -23,7 +23,15 @@ from bot.domain.campaigns import (
 from bot.domain.errors import Refusal
 from bot.domain.validate import excerpt
 from bot.texts import Raw
-from handlers.common import actor, is_private, keyboard, reply, require_group, tr
+from handlers.common import (
+    actor,
+    is_private,
+    keyboard,
+    reply,
+    require_group,
+    require_own_private,
+    tr,
+)
 
 _NEW = re.compile(r"^\S+\s+new(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 PICK_ROWS = 10
@@ -159,6 +167,7 @@ async def offer(update: Update, context: Context, campaign_id: int | None) -> No
 async def submit_button(update: Update, context: Context) -> None:
     """A press on one of the choices offered by /submit."""
     query = update.callback_query
+    require_own_private(update)
     campaign_id, org_id = parse_submit_data(query.data)
     option = await context.services.campaigns.begin(actor(update).user_id, campaign_id, org_id)
     await query.answer()

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -19,6 +27,12 @@ from bot.texts import mention, t
 log = logging.getLogger("towerbot.updates")
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+#: what Telegram allows as callback data (1-64 bytes) and every button of ours uses: printable
+#: ASCII, no spaces (so non-ASCII digits, control characters and empty data never get further)
+_BUTTON_DATA = re.compile(r"[!-~]{1,64}", re.ASCII)
+#: the refusal a foreign or stale button gets, for features whose text says more than the
+#: generic one (an activity card's buttons name the card)
+_FOREIGN_BUTTON = {"act:": "err_act_bad_button"}
 # guided flows and deep links are registered per application: `Hooks` in bot/context.py
 
 
@@ -47,6 +61,63 @@ def require_private(update: Update) -> None:
 def require_group(update: Update) -> None:
     if not (update.effective_chat and update.effective_chat.type in GROUPS):
         raise Refusal("err_group_only")
+
+
+def pressed_message(update: Update) -> Message:
+    """The (accessible) message a button was pressed on; anything else is refused."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if not isinstance(message, Message):
+        raise Refusal("err_stale_button")
+    return message
+
+
+def require_own_private(update: Update) -> Message:
+    """A private button counts only in the presser's own private chat with the bot."""
+    message = pressed_message(update)
+    user = update.effective_user
+    if message.chat.type != ChatType.PRIVATE or user is None or message.chat.id != user.id:
+        raise Refusal("err_button_elsewhere")
+    return message
+
+
+def button_fault(query: CallbackQuery, bot_id: int) -> str | None:
+    """Why a press cannot be one of our buttons (a text key), or None if it can.
+
+    The data must be well-formed and be one of the buttons of the bot's own message the press
+    came from, as Telegram shows it now: forged data, a button the bot already removed, a
+    deleted message and inline-mode presses stop here, before any feature sees them.
+    """
+    data = query.data or ""
+    message = query.message
+    if not _BUTTON_DATA.fullmatch(data) or not isinstance(message, Message):
+        return "err_stale_button"
+    if message.from_user is None or message.from_user.id != bot_id:
+        return "err_stale_button"
+    markup = message.reply_markup
+    shown = {button.callback_data for row in (markup.inline_keyboard if markup else ())
+             for button in row}
+    if data not in shown:
+        return next((key for prefix, key in _FOREIGN_BUTTON.items() if data.startswith(prefix)),
+                    "err_stale_button")
+    return None
+
+
+async def check_button(update: Update, context: Context) -> None:
+    """Runs before every button's handler: a foreign or stale press is refused here."""
+    query = update.callback_query
+    assert query is not None
+    key = button_fault(query, context.bot.id)
+    if key is None:
+        return
+    mark(f"refused:{key}")
+    await query.answer(tr(context, key)[:200], show_alert=True)
+    raise ApplicationHandlerStop
+
+
+async def unknown_button(update: Update, context: Context) -> None:
+    """A button no feature claims (only reachable with data no feature builds)."""
+    raise Refusal("err_stale_button")
 
 
 def tr(context: Context, key: str, **values: object) -> str:

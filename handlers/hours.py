@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -24,7 +24,17 @@ from bot.domain.hours import (
     parse_hours_data,
 )
 from bot.texts import Raw
-from handlers.common import actor, display_name, is_private, keyboard, reply, require_private, tr
+from handlers.common import (
+    actor,
+    display_name,
+    is_private,
+    keyboard,
+    pressed_message,
+    reply,
+    require_own_private,
+    require_private,
+    tr,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,7 @@ async def _logged(update: Update, context: Context, entry: object) -> None:
 async def duplicate_button(update: Update, context: Context) -> None:
     """Yes / No to logging a same-day duplicate."""
     query = update.callback_query
+    require_own_private(update)
     button = parse_hours_data(query.data)
     entry = await context.services.hours.confirm_draft(
         actor(update).user_id, button.id, keep=button.yes)
@@ -112,7 +123,9 @@ async def my_hours(update: Update, context: Context) -> None:
 async def my_hours_page(update: Update, context: Context) -> None:
     """Prev / Next on /myhours."""
     query = update.callback_query
+    require_own_private(update)
     page = parse_hours_data(query.data).id
+    await context.services.hours.require_page(actor(update).user_id, page)
     text, markup = await _history(context, actor(update).user_id, page)
     await query.answer()
     try:
@@ -183,11 +196,24 @@ async def pending(update: Update, context: Context) -> None:
     await reply(update, context, text, markup)
 
 
-def _stale_text(context: Context, decision: Decision) -> str:
+def _stale(context: Context, decision: Decision) -> Refusal:
+    """The refusal of a button whose entry was decided meanwhile: who decided it, and when."""
     e = decision.entry
-    return tr(context, "hours_stale", id=e.id, who=e.decider_name or str(e.decided_by or "?"),
-              when=context.services.hours.fmt_time(e.decided_at or 0),
-              status=tr(context, "hours_stale_" + e.status))
+    return Refusal("hours_stale", id=e.id, who=e.decider_name or str(e.decided_by or "?"),
+                   when=context.services.hours.fmt_time(e.decided_at or 0),
+                   status=tr(context, "hours_stale_" + e.status))
+
+
+async def _check_listing(update: Update, context: Context, scope: int) -> Message:
+    """A /pending button counts only where its listing was shown: scope 0 in the approver's
+    own private chat, an org's scope in the group bound to that org."""
+    if scope == 0:
+        return require_own_private(update)
+    message = pressed_message(update)
+    org = await context.services.tower.org_of_chat(message.chat.id)
+    if org.id != scope:
+        raise Refusal("err_button_elsewhere")
+    return message
 
 
 async def _refresh(context: Context, user_id: int, chat_id: int | None, message_id: int | None,
@@ -210,21 +236,19 @@ async def decide_button(update: Update, context: Context) -> None:
     entry_id = button.id
     uid = actor(update).user_id
     hours = context.services.hours
-    message = query.message
-    where = RejectWhere(chat_id=message.chat.id if message else None,
-                        message_id=message.message_id if message else None, scope=button.scope)
+    message = await _check_listing(update, context, button.scope)
+    where = RejectWhere(chat_id=message.chat.id, message_id=message.message_id,
+                        scope=button.scope)
     if button.verb == "ok":
-        decision = await hours.decide(uid, entry_id, approve=True)
-        answer = (tr(context, "hours_done_approved", id=entry_id) if decision.decided
-                  else _stale_text(context, decision))
-        await query.answer(answer, show_alert=not decision.decided)
+        decision = await hours.decide(uid, entry_id, approve=True, scope=button.scope)
+        if not decision.decided:
+            raise _stale(context, decision)
+        await query.answer(tr(context, "hours_done_approved", id=entry_id))
         await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
         return
     decision = await hours.begin_reject(uid, entry_id, where)
     if not decision.decided:
-        await query.answer(_stale_text(context, decision), show_alert=True)
-        await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
-        return
+        raise _stale(context, decision)
     e = decision.entry
     who = e.real_name or tr(context, "hours_deleted_person")
     try:
@@ -236,17 +260,16 @@ async def decide_button(update: Update, context: Context) -> None:
     except Forbidden:
         await context.services.people.cancel(uid)
         raise Refusal("err_hours_start_private") from None
-    private = message is not None and message.chat.id == uid
+    private = message.chat.id == uid
     await query.answer(None if private else tr(context, "hours_reason_look_private"))
 
 
 async def _rejected(update: Update, context: Context, decision: Decision,
                     where: RejectWhere | None) -> None:
     uid = actor(update).user_id
-    if decision.decided:
-        await reply(update, context, tr(context, "hours_done_rejected", id=decision.entry.id))
-    else:
-        await reply(update, context, _stale_text(context, decision))
+    if not decision.decided:
+        raise _stale(context, decision)
+    await reply(update, context, tr(context, "hours_done_rejected", id=decision.entry.id))
     if where is not None:
         await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
 
@@ -268,15 +291,19 @@ async def reason_input(update: Update, context: Context) -> None:
 async def no_reason_button(update: Update, context: Context) -> None:
     """"No reason" under the reason prompt."""
     query = update.callback_query
+    require_own_private(update)
     entry_id = parse_hours_data(query.data).id
     hours = context.services.hours
     uid = actor(update).user_id
     state = await hours.reject_state(uid)
+    if state is None or state.entry_id != entry_id:
+        raise Refusal("err_wrong_step")  # not (or no longer) asked for this entry's reason
     decision = await hours.finish_reject(uid, entry_id, None)
+    if not decision.decided:
+        raise _stale(context, decision)
     await query.answer()
     await query.edit_message_reply_markup(None)
-    where = state if state is not None and state.entry_id == entry_id else None
-    await _rejected(update, context, decision, where)
+    await _rejected(update, context, decision, state)
 
 
 # --- exports ---------------------------------------------------------------------------------

@@ -19,7 +19,16 @@ from bot.domain.people import (
 )
 from bot.domain.tower import JOIN_LINK, parse_join_payload
 from bot.texts import Raw
-from handlers.common import actor, deep_link, is_private, keyboard, reply, require_private, tr
+from handlers.common import (
+    actor,
+    deep_link,
+    is_private,
+    keyboard,
+    reply,
+    require_own_private,
+    require_private,
+    tr,
+)
 
 PICKER_ROWS = 12
 
@@ -90,7 +99,8 @@ async def send_picker(update: Update, context: Context, org_id: int | None, edit
     """The org picker: drill down the tree, or pick the org shown."""
     org, kids = await context.services.tower.choices(org_id)
     if org is None:
-        raise Refusal("err_chat_not_bound")
+        raise Refusal("err_unknown_org", code=str(org_id)) if org_id else Refusal(
+            "err_chat_not_bound")
     rows = [[(k.name[:40], reg_data("org", k.id))] for k in kids[:PICKER_ROWS]]
     rows.append([(tr(context, "reg_btn_pick", org=org.name[:30]), reg_data("pick", org.id))])
     if org.parent_id:
@@ -132,13 +142,14 @@ async def registration_button(update: Update, context: Context) -> None:
     query = update.callback_query
     people = context.services.people
     uid = actor(update).user_id
+    require_own_private(update)
     what, value = parse_reg_data(query.data)
     if what == "org":
         state = await people.registration(uid)
         if state is None or state.step != "org":
             raise Refusal("err_wrong_step")
+        await send_picker(update, context, int(value), edit=True)  # refuses an unknown org
         await query.answer()
-        await send_picker(update, context, int(value), edit=True)
         return
     if what == "pick":
         state = await people.pick_org(uid, int(value))
@@ -212,9 +223,14 @@ async def forget_me(update: Update, context: Context) -> None:
 async def forget_button(update: Update, context: Context) -> None:
     """Carry out or drop the deletion."""
     query = update.callback_query
+    require_own_private(update)
+    yes = parse_forget_data(query.data)
+    uid = actor(update).user_id
+    if yes and await context.services.people.person(uid) is None:
+        raise Refusal("forget_nothing")  # already forgotten (a second press): nothing to do
     await query.answer()
     await query.edit_message_reply_markup(None)
-    if not parse_forget_data(query.data):
+    if not yes:
         await reply(update, context, tr(context, "forget_kept"))
         return
     who = actor(update)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from telegram import ChatMemberUpdated, Update
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, MessageHandler, filters
 
@@ -9,6 +11,7 @@ from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.errors import Refusal
 from bot.domain.tower import join_payload
+from bot.gateway.probe import CHAT_ADMINS, member_status
 from bot.texts import Raw
 from handlers.common import actor, chat_model, deep_link, display_name, reply, require_group, tr
 
@@ -29,23 +32,52 @@ async def setup(update: Update, context: Context) -> None:
     await reply(update, context, tr(context, "setup_done", org=org.name, code=org.code))
 
 
+def refuse_anonymous(update: Update) -> None:
+    """Refuse a command whose sender Telegram hides.
+
+    An anonymous admin posts as the group itself (`sender_chat`, from GroupAnonymousBot), and
+    a channel posts as the channel: neither tells who is behind it, so both are refused with
+    a hint to turn anonymity off.
+    """
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or message.sender_chat is not None or user is None or user.is_bot:
+        raise Refusal("err_bind_anonymous")
+
+
+async def require_chat_admin(update: Update, context: Context) -> None:
+    """Refuse unless the sender administers this chat (as Telegram says now) or is a superuser."""
+    user = update.effective_user
+    assert user is not None
+    if context.services.access.is_superuser(user.id):
+        return
+    status = await member_status(context.bot, update.effective_chat.id, user.id)
+    if status not in CHAT_ADMINS:
+        raise Refusal("err_need_chat_admin")
+
+
 async def bind(update: Update, context: Context) -> None:
-    """/bind <orgcode> (staff of that org)."""
+    """/bind <orgcode> (staff of that org who administers this chat)."""
     require_group(update)
     if len(context.args or []) != 1:
         await reply(update, context, tr(context, "usage_bind"))
         return
-    org = await context.services.tower.bind(actor(update).user_id, chat_model(update), context.args[0])
+    refuse_anonymous(update)
+    org = await context.services.tower.bind(actor(update).user_id, chat_model(update),
+                                            context.args[0], partial(require_chat_admin, update,
+                                                                     context))
     await reply(update, context, tr(context, "bind_done", org=org.name, code=org.code))
 
 
 async def unbind(update: Update, context: Context) -> None:
-    """/unbind (staff of the bound org)."""
+    """/unbind (staff of the bound org who administers this chat)."""
     require_group(update)
     if context.args:
         await reply(update, context, tr(context, "usage_unbind"))
         return
-    org = await context.services.tower.unbind(actor(update).user_id, update.effective_chat.id)
+    refuse_anonymous(update)
+    org = await context.services.tower.unbind(actor(update).user_id, update.effective_chat.id,
+                                              partial(require_chat_admin, update, context))
     await reply(update, context, tr(context, "unbind_done", org=org.name))
 
 
@@ -152,7 +184,13 @@ async def title(update: Update, context: Context) -> None:
     await context.services.tower.retitled(update.effective_chat.id, update.effective_message.new_chat_title)
 
 
+async def forget_hook(context: Context, user_id: int) -> None:
+    """/forgetme: drop the usernames seen for the account."""
+    await context.services.tower.forget_usernames(user_id)
+
+
 def register_handlers(app: Application, hooks: Hooks) -> None:
+    hooks.add_forget_hook(forget_hook)
     app.add_handler(CommandHandler("setup", setup))
     app.add_handler(CommandHandler("bind", bind))
     app.add_handler(CommandHandler("unbind", unbind))

@@ -34,6 +34,26 @@ async def upsert_user(
         " updated_at = excluded.updated_at",
         (user_id, first_name, username, tg_lang, int(started), now),
     )
+    if username:
+        await conn.execute(
+            "INSERT INTO usernames(username, user_id, first_seen, last_seen)"
+            " VALUES (lower(?), ?, ?, ?)"
+            " ON CONFLICT(username, user_id) DO UPDATE SET last_seen = excluded.last_seen",
+            (username, user_id, now, now),
+        )
+
+
+async def username_holders(conn: Conn, username: str) -> list[int]:
+    """Every account ever seen with this username (compared case-insensitively)."""
+    rows = await fetchall(
+        conn, "SELECT user_id FROM usernames WHERE username = lower(?) ORDER BY user_id",
+        (username,),
+    )
+    return [int(r["user_id"]) for r in rows]
+
+
+async def forget_usernames(conn: Conn, user_id: int) -> None:
+    await conn.execute("DELETE FROM usernames WHERE user_id = ?", (user_id,))
 
 
 async def get_user(conn: Conn, user_id: int) -> User | None:

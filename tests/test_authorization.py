@@ -47,7 +47,8 @@ async def cast(tb: Harness) -> dict:
     em.limits = False
     staff = em.add_user("干部", username="ganbu")
     em.set_member(w["root"]["id"], staff["id"], "member")
-    em.set_member(w["chat_a"]["id"], staff["id"], "member")
+    # /bind and /unbind also need the chat's admin (Telegram's word): staff above administers it
+    em.set_member(w["chat_a"]["id"], staff["id"], "administrator")
     await register(tb, staff, "区团委干部", "yanshan")
     said = em.text(staff, w["root"], "报到")["message"]
     await tb.send(w["boss"], w["root"], "/role staff", reply_to=said)

@@ -54,7 +54,7 @@ async def _nothing() -> AsyncIterator[None]:
 # --- callback data: the "Received" button -----------------------------------------------------
 
 #: the "Received" button of any announcement (the handler is registered on it)
-ACK_DATA = re.compile(rf"^ann:(\d+):{ACK}$")
+ACK_DATA = re.compile(rf"^ann:([0-9]{{1,12}}):{ACK}\Z")
 
 
 def ack_data(ann_id: int) -> str:

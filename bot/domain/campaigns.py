@@ -115,7 +115,7 @@ def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
 
 #: a /submit choice button (the handler is registered on it; a stale one is refused there)
 SUBMIT_DATA = re.compile(r"^sub:")
-_SUBMIT = re.compile(r"^sub:(\d+):(\d+)$")
+_SUBMIT = re.compile(r"sub:([0-9]{1,12}):([0-9]{1,12})")  # the whole data, ASCII digits
 #: the deep-link prefix of `/start sub_<campaign id>`, sent in reminders
 SUBMIT_LINK = "sub"
 
@@ -127,7 +127,7 @@ def submit_data(campaign_id: int, org_id: int) -> str:
 
 def parse_submit_data(data: str | None) -> tuple[int, int]:
     """(campaign id, org id) of a /submit choice; a stale or forged one is refused."""
-    match = _SUBMIT.match(data or "")
+    match = _SUBMIT.fullmatch(data or "")
     if match is None:
         raise Refusal("err_stale_button")
     return int(match.group(1)), int(match.group(2))

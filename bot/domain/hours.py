@@ -220,12 +220,14 @@ REJECT_FLOW = "hours_reason"
 # --- callback data: the hours buttons ------------------------------------------------------
 
 HoursVerb = Literal["dup", "my", "ok", "no", "nr"]
+# ids are ASCII digits, at most 12 of them; `\Z` (not `$`) so that no trailing newline passes
+_ID = "([0-9]{1,12})"
 _HOURS_DATA: dict[str, re.Pattern[str]] = {
-    "dup": re.compile(r"^hrs:(dup):(\d+):([yn])$"),  # keep a same-day duplicate? (draft id)
-    "my": re.compile(r"^hrs:(my):(\d+)$"),  # /myhours page
-    "ok": re.compile(r"^hrs:(ok):(\d+):(\d+)$"),  # approve (entry id, listing scope)
-    "no": re.compile(r"^hrs:(no):(\d+):(\d+)$"),  # reject (entry id, listing scope)
-    "nr": re.compile(r"^hrs:(nr):(\d+)$"),  # reject with no reason (entry id)
+    "dup": re.compile(rf"^hrs:(dup):{_ID}:([yn])\Z"),  # keep a same-day duplicate? (draft id)
+    "my": re.compile(rf"^hrs:(my):{_ID}\Z"),  # /myhours page
+    "ok": re.compile(rf"^hrs:(ok):{_ID}:{_ID}\Z"),  # approve (entry id, listing scope)
+    "no": re.compile(rf"^hrs:(no):{_ID}:{_ID}\Z"),  # reject (entry id, listing scope)
+    "nr": re.compile(rf"^hrs:(nr):{_ID}\Z"),  # reject with no reason (entry id)
 }
 
 
@@ -356,14 +358,20 @@ class Hours:
         self, conn: Conn, *, user_id: int, org_id: int, hours: float, served_on: str,
         description: str, source: str, by: int,
     ) -> int:
-        """An approved entry inside the caller's transaction (e.g. attendance at /close)."""
+        """An approved entry inside the caller's transaction (e.g. attendance at /close).
+
+        Nobody credits themselves: when `by` is the person credited, the entry is pending and
+        waits for another approver, as one logged with /hours does.
+        """
         quarters = round(hours * 4)
         if not 1 <= quarters <= 96:
             raise Refusal("err_hours_range")
+        own = user_id == by
         return await repo.insert(
             conn, user_id=user_id, org_id=org_id, served_on=served_on, quarters=quarters,
             description=normalise_description(description)[:MAX_DESCRIPTION] or source,
-            now=self.clock.time(), status="approved", source=source, decided_by=by)
+            now=self.clock.time(), status="pending" if own else "approved", source=source,
+            decided_by=None if own else by)
 
     # --- one person ------------------------------------------------------------------------
     async def summary(self, user_id: int) -> Summary:
@@ -378,6 +386,12 @@ class Hours:
         page = min(max(page, 0), pages - 1)
         entries = await repo.history(self.db.reader, user_id, limit=PAGE, offset=page * PAGE)
         return entries, page, pages, total
+
+    async def require_page(self, user_id: int, page: int) -> None:
+        """Refuse a /myhours page that does not exist (a forged or stale Prev / Next)."""
+        total = await repo.count_of(self.db.reader, user_id)
+        if not 0 <= page < max(1, -(-total // PAGE)):
+            raise Refusal("err_stale_button")
 
     async def forget(self, user_id: int) -> None:
         """/forgetme: drop pending and rejected entries; approved ones stay, anonymised."""
@@ -406,8 +420,10 @@ class Hours:
             self.db.reader, [o.path for o in scope], exclude_user=user_id, limit=PENDING_PAGE)
         return PendingList(entries=entries, total=total, scope=scope)
 
-    async def check_decider(self, user_id: int, entry_id: int) -> HourEntry:
-        """Refuse unless this person may decide this entry now (still pending, not theirs)."""
+    async def check_decider(self, user_id: int, entry_id: int,
+                            scope: int | None = None) -> HourEntry:
+        """Refuse unless this person may decide this entry (not theirs; when `scope` is given,
+        the entry lies in what that /pending listing showed: 0 the person's own top orgs)."""
         entry = await repo.get(self.db.reader, entry_id)
         if entry is None:
             raise Refusal("err_stale_button")
@@ -416,12 +432,16 @@ class Hours:
         org = await org_repo.get(self.db.reader, entry.org_id)
         assert org is not None
         await self.access.require(user_id, org, "secretary")
+        if scope is not None:
+            shown = await self.scope_of(user_id, scope or None)
+            if not any(org.path.startswith(o.path) for o in shown):
+                raise Refusal("err_button_elsewhere")
         return entry
 
     async def decide(self, user_id: int, entry_id: int, approve: bool,
-                     reason: str | None = None) -> Decision:
+                     reason: str | None = None, scope: int | None = None) -> Decision:
         """Approve or reject once; the loser of a race learns who decided and when."""
-        entry = await self.check_decider(user_id, entry_id)
+        entry = await self.check_decider(user_id, entry_id, scope)
         if reason is not None:
             reason = normalise_description(reason)[:MAX_DESCRIPTION] or None
         status = "approved" if approve else "rejected"
@@ -442,7 +462,7 @@ class Hours:
 
         Returns decided=False with the entry if it was decided meanwhile (nothing started).
         """
-        entry = await self.check_decider(user_id, entry_id)
+        entry = await self.check_decider(user_id, entry_id, where.scope)
         if entry.status != "pending":
             return Decision(entry=entry, decided=False)
         state = RejectState(entry_id=entry_id, **where.model_dump())

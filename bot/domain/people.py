@@ -38,7 +38,7 @@ class Registration(BaseModel):
 RegVerb = Literal["org", "pick", "consent", "confirm"]
 #: every registration button (the handler is registered on it; a stale one is refused there)
 REG_DATA = re.compile(r"^reg:")
-_REG = re.compile(r"^reg:(org|pick|consent|confirm):(\d{1,12}|[yn])$")
+_REG = re.compile(r"reg:(org|pick|consent|confirm):([0-9]{1,12}|[yn])", re.ASCII)
 #: every /forgetme button
 FORGET_DATA = re.compile(r"^forget:")
 
@@ -52,7 +52,7 @@ def reg_data(verb: RegVerb, value: int | bool) -> str:
 
 def parse_reg_data(data: str | None) -> tuple[RegVerb, int | bool]:
     """(verb, org id or yes/no) of a registration button; a stale or forged one is refused."""
-    match = _REG.match(data or "")
+    match = _REG.fullmatch(data or "")
     if match is None:
         raise Refusal("err_stale_button")
     verb, value = match.group(1), match.group(2)
@@ -71,7 +71,9 @@ def forget_data(yes: bool) -> str:
 
 
 def parse_forget_data(data: str | None) -> bool:
-    """True only for the Yes button: anything else keeps the data."""
+    """True for the Yes button, False for No; anything else is refused."""
+    if data not in (forget_data(True), forget_data(False)):
+        raise Refusal("err_stale_button")
     return data == forget_data(True)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +21,10 @@ from storage import users as user_repo
 from storage.db import Database
 
 GROUP_TYPES = ("group", "supergroup")
+#: a check from the Telegram edge that refuses (raises `Refusal`) or returns
+Check = Callable[[], Awaitable[None]]
+#: a Telegram username: 4-32 of A-Z a-z 0-9 _ (checked before any lookup)
+_USERNAME = re.compile(r"[A-Za-z0-9_]{4,32}", re.ASCII)
 #: the deep-link prefix of `/start join_<org code>`, shown by /org and /org add
 JOIN_LINK = "join"
 
@@ -139,10 +145,15 @@ class Tower:
             return await org_repo.insert(tx, code=code, name=name, kind=kind, parent=parent,
                                          now=self.clock.time())
 
-    async def bind(self, user_id: int, chat: Chat, code: str) -> Org:
+    async def bind(self, user_id: int, chat: Chat, code: str,
+                   chat_admin: Check | None = None) -> Org:
+        """Bind the group to the org `code` (staff of it; `chat_admin` then checks with
+        Telegram that the person administers the chat, before anything changes)."""
         self._require_group(chat)
         org = await self.org_by_code(code)
         await self.access.require(user_id, org, "staff")
+        if chat_admin is not None:
+            await chat_admin()
         async with self.db.transaction() as tx:
             here = await chat_repo.get(tx, chat.id)
             if here and here.org_id == org.id:
@@ -158,9 +169,12 @@ class Tower:
             await chat_repo.bind(tx, chat.id, org.id)
         return org
 
-    async def unbind(self, user_id: int, chat_id: int) -> Org:
+    async def unbind(self, user_id: int, chat_id: int, chat_admin: Check | None = None) -> Org:
+        """Unbind the group (staff of its org who, per `chat_admin`, administers the chat)."""
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
+        if chat_admin is not None:
+            await chat_admin()
         async with self.db.transaction() as tx:
             await chat_repo.bind(tx, chat_id, None)
         return org
@@ -171,6 +185,8 @@ class Tower:
             raise Refusal("err_bad_role")
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
+        if target_id == user_id:
+            raise Refusal("err_role_self")  # nobody grants (or drops) a role of their own
         async with self.db.transaction() as tx:
             target = await user_repo.get_user(tx, target_id)
             if target is None or await user_repo.get_person(tx, target_id) is None:
@@ -185,10 +201,31 @@ class Tower:
         return org, target
 
     async def find_user(self, username: str) -> User:
-        user = await user_repo.by_username(self.db.reader, username.lstrip("@"))
-        if user is None:
-            raise Refusal("err_target_not_registered")
+        """The registered person whose current username this is (case-insensitive).
+
+        Refused (ask for a reply instead) when the name is malformed, unknown, not the
+        account's most recent username, was ever carried by another account, or its holder
+        has not registered: a username that moved must not hand a role to a stranger.
+        """
+        name = username.removeprefix("@")
+        refusal = Refusal("err_role_username", username=name[:40])
+        if not _USERNAME.fullmatch(name):
+            raise refusal
+        r = self.db.reader
+        holders = await user_repo.username_holders(r, name)
+        if len(holders) != 1:
+            raise refusal
+        user = await user_repo.get_user(r, holders[0])
+        if user is None or (user.username or "").lower() != name.lower():
+            raise refusal
+        if await user_repo.get_person(r, user.id) is None:
+            raise refusal
         return user
+
+    async def forget_usernames(self, user_id: int) -> None:
+        """/forgetme: the usernames seen for this account go too."""
+        async with self.db.transaction() as tx:
+            await user_repo.forget_usernames(tx, user_id)
 
     async def import_tree(self, node: dict[str, Any], parent_code: str | None = None) -> ImportResult:
         """Create or update a tree {code, name, kind, children}; running it twice changes nothing."""

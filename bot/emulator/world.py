@@ -222,7 +222,7 @@ class World:
                 "can_send_polls": False, "can_send_other_messages": False,
                 "can_add_web_page_previews": False, "can_change_info": False,
                 "can_invite_users": False, "can_pin_messages": False, "can_manage_topics": False,
-                "can_edit_tag": False, "until_date": 0,
+                "can_edit_tag": False, "can_react_to_messages": False, "until_date": 0,
             })
         elif status == "kicked":
             obj["until_date"] = 0

@@ -55,3 +55,22 @@ class BotProbe:
                 log.info("no invite link for %s: %s", chat_id, exc)
                 self._links[chat_id] = None
         return self._links[chat_id]
+
+
+#: who administers a chat: may bind it to an org or unbind it
+CHAT_ADMINS = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
+
+
+async def member_status(bot: Bot, chat_id: int, user_id: int) -> str | None:
+    """The person's status in the chat as Telegram tells it now; None if it would not say
+    (callers refuse then: an unreadable answer never grants anything)."""
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except TelegramError as exc:
+        failure = classify(exc)
+        log.info("getChatMember %s/%s: %s", chat_id, user_id, failure.name)
+        return None
+    except (TypeError, ValueError, KeyError) as exc:  # a member object PTB could not read
+        log.warning("getChatMember %s/%s unreadable: %r", chat_id, user_id, exc)
+        return None
+    return str(member.status)

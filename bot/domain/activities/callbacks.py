@@ -11,7 +11,7 @@ from typing import Literal, cast
 Verb = Literal["join", "leave", "in"]  # Sign up, Cancel, Check in
 PREFIX = "act:"
 PATTERN = r"^act:"  # what the handler layer routes here; anything after is checked by `parse`
-_DATA_RE = re.compile(r"^act:(\d{1,12}):(join|leave|in)$")
+_DATA_RE = re.compile(r"act:([0-9]{1,12}):(join|leave|in)")  # whole data, ASCII digits
 
 
 def build(activity_id: int, verb: Verb) -> str:
@@ -21,7 +21,7 @@ def build(activity_id: int, verb: Verb) -> str:
 
 def parse(data: str | None) -> tuple[int, Verb] | None:
     """(activity id, verb) of a button's callback_data, or None if it is not one of ours."""
-    match = _DATA_RE.match(data or "")
+    match = _DATA_RE.fullmatch(data or "")
     if match is None:
         return None
     return int(match.group(1)), cast(Verb, match.group(2))

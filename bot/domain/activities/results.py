@@ -41,6 +41,8 @@ class CloseResult(BaseModel):
     present: int
     no_show: int
     credited_quarters: int
+    #: the organiser attended too: their entry waits for another approver
+    own_pending: bool = False
 
 
 class Created(BaseModel):
@@ -69,6 +71,7 @@ class Credit(Protocol):
 
     async def credit(self, conn: Conn, *, user_id: int, org_id: int, hours: float,
                      served_on: str, description: str, source: str, by: int) -> int:
-        """Credit approved hours inside the caller's transaction; returns the entry id."""
+        """Credit hours inside the caller's transaction (approved, unless `by` is the person
+        credited: then pending); returns the entry id."""
         ...
 

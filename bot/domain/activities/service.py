@@ -159,9 +159,15 @@ class Activities:
 
     async def verify_button(self, activity_id: int, chat_id: int, message_id: int | None,
                             kind: str) -> None:
-        """In a group, a button counts only on a message recorded for that very activity."""
+        """In a group, a button counts only on a message recorded for that very activity.
+
+        Private copies (deep links) carry only the card's buttons, and the handler has made
+        sure the private chat is the presser's own: they can only affect themselves.
+        """
         if chat_id >= 0:
-            return  # private copies (and deep links): the person can only affect themselves
+            if kind != "card":
+                raise Refusal("err_act_bad_button")  # check-in is never offered privately
+            return
         card = await repo.card_at(self.db.reader, chat_id, message_id or 0)
         if card is None:
             await self.cards.resolve([activity_id])
@@ -214,14 +220,14 @@ class Activities:
         """Take a place (or a waitlist position); a repeated press changes nothing."""
         registered, card_activity, card_kind = await repo.press_context(
             self.db.reader, user_id, chat_id, message_id or 0)
+        if chat_id < 0 and (card_activity != activity_id or card_kind != "card"):
+            await self.verify_button(activity_id, chat_id, message_id, "card")
         if not registered:
             activity = await repo.get(self.db.reader, activity_id)
             if activity is None:
                 raise Refusal("err_act_bad_button")
             self._require_open(activity, self.clock.time())
             return JoinResult(kind="unregistered", activity=activity)
-        if chat_id < 0 and (card_activity != activity_id or card_kind != "card"):
-            await self.verify_button(activity_id, chat_id, message_id, "card")
         # the overlap warning is advice, read outside the transaction that decides the place
         overlaps = await repo.overlapping_with(self.db.reader, user_id, activity_id)
         return await self._joins.submit(activity_id, user_id, overlaps)
@@ -306,7 +312,7 @@ class Activities:
             self._require_open(activity, self.clock.time())
             existing = await repo.signup_of(tx, activity_id, user_id)
             if existing is None or existing.status == "cancelled":
-                return LeaveResult(kind="not_signed_up", activity=activity)
+                raise Refusal("act_ans_not_signed_up")  # nothing of theirs to give up
             promoted = await self._leave(tx, activity, user_id, existing.status)
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
@@ -386,6 +392,7 @@ class Activities:
             await self.reminders.cancel(tx, KIND, activity_id)
             served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
             present = no_show = 0
+            own = False
             for s in await repo.roster(tx, activity_id, ("confirmed",)):
                 if s.checked_in_at is None:
                     await repo.set_attendance(tx, activity_id, s.user_id, "no_show", None)
@@ -397,11 +404,12 @@ class Activities:
                     description=activity.title, source=f"activity:{activity_id}", by=user_id)
                 await repo.set_attendance(tx, activity_id, s.user_id, "present", entry_id)
                 present += 1
+                own = own or s.user_id == user_id
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
         assert activity is not None
         return CloseResult(activity=activity, present=present, no_show=no_show,
-                           credited_quarters=present * activity.quarters)
+                           credited_quarters=present * activity.quarters, own_pending=own)
 
     async def _credit(self, tx: Conn, *, user_id: int, org_id: int, quarters: int,
                       served_on: str, description: str, source: str, by: int) -> int:
@@ -409,10 +417,12 @@ class Activities:
             return await self.hours.credit(
                 tx, user_id=user_id, org_id=org_id, hours=quarters / 4, served_on=served_on,
                 description=description, source=source, by=by)
+        own = user_id == by  # nobody credits themselves: their entry waits for another approver
         return await hours_repo.insert(
             tx, user_id=user_id, org_id=org_id, served_on=served_on, quarters=quarters,
-            description=description, now=self.clock.time(), status="approved", source=source,
-            decided_by=by)
+            description=description, now=self.clock.time(),
+            status="pending" if own else "approved", source=source,
+            decided_by=None if own else by)
 
     # --- check-in ----------------------------------------------------------------------------
     async def open_checkin(self, user_id: int, chat_id: int, activity_id: int) -> Activity:

@@ -1,0 +1,526 @@
+"""Every button checks where it was pressed, by whom and in which step (issue "Trust", item 8).
+
+One row per callback prefix. Each row builds a real object through the bot (a registration
+picker, a /pending listing, an activity card, ...) and names the genuine message, its data and
+the person it is meant for; the test then presses that data
+
+  (a) in another chat (a copy of the button the bot never sent there),
+  (b) as another person,
+  (c) in a wrong flow step, after it was used, or for an id that does not exist,
+  (d) malformed: truncated, extra field, huge numbers, non-ASCII digits, empty, newline,
+
+both on the genuine message (where the data is not one of its buttons) and on a copy that does
+carry it (so the feature's own checks are reached). Every press must be refused in the callback
+answer and change nothing: same database, no message sent, no edit, no keyboard stripped.
+A last pass presses each genuine button as meant, to show the rows are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from telegram.ext import CallbackQueryHandler
+
+from bot.domain.activities import callbacks as act_callbacks
+from bot.domain.announcements import ack_data
+from bot.domain.campaigns import submit_data
+from bot.domain.hours import HoursButton, hours_data
+from bot.domain.people import forget_data, reg_data
+from tests.conftest import Harness, build_tower
+from tests.test_abuse import dump, run_through_processor
+
+TZ = ZoneInfo("Asia/Shanghai")
+#: calls a refused press may make: its answer, and reading a membership
+HARMLESS = {"answerCallbackQuery", "getChatMember"}
+NOWHERE = 999_999_999  # an id no object has
+
+User = dict[str, Any]
+Press = tuple[dict[str, Any], User, str]  # (message, presser, data)
+
+
+@dataclass
+class Case:
+    """A real button: the genuine message, its data, who it is for, and the wrong presses."""
+
+    message: dict[str, Any]
+    data: str
+    user: User
+    other_chat: list[Press] = field(default_factory=list)
+    other_user: list[Press] = field(default_factory=list)
+    wrong_step: list[Press] = field(default_factory=list)
+    #: (a chat id where a forged copy of malformed data is pressed by `user`)
+    home: int = 0
+
+
+Builder = Callable[[Harness, dict[str, Any]], Awaitable[Case]]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def forge(tb: Harness, chat_id: int, *data: str) -> dict[str, Any]:
+    """A message 'from the bot' in `chat_id` carrying buttons with `data` (the bot never sent it)."""
+    em = tb.em
+    markup = {"inline_keyboard": [[{"text": f"b{i}", "callback_data": d}]
+                                  for i, d in enumerate(data)]}
+    return em._store_message(em.chats[chat_id], em.bot_user,  # a test-side forgery
+                             {"text": "copy", "reply_markup": markup})
+
+
+def stored(tb: Harness, sent: Any) -> dict[str, Any]:
+    """The emulator's current version of a message the bot sent."""
+    message = tb.em.message(sent.chat_id, sent.message_id)
+    assert message is not None
+    return message
+
+
+def with_button(tb: Harness, chat_id: int, prefix: str) -> Any:
+    """The bot's latest message in `chat_id` with a button whose data starts with `prefix`."""
+    for sent in reversed(tb.em.sent):
+        if sent.chat_id == chat_id and prefix in str(sent.reply_markup or ""):
+            return sent
+    raise AssertionError(f"no message with {prefix!r} in {chat_id}")
+
+
+def button_data(sent: Any, prefix: str) -> str:
+    rows = sent.reply_markup["inline_keyboard"]
+    return next(b["callback_data"] for row in rows for b in row
+                if b.get("callback_data", "").startswith(prefix))
+
+
+def at(seconds_ahead: float) -> str:
+    ts = (int(datetime.now(TZ).timestamp() + seconds_ahead) // 60 + 1) * 60
+    return datetime.fromtimestamp(ts, TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def malformed(data: str) -> list[str]:
+    """Broken variants of valid data: truncated, extra field, huge, non-ASCII digits, empty."""
+    out = [data[:-1], data[: len(data) // 2], data + ":1", data + "\n", "", ":" + data,
+           re.sub(r"[0-9]+", "9" * 30, data), data.translate(str.maketrans("0123456789",
+                                                                          "٠١٢٣٤٥٦٧٨٩")),
+           data.replace(":", ": "), data.upper()]
+    return [d for d in dict.fromkeys(out) if d != data]
+
+
+async def entry_of(tb: Harness, user: User, description: str) -> int:
+    row = await tb.db.fetchone(
+        "SELECT id FROM hour_entries WHERE user_id = ? AND description = ?",
+        (user["id"], description))
+    return int(row[0])
+
+
+async def org_id(tb: Harness, code: str) -> int:
+    row = await tb.db.fetchone("SELECT id FROM orgs WHERE code = ?", (code,))
+    return int(row[0])
+
+
+# --- the rows: one builder per callback prefix --------------------------------------------------
+
+async def reg_picker(tb: Harness, w: dict[str, Any]) -> tuple[User, Any]:
+    """A newcomer at the org step of /register, and the picker they were sent."""
+    if "picker" not in w:
+        user = tb.em.add_user("新人", username="xinren_new")
+        await tb.send(user, None, "/register")
+        await tb.send(user, None, "新人甲")
+        w["picker"] = (user, with_button(tb, user["id"], "reg:pick:"))
+    return w["picker"]
+
+
+async def row_reg_org(tb: Harness, w: dict[str, Any]) -> Case:
+    user, picker = await reg_picker(tb, w)
+    data = reg_data("org", await org_id(tb, "yanshan.dabu"))
+    return Case(
+        stored(tb, picker), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, picker), w["member_a"], data),
+                    (forge(tb, w["member_a"]["id"], data), w["member_a"], data)],  # not registering
+        wrong_step=[(forge(tb, user["id"], reg_data("org", NOWHERE)), user,
+                     reg_data("org", NOWHERE)),
+                    (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data)])
+
+
+async def row_reg_pick(tb: Harness, w: dict[str, Any]) -> Case:
+    user, picker = await reg_picker(tb, w)
+    data = button_data(picker, "reg:pick:")
+    return Case(
+        stored(tb, picker), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, picker), w["member_a"], data)],
+        wrong_step=[(forge(tb, user["id"], reg_data("pick", NOWHERE)), user,
+                     reg_data("pick", NOWHERE)),
+                    (forge(tb, user["id"], reg_data("consent", True)), user,
+                     reg_data("consent", True)),
+                    (forge(tb, user["id"], reg_data("confirm", True)), user,
+                     reg_data("confirm", True))])
+
+
+async def at_consent(tb: Harness, name: str) -> tuple[User, Any]:
+    user = tb.em.add_user(name)
+    await tb.send(user, None, "/start join_yanshan-dabu")
+    await tb.send(user, None, name)
+    await tb.send(user, None, "跳过")
+    return user, with_button(tb, user["id"], "reg:consent:")
+
+
+async def row_reg_consent(tb: Harness, w: dict[str, Any]) -> Case:
+    user, consent = await at_consent(tb, "同意者")
+    data = reg_data("consent", True)
+    picker_user, _ = await reg_picker(tb, w)
+    return Case(
+        stored(tb, consent), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, consent), w["member_a"], data)],
+        wrong_step=[(forge(tb, user["id"], reg_data("confirm", True)), user,
+                     reg_data("confirm", True)),
+                    (forge(tb, user["id"], reg_data("pick", 1)), user, reg_data("pick", 1)),
+                    (forge(tb, picker_user["id"], data), picker_user, data)])
+
+
+async def row_reg_confirm(tb: Harness, w: dict[str, Any]) -> Case:
+    user, consent = await at_consent(tb, "确认者")
+    await tb.press(user, consent, reg_data("consent", True))
+    confirm = with_button(tb, user["id"], "reg:confirm:")
+    data = reg_data("confirm", True)
+    return Case(
+        stored(tb, confirm), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, confirm), w["member_a"], data)],
+        wrong_step=[(forge(tb, user["id"], reg_data("consent", True)), user,
+                     reg_data("consent", True)),
+                    (stored(tb, consent), user, reg_data("consent", True))])  # used: no keyboard
+
+
+async def row_forget(tb: Harness, w: dict[str, Any]) -> Case:
+    user = w["member_a"]
+    await tb.send(user, None, "/forgetme")
+    question = with_button(tb, user["id"], "forget:")
+    data = forget_data(True)
+    outsider = w["outsider"]
+    await tb.send(outsider, None, "/start")
+    return Case(
+        stored(tb, question), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, question), w["member_b"], data)],
+        # nothing to forget any more (never registered, or already forgotten)
+        wrong_step=[(forge(tb, outsider["id"], data), outsider, data)])
+
+
+async def row_hours_dup(tb: Harness, w: dict[str, Any]) -> Case:
+    user = w["member_b"]
+    await tb.send(user, None, "/hours 2 homework club")
+    await tb.send(user, None, "/hours 2 homework club")
+    question = with_button(tb, user["id"], "hrs:dup:")
+    data = button_data(question, "hrs:dup:")
+    draft = int(data.split(":")[2])
+    return Case(
+        stored(tb, question), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_b"]["id"], data), user, data)],
+        other_user=[(stored(tb, question), w["sec_a"], data),
+                    (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data)],  # not their draft
+        wrong_step=[(forge(tb, user["id"], hours_data(HoursButton("dup", draft + 1, yes=True))),
+                     user, hours_data(HoursButton("dup", draft + 1, yes=True)))])
+
+
+async def row_hours_my(tb: Harness, w: dict[str, Any]) -> Case:
+    user = w["sec_a"]
+    for i in range(9):
+        await tb.send(user, None, f"/hours 1 团课{i}")
+    await tb.send(user, None, "/myhours")
+    page = with_button(tb, user["id"], "hrs:my:")
+    data = hours_data(HoursButton("my", 1))
+    return Case(
+        stored(tb, page), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, page), w["member_b"], data)],
+        wrong_step=[(forge(tb, user["id"], hours_data(HoursButton("my", 2))), user,
+                     hours_data(HoursButton("my", 2))),
+                    (forge(tb, user["id"], hours_data(HoursButton("my", NOWHERE))), user,
+                     hours_data(HoursButton("my", NOWHERE)))])
+
+
+async def listing_case(tb: Harness, w: dict[str, Any], verb: str) -> Case:
+    """A /pending listing in the branch chat, with member_a's entry on it."""
+    key = f"listing:{verb}"
+    sec, ma, chat_a = w["sec_a"], w["member_a"], w["chat_a"]
+    if "entries" not in w:
+        await tb.send(ma, None, "/hours 2 七彩四点半")
+        await tb.send(ma, None, "/hours 3 环境整治")
+        await tb.send(sec, None, "/hours 1 自己的")
+        done = await entry_of(tb, ma, "环境整治")
+        listing = (await tb.send(w["boss"], None, "/pending"))[0]
+        await tb.press(w["boss"], listing, hours_data(HoursButton("ok", done, scope=0)))
+        w["entries"] = (await entry_of(tb, ma, "七彩四点半"), done,
+                        await entry_of(tb, sec, "自己的"))
+    entry, done, own = w["entries"]
+    dabu = await org_id(tb, "yanshan.dabu")
+    await tb.send(sec, chat_a, "/pending")
+    listing = with_button(tb, chat_a["id"], f"hrs:{verb}:{entry}:")
+    data = hours_data(HoursButton(verb, entry, scope=dabu))  # type: ignore[arg-type]
+    w[key] = listing
+    stale = hours_data(HoursButton(verb, done, scope=dabu))  # type: ignore[arg-type]
+    mine = hours_data(HoursButton(verb, own, scope=0))  # type: ignore[arg-type]
+    elsewhere = hours_data(HoursButton(verb, entry, scope=await org_id(tb, "yanshan.jiedao")))  # type: ignore[arg-type]
+    ghost = hours_data(HoursButton(verb, NOWHERE, scope=dabu))  # type: ignore[arg-type]
+    return Case(
+        stored(tb, listing), data, sec, home=chat_a["id"],
+        other_chat=[(forge(tb, w["chat_b"]["id"], data), sec, data),
+                    (forge(tb, sec["id"], data), sec, data),
+                    (forge(tb, chat_a["id"], elsewhere), sec, elsewhere)],
+        other_user=[(stored(tb, listing), ma, data),  # her own entry
+                    (stored(tb, listing), w["outsider"], data),
+                    (forge(tb, sec["id"], mine), sec, mine)],  # the secretary's own entry
+        wrong_step=[(forge(tb, chat_a["id"], stale), sec, stale),  # decided already
+                    (forge(tb, chat_a["id"], ghost), sec, ghost)])
+
+
+async def row_hours_ok(tb: Harness, w: dict[str, Any]) -> Case:
+    return await listing_case(tb, w, "ok")
+
+
+async def row_hours_no(tb: Harness, w: dict[str, Any]) -> Case:
+    return await listing_case(tb, w, "no")
+
+
+async def row_hours_nr(tb: Harness, w: dict[str, Any]) -> Case:
+    boss = w["boss"]
+    await row_hours_ok(tb, w)  # the entries exist
+    entry, done, _own = w["entries"]
+    listing = (await tb.send(boss, None, "/pending"))[0]
+    await tb.press(boss, listing, hours_data(HoursButton("no", entry, scope=0)))
+    prompt = with_button(tb, boss["id"], "hrs:nr:")
+    data = hours_data(HoursButton("nr", entry))
+    other = hours_data(HoursButton("nr", done))
+    return Case(
+        stored(tb, prompt), data, boss, home=boss["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), boss, data)],
+        other_user=[(stored(tb, prompt), w["sec_a"], data),
+                    (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data)],  # not asked
+        wrong_step=[(forge(tb, boss["id"], other), boss, other)])
+
+
+async def activity_card(tb: Harness, w: dict[str, Any]) -> tuple[int, Any]:
+    if "card" not in w:
+        sent = await tb.send(w["sec_a"], w["chat_a"], f"/activity 义诊 | {at(2 * 86400)} | 2 | 5 | 村委")
+        card = next(s for s in sent if "act:" in str(s.reply_markup or ""))
+        row = await tb.db.fetchone("SELECT MAX(id) FROM activities")
+        gone = await tb.send(w["sec_a"], w["chat_a"],
+                             f"/activity 取消的 | {at(2 * 86400)} | 2 | 5 | 村委")
+        assert gone
+        off = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
+        await tb.send(w["sec_a"], w["chat_a"], f"/activity cancel {off}")
+        w["card"] = (int(row[0]), card, off)
+    act_id, card, _ = w["card"]
+    return act_id, card
+
+
+async def row_act_join(tb: Harness, w: dict[str, Any]) -> Case:
+    act_id, card = await activity_card(tb, w)
+    off = w["card"][2]
+    data = act_callbacks.build(act_id, "join")
+    mine = w["member_b"]
+    cancelled = act_callbacks.build(off, "join")
+    return Case(
+        stored(tb, card), data, mine, home=w["chat_a"]["id"],
+        other_chat=[(forge(tb, w["chat_b"]["id"], data), mine, data)],
+        other_user=[(forge(tb, w["sec_a"]["id"], data), mine, data)],  # someone's private copy
+        wrong_step=[(forge(tb, mine["id"], cancelled), mine, cancelled),
+                    (forge(tb, w["chat_a"]["id"], act_callbacks.build(NOWHERE, "join")), mine,
+                     act_callbacks.build(NOWHERE, "join")),
+                    (forge(tb, mine["id"], act_callbacks.build(NOWHERE, "join")), mine,
+                     act_callbacks.build(NOWHERE, "join"))])
+
+
+async def row_act_leave(tb: Harness, w: dict[str, Any]) -> Case:
+    act_id, card = await activity_card(tb, w)
+    data = act_callbacks.build(act_id, "leave")
+    ma = w["member_a"]
+    await tb.press(w["sec_a"], card, act_callbacks.build(act_id, "join"))
+    return Case(
+        stored(tb, card), data, w["sec_a"], home=w["chat_a"]["id"],
+        other_chat=[(forge(tb, w["chat_b"]["id"], data), w["sec_a"], data)],
+        other_user=[(stored(tb, card), ma, data)],  # not signed up
+        wrong_step=[(forge(tb, w["chat_a"]["id"], act_callbacks.build(w["card"][2], "leave")),
+                     w["sec_a"], act_callbacks.build(w["card"][2], "leave"))])
+
+
+async def row_act_in(tb: Harness, w: dict[str, Any]) -> Case:
+    sec, chat_a = w["sec_a"], w["chat_a"]
+    sent = await tb.send(sec, chat_a, f"/activity 签到活动 | {at(1800)} | 1 | 5 | 广场")
+    card = next(s for s in sent if "act:" in str(s.reply_markup or ""))
+    act_id = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
+    await tb.press(w["boss"], card, act_callbacks.build(act_id, "join"))
+    await tb.send(sec, chat_a, f"/checkin {act_id}")
+    checkin = with_button(tb, chat_a["id"], f"act:{act_id}:in")
+    data = act_callbacks.build(act_id, "in")
+    first_id = (await activity_card(tb, w))[0]
+    return Case(
+        stored(tb, checkin), data, w["boss"], home=chat_a["id"],
+        other_chat=[(forge(tb, w["chat_b"]["id"], data), w["boss"], data),
+                    (forge(tb, w["boss"]["id"], data), w["boss"], data)],  # never private
+        other_user=[(stored(tb, checkin), w["member_b"], data)],  # not signed up
+        wrong_step=[(stored(tb, checkin), w["boss"], act_callbacks.build(first_id, "in")),
+                    (forge(tb, chat_a["id"], act_callbacks.build(first_id, "in")), w["boss"],
+                     act_callbacks.build(first_id, "in"))])
+
+
+async def row_ann_ack(tb: Harness, w: dict[str, Any]) -> Case:
+    await tb.send(w["boss"], w["chat_a"], "/announce 周六集合")
+    await tb.drain()
+    copy = with_button(tb, w["chat_a"]["id"], "ann:")
+    data = button_data(copy, "ann:")
+    ann_id = int(data.split(":")[1])
+    stranger = tb.em.add_user("陌生人")  # can see a public group's buttons, is not in it
+    return Case(
+        stored(tb, copy), data, w["member_a"], home=w["chat_a"]["id"],
+        other_chat=[(forge(tb, w["chat_b"]["id"], data), w["member_b"], data),
+                    (forge(tb, w["member_a"]["id"], data), w["member_a"], data)],
+        other_user=[(stored(tb, copy), stranger, data)],
+        wrong_step=[(forge(tb, w["chat_a"]["id"], ack_data(ann_id + 1)), w["member_a"],
+                     ack_data(ann_id + 1))])
+
+
+async def row_sub(tb: Harness, w: dict[str, Any]) -> Case:
+    boss, sec, root = w["boss"], w["sec_a"], w["root"]
+    for title in ("上半年述职", "下半年述职", "作废的述职"):
+        await tb.send(boss, root, f"/deadline new {title} | {at(30 * 86400)}")
+    third = int((await tb.db.fetchone("SELECT MAX(id) FROM campaigns"))[0])
+    await tb.send(boss, root, f"/deadline cancel {third}")
+    await tb.send(sec, None, "/submit")
+    offer = with_button(tb, sec["id"], "sub:")
+    data = button_data(offer, "sub:")
+    campaign = int(data.split(":")[1])
+    dabu, root_org = await org_id(tb, "yanshan.dabu"), await org_id(tb, "yanshan")
+    return Case(
+        stored(tb, offer), data, sec, home=sec["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), sec, data)],
+        other_user=[(stored(tb, offer), w["member_b"], data),
+                    (forge(tb, w["member_b"]["id"], data), w["member_b"], data)],  # not theirs
+        wrong_step=[(forge(tb, sec["id"], submit_data(third, dabu)), sec,
+                     submit_data(third, dabu)),  # cancelled
+                    (forge(tb, sec["id"], submit_data(campaign, root_org)), sec,
+                     submit_data(campaign, root_org)),  # not owed by that org
+                    (forge(tb, sec["id"], submit_data(NOWHERE, dabu)), sec,
+                     submit_data(NOWHERE, dabu))])
+
+
+#: prefix → (a sample of its data, built by the feature's own function; the row's builder)
+TABLE: dict[str, tuple[str, Builder]] = {
+    "reg:org": (reg_data("org", 1), row_reg_org),
+    "reg:pick": (reg_data("pick", 1), row_reg_pick),
+    "reg:consent": (reg_data("consent", True), row_reg_consent),
+    "reg:confirm": (reg_data("confirm", True), row_reg_confirm),
+    "forget": (forget_data(True), row_forget),
+    "hrs:dup": (hours_data(HoursButton("dup", 1, yes=True)), row_hours_dup),
+    "hrs:my": (hours_data(HoursButton("my", 1)), row_hours_my),
+    "hrs:ok": (hours_data(HoursButton("ok", 1, scope=2)), row_hours_ok),
+    "hrs:no": (hours_data(HoursButton("no", 1, scope=2)), row_hours_no),
+    "hrs:nr": (hours_data(HoursButton("nr", 1)), row_hours_nr),
+    "act:join": (act_callbacks.build(1, "join"), row_act_join),
+    "act:leave": (act_callbacks.build(1, "leave"), row_act_leave),
+    "act:in": (act_callbacks.build(1, "in"), row_act_in),
+    "ann:ack": (ack_data(1), row_ann_ack),
+    "sub": (submit_data(1, 2), row_sub),
+}
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+def callback_patterns(app: Any) -> list[re.Pattern[str]]:
+    """The pattern of every CallbackQueryHandler the application registered (catch-alls aside)."""
+    found = []
+    for handlers in app.handlers.values():
+        for handler in handlers:
+            if isinstance(handler, CallbackQueryHandler) and handler.pattern is not None:
+                pattern = handler.pattern
+                found.append(pattern if isinstance(pattern, re.Pattern) else re.compile(pattern))
+    return found
+
+
+async def test_table_covers_every_button_handler(tb: Harness) -> None:
+    """A new CallbackQueryHandler without a row here fails this test."""
+    patterns = callback_patterns(tb.app)
+    assert patterns
+    uncovered = [p.pattern for p in patterns
+                 if not any(p.match(sample) for sample, _ in TABLE.values())]
+    assert uncovered == [], f"buttons without a row in TABLE: {uncovered}"
+    for prefix, (sample, _) in TABLE.items():
+        assert any(p.match(sample) for p in patterns), f"{prefix}: no handler takes {sample!r}"
+
+
+async def settle(tb: Harness, quiet: float) -> None:
+    """Wait until the outbox has nothing left (paced items too) and no call came for `quiet`
+    seconds (the card editor redraws cards a moment after a change)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        await tb.drain(5)
+        row = await tb.db.fetchone("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+        calls = len(tb.em.calls)
+        await asyncio.sleep(quiet)
+        if row[0] == 0 and len(tb.em.calls) == calls:
+            return
+    raise AssertionError("the bot never settled")
+
+
+async def refused(tb: Harness, message: dict[str, Any], user: User, data: str) -> str | None:
+    """Press; None if refused with nothing changed, else what went wrong."""
+    em = tb.em
+    await settle(tb, 0.05)
+    before = dump(tb.settings.db)
+    calls, answers = len(em.calls), len(em.callback_answers)
+    update = em.press(user, message, data)
+    outcome = await run_through_processor(tb, update)
+    await tb.drain(5)
+    made = [c.method for c in em.calls[calls:] if c.method not in HARMLESS]
+    mine = [a for a in em.callback_answers[answers:]
+            if a["callback_query_id"] == update["callback_query"]["id"]]
+    problems = []
+    if not outcome.startswith("refused"):
+        problems.append(f"outcome {outcome}")
+    if len(mine) != 1 or not mine[0].get("text"):
+        problems.append(f"answer {mine}")
+    if made:
+        problems.append(f"calls {made}")
+    if dump(tb.settings.db) != before:
+        problems.append("database changed")
+    if em.message(message["chat"]["id"], message["message_id"]) != message and \
+            em.message(message["chat"]["id"], message["message_id"]) is not None:
+        problems.append("message edited")
+    return "; ".join(problems) or None
+
+
+@pytest.mark.parametrize("prefix", list(TABLE))
+async def test_wrong_presses_are_refused_and_change_nothing(tb: Harness, prefix: str) -> None:
+    w = await build_tower(tb)
+    tb.em.limits = False
+    case = await TABLE[prefix][1](tb, w)
+    await settle(tb, 2.5)
+    case.message = tb.em.message(case.message["chat"]["id"], case.message["message_id"])
+    presses: list[tuple[str, Press]] = []
+    presses += [("other chat", p) for p in case.other_chat]
+    presses += [("other user", p) for p in case.other_user]
+    presses += [("wrong step", p) for p in case.wrong_step]
+    for bad in malformed(case.data):
+        presses.append(("malformed on the message", (case.message, case.user, bad)))
+        presses.append(("malformed on a copy", (forge(tb, case.home, bad), case.user, bad)))
+    assert len(case.other_chat) >= 1 and len(case.other_user) >= 1 and len(case.wrong_step) >= 1
+    problems = []
+    for kind, (message, user, data) in presses:
+        message = tb.em.message(message["chat"]["id"], message["message_id"]) or message
+        wrong = await refused(tb, message, user, data)
+        if wrong:
+            problems.append(f"{prefix} {kind}: {data!r} by {user['first_name']} in "
+                            f"{message['chat']['id']}: {wrong}")
+    assert problems == []
+    # the genuine press, as meant, is not refused: the row is real
+    em = tb.em
+    answers = len(em.callback_answers)
+    outcome = await run_through_processor(tb, em.press(case.user, case.message, case.data))
+    assert not outcome.startswith(("refused", "error")), (prefix, outcome,
+                                                           em.callback_answers[answers:])
