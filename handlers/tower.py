@@ -8,6 +8,7 @@ from telegram.ext import Application, ChatMemberHandler, CommandHandler, Message
 from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.errors import Refusal
+from bot.domain.models import User
 from bot.domain.tower import join_payload
 from bot.texts import Raw
 from handlers.common import actor, chat_model, deep_link, display_name, reply, require_group, tr
@@ -71,7 +72,8 @@ async def org(update: Update, context: Context) -> None:
         tr(context, "org_child_line", org=kid.name, code=kid.code, chat=chat_label(chat))
         for kid, chat in view.children
     ) or none
-    names = lambda users: Raw("、".join(display_name(u.first_name, u.id) for u in users) or none)
+    def names(users: list[User]) -> Raw:
+        return Raw("、".join(display_name(u.first_name, u.id) for u in users) or none)
     await reply(update, context, tr(
         context, "org_view", org=view.org.name, code=view.org.code,
         parent=view.parent.name if view.parent else none, chat=chat_label(view.chat),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from tests.conftest import Harness, build_tower, start_harness
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-12-01 00:30 in Shanghai is still 30 November in UTC
 DUE_LOCAL = "2026-12-01 00:30"
-DUE_TS = datetime(2026, 11, 30, 16, 30, tzinfo=timezone.utc).timestamp()
+DUE_TS = datetime(2026, 11, 30, 16, 30, tzinfo=UTC).timestamp()
 
 
 class OffsetClock(Clock):
@@ -69,7 +69,7 @@ async def harness(tmp_path: Path, **kw: Any) -> tuple[Any, Harness, dict[str, An
 
 # --- pure parsing ----------------------------------------------------------------------------
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
 
 
 def test_parse_due_local_midnight() -> None:

@@ -193,7 +193,7 @@ def _span(seconds: float, lang: str) -> str:
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     units = (("天", "小时", "分钟") if lang == "zh" else (" d", " h", " min"))
-    parts = [f"{v}{u}" for v, u in zip((days, hours, minutes), units) if v]
+    parts = [f"{v}{u}" for v, u in zip((days, hours, minutes), units, strict=True) if v]
     return (" " if lang == "en" else "").join(parts) or ("片刻" if lang == "zh" else "a moment")
 
 
