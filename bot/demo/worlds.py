@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from telegram import Update
 
 from bot.app import build_services, running
@@ -74,7 +75,8 @@ async def open_services(em: Emulator, db: Path) -> Any:
     """The bot's own services on the database file, to build a world directly in it."""
     from storage.db import Database
 
-    settings = Settings(_env_file=None, token=em.token, db=str(db), superusers=[SUPERUSER])
+    settings = Settings(_env_file=None, token=SecretStr(em.token), db=str(db),
+                        superusers=[SUPERUSER])
     database = await Database(db).connect()
     return build_services(settings, database, Clock())
 

@@ -421,6 +421,7 @@ class Hours:
     async def decide(self, user_id: int, entry_id: int, approve: bool,
                      reason: str | None = None) -> Decision:
         """Approve or reject once; the loser of a race learns who decided and when."""
+        entry: HourEntry | None  # re-read in the transaction below
         entry = await self.check_decider(user_id, entry_id)
         if reason is not None:
             reason = normalise_description(reason)[:MAX_DESCRIPTION] or None
