@@ -100,8 +100,8 @@ def tree(chats: int) -> dict:
     third = max(1, chats // 10)
     fourth = chats - 1 - second - third
     root: dict = {"code": "d", "name": "区团委", "children": []}
-    level2 = [{"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)]
-    level3 = [{"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
+    level2: list[dict[str, Any]] = [{"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)]
+    level3: list[dict[str, Any]] = [{"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
               for i in range(third)]
     for i, node in enumerate(level3):
         level2[i % second]["children"].append(node)

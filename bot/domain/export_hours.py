@@ -23,7 +23,7 @@ from bot.texts import t
 from storage import orgs as org_repo
 from storage import users as user_repo
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # e.g. tqdm.update, which returns a bool
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
