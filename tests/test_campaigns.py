@@ -312,8 +312,10 @@ async def test_blocked_secretary_is_mentioned_in_org_chat(tmp_path: Path) -> Non
         boss, sec_a, root, chat_a = t["boss"], t["sec_a"], t["root"], t["chat_a"]
         await tb.deliver(tb.em.user_blocked_bot(sec_a))
         await tb.send(boss, root, f"/deadline new 述职 | {DUE_LOCAL}")
-        mentions = lambda: [x for x in raw_texts(tb, chat_a["id"])  # noqa: E731
-                            if f"tg://user?id={sec_a['id']}" in x and "sub_1" in x]
+        def mentions() -> list[str]:
+            return [x for x in raw_texts(tb, chat_a["id"])
+                    if f"tg://user?id={sec_a['id']}" in x and "sub_1" in x]
+
         await wait_for(lambda: len(mentions()) >= 1, 6)
         assert "李娜" in mentions()[0] and "陈小红" not in mentions()[0]
         user = await rows(tb, "SELECT reachable FROM users WHERE id = ?", (sec_a["id"],))
@@ -366,7 +368,9 @@ async def test_restart_mid_ladder(tmp_path: Path) -> None:
     finally:
         await ctx.__aexit__(None, None, None)
     await asyncio.sleep(2.5)  # the due time passes while the bot is down
-    boards = lambda: [x for x in raw_texts(tb, root["id"]) if "未交" in x]  # noqa: E731
+    def boards() -> list[str]:
+        return [x for x in raw_texts(tb, root["id"]) if "未交" in x]
+
     assert boards() == []
     for _ in range(2):  # two restarts: the board once, the reminder never again
         ctx, tb = await start_harness(tmp_path, em=em, clock=clock, campaign_reminders="2s",
