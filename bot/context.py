@@ -58,7 +58,7 @@ class Services:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Context(CallbackContext):  # type: ignore[type-arg]
+class Context(CallbackContext):
     """PTB's context with typed access to our services, hooks and the person's language."""
 
     lang: str = "zh"

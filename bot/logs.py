@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from typing import Any
+from typing import Any, Self
 
 log = logging.getLogger("towerbot.updates")
 _outcome: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("outcome", default=None)
@@ -50,7 +50,7 @@ class UpdateLog:
         self.update = update
         self.box = ["ok"]
 
-    def __enter__(self) -> "UpdateLog":
+    def __enter__(self) -> Self:
         self.token = _outcome.set(self.box)
         self.started = time.perf_counter()
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from storage import status as status_repo
@@ -18,7 +18,7 @@ async def heartbeat(db: Database, last_update: tuple[int, float] | None, now: fl
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
 async def collect(db: Database) -> dict[str, Any]:

@@ -4,6 +4,7 @@ buttons, the `act_` deep link; the gateway's card editor (started here) keeps co
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -28,9 +29,12 @@ from handlers import people as people_handlers
 from handlers.common import (
     GROUPS,
     actor,
+    chat_id_of,
     deep_link,
     is_private,
+    message_of,
     pressed_message,
+    query_of,
     reply,
     require_group,
     require_own_private,
@@ -47,7 +51,7 @@ def _service(context: Context) -> Activities:
 
 def _args_text(update: Update) -> str:
     """Everything after the command word (pipes and spaces kept)."""
-    text = update.effective_message.text or ""
+    text = message_of(update).text or ""
     parts = text.split(maxsplit=1)
     return parts[1] if len(parts) > 1 else ""
 
@@ -59,7 +63,7 @@ async def activity(update: Update, context: Context) -> None:
     require_group(update)
     service = _service(context)
     rest = _args_text(update).strip()
-    uid, chat_id = actor(update).user_id, update.effective_chat.id
+    uid, chat_id = actor(update).user_id, chat_id_of(update)
     if not rest:
         await activity_form(update, context)
         return
@@ -85,7 +89,7 @@ async def activity(update: Update, context: Context) -> None:
 async def activity_form(update: Update, context: Context) -> None:
     """/activity alone in a group: the organiser fills in the form privately."""
     service = _service(context)
-    uid, chat_id = actor(update).user_id, update.effective_chat.id
+    uid, chat_id = actor(update).user_id, chat_id_of(update)
     org = await service.require_organiser(uid, chat_id)
     if not await service.started(uid):
         await reply(update, context, tr(context, "act_form_start_bot",
@@ -100,7 +104,7 @@ async def activity_form(update: Update, context: Context) -> None:
 async def form_input(update: Update, context: Context) -> None:
     """A private answer to the guided form's current step."""
     service = _service(context)
-    message = update.effective_message
+    message = message_of(update)
     location = (message.location.latitude, message.location.longitude) if message.location else None
     state, created = await service.form_answer(actor(update).user_id, message.text, location,
                                                context.lang)
@@ -120,7 +124,7 @@ async def activities_list(update: Update, context: Context) -> None:
     """/activities: open activities of this chat's org and below."""
     require_group(update)
     service = _service(context)
-    org, found = await service.list_open(update.effective_chat.id)
+    org, found = await service.list_open(chat_id_of(update))
     if not found:
         await reply(update, context, tr(context, "act_list_none", org=org.name))
         return
@@ -140,7 +144,7 @@ async def checkin(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_checkin"))
         return
     service = _service(context)
-    chat_id = update.effective_chat.id
+    chat_id = chat_id_of(update)
     a = await service.open_checkin(actor(update).user_id, chat_id, parse_id(args[0]))
     opens, closes = service.checkin_window(a)
     geo = tr(context, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
@@ -159,7 +163,7 @@ async def close(update: Update, context: Context) -> None:
     if len(args) != 1:
         await reply(update, context, tr(context, "usage_close"))
         return
-    result = await _service(context).close(actor(update).user_id, update.effective_chat.id,
+    result = await _service(context).close(actor(update).user_id, chat_id_of(update),
                                            parse_id(args[0]))
     text = tr(context, "act_closed", title=result.activity.title, present=result.present,
               no_show=result.no_show, hours=f"{result.credited_quarters / 4:g}")
@@ -172,7 +176,7 @@ async def close(update: Update, context: Context) -> None:
 
 async def button(update: Update, context: Context) -> None:
     """Sign up / Cancel / Check in on a card (callback data: `callbacks.parse`)."""
-    query = update.callback_query
+    query = query_of(update)
     pressed = callbacks.parse(query.data)
     if pressed is None:
         raise Refusal("err_act_bad_button")
@@ -220,7 +224,7 @@ def join_answer(context: Context, service: Activities, result: JoinResult) -> st
 
 async def invite_to_register(update: Update, context: Context, result: JoinResult) -> None:
     """Not registered: a private deep link that signs them up once registration is done."""
-    query = update.callback_query
+    query = query_of(update)
     a = result.activity
     assert a is not None
     uid = actor(update).user_id
@@ -244,8 +248,8 @@ async def act_link(update: Update, context: Context, rest: str) -> None:
     uid = actor(update).user_id
     result = await service.join(uid, activity_id)
     if result.kind == "unregistered":
-        state = await context.services.people.begin(uid, after=f"act_{activity_id}")
-        await people_handlers.ask_step(update, context, state)
+        registration = await context.services.people.begin(uid, after=f"act_{activity_id}")
+        await people_handlers.ask_step(update, context, registration)
         return
     a = result.activity
     assert a is not None
@@ -270,12 +274,15 @@ async def checkin_link(update: Update, context: Context, rest: str) -> None:
 
 async def checkin_input(update: Update, context: Context) -> None:
     """A location sent during check-in: it must be live and near the place."""
-    message = update.effective_message
+    message = message_of(update)
     if message.location is None:
         raise Refusal("err_act_live_only")
     loc = message.location
+    live = loc.live_period  # seconds; a timedelta when PTB_TIMEDELTA is set (PTB 22.2+)
+    if isinstance(live, timedelta):
+        live = int(live.total_seconds())
     done, metres = await _service(context).checkin_location(
-        actor(update).user_id, loc.latitude, loc.longitude, loc.live_period)
+        actor(update).user_id, loc.latitude, loc.longitude, live)
     key = "act_checkin_ok" if done.kind == "done" else "act_ans_checked_already"
     await reply(update, context, tr(context, key, title=done.activity.title, metres=metres))
 

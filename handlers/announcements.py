@@ -16,7 +16,18 @@ from bot.domain.audit import MISSING
 from bot.domain.errors import Refusal
 from bot.gateway.probe import BotProbe
 from bot.texts import Raw
-from handlers.common import GROUPS, actor, pressed_message, reply, require_group, tr
+from handlers.common import (
+    GROUPS,
+    actor,
+    chat_id_of,
+    message_of,
+    pressed_message,
+    query_of,
+    reply,
+    require_group,
+    tr,
+    user_of,
+)
 
 _URGENT = re.compile(r"\|\s*(urgent|紧急)\s*$", re.IGNORECASE)
 BOARD_LIMIT = 3800
@@ -49,7 +60,7 @@ def _content(message: Message, rest: str) -> tuple[str, str, str | None]:
 async def announce(update: Update, context: Context) -> None:
     """/announce <text> [| urgent], or as a reply; /announce status [id] (staff)."""
     require_group(update)
-    message = update.effective_message
+    message = message_of(update)
     args = context.args or []
     if args and args[0].lower() == "status":
         if len(args) > 2:
@@ -68,7 +79,7 @@ async def announce(update: Update, context: Context) -> None:
         return
     kind, text, file_id = _content(message, rest)
     ann, count = await context.services.announcements.post(
-        actor(update).user_id, update.effective_chat.id, text, kind=kind, file_id=file_id,
+        actor(update).user_id, chat_id_of(update), text, kind=kind, file_id=file_id,
         urgent=urgent)
     await reply(update, context, tr(context, "ann_posted_urgent" if urgent else "ann_posted",
                                     id=ann.id, count=count))
@@ -77,7 +88,7 @@ async def announce(update: Update, context: Context) -> None:
 async def status(update: Update, context: Context, ann_id: int | None) -> None:
     """The status board of an announcement (the latest of this subtree by default)."""
     board = await context.services.announcements.board(
-        actor(update).user_id, update.effective_chat.id, ann_id)
+        actor(update).user_id, chat_id_of(update), ann_id)
     await reply(update, context, Raw(render_board(context, board)))
 
 
@@ -130,9 +141,9 @@ def render_board(context: Context, board: Board) -> str:
 
 async def ack_button(update: Update, context: Context) -> None:
     """"收到 / Received": recorded once per person."""
-    query = update.callback_query
+    query = query_of(update)
     ann_id = parse_ack_data(query.data)
-    user = update.effective_user
+    user = user_of(update)
     message = pressed_message(update)
     if message.chat.type not in GROUPS:
         raise Refusal("err_button_elsewhere")

@@ -25,8 +25,11 @@ from bot.domain.validate import excerpt
 from bot.texts import Raw
 from handlers.common import (
     actor,
+    chat_id_of,
     is_private,
     keyboard,
+    message_of,
+    query_of,
     reply,
     require_group,
     require_own_private,
@@ -61,9 +64,9 @@ async def deadline(update: Update, context: Context) -> None:
 async def deadline_new(update: Update, context: Context) -> None:
     """Create a campaign owed by the orgs below this chat's org."""
     services = context.services
-    match = _NEW.match((update.effective_message.text or "").strip())
+    match = _NEW.match((message_of(update).text or "").strip())
     rest = (match.group(1) or "") if match else ""
-    created = await services.campaigns.create(actor(update).user_id, update.effective_chat.id,
+    created = await services.campaigns.create(actor(update).user_id, chat_id_of(update),
                                               rest)
     c = created.campaign
     fmt = services.campaigns.fmt
@@ -83,19 +86,19 @@ async def deadline_new(update: Update, context: Context) -> None:
 async def deadline_status(update: Update, context: Context, campaign_id: int | None) -> None:
     """The board: per org on time, late or missing."""
     campaigns = context.services.campaigns
-    board = await campaigns.board(actor(update).user_id, update.effective_chat.id, campaign_id)
+    board = await campaigns.board(actor(update).user_id, chat_id_of(update), campaign_id)
     await reply(update, context, campaigns.board_text(board, context.lang))
 
 
 async def deadline_list(update: Update, context: Context) -> None:
     """Campaigns visible from this chat, newest first."""
     campaigns = context.services.campaigns
-    boards = await campaigns.recent(actor(update).user_id, update.effective_chat.id)
+    boards = await campaigns.recent(actor(update).user_id, chat_id_of(update))
     if not boards:
         await reply(update, context, tr(context, "camp_list_empty"))
         return
     lines = [tr(context, "camp_list_head", org=(await campaigns.org_of_chat(
-        update.effective_chat.id)).name)]
+        chat_id_of(update))).name)]
     lines += [_list_line(context, b) for b in boards]
     await reply(update, context, Raw("\n".join(lines)))
 
@@ -116,7 +119,7 @@ def _list_line(context: Context, board: Board) -> str:
 async def deadline_cancel(update: Update, context: Context, campaign_id: int) -> None:
     """Cancel a campaign and its pending reminders (staff)."""
     campaign, dropped = await context.services.campaigns.cancel(
-        actor(update).user_id, update.effective_chat.id, campaign_id)
+        actor(update).user_id, chat_id_of(update), campaign_id)
     await reply(update, context, tr(context, "camp_cancelled", id=campaign.id,
                                     title=campaign.title, n=dropped))
 
@@ -166,7 +169,7 @@ async def offer(update: Update, context: Context, campaign_id: int | None) -> No
 
 async def submit_button(update: Update, context: Context) -> None:
     """A press on one of the choices offered by /submit."""
-    query = update.callback_query
+    query = query_of(update)
     require_own_private(update)
     campaign_id, org_id = parse_submit_data(query.data)
     option = await context.services.campaigns.begin(actor(update).user_id, campaign_id, org_id)
@@ -209,7 +212,7 @@ async def _store(context: Context, uid: int, message: Message,
 
 async def submit_input(update: Update, context: Context) -> None:
     """The next text or document after /submit is the report."""
-    received = await _store(context, actor(update).user_id, update.effective_message)
+    received = await _store(context, actor(update).user_id, message_of(update))
     await reply(update, context, received_text(context, received))
 
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TypeVar
 
 from telegram import (
     CallbackQuery,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     ReplyParameters,
     Update,
+    User,
 )
 from telegram.constants import ChatType
 from telegram.error import TelegramError
@@ -33,6 +38,8 @@ _BUTTON_DATA = re.compile(r"[!-~]{1,64}", re.ASCII)
 #: the refusal a foreign or stale button gets, for features whose text says more than the
 #: generic one (an activity card's buttons name the card)
 _FOREIGN_BUTTON = {"act:": "err_act_bad_button"}
+_T = TypeVar("_T")
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 # guided flows and deep links are registered per application: `Hooks` in bot/context.py
 
 
@@ -47,6 +54,33 @@ def chat_model(update: Update) -> Chat:
     chat = update.effective_chat
     assert chat is not None
     return Chat(id=chat.id, type=chat.type, title=chat.title or "")
+
+
+# Handlers are registered with filters that guarantee the parts of the update they use (a
+# command has a message, a chat and a sender; a CallbackQueryHandler a callback query). PTB
+# types them all as Optional: these accessors state the guarantee once, and fail loudly (an
+# internal error, not a silent None) if a registration ever breaks it.
+
+def _required(value: _T | None, part: str, update: Update) -> _T:
+    if value is None:
+        raise RuntimeError(f"update {update.update_id} has no {part}; check the handler's filters")
+    return value
+
+
+def chat_id_of(update: Update) -> int:
+    return _required(update.effective_chat, "chat", update).id
+
+
+def message_of(update: Update) -> Message:
+    return _required(update.effective_message, "message", update)
+
+
+def query_of(update: Update) -> CallbackQuery:
+    return _required(update.callback_query, "callback query", update)
+
+
+def user_of(update: Update) -> User:
+    return _required(update.effective_user, "sender", update)
 
 
 def is_private(update: Update) -> bool:
@@ -125,7 +159,7 @@ def tr(context: Context, key: str, **values: object) -> str:
 
 
 async def reply(
-    update: Update, context: Context, text: str, markup: object = None
+    update: Update, context: Context, text: str, markup: ReplyMarkup | None = None
 ) -> Message | None:
     """Answer the update in its chat (a reply to the command in groups)."""
     message = update.effective_message
@@ -136,7 +170,7 @@ async def reply(
     if message is not None and chat.type in GROUPS and update.callback_query is None:
         params = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
     try:
-        return await context.bot.send_message(chat.id, text, reply_markup=markup,  # type: ignore[arg-type]
+        return await context.bot.send_message(chat.id, text, reply_markup=markup,
                                               reply_parameters=params)
     except TelegramError as exc:
         failure = classify(exc)
@@ -146,7 +180,7 @@ async def reply(
         services = context.services
         await services.outbox.send(
             chat.id, text, urgent=True, not_before=services.clock.time() + failure.wait,
-            reply_markup=markup.to_dict() if markup is not None else None,  # type: ignore[attr-defined]
+            reply_markup=markup.to_dict() if markup is not None else None,
         )
         return None
 

@@ -23,13 +23,17 @@ from bot.domain.hours import (
     hours_pattern,
     parse_hours_data,
 )
+from bot.domain.models_hours import HourEntry
 from bot.texts import Raw
 from handlers.common import (
     actor,
+    chat_id_of,
     display_name,
     is_private,
     keyboard,
+    message_of,
     pressed_message,
+    query_of,
     reply,
     require_own_private,
     require_private,
@@ -41,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def _args_text(update: Update) -> str:
     """Everything after the command word, spacing kept."""
-    text = update.effective_message.text or ""
+    text = message_of(update).text or ""
     parts = text.split(maxsplit=1)
     return parts[1] if len(parts) > 1 else ""
 
@@ -65,10 +69,11 @@ async def log_hours(update: Update, context: Context) -> None:
                                                                       yes=True))),
              (tr(context, "hours_btn_dup_no"), hours_data(HoursButton("dup", logged.draft.id)))]]))
         return
+    assert logged.entry is not None  # not a held duplicate, so it was stored
     await _logged(update, context, logged.entry)
 
 
-async def _logged(update: Update, context: Context, entry: object) -> None:
+async def _logged(update: Update, context: Context, entry: HourEntry) -> None:
     await reply(update, context, tr(
         context, "hours_logged", id=entry.id, date=entry.served_on,
         hours=fmt_hours(entry.quarters), description=entry.description))
@@ -76,7 +81,7 @@ async def _logged(update: Update, context: Context, entry: object) -> None:
 
 async def duplicate_button(update: Update, context: Context) -> None:
     """Yes / No to logging a same-day duplicate."""
-    query = update.callback_query
+    query = query_of(update)
     require_own_private(update)
     button = parse_hours_data(query.data)
     entry = await context.services.hours.confirm_draft(
@@ -122,7 +127,7 @@ async def my_hours(update: Update, context: Context) -> None:
 
 async def my_hours_page(update: Update, context: Context) -> None:
     """Prev / Next on /myhours."""
-    query = update.callback_query
+    query = query_of(update)
     require_own_private(update)
     page = parse_hours_data(query.data).id
     await context.services.hours.require_page(actor(update).user_id, page)
@@ -143,6 +148,7 @@ async def me_section(update: Update, context: Context, profile: object) -> str |
     if stars.next_level is None:
         star_text = tr(context, "stars_top", stars=shown)
     else:
+        assert stars.to_next is not None  # set whenever there is a next level
         key = "stars_next" if stars.level else "stars_next_none"
         star_text = tr(context, key, stars=shown, to_next=fmt_hours(stars.to_next * 4),
                        next=_stars(context, stars.next_level))
@@ -157,7 +163,7 @@ async def _scope_org_id(update: Update, context: Context) -> int:
     """0 in a private chat (the approver's own top orgs), else the group's bound org."""
     if is_private(update):
         return 0
-    org = await context.services.tower.org_of_chat(update.effective_chat.id)
+    org = await context.services.tower.org_of_chat(chat_id_of(update))
     return org.id
 
 
@@ -231,7 +237,7 @@ async def _refresh(context: Context, user_id: int, chat_id: int | None, message_
 
 async def decide_button(update: Update, context: Context) -> None:
     """Approve (at once) or Reject (asks for a reason privately) on a /pending listing."""
-    query = update.callback_query
+    query = query_of(update)
     button = parse_hours_data(query.data)
     entry_id = button.id
     uid = actor(update).user_id
@@ -281,7 +287,7 @@ async def reason_input(update: Update, context: Context) -> None:
     state = await hours.reject_state(uid)
     if state is None:
         return
-    text = update.effective_message.text
+    text = message_of(update).text
     if not text:
         raise Refusal("err_hours_reason_text")
     decision = await hours.finish_reject(uid, state.entry_id, text)
@@ -290,7 +296,7 @@ async def reason_input(update: Update, context: Context) -> None:
 
 async def no_reason_button(update: Update, context: Context) -> None:
     """"No reason" under the reason prompt."""
-    query = update.callback_query
+    query = query_of(update)
     require_own_private(update)
     entry_id = parse_hours_data(query.data).id
     hours = context.services.hours
@@ -321,7 +327,7 @@ async def export(update: Update, context: Context) -> None:
     await handler(update, context, args[1:])
     # every export of personal data is logged (who, when, what); a refused one raised above
     await context.services.privacy.log_export(
-        actor(update).user_id, update.effective_chat.id, " ".join(args)[:200])
+        actor(update).user_id, chat_id_of(update), " ".join(args)[:200])
 
 
 async def export_hours_handler(update: Update, context: Context, args: list[str]) -> None:

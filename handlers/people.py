@@ -24,10 +24,13 @@ from handlers.common import (
     deep_link,
     is_private,
     keyboard,
+    message_of,
+    query_of,
     reply,
     require_own_private,
     require_private,
     tr,
+    user_of,
 )
 
 PICKER_ROWS = 12
@@ -47,7 +50,7 @@ async def start(update: Update, context: Context) -> None:
         return
     person = await context.services.people.person(actor(update).user_id)
     key = "start_welcome_registered" if person else "start_welcome"
-    await reply(update, context, tr(context, key, name=update.effective_user.first_name))
+    await reply(update, context, tr(context, key, name=user_of(update).first_name))
 
 
 async def join_link(update: Update, context: Context, rest: str) -> None:
@@ -119,7 +122,7 @@ async def registration_input(update: Update, context: Context) -> None:
     state = await people.registration(uid)
     if state is None:
         return
-    message = update.effective_message
+    message = message_of(update)
     if state.step == "name":
         state = await people.give_name(uid, message.text or "")
     elif state.step == "org":
@@ -139,7 +142,7 @@ async def registration_input(update: Update, context: Context) -> None:
 
 async def registration_button(update: Update, context: Context) -> None:
     """Buttons of the registration: org picker, consent, confirm."""
-    query = update.callback_query
+    query = query_of(update)
     people = context.services.people
     uid = actor(update).user_id
     require_own_private(update)
@@ -222,7 +225,7 @@ async def forget_me(update: Update, context: Context) -> None:
 
 async def forget_button(update: Update, context: Context) -> None:
     """Carry out or drop the deletion."""
-    query = update.callback_query
+    query = query_of(update)
     require_own_private(update)
     yes = parse_forget_data(query.data)
     uid = actor(update).user_id
@@ -244,7 +247,7 @@ async def forget_button(update: Update, context: Context) -> None:
 
 async def lang(update: Update, context: Context) -> None:
     """/lang zh|en."""
-    if len(context.args or []) != 1:
+    if context.args is None or len(context.args) != 1:
         await reply(update, context, tr(context, "usage_lang"))
         return
     context.lang = await context.services.people.set_lang(actor(update).user_id, context.args[0])

@@ -10,7 +10,7 @@ from telegram.ext import Application, CommandHandler
 from bot.context import Context, Hooks
 from bot.domain.clock import fmt_local
 from bot.texts import Raw
-from handlers.common import actor, is_private, reply, require_private, tr
+from handlers.common import actor, chat_id_of, is_private, reply, require_private, tr
 
 AUDIT_DEFAULT, AUDIT_MAX = 20, 100
 
@@ -36,7 +36,7 @@ async def audit_log(update: Update, context: Context) -> None:
         return
     limit = int(args[0]) if args else AUDIT_DEFAULT
     services = context.services
-    chat_id = None if is_private(update) else update.effective_chat.id
+    chat_id = None if is_private(update) else chat_id_of(update)
     scope, rows = await services.privacy.audit_entries(actor(update).user_id, chat_id, limit)
     lines = [tr(context, "auditlog_head", orgs="、".join(o.name for o in scope), n=len(rows))]
     for row in rows:

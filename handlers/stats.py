@@ -16,9 +16,20 @@ from bot.domain.access import RANK
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.stats import XLSX, Figures
+from bot.domain.tower import OrgView
 from bot.gateway.probe import BotProbe
 from bot.texts import Raw
-from handlers.common import GROUPS, actor, is_private, reply, require_group, tr
+from handlers.common import (
+    GROUPS,
+    actor,
+    chat_id_of,
+    chat_model,
+    is_private,
+    message_of,
+    reply,
+    require_group,
+    tr,
+)
 
 log = logging.getLogger(__name__)
 CHARTS = ("hours", "coverage", "tower")
@@ -39,7 +50,7 @@ async def stats(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_stats"))
         return
     service = context.services.stats
-    org = await service.org_for(actor(update).user_id, update.effective_chat.id)
+    org = await service.org_for(actor(update).user_id, chat_id_of(update))
     view = await service.view(org)
     parts = [tr(context, "stats_total", **_figures_text(context, view.total))]
     if view.children:
@@ -58,7 +69,7 @@ async def chart(update: Update, context: Context) -> None:
         return
     kind = args[0].lower()
     service = context.services.stats
-    org = await service.org_for(actor(update).user_id, update.effective_chat.id)
+    org = await service.org_for(actor(update).user_id, chat_id_of(update))
     if kind == "tower":
         data = charts.tower_data(await service.tower(org), context.lang, org.name)
         png = await asyncio.to_thread(charts.draw_tree, data)
@@ -66,9 +77,9 @@ async def chart(update: Update, context: Context) -> None:
         view = await service.view(org)
         bars = (charts.hours_data if kind == "hours" else charts.coverage_data)(view, context.lang)
         png = await asyncio.to_thread(charts.draw_bars, bars)
-    message = update.effective_message
+    message = message_of(update)
     await context.bot.send_photo(
-        update.effective_chat.id, photo=png, caption=tr(context, "chart_caption_" + kind,
+        chat_id_of(update), photo=png, caption=tr(context, "chart_caption_" + kind,
                                                          org=org.name),
         reply_parameters=ReplyParameters(message_id=message.message_id,
                                          allow_sending_without_reply=True))
@@ -78,7 +89,7 @@ async def _export_orgs(update: Update, context: Context) -> list[Org]:
     """In a group: its org (secretary or staff); in private: the person's top orgs."""
     uid = actor(update).user_id
     if not is_private(update):
-        return [await context.services.stats.org_for(uid, update.effective_chat.id)]
+        return [await context.services.stats.org_for(uid, chat_id_of(update))]
     tops = [org for org, role in await context.services.access.top_orgs(uid)
             if role in ("secretary", "staff")]
     if not tops:
@@ -134,15 +145,15 @@ async def export_campaign(update: Update, context: Context, args: list[str]) -> 
     await reply(update, context, tr(context, "export_sent_privately"))
 
 
-async def audit_hook(update: Update, context: Context, view: object) -> None:
+async def audit_hook(update: Update, context: Context, view: OrgView) -> None:
     """After /org: a secretary or staff gets this chat's coverage audit privately."""
     services = context.services
     uid = actor(update).user_id
-    if update.effective_chat.type not in GROUPS:
+    if chat_model(update).type not in GROUPS:
         return
     if RANK[await services.access.role_at(uid, view.org)] < RANK["secretary"]:
         return
-    chat_id = update.effective_chat.id
+    chat_id = chat_id_of(update)
     probe = BotProbe(context.bot)
 
     async def run() -> None:

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from functools import partial
 
-from telegram import ChatMemberUpdated, Update
+from telegram import Update
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.errors import Refusal
+from bot.domain.models import Chat, User
 from bot.domain.tower import join_payload
 from bot.gateway.probe import CHAT_ADMINS, member_status
 from bot.texts import Raw
-from handlers.common import actor, chat_model, deep_link, display_name, reply, require_group, tr
+from handlers.common import (
+    actor,
+    chat_id_of,
+    chat_model,
+    deep_link,
+    display_name,
+    message_of,
+    reply,
+    require_group,
+    tr,
+)
 
 
 def _pct(part: int, whole: int) -> int:
@@ -51,7 +62,7 @@ async def require_chat_admin(update: Update, context: Context) -> None:
     assert user is not None
     if context.services.access.is_superuser(user.id):
         return
-    status = await member_status(context.bot, update.effective_chat.id, user.id)
+    status = await member_status(context.bot, chat_id_of(update), user.id)
     if status not in CHAT_ADMINS:
         raise Refusal("err_need_chat_admin")
 
@@ -59,7 +70,7 @@ async def require_chat_admin(update: Update, context: Context) -> None:
 async def bind(update: Update, context: Context) -> None:
     """/bind <orgcode> (staff of that org who administers this chat)."""
     require_group(update)
-    if len(context.args or []) != 1:
+    if context.args is None or len(context.args) != 1:
         await reply(update, context, tr(context, "usage_bind"))
         return
     refuse_anonymous(update)
@@ -76,7 +87,7 @@ async def unbind(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_unbind"))
         return
     refuse_anonymous(update)
-    org = await context.services.tower.unbind(actor(update).user_id, update.effective_chat.id,
+    org = await context.services.tower.unbind(actor(update).user_id, chat_id_of(update),
                                               partial(require_chat_admin, update, context))
     await reply(update, context, tr(context, "unbind_done", org=org.name))
 
@@ -91,10 +102,10 @@ async def org(update: Update, context: Context) -> None:
     if args:
         await reply(update, context, tr(context, "usage_org_add"))
         return
-    view = await context.services.tower.view(update.effective_chat.id)
+    view = await context.services.tower.view(chat_id_of(update))
     none = tr(context, "org_none")
 
-    def chat_label(chat: object) -> str:
+    def chat_label(chat: Chat | None) -> str:
         if chat is None:
             return tr(context, "org_no_chat")
         return chat.title + ("" if chat.active else tr(context, "chat_inactive_suffix"))
@@ -103,7 +114,8 @@ async def org(update: Update, context: Context) -> None:
         tr(context, "org_child_line", org=kid.name, code=kid.code, chat=chat_label(chat))
         for kid, chat in view.children
     ) or none
-    names = lambda users: Raw("、".join(display_name(u.first_name, u.id) for u in users) or none)
+    def names(users: list[User]) -> Raw:
+        return Raw("、".join(display_name(u.first_name, u.id) for u in users) or none)
     await reply(update, context, tr(
         context, "org_view", org=view.org.name, code=view.org.code,
         parent=view.parent.name if view.parent else none, chat=chat_label(view.chat),
@@ -127,8 +139,8 @@ async def org_add(update: Update, context: Context, args: list[str]) -> None:
     if len(rest) >= 2 and rest[-1].isascii() and rest[-1].isalpha() and rest[-1].islower():
         kind = rest.pop()
     child = await context.services.tower.add_child(
-        actor(update).user_id, update.effective_chat.id, code, " ".join(rest), kind)
-    parent = await context.services.tower.org_of_chat(update.effective_chat.id)
+        actor(update).user_id, chat_id_of(update), code, " ".join(rest), kind)
+    parent = await context.services.tower.org_of_chat(chat_id_of(update))
     await reply(update, context, tr(
         context, "org_add_done", org=child.name, code=child.code, parent=parent.name,
         link=deep_link(context, join_payload(child.code))))
@@ -138,7 +150,7 @@ async def role(update: Update, context: Context) -> None:
     """/role secretary|staff|member, replying to the person or naming @username (staff)."""
     require_group(update)
     args = context.args or []
-    message = update.effective_message
+    message = message_of(update)
     replied = message.reply_to_message
     target_user = replied.from_user if replied and replied.from_user else None
     if len(args) == 2 and args[1].startswith("@") and target_user is None:
@@ -153,7 +165,7 @@ async def role(update: Update, context: Context) -> None:
     if word not in validate.ROLE_WORDS:
         raise Refusal("err_bad_role")
     org_, _ = await context.services.tower.assign_role(
-        actor(update).user_id, update.effective_chat.id, target_id, word)
+        actor(update).user_id, chat_id_of(update), target_id, word)
     name = Raw(display_name(target_name, target_id))
     if word == "member":
         await reply(update, context, tr(context, "role_removed", user=name, org=org_.name))
@@ -164,7 +176,8 @@ async def role(update: Update, context: Context) -> None:
 
 async def bot_membership(update: Update, context: Context) -> None:
     """my_chat_member: keep the chat table true when the bot is added, promoted or removed."""
-    change: ChatMemberUpdated = update.my_chat_member
+    change = update.my_chat_member
+    assert change is not None  # registered for MY_CHAT_MEMBER updates only
     if change.chat.type not in ("group", "supergroup"):
         return  # a private chat: blocking is learnt from 403s by the sender
     await context.services.tower.bot_status(chat_model(update), change.new_chat_member.status)
@@ -172,7 +185,7 @@ async def bot_membership(update: Update, context: Context) -> None:
 
 async def migration(update: Update, context: Context) -> None:
     """Group → supergroup: move every stored reference to the new id."""
-    message = update.effective_message
+    message = message_of(update)
     if message.migrate_to_chat_id:
         await context.services.tower.migrated(message.chat.id, message.migrate_to_chat_id)
     elif message.migrate_from_chat_id:
@@ -181,7 +194,9 @@ async def migration(update: Update, context: Context) -> None:
 
 async def title(update: Update, context: Context) -> None:
     """A chat's new title."""
-    await context.services.tower.retitled(update.effective_chat.id, update.effective_message.new_chat_title)
+    new_title = message_of(update).new_chat_title
+    assert new_title is not None  # registered with filters.StatusUpdate.NEW_CHAT_TITLE
+    await context.services.tower.retitled(chat_id_of(update), new_title)
 
 
 async def forget_hook(context: Context, user_id: int) -> None:

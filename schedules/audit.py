@@ -26,6 +26,7 @@ async def nightly(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def restore(app: Application) -> None:
     """Register the daily job (stable name, local time)."""
     tz = services_of(app).settings.tz
+    assert app.job_queue is not None  # the job-queue extra is a dependency
     for job in app.job_queue.get_jobs_by_name(JOB_NAME):
         job.schedule_removal()
     app.job_queue.run_daily(nightly, time=AT.replace(tzinfo=tz), name=JOB_NAME,

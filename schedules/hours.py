@@ -18,7 +18,7 @@ JOB_NAME = "hours:digest"
 MONDAY = 1  # PTB 20+: 0 = Sunday
 
 
-async def digest_job(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def digest_job(context: CallbackContext) -> None:
     """Queue this week's digests (a no-op for approvers who already had theirs)."""
     services = context.application.bot_data["services"]
     queued = await services.hours.weekly_digest()

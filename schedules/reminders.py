@@ -28,6 +28,7 @@ async def arm(app: Application) -> None:
     """(Re)set the single timer to the earliest pending reminder."""
     services = services_of(app)
     next_due = await services.reminders.next_due()
+    assert app.job_queue is not None  # the job-queue extra is a dependency
     for job in app.job_queue.get_jobs_by_name(JOB_NAME):
         job.schedule_removal()
     delay = MAX_SLEEP if next_due is None else max(0.0, next_due - services.clock.time())

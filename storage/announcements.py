@@ -19,6 +19,7 @@ async def insert(conn: Conn, *, org_id: int, chat_id: int, author_id: int, kind:
         "INSERT INTO announcements(org_id, chat_id, author_id, kind, text, file_id, urgent,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (org_id, chat_id, author_id, kind, text, file_id, int(urgent), now))
+    assert cur.lastrowid is not None
     return int(cur.lastrowid)
 
 

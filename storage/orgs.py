@@ -16,6 +16,7 @@ async def insert(
         (code, name, kind, parent.id if parent else None, now),
     )
     org_id = cur.lastrowid
+    assert org_id is not None
     path = (parent.path if parent else "/") + f"{org_id}/"
     depth = parent.depth + 1 if parent else 0
     await conn.execute("UPDATE orgs SET path = ?, depth = ? WHERE id = ?", (path, depth, org_id))

@@ -32,7 +32,7 @@ _OPEN_OWED = (
 
 async def _one(conn: Conn, sql: str, params: tuple[Any, ...]) -> dict[str, int]:
     row = await fetchone(conn, sql, params)
-    return {k: int(row[k] or 0) for k in row.keys()}  # noqa: SIM118 - a Row iterates values if row else {}
+    return {k: int(row[k] or 0) for k in row.keys()} if row else {}  # noqa: SIM118 - a Row iterates values
 
 
 async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) -> dict[str, int]:

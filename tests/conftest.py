@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,30 @@ async def build_tower(tb: Harness) -> dict[str, Any]:
     await tb.send(boss, chat_a, "/role secretary", reply_to=said)
     return {"boss": boss, "sec_a": sec_a, "member_a": member_a, "member_b": member_b,
             "outsider": outsider, "root": root, "chat_a": chat_a, "chat_b": chat_b}
+
+
+# --- CI: a skipped test is a test that did not run ------------------------------------------
+# With TOWERBOT_NO_SKIPS=1 (set by .ci/run) any skip fails the run, and the summary names them.
+
+def _no_skips() -> bool:
+    return os.environ.get("TOWERBOT_NO_SKIPS") == "1"
+
+
+def _skipped(config: pytest.Config) -> list[Any]:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return list(reporter.stats.get("skipped", [])) if reporter is not None else []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _no_skips() and _skipped(session.config) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    skipped = _skipped(config)
+    if not (_no_skips() and skipped):
+        return
+    terminalreporter.section("TOWERBOT_NO_SKIPS: skipped tests fail this run", red=True)
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        terminalreporter.line(f"{report.nodeid}: {reason}", red=True)

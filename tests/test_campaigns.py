@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from tests.conftest import Harness, build_tower, start_harness
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-12-01 00:30 in Shanghai is still 30 November in UTC
 DUE_LOCAL = "2026-12-01 00:30"
-DUE_TS = datetime(2026, 11, 30, 16, 30, tzinfo=timezone.utc).timestamp()
+DUE_TS = datetime(2026, 11, 30, 16, 30, tzinfo=UTC).timestamp()
 
 
 class OffsetClock(Clock):
@@ -69,7 +69,7 @@ async def harness(tmp_path: Path, **kw: Any) -> tuple[Any, Harness, dict[str, An
 
 # --- pure parsing ----------------------------------------------------------------------------
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
 
 
 def test_parse_due_local_midnight() -> None:
@@ -312,8 +312,10 @@ async def test_blocked_secretary_is_mentioned_in_org_chat(tmp_path: Path) -> Non
         boss, sec_a, root, chat_a = t["boss"], t["sec_a"], t["root"], t["chat_a"]
         await tb.deliver(tb.em.user_blocked_bot(sec_a))
         await tb.send(boss, root, f"/deadline new 述职 | {DUE_LOCAL}")
-        mentions = lambda: [x for x in raw_texts(tb, chat_a["id"])  # noqa: E731
-                            if f"tg://user?id={sec_a['id']}" in x and "sub_1" in x]
+        def mentions() -> list[str]:
+            return [x for x in raw_texts(tb, chat_a["id"])
+                    if f"tg://user?id={sec_a['id']}" in x and "sub_1" in x]
+
         await wait_for(lambda: len(mentions()) >= 1, 6)
         assert "李娜" in mentions()[0] and "陈小红" not in mentions()[0]
         user = await rows(tb, "SELECT reachable FROM users WHERE id = ?", (sec_a["id"],))
@@ -366,7 +368,9 @@ async def test_restart_mid_ladder(tmp_path: Path) -> None:
     finally:
         await ctx.__aexit__(None, None, None)
     await asyncio.sleep(2.5)  # the due time passes while the bot is down
-    boards = lambda: [x for x in raw_texts(tb, root["id"]) if "未交" in x]  # noqa: E731
+    def boards() -> list[str]:
+        return [x for x in raw_texts(tb, root["id"]) if "未交" in x]
+
     assert boards() == []
     for _ in range(2):  # two restarts: the board once, the reminder never again
         ctx, tb = await start_harness(tmp_path, em=em, clock=clock, campaign_reminders="2s",

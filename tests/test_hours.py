@@ -374,7 +374,7 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
     assert sheet[0][:5] == ("编号", "服务日期", "时长（小时）", "状态", "姓名")
     status = {"pending": "⏳ 待审核", "approved": "✅ 已通过", "rejected": "❌ 已驳回"}
     assert len(sheet) - 1 == len(db_rows)
-    for got, want in zip(sheet[1:], db_rows):
+    for got, want in zip(sheet[1:], db_rows, strict=True):
         assert got[0] == want["id"]
         assert got[1] == want["served_on"]
         assert got[2] == want["quarters"] / 4
@@ -477,7 +477,7 @@ async def test_kept_totals_match_the_entries(tb, tower):
     ids = [await log(tb, people["member_a"], f"{q} 服务 {q}") for q in (1, 2.5, 3.75, 4)]
     ids.append(await log(tb, people["member_b"], "6 clean-up"))
     listing = (await tb.send(people["staff"], None, "/pending"))[0]
-    for entry_id, verb in zip(ids, ("ok", "ok", "no", "ok", "ok")):
+    for entry_id, verb in zip(ids, ("ok", "ok", "no", "ok", "ok"), strict=True):
         out = await tb.press(people["staff"], listing, f"hrs:{verb}:{entry_id}:0")
         if verb == "no":
             prompt = [s for s in out if s.method == "sendMessage"][0]

@@ -20,7 +20,7 @@ def towerbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = N
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
     clean["PYTHONPATH"] = str(ROOT)
     clean.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, check=False,
                           env=clean, cwd=cwd or ROOT, timeout=120)
 
 
@@ -108,7 +108,8 @@ def test_catalogues_match() -> None:
 
     zh, en = CATALOGUES["zh"], CATALOGUES["en"]
     assert zh.keys() == en.keys()
-    fields = lambda s: sorted({f for _, f, _, _ in string.Formatter().parse(s) if f})
+    def fields(s: str) -> list[str]:
+        return sorted({f for _, f, _, _ in string.Formatter().parse(s) if f})
     mismatched = [k for k in zh if fields(zh[k]) != fields(en[k])]
     assert mismatched == []
 

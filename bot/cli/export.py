@@ -15,7 +15,7 @@ from typing import Any
 from bot.cli.common import CliError, open_db
 from bot.settings import Settings
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # e.g. tqdm.update, which returns a bool
 ExportFn = Callable[[argparse.Namespace, Any, Progress], Awaitable[bytes]]
 
 

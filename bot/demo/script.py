@@ -141,7 +141,9 @@ class Script:
         mark = len(self.em.sent)
         label = next((b for b, d in _buttons_with_data(sent.reply_markup) if d == data), data)
         self.show(user["first_name"], sent.chat_id or 0, self.n("demo_presses", label=label))
+        assert sent.chat_id is not None and sent.message_id is not None
         message = self.em.message(sent.chat_id, sent.message_id)
+        assert message is not None, "pressed a button on a message that is gone"
         self.em.press(user, message, data)
         await self.settle()
         return self.em.sent[mark:]
@@ -193,7 +195,7 @@ def _span(seconds: float, lang: str) -> str:
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     units = (("天", "小时", "分钟") if lang == "zh" else (" d", " h", " min"))
-    parts = [f"{v}{u}" for v, u in zip((days, hours, minutes), units) if v]
+    parts = [f"{v}{u}" for v, u in zip((days, hours, minutes), units, strict=True) if v]
     return (" " if lang == "en" else "").join(parts) or ("片刻" if lang == "zh" else "a moment")
 
 

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from telegram import Update
 
 from bot.app import build_services, running
@@ -74,7 +75,8 @@ async def open_services(em: Emulator, db: Path) -> Any:
     """The bot's own services on the database file, to build a world directly in it."""
     from storage.db import Database
 
-    settings = Settings(_env_file=None, token=em.token, db=str(db), superusers=[SUPERUSER])
+    settings = Settings(_env_file=None, token=SecretStr(em.token), db=str(db),
+                        superusers=[SUPERUSER])
     database = await Database(db).connect()
     return build_services(settings, database, Clock())
 
@@ -98,8 +100,8 @@ def tree(chats: int) -> dict:
     third = max(1, chats // 10)
     fourth = chats - 1 - second - third
     root: dict = {"code": "d", "name": "区团委", "children": []}
-    level2 = [{"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)]
-    level3 = [{"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
+    level2: list[dict[str, Any]] = [{"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)]
+    level3: list[dict[str, Any]] = [{"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
               for i in range(third)]
     for i, node in enumerate(level3):
         level2[i % second]["children"].append(node)

@@ -55,7 +55,7 @@ class Access:
         grants = await user_repo.roles_of(self.db.reader, user_id)
         found = await org_repo.many(self.db.reader, [g.org_id for g in grants])
         role_by_id = {g.org_id: g.role for g in grants}
-        result = []
+        result: list[tuple[Org, str]] = []
         for org in sorted(found, key=lambda o: o.depth):
             if not any(o.id in org_repo.ancestor_ids(org) and o.id != org.id for o, _ in result):
                 result.append((org, role_by_id[org.id]))

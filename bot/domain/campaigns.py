@@ -388,10 +388,10 @@ class Campaigns:
             pairs = [(c, o) for c, o in pairs if c.id == campaign_id]
             if not pairs:  # staff (or a superuser) above may submit on an org's behalf
                 owing = await repo.owing(r, campaign_id)
-                orgs = await org_repo.many(r, [o.org_id for o in owing])
-                for org in sorted(orgs, key=lambda o: o.path):
+                candidates = await org_repo.many(r, [o.org_id for o in owing])
+                for org in sorted(candidates, key=lambda o: o.path):
                     if RANK[await self.access.role_at(user_id, org)] >= RANK["secretary"]:
-                        pairs.append((campaign, org.id))  # type: ignore[arg-type]
+                        pairs.append((campaign, org.id))
         if not pairs:
             if campaign_id is not None:
                 camp = await repo.get(r, campaign_id)

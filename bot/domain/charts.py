@@ -10,12 +10,15 @@ import io
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from bot.domain.stats import StatsView, pct
 from bot.texts import t
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +167,7 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _rc() -> dict[str, Any]:
+def _rc() -> dict[RcKeyType, Any]:
     family = cjk_font()
     return {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
             "axes.unicode_minus": False, "font.size": 9}

@@ -13,6 +13,7 @@ from datetime import date
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours, fmt_hours
@@ -22,7 +23,7 @@ from bot.texts import t
 from storage import orgs as org_repo
 from storage import users as user_repo
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # e.g. tqdm.update, which returns a bool
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -105,6 +106,7 @@ async def personal_record(hours: Hours, user_id: int, *, lang: str) -> bytes:
     entries = await hours.approved_of(user_id)
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook's one sheet
     ws.title = _plain(lang, "xl_sheet_record")
     bold = Font(bold=True)
     thin = Side(style="thin")

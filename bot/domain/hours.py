@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, NamedTuple
@@ -441,6 +441,7 @@ class Hours:
     async def decide(self, user_id: int, entry_id: int, approve: bool,
                      reason: str | None = None, scope: int | None = None) -> Decision:
         """Approve or reject once; the loser of a race learns who decided and when."""
+        entry: HourEntry | None  # re-read in the transaction below
         entry = await self.check_decider(user_id, entry_id, scope)
         if reason is not None:
             reason = normalise_description(reason)[:MAX_DESCRIPTION] or None
@@ -539,7 +540,7 @@ class Hours:
         since, until = _year_bounds(year)
         return await repo.person_totals_in(self.db.reader, org.path, since=since, until=until)
 
-    def entries_in(self, org: Org, year: int | None):  # type: ignore[no-untyped-def]
+    def entries_in(self, org: Org, year: int | None) -> AsyncIterator[HourEntry]:
         since, until = _year_bounds(year)
         return repo.iter_entries_in(self.db.reader, org.path, since=since, until=until)
 

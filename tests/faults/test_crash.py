@@ -168,7 +168,7 @@ async def test_kill_9_during_a_reminder_burst(tmp_path: Path) -> None:
         # their claim (not fired again by the new process)
         rows = sql(db, "SELECT id, status, fired_at FROM reminders WHERE kind = 'campaign'")
         assert len(rows) == count and {status for _, status, _ in rows} == {"done"}
-        for rid, status, fired in rows:
+        for rid, _status, fired in rows:
             if snapshot[rid][0] == "done":
                 assert fired == snapshot[rid][1], f"reminder {rid} was claimed twice"
         # one outbox message per reminder, each sent

@@ -96,7 +96,7 @@ def roundtrip(values: list[Any], write_only: bool) -> tuple[bytes, list[Any]]:
 
 
 @pytest.mark.parametrize("write_only", [True, False])
-@pytest.mark.parametrize("value", RISKY + ["普通文字"])
+@pytest.mark.parametrize("value", [*RISKY, "普通文字"])
 def test_cell_writer_keeps_text_as_text(value: str, write_only: bool) -> None:
     data, back = roundtrip([value, 3, 2.5], write_only)
     assert back == [safe_text(value), 3, 2.5]  # numbers stay numbers

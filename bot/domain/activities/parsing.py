@@ -120,7 +120,7 @@ def parse_quarters(text: str | None, ex: dict[str, str]) -> int:
 
 def parse_capacity(text: str | None, ex: dict[str, str]) -> int:
     """A capacity: a whole number from 1 to MAX_CAPACITY."""
-    value = validate.ascii_int(text, key="err_act_capacity", max=MAX_CAPACITY, **ex)
+    value = validate.ascii_int(text, key="err_act_capacity", max_digits=12, max=MAX_CAPACITY, **ex)
     if not 1 <= value <= MAX_CAPACITY:
         raise Refusal("err_act_capacity", got=value, max=MAX_CAPACITY, **ex)
     return value

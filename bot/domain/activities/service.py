@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from bot.domain.access import Access
 from bot.domain.activities import cards as card_view
@@ -251,7 +251,8 @@ class Activities:
             except Refusal as refusal:
                 press.outcome = refusal
                 continue
-            status = "confirmed" if activity.confirmed < activity.capacity else "waiting"
+            status: Literal["confirmed", "waiting"] = (
+                "confirmed" if activity.confirmed < activity.capacity else "waiting")
             seq = activity.next_seq + 1
             if not await repo.claim(tx, activity.id, press.user_id, status, seq, now):
                 existing = await repo.signup_of(tx, activity.id, press.user_id)
@@ -271,7 +272,7 @@ class Activities:
             if press.overlaps:
                 await self._warn_overlap(tx, press.user_id, activity, press.overlaps)
             press.outcome = JoinResult(
-                kind=status, activity=activity,  # type: ignore[arg-type]
+                kind=status, activity=activity,
                 position=activity.waiting if status == "waiting" else 0,
                 overlaps=len(press.overlaps))
         for activity_id, activity in state.items():
