@@ -67,7 +67,7 @@ def dump(path: Path) -> tuple[str, list[tuple[str, str, Any]]]:
             cur = conn.execute(f'SELECT * FROM "{table}"')
             cols = [d[0] for d in cur.description]
             for row in cur.fetchall():
-                cells.extend((table, col, value) for col, value in zip(cols, row))
+                cells.extend((table, col, value) for col, value in zip(cols, row, strict=True))
     finally:
         conn.close()
     return "\n".join(repr(c) for c in cells), cells
