@@ -114,10 +114,13 @@ async def activities_list(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "act_list_none", org=org.name))
         return
     lines = [tr(context, "act_list_head", org=org.name)]
+    undelivered = await service.undelivered([a.id for a in found])
     for a in found:
         lines.append(tr(context, "act_list_line", id=a.id, title=a.title,
                         when=service.when(a.starts_at),
                         count=service.count_line(a, context.lang), org=a.org_name or ""))
+        if a.id in undelivered:
+            lines.append(tr(context, "board_undelivered", n=undelivered[a.id]))
     await reply(update, context, Raw("\n".join(lines)))
 
 

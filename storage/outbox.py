@@ -152,6 +152,18 @@ async def counts(conn: Conn) -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in rows}
 
 
+async def failed_counts(conn: Conn, refs: Iterable[str]) -> dict[str, int]:
+    """Messages given up for good, per ref (refs without any are left out)."""
+    refs = list(dict.fromkeys(refs))
+    if not refs:
+        return {}
+    marks = ", ".join("?" for _ in refs)
+    rows = await fetchall(
+        conn, f"SELECT ref, COUNT(*) AS n FROM outbox WHERE status = 'failed'"
+        f" AND ref IN ({marks}) GROUP BY ref", refs)
+    return {r["ref"]: int(r["n"]) for r in rows}
+
+
 async def by_ref(conn: Conn, ref: str) -> list[Item]:
     rows = await fetchall(
         conn, f"SELECT {_COLS} FROM outbox WHERE ref = ? ORDER BY id", (ref,)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.domain.clock import Clock
+from bot.domain.html_split import split_html
 from bot.domain.models import OutboxItem
 from bot.texts import mention
 from storage import activities as activity_repo
@@ -31,79 +32,9 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
 
 
-def _units(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units); tags are counted too (conservative)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _safe_cut(line: str, limit: int) -> int:
-    """Where to cut an over-long line: at most `limit` units, not inside a tag or an entity,
-    not inside an open inline tag, preferably at a space."""
-    # largest prefix within the limit
-    cut, units = 0, 0
-    for ch in line:
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            break
-        cut += 1
-    head = line[:cut]
-    space = head.rfind(" ", max(0, cut - 200))
-    if space > 0 and cut < len(line):
-        cut = space + 1
-        head = line[:cut]
-    # not inside `<...>` or `&...;`
-    lt, gt = head.rfind("<"), head.rfind(">")
-    if lt > gt:
-        cut = lt
-    amp, semi = line.rfind("&", 0, cut), line.rfind(";", 0, cut)
-    if amp > semi and cut - amp <= 10:
-        cut = amp
-    # not inside an open inline tag such as <b>…</b>: cut before its opening tag
-    stack: list[int] = []
-    i = 0
-    while True:
-        i = line.find("<", i, cut)
-        if i < 0:
-            break
-        j = line.find(">", i, cut)
-        if j < 0:
-            break
-        if line.startswith("</", i):
-            if stack:
-                stack.pop()
-        elif line[j - 1] != "/":
-            stack.append(i)
-        i = j + 1
-    if stack and stack[0] > 0:
-        cut = stack[0]
-    return max(cut, 1)
-
-
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split at line breaks into parts of at most `limit`; an over-long line is cut itself."""
-    if _units(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    for line in text.split("\n"):
-        while _units(line) > limit:
-            cut = _safe_cut(line, limit)
-            pieces.append(line[:cut])
-            line = line[cut:]
-        pieces.append(line)
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for piece in pieces:
-        extra = _units(piece) + (1 if current else 0)
-        if current and size + extra > limit:
-            parts.append("\n".join(current))
-            current, size = [], 0
-            extra = _units(piece)
-        current.append(piece)
-        size += extra
-    if current:
-        parts.append("\n".join(current))
-    return [p for p in parts if p.strip()] or [text[:limit]]
+    """Split Telegram HTML into balanced parts of at most `limit` UTF-16 units."""
+    return split_html(text, limit)
 
 
 def parts_of(item: OutboxItem) -> list[str]:
@@ -231,6 +162,10 @@ class Outbox:
 
     async def counts(self) -> dict[str, int]:
         return await repo.counts(self.db.reader)
+
+    async def failed_counts(self, refs: Iterable[str]) -> dict[str, int]:
+        """How many messages of each ref were given up for good (for the status boards)."""
+        return await repo.failed_counts(self.db.reader, refs)
 
     async def by_ref(self, ref: str) -> list[OutboxItem]:
         return list(await repo.by_ref(self.db.reader, ref))

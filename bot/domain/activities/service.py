@@ -345,6 +345,11 @@ class Activities:
         org = await self.chat_org(chat_id)
         return org, await repo.open_in(self.db.reader, org.path, LIST_LIMIT)
 
+    async def undelivered(self, activity_ids: list[int]) -> dict[int, int]:
+        """Per activity: its messages (cards, reminders, notices) given up for good."""
+        counts = await self.outbox.failed_counts(f"act:{i}" for i in activity_ids)
+        return {i: counts[f"act:{i}"] for i in activity_ids if f"act:{i}" in counts}
+
     # --- ending ------------------------------------------------------------------------------
     async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
         """The organiser calls it off: everyone signed up or waiting is told privately."""
