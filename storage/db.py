@@ -139,7 +139,12 @@ class Database:
                 self._after_commit.clear()
                 await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
+            try:
+                await conn.execute("COMMIT")
+            except BaseException:  # e.g. a deferred foreign key: undo it, keep the writer usable
+                self._after_commit.clear()
+                await self._rollback_open(conn)
+                raise
             hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -165,6 +170,15 @@ class Database:
             if "locked" in str(exc):
                 raise DatabaseLocked(f"database {self.path} is locked") from exc
             raise
+
+    @staticmethod
+    async def _rollback_open(conn: Conn) -> None:
+        """ROLLBACK if a transaction is still open (a failed COMMIT leaves it open)."""
+        try:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+        except Exception:  # already closed: nothing is open
+            log.exception("rollback after a failed commit")
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` after the current transaction commits (dropped on rollback)."""
