@@ -1,7 +1,9 @@
 """Storage: transaction() under cancellation."""
 
 import asyncio
+
 from storage.db import Database
+
 
 async def test_cancelled_begin_leaves_no_transaction(tmp_path):
     db = await Database(tmp_path / "c.sqlite3").connect()
