@@ -25,7 +25,16 @@ from bot.gateway.cards import start_cards
 from bot.gateway.markup import markup_of
 from bot.texts import Raw
 from handlers import people as people_handlers
-from handlers.common import actor, deep_link, is_private, reply, require_group, require_private, tr
+from handlers.common import (
+    actor,
+    deep_link,
+    is_private,
+    reply,
+    reply_guarded,
+    require_group,
+    require_private,
+    tr,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +74,11 @@ async def activity(update: Update, context: Context) -> None:
     data = parse_activity(rest, service.clock.time(), service.settings)
     created = await service.create(uid, chat_id, data, context.lang)
     a = created.activity
-    sent = await reply(update, context, service.card_text(a),
-                       markup_of(service.card_markup(a), context.bot))
-    if sent is not None:
-        await service.record_card(a.id, chat_id, sent.message_id, a.version)
+    sent = await reply_guarded(update, context, service.card_text(a),
+                               markup_of(service.card_markup(a), context.bot), created.guard_id)
+    if sent is not None:  # else the outbox sends the card, and the copies learn its id
+        await service.record_card(a.id, chat_id, sent.message_id, a.version,
+                                  guard_id=created.guard_id)
 
 
 async def activity_form(update: Update, context: Context) -> None:
@@ -133,15 +143,14 @@ async def checkin(update: Update, context: Context) -> None:
         return
     service = _service(context)
     chat_id = update.effective_chat.id
-    a = await service.open_checkin(actor(update).user_id, chat_id, parse_id(args[0]))
-    opens, closes = service.checkin_window(a)
-    geo = tr(context, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
-    sent = await reply(update, context, tr(
-        context, "act_checkin_open", title=a.title, opens=service.when(opens),
-        closes=service.when(closes), geo=Raw(geo)),
-        markup_of(service.checkin_markup(a, context.lang), context.bot))
+    a, guard_id = await service.open_checkin(actor(update).user_id, chat_id, parse_id(args[0]),
+                                             context.lang)
+    sent = await reply_guarded(update, context, service.checkin_text(a, context.lang),
+                               markup_of(service.checkin_markup(a, context.lang), context.bot),
+                               guard_id)
     if sent is not None:
-        await service.record_card(a.id, chat_id, sent.message_id, a.version, kind="checkin")
+        await service.record_card(a.id, chat_id, sent.message_id, a.version, kind="checkin",
+                                  guard_id=guard_id)
 
 
 async def close(update: Update, context: Context) -> None:

@@ -129,6 +129,20 @@ async def mark_failed(conn: Conn, id: int, error: str) -> None:
     )
 
 
+async def cancel_one(conn: Conn, item_id: int) -> bool:
+    """Cancel one pending row; False when it is no longer pending (sent, failed, taken)."""
+    cur = await conn.execute(
+        "UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'", (item_id,))
+    return cur.rowcount == 1
+
+
+async def delay(conn: Conn, item_id: int, not_before: float) -> None:
+    """A pending row waits at least until `not_before`."""
+    await conn.execute(
+        "UPDATE outbox SET not_before = MAX(not_before, ?) WHERE id = ? AND status = 'pending'",
+        (not_before, item_id))
+
+
 async def cancel(conn: Conn, ids: Iterable[int]) -> None:
     await conn.executemany(
         "UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'",

@@ -30,6 +30,7 @@ from storage.db import Conn, Database
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
+GUARD_GRACE = 30.0  # seconds a guard row waits for the direct send it stands in for
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -120,6 +121,29 @@ class Outbox:
         """`add` in a transaction of its own."""
         async with self.db.transaction() as conn:
             return await self.add(conn, chat_id, text, **kwargs)
+
+    # -- "commit, then send directly", made crash-proof --------------------------------------
+
+    async def guard(self, conn: Conn, chat_id: int, text: str, **kwargs: Any) -> int | None:
+        """Queue, inside the caller's transaction, the message it will send directly after
+        commit. `settle` cancels it once the direct send worked; if the bot dies in between (or
+        the direct send hits a 429), the outbox sends it after `GUARD_GRACE` seconds instead."""
+        kwargs.setdefault("urgent", True)  # a direct reply is never folded into a digest
+        return await self.add(conn, chat_id, text,
+                              not_before=self.clock.time() + GUARD_GRACE, **kwargs)
+
+    async def settle(self, conn: Conn, guard_id: int | None) -> bool:
+        """The direct send went out: its guard row is not sent (False if it already was)."""
+        if guard_id is None:
+            return False
+        return await repo.cancel_one(conn, guard_id)
+
+    async def hold(self, guard_id: int | None, wait: float) -> None:
+        """The direct send hit a 429: the guard row goes once Telegram allows it again."""
+        if guard_id is None:
+            return
+        async with self.db.transaction() as conn:
+            await repo.delay(conn, guard_id, self.clock.time() + wait)
 
     # -- waking the sender -------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from bot.domain.models_activities import Activity, Signup
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
-from bot.texts import normalise_lang, t
+from bot.texts import Raw, normalise_lang, t
 from storage import activities as repo
 from storage import hours as hours_repo
 from storage import orgs as org_repo
@@ -149,9 +149,14 @@ class Activities:
 
 
     async def record_card(self, activity_id: int, chat_id: int, message_id: int,
-                          version: int, kind: str = "card") -> None:
-        """A card (or check-in button) sent as a direct reply: remember where it is."""
+                          version: int, kind: str = "card", guard_id: int | None = None) -> None:
+        """A card (or check-in button) sent as a direct reply: remember where it is, and drop
+        the outbox copy that stood in for it (unless that one went out first: then both)."""
         async with self.db.transaction() as tx:
+            if guard_id is not None and not await self.outbox.settle(tx, guard_id):
+                log.warning("activity %s: %s went out twice (outbox copy %s was first)",
+                            activity_id, kind, guard_id)
+                return  # the card row stays linked to the outbox copy, which resolves
             await repo.add_card(tx, activity_id=activity_id, chat_id=chat_id, kind=kind,
                                 message_id=message_id, shown_version=version)
         if kind == "card":
@@ -196,17 +201,26 @@ class Activities:
                 targets += [c for c in await repo.active_chats_in(tx, org.path) if c != chat_id]
             for target in targets:
                 await self._queue_card(tx, activity, target)
-        return Created(activity=activity, copies=len(targets) - int(origin_by_outbox))
+            # the card the handler replies with: a crash or a 429 before it goes loses nothing
+            guard_id = None if origin_by_outbox else await self._queue_card(
+                tx, activity, chat_id, guard=True)
+        return Created(activity=activity, copies=len(targets) - int(origin_by_outbox),
+                       guard_id=guard_id)
 
-    async def _queue_card(self, tx: Conn, activity: Activity, chat_id: int) -> None:
+    async def _queue_card(self, tx: Conn, activity: Activity, chat_id: int, *,
+                          kind: str = "card", text: str | None = None,
+                          markup: dict[str, Any] | None = None, guard: bool = False) -> int | None:
+        """Queue a card (or check-in) copy and record it, linked to its outbox row."""
         # a card is a live control with buttons: folding it into a digest would break it
-        outbox_id = await self.outbox.add(
-            tx, chat_id, self.card_text(activity), reply_markup=self.card_markup(activity),
-            ref=f"act:{activity.id}", dedupe_key=f"act:{activity.id}:card:{chat_id}",
-            urgent=True)
+        queue = self.outbox.guard if guard else partial(self.outbox.add, urgent=True)
+        outbox_id = await queue(
+            tx, chat_id, text or self.card_text(activity),
+            reply_markup=markup or self.card_markup(activity), ref=f"act:{activity.id}",
+            dedupe_key=None if guard else f"act:{activity.id}:{kind}:{chat_id}")
         if outbox_id is not None:
-            await repo.add_card(tx, activity_id=activity.id, chat_id=chat_id,
+            await repo.add_card(tx, activity_id=activity.id, chat_id=chat_id, kind=kind,
                                 outbox_id=outbox_id, shown_version=activity.version)
+        return outbox_id
 
     # --- signing up --------------------------------------------------------------------------
     async def join(self, user_id: int, activity_id: int, chat_id: int = 0,
@@ -420,8 +434,10 @@ class Activities:
             decided_by=by)
 
     # --- check-in ----------------------------------------------------------------------------
-    async def open_checkin(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
-        """Allow check-in for the activity (organiser, until an hour after the start)."""
+    async def open_checkin(self, user_id: int, chat_id: int, activity_id: int,
+                           lang: str = "zh") -> tuple[Activity, int | None]:
+        """Allow check-in for the activity (organiser, until an hour after the start); returns
+        it and the outbox stand-in of the check-in message the handler replies with."""
         activity = await self.organised(user_id, chat_id, activity_id)
         if activity.status != "open":
             self._require_open(activity, 0)
@@ -430,7 +446,17 @@ class Activities:
             raise Refusal("err_act_checkin_over", title=activity.title)
         async with self.db.transaction() as tx:
             await repo.open_checkin(tx, activity_id)
-        return activity
+            guard_id = await self._queue_card(
+                tx, activity, chat_id, kind="checkin", text=self.checkin_text(activity, lang),
+                markup=self.checkin_markup(activity, lang), guard=True)
+        return activity, guard_id
+
+    def checkin_text(self, a: Activity, lang: str) -> str:
+        """The check-in message: the window, and the radius if a location is required."""
+        opens, closes = self.checkin_window(a)
+        geo = t(lang, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
+        return t(lang, "act_checkin_open", title=a.title, opens=self.when(opens),
+                 closes=self.when(closes), geo=Raw(geo))
 
     def checkin_window(self, a: Activity) -> tuple[float, float]:
         """When check-in opens and closes: an hour either side of the start."""
