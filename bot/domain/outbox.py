@@ -207,7 +207,7 @@ class Outbox:
                     sent.append((o.id, o.message_ids))
                     continue
                 if sent:
-                    await repo.mark_sent(conn, sent, now)
+                    await self._mark_sent(conn, sent, now)
                     sent = []
                 if o.kind == "progress":
                     await repo.record_progress(conn, o.id, o.message_ids)
@@ -220,7 +220,14 @@ class Outbox:
                         await repo.record_progress(conn, o.id, o.message_ids)
                     await repo.mark_failed(conn, o.id, o.error or "failed")
             if sent:
-                await repo.mark_sent(conn, sent, now)
+                await self._mark_sent(conn, sent, now)
+
+    @staticmethod
+    async def _mark_sent(conn: Conn, sent: list[tuple[int, list[int]]], now: float) -> None:
+        """Mark rows sent and, in the same transaction, link card copies to their messages."""
+        await repo.mark_sent(conn, sent, now)
+        await activity_repo.link_outbox_copies(
+            conn, [(item_id, mids[-1]) for item_id, mids in sent if mids])
 
     # -- domain rules for undeliverable messages ---------------------------------------------
 

@@ -1,6 +1,6 @@
--- A reminder whose handler raised is recorded as 'failed' (it did not fire, and it was not
--- merely late): SQLite cannot widen a CHECK in place, so the table is rebuilt with its indexes.
--- Nothing references `reminders` by foreign key.
+-- Trust (issue items 11, 12). A reminder whose handler raised is recorded as 'failed' (it did
+-- not fire, and it was not merely late): SQLite cannot widen a CHECK in place, so the table is
+-- rebuilt with its indexes. Nothing references `reminders` by foreign key.
 CREATE TABLE reminders_new (
     id       INTEGER PRIMARY KEY,
     kind     TEXT NOT NULL,
@@ -18,3 +18,7 @@ DROP TABLE reminders;
 ALTER TABLE reminders_new RENAME TO reminders;
 CREATE INDEX reminders_due ON reminders(status, due_at);
 CREATE INDEX reminders_ref ON reminders(kind, ref_id);
+
+-- The outbox links a card copy it sent to its activity_cards row in the transaction that marks
+-- the row sent (a card queued because the direct reply hit a 429 or the bot died): by outbox id.
+CREATE INDEX activity_cards_outbox ON activity_cards(outbox_id) WHERE outbox_id IS NOT NULL;
