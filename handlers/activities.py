@@ -85,14 +85,12 @@ async def activity_form(update: Update, context: Context) -> None:
     """/activity alone in a group: the organiser fills in the form privately."""
     service = _service(context)
     uid, chat_id = actor(update).user_id, update.effective_chat.id
-    org = await service.require_organiser(uid, chat_id)
+    await service.require_organiser(uid, chat_id)  # the role first: no hints to others
     if not await service.started(uid):
         await reply(update, context, tr(context, "act_form_start_bot",
                                         link=deep_link(context, "help")))
         return
-    await service.form_begin(uid, chat_id)
-    await context.services.outbox.send(uid, tr(context, "act_form_title", org=org.name),
-                                       ref="act:form")
+    await service.form_begin(uid, chat_id, context.lang)
     await reply(update, context, tr(context, "act_form_sent"))
 
 

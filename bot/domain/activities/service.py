@@ -521,11 +521,15 @@ class Activities:
         return CheckinResult(kind="done" if done else "already", activity=activity), metres
 
     # --- guided form -------------------------------------------------------------------------
-    async def form_begin(self, user_id: int, chat_id: int) -> FormState:
-        """Start the guided /activity form for an organiser."""
+    async def form_begin(self, user_id: int, chat_id: int, lang: str) -> FormState:
+        """Start the guided /activity form for an organiser; its first question is queued in
+        the same transaction, so a crash cannot leave a form open that nobody was asked."""
         org = await self.require_organiser(user_id, chat_id)
         state = FormState(chat_id=chat_id, org_id=org.id)
-        await self._form_save(user_id, state)
+        async with self.db.transaction() as tx:
+            await user_repo.set_flow(tx, user_id, FORM, state.model_dump(), self.clock.time())
+            await self.outbox.add(tx, user_id, t(lang, "act_form_title", org=org.name),
+                                  ref="act:form")
         return state
 
     async def form_state(self, user_id: int) -> FormState | None:
