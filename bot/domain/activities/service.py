@@ -150,8 +150,7 @@ class Activities:
 
     async def record_card(self, activity_id: int, chat_id: int, message_id: int,
                           version: int, kind: str = "card", guard_id: int | None = None) -> None:
-        """A card (or check-in button) sent as a direct reply: remember where it is, and drop
-        the outbox copy that stood in for it (unless that one went out first: then both)."""
+        """A card (or check-in) sent as a direct reply: remember it, drop its outbox stand-in."""
         async with self.db.transaction() as tx:
             if guard_id is not None and not await self.outbox.settle(tx, guard_id):
                 log.warning("activity %s: %s went out twice (outbox copy %s was first)",
@@ -436,8 +435,8 @@ class Activities:
     # --- check-in ----------------------------------------------------------------------------
     async def open_checkin(self, user_id: int, chat_id: int, activity_id: int,
                            lang: str = "zh") -> tuple[Activity, int | None]:
-        """Allow check-in for the activity (organiser, until an hour after the start); returns
-        it and the outbox stand-in of the check-in message the handler replies with."""
+        """Allow check-in (organiser, until an hour after the start); the activity and the
+        outbox stand-in of the check-in message the handler replies with."""
         activity = await self.organised(user_id, chat_id, activity_id)
         if activity.status != "open":
             self._require_open(activity, 0)
@@ -522,8 +521,7 @@ class Activities:
 
     # --- guided form -------------------------------------------------------------------------
     async def form_begin(self, user_id: int, chat_id: int, lang: str) -> FormState:
-        """Start the guided /activity form for an organiser; its first question is queued in
-        the same transaction, so a crash cannot leave a form open that nobody was asked."""
+        """Start the guided /activity form; its first question is queued in the same commit."""
         org = await self.require_organiser(user_id, chat_id)
         state = FormState(chat_id=chat_id, org_id=org.id)
         async with self.db.transaction() as tx:
