@@ -21,8 +21,31 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
+#: stored errors that are Telegram's own words (no message text, no names): shown in full
+_TELEGRAM_ERRORS = ("BadRequest", "Forbidden", "ChatMigrated", "TimedOut", "NetworkError",
+                    "RetryAfter", "InvalidToken", "Conflict", "EndPointNotFound")
+
+
+def _failure(row: dict[str, Any]) -> dict[str, Any]:
+    """One failed outbox row without personal data: a private chat is only "private", and an
+    error of our own (which could quote a file name) only its class."""
+    error = str(row.get("error") or "")
+    name = error.split(":", 1)[0]
+    return {
+        "id": row["id"],
+        "ref": row["ref"],
+        "kind": row["kind"],
+        "chat": f"group {row['chat_id']}" if row["chat_id"] < 0 else "private",
+        "error": error[:160] if name in _TELEGRAM_ERRORS else name,
+        "queued_at": _iso(row["created_at"]),
+    }
+
+
 async def collect(db: Database) -> dict[str, Any]:
+    """Every figure `towerbot status` prints (times in UTC ISO)."""
     figures = await status_repo.collect(db.reader)
+    figures["outbox_failed"] = int(figures["outbox"].get("failed", 0))
+    figures["outbox_failures"] = [_failure(r) for r in figures["outbox_failures"]]
     for key in ("outbox_oldest_pending", "next_reminder_due"):
         if figures.get(key) is not None:
             figures[key] = _iso(figures[key])

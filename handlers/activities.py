@@ -36,6 +36,7 @@ from handlers.common import (
     pressed_message,
     query_of,
     reply,
+    reply_guarded,
     require_group,
     require_own_private,
     require_private,
@@ -80,24 +81,23 @@ async def activity(update: Update, context: Context) -> None:
     data = parse_activity(rest, service.clock.time(), service.settings)
     created = await service.create(uid, chat_id, data, context.lang)
     a = created.activity
-    sent = await reply(update, context, service.card_text(a),
-                       markup_of(service.card_markup(a), context.bot))
-    if sent is not None:
-        await service.record_card(a.id, chat_id, sent.message_id, a.version)
+    sent = await reply_guarded(update, context, service.card_text(a),
+                               markup_of(service.card_markup(a), context.bot), created.guard_id)
+    if sent is not None:  # else the outbox sends the card, and the copies learn its id
+        await service.record_card(a.id, chat_id, sent.message_id, a.version,
+                                  guard_id=created.guard_id)
 
 
 async def activity_form(update: Update, context: Context) -> None:
     """/activity alone in a group: the organiser fills in the form privately."""
     service = _service(context)
     uid, chat_id = actor(update).user_id, chat_id_of(update)
-    org = await service.require_organiser(uid, chat_id)
+    await service.require_organiser(uid, chat_id)  # the role first: no hints to others
     if not await service.started(uid):
         await reply(update, context, tr(context, "act_form_start_bot",
                                         link=deep_link(context, "help")))
         return
-    await service.form_begin(uid, chat_id)
-    await context.services.outbox.send(uid, tr(context, "act_form_title", org=org.name),
-                                       ref="act:form")
+    await service.form_begin(uid, chat_id, context.lang)
     await reply(update, context, tr(context, "act_form_sent"))
 
 
@@ -129,10 +129,13 @@ async def activities_list(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "act_list_none", org=org.name))
         return
     lines = [tr(context, "act_list_head", org=org.name)]
+    undelivered = await service.undelivered([a.id for a in found])
     for a in found:
         lines.append(tr(context, "act_list_line", id=a.id, title=a.title,
                         when=service.when(a.starts_at),
                         count=service.count_line(a, context.lang), org=a.org_name or ""))
+        if a.id in undelivered:
+            lines.append(tr(context, "board_undelivered", n=undelivered[a.id]))
     await reply(update, context, Raw("\n".join(lines)))
 
 
@@ -145,15 +148,14 @@ async def checkin(update: Update, context: Context) -> None:
         return
     service = _service(context)
     chat_id = chat_id_of(update)
-    a = await service.open_checkin(actor(update).user_id, chat_id, parse_id(args[0]))
-    opens, closes = service.checkin_window(a)
-    geo = tr(context, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
-    sent = await reply(update, context, tr(
-        context, "act_checkin_open", title=a.title, opens=service.when(opens),
-        closes=service.when(closes), geo=Raw(geo)),
-        markup_of(service.checkin_markup(a, context.lang), context.bot))
+    a, guard_id = await service.open_checkin(actor(update).user_id, chat_id, parse_id(args[0]),
+                                             context.lang)
+    sent = await reply_guarded(update, context, service.checkin_text(a, context.lang),
+                               markup_of(service.checkin_markup(a, context.lang), context.bot),
+                               guard_id)
     if sent is not None:
-        await service.record_card(a.id, chat_id, sent.message_id, a.version, kind="checkin")
+        await service.record_card(a.id, chat_id, sent.message_id, a.version, kind="checkin",
+                                  guard_id=guard_id)
 
 
 async def close(update: Update, context: Context) -> None:

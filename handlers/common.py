@@ -185,6 +185,29 @@ async def reply(
         return None
 
 
+async def reply_guarded(
+    update: Update, context: Context, text: str, markup: ReplyMarkup | None, guard_id: int | None
+) -> Message | None:
+    """`reply` for a message that also waits in the outbox as `guard_id` (`Outbox.guard`):
+    on a 429 the outbox copy goes when Telegram allows it, instead of a second queued copy."""
+    if guard_id is None:
+        return await reply(update, context, text, markup)
+    message = update.effective_message
+    chat = _required(update.effective_chat, "chat", update)
+    params = None
+    if message is not None and chat.type in GROUPS and update.callback_query is None:
+        params = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+    try:
+        return await context.bot.send_message(chat.id, text, reply_markup=markup,
+                                              reply_parameters=params)
+    except TelegramError as exc:
+        failure = classify(exc)
+        if failure.kind != "flood":
+            raise
+        await context.services.outbox.hold(guard_id, failure.wait)
+        return None
+
+
 def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     """Inline keyboard from rows of (label, callback_data)."""
     return InlineKeyboardMarkup(

@@ -317,6 +317,14 @@ async def recount(conn: Conn, activity_id: int) -> tuple[int, int]:
 
 # --- cards -----------------------------------------------------------------------------------
 
+async def link_outbox_copies(conn: Conn, sent: list[tuple[int, int]]) -> None:
+    """(outbox id, message id) of rows just sent: card copies queued through the outbox learn
+    where they are (a no-op for every other row)."""
+    await conn.executemany(
+        "UPDATE activity_cards SET message_id = ? WHERE outbox_id = ? AND message_id IS NULL",
+        [(message_id, outbox_id) for outbox_id, message_id in sent])
+
+
 async def add_card(
     conn: Conn, *, activity_id: int, chat_id: int, kind: str = "card",
     message_id: int | None = None, outbox_id: int | None = None, shown_version: int = 0,

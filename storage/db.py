@@ -148,7 +148,12 @@ class Database:
                 self._after_commit.clear()
                 await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
+            try:
+                await conn.execute("COMMIT")
+            except BaseException:  # e.g. a deferred foreign key: undo it, keep the writer usable
+                self._after_commit.clear()
+                await self._rollback_open(conn)
+                raise
             hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -190,6 +195,15 @@ class Database:
             await asyncio.sleep(0.05 * (attempt + 1))  # a reader still holds an old snapshot
         log.warning("WAL checkpoint stayed busy")
         return False
+
+    @staticmethod
+    async def _rollback_open(conn: Conn) -> None:
+        """ROLLBACK if a transaction is still open (a failed COMMIT leaves it open)."""
+        try:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+        except Exception:  # already closed: nothing is open
+            log.exception("rollback after a failed commit")
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` after the current transaction commits (dropped on rollback)."""

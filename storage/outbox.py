@@ -129,6 +129,20 @@ async def mark_failed(conn: Conn, id: int, error: str) -> None:
     )
 
 
+async def cancel_one(conn: Conn, item_id: int) -> bool:
+    """Cancel one pending row; False when it is no longer pending (sent, failed, taken)."""
+    cur = await conn.execute(
+        "UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'", (item_id,))
+    return cur.rowcount == 1
+
+
+async def delay(conn: Conn, item_id: int, not_before: float) -> None:
+    """A pending row waits at least until `not_before`."""
+    await conn.execute(
+        "UPDATE outbox SET not_before = MAX(not_before, ?) WHERE id = ? AND status = 'pending'",
+        (not_before, item_id))
+
+
 async def cancel(conn: Conn, ids: Iterable[int]) -> None:
     await conn.executemany(
         "UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'",
@@ -150,6 +164,18 @@ async def counts(conn: Conn) -> dict[str, int]:
     """Rows per status, e.g. {'pending': 3, 'sent': 10}."""
     rows = await fetchall(conn, "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
     return {r["status"]: int(r["n"]) for r in rows}
+
+
+async def failed_counts(conn: Conn, refs: Iterable[str]) -> dict[str, int]:
+    """Messages given up for good, per ref (refs without any are left out)."""
+    refs = list(dict.fromkeys(refs))
+    if not refs:
+        return {}
+    marks = ", ".join("?" for _ in refs)
+    rows = await fetchall(
+        conn, f"SELECT ref, COUNT(*) AS n FROM outbox WHERE status = 'failed'"
+        f" AND ref IN ({marks}) GROUP BY ref", refs)
+    return {r["ref"]: int(r["n"]) for r in rows}
 
 
 async def by_ref(conn: Conn, ref: str) -> list[Item]:

@@ -39,16 +39,18 @@ async def due(conn: Conn, now: float, limit: int) -> list[Reminder]:
 
 
 async def claim(conn: Conn, reminder_id: int, status: str, now: float) -> bool:
-    """pending -> done|missed; False when someone else already took it."""
+    """pending -> done|missed|failed; False when someone else already took it."""
     cur = await conn.execute(
         "UPDATE reminders SET status = ?, fired_at = ? WHERE id = ? AND status = 'pending'",
         (status, now, reminder_id))
     return cur.rowcount == 1
 
 
-async def mark_missed(conn: Conn, reminder_id: int) -> None:
-    """A claimed reminder whose handler failed is recorded as missed."""
-    await conn.execute("UPDATE reminders SET status = 'missed' WHERE id = ?", (reminder_id,))
+async def mark_failed(conn: Conn, reminder_id: int, now: float) -> None:
+    """A reminder whose handler raised is recorded as failed (whether or not it was claimed)."""
+    await conn.execute(
+        "UPDATE reminders SET status = 'failed', fired_at = ? WHERE id = ?"
+        " AND status IN ('pending', 'done')", (now, reminder_id))
 
 
 async def next_due(conn: Conn) -> float | None:

@@ -325,7 +325,8 @@ async def test_network_error_then_bad_request_fails_without_stopping(env: Env) -
     alice = started_user(env.em, "Alice")
     bob = started_user(env.em, "Bob")
     env.em.inject("sendMessage", chat_id=alice["id"], error="network", times=1)
-    bad = await env.outbox.send(alice["id"], "<b>broken", parse_mode="HTML")
+    env.em.inject("sendMessage", chat_id=alice["id"], error="rejected", times=1)
+    bad = await env.outbox.send(alice["id"], "<b>broken</b>", parse_mode="HTML")
     ok = await env.outbox.send(bob["id"], "fine")
     assert await env.sender.drain(15)
     assert env.texts(bob["id"]) == ["fine"]

@@ -7,7 +7,8 @@ records who acknowledged (once per person). Chats nobody acknowledged in get one
 
 Quiet by design: `DigestBudget.fold` is the outbox's hook. A group's bot-started message past
 `settings.chat_daily_budget` for the local day is kept in `digest_items` instead, and one
-reminder per chat and day (kind "digest", at DIGEST_TIME local) folds them into one message.
+reminder per chat and day (kind "digest", at DIGEST_TIME local) folds them into one message;
+a digest that came due while the bot was down is sent at start-up however late it is.
 Urgent announcements (staff) bypass the budget.
 """
 
@@ -213,7 +214,8 @@ class DigestBudget:
         self.reminders = reminders
         self.outbox = outbox
         self._counts: dict[int, int] | None = None
-        reminders.on("digest", self._send_digest)
+        # the digest carries the messages it folded: late (even days) rather than never
+        reminders.on("digest", self._send_digest, late_limit=None)
 
     def day_start(self, now: float) -> float:
         local = datetime.fromtimestamp(now, self.settings.tz)

@@ -196,6 +196,7 @@ class Board(BaseModel):
     campaign: Campaign
     org: Org
     rows: list[BoardRow]
+    undelivered: int = 0  # the campaign's messages Telegram refused for good
 
     def count(self, state: State) -> int:
         return sum(1 for r in self.rows if r.state == state)
@@ -340,7 +341,9 @@ class Campaigns:
                 org_id=o.org_id, code=o.code, name=o.name, state=state,
                 has_secretary=o.org_id in staffed, submitter=sub.first_name if sub else None,
                 submitted_at=sub.submitted_at if sub else None))
-        return Board(campaign=campaign, org=org, rows=rows)
+        ref = f"campaign:{campaign.id}"
+        undelivered = (await self.outbox.failed_counts([ref])).get(ref, 0)
+        return Board(campaign=campaign, org=org, rows=rows, undelivered=undelivered)
 
     async def recent(self, user_id: int, chat_id: int, limit: int = 15) -> list[Board]:
         """The newest campaigns visible from this chat, open ones first."""
@@ -361,6 +364,8 @@ class Campaigns:
         lines = [self.board_line(row, lang) for row in board.rows[:limit]]
         if len(board.rows) > limit:
             lines.append(t(lang, "camp_board_more", n=len(board.rows) - limit))
+        if board.undelivered:
+            lines.append(t(lang, "board_undelivered", n=board.undelivered))
         return Raw("\n".join([head, counts, *lines]))
 
     def _state_key(self, c: Campaign) -> str:

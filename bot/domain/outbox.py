@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.domain.clock import Clock
+from bot.domain.html_split import split_html
 from bot.domain.models import OutboxItem
 from bot.texts import mention
 from storage import activities as activity_repo
@@ -29,81 +30,12 @@ from storage.db import Conn, Database
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
-
-
-def _units(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units); tags are counted too (conservative)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _safe_cut(line: str, limit: int) -> int:
-    """Where to cut an over-long line: at most `limit` units, not inside a tag or an entity,
-    not inside an open inline tag, preferably at a space."""
-    # largest prefix within the limit
-    cut, units = 0, 0
-    for ch in line:
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            break
-        cut += 1
-    head = line[:cut]
-    space = head.rfind(" ", max(0, cut - 200))
-    if space > 0 and cut < len(line):
-        cut = space + 1
-        head = line[:cut]
-    # not inside `<...>` or `&...;`
-    lt, gt = head.rfind("<"), head.rfind(">")
-    if lt > gt:
-        cut = lt
-    amp, semi = line.rfind("&", 0, cut), line.rfind(";", 0, cut)
-    if amp > semi and cut - amp <= 10:
-        cut = amp
-    # not inside an open inline tag such as <b>…</b>: cut before its opening tag
-    stack: list[int] = []
-    i = 0
-    while True:
-        i = line.find("<", i, cut)
-        if i < 0:
-            break
-        j = line.find(">", i, cut)
-        if j < 0:
-            break
-        if line.startswith("</", i):
-            if stack:
-                stack.pop()
-        elif line[j - 1] != "/":
-            stack.append(i)
-        i = j + 1
-    if stack and stack[0] > 0:
-        cut = stack[0]
-    return max(cut, 1)
+GUARD_GRACE = 30.0  # seconds a guard row waits for the direct send it stands in for
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split at line breaks into parts of at most `limit`; an over-long line is cut itself."""
-    if _units(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    for line in text.split("\n"):
-        while _units(line) > limit:
-            cut = _safe_cut(line, limit)
-            pieces.append(line[:cut])
-            line = line[cut:]
-        pieces.append(line)
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for piece in pieces:
-        extra = _units(piece) + (1 if current else 0)
-        if current and size + extra > limit:
-            parts.append("\n".join(current))
-            current, size = [], 0
-            extra = _units(piece)
-        current.append(piece)
-        size += extra
-    if current:
-        parts.append("\n".join(current))
-    return [p for p in parts if p.strip()] or [text[:limit]]
+    """Split Telegram HTML into balanced parts of at most `limit` UTF-16 units."""
+    return split_html(text, limit)
 
 
 def parts_of(item: OutboxItem) -> list[str]:
@@ -190,6 +122,29 @@ class Outbox:
         async with self.db.transaction() as conn:
             return await self.add(conn, chat_id, text, **kwargs)
 
+    # -- "commit, then send directly", made crash-proof --------------------------------------
+
+    async def guard(self, conn: Conn, chat_id: int, text: str, **kwargs: Any) -> int | None:
+        """Queue, inside the caller's transaction, the message it will send directly after
+        commit. `settle` cancels it once the direct send worked; if the bot dies in between (or
+        the direct send hits a 429), the outbox sends it after `GUARD_GRACE` seconds instead."""
+        kwargs.setdefault("urgent", True)  # a direct reply is never folded into a digest
+        return await self.add(conn, chat_id, text,
+                              not_before=self.clock.time() + GUARD_GRACE, **kwargs)
+
+    async def settle(self, conn: Conn, guard_id: int | None) -> bool:
+        """The direct send went out: its guard row is not sent (False if it already was)."""
+        if guard_id is None:
+            return False
+        return await repo.cancel_one(conn, guard_id)
+
+    async def hold(self, guard_id: int | None, wait: float) -> None:
+        """The direct send hit a 429: the guard row goes once Telegram allows it again."""
+        if guard_id is None:
+            return
+        async with self.db.transaction() as conn:
+            await repo.delay(conn, guard_id, self.clock.time() + wait)
+
     # -- waking the sender -------------------------------------------------------------------
 
     def _ev(self) -> asyncio.Event:
@@ -232,6 +187,10 @@ class Outbox:
     async def counts(self) -> dict[str, int]:
         return await repo.counts(self.db.reader)
 
+    async def failed_counts(self, refs: Iterable[str]) -> dict[str, int]:
+        """How many messages of each ref were given up for good (for the status boards)."""
+        return await repo.failed_counts(self.db.reader, refs)
+
     async def by_ref(self, ref: str) -> list[OutboxItem]:
         return list(await repo.by_ref(self.db.reader, ref))
 
@@ -248,7 +207,7 @@ class Outbox:
                     sent.append((o.id, o.message_ids))
                     continue
                 if sent:
-                    await repo.mark_sent(conn, sent, now)
+                    await self._mark_sent(conn, sent, now)
                     sent = []
                 if o.kind == "progress":
                     await repo.record_progress(conn, o.id, o.message_ids)
@@ -261,9 +220,16 @@ class Outbox:
                         await repo.record_progress(conn, o.id, o.message_ids)
                     await repo.mark_failed(conn, o.id, o.error or "failed")
             if sent:
-                await repo.mark_sent(conn, sent, now)
+                await self._mark_sent(conn, sent, now)
             # a delivered file is Telegram's to keep now: ours goes at once (privacy)
             await repo.drop_documents(conn, [o.id for o in outcomes if o.kind == "sent"])
+
+    @staticmethod
+    async def _mark_sent(conn: Conn, sent: list[tuple[int, list[int]]], now: float) -> None:
+        """Mark rows sent and, in the same transaction, link card copies to their messages."""
+        await repo.mark_sent(conn, sent, now)
+        await activity_repo.link_outbox_copies(
+            conn, [(item_id, mids[-1]) for item_id, mids in sent if mids])
 
     # -- domain rules for undeliverable messages ---------------------------------------------
 

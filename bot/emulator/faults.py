@@ -37,7 +37,8 @@ class Faults(World):
         Kinds: retry_after, blocked, not_started, migrated, chat_not_found, server_error,
         timeout (no answer; in-process raises ``TimedOut``), timeout_after (the call takes
         effect, then times out), network (in-process raises ``NetworkError``; HTTP drops the
-        connection).
+        connection), cant_parse (400 "can't parse entities"), rejected (any other
+        permanent 400).
         """
         if error not in FAULT_KINDS:
             raise ValueError(f"unknown fault {error!r}")
@@ -69,6 +70,10 @@ class Faults(World):
             raise forbidden("bot can't initiate conversation with a user")
         if kind == "chat_not_found":
             raise bad_request("chat not found")
+        if kind == "cant_parse":
+            raise bad_request("can't parse entities: Unsupported start tag \"x\" at byte offset 0")
+        if kind == "rejected":
+            raise bad_request("message must be non-empty")
         if kind == "server_error":
             raise ApiError(500, "Internal Server Error")
         if kind in ("timeout", "network"):

@@ -33,7 +33,7 @@ UPDATE_TYPES = (
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 FAULT_KINDS = frozenset({
     "retry_after", "blocked", "not_started", "migrated", "chat_not_found", "timeout",
-    "timeout_after", "server_error", "network",
+    "timeout_after", "server_error", "network", "cant_parse", "rejected",
 })
 SERVICE_KEYS = frozenset({
     "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo",

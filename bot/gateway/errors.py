@@ -28,6 +28,7 @@ FailureKind = Literal[
     "not_modified",  # an edit that changes nothing: the message already shows it
     "chat_missing",  # "chat not found"
     "user_missing",  # "user not found" / "participant_id_invalid": never in the chat
+    "unparsable",  # 400 "can't parse entities": the same text without markup may go
     "rejected",  # any other 400: this request will never succeed
     "transient",  # TimedOut, NetworkError, 5xx, anything else: try again later
 ]
@@ -46,7 +47,8 @@ class Failure:
     @property
     def gone(self) -> bool:
         """The target (chat, message or person) cannot be reached by this request, ever."""
-        return self.kind in ("forbidden", "chat_missing", "user_missing", "rejected")
+        return self.kind in ("forbidden", "chat_missing", "user_missing", "unparsable",
+                             "rejected")
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -77,5 +79,7 @@ def classify(exc: TelegramError) -> Failure:
             return Failure("chat_missing", name, message)
         if "user not found" in text or "participant" in text:
             return Failure("user_missing", name, message)
+        if "can't parse entities" in text or "can't find end tag" in text:
+            return Failure("unparsable", name, message)
         return Failure("rejected", name, message)
     return Failure("transient", name, message)

@@ -30,6 +30,7 @@ from telegram import Bot, InputFile, LinkPreviewOptions
 from telegram.error import TelegramError
 
 from bot.domain.clock import Clock
+from bot.domain.html_split import plain_of
 from bot.domain.models import OutboxItem
 from bot.domain.outbox import Outbox, Outcome, parts_of
 from bot.gateway.errors import classify
@@ -279,7 +280,7 @@ class Sender:
         parts = parts_of(item) if item.kind == "message" else [item.payload.get("text") or ""]
         index = len(item.message_ids)
         try:
-            message_id = await self._deliver(item, parts, index)
+            message_id = await self._deliver_or_plain(item, parts, index)
         except TelegramError as exc:
             await self._failed(chat, item, exc)
         except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable file, bad payload
@@ -324,8 +325,20 @@ class Sender:
                 chat.pause_until = time.monotonic() + wait
                 self._retry(chat, item, wait, error, failures=failures)
 
-    async def _deliver(self, item: OutboxItem, parts: list[str], index: int) -> int:
-        """Send part `index` of `item`; returns Telegram's message id."""
+    async def _deliver_or_plain(self, item: OutboxItem, parts: list[str], index: int) -> int:
+        """`_deliver`; when Telegram cannot parse the markup, once more as plain text."""
+        try:
+            return await self._deliver(item, parts, index)
+        except TelegramError as exc:
+            if classify(exc).kind != "unparsable" or not item.payload.get("parse_mode"):
+                raise
+            log.warning("outbox item %s: %s; sending it as plain text", item.id, exc.message)
+        return await self._deliver(item, parts, index, plain=True)
+
+    async def _deliver(
+        self, item: OutboxItem, parts: list[str], index: int, *, plain: bool = False
+    ) -> int:
+        """Send part `index` of `item` (without markup if `plain`); returns the message id."""
         p = item.payload
         last = index == len(parts) - 1
         common: dict[str, Any] = {"chat_id": item.chat_id}
@@ -335,13 +348,12 @@ class Sender:
         for key in ("disable_notification", "protect_content", "message_thread_id"):
             if p.get(key) is not None:
                 common[key] = p[key]
-        parse_mode = p.get("parse_mode")
+        parse_mode = None if plain else p.get("parse_mode")
         if item.kind == "message":
             if p.get("disable_preview"):
                 common["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
-            message = await self.bot.send_message(
-                text=parts[index], parse_mode=parse_mode, **common
-            )
+            text = plain_of(parts[index]) if plain else parts[index]
+            message = await self.bot.send_message(text=text, parse_mode=parse_mode, **common)
         elif item.kind in ("document", "photo"):
             if p.get("file_path"):
                 path = Path(p["file_path"])
@@ -353,6 +365,8 @@ class Sender:
             else:
                 raise ValueError("document/photo payload needs file_path, data_b64 or file_id")
             caption = p.get("caption") or p.get("text") or None
+            if plain and caption:
+                caption = plain_of(caption)
             if item.kind == "document":
                 message = await self.bot.send_document(
                     document=media, caption=caption, parse_mode=parse_mode, **common

@@ -103,6 +103,7 @@ ZH = {
     "org_no_chat": "未绑定群",
     "org_chat_inactive": "群已失效",
     "chat_inactive_suffix": "（机器人已被移出）",
+    "board_undelivered": "⚠️ 有 {n} 条消息 Telegram 拒收、未能送达（详见 towerbot status）。",
 }
 
 EN = {
@@ -202,4 +203,5 @@ EN = {
     "org_no_chat": "no chat bound",
     "org_chat_inactive": "chat inactive",
     "chat_inactive_suffix": " (bot removed)",
+    "board_undelivered": "⚠️ {n} message(s) refused by Telegram were not delivered (see towerbot status).",
 }

@@ -8,6 +8,7 @@ are and which are stale), `callbacks` (the buttons' callback data), `results`.
 
 from bot.domain.activities import callbacks
 from bot.domain.activities.copies import CardCopies
+from bot.domain.activities.form import FORM
 from bot.domain.activities.joins import JoinBatcher
 from bot.domain.activities.parsing import (
     ActivityInput,
@@ -28,7 +29,7 @@ from bot.domain.activities.results import (
     JoinResult,
     LeaveResult,
 )
-from bot.domain.activities.service import CHECKIN_FLOW, FORM, KIND, Activities
+from bot.domain.activities.service import CHECKIN_FLOW, KIND, Activities
 
 __all__ = [
     "CHECKIN_FLOW", "FORM", "KIND", "Activities", "ActivityInput", "CardCopies", "CheckinResult",

@@ -50,6 +50,7 @@ class Created(BaseModel):
 
     activity: Activity
     copies: int  # cascade copies queued in other chats
+    guard_id: int | None = None  # the origin card's outbox stand-in (see `Outbox.guard`)
 
 
 class FormState(BaseModel):

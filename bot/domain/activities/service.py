@@ -17,19 +17,13 @@ from typing import Any, Literal
 from bot.domain.access import Access
 from bot.domain.activities import cards as card_view
 from bot.domain.activities.copies import CardCopies
+from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
 from bot.domain.activities.parsing import (
     ActivityInput,
     distance_m,
     example_values,
     fmt_span,
-    is_skip,
-    parse_capacity,
-    parse_coords,
-    parse_place,
-    parse_quarters,
-    parse_title,
-    parse_when,
     step_name,
 )
 from bot.domain.activities.results import (
@@ -37,7 +31,6 @@ from bot.domain.activities.results import (
     CloseResult,
     Created,
     Credit,
-    FormState,
     JoinResult,
     LeaveResult,
 )
@@ -49,7 +42,7 @@ from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
-from bot.texts import normalise_lang, t
+from bot.texts import Raw, normalise_lang, t
 from storage import activities as repo
 from storage import hours as hours_repo
 from storage import orgs as org_repo
@@ -59,7 +52,7 @@ from storage.db import Conn, Database
 log = logging.getLogger(__name__)
 
 KIND = "activity"  # reminders kind
-FORM = "activity_form"  # guided-flow names
+# guided-flow names: FORM lives beside its steps (form.py)
 CHECKIN_FLOW = "activity_checkin"
 CHECKIN_BEFORE = 3600.0  # the check-in window: 2 h around the start
 CHECKIN_AFTER = 3600.0
@@ -67,7 +60,7 @@ RADIUS_M = 300
 LIST_LIMIT = 30
 
 
-class Activities:
+class Activities(FormSteps):
     """Services behind /activity, /activities, /checkin, /close and the card buttons."""
 
     def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
@@ -149,9 +142,13 @@ class Activities:
 
 
     async def record_card(self, activity_id: int, chat_id: int, message_id: int,
-                          version: int, kind: str = "card") -> None:
-        """A card (or check-in button) sent as a direct reply: remember where it is."""
+                          version: int, kind: str = "card", guard_id: int | None = None) -> None:
+        """A card (or check-in) sent as a direct reply: remember it, drop its outbox stand-in."""
         async with self.db.transaction() as tx:
+            if guard_id is not None and not await self.outbox.settle(tx, guard_id):
+                log.warning("activity %s: %s went out twice (outbox copy %s was first)",
+                            activity_id, kind, guard_id)
+                return  # the card row stays linked to the outbox copy, which resolves
             await repo.add_card(tx, activity_id=activity_id, chat_id=chat_id, kind=kind,
                                 message_id=message_id, shown_version=version)
         if kind == "card":
@@ -202,17 +199,26 @@ class Activities:
                 targets += [c for c in await repo.active_chats_in(tx, org.path) if c != chat_id]
             for target in targets:
                 await self._queue_card(tx, activity, target)
-        return Created(activity=activity, copies=len(targets) - int(origin_by_outbox))
+            # the card the handler replies with: a crash or a 429 before it goes loses nothing
+            guard_id = None if origin_by_outbox else await self._queue_card(
+                tx, activity, chat_id, guard=True)
+        return Created(activity=activity, copies=len(targets) - int(origin_by_outbox),
+                       guard_id=guard_id)
 
-    async def _queue_card(self, tx: Conn, activity: Activity, chat_id: int) -> None:
+    async def _queue_card(self, tx: Conn, activity: Activity, chat_id: int, *,
+                          kind: str = "card", text: str | None = None,
+                          markup: dict[str, Any] | None = None, guard: bool = False) -> int | None:
+        """Queue a card (or check-in) copy and record it, linked to its outbox row."""
         # a card is a live control with buttons: folding it into a digest would break it
-        outbox_id = await self.outbox.add(
-            tx, chat_id, self.card_text(activity), reply_markup=self.card_markup(activity),
-            ref=f"act:{activity.id}", dedupe_key=f"act:{activity.id}:card:{chat_id}",
-            urgent=True)
+        queue = self.outbox.guard if guard else partial(self.outbox.add, urgent=True)
+        outbox_id = await queue(
+            tx, chat_id, text or self.card_text(activity),
+            reply_markup=markup or self.card_markup(activity), ref=f"act:{activity.id}",
+            dedupe_key=None if guard else f"act:{activity.id}:{kind}:{chat_id}")
         if outbox_id is not None:
-            await repo.add_card(tx, activity_id=activity.id, chat_id=chat_id,
+            await repo.add_card(tx, activity_id=activity.id, chat_id=chat_id, kind=kind,
                                 outbox_id=outbox_id, shown_version=activity.version)
+        return outbox_id
 
     # --- signing up --------------------------------------------------------------------------
     async def join(self, user_id: int, activity_id: int, chat_id: int = 0,
@@ -352,6 +358,11 @@ class Activities:
         org = await self.chat_org(chat_id)
         return org, await repo.open_in(self.db.reader, org.path, LIST_LIMIT)
 
+    async def undelivered(self, activity_ids: list[int]) -> dict[int, int]:
+        """Per activity: its messages (cards, reminders, notices) given up for good."""
+        counts = await self.outbox.failed_counts(f"act:{i}" for i in activity_ids)
+        return {i: counts[f"act:{i}"] for i in activity_ids if f"act:{i}" in counts}
+
     # --- ending ------------------------------------------------------------------------------
     async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
         """The organiser calls it off: everyone signed up or waiting is told privately."""
@@ -426,8 +437,10 @@ class Activities:
             decided_by=None if own else by)
 
     # --- check-in ----------------------------------------------------------------------------
-    async def open_checkin(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
-        """Allow check-in for the activity (organiser, until an hour after the start)."""
+    async def open_checkin(self, user_id: int, chat_id: int, activity_id: int,
+                           lang: str = "zh") -> tuple[Activity, int | None]:
+        """Allow check-in (organiser, until an hour after the start); the activity and the
+        outbox stand-in of the check-in message the handler replies with."""
         activity = await self.organised(user_id, chat_id, activity_id)
         if activity.status != "open":
             self._require_open(activity, 0)
@@ -436,7 +449,17 @@ class Activities:
             raise Refusal("err_act_checkin_over", title=activity.title)
         async with self.db.transaction() as tx:
             await repo.open_checkin(tx, activity_id)
-        return activity
+            guard_id = await self._queue_card(
+                tx, activity, chat_id, kind="checkin", text=self.checkin_text(activity, lang),
+                markup=self.checkin_markup(activity, lang), guard=True)
+        return activity, guard_id
+
+    def checkin_text(self, a: Activity, lang: str) -> str:
+        """The check-in message: the window, and the radius if a location is required."""
+        opens, closes = self.checkin_window(a)
+        geo = t(lang, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
+        return t(lang, "act_checkin_open", title=a.title, opens=self.when(opens),
+                 closes=self.when(closes), geo=Raw(geo))
 
     def checkin_window(self, a: Activity) -> tuple[float, float]:
         """When check-in opens and closes: an hour either side of the start."""
@@ -499,62 +522,6 @@ class Activities:
             done = await repo.check_in(tx, activity.id, user_id, now)
             await user_repo.clear_flow(tx, user_id)
         return CheckinResult(kind="done" if done else "already", activity=activity), metres
-
-    # --- guided form -------------------------------------------------------------------------
-    async def form_begin(self, user_id: int, chat_id: int) -> FormState:
-        """Start the guided /activity form for an organiser."""
-        org = await self.require_organiser(user_id, chat_id)
-        state = FormState(chat_id=chat_id, org_id=org.id)
-        await self._form_save(user_id, state)
-        return state
-
-    async def form_state(self, user_id: int) -> FormState | None:
-        """The person's guided form, if they are filling one in."""
-        flow = await user_repo.get_flow(self.db.reader, user_id)
-        if flow is None or flow.name != FORM:
-            return None
-        return FormState.model_validate(flow.state)
-
-    async def form_answer(self, user_id: int, text: str | None,
-                          location: tuple[float, float] | None, lang: str
-                          ) -> tuple[FormState, Created | None]:
-        """One answer to the form's current step; the last one creates the activity."""
-        state = await self.form_state(user_id)
-        if state is None:
-            raise Refusal("err_wrong_step")
-        ex = self.examples()
-        now = self.clock.time()
-        if state.step == "title":
-            state.title, state.step = parse_title(text, ex), "when"
-        elif state.step == "when":
-            state.starts_at, state.step = parse_when(text, now, self.settings, ex), "hours"
-        elif state.step == "hours":
-            state.quarters, state.step = parse_quarters(text, ex), "capacity"
-        elif state.step == "capacity":
-            state.capacity, state.step = parse_capacity(text, ex), "place"
-        elif state.step == "place":
-            state.place, state.step = parse_place(text, ex), "location"
-        elif state.step == "location":
-            lat = lon = None
-            if location is not None:
-                lat, lon = location
-            elif not is_skip(text):
-                lat, lon = parse_coords(text, ex)
-            assert state.title and state.starts_at and state.quarters and state.capacity
-            assert state.place
-            data = ActivityInput(title=state.title, starts_at=state.starts_at,
-                                 quarters=state.quarters, capacity=state.capacity,
-                                 place=state.place, lat=lat, lon=lon, cascade=state.cascade)
-            created = await self.create(user_id, state.chat_id, data, lang, origin_by_outbox=True)
-            async with self.db.transaction() as tx:
-                await user_repo.clear_flow(tx, user_id)
-            return state, created
-        await self._form_save(user_id, state)
-        return state, None
-
-    async def _form_save(self, user_id: int, state: FormState) -> None:
-        async with self.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, FORM, state.model_dump(), self.clock.time())
 
     # --- reminders ---------------------------------------------------------------------------
     async def on_reminder(self, conn: Conn, reminder: Reminder) -> None:
