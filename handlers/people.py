@@ -20,6 +20,7 @@ from bot.domain.people import (
 from bot.domain.tower import JOIN_LINK, parse_join_payload
 from bot.texts import Raw
 from handlers.common import actor, deep_link, is_private, keyboard, reply, require_private, tr
+from handlers.minors import ask_guardian
 
 PICKER_ROWS = 12
 
@@ -59,7 +60,13 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
     """Send the prompt for the registration's current step."""
     people = context.services.people
     uid = actor(update).user_id
-    if state.step == "name":
+    if state.step == "age":
+        await reply(update, context, tr(context, "reg_ask_age"), keyboard([
+            [(tr(context, "reg_btn_under14"), reg_data("age", True)),
+             (tr(context, "reg_btn_over14"), reg_data("age", False))]]))
+    elif state.step == "guardian":
+        await ask_guardian(update, context)
+    elif state.step == "name":
         person = await people.person(uid)
         text = (tr(context, "reg_ask_name_edit", name=person.real_name) if person
                 else tr(context, "reg_ask_name"))
@@ -122,13 +129,15 @@ async def registration_input(update: Update, context: Context) -> None:
             state = await people.give_phone(uid, None)
         else:
             raise Refusal("err_not_own_contact")
+    elif state.step == "guardian":  # a minor types before a guardian agreed: nothing is kept
+        raise Refusal("err_minor_wait_guardian")
     else:
         raise Refusal("err_wrong_step")
     await ask_step(update, context, state)
 
 
 async def registration_button(update: Update, context: Context) -> None:
-    """Buttons of the registration: org picker, consent, confirm."""
+    """Buttons of the registration: under 14 or not, org picker, consent, confirm."""
     query = update.callback_query
     people = context.services.people
     uid = actor(update).user_id
@@ -140,7 +149,9 @@ async def registration_button(update: Update, context: Context) -> None:
         await query.answer()
         await send_picker(update, context, int(value), edit=True)
         return
-    if what == "pick":
+    if what == "age":
+        state = await people.answer_age(uid, bool(value))
+    elif what == "pick":
         state = await people.pick_org(uid, int(value))
     elif what == "consent":
         state = await people.consent(uid, bool(value))

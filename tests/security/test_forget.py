@@ -36,6 +36,7 @@ def when(seconds_ahead: float) -> str:
 async def register_with_phone(tb: Harness, user: dict, name: str, phone: str, code: str) -> None:
     em = tb.em
     await tb.send(user, None, f"/start join_{code.replace('.', '-')}")
+    await tb.press(user, em.messages_to(user["id"])[-1], "reg:age:n")
     await tb.send(user, None, name)
     consent = await tb.deliver(em.contact(user, phone))
     confirm = await tb.press(user, consent[-1], "reg:consent:y")
