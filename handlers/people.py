@@ -131,6 +131,8 @@ async def registration_input(update: Update, context: Context) -> None:
             raise Refusal("err_not_own_contact")
     elif state.step == "guardian":  # a minor types before a guardian agreed: nothing is kept
         raise Refusal("err_minor_wait_guardian")
+    elif state.step == "age":  # the age question is answered with its buttons, never typed
+        raise Refusal("err_answer_age")
     else:
         raise Refusal("err_wrong_step")
     await ask_step(update, context, state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 ZH: dict[str, str] = {
     "reg_ask_age": "开始注册前请先回答：你未满 14 周岁吗？\n（按照《个人信息保护法》，未满 14 周岁须先取得监护人同意，我们才会保存你的姓名等信息。）",
     "reg_btn_under14": "未满 14 周岁",
+    "err_answer_age": "请先点上面的按钮：你是否未满 14 周岁？（发送 /register 重新开始）",
     "reg_btn_over14": "已满 14 周岁",
     "reg_guardian_link": "你未满 14 周岁，需要监护人（父母等）同意后才能填写姓名。\n请把下面的链接转发给你的监护人，由他们用自己的 Telegram 账号打开并同意（{days} 天内有效，只能使用一次）：\n{link}\n或者把纸质同意书交给你所在组织的书记，由书记在群里发送 <code>/consent {token}</code> 登记。\n同意之后我们会通知你继续注册。",
     "err_minor_wait_guardian": "还需要监护人同意：请把注册时收到的链接转发给监护人，或请书记登记纸质同意书。同意之前不能填写姓名和手机号。发送 /register 可以获取新链接。",
@@ -26,6 +27,7 @@ ZH: dict[str, str] = {
 EN: dict[str, str] = {
     "reg_ask_age": "Before you register: are you under 14?\n(Under China's Personal Information Protection Law, we keep nothing personal about a child under 14 until a parent or guardian has agreed.)",
     "reg_btn_under14": "I am under 14",
+    "err_answer_age": "Please first answer with the buttons above: are you under 14? (Send /register to start again.)",
     "reg_btn_over14": "I am 14 or older",
     "reg_guardian_link": "As you are under 14, a parent or guardian must agree before you give your name.\nForward this link to your guardian; they open it from their own Telegram account and agree (valid for {days} days, works once):\n{link}\nOr hand a signed paper consent form to your org's secretary, who records it in the group with <code>/consent {token}</code>.\nWe will tell you when you can go on.",
     "err_minor_wait_guardian": "A guardian's consent is still needed: forward the link you were given to your guardian, or ask your secretary to record a paper consent. Until then you cannot give your name or phone. Send /register for a new link.",
