@@ -27,6 +27,7 @@ from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
 from bot.domain.hours import Hours
+from bot.domain.minors import Minors
 from bot.domain.outbox import Outbox
 from bot.domain.people import People
 from bot.domain.privacy import Privacy
@@ -56,6 +57,8 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         outbox=outbox, reminders=reminders,
         tower=Tower(db, access, clock),
         people=people,
+        # under 14: guardian links and paper consents; the minor is told through the outbox
+        minors=Minors(db, access, clock, outbox, people),
         hours=hours,
         # /close credits attendance through hours; 'activity' reminders
         activities=Activities(db, access, outbox, reminders, clock, settings, hours=hours),

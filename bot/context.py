@@ -17,6 +17,7 @@ from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
 from bot.domain.hours import Hours
+from bot.domain.minors import Minors
 from bot.domain.outbox import Outbox
 from bot.domain.people import People, Profile
 from bot.domain.privacy import Privacy
@@ -43,6 +44,7 @@ class Services:
     reminders: Reminders
     tower: Tower
     people: People
+    minors: Minors
     hours: Hours
     activities: Activities
     campaigns: Campaigns

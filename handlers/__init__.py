@@ -12,6 +12,7 @@ from handlers import (
     campaigns,
     common,
     hours,
+    minors,
     people,
     privacy,
     stats,
@@ -31,6 +32,7 @@ def register(app: Application, hooks: Hooks) -> None:
     # (the order of registration is also the order of /me sections and /help paragraphs)
     tower.register_handlers(app, hooks)
     people.register_handlers(app, hooks)
+    minors.register_handlers(app, hooks)  # guard_ deep links, /consent, the guardian's button
     activities.register_handlers(app, hooks)
     hours.register_handlers(app, hooks)
     campaigns.register_handlers(app, hooks)

@@ -32,6 +32,7 @@ from handlers.common import (
     tr,
     user_of,
 )
+from handlers.minors import ask_guardian
 
 PICKER_ROWS = 12
 
@@ -71,7 +72,13 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
     """Send the prompt for the registration's current step."""
     people = context.services.people
     uid = actor(update).user_id
-    if state.step == "name":
+    if state.step == "age":
+        await reply(update, context, tr(context, "reg_ask_age"), keyboard([
+            [(tr(context, "reg_btn_under14"), reg_data("age", True)),
+             (tr(context, "reg_btn_over14"), reg_data("age", False))]]))
+    elif state.step == "guardian":
+        await ask_guardian(update, context)
+    elif state.step == "name":
         person = await people.person(uid)
         text = (tr(context, "reg_ask_name_edit", name=person.real_name) if person
                 else tr(context, "reg_ask_name"))
@@ -135,13 +142,17 @@ async def registration_input(update: Update, context: Context) -> None:
             state = await people.give_phone(uid, None)
         else:
             raise Refusal("err_not_own_contact")
+    elif state.step == "guardian":  # a minor types before a guardian agreed: nothing is kept
+        raise Refusal("err_minor_wait_guardian")
+    elif state.step == "age":  # the age question is answered with its buttons, never typed
+        raise Refusal("err_answer_age")
     else:
         raise Refusal("err_wrong_step")
     await ask_step(update, context, state)
 
 
 async def registration_button(update: Update, context: Context) -> None:
-    """Buttons of the registration: org picker, consent, confirm."""
+    """Buttons of the registration: under 14 or not, org picker, consent, confirm."""
     query = query_of(update)
     people = context.services.people
     uid = actor(update).user_id
@@ -154,7 +165,9 @@ async def registration_button(update: Update, context: Context) -> None:
         await send_picker(update, context, int(value), edit=True)  # refuses an unknown org
         await query.answer()
         return
-    if what == "pick":
+    if what == "age":
+        state = await people.answer_age(uid, bool(value))
+    elif what == "pick":
         state = await people.pick_org(uid, int(value))
     elif what == "consent":
         state = await people.consent(uid, bool(value))

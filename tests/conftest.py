@@ -100,6 +100,7 @@ async def register(tb: Harness, user: dict, name: str, org_code: str | None = No
     await tb.send(user, None, f"/start join_{org_code.replace('.', '-')}" if org_code else "/register")
     if not org_code:
         raise ValueError("register() in tests needs an org code")
+    await tb.press(user, em.messages_to(user["id"])[-1], "reg:age:n")  # 14 or older
     await tb.send(user, None, name)
     await tb.send(user, None, "跳过" if (user.get("language_code") or "zh").startswith("zh") else "Skip")
     consent = em.messages_to(user["id"])[-1]

@@ -262,6 +262,7 @@ async def test_unregistered_press_gets_deep_link_and_is_signed_up_after(tb: Harn
     assert await act_repo.recount(tb.db.reader, act_id) == (0, 0)
 
     await tb.send(newbie, None, f"/start act_{act_id}")
+    await tb.press(newbie, tb.em.messages_to(newbie["id"])[-1], "reg:age:n")
     await tb.send(newbie, None, "张三")
     await tb.send(newbie, None, "yanshan.dabu")
     await tb.send(newbie, None, "跳过")

@@ -16,6 +16,7 @@ async def test_deep_link_registration_with_phone(tower: dict, tb: Harness) -> No
     em = tb.em
     user = em.add_user("阿明")
     await tb.send(user, None, "/start join_yanshan-jiedao")
+    await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     asked = await tb.send(user, None, "黄明")
     assert "手机号" in asked[0].text
     assert asked[0].reply_markup["keyboard"][0][0]["request_contact"] is True
@@ -37,6 +38,7 @@ async def test_deep_link_registration_with_phone(tower: dict, tb: Harness) -> No
 async def test_picker_registration(tower: dict, tb: Harness) -> None:
     user = tb.em.add_user("小周")
     await tb.send(user, None, "/register")
+    await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     picker = await tb.send(user, None, "周杰")
     buttons = [b["callback_data"] for row in picker[0].reply_markup["inline_keyboard"] for b in row]
     assert any(d.startswith("reg:org:") for d in buttons) and any(d.startswith("reg:pick:") for d in buttons)
@@ -69,6 +71,7 @@ async def test_strange_names_are_shown_escaped(tower: dict, tb: Harness, name: s
 async def test_overlong_and_empty_names_change_nothing(tower: dict, tb: Harness) -> None:
     user = tb.em.add_user("长名")
     await tb.send(user, None, "/start join_yanshan-dabu")
+    await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     long = await tb.send(user, None, "名" * 5000)
     assert "太长" in long[0].text and "5000" in long[0].text
     control = await tb.send(user, None, "王\x07五")
@@ -100,6 +103,7 @@ async def test_cancel_leaves_and_rerun_edits(tower: dict, tb: Harness) -> None:
 async def test_declining_consent_saves_nothing(tower: dict, tb: Harness) -> None:
     user = tb.em.add_user("拒绝")
     await tb.send(user, None, "/start join_yanshan")
+    await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     await tb.send(user, None, "张三")
     consent = await tb.send(user, None, "跳过")
     declined = await tb.press(user, consent[-1], "reg:consent:n")

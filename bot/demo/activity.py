@@ -24,6 +24,7 @@ async def run(s: Script, w: dict[str, Any]) -> None:
     await s.press(newcomer, card, join)  # not registered yet: gets a private link
     # the private link the button answer opened: register, choosing the org by its code
     await s.say(newcomer, None, "/start " + join.replace("act:", "act_").rsplit(":", 1)[0])
+    await s.press(newcomer, s.last_with(newcomer["id"], "reg:age"), "reg:age:n")
     await s.say(newcomer, None, "孙新")
     await s.say(newcomer, None, "yanshan.dabu")
     await s.say(newcomer, None, "Skip" if s.lang == "en" else "跳过")

@@ -178,6 +178,7 @@ class Script:
     async def _register(self, user: dict, link_payload: str, real_name: str,
                         phone: str | None) -> None:
         await self.say(user, None, f"/start {link_payload}")
+        await self.press(user, self.last_with(user["id"], "reg:age"), "reg:age:n")
         await self.say(user, None, real_name)
         if phone:
             consent = await self.share_contact(user, phone)

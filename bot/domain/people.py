@@ -13,18 +13,24 @@ from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Org, Person, User
 from bot.texts import DEFAULT_LANG, normalise_lang
+from storage import minors as minor_repo
 from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Database
 
-Step = Literal["name", "org", "phone", "consent", "confirm"]
+#: a new registration starts at "age"; a minor without a guardian's consent waits at "guardian"
+Step = Literal["age", "guardian", "name", "org", "phone", "consent", "confirm"]
 REGISTER = "register"
 
 
 class Registration(BaseModel):
-    """The state of one person's guided registration (kept in the flows table)."""
+    """The state of one person's guided registration (kept in the flows table).
+
+    A minor's state holds only the org and the `minor` flag until a guardian has consented.
+    """
 
     step: Step = "name"
+    minor: bool = False  # under 14 (PIPL): nothing personal until a guardian consents
     real_name: str | None = None
     org_id: int | None = None
     org_name: str | None = None
@@ -35,16 +41,17 @@ class Registration(BaseModel):
 
 # --- callback data: the registration and /forgetme buttons ----------------------------------
 
-RegVerb = Literal["org", "pick", "consent", "confirm"]
+RegVerb = Literal["age", "org", "pick", "consent", "confirm"]
 #: every registration button (the handler is registered on it; a stale one is refused there)
 REG_DATA = re.compile(r"^reg:")
-_REG = re.compile(r"reg:(org|pick|consent|confirm):([0-9]{1,12}|[yn])", re.ASCII)
+_REG = re.compile(r"reg:(age|org|pick|consent|confirm):([0-9]{1,12}|[yn])", re.ASCII)
 #: every /forgetme button
 FORGET_DATA = re.compile(r"^forget:")
 
 
 def reg_data(verb: RegVerb, value: int | bool) -> str:
-    """A registration button: open or pick an org (its id), or answer consent/confirm (y/n)."""
+    """A registration button: open or pick an org (its id), or answer age (y: under 14),
+    consent or confirm (y/n)."""
     if isinstance(value, bool):
         return f"reg:{verb}:{'y' if value else 'n'}"
     return f"reg:{verb}:{value}"
@@ -150,9 +157,13 @@ class People:
         return flow.name if flow else None
 
     async def begin(self, user_id: int, org_code: str | None = None, after: str | None = None) -> Registration:
-        """Start (or restart) registration; a known org from a deep link skips that step."""
+        """Start (or restart) registration; a known org from a deep link skips that step.
+
+        A new registration first asks whether the person is under 14; editing does not.
+        """
         person = await user_repo.get_person(self.db.reader, user_id)
-        state = Registration(editing=person is not None, after=after)
+        state = Registration(editing=person is not None, after=after,
+                             step="name" if person is not None else "age")
         if org_code:
             org = await org_repo.by_code(self.db.reader, org_code)
             if org is None:
@@ -162,6 +173,16 @@ class People:
             org = await org_repo.get(self.db.reader, person.org_id)
             if org:
                 state.org_id, state.org_name = org.id, org.name
+        return await self._save(user_id, state)
+
+    async def answer_age(self, user_id: int, minor: bool) -> Registration:
+        """Under 14: the org, then the guardian step (unless a guardian already consented)."""
+        state = await self._expect(user_id, "age")
+        state.minor = minor
+        if not minor or await minor_repo.has_consent(self.db.reader, user_id):
+            state.step = "name"
+        else:
+            state.step = "guardian" if state.org_id else "org"
         return await self._save(user_id, state)
 
     async def give_name(self, user_id: int, text: str) -> Registration:
@@ -175,7 +196,9 @@ class People:
         org = await org_repo.get(self.db.reader, org_id)
         if org is None:
             raise Refusal("err_unknown_org", code=str(org_id))
-        state.org_id, state.org_name, state.step = org.id, org.name, "phone"
+        state.org_id, state.org_name = org.id, org.name
+        waiting = state.minor and not await minor_repo.has_consent(self.db.reader, user_id)
+        state.step = "guardian" if waiting else "phone"
         return await self._save(user_id, state)
 
     async def pick_org_code(self, user_id: int, text: str) -> Registration:
@@ -233,8 +256,13 @@ class People:
         state = await self.registration(user_id)
         if state is None:
             raise Refusal("err_no_registration")
+        if state.step == "guardian":
+            raise Refusal("err_minor_wait_guardian")
         if state.step != step:
             raise Refusal("err_wrong_step")
+        if (step in ("name", "phone", "consent", "confirm") and state.minor
+                and not await minor_repo.has_consent(self.db.reader, user_id)):
+            raise Refusal("err_minor_wait_guardian")
         return state
 
     async def _save(self, user_id: int, state: Registration) -> Registration:

@@ -27,6 +27,7 @@ from storage import activities as activity_repo
 from storage import announcements as announcement_repo
 from storage import campaigns as campaign_repo
 from storage import hours as hour_repo
+from storage import minors as minor_repo
 from storage import orgs as org_repo
 from storage import outbox as outbox_repo
 from storage import privacy as repo
@@ -164,6 +165,7 @@ class Privacy:
         """Everything stored about the person as JSON (the request itself is logged)."""
         async with self.db.transaction() as tx:
             records = await repo.records_of(tx, user_id)
+            records.update(await minor_repo.records_of(tx, user_id))
             person = records["person"][0] if records["person"] else None
             await repo.log(tx, at=self.clock.time(), actor_id=user_id, action="mydata",
                            detail="json", org_id=person["org_id"] if person else None,
@@ -203,6 +205,7 @@ class Privacy:
             await campaign_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await announcement_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await repo.repoint_user(tx, uid, tomb)
+            await minor_repo.repoint_user(tx, uid, tomb)
             await self._scrub_messages(tx, needles)
             await user_repo.erase_user(tx, uid, tomb)
         await self.db.checkpoint()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import sqlite3
 import time
 from datetime import datetime
@@ -36,6 +37,7 @@ def when(seconds_ahead: float) -> str:
 async def register_with_phone(tb: Harness, user: dict, name: str, phone: str, code: str) -> None:
     em = tb.em
     await tb.send(user, None, f"/start join_{code.replace('.', '-')}")
+    await tb.press(user, em.messages_to(user["id"])[-1], "reg:age:n")
     await tb.send(user, None, name)
     consent = await tb.deliver(em.contact(user, phone))
     confirm = await tb.press(user, consent[-1], "reg:consent:y")
@@ -114,6 +116,19 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     await register_with_phone(tb, near, "小明", "+8613900001111", "yanshan.dabu")
     await register(tb, emoji, "🌈彩虹 Ünïcødé", "yanshan.jiedao")
     await tb.send(boss, chat_a, f"/role secretary @{username}")
+    # guardian consents: the victim agrees as one minor's guardian, records another's on paper
+    for n, paper in enumerate((False, True)):
+        kid = em.add_user(f"孩子{n}")
+        await tb.send(kid, None, "/start join_yanshan-dabu")
+        sent = await tb.press(kid, em.messages_to(kid["id"])[-1], "reg:age:y")
+        token = re.search(r"start=guard_([\w-]+)", sent[-1].text).group(1)
+        if paper:
+            await tb.send(v, chat_a, f"/consent {token}")
+        else:
+            ask = await tb.send(v, None, f"/start guard_{token}")
+            await tb.press(v, ask[0], f"guard:{token}")
+    assert len(rows(db_path, "SELECT 1 FROM guardian_consents WHERE ? IN (guardian_id,"
+                    " recorded_by)", (v["id"],))) == 2
 
     # hours: the victim's own (one naming them, approved; one pending) and one they approved
     own = await log(tb, v, f"3 七彩四点半 with {real}")

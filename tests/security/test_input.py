@@ -158,6 +158,7 @@ async def test_invisible_and_control_characters_in_names_and_titles(
     await speaking(tb, tower, lang)
     newcomer = tb.em.add_user("新人", language_code="zh-hans" if lang == "zh" else "en")
     await tb.send(newcomer, None, "/start join_yanshan-dabu")
+    await tb.press(newcomer, tb.em.messages_to(newcomer["id"])[-1], "reg:age:n")
     boss, root = tower["boss"], tower["root"]
     tried = 0
     for ch, kind in [(c, "invisible") for c in INVISIBLE] + [(c, "control") for c in CONTROL]:
@@ -227,6 +228,7 @@ async def test_lengths_count_what_was_typed(tb: Harness, tower: dict) -> None:
     boss, root = tower["boss"], tower["root"]
     newcomer = tb.em.add_user("新人")
     await tb.send(newcomer, None, "/start join_yanshan-dabu")
+    await tb.press(newcomer, tb.em.messages_to(newcomer["id"])[-1], "reg:age:n")
     answer = await refused(tb, newcomer, None, "<" * 51, "zh")
     assert "51" in answer and "50" in answer  # 51 characters, not 204
     await tb.send(newcomer, None, "<&" * 25)
