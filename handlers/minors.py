@@ -16,7 +16,16 @@ from bot.domain.minors import (
     parse_guard_data,
     token_from_text,
 )
-from handlers.common import actor, deep_link, keyboard, reply, require_group, tr
+from handlers.common import (
+    actor,
+    deep_link,
+    keyboard,
+    query_of,
+    reply,
+    require_group,
+    require_own_private,
+    tr,
+)
 
 
 async def ask_guardian(update: Update, context: Context) -> None:
@@ -42,8 +51,8 @@ async def guardian_link(update: Update, context: Context, rest: str) -> None:
 
 async def guardian_button(update: Update, context: Context) -> None:
     """The guardian agrees: the consent is recorded and the minor told."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
+    require_own_private(update)  # the guardian's own private chat with the bot, nowhere else
     token = parse_guard_data(query.data)
     await context.services.minors.agree(token, actor(update).user_id)
     await query.answer()

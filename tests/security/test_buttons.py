@@ -33,6 +33,7 @@ from bot.domain.activities import callbacks as act_callbacks
 from bot.domain.announcements import ack_data
 from bot.domain.campaigns import submit_data
 from bot.domain.hours import HoursButton, hours_data
+from bot.domain.minors import guard_data
 from bot.domain.people import forget_data, reg_data
 from tests.conftest import Harness, build_tower
 from tests.test_abuse import dump, run_through_processor
@@ -128,6 +129,7 @@ async def reg_picker(tb: Harness, w: dict[str, Any]) -> tuple[User, Any]:
     if "picker" not in w:
         user = tb.em.add_user("新人", username="xinren_new")
         await tb.send(user, None, "/register")
+        await tb.press(user, with_button(tb, user["id"], "reg:age:"), reg_data("age", False))
         await tb.send(user, None, "新人甲")
         w["picker"] = (user, with_button(tb, user["id"], "reg:pick:"))
     return w["picker"]
@@ -164,6 +166,7 @@ async def row_reg_pick(tb: Harness, w: dict[str, Any]) -> Case:
 async def at_consent(tb: Harness, name: str) -> tuple[User, Any]:
     user = tb.em.add_user(name)
     await tb.send(user, None, "/start join_yanshan-dabu")
+    await tb.press(user, with_button(tb, user["id"], "reg:age:"), reg_data("age", False))
     await tb.send(user, None, name)
     await tb.send(user, None, "跳过")
     return user, with_button(tb, user["id"], "reg:consent:")
@@ -411,6 +414,27 @@ async def row_sub(tb: Harness, w: dict[str, Any]) -> Case:
 
 
 #: prefix → (a sample of its data, built by the feature's own function; the row's builder)
+
+
+async def row_guard(tb: Harness, w: dict[str, Any]) -> Case:
+    """A guardian's "I agree" button for an under-14 registrant (guardian consent)."""
+    minor, guardian = tb.em.add_user("小华"), tb.em.add_user("华妈妈")
+    await tb.send(minor, None, "/start join_yanshan-dabu")
+    asked = tb.em.messages_to(minor["id"])[-1]
+    sent = await tb.press(minor, asked, reg_data("age", True))
+    match = re.search(r"start=guard_([A-Za-z0-9_-]+)", sent[-1].text or "")
+    assert match, [m.text for m in sent]
+    await tb.send(guardian, None, f"/start guard_{match.group(1)}")
+    ask = with_button(tb, guardian["id"], "guard:")
+    data = guard_data(match.group(1))
+    unknown = guard_data("A" * 22)  # well formed, but no such request
+    return Case(
+        stored(tb, ask), data, guardian, home=guardian["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), guardian, data)],
+        other_user=[(stored(tb, ask), minor, data)],  # the minor's own account
+        wrong_step=[(forge(tb, guardian["id"], unknown), guardian, unknown)])
+
+
 TABLE: dict[str, tuple[str, Builder]] = {
     "reg:org": (reg_data("org", 1), row_reg_org),
     "reg:pick": (reg_data("pick", 1), row_reg_pick),
@@ -427,6 +451,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "act:in": (act_callbacks.build(1, "in"), row_act_in),
     "ann:ack": (ack_data(1), row_ann_ack),
     "sub": (submit_data(1, 2), row_sub),
+    "guard": (guard_data("A" * 22), row_guard),
 }
 
 

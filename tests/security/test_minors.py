@@ -111,7 +111,9 @@ async def test_own_account_and_second_use_are_refused(tower: dict, tb: Harness) 
     assert await consents(tb) == []
     ask = await tb.send(parent, None, f"/start guard_{token}")
     await tb.press(parent, ask[0], f"guard:{token}")
-    second = await tb.send(other, None, f"/start guard_{token}")
+    # the outbox may deliver the minor's "go on" message meanwhile: read the answer to `other`
+    second = [m for m in await tb.send(other, None, f"/start guard_{token}")
+              if m.chat_id == other["id"]]
     assert "已经用过" in second[0].text
     await tb.press(parent, ask[0], f"guard:{token}")  # the same button pressed again
     assert tb.em.callback_answers[-1]["show_alert"] and "已经用过" in tb.em.callback_answers[-1]["text"]
