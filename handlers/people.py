@@ -231,6 +231,7 @@ async def me(update: Update, context: Context) -> None:
 async def forget_me(update: Update, context: Context) -> None:
     """Ask before deleting personal data."""
     require_private(update)
+    await context.services.people.ask_forget(actor(update).user_id)
     await reply(update, context, tr(context, "forget_ask"), keyboard([
         [(tr(context, "forget_btn_yes"), forget_data(True)),
          (tr(context, "forget_btn_no"), forget_data(False))]]))
@@ -242,8 +243,9 @@ async def forget_button(update: Update, context: Context) -> None:
     require_own_private(update)
     yes = parse_forget_data(query.data)
     uid = actor(update).user_id
-    if yes and await context.services.people.person(uid) is None:
-        raise Refusal("forget_nothing")  # already forgotten (a second press): nothing to do
+    # only the open question's buttons count: a second press, or a button never asked, changes
+    # nothing; an unregistered person (a guardian, say) may still have data to forget
+    await context.services.people.answer_forget(uid)
     await query.answer()
     await query.edit_message_reply_markup(None)
     if not yes:

@@ -45,6 +45,8 @@ RegVerb = Literal["age", "org", "pick", "consent", "confirm"]
 #: every registration button (the handler is registered on it; a stale one is refused there)
 REG_DATA = re.compile(r"^reg:")
 _REG = re.compile(r"reg:(age|org|pick|consent|confirm):([0-9]{1,12}|[yn])", re.ASCII)
+#: the /forgetme question is open (its buttons answer it once)
+FORGET_FLOW = "forget"
 #: every /forgetme button
 FORGET_DATA = re.compile(r"^forget:")
 
@@ -251,6 +253,19 @@ class People:
     async def cancel(self, user_id: int) -> bool:
         async with self.db.transaction() as tx:
             return await user_repo.clear_flow(tx, user_id)
+
+    async def ask_forget(self, user_id: int) -> None:
+        """/forgetme asked its question: only that question's buttons may answer it."""
+        async with self.db.transaction() as tx:
+            await user_repo.set_flow(tx, user_id, FORGET_FLOW, {}, self.clock.time())
+
+    async def answer_forget(self, user_id: int) -> None:
+        """A /forgetme button: refused unless the question is open (then it is closed)."""
+        async with self.db.transaction() as tx:
+            flow = await user_repo.get_flow(tx, user_id)
+            if flow is None or flow.name != FORGET_FLOW:
+                raise Refusal("err_stale_button")
+            await user_repo.clear_flow(tx, user_id)
 
     async def _expect(self, user_id: int, step: Step) -> Registration:
         state = await self.registration(user_id)
