@@ -181,8 +181,9 @@ class Sheet:
 
     def total(self, values: list[Scalar]) -> None:
         """The bold totals row under the table (outside the filter)."""
+        row = [self._cell(v, i, bold=True) for i, v in enumerate(values)]  # widths count it
         self._start()
-        self.ws.append([self._cell(v, i, bold=True) for i, v in enumerate(values)])
+        self.ws.append(row)
 
     def _start(self) -> None:
         if self.started:
@@ -193,6 +194,7 @@ class Sheet:
             ws.column_dimensions[get_column_letter(i)].width = \
                 min(max(width + 2, MIN_WIDTH), MAX_WIDTH + 2)
         ws.freeze_panes = "A3"
+        fit_page(ws, landscape=self.landscape)  # sheet properties go out with the first row
         title = safe_cell(ws, self.title)
         if isinstance(title, Cell):
             title.font = _TITLE
@@ -217,7 +219,6 @@ class Sheet:
         last = get_column_letter(len(self.header))
         self.ws.auto_filter.ref = f"A2:{last}{2 + self.rows}"
         self.ws.print_title_rows = "2:2"
-        fit_page(self.ws, landscape=self.landscape)
 
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
