@@ -70,13 +70,22 @@ async def chart(update: Update, context: Context) -> None:
     kind = args[0].lower()
     service = context.services.stats
     org = await service.org_for(actor(update).user_id, chat_id_of(update))
+    today = service.today()
     if kind == "tower":
-        data = charts.tower_data(await service.tower(org), context.lang, org.name)
+        rows = await service.tower(org)
+        if len(rows) <= 1:
+            await reply(update, context, tr(context, "chart_empty_no_children", org=org.name))
+            return
+        data = charts.tower_data(rows, context.lang, org.name, today)
         png = await asyncio.to_thread(charts.draw_tree, data)
     else:
         view = await service.view(org)
-        bars = (charts.hours_data if kind == "hours" else charts.coverage_data)(view, context.lang)
-        png = await asyncio.to_thread(charts.draw_bars, bars)
+        empty = charts.empty_reason(kind, view)
+        if empty:  # an empty chart says nothing: answer in words
+            await reply(update, context, tr(context, empty, org=org.name))
+            return
+        build = charts.hours_data if kind == "hours" else charts.coverage_data
+        png = await asyncio.to_thread(charts.draw_bars, build(view, context.lang, today))
     message = message_of(update)
     await context.bot.send_photo(
         chat_id_of(update), photo=png, caption=tr(context, "chart_caption_" + kind,

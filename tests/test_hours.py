@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+from datetime import date
 from typing import Any
 
 import pytest
@@ -340,10 +341,10 @@ async def test_forgetme_keeps_approved_hours_anonymised(tb, tower):
     await tb.send(tower["boss"], tower["root"], "/export hours")
     await tb.drain()
     wb = load_workbook(io.BytesIO(tb.em.documents[-1]["bytes"]))
-    rows = list(wb.worksheets[0].iter_rows(min_row=2, values_only=True))
+    rows = list(wb.worksheets[0].iter_rows(min_row=3, values_only=True))[:-1]  # no totals
     assert [(r[0], r[4]) for r in rows] == [(approved, "（已删除）")]
-    totals = list(wb.worksheets[2].iter_rows(min_row=2, values_only=True))
-    assert totals[0][5] == 2  # the district's total keeps the hours
+    totals = list(wb.worksheets[2].iter_rows(min_row=3, values_only=True))
+    assert totals[0][2] == 2  # the district's total keeps the hours
 
 
 async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
@@ -370,29 +371,34 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
         "SELECT e.*, p.real_name, o.code, o.name AS org_name FROM hour_entries e"
         " JOIN orgs o ON o.id = e.org_id LEFT JOIN people p ON p.user_id = e.user_id"
         " ORDER BY e.served_on, e.id")
-    sheet = list(wb["明细"].iter_rows(values_only=True))
-    assert sheet[0][:5] == ("编号", "服务日期", "时长（小时）", "状态", "姓名")
-    status = {"pending": "⏳ 待审核", "approved": "✅ 已通过", "rejected": "❌ 已驳回"}
-    assert len(sheet) - 1 == len(db_rows)
-    for got, want in zip(sheet[1:], db_rows, strict=True):
+    sheet = list(wb["明细"].iter_rows(values_only=True))  # title, header, rows, totals
+    assert sheet[1][:5] == ("编号", "服务日期", "时长（小时）", "状态", "姓名")
+    status = {"pending": "待审核", "approved": "已通过", "rejected": "已驳回"}
+    assert len(sheet) - 3 == len(db_rows)
+    for got, want in zip(sheet[2:-1], db_rows, strict=True):
         assert got[0] == want["id"]
-        assert got[1] == want["served_on"]
+        assert got[1].date() == date.fromisoformat(want["served_on"])
         assert got[2] == want["quarters"] / 4
         assert got[3] == status[want["status"]]
         assert got[4] == want["real_name"]
-        assert got[5] == want["user_id"]
-        assert got[6] == want["code"] and got[7] == want["org_name"]
-        assert got[8] == want["description"]
+        assert want["user_id"] not in got  # names, not Telegram ids
+        assert got[5] == want["org_name"]
+        assert got[6] == want["description"]
+    approved_sum = sum(r["quarters"] for r in db_rows if r["status"] == "approved") / 4
+    assert sheet[-1][0] == "合计（已通过）" and sheet[-1][2] == approved_sum
 
-    people_sheet = list(wb["按人员汇总"].iter_rows(min_row=2, values_only=True))
+    people_sheet = list(wb["按人员汇总"].iter_rows(min_row=3, values_only=True))[:-1]
     sums = await tb.db.fetchall(
-        "SELECT user_id, SUM(CASE WHEN status = 'approved' THEN quarters ELSE 0 END) AS a,"
+        "SELECT p.real_name, SUM(CASE WHEN status = 'approved' THEN quarters ELSE 0 END) AS a,"
         " SUM(CASE WHEN status = 'pending' THEN quarters ELSE 0 END) AS p, COUNT(*) AS n"
-        " FROM hour_entries GROUP BY user_id")
-    want = {r["user_id"]: (r["a"] / 4, r["p"] / 4, r["n"]) for r in sums}
-    assert {r[1]: (r[2], r[3], r[4]) for r in people_sheet} == want
+        " FROM hour_entries e JOIN people p ON p.user_id = e.user_id GROUP BY e.user_id")
+    want = {r["real_name"]: (r["a"] / 4, r["p"] / 4, r["n"]) for r in sums}
+    assert len(want) == len(sums)  # the names are distinct: they key the sheet
+    assert {r[0]: (r[2], r[3], r[4]) for r in people_sheet} == want
 
-    orgs_sheet = {r[0]: r for r in wb["按组织汇总"].iter_rows(min_row=2, values_only=True)}
+    names = {r["code"]: r["name"] for r in await tb.db.fetchall("SELECT code, name FROM orgs")}
+    by_name = {r[0]: r for r in wb["按组织汇总"].iter_rows(min_row=3, values_only=True)}
+    orgs_sheet = {code: by_name[name] for code, name in names.items() if name in by_name}
     for code in ("yanshan", "yanshan.dabu", "yanshan.jiedao"):
         own = await tb.db.fetchone(
             "SELECT COALESCE(SUM(quarters), 0) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
@@ -401,9 +407,9 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
             "SELECT COALESCE(SUM(quarters), 0) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
             " WHERE o.path LIKE (SELECT path FROM orgs WHERE code = ?) || '%'"
             " AND status = 'approved'", (code,))
-        assert orgs_sheet[code][4] == own[0] / 4
-        assert orgs_sheet[code][5] == sub[0] / 4
-    assert orgs_sheet["yanshan"][5] == 2 + 1.25 + 0.5
+        assert orgs_sheet[code][1] == own[0] / 4
+        assert orgs_sheet[code][2] == sub[0] / 4
+    assert orgs_sheet["yanshan"][2] == 2 + 1.25 + 0.5
 
     # a secretary's export holds only their subtree; nothing of it reaches a group chat
     await tb.send(people["sec_a"], people["chat_a"], "/export hours")
@@ -411,7 +417,7 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
     doc = tb.em.documents[-1]
     assert doc["chat_id"] == people["sec_a"]["id"]
     book = load_workbook(io.BytesIO(doc["bytes"]))
-    sheet = list(book["明细"].iter_rows(min_row=2, values_only=True))
+    sheet = list(book["明细"].iter_rows(min_row=3, values_only=True))[:-1]
     assert sorted(r[0] for r in sheet) == [ids[0], ids[2], ids[3]]
     assert not any("陈小红" in t for t in tb.texts(people["chat_a"]["id"]))
     out = await tb.send(people["member_a"], people["chat_a"], "/export hours")
@@ -439,8 +445,9 @@ async def test_export_myhours_is_a_service_record_to_certify(tb, tower):
     db_rows = await tb.db.fetchall(
         "SELECT served_on, quarters, description FROM hour_entries WHERE user_id = ?"
         " AND status = 'approved' ORDER BY served_on, id", (ma["id"],))
-    assert [(r[1], r[2], r[3]) for r in body] == [
-        (r["served_on"], r["quarters"] / 4, r["description"]) for r in db_rows]
+    assert [(r[1].date(), r[2], r[3]) for r in body] == [
+        (date.fromisoformat(r["served_on"]), r["quarters"] / 4, r["description"])
+        for r in db_rows]
     total = cells[head + 3]
     assert total[0] == "合计" and total[2] == 3.75
     flat = [str(c) for row in cells for c in row if c]
@@ -462,7 +469,7 @@ async def test_cli_export_hours(tb, tower, tmp_path, monkeypatch):
         cli.main, ["export", "hours", "--org", "yanshan", "--year", str(year), "-o", str(out)])
     assert code == 0
     wb = load_workbook(out)
-    rows = list(wb.worksheets[0].iter_rows(min_row=2, values_only=True))
+    rows = list(wb.worksheets[0].iter_rows(min_row=3, values_only=True))[:-1]
     assert [r[0] for r in rows] == [entry_id]
     code = await asyncio.to_thread(
         cli.main, ["export", "hours", "--org", "nosuch", "-o", str(tmp_path / "x.xlsx")])

@@ -177,18 +177,21 @@ async def test_exports_go_privately(tb: Harness) -> None:
     docs = [d for d in tb.em.documents if d["chat_id"] == boss["id"]]
     assert [d["file_name"].split("-")[0] for d in docs] == ["members", "activities", "campaign"]
     members = load_workbook(io.BytesIO(docs[0]["bytes"])).active
-    rows = list(members.iter_rows(values_only=True))
-    assert len(rows) == 6
-    names = {r[2]: r for r in rows[1:]}
+    rows = list(members.iter_rows(values_only=True))  # title, header, 5 people, totals
+    assert len(rows) == 8 and rows[-1][0] == "合计" and rows[-1][1] == "5 人"
+    names = {r[1]: r for r in rows[2:-1]}
     assert set(names) == {"王晓明", "李娜", "陈小红", "王小刚", "Tom Li"}
-    assert names["陈小红"][9] == "不在群" and names["李娜"][9] == "在群"
-    assert names["陈小红"][11] == 10 and names["李娜"][8] == "书记"
-    acts = list(load_workbook(io.BytesIO(docs[1]["bytes"])).active.iter_rows(values_only=True))
-    assert [r[3] for r in acts[1:]] == ["清扫", "讲座"] and acts[1][11:14] == (2, 1, "67%")
+    assert names["陈小红"][7] == "不在群" and names["李娜"][7] == "在群"
+    assert names["陈小红"][9] == 10 and names["李娜"][6] == "书记"
+    assert rows[-1][9] == sum(r[9] for r in rows[2:-1])
+    sheet = load_workbook(io.BytesIO(docs[1]["bytes"])).active
+    acts = list(sheet.iter_rows(values_only=True))
+    assert [r[2] for r in acts[2:-1]] == ["清扫", "讲座"] and acts[2][10:12] == (2, 1)
+    assert acts[2][12] == pytest.approx(2 / 3) and sheet.cell(3, 13).number_format == "0%"
     camp = list(load_workbook(io.BytesIO(docs[2]["bytes"])).active.iter_rows(values_only=True))
-    states = {r[1]: r[2] for r in camp[2:]}
+    states = {r[0]: r[1] for r in camp[2:-1]}
     assert states == {"大埠乡团委": "按时提交", "雁山街道团工委": "缺交"}
-    assert camp[2][3] == "李娜"
+    assert camp[2][2] == "李娜" and camp[-1][0] == "合计"
     refused = await tb.send(t["member_b"], t["chat_b"], "/export members")
     assert "secretary or staff" in refused[0].text
     unknown = await tb.send(boss, t["root"], "/export campaign 99")

@@ -4,18 +4,16 @@ of members, activities and one campaign. Real names appear only in the exports (
 from __future__ import annotations
 
 import html
-import io
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook
 from pydantic import BaseModel
 
 from bot.domain.access import Access
-from bot.domain.clock import Clock, fmt_local
+from bot.domain.clock import Clock, fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
-from bot.domain.xlsx import append
+from bot.domain.xlsx import PCT, Sheet, book, day_words, save
 from bot.settings import Settings
 from bot.texts import t
 from storage import hours as hours_repo
@@ -120,38 +118,60 @@ class Stats:
     def _plain(self, lang: str, key: str, **values: Any) -> str:
         return html.unescape(str(t(lang, key, **values)))
 
-    def _time(self, ts: float | None) -> str:
-        return fmt_local(ts, self.settings.tz) if ts else ""
+    def _time(self, ts: float | None) -> datetime | None:
+        """A local wall-clock datetime for a date cell (None: empty)."""
+        return local(ts, self.settings.tz).replace(tzinfo=None) if ts else None
+
+    def _title(self, lang: str, org: str, what: str) -> str:
+        return self._plain(lang, "xl_title", org=org, what=what,
+                           date=day_words(lang, self.today()))
 
     async def members_workbook(self, org: Org, lang: str) -> bytes:
+        """Registered members of the subtree with role, chat presence and approved hours."""
         rows = await repo.members_rows(self.db.reader, org.path)
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(self._plain(lang, "xl_members_sheet"))
-        append(ws, self._plain(lang, "xl_members_head").split("|"))
+        title = self._title(lang, org.name, self._plain(lang, "xl_members_what"))
+        wb = book(title)
+        ws = Sheet(wb, self._plain(lang, "xl_members_sheet"), title=title,
+                   header=self._plain(lang, "xl_members_head").split("|"))
+        in_chat_count = quarters = 0
         for r in rows:
             in_chat = {"present": "xl_in_chat_yes", "missing": "xl_in_chat_no"}.get(
                 r["in_chat"] or "", "xl_in_chat_unknown")
-            append(ws, [r["org_code"], r["org_name"], r["real_name"], r["phone"] or "",
-                       r["user_id"], r["first_name"], r["username"] or "",
-                       self._time(r["registered_at"]),
-                       self._plain(lang, "xl_role_" + (r["role"] or "member")),
-                       self._plain(lang, in_chat), self._time(r["checked_at"]),
-                       r["quarters"] / 4])
-        return _save(wb)
+            in_chat_count += r["in_chat"] == "present"
+            quarters += r["quarters"]
+            ws.add([r["org_name"], r["real_name"], r["phone"] or "", r["first_name"],
+                    r["username"] or "", self._time(r["registered_at"]),
+                    self._plain(lang, "xl_role_" + (r["role"] or "member")),
+                    self._plain(lang, in_chat), self._time(r["checked_at"]), r["quarters"] / 4])
+        ws.total([self._plain(lang, "xl_total"), self._plain(lang, "xl_people_count", n=len(rows)),
+                  None, None, None, None, None,
+                  self._plain(lang, "xl_in_chat_count", n=in_chat_count), None, quarters / 4])
+        ws.close()
+        return save(wb)
 
     async def activities_workbook(self, org: Org, lang: str) -> bytes:
+        """Every activity of the subtree with sign-ups and attendance (a rate as a number)."""
         rows = await repo.activities_rows(self.db.reader, org.path)
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(self._plain(lang, "xl_activities_sheet"))
-        append(ws, self._plain(lang, "xl_activities_head").split("|"))
+        title = self._title(lang, org.name, self._plain(lang, "xl_activities_what"))
+        wb = book(title)
+        ws = Sheet(wb, self._plain(lang, "xl_activities_sheet"), title=title,
+                   header=self._plain(lang, "xl_activities_head").split("|"), formats={12: PCT})
+        sums = [0, 0, 0, 0]
         for r in rows:
             marked = r["present"] + r["no_show"]
-            append(ws, [r["id"], r["org_code"], r["org_name"], r["title"], r["place"],
-                       self._time(r["starts_at"]), r["quarters"] / 4, r["capacity"],
-                       self._plain(lang, "xl_activity_" + r["status"]), r["confirmed"],
-                       r["waiting"], r["present"], r["no_show"],
-                       f"{pct(r['present'], marked)}%" if marked else ""])
-        return _save(wb)
+            ws.add([r["id"], r["org_name"], r["title"], r["place"], self._time(r["starts_at"]),
+                    r["quarters"] / 4, r["capacity"],
+                    self._plain(lang, "xl_activity_" + r["status"]), r["confirmed"],
+                    r["waiting"], r["present"], r["no_show"],
+                    r["present"] / marked if marked else None])
+            sums = [a + b for a, b in zip(sums, (r["confirmed"], r["waiting"], r["present"],
+                                                 r["no_show"]), strict=True)]
+        marked = sums[2] + sums[3]
+        ws.total([self._plain(lang, "xl_total"),
+                  self._plain(lang, "xl_activities_count", n=len(rows)), None, None, None,
+                  None, None, None, *sums, sums[2] / marked if marked else None])
+        ws.close()
+        return save(wb)
 
     async def campaign_workbook(self, user_id: int | None, campaign_id: int,
                                 lang: str) -> tuple[bytes, str]:
@@ -165,23 +185,24 @@ class Stats:
         if user_id is not None:
             await self.access.require(user_id, owner, "secretary")
         now = self.clock.time()
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(self._plain(lang, "xl_campaign_sheet"))
-        append(ws, [self._plain(lang, "xl_campaign_title", title=head["title"],
-                               due=self._time(head["due_at"]))])
-        append(ws, self._plain(lang, "xl_campaign_head").split("|"))
+        title = self._title(lang, owner.name, self._plain(
+            lang, "xl_campaign_title", title=head["title"],
+            due=fmt_local(head["due_at"], self.settings.tz)))
+        wb = book(title)
+        ws = Sheet(wb, self._plain(lang, "xl_campaign_sheet"), title=title,
+                   header=self._plain(lang, "xl_campaign_head").split("|"))
+        counts: dict[str, int] = {}
         for r in rows:
             if r["submitted_at"] is None:
                 state = "xl_campaign_missing" if head["due_at"] <= now else "xl_campaign_not_due"
             else:
                 state = "xl_campaign_late" if r["late"] else "xl_campaign_on_time"
-            append(ws, [r["org_code"], r["org_name"], self._plain(lang, state),
-                       r["real_name"] or (r["first_name"] or ""), self._time(r["submitted_at"]),
-                       r["versions"] or "", r["file_name"] or "", (r["text"] or "")[:1000]])
-        return _save(wb), str(head["title"])
-
-
-def _save(wb: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+            counts[state] = counts.get(state, 0) + 1
+            ws.add([r["org_name"], self._plain(lang, state),
+                    r["real_name"] or (r["first_name"] or ""), self._time(r["submitted_at"]),
+                    r["versions"] or None, r["file_name"] or "", (r["text"] or "")[:1000]])
+        summary = self._plain(lang, "xl_list_sep").join(
+            f"{self._plain(lang, key)} {n}" for key, n in counts.items())
+        ws.total([self._plain(lang, "xl_total"), summary])
+        ws.close()
+        return save(wb), str(head["title"])
