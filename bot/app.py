@@ -34,6 +34,8 @@ from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
+from bot.domain.welcome import Welcomes
+from bot.gateway.menu import publish_menus
 from bot.gateway.sender import Sender
 from bot.settings import Settings
 from storage.db import Database
@@ -69,6 +71,8 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         stats=Stats(db, access, clock, settings),
         audit=Audit(db, access, clock, outbox, settings, people.lang),
         privacy=Privacy(db, access, clock, settings.retention_days),
+        # one welcome per group per window, through the outbox and the daily budget
+        welcomes=Welcomes(db, access, outbox, reminders, clock, settings),
     )
 
 
@@ -121,8 +125,13 @@ async def startup(app: Application) -> None:
     services = build_services(settings, db, clock)
     app.bot_data["services"] = services
     services.campaigns.bot_username = app.bot.username or ""
+    services.welcomes.bot_username = app.bot.username or ""
     services.sender = Sender(app.bot, services.outbox, db, clock, settings.rate)
     await services.sender.start()
+    try:  # the "/" menu per scope and language; a bot without it still works
+        await publish_menus(app.bot)
+    except Exception as exc:  # noqa: BLE001  (never fatal: logged and start-up goes on)
+        log.warning("could not publish the command menus: %r", exc)
     from schedules import restore
 
     await restore(app)

@@ -24,6 +24,7 @@ from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
 from bot.domain.stats import Stats
 from bot.domain.tower import OrgView, Tower
+from bot.domain.welcome import Welcomes
 from bot.settings import Settings
 from storage.db import Database
 
@@ -53,6 +54,7 @@ class Services:
     stats: Stats
     audit: Audit
     privacy: Privacy
+    welcomes: Welcomes
     sender: Sender | None = None
     #: (update id, time) of the newest update handled; saved for `towerbot status`
     last_update: tuple[int, float] | None = None
@@ -112,6 +114,8 @@ class Hooks:
     help_sections: list[tuple[str, str]] = field(default_factory=list)
     exports: dict[str, ExportHandler] = field(default_factory=dict)
     org_hooks: list[OrgHook] = field(default_factory=list)
+    #: a private message while no guided flow is on (handlers/guide.py answers it)
+    idle: FlowHandler | None = None
 
     def add_flow(self, name: str, handler: FlowHandler) -> None:
         """The handler of the guided flow stored under `name` in the flows table."""
@@ -136,6 +140,12 @@ class Hooks:
     def add_export(self, kind: str, handler: ExportHandler) -> None:
         """The handler of `/export <kind>`."""
         _add_new(self.exports, kind, handler, "export")
+
+    def set_idle(self, handler: FlowHandler) -> None:
+        """The answer to a private message outside any guided flow (one per application)."""
+        if self.idle is not None:
+            raise ValueError("the idle handler is registered twice")
+        self.idle = handler
 
     def add_org_hook(self, hook: OrgHook) -> None:
         """Run after /org has answered."""

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(8, ge=1, le=256)
     flood_limit: int = Field(20, ge=1, le=10000)
     flood_window: float = Field(30.0, gt=0, le=3600)
+    #: seconds during which a group gets at most one welcome (later newcomers wait and are
+    #: listed together in the next one); 0 welcomes every join at once
+    welcome_window: float = Field(300.0, ge=0, le=86400)
     #: chats that did not acknowledge an announcement after this long get one reminder
     announce_ack_reminder: timedelta = timedelta(hours=24)
     webhook_url: str | None = None

@@ -11,12 +11,14 @@ from handlers import (
     announcements,
     campaigns,
     common,
+    guide,
     hours,
     minors,
     people,
     privacy,
     stats,
     tower,
+    welcome,
 )
 
 
@@ -39,8 +41,12 @@ def register(app: Application, hooks: Hooks) -> None:
     announcements.register_handlers(app, hooks)
     stats.register_handlers(app, hooks)
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog
+    welcome.register_handlers(app, hooks)  # newcomers of a bound group
+    guide.register_handlers(app, hooks)  # "what I can do" buttons, `cmd_` deep links
     # a button no feature claims still gets an answer (a refusal)
     app.add_handler(CallbackQueryHandler(common.unknown_button))
     # last: private free text, contacts, documents and locations go to the person's guided flow
+    # (or, outside any flow, to guide's idle answer); then stray media and unknown commands
     people.register_fallback(app)
+    guide.register_last(app)
     app.add_error_handler(common.on_error)

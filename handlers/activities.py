@@ -250,7 +250,10 @@ async def act_link(update: Update, context: Context, rest: str) -> None:
     uid = actor(update).user_id
     result = await service.join(uid, activity_id)
     if result.kind == "unregistered":
-        registration = await context.services.people.begin(uid, after=f"act_{activity_id}")
+        # the org picker opens at the activity's org: one tap when that is the person's org
+        org_id = result.activity.org_id if result.activity is not None else None
+        registration = await context.services.people.begin(uid, after=f"act_{activity_id}",
+                                                           picker_at=org_id)
         await people_handlers.ask_step(update, context, registration)
         return
     a = result.activity

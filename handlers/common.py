@@ -40,6 +40,8 @@ _BUTTON_DATA = re.compile(r"[!-~]{1,64}", re.ASCII)
 _FOREIGN_BUTTON = {"act:": "err_act_bad_button"}
 _T = TypeVar("_T")
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+#: refusals of a private-only command used in a group: answered with a private-chat button
+PRIVATE_REFUSALS = frozenset({"err_private_only", "err_submit_private"})
 # guided flows and deep links are registered per application: `Hooks` in bot/context.py
 
 
@@ -224,6 +226,21 @@ def deep_link(context: Context, payload: str) -> str:
     return f"https://t.me/{context.bot.username}?start={payload}"
 
 
+def _to_private(
+    update: Update, context: Context, lang: str, text: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A private-only command sent in a group: say so, with a button that opens the private
+    chat and starts the command there (the `cmd_<name>` deep link, handlers/guide.py)."""
+    message = update.effective_message
+    words = (message.text or "").split(maxsplit=1) if message is not None else []
+    name = words[0][1:].partition("@")[0].lower() if words and words[0][:1] == "/" else ""
+    if not name.isascii() or not name.replace("_", "").isalnum() or not context.bot.username:
+        return text, None
+    button = InlineKeyboardButton(t(lang, "guide_btn_private"),
+                                  url=deep_link(context, f"cmd_{name}"))
+    return t(lang, "guide_private_only", command=name), InlineKeyboardMarkup([[button]])
+
+
 async def remember(update: Update, context: Context) -> None:
     """Runs first for every update: record the user and settle the language for the reply."""
     services = context.services
@@ -257,9 +274,12 @@ async def on_error(update: object, context: Context) -> None:
     user = update.effective_user
     lang = await services.people.lang(user.id if user else None,
                                       user.language_code if user else None) if services else "zh"
+    markup = None
     if isinstance(error, Refusal):
         text = t(lang, error.key, **error.values)
         mark(f"refused:{error.key}")
+        if error.key in PRIVATE_REFUSALS and update.callback_query is None:
+            text, markup = _to_private(update, context, lang, text)
     else:
         mark(f"error:{type(error).__name__}")
         log.error("update=%s failed: %s", update.update_id, type(error).__name__, exc_info=error)
@@ -268,6 +288,6 @@ async def on_error(update: object, context: Context) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer(text[:200], show_alert=True)
         elif update.effective_chat is not None:
-            await reply(update, context, text)
+            await reply(update, context, text, markup)
     except TelegramError as exc:  # nothing more we can do in that chat
         log.warning("could not tell update=%s about its error: %r", update.update_id, exc)

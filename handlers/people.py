@@ -84,7 +84,7 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
                 else tr(context, "reg_ask_name"))
         await reply(update, context, text)
     elif state.step == "org":
-        await send_picker(update, context, None)
+        await send_picker(update, context, state.picker_at)
     elif state.step == "phone":
         markup = ReplyKeyboardMarkup(
             [[KeyboardButton(tr(context, "reg_btn_share"), request_contact=True)],
@@ -93,9 +93,14 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
         )
         await reply(update, context, tr(context, "reg_ask_phone"), markup)
     elif state.step == "consent":
+        # the summary and the privacy notice together: agreeing registers (one tap, not two)
         note = tr(context, "reg_phone_note") if state.phone else ""
-        await reply(update, context, tr(context, "reg_consent", phone_note=Raw(note)), keyboard([
-            [(tr(context, "reg_btn_agree"), reg_data("consent", True)),
+        summary = tr(context, "reg_confirm", name=state.real_name, org=state.org_name,
+                     phone=state.phone or tr(context, "reg_phone_none"))
+        consent = tr(context, "reg_consent", phone_note=Raw(note))
+        await reply(update, context, Raw(f"{summary}\n\n{consent}"), keyboard([
+            [(tr(context, "reg_btn_agree_register"), reg_data("consent", True))],
+            [(tr(context, "reg_btn_restart"), reg_data("confirm", False)),
              (tr(context, "reg_btn_decline"), reg_data("consent", False))]]))
     elif state.step == "confirm":
         await reply(update, context, tr(
@@ -169,14 +174,13 @@ async def registration_button(update: Update, context: Context) -> None:
         state = await people.answer_age(uid, bool(value))
     elif what == "pick":
         state = await people.pick_org(uid, int(value))
-    elif what == "consent":
-        state = await people.consent(uid, bool(value))
-        if state is None:
-            await query.answer()
-            await query.edit_message_reply_markup(None)
-            await reply(update, context, tr(context, "reg_declined"))
-            return
-    elif what == "confirm" and value is True:
+    elif what == "consent" and value is False:
+        await people.consent(uid, False)
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await reply(update, context, tr(context, "reg_declined"))
+        return
+    elif what in ("consent", "confirm") and value is True:  # agree (confirm: an older button)
         _person, state = await people.confirm(uid, actor(update))
         await query.answer()
         await query.edit_message_reply_markup(None)
@@ -261,7 +265,8 @@ async def forget_button(update: Update, context: Context) -> None:
 
 
 async def lang(update: Update, context: Context) -> None:
-    """/lang zh|en."""
+    """/lang zh|en (private: a group gets the button to the private chat)."""
+    require_private(update)
     if context.args is None or len(context.args) != 1:
         await reply(update, context, tr(context, "usage_lang"))
         return
@@ -292,9 +297,10 @@ async def help_command(update: Update, context: Context) -> None:
 
 
 async def private_input(update: Update, context: Context) -> None:
-    """Route a private non-command message to the person's guided flow, if any."""
+    """Route a private non-command message to the person's guided flow, else to the idle
+    answer (what it can be used for)."""
     flow = await context.services.people.flow_name(actor(update).user_id)
-    handler = context.hooks.flows.get(flow or "")
+    handler = context.hooks.flows.get(flow or "") or context.hooks.idle
     if handler is not None:
         await handler(update, context)
 

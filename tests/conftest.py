@@ -103,10 +103,8 @@ async def register(tb: Harness, user: dict, name: str, org_code: str | None = No
     await tb.press(user, em.messages_to(user["id"])[-1], "reg:age:n")  # 14 or older
     await tb.send(user, None, name)
     await tb.send(user, None, "跳过" if (user.get("language_code") or "zh").startswith("zh") else "Skip")
-    consent = em.messages_to(user["id"])[-1]
+    consent = em.messages_to(user["id"])[-1]  # the summary with the notice: one tap
     await tb.press(user, consent, "reg:consent:y")
-    confirm = em.messages_to(user["id"])[-1]
-    await tb.press(user, confirm, "reg:confirm:y")
 
 
 async def build_tower(tb: Harness) -> dict[str, Any]:

@@ -263,11 +263,13 @@ async def test_unregistered_press_gets_deep_link_and_is_signed_up_after(tb: Harn
 
     await tb.send(newbie, None, f"/start act_{act_id}")
     await tb.press(newbie, tb.em.messages_to(newbie["id"])[-1], "reg:age:n")
-    await tb.send(newbie, None, "张三")
-    await tb.send(newbie, None, "yanshan.dabu")
+    picker = await tb.send(newbie, None, "张三")
+    # the picker opens at the activity's org: picking it is one tap
+    assert "大埠乡团委" in picker[-1].text
+    dabu = await tb.services.tower.org_by_code("yanshan.dabu")
+    await tb.press(newbie, picker[-1], f"reg:pick:{dabu.id}")
     await tb.send(newbie, None, "跳过")
-    await tb.press(newbie, tb.em.messages_to(newbie["id"])[-1], "reg:consent:y")
-    sent = await tb.press(newbie, tb.em.messages_to(newbie["id"])[-1], "reg:confirm:y")
+    sent = await tb.press(newbie, tb.em.messages_to(newbie["id"])[-1], "reg:consent:y")
     assert any("你已报名" in (s.text or "") for s in sent)
     assert await act_repo.recount(tb.db.reader, act_id) == (1, 0)
     # a user who has started the bot is told privately instead

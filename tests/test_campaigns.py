@@ -200,11 +200,11 @@ async def test_full_ladder_board_and_escalation(tmp_path: Path) -> None:
         await wait_for(lambda: len(private_a()) >= 2, 5)
         # the board at the due time, in the campaign org's chat, in local time
         await wait_for(lambda: any("未交" in x for x in raw_texts(tb, root["id"])), 6)
-        board = [x for x in raw_texts(tb, root["id"]) if "未交 2" in x][0]
+        board = next(x for x in raw_texts(tb, root["id"]) if "未交 2" in x)
         assert "2026-12-01 00:30" in board and "无书记" in board and "大埠乡团委" in board
         # daily while overdue (here every 2 s), then escalation
         await wait_for(lambda: any("仍有" in x for x in raw_texts(tb, root["id"])), 10)
-        escalation = [x for x in raw_texts(tb, root["id"]) if "仍有" in x][0]
+        escalation = next(x for x in raw_texts(tb, root["id"]) if "仍有" in x)
         assert "2/2" in escalation and "雁山街道团工委" in escalation
         await tb.drain()
         texts = private_a()
@@ -239,7 +239,9 @@ async def test_submit_resubmit_late_and_board(tmp_path: Path) -> None:
         sent = await tb.send(sec_a, None, "本年度共开展活动 12 次。")
         assert "已收到" in (sent[0].text or "") and "按时" in (sent[0].text or "")
         # the flow is over: the next text is not a report
-        assert await tb.send(sec_a, None, "随便说说") == []
+        after = await tb.send(sec_a, None, "随便说说")  # "what I can do", not a second report
+        assert len(after) == 1 and "已收到" not in (after[0].text or "")
+        assert after[0].reply_markup["inline_keyboard"][0][0]["callback_data"].startswith("guide:")
         # resubmitting through the deep link replaces the report with a document
         sent = await tb.send(sec_a, None, "/start sub_1")
         assert "替换" in (sent[0].text or "")
@@ -290,7 +292,7 @@ async def test_choice_between_campaigns_by_buttons(tb: Harness) -> None:
     await tb.send(boss, root, f"/deadline new 下半年述职 | {later:%Y-%m-%d %H:%M}")
     sent = await tb.send(sec_a, None, "/submit")
     buttons = sent[0].reply_markup["inline_keyboard"]
-    assert [b[0]["callback_data"] for b in buttons][0].startswith("sub:1:")
+    assert next(b[0]["callback_data"] for b in buttons).startswith("sub:1:")
     assert len(buttons) == 2
     sent = await tb.press(sec_a, sent[0], buttons[1][0]["callback_data"])
     assert any("下半年述职" in (s.text or "") for s in sent)

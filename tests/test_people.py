@@ -28,9 +28,9 @@ async def test_deep_link_registration_with_phone(tower: dict, tb: Harness) -> No
     assert "本人" in refused[0].text
     consent = await tb.deliver(em.contact(user, "8613812345678"))
     assert "隐私说明" in consent[-1].text and "手机号" in consent[-1].text
-    confirm = await tb.press(user, consent[-1], "reg:consent:y")
-    assert "+8613812345678" in confirm[-1].text and "雁山街道团工委" in confirm[-1].text
-    await tb.press(user, confirm[-1], "reg:confirm:y")
+    # the summary shows with the notice: agreeing is the one tap that registers
+    assert "+8613812345678" in consent[-1].text and "雁山街道团工委" in consent[-1].text
+    await tb.press(user, consent[-1], "reg:consent:y")
     stored = await person(tb, user)
     assert stored.real_name == "黄明" and stored.phone == "+8613812345678"
 
@@ -50,8 +50,7 @@ async def test_picker_registration(tower: dict, tb: Harness) -> None:
     phone = await tb.press(user, picker[0], pick)
     assert "手机号" in phone[-1].text
     consent = await tb.send(user, None, "跳过")
-    confirm = await tb.press(user, consent[-1], "reg:consent:y")
-    await tb.press(user, confirm[-1], "reg:confirm:y")
+    await tb.press(user, consent[-1], "reg:consent:y")
     assert (await person(tb, user)).org_id == int(drill.split(":")[2])
 
 
@@ -94,8 +93,7 @@ async def test_cancel_leaves_and_rerun_edits(tower: dict, tb: Harness) -> None:
     assert "选择" in picker[0].text  # editing lets the person move org
     await tb.send(member, None, "yanshan.dabu")
     consent = await tb.send(member, None, "跳过")
-    confirm = await tb.press(member, consent[-1], "reg:consent:y")
-    done = await tb.press(member, confirm[-1], "reg:confirm:y")
+    done = await tb.press(member, consent[-1], "reg:consent:y")
     assert "已更新" in done[-1].text
     assert (await person(tb, member)).real_name == "陈晓红"
 

@@ -52,7 +52,7 @@ def test_each_hook_is_registered_once(tmp_path: Path) -> None:
         assert len(hooks.forget_hooks) == len(set(hooks.forget_hooks)) == 3
         assert len(hooks.org_hooks) == 1
         assert set(hooks.exports) == {"hours", "myhours", "members", "activities", "campaign"}
-        assert set(hooks.deep_links) == {"join", "help", "act", "actin", "sub", "guard"}
+        assert set(hooks.deep_links) == {"join", "help", "act", "actin", "sub", "guard", "cmd"}
 
 
 def test_a_second_registration_of_one_name_is_refused() -> None:

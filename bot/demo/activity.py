@@ -22,14 +22,15 @@ async def run(s: Script, w: dict[str, Any]) -> None:
     for user in (hong, ming, li, lina):
         await s.press(user, card, join)
     await s.press(newcomer, card, join)  # not registered yet: gets a private link
-    # the private link the button answer opened: register, choosing the org by its code
+    # the private link the button answer opened: register; the org picker opens at the
+    # activity's org, and agreeing to the notice is the confirmation (one tap each)
     await s.say(newcomer, None, "/start " + join.replace("act:", "act_").rsplit(":", 1)[0])
     await s.press(newcomer, s.last_with(newcomer["id"], "reg:age"), "reg:age:n")
     await s.say(newcomer, None, "孙新")
-    await s.say(newcomer, None, "yanshan.dabu")
+    picker = s.last_with(newcomer["id"], "reg:pick")
+    await s.press(newcomer, picker, s.data_of(picker, "reg:pick"))
     await s.say(newcomer, None, "Skip" if s.lang == "en" else "跳过")
     await s.press(newcomer, s.last_with(newcomer["id"], "reg:consent"), "reg:consent:y")
-    await s.press(newcomer, s.last_with(newcomer["id"], "reg:confirm"), "reg:confirm:y")
     await asyncio.sleep(2.2)  # the cards' live counts are coalesced into one edit per 2 s
     await s.settle()
     await s.press(ming, card, join.replace(":join", ":leave"))  # a place frees up: 李娜 moves up

@@ -11,6 +11,7 @@ from bot.demo.worlds import SUPERUSER, YANSHAN_ORGS, found_tower
 
 async def run(s: Script) -> None:
     world = await tower(s)
+    menus(s)
     await people(s, world)
     await roles(s, world)
     await hours(s, world)
@@ -55,6 +56,17 @@ async def tower(s: Script) -> dict[str, Any]:
     return {"boss": boss, "lina": lina, "hong": hong, "gang": gang, "ming": ming, "li": li,
             "tom": tom, "fang": fang, "root": root, "dabu": dabu, "village": village,
             "jiedao": jiedao, "school": school}
+
+
+def menus(s: Script) -> None:
+    """What the "/" button shows each audience (set at start-up, per scope and language)."""
+    lang = "en" if s.lang == "en" else None
+    for chat_type, admin, where in (("private", False, "demo_menu_private"),
+                                    ("group", False, "demo_menu_group"),
+                                    ("group", True, "demo_menu_admins")):
+        shown = s.em.menu_for(chat_type, lang, admin=admin)
+        commands = " ".join(f"/{c['command']}" for c in shown)
+        print("  " + s.n("demo_menu", where=s.n(where), commands=commands))
 
 
 async def people(s: Script, w: dict[str, Any]) -> None:

@@ -187,8 +187,7 @@ class Script:
             consent = await self.say(user, None, skip)
         consent_msg = self.last_with(user["id"], "reg:consent")
         del consent
-        await self.press(user, consent_msg, "reg:consent:y")
-        await self.press(user, self.last_with(user["id"], "reg:confirm"), "reg:confirm:y")
+        await self.press(user, consent_msg, "reg:consent:y")  # the summary and notice: one tap
 
 
 def _span(seconds: float, lang: str) -> str:

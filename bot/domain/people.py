@@ -37,6 +37,7 @@ class Registration(BaseModel):
     phone: str | None = None
     editing: bool = False
     after: str | None = None  # a deep-link payload to resume when registration completes
+    picker_at: int | None = None  # the org the picker opens at (e.g. an activity's org)
 
 
 # --- callback data: the registration and /forgetme buttons ----------------------------------
@@ -158,13 +159,15 @@ class People:
         flow = await user_repo.get_flow(self.db.reader, user_id)
         return flow.name if flow else None
 
-    async def begin(self, user_id: int, org_code: str | None = None, after: str | None = None) -> Registration:
-        """Start (or restart) registration; a known org from a deep link skips that step.
+    async def begin(self, user_id: int, org_code: str | None = None, after: str | None = None,
+                    picker_at: int | None = None) -> Registration:
+        """Start (or restart) registration; a known org from a deep link skips that step,
+        `picker_at` opens the org picker at that org (the person may still move).
 
         A new registration first asks whether the person is under 14; editing does not.
         """
         person = await user_repo.get_person(self.db.reader, user_id)
-        state = Registration(editing=person is not None, after=after,
+        state = Registration(editing=person is not None, after=after, picker_at=picker_at,
                              step="name" if person is not None else "age")
         if org_code:
             org = await org_repo.by_code(self.db.reader, org_code)
@@ -227,8 +230,10 @@ class People:
         return await self._save(user_id, state)
 
     async def confirm(self, user_id: int, actor: Actor | None = None) -> tuple[Person, Registration]:
-        """Save the person; their Telegram name (from `actor`) is kept from now on."""
-        state = await self._expect(user_id, "confirm")
+        """Save the person; their Telegram name (from `actor`) is kept from now on.
+
+        Agreeing at the consent step (which shows the summary) is the confirmation: one tap."""
+        state = await self._expect(user_id, "consent", "confirm")
         assert state.real_name and state.org_id
         async with self.db.transaction() as tx:
             if await org_repo.get(tx, state.org_id) is None:
@@ -267,15 +272,15 @@ class People:
                 raise Refusal("err_stale_button")
             await user_repo.clear_flow(tx, user_id)
 
-    async def _expect(self, user_id: int, step: Step) -> Registration:
+    async def _expect(self, user_id: int, *steps: Step) -> Registration:
         state = await self.registration(user_id)
         if state is None:
             raise Refusal("err_no_registration")
         if state.step == "guardian":
             raise Refusal("err_minor_wait_guardian")
-        if state.step != step:
+        if state.step not in steps:
             raise Refusal("err_wrong_step")
-        if (step in ("name", "phone", "consent", "confirm") and state.minor
+        if (state.step in ("name", "phone", "consent", "confirm") and state.minor
                 and not await minor_repo.has_consent(self.db.reader, user_id)):
             raise Refusal("err_minor_wait_guardian")
         return state

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -145,7 +145,7 @@ class Sheet:
         if not isinstance(cell, Cell):
             if value is None:
                 return None
-            cell = WriteOnlyCell(self.ws, value)
+            cell = WriteOnlyCell(self.ws, cast(Any, value))  # openpyxl types omit dates/Decimal
         if isinstance(value, datetime):
             cell.number_format = DATETIME_FORMAT
         elif isinstance(value, date):

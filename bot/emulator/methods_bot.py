@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import re
+from typing import Any
 
 from .records import ApiError, JSONDict, Upload, bad_request, snap
 from .world import World
@@ -20,6 +21,9 @@ METHODS = {
     "getMyCommands": "_get_my_commands",
     "deleteMyCommands": "_delete_my_commands",
 }
+#: BotCommandScope types (Bot API "BotCommandScope").
+SCOPE_TYPES = ("default", "all_private_chats", "all_group_chats", "all_chat_administrators",
+               "chat", "chat_administrators", "chat_member")
 #: What Telegram answers getUpdates while a webhook is set.
 WEBHOOK_CONFLICT = ("Conflict: can't use getUpdates method while webhook is active; use "
                     "deleteWebhook to delete the webhook first")
@@ -65,7 +69,39 @@ class BotMethods(World):
     @staticmethod
     def _commands_key(params: JSONDict) -> tuple[str, str]:
         scope = params.get("scope") or {"type": "default"}
-        return json.dumps(scope, sort_keys=True), str(params.get("language_code") or "")
+        if isinstance(scope, str):  # sent as a JSON-serialised field
+            scope = json.loads(scope)
+        if not isinstance(scope, dict) or scope.get("type") not in SCOPE_TYPES:
+            raise bad_request("BOT_COMMAND_SCOPE_INVALID")
+        if scope["type"] in ("chat", "chat_administrators", "chat_member") and "chat_id" not in scope:
+            raise bad_request("chat not found")
+        lang = str(params.get("language_code") or "")
+        if lang and not re.fullmatch(r"[a-z]{2}", lang):
+            raise bad_request("LANG_CODE_INVALID")
+        return json.dumps(scope, sort_keys=True), lang
+
+    def menu_for(self, chat_type: str, lang: str | None = None, admin: bool = False,
+                 chat_id: int | None = None) -> list[JSONDict]:
+        """The menu a client shows, resolved as Telegram does: the narrowest scope with
+        commands, first in the user's language, then without a language code."""
+        if chat_type == "private":
+            scopes: list[dict[str, Any]] = [{"type": "chat", "chat_id": chat_id},
+                                            {"type": "all_private_chats"}]
+        else:
+            scopes = [{"type": "chat_administrators", "chat_id": chat_id}] if admin else []
+            scopes.append({"type": "chat", "chat_id": chat_id})
+            if admin:
+                scopes.append({"type": "all_chat_administrators"})
+            scopes.append({"type": "all_group_chats"})
+        scopes.append({"type": "default"})
+        for scope in scopes:
+            if scope.get("chat_id", 0) is None:
+                continue
+            key = json.dumps(scope, sort_keys=True)
+            for code in ([lang] if lang else []) + [""]:
+                if (key, code) in self.commands:
+                    return list(self.commands[(key, code)])
+        return []
 
     def _set_my_commands(self, params: JSONDict, files: dict[str, Upload]) -> bool:
         commands = params.get("commands")

@@ -117,6 +117,43 @@ class Producers(World):
             loc["horizontal_accuracy"] = horizontal_accuracy
         return self._user_message(user, chat, {"location": loc})
 
+    def media(self, user: UserRef, chat: ChatRef | None, kind: str) -> JSONDict:
+        """A user sends a message of ``kind``: sticker, voice, audio, video, video_note,
+        animation, poll, dice, venue (shaped like Telegram's, with small fake files)."""
+        stored = self._register_file("document", bytes(512), None, "application/octet-stream")
+        ref = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        bodies: dict[str, JSONDict] = {
+            "sticker": {"sticker": {**ref, "type": "regular", "width": 512, "height": 512,
+                                    "is_animated": False, "is_video": False, "emoji": "👍"}},
+            "voice": {"voice": {**ref, "duration": 3, "mime_type": "audio/ogg"}},
+            "audio": {"audio": {**ref, "duration": 120, "title": "song"}},
+            "video": {"video": {**ref, "width": 640, "height": 480, "duration": 5}},
+            "video_note": {"video_note": {**ref, "length": 240, "duration": 4}},
+            "animation": {"animation": {**ref, "width": 320, "height": 240, "duration": 2}},
+            "poll": {"poll": {"id": str(self.rng.randint(10**9, 10**10)), "question": "?",
+                              "options": [{"persistent_id": "0", "text": "a",
+                                           "voter_count": 0},
+                                          {"persistent_id": "1", "text": "b",
+                                           "voter_count": 0}],
+                              "total_voter_count": 0, "is_closed": False,
+                              "is_anonymous": True, "type": "regular",
+                              "allows_multiple_answers": False, "allows_revoting": False,
+                              "members_only": False}},
+            "dice": {"dice": {"emoji": "🎲", "value": 4}},
+            "venue": {"venue": {"location": {"latitude": 25.2, "longitude": 110.3},
+                                "title": "雁山", "address": "雁山区"}},
+        }
+        return self._user_message(user, chat, bodies[kind])
+
+    def members_joined(self, chat: ChatRef, users: list[UserRef]) -> JSONDict:
+        """Users join ``chat``: the ``new_chat_members`` service message (seen in privacy mode)."""
+        c = self._chat(chat)
+        joined = [self._user(u) for u in users]
+        for u in joined:
+            self.set_member(c, u, "member")
+        msg = self._store_message(c, joined[0], {"new_chat_members": [snap(u) for u in joined]})
+        return self._emit("message", msg, self._visible(c, msg))
+
     def press(self, user: UserRef, message: JSONDict, data: str) -> JSONDict:
         """A user presses an inline button with ``data`` on the bot's ``message``."""
         u = self._user(user)
