@@ -181,7 +181,7 @@ async def registration_button(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "reg_declined"))
         return
     elif what in ("consent", "confirm") and value is True:  # agree (confirm: an older button)
-        _person, state = await people.confirm(uid, actor(update))
+        _person, state = await people.confirm(uid, actor(update), agreed=what == "consent")
         await query.answer()
         await query.edit_message_reply_markup(None)
         key = "reg_updated" if state.editing else "reg_done"
@@ -190,8 +190,8 @@ async def registration_button(update: Update, context: Context) -> None:
         if state.after:
             await resume_after(update, context, state.after)
         return
-    else:  # confirm: No, start again
-        state = await people.begin(uid)
+    else:  # confirm: No, start again (only from the open summary)
+        state = await people.restart(uid)
     await query.answer()
     await query.edit_message_reply_markup(None)
     await ask_step(update, context, state)

@@ -229,11 +229,18 @@ class People:
         state.step = "confirm"
         return await self._save(user_id, state)
 
-    async def confirm(self, user_id: int, actor: Actor | None = None) -> tuple[Person, Registration]:
+    async def restart(self, user_id: int) -> Registration:
+        """"Start again" on the summary: only while the summary is the open step."""
+        state = await self._expect(user_id, "consent", "confirm")
+        return await self.begin(user_id, after=state.after, picker_at=state.picker_at)
+
+    async def confirm(self, user_id: int, actor: Actor | None = None, *,
+                      agreed: bool = False) -> tuple[Person, Registration]:
         """Save the person; their Telegram name (from `actor`) is kept from now on.
 
-        Agreeing at the consent step (which shows the summary) is the confirmation: one tap."""
-        state = await self._expect(user_id, "consent", "confirm")
+        Agreeing at the consent step (which shows the summary) is the confirmation: one tap
+        (`agreed`). A confirm button counts only at the confirm step, after the consent."""
+        state = await self._expect(user_id, *(("consent",) if agreed else ("confirm",)))
         assert state.real_name and state.org_id
         async with self.db.transaction() as tx:
             if await org_repo.get(tx, state.org_id) is None:

@@ -26,7 +26,7 @@ PRIVATE = ("start", "register", "me", "hours", "myhours", "submit", "mydata", "l
 GROUP = ("org", "activities", "help")
 #: group administrators (secretaries and staff are expected to administer their chats)
 ADMINS = ("org", "activities", "stats", "chart", "activity", "checkin", "close", "pending",
-          "announce", "deadline", "export", "role", "bind", "unbind", "setup", "help")
+          "announce", "deadline", "export", "role", "consent", "bind", "unbind", "setup", "help")
 
 MENUS: dict[str, tuple[str, ...]] = {
     "all_private_chats": PRIVATE,

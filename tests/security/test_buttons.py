@@ -35,6 +35,7 @@ from bot.domain.campaigns import submit_data
 from bot.domain.hours import HoursButton, hours_data
 from bot.domain.minors import guard_data
 from bot.domain.people import forget_data, reg_data
+from handlers.guide import guide_data
 from tests.conftest import Harness, build_tower
 from tests.test_abuse import dump, run_through_processor
 
@@ -187,17 +188,17 @@ async def row_reg_consent(tb: Harness, w: dict[str, Any]) -> Case:
 
 
 async def row_reg_confirm(tb: Harness, w: dict[str, Any]) -> Case:
+    """The consent message (summary and privacy notice, one tap) also has "start again"
+    (reg:confirm:n); a confirm:y counts only after consent, so at this step it is refused."""
     user, consent = await at_consent(tb, "确认者")
-    await tb.press(user, consent, reg_data("consent", True))
-    confirm = with_button(tb, user["id"], "reg:confirm:")
-    data = reg_data("confirm", True)
+    data = reg_data("confirm", False)
     return Case(
-        stored(tb, confirm), data, user, home=user["id"],
+        stored(tb, consent), data, user, home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, confirm), w["member_a"], data)],
-        wrong_step=[(forge(tb, user["id"], reg_data("consent", True)), user,
-                     reg_data("consent", True)),
-                    (stored(tb, consent), user, reg_data("consent", True))])  # used: no keyboard
+        other_user=[(stored(tb, consent), w["member_a"], data)],
+        wrong_step=[(forge(tb, user["id"], reg_data("confirm", True)), user,
+                     reg_data("confirm", True)),
+                    (forge(tb, w["member_a"]["id"], data), w["member_a"], data)])
 
 
 async def row_forget(tb: Harness, w: dict[str, Any]) -> Case:
@@ -435,11 +436,25 @@ async def row_guard(tb: Harness, w: dict[str, Any]) -> Case:
         wrong_step=[(forge(tb, guardian["id"], unknown), guardian, unknown)])
 
 
+async def row_guide(tb: Harness, w: dict[str, Any]) -> Case:
+    """A "what I can do" button (free text in private outside any step)."""
+    user = w["member_a"]
+    await tb.send(user, None, "你好")
+    offer = with_button(tb, user["id"], "guide:")
+    data = guide_data("me")
+    return Case(
+        stored(tb, offer), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, offer), w["member_b"], data)],
+        # an action no "what I can do" button offers (a path it may not start)
+        wrong_step=[(forge(tb, user["id"], "guide:setup"), user, "guide:setup")])
+
+
 TABLE: dict[str, tuple[str, Builder]] = {
     "reg:org": (reg_data("org", 1), row_reg_org),
     "reg:pick": (reg_data("pick", 1), row_reg_pick),
     "reg:consent": (reg_data("consent", True), row_reg_consent),
-    "reg:confirm": (reg_data("confirm", True), row_reg_confirm),
+    "reg:confirm": (reg_data("confirm", False), row_reg_confirm),
     "forget": (forget_data(True), row_forget),
     "hrs:dup": (hours_data(HoursButton("dup", 1, yes=True)), row_hours_dup),
     "hrs:my": (hours_data(HoursButton("my", 1)), row_hours_my),
@@ -452,6 +467,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "ann:ack": (ack_data(1), row_ann_ack),
     "sub": (submit_data(1, 2), row_sub),
     "guard": (guard_data("A" * 22), row_guard),
+    "guide": (guide_data("me"), row_guide),
 }
 
 
