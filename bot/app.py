@@ -96,8 +96,12 @@ def build_application(
         builder = builder.base_url(settings.api_base_url)
     if request is not None:
         builder = builder.request(request)
+    elif settings.proxy:  # PTB's httpx client: for networks that reach Telegram only this way
+        builder = builder.proxy(settings.proxy)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    elif settings.proxy:
+        builder = builder.get_updates_proxy(settings.proxy)
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or Clock()
@@ -123,15 +127,18 @@ async def startup(app: Application) -> None:
     from schedules import restore
 
     await restore(app)
+    log.info("started: bot @%s, database %s", app.bot.username, settings.db)
 
 
 async def shutdown(app: Application) -> None:
+    """Stop the outbox sender and close the database."""
     services: Services | None = app.bot_data.pop("services", None)
     if services is None:
         return
     if services.sender is not None:
         await services.sender.stop()
     await services.db.close()
+    log.info("stopped: outbox sender and database closed")
 
 
 @asynccontextmanager

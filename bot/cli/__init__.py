@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from bot import logs
 from bot.cli import db as db_commands
 from bot.cli import export as export_commands
 from bot.cli.common import CliError
@@ -47,13 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """The `towerbot` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format=logs.FORMAT)
     try:
         settings = load_settings()
+        # the bot logs what an operator reads; other commands speak through their output
+        logs.configure(settings.log_level if args.command == "run" else "WARNING")
         if args.command == "run":  # PTB's run_polling / run_webhook own the event loop
             return run(settings)
         return asyncio.run(dispatch(args, settings)) or 0
