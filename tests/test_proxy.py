@@ -1,0 +1,36 @@
+"""TOWERBOT_PROXY: every request to Telegram (getUpdates too) goes through the proxy."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from bot.app import build_application
+from bot.settings import SettingsError, load_settings
+
+
+def test_http_proxy_reaches_both_clients() -> None:
+    settings = load_settings(_env_file=None, token="1:abc", proxy="http://127.0.0.1:3128")
+    app = build_application(settings)
+    get_updates, other = app.bot._request  # PTB's two HTTPXRequest objects
+    assert get_updates._client_kwargs["proxy"] == "http://127.0.0.1:3128"
+    assert other._client_kwargs["proxy"] == "http://127.0.0.1:3128"
+
+
+def test_no_proxy_by_default() -> None:
+    app = build_application(load_settings(_env_file=None, token="1:abc"))
+    assert all(r._client_kwargs.get("proxy") is None for r in app.bot._request)
+
+
+def test_not_a_proxy_url_is_one_line() -> None:
+    with pytest.raises(SettingsError, match=r"TOWERBOT_PROXY: .*http://host:port"):
+        load_settings(_env_file=None, proxy="127.0.0.1:3128")
+
+
+def test_socks_without_the_extra_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "socksio" else find_spec(name, *a))
+    with pytest.raises(SettingsError, match=r"httpx\[socks\]"):
+        load_settings(_env_file=None, proxy="socks5://127.0.0.1:1080")
