@@ -198,13 +198,14 @@ async def cancel(update: Update, context: Context) -> None:
 async def me(update: Update, context: Context) -> None:
     """Profile, org and roles (private only: it shows personal data)."""
     require_private(update)
-    profile = await context.services.people.profile(actor(update).user_id)
+    uid = actor(update).user_id  # shown to the person: what TOWERBOT_SUPERUSERS asks for
+    profile = await context.services.people.profile(uid)
     if profile.person is None:
-        await reply(update, context, tr(context, "me_unregistered"))
+        await reply(update, context, tr(context, "me_unregistered", user_id=uid))
         return
     parts = [tr(context, "me_profile", name=profile.person.real_name,
                 org=profile.org.name if profile.org else "?",
-                phone=profile.person.phone or tr(context, "reg_phone_none"))]
+                phone=profile.person.phone or tr(context, "reg_phone_none"), user_id=uid)]
     if profile.roles:
         roles = "、".join(f"{org.name} {tr(context, 'role_' + role)}" for org, role in profile.roles)
         parts.append(tr(context, "me_roles", roles=roles))

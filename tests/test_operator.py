@@ -1,4 +1,4 @@
-"""TOWERBOT_PROXY: every request to Telegram (getUpdates too) goes through the proxy."""
+"""What an operator sets up: their own user id from /me, TOWERBOT_PROXY for both PTB clients."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import build_application
 from bot.settings import SettingsError, load_settings
+from tests.conftest import Harness, register
 
 
 def test_http_proxy_reaches_both_clients() -> None:
@@ -34,3 +35,14 @@ def test_socks_without_the_extra_says_how_to_get_it(monkeypatch: pytest.MonkeyPa
                         lambda name, *a: None if name == "socksio" else find_spec(name, *a))
     with pytest.raises(SettingsError, match=r"httpx\[socks\]"):
         load_settings(_env_file=None, proxy="socks5://127.0.0.1:1080")
+
+
+async def test_me_shows_the_own_user_id_before_and_after_registering(tb: Harness) -> None:
+    boss = tb.em.add_user("晓明", user_id=7000001)
+    await tb.send(boss, None, "/start")
+    assert "ID：7000001" in (await tb.send(boss, None, "/me"))[0].text
+    root = tb.em.add_group("区团委群", members=[boss["id"]])
+    tb.settings.superusers.append(boss["id"])
+    await tb.send(boss, root, "/setup yanshan 雁山区团委")
+    await register(tb, boss, "王晓明", "yanshan")
+    assert "ID：7000001" in (await tb.send(boss, None, "/me"))[0].text
