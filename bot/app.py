@@ -31,6 +31,7 @@ from bot.domain.outbox import Outbox
 from bot.domain.people import People
 from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
+from bot.domain.roster import Roster
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
 from bot.gateway.sender import Sender
@@ -66,6 +67,7 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         stats=Stats(db, access, clock, settings),
         audit=Audit(db, access, clock, outbox, settings, people.lang),
         privacy=Privacy(db, access, clock, settings.retention_days),
+        roster=Roster(db, clock),
     )
 
 

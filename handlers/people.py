@@ -75,7 +75,11 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
         person = await people.person(uid)
         text = (tr(context, "reg_ask_name_edit", name=person.real_name) if person
                 else tr(context, "reg_ask_name"))
-        await reply(update, context, text)
+        # a person on an imported roster shares the phone instead and only confirms
+        markup = ReplyKeyboardMarkup(
+            [[KeyboardButton(tr(context, "reg_btn_share"), request_contact=True)]],
+            one_time_keyboard=True, resize_keyboard=True)
+        await reply(update, context, text + "\n" + tr(context, "reg_roster_hint"), markup)
     elif state.step == "org":
         await send_picker(update, context, None)
     elif state.step == "phone":
@@ -87,7 +91,11 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
         await reply(update, context, tr(context, "reg_ask_phone"), markup)
     elif state.step == "consent":
         note = tr(context, "reg_phone_note") if state.phone else ""
-        await reply(update, context, tr(context, "reg_consent", phone_note=Raw(note)), keyboard([
+        text = tr(context, "reg_consent", phone_note=Raw(note))
+        if state.from_roster:
+            text = Raw(tr(context, "reg_roster_found", name=state.real_name, org=state.org_name)
+                       + "\n\n" + text)
+        await reply(update, context, text, keyboard([
             [(tr(context, "reg_btn_agree"), reg_data("consent", True)),
              (tr(context, "reg_btn_decline"), reg_data("consent", False))]]))
     elif state.step == "confirm":
@@ -123,7 +131,9 @@ async def registration_input(update: Update, context: Context) -> None:
     if state is None:
         return
     message = message_of(update)
-    if state.step == "name":
+    if state.step == "name" and message.contact is not None:
+        state = await people.give_phone(uid, message.contact.phone_number, message.contact.user_id)
+    elif state.step == "name":
         state = await people.give_name(uid, message.text or "")
     elif state.step == "org":
         state = await people.pick_org_code(uid, message.text or "")
