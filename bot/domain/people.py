@@ -12,6 +12,7 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Org, Person, User
+from bot.domain.roster import match_key
 from bot.texts import DEFAULT_LANG, normalise_lang
 from storage import orgs as org_repo
 from storage import privacy as privacy_repo
@@ -206,7 +207,7 @@ class People:
             if contact_user_id != user_id:
                 raise Refusal("err_not_own_contact")
             state.phone = validate.phone(phone)
-            entry = await roster_repo.by_phone(self.db.reader, state.phone)
+            entry = await roster_repo.by_phone(self.db.reader, match_key(state.phone))
             org = await org_repo.get(self.db.reader, entry.org_id) if entry else None
             if entry is not None and org is not None:
                 state.real_name, state.org_id, state.org_name = entry.real_name, org.id, org.name
@@ -254,7 +255,7 @@ class People:
 
     async def _claim(self, tx: Conn, user_id: int, state: Registration) -> None:
         """The roster row becomes the person's: its role is granted, the row goes."""
-        entry = await roster_repo.by_phone(tx, state.phone or "")
+        entry = await roster_repo.by_phone(tx, match_key(state.phone or ""))
         if entry is None:  # purged or re-imported meanwhile: the person is registered anyway
             return
         if entry.role and entry.org_id == state.org_id:

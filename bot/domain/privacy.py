@@ -23,6 +23,7 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Org
+from bot.domain.roster import match_key
 from storage import activities as activity_repo
 from storage import announcements as announcement_repo
 from storage import campaigns as campaign_repo
@@ -200,7 +201,7 @@ class Privacy:
                 *(f"@{n}" for n in (actor.username, user.username if user else None) if n),
             ], phones)
             # a roster re-imported after they registered: the pre-registration goes too
-            await roster_repo.delete(tx, phones)
+            await roster_repo.delete(tx, [match_key(p) for p in phones])
             tomb = await self._tombstone(tx)
             await hour_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await activity_repo.repoint_user(tx, uid, tomb)

@@ -152,6 +152,13 @@ def _reason(exc: Refusal) -> str:
     }.get(exc.key, exc.key)
 
 
+def match_key(phone: str) -> str:
+    """The phone a roster row is found by: '+digits', a Chinese mobile (11 digits from 1) with
+    +86 (a roster holds 13800138000 where a Telegram contact gives 8613800138000)."""
+    digits = phone.lstrip("+")
+    return "+86" + digits if len(digits) == 11 and digits.startswith("1") else "+" + digits
+
+
 def _phone(text: str) -> str:
     validate.no_invisible(text, field="phone")
     digits = validate.ascii_digits(text).strip()
@@ -159,7 +166,7 @@ def _phone(text: str) -> str:
         raise Refusal("err_empty", field="phone")
     if not _PHONE_CHARS.fullmatch(digits):
         raise Refusal("err_bad_phone")
-    return validate.phone(digits)
+    return match_key(validate.phone(digits))
 
 
 class _Bad(Exception):
@@ -255,7 +262,7 @@ class Roster:
             return report
         now = self.clock.time()
         async with self.db.transaction() as tx:
-            taken = await roster_repo.registered_phones(tx)
+            taken = {match_key(p) for p in await roster_repo.registered_phones(tx)}
             for entry in entries:
                 if entry.phone in taken:
                     report.registered += 1
