@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import csv
+import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import Workbook
 
+from bot import logs
 from bot.cli import main
 from bot.domain.roster import RosterFileError, check_rows, read_rows
 from tests.conftest import Harness
@@ -125,8 +128,10 @@ def test_gb18030_csv(tmp_path: Path) -> None:
 # --- the command line -------------------------------------------------------------------------
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A database with the Yanshan tree, and TOWERBOT_DB pointing at it; returns its path."""
+    # main() sets logger levels for the process: put them back for the tests that follow
+    levels = {name: logging.getLogger(name).level for name in ("", *logs.CHATTY)}
     monkeypatch.chdir(tmp_path)
     for name in ("TOWERBOT_TOKEN", "TOWERBOT_SUPERUSERS"):
         monkeypatch.delenv(name, raising=False)
@@ -137,7 +142,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                     "  - {code: yanshan.dabu, name: 大埠乡团委}\n"
                     "  - {code: yanshan.jiedao, name: 雁山街道团工委}\n", encoding="utf-8")
     assert main(["org", "import", str(tree)]) == 0
-    return db
+    yield db
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def roster_rows(db: Path) -> list[tuple]:
