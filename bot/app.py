@@ -32,6 +32,7 @@ from bot.domain.outbox import Outbox
 from bot.domain.people import People
 from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
+from bot.domain.roster import Roster
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
 from bot.domain.welcome import Welcomes
@@ -73,6 +74,7 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         privacy=Privacy(db, access, clock, settings.retention_days),
         # one welcome per group per window, through the outbox and the daily budget
         welcomes=Welcomes(db, access, outbox, reminders, clock, settings),
+        roster=Roster(db, clock),
     )
 
 
@@ -103,8 +105,12 @@ def build_application(
         builder = builder.base_url(settings.api_base_url)
     if request is not None:
         builder = builder.request(request)
+    elif settings.proxy:  # PTB's httpx client: for networks that reach Telegram only this way
+        builder = builder.proxy(settings.proxy)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    elif settings.proxy:
+        builder = builder.get_updates_proxy(settings.proxy)
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or Clock()
@@ -135,15 +141,18 @@ async def startup(app: Application) -> None:
     from schedules import restore
 
     await restore(app)
+    log.info("started: bot @%s, database %s", app.bot.username, settings.db)
 
 
 async def shutdown(app: Application) -> None:
+    """Stop the outbox sender and close the database."""
     services: Services | None = app.bot_data.pop("services", None)
     if services is None:
         return
     if services.sender is not None:
         await services.sender.stop()
     await services.db.close()
+    log.info("stopped: outbox sender and database closed")
 
 
 @asynccontextmanager

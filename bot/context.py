@@ -22,6 +22,7 @@ from bot.domain.outbox import Outbox
 from bot.domain.people import People, Profile
 from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
+from bot.domain.roster import Roster
 from bot.domain.stats import Stats
 from bot.domain.tower import OrgView, Tower
 from bot.domain.welcome import Welcomes
@@ -55,6 +56,7 @@ class Services:
     audit: Audit
     privacy: Privacy
     welcomes: Welcomes
+    roster: Roster
     sender: Sender | None = None
     #: (update id, time) of the newest update handled; saved for `towerbot status`
     last_update: tuple[int, float] | None = None

@@ -1,7 +1,7 @@
 """One structured log line per update: its id, chat, command and outcome — never names or phones.
 
 The update processor (bot/concurrency.py) opens an `UpdateLog` around each update; the error
-handler marks it refused or failed through `mark()`.
+handler marks it refused or failed through `mark()`. `configure()` sets what an operator reads.
 """
 
 from __future__ import annotations
@@ -12,6 +12,20 @@ import time
 from typing import Any, Self
 
 log = logging.getLogger("towerbot.updates")
+#: libraries whose INFO lines are chatter (jobs added and run, every HTTP request, PTB's
+#: start-up steps): below DEBUG they only speak from WARNING up
+CHATTY = ("apscheduler", "httpx", "httpcore", "telegram", "uvicorn", "starlette")
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def configure(level: str) -> None:
+    """Log at `level` (DEBUG, INFO, ...); library chatter only when `level` is DEBUG."""
+    logging.basicConfig(format=FORMAT)
+    numeric = logging.getLevelName(level.upper())
+    logging.getLogger().setLevel(numeric)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
 _outcome: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("outcome", default=None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from datetime import timedelta
 from typing import Annotated
@@ -14,6 +15,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 #: Telegram allows 1-256 of these characters; we ask for 16 or more so it cannot be guessed
 MIN_SECRET = 16
 _SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_SECRET},256}}")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_PROXY_SCHEMES = ("http", "https", "socks4", "socks5", "socks5h")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     webhook_port: int = Field(8443, ge=1, le=65535)
     #: required with webhook_url: requests without it are refused (fail closed)
     webhook_secret: SecretStr | None = Field(None, validate_default=True)
+    #: what `towerbot run` logs: INFO is one line per update, start-up, shutdown, warnings;
+    #: DEBUG adds the libraries' chatter (APScheduler jobs, HTTP requests, telegram.ext)
+    log_level: str = "INFO"
+    #: http(s) proxy for every request to Telegram; socks5:// needs `pip install httpx[socks]`
+    proxy: str | None = None
 
     @field_validator("superusers", mode="before")
     @classmethod
@@ -145,6 +153,25 @@ class Settings(BaseSettings):
         if not (value.startswith("https://")
                 or (info.data.get("api_base_url") and value.startswith("http://"))):
             raise ValueError("must start with https://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError("must be one of " + ", ".join(_LOG_LEVELS))
+        return value.upper()
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in _PROXY_SCHEMES:
+            raise ValueError("must be a URL like http://host:port (or socks5://host:port)")
+        if scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
+            raise ValueError("a socks proxy needs the extra: pip install 'httpx[socks]'")
         return value
 
     @property

@@ -82,7 +82,11 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
         person = await people.person(uid)
         text = (tr(context, "reg_ask_name_edit", name=person.real_name) if person
                 else tr(context, "reg_ask_name"))
-        await reply(update, context, text)
+        # a person on an imported roster shares the phone instead and only confirms
+        markup = ReplyKeyboardMarkup(
+            [[KeyboardButton(tr(context, "reg_btn_share"), request_contact=True)]],
+            one_time_keyboard=True, resize_keyboard=True)
+        await reply(update, context, text + "\n" + tr(context, "reg_roster_hint"), markup)
     elif state.step == "org":
         await send_picker(update, context, state.picker_at)
     elif state.step == "phone":
@@ -98,7 +102,11 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
         summary = tr(context, "reg_confirm", name=state.real_name, org=state.org_name,
                      phone=state.phone or tr(context, "reg_phone_none"))
         consent = tr(context, "reg_consent", phone_note=Raw(note))
-        await reply(update, context, Raw(f"{summary}\n\n{consent}"), keyboard([
+        text = f"{summary}\n\n{consent}"
+        if state.from_roster:  # name and org came from the roster: say so first
+            text = tr(context, "reg_roster_found", name=state.real_name,
+                      org=state.org_name) + "\n\n" + text
+        await reply(update, context, Raw(text), keyboard([
             [(tr(context, "reg_btn_agree_register"), reg_data("consent", True))],
             [(tr(context, "reg_btn_restart"), reg_data("confirm", False)),
              (tr(context, "reg_btn_decline"), reg_data("consent", False))]]))
@@ -135,7 +143,9 @@ async def registration_input(update: Update, context: Context) -> None:
     if state is None:
         return
     message = message_of(update)
-    if state.step == "name":
+    if state.step == "name" and message.contact is not None:
+        state = await people.give_phone(uid, message.contact.phone_number, message.contact.user_id)
+    elif state.step == "name":
         state = await people.give_name(uid, message.text or "")
     elif state.step == "org":
         state = await people.pick_org_code(uid, message.text or "")
@@ -215,13 +225,14 @@ async def cancel(update: Update, context: Context) -> None:
 async def me(update: Update, context: Context) -> None:
     """Profile, org and roles (private only: it shows personal data)."""
     require_private(update)
-    profile = await context.services.people.profile(actor(update).user_id)
+    uid = actor(update).user_id  # shown to the person: what TOWERBOT_SUPERUSERS asks for
+    profile = await context.services.people.profile(uid)
     if profile.person is None:
-        await reply(update, context, tr(context, "me_unregistered"))
+        await reply(update, context, tr(context, "me_unregistered", user_id=uid))
         return
     parts = [tr(context, "me_profile", name=profile.person.real_name,
                 org=profile.org.name if profile.org else "?",
-                phone=profile.person.phone or tr(context, "reg_phone_none"))]
+                phone=profile.person.phone or tr(context, "reg_phone_none"), user_id=uid)]
     if profile.roles:
         roles = "、".join(f"{org.name} {tr(context, 'role_' + role)}" for org, role in profile.roles)
         parts.append(tr(context, "me_roles", roles=roles))

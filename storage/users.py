@@ -125,7 +125,9 @@ async def people_in(conn: Conn, org_ids: list[int]) -> list[Person]:
     return [Person.model_validate(dict(r)) for r in rows]
 
 
-async def set_role(conn: Conn, *, org_id: int, user_id: int, role: str, by: int, now: float) -> None:
+async def set_role(
+    conn: Conn, *, org_id: int, user_id: int, role: str, by: int | None, now: float
+) -> None:
     await conn.execute(
         "INSERT INTO roles(org_id, user_id, role, granted_by, granted_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role,"

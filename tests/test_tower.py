@@ -168,3 +168,14 @@ async def test_org_import_is_idempotent(tb: Harness) -> None:
     third = await tb.services.tower.import_tree(tree)
     assert (third.created, third.updated) == (0, 1)
     assert await org_count(tb) == 4
+
+
+async def test_org_import_reports_progress_per_org(tb: Harness) -> None:
+    from bot.domain.tower import count_tree
+
+    tree = {"code": "yanshan", "name": "雁山区团委", "children": [
+        {"code": "yanshan.a", "name": "甲", "children": [{"code": "yanshan.a.1", "name": "甲一"}]},
+        {"code": "yanshan.b", "name": "乙"}]}
+    steps: list[int] = []
+    await tb.services.tower.import_tree(tree, progress=steps.append)
+    assert steps == [1, 1, 1, 1] and count_tree(tree) == 4

@@ -1,4 +1,4 @@
-"""towerbot run | demo | db upgrade | org import | backup | status | export.
+"""towerbot run | demo | db upgrade | org import | members | backup | status | export.
 
 The CLI parses arguments and calls into bot/app.py and the domain; it builds nothing itself.
 Each command lives in its own module; this one holds the parser and the dispatch.
@@ -12,8 +12,10 @@ import logging
 import sys
 from pathlib import Path
 
+from bot import logs
 from bot.cli import db as db_commands
 from bot.cli import export as export_commands
+from bot.cli import members as members_commands
 from bot.cli.common import CliError
 from bot.cli.org import org_import
 from bot.cli.run import run
@@ -41,19 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("file")
     sub.add_parser("status", help="outbox backlog, scheduled jobs, last update received")
     export_commands.add_commands(sub)
+    members_commands.add_commands(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """The `towerbot` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format=logs.FORMAT)
     try:
         settings = load_settings()
+        # the bot logs what an operator reads; other commands speak through their output
+        logs.configure(settings.log_level if args.command == "run" else "WARNING")
         if args.command == "run":  # PTB's run_polling / run_webhook own the event loop
             return run(settings)
         return asyncio.run(dispatch(args, settings)) or 0
@@ -82,4 +83,6 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
         return await db_commands.status(settings)
     if args.command == "export":
         return await export_commands.export(args, settings)
+    if args.command == "members":
+        return await members_commands.members(args, settings)
     raise SystemExit(f"unknown command {args.command}")

@@ -11,10 +11,12 @@ from bot.settings import Settings
 async def org_import(settings: Settings, file: str, parent: str | None) -> int:
     """Import the YAML tree in `file` under `parent` (default: the root)."""
     import yaml
+    from tqdm import tqdm
 
     from bot.app import build_services
     from bot.domain.clock import Clock
     from bot.domain.errors import Refusal
+    from bot.domain.tower import count_tree
     from bot.texts import t
 
     try:
@@ -25,7 +27,10 @@ async def org_import(settings: Settings, file: str, parent: str | None) -> int:
     try:
         services = build_services(settings, db, Clock())
         try:
-            result = await services.tower.import_tree(data, parent_code=parent)
+            # on a terminal only (quiet when piped), like the exports and the backup
+            with tqdm(total=count_tree(data), unit="org", disable=None, desc="org import") as bar:
+                result = await services.tower.import_tree(data, parent_code=parent,
+                                                          progress=bar.update)
         except Refusal as exc:
             text = t("en", exc.key, **exc.values)
             raise CliError(text.replace("&lt;", "<").replace("&gt;", ">")) from None

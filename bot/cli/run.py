@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from bot.cli.common import CliError, open_db
 from bot.settings import Settings
+
+log = logging.getLogger("towerbot.run")
 
 
 def run(settings: Settings) -> int:
@@ -37,6 +40,7 @@ def _serve(app: Any, settings: Settings) -> None:
         except ServeError as exc:
             raise CliError(str(exc)) from None
     else:
+        log.info("polling mode: getUpdates with every update type")
         app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 

@@ -87,3 +87,13 @@ class Actor(_Model):
     first_name: str = ""
     username: str | None = None
     tg_lang: str | None = None
+
+
+class RosterEntry(_Model):
+    """A pre-registration from an imported roster, waiting for its person (matched by phone)."""
+
+    phone: str
+    real_name: str
+    org_id: int
+    role: str | None = None
+    imported_at: float

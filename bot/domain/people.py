@@ -12,11 +12,14 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Org, Person, User
+from bot.domain.roster import match_key
 from bot.texts import DEFAULT_LANG, normalise_lang
 from storage import minors as minor_repo
 from storage import orgs as org_repo
+from storage import privacy as privacy_repo
+from storage import roster as roster_repo
 from storage import users as user_repo
-from storage.db import Database
+from storage.db import Conn, Database
 
 #: a new registration starts at "age"; a minor without a guardian's consent waits at "guardian"
 Step = Literal["age", "guardian", "name", "org", "phone", "consent", "confirm"]
@@ -38,6 +41,9 @@ class Registration(BaseModel):
     editing: bool = False
     after: str | None = None  # a deep-link payload to resume when registration completes
     picker_at: int | None = None  # the org the picker opens at (e.g. an activity's org)
+    #: name and org came from an imported roster row with this phone (bot/domain/roster.py)
+    from_roster: bool = False
+    role: str | None = None  # the roster's role, granted on confirm
 
 
 # --- callback data: the registration and /forgetme buttons ----------------------------------
@@ -193,8 +199,13 @@ class People:
     async def give_name(self, user_id: int, text: str) -> Registration:
         state = await self._expect(user_id, "name")
         state.real_name = validate.clean_text(text, max_len=50, field="name")
-        state.step = "phone" if state.org_id and not state.editing else "org"
+        state.step = self._after_org(state) if state.org_id and not state.editing else "org"
         return await self._save(user_id, state)
+
+    @staticmethod
+    def _after_org(state: Registration) -> Step:
+        """The phone step, unless the contact was already shared at the name step."""
+        return "consent" if state.phone else "phone"
 
     async def pick_org(self, user_id: int, org_id: int) -> Registration:
         state = await self._expect(user_id, "org")
@@ -204,6 +215,7 @@ class People:
         state.org_id, state.org_name = org.id, org.name
         waiting = state.minor and not await minor_repo.has_consent(self.db.reader, user_id)
         state.step = "guardian" if waiting else "phone"
+        state.org_id, state.org_name, state.step = org.id, org.name, self._after_org(state)
         return await self._save(user_id, state)
 
     async def pick_org_code(self, user_id: int, text: str) -> Registration:
@@ -213,11 +225,25 @@ class People:
         return await self.pick_org(user_id, org.id)
 
     async def give_phone(self, user_id: int, phone: str | None, contact_user_id: int | None = None) -> Registration:
-        state = await self._expect(user_id, "phone")
+        """The contact button (at the phone step, or already at the name step) or Skip; a phone
+        an imported roster knows fills in name and org, and the person only consents and confirms."""
+        # the guardian rule applies here too: a minor's phone waits for the consent (_expect)
+        state = await self._expect(user_id, "phone", "name")
+        if state.step != "phone" and not (state.step == "name" and phone is not None):
+            raise Refusal("err_wrong_step")
         if phone is not None:
             if contact_user_id != user_id:
                 raise Refusal("err_not_own_contact")
             state.phone = validate.phone(phone)
+            entry = await roster_repo.by_phone(self.db.reader, match_key(state.phone))
+            org = await org_repo.get(self.db.reader, entry.org_id) if entry else None
+            if entry is not None and org is not None:
+                state.real_name, state.org_id, state.org_name = entry.real_name, org.id, org.name
+                state.from_roster, state.role = True, entry.role
+                state.step = "consent"
+                return await self._save(user_id, state)
+            if state.step == "name":  # not on the roster: the usual steps, phone already known
+                return await self._save(user_id, state)
         state.step = "consent"
         return await self._save(user_id, state)
 
@@ -249,6 +275,8 @@ class People:
                                         phone=state.phone, org_id=state.org_id,
                                         now=self.clock.time())
             await user_repo.clear_flow(tx, user_id)
+            if state.from_roster and state.phone:
+                await self._claim(tx, user_id, state)
             if actor is not None:
                 await user_repo.upsert_user(
                     tx, user_id=user_id, first_name=actor.first_name[:64],
@@ -261,6 +289,19 @@ class People:
             self._seen.pop(user_id, None)  # the next update records the Telegram name
         assert person is not None
         return person, state
+
+    async def _claim(self, tx: Conn, user_id: int, state: Registration) -> None:
+        """The roster row becomes the person's: its role is granted, the row goes."""
+        entry = await roster_repo.by_phone(tx, match_key(state.phone or ""))
+        if entry is None:  # purged or re-imported meanwhile: the person is registered anyway
+            return
+        if entry.role and entry.org_id == state.org_id:
+            await user_repo.set_role(tx, org_id=entry.org_id, user_id=user_id, role=entry.role,
+                                     by=None, now=self.clock.time())
+            await privacy_repo.log(tx, at=self.clock.time(), actor_id=None, action="role",
+                                   detail=f"{entry.role} (roster)", org_id=entry.org_id,
+                                   target_id=user_id)
+        await roster_repo.delete(tx, [entry.phone])
 
     async def cancel(self, user_id: int) -> bool:
         async with self.db.transaction() as tx:

@@ -23,6 +23,7 @@ from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Org
+from bot.domain.roster import match_key
 from storage import activities as activity_repo
 from storage import announcements as announcement_repo
 from storage import campaigns as campaign_repo
@@ -31,6 +32,7 @@ from storage import minors as minor_repo
 from storage import orgs as org_repo
 from storage import outbox as outbox_repo
 from storage import privacy as repo
+from storage import roster as roster_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
 
@@ -193,12 +195,15 @@ class Privacy:
             user = await user_repo.get_user(tx, uid)
             flow = await user_repo.get_flow(tx, uid)
             draft = flow.state if flow else {}
+            phones = [str(p) for p in (person.phone if person else None, draft.get("phone")) if p]
             needles = Needles(uid, [
                 person.real_name if person else None, user.first_name if user else None,
                 user.username if user else None, actor.first_name, actor.username,
                 str(draft.get("real_name") or ""),
                 *(f"@{n}" for n in (actor.username, user.username if user else None) if n),
-            ], [p for p in (person.phone if person else None, draft.get("phone")) if p])
+            ], phones)
+            # a roster re-imported after they registered: the pre-registration goes too
+            await roster_repo.delete(tx, [match_key(p) for p in phones])
             tomb = await self._tombstone(tx)
             await hour_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await activity_repo.repoint_user(tx, uid, tomb)

@@ -54,6 +54,14 @@ class OrgView(BaseModel):
     subtree_staffed: int
 
 
+def count_tree(node: object) -> int:
+    """How many orgs a YAML tree {code, name, children} holds (for a progress bar's total)."""
+    if not isinstance(node, dict):
+        return 0
+    children = node.get("children")
+    return 1 + sum(count_tree(c) for c in children) if isinstance(children, list) else 1
+
+
 class ImportResult(BaseModel):
     created: int = 0
     updated: int = 0
@@ -227,17 +235,19 @@ class Tower:
         async with self.db.transaction() as tx:
             await user_repo.forget_usernames(tx, user_id)
 
-    async def import_tree(self, node: dict[str, Any], parent_code: str | None = None) -> ImportResult:
+    async def import_tree(self, node: dict[str, Any], parent_code: str | None = None,
+                          progress: Callable[[int], object] | None = None) -> ImportResult:
         """Create or update a tree {code, name, kind, children}; running it twice changes nothing."""
         result = ImportResult()
         async with self.db.transaction() as tx:
             parent = await org_repo.by_code(tx, validate.org_code(parent_code)) if parent_code else None
             if parent_code and parent is None:
                 raise Refusal("err_unknown_org", code=validate.excerpt(parent_code))
-            await self._import(tx, node, parent, result)
+            await self._import(tx, node, parent, result, progress or (lambda n: None))
         return result
 
-    async def _import(self, tx: Any, node: dict[str, Any], parent: Org | None, result: ImportResult) -> None:
+    async def _import(self, tx: Any, node: dict[str, Any], parent: Org | None,
+                      result: ImportResult, progress: Callable[[int], object]) -> None:
         if not isinstance(node, dict):
             raise Refusal("err_import_shape")
         code = validate.org_code(str(node.get("code", "")))
@@ -259,8 +269,9 @@ class Tower:
                 result.updated += 1
             else:
                 result.unchanged += 1
+        progress(1)
         for child in node.get("children") or []:
-            await self._import(tx, child, org, result)
+            await self._import(tx, child, org, result, progress)
 
     # --- chat lifecycle ----------------------------------------------------------------------
     async def bot_status(self, chat: Chat, status: str) -> None:
