@@ -206,14 +206,14 @@ async def test_shared_phone_matches_the_roster_and_only_confirms(tb: Harness,
                                                        "书记"]])
     assert report.created == 1
     zhao = tb.em.add_user("敏敏")
-    prompt = (await tb.send(zhao, None, "/register"))[-1]
+    age = (await tb.send(zhao, None, "/register"))[-1]
+    prompt = (await tb.press(zhao, age, "reg:age:n"))[-1]
     keyboard = prompt.params["reply_markup"]["keyboard"]
     assert keyboard[0][0].get("request_contact") is True
     consent = await tb.deliver(tb.em.contact(zhao, "+86 139 1234 5678"))
     assert "赵敏" in consent[-1].text and "雁山街道团工委" in consent[-1].text
-    confirm = await tb.press(zhao, consent[-1], "reg:consent:y")
-    assert "赵敏" in confirm[-1].text
-    await tb.press(zhao, confirm[-1], "reg:confirm:y")
+    # the summary and the consent are one message: agreeing registers (one tap)
+    await tb.press(zhao, consent[-1], "reg:consent:y")
     person = await tb.services.people.person(zhao["id"])
     assert person is not None and person.real_name == "赵敏" and person.phone == "+8613912345678"
     roles = await tb.db.fetchall("SELECT r.role, o.code FROM roles r JOIN orgs o ON o.id = r.org_id"
@@ -226,11 +226,11 @@ async def test_match_at_the_phone_step_after_typing(tb: Harness, tower: dict) ->
     await tb.services.roster.import_rows([EN, ["Zhao Min", "yanshan.dabu", "13912345679", ""]])
     user = tb.em.add_user("Min", language_code="en")
     await tb.send(user, None, "/start join_yanshan-jiedao")
+    await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     await tb.send(user, None, "Min Z")
     consent = await tb.deliver(tb.em.contact(user, "13912345679"))
     assert "Zhao Min" in consent[-1].text
-    confirm = await tb.press(user, consent[-1], "reg:consent:y")
-    await tb.press(user, confirm[-1], "reg:confirm:y")
+    await tb.press(user, consent[-1], "reg:consent:y")  # one tap registers
     person = await tb.services.people.person(user["id"])
     org = await tb.db.fetchone("SELECT code FROM orgs WHERE id = ?", (person.org_id,))
     assert person.real_name == "Zhao Min" and org["code"] == "yanshan.dabu"
@@ -241,11 +241,11 @@ async def test_match_at_the_phone_step_after_typing(tb: Harness, tower: dict) ->
 async def test_phone_not_on_the_roster_keeps_the_usual_steps(tb: Harness, tower: dict) -> None:
     user = tb.em.add_user("新人")
     await tb.send(user, None, "/start join_yanshan-dabu")
+    await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     after = await tb.deliver(tb.em.contact(user, "13700000000"))  # at the name step
     assert "姓名" in after[-1].text
     consent = await tb.send(user, None, "新人甲")  # org known, phone known: straight to consent
-    confirm = await tb.press(user, consent[-1], "reg:consent:y")
-    await tb.press(user, confirm[-1], "reg:confirm:y")
+    await tb.press(user, consent[-1], "reg:consent:y")  # one tap registers
     person = await tb.services.people.person(user["id"])
     assert person.real_name == "新人甲" and person.phone == "+13700000000"
 
@@ -254,10 +254,10 @@ async def test_already_registered_phone_is_not_stored_and_forgetme_drops_a_late_
         tb: Harness, tower: dict) -> None:
     user = tb.em.add_user("小周")
     await tb.send(user, None, "/start join_yanshan-dabu")
+    await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     await tb.send(user, None, "周一")
     consent = await tb.deliver(tb.em.contact(user, "13600000001"))
-    confirm = await tb.press(user, consent[-1], "reg:consent:y")
-    await tb.press(user, confirm[-1], "reg:confirm:y")
+    await tb.press(user, consent[-1], "reg:consent:y")  # one tap registers
     report = await tb.services.roster.import_rows([EN, ["周一", "yanshan.dabu", "13600000001", ""]])
     assert (report.registered, report.created) == (1, 0)
     # a row that slipped in anyway (written before they registered) goes with /forgetme

@@ -214,8 +214,7 @@ class People:
             raise Refusal("err_unknown_org", code=str(org_id))
         state.org_id, state.org_name = org.id, org.name
         waiting = state.minor and not await minor_repo.has_consent(self.db.reader, user_id)
-        state.step = "guardian" if waiting else "phone"
-        state.org_id, state.org_name, state.step = org.id, org.name, self._after_org(state)
+        state.step = "guardian" if waiting else self._after_org(state)
         return await self._save(user_id, state)
 
     async def pick_org_code(self, user_id: int, text: str) -> Registration:
