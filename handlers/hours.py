@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
@@ -12,17 +13,32 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import Context, Hooks
 from bot.domain import export_hours as xl
 from bot.domain import validate
+from bot.domain.clock import fmt_day
 from bot.domain.errors import Refusal
 from bot.domain.hours import (
     REJECT_FLOW,
     Decision,
     HoursButton,
+    Logged,
     RejectWhere,
     fmt_hours,
     hours_data,
     hours_pattern,
     parse_hours_data,
 )
+from bot.domain.hours_form import (
+    DAY_KIND,
+    FORM_FLOW,
+    FormStep,
+    HoursForm,
+    day_data,
+    form_data,
+    form_pattern,
+    parse_day_data,
+    parse_form_data,
+)
+from bot.domain.hours_input import examples
+from bot.domain.when import choice_pattern
 from bot.texts import Raw
 from handlers.common import actor, display_name, is_private, keyboard, reply, require_private, tr
 
@@ -43,9 +59,90 @@ def _stars(context: Context, level: int) -> str:
 # --- logging ---------------------------------------------------------------------------------
 
 async def log_hours(update: Update, context: Context) -> None:
-    """/hours <hours> [YYYY-MM-DD] <description>: log pending service hours."""
+    """/hours <hours> [date] <description>: log pending service hours; /hours alone: guided."""
     require_private(update)
-    logged = await context.services.hours.log(actor(update).user_id, _args_text(update))
+    form = HoursForm(context.services.hours)
+    uid = actor(update).user_id
+    text = _args_text(update)
+    if not text.strip():
+        await _form_say(update, context, FormStep(await form.begin(uid)))
+        return
+    await _form_say(update, context, await form.line(uid, text))
+
+
+async def _form_say(update: Update, context: Context, step: FormStep) -> None:
+    """The next question of the guided /hours, the days to choose from, or the entry logged."""
+    today = context.services.hours.today()
+    if step.logged is not None:
+        await _answer_logged(update, context, step.logged)
+        return
+    state = step.state
+    if state is None:
+        await reply(update, context, tr(context, "hours_form_dropped"))
+        return
+    if step.choices:
+        rows = [[(fmt_day(d, context.lang, today), day_data(d))] for d in step.choices]
+        rows.append([(tr(context, "hours_form_btn_other"), form_data("other"))])
+        await reply(update, context, tr(context, "when_pick", got=step.asked), keyboard(rows))
+        return
+    if state.step == "day":
+        yesterday = today - timedelta(days=1)
+        await reply(update, context, tr(context, "hours_form_ask_day"), keyboard([
+            [(tr(context, "hours_form_btn_today", day=fmt_day(today, context.lang, today)),
+              day_data(today)),
+             (tr(context, "hours_form_btn_yesterday",
+                 day=fmt_day(yesterday, context.lang, today)), day_data(yesterday))],
+            [(tr(context, "hours_form_btn_other"), form_data("other"))]]))
+    elif state.step == "confirm":
+        assert state.served_on is not None and state.quarters is not None
+        await reply(update, context, tr(
+            context, "hours_form_confirm", hours=fmt_hours(state.quarters),
+            date=fmt_day(state.served_on, context.lang, today),
+            description=state.description or ""), keyboard([
+                [(tr(context, "hours_form_btn_ok"), form_data("ok")),
+                 (tr(context, "hours_form_btn_no"), form_data("no"))]]))
+    else:
+        await reply(update, context, tr(context, f"hours_form_ask_{state.step}",
+                                        **examples(today)))
+
+
+async def form_input(update: Update, context: Context) -> None:
+    """A typed answer to the guided /hours."""
+    step = await HoursForm(context.services.hours).answer(
+        actor(update).user_id, update.effective_message.text)
+    await _form_say(update, context, step)
+
+
+async def day_button(update: Update, context: Context) -> None:
+    """Today / yesterday / one of the readings offered, pressed on the "which day" question."""
+    query = update.callback_query
+    day = parse_day_data(query.data)
+    step = await HoursForm(context.services.hours).pick_day(actor(update).user_id, day)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _form_say(update, context, step)
+
+
+async def form_button(update: Update, context: Context) -> None:
+    """Another day (then typed), confirm or drop, on the guided /hours."""
+    query = update.callback_query
+    verb = parse_form_data(query.data)
+    form = HoursForm(context.services.hours)
+    uid = actor(update).user_id
+    if verb == "other":
+        await form.pick_other(uid)
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await reply(update, context, tr(context, "hours_form_ask_other",
+                                        **examples(context.services.hours.today())))
+        return
+    step = await form.confirm(uid, keep=verb == "ok")
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _form_say(update, context, step)
+
+
+async def _answer_logged(update: Update, context: Context, logged: Logged) -> None:
     if logged.draft is not None and logged.duplicate_of is not None:
         dup = logged.duplicate_of
         await reply(update, context, tr(
@@ -337,6 +434,7 @@ async def forget_hook(context: Context, user_id: int) -> None:
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_flow(REJECT_FLOW, reason_input)
+    hooks.add_flow(FORM_FLOW, form_input)
     hooks.add_export("hours", export_hours_handler)
     hooks.add_export("myhours", export_myhours)
     hooks.add_me_section(me_section)
@@ -348,6 +446,8 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("pending", pending))
     app.add_handler(CommandHandler("export", export))
     app.add_handler(CallbackQueryHandler(duplicate_button, pattern=hours_pattern("dup")))
+    app.add_handler(CallbackQueryHandler(day_button, pattern=choice_pattern(DAY_KIND)))
+    app.add_handler(CallbackQueryHandler(form_button, pattern=form_pattern()))
     app.add_handler(CallbackQueryHandler(my_hours_page, pattern=hours_pattern("my")))
     app.add_handler(CallbackQueryHandler(decide_button, pattern=hours_pattern("ok", "no")))
     app.add_handler(CallbackQueryHandler(no_reason_button, pattern=hours_pattern("nr")))

@@ -208,7 +208,13 @@ class Hours:
         self, user_id: int, text: str | None, *, confirm_duplicate: bool = False
     ) -> Logged:
         """Validate and record a pending entry; a same-day duplicate becomes a draft to confirm."""
-        parsed = parse_hours(text, self.today())
+        return await self.record(user_id, parse_hours(text, self.today()),
+                                 confirm_duplicate=confirm_duplicate)
+
+    async def record(
+        self, user_id: int, parsed: HoursInput, *, confirm_duplicate: bool = False
+    ) -> Logged:
+        """Record a validated entry (one line or the guided form); duplicates become drafts."""
         person = await user_repo.get_person(self.db.reader, user_id)
         if person is None:
             raise Refusal("err_not_registered")

@@ -99,8 +99,9 @@ def parse_amount(text: str | None, today: date) -> Decimal:
     return _checked(hours, today, "x").hours
 
 
-def parse_day(text: str | None, today: date) -> tuple[date, ...]:
-    """A day of service typed in the guided form: one day, or the days it may mean."""
+def parse_day(text: str | None, today: date) -> tuple[date | None, tuple[date, ...]]:
+    """A day of service typed in the guided form: (the day, ()) or (None, the days it may mean).
+    """
     try:
         found = read_when(text, today, want="past")
     except Refusal as exc:
@@ -108,10 +109,9 @@ def parse_day(text: str | None, today: date) -> tuple[date, ...]:
             raise
         raise Refusal("err_hours_day", got=validate.excerpt(text, 30), **examples(today)) \
             from None
-    days = (found.value.day,) if found.value else tuple(r.day for r in found.choices)
-    for day in days if len(days) == 1 else ():
-        _checked(Decimal(1), today, "x", day)
-    return days
+    if found.value is not None:
+        return _checked(Decimal(1), today, "x", found.value.day).served_on, ()
+    return None, tuple(r.day for r in found.choices)
 
 
 def parse_description(text: str | None, today: date) -> str:
