@@ -22,11 +22,15 @@ from bot.domain.campaigns import (
 )
 from bot.domain.errors import Refusal
 from bot.domain.validate import excerpt
+from bot.domain.when import Choose, Reading, choice_pattern
 from bot.texts import Raw
+from handlers import when as when_handlers
 from handlers.common import actor, is_private, keyboard, reply, require_group, tr
 
 _NEW = re.compile(r"^\S+\s+new(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 PICK_ROWS = 10
+#: the kind of the due-time choice buttons of /deadline new
+WHEN_KIND = "dl"
 
 
 # --- /deadline (group) ---------------------------------------------------------------------
@@ -50,13 +54,18 @@ async def deadline(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_deadline"))
 
 
-async def deadline_new(update: Update, context: Context) -> None:
-    """Create a campaign owed by the orgs below this chat's org."""
+async def deadline_new(update: Update, context: Context, command: str | None = None,
+                       chosen: Reading | None = None) -> None:
+    """Create a campaign owed by the orgs below this chat's org; an uncertain due time asks."""
     services = context.services
-    match = _NEW.match((update.effective_message.text or "").strip())
+    match = _NEW.match((command or update.effective_message.text or "").strip())
     rest = (match.group(1) or "") if match else ""
-    created = await services.campaigns.create(actor(update).user_id, update.effective_chat.id,
-                                              rest)
+    try:
+        created = await services.campaigns.create(actor(update).user_id,
+                                                  update.effective_chat.id, rest, chosen)
+    except Choose as question:
+        await when_handlers.ask(update, context, WHEN_KIND, question)
+        return
     c = created.campaign
     fmt = services.campaigns.fmt
     reminders = "、".join(fmt(at) for at in created.reminders) if context.lang == "zh" else \
@@ -70,6 +79,12 @@ async def deadline_new(update: Update, context: Context) -> None:
         text = Raw(text + "\n" + tr(context, "camp_created_no_secretary",
                                     orgs=sep.join(created.no_secretary)))
     await reply(update, context, text)
+
+
+async def deadline_when_button(update: Update, context: Context) -> None:
+    """A reading of the due time pressed under the question /deadline new asked."""
+    reading, command = await when_handlers.pressed(update, context)
+    await deadline_new(update, context, command, reading)
 
 
 async def deadline_status(update: Update, context: Context, campaign_id: int | None) -> None:
@@ -228,3 +243,4 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("deadline", deadline))
     app.add_handler(CommandHandler("submit", submit))
     app.add_handler(CallbackQueryHandler(submit_button, pattern=SUBMIT_DATA))
+    app.add_handler(CallbackQueryHandler(deadline_when_button, pattern=choice_pattern(WHEN_KIND)))

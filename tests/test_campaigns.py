@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from tests.conftest import Harness, build_tower, start_harness
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-12-01 00:30 in Shanghai is still 30 November in UTC
 DUE_LOCAL = "2026-12-01 00:30"
-DUE_TS = datetime(2026, 11, 30, 16, 30, tzinfo=timezone.utc).timestamp()
+DUE_TS = datetime(2026, 11, 30, 16, 30, tzinfo=UTC).timestamp()
 
 
 class OffsetClock(Clock):
@@ -69,7 +69,7 @@ async def harness(tmp_path: Path, **kw: Any) -> tuple[Any, Harness, dict[str, An
 
 # --- pure parsing ----------------------------------------------------------------------------
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
 
 
 def test_parse_due_local_midnight() -> None:
@@ -78,7 +78,7 @@ def test_parse_due_local_midnight() -> None:
 
 
 @pytest.mark.parametrize("text,key", [
-    ("2026/12/01 10:00", "err_deadline_date"),
+    ("12/01/2026 10:00", "err_deadline_date"),  # 2026/12/01 is a date people write
     ("2026-02-30 10:00", "err_deadline_date"),
     ("2026-12-01 24:00", "err_deadline_date"),
     ("2026-12-01", "err_deadline_date"),
@@ -200,11 +200,11 @@ async def test_full_ladder_board_and_escalation(tmp_path: Path) -> None:
         await wait_for(lambda: len(private_a()) >= 2, 5)
         # the board at the due time, in the campaign org's chat, in local time
         await wait_for(lambda: any("未交" in x for x in raw_texts(tb, root["id"])), 6)
-        board = [x for x in raw_texts(tb, root["id"]) if "未交 2" in x][0]
+        board = next(x for x in raw_texts(tb, root["id"]) if "未交 2" in x)
         assert "2026-12-01 00:30" in board and "无书记" in board and "大埠乡团委" in board
         # daily while overdue (here every 2 s), then escalation
         await wait_for(lambda: any("仍有" in x for x in raw_texts(tb, root["id"])), 10)
-        escalation = [x for x in raw_texts(tb, root["id"]) if "仍有" in x][0]
+        escalation = next(x for x in raw_texts(tb, root["id"]) if "仍有" in x)
         assert "2/2" in escalation and "雁山街道团工委" in escalation
         await tb.drain()
         texts = private_a()
@@ -290,7 +290,7 @@ async def test_choice_between_campaigns_by_buttons(tb: Harness) -> None:
     await tb.send(boss, root, f"/deadline new 下半年述职 | {later:%Y-%m-%d %H:%M}")
     sent = await tb.send(sec_a, None, "/submit")
     buttons = sent[0].reply_markup["inline_keyboard"]
-    assert [b[0]["callback_data"] for b in buttons][0].startswith("sub:1:")
+    assert next(b[0]["callback_data"] for b in buttons).startswith("sub:1:")
     assert len(buttons) == 2
     sent = await tb.press(sec_a, sent[0], buttons[1][0]["callback_data"])
     assert any("下半年述职" in (s.text or "") for s in sent)
@@ -312,7 +312,7 @@ async def test_blocked_secretary_is_mentioned_in_org_chat(tmp_path: Path) -> Non
         boss, sec_a, root, chat_a = t["boss"], t["sec_a"], t["root"], t["chat_a"]
         await tb.deliver(tb.em.user_blocked_bot(sec_a))
         await tb.send(boss, root, f"/deadline new 述职 | {DUE_LOCAL}")
-        mentions = lambda: [x for x in raw_texts(tb, chat_a["id"])  # noqa: E731
+        mentions = lambda: [x for x in raw_texts(tb, chat_a["id"])
                             if f"tg://user?id={sec_a['id']}" in x and "sub_1" in x]
         await wait_for(lambda: len(mentions()) >= 1, 6)
         assert "李娜" in mentions()[0] and "陈小红" not in mentions()[0]
@@ -366,7 +366,7 @@ async def test_restart_mid_ladder(tmp_path: Path) -> None:
     finally:
         await ctx.__aexit__(None, None, None)
     await asyncio.sleep(2.5)  # the due time passes while the bot is down
-    boards = lambda: [x for x in raw_texts(tb, root["id"]) if "未交" in x]  # noqa: E731
+    boards = lambda: [x for x in raw_texts(tb, root["id"]) if "未交" in x]
     assert boards() == []
     for _ in range(2):  # two restarts: the board once, the reminder never again
         ctx, tb = await start_harness(tmp_path, em=em, clock=clock, campaign_reminders="2s",

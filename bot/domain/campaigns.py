@@ -22,7 +22,6 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -36,6 +35,7 @@ from bot.domain.models_campaigns import Campaign, Submission
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
+from bot.domain.when import Choose, Reading, future_moment, local_ts
 from bot.settings import Settings
 from bot.texts import Raw, mention, t
 from storage import campaigns as repo
@@ -56,7 +56,6 @@ DAY = 86400.0
 
 LangOf = Callable[[int], Awaitable[str]]
 State = Literal["on_time", "late", "missing"]
-_DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{2})$")
 
 
 # --- parsing (pure) -------------------------------------------------------------------------
@@ -67,22 +66,16 @@ class NewCampaign(BaseModel):
     scope: Literal["children", "all"] = "children"
 
 
-def parse_due(text: str, tz: Any, now: float) -> float:
-    """'YYYY-MM-DD HH:MM' in `tz` → UTC seconds; refuse malformed, impossible or past times."""
-    value = " ".join(validate.ascii_digits(text).split())
-    match = _DATE.match(value)
-    if not match:
-        raise Refusal("err_deadline_date", got=validate.excerpt(value))
-    y, mo, d, h, mi = (int(g) for g in match.groups())
+def parse_due(text: str, tz: Any, now: float, chosen: Reading | None = None) -> float:
+    """A due time as people write it, in `tz` → UTC seconds; refuse malformed or past times,
+    `Choose` when it reads several ways (`chosen`: the reading pressed since)."""
+    value = " ".join(text.split())
     try:
-        local = datetime(y, mo, d, h, mi, tzinfo=tz)
-    except ValueError:
+        ts = local_ts(future_moment(value, now, tz, chosen), tz, value)
+    except Refusal as exc:
+        if isinstance(exc, Choose) or exc.key in ("err_foreign_digits", "err_stale_button"):
+            raise
         raise Refusal("err_deadline_date", got=validate.excerpt(value)) from None
-    ts = local.timestamp()
-    # a local time skipped by a DST change does not survive the round trip
-    back = datetime.fromtimestamp(ts, tz=tz)
-    if (back.year, back.month, back.day, back.hour, back.minute) != (y, mo, d, h, mi):
-        raise Refusal("err_deadline_date", got=validate.excerpt(value))
     if ts <= now:
         raise Refusal("err_deadline_past", due=value, now=fmt_local(now, tz))
     if ts - now > MAX_AHEAD:
@@ -90,7 +83,8 @@ def parse_due(text: str, tz: Any, now: float) -> float:
     return ts
 
 
-def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
+def parse_new(text: str | None, tz: Any, now: float,
+              chosen: Reading | None = None) -> NewCampaign:
     """`<title> | <YYYY-MM-DD HH:MM> [| all]` → a validated new campaign."""
     parts = [p.strip() for p in (text or "").split("|")]
     if len(parts) < 2 or not parts[0] or not parts[1]:
@@ -108,7 +102,7 @@ def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
         if parts[2].lower() not in ("all", "全部"):
             raise Refusal("err_deadline_scope", got=validate.excerpt(parts[2], 20))
         scope = "all"
-    return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now), scope=scope)
+    return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now, chosen), scope=scope)
 
 
 # --- callback data and deep link: choosing what to submit ------------------------------------
@@ -276,12 +270,13 @@ class Campaigns:
         return campaign, org
 
     # --- /deadline new | cancel --------------------------------------------------------------
-    async def create(self, user_id: int, chat_id: int, text: str | None) -> Created:
+    async def create(self, user_id: int, chat_id: int, text: str | None,
+                     chosen: Reading | None = None) -> Created:
         """A campaign owed by the orgs directly below this chat's org (or its whole subtree)."""
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
         now = self.clock.time()
-        new = parse_new(text, self.tz, now)
+        new = parse_new(text, self.tz, now, chosen)
         rungs = [d.total_seconds() for d in self.settings.campaign_reminders]
         steps = ladder(new.due_at, now, rungs, self.settings.overdue_days, self.overdue_interval)
         async with self.db.transaction() as tx:

@@ -184,7 +184,7 @@ def _minutes(match: re.Match[str], source: str) -> tuple[int, ...]:
     ap = g["ap"] or g["ap2"]
     period = _PERIODS.get(g["per"] or "") or ("pm" if ap and ap.startswith("p") else
                                                 "am" if ap else None)
-    if mi > 59 or h > 24 or (h == 24 and mi):
+    if mi > 59 or h > 23:
         raise Refusal("err_when_time", got=validate.excerpt(source, 20))
     if period == "am":
         if h > 12:
@@ -195,8 +195,6 @@ def _minutes(match: re.Match[str], source: str) -> tuple[int, ...]:
             raise Refusal("err_when_time", got=validate.excerpt(source, 20))
         keep = h >= 12 or (period == "noon" and h == 11)
         return ((h if keep else h + 12) * 60 + mi,)
-    if h == 24:
-        return (0,)
     if g["mi"] is None and 1 <= h <= 11:  # "9点": morning or evening
         return (h * 60 + mi, (h + 12) * 60 + mi)
     return (h * 60 + mi,)
@@ -370,3 +368,32 @@ def parse_choice_data(data: str | None) -> tuple[str, Reading]:
             raise Refusal("err_stale_button")
         minute = h * 60 + mi
     return match.group(1), Reading(day, minute)
+
+
+# --- a moment in the future (activities, deadlines, announcements) ----------------------------
+
+class Choose(Refusal):
+    """The answer reads more than one way (or only as a past time): offer `choices` as buttons.
+
+    A `Refusal`, so a caller that offers no buttons still answers with the question's text."""
+
+    def __init__(self, got: str, choices: tuple[Reading, ...]) -> None:
+        super().__init__("when_pick", got=validate.excerpt(got, 30))
+        self.choices = choices
+
+
+def future_moment(text: str | None, now: float, tz: tzinfo,
+                  chosen: Reading | None = None) -> Reading:
+    """A date and time ahead of `now`, or `Choose`; `chosen` (a pressed button) must be one of
+    the readings `text` offers now (with no text: any reading, checked by the caller)."""
+    today, minute = now_parts(now, tz)
+    if chosen is not None and text is None:
+        return chosen
+    found = read_when(text, today, now_minute=minute, want="future", need_time=True)
+    if chosen is not None:
+        if chosen not in found.choices and chosen != found.value:
+            raise Refusal("err_stale_button")
+        return chosen
+    if found.value is None:
+        raise Choose(text or "", found.choices)
+    return found.value
