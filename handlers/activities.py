@@ -26,7 +26,7 @@ from bot.domain.errors import Refusal
 from bot.domain.when import Choose, choice_pattern, parse_choice_data
 from bot.gateway.cards import start_cards
 from bot.gateway.markup import markup_of
-from bot.texts import Raw
+from bot.texts import Raw, tn
 from handlers import people as people_handlers
 from handlers import when as when_handlers
 from handlers.common import actor, deep_link, is_private, reply, require_group, require_private, tr
@@ -203,7 +203,8 @@ async def close(update: Update, context: Context) -> None:
                                            parse_id(args[0]))
     await reply(update, context, tr(
         context, "act_closed", title=result.activity.title, present=result.present,
-        no_show=result.no_show, hours=f"{result.credited_quarters / 4:g}"))
+        no_show=tn(context.lang, "act_no_shows", result.no_show),
+        hours=tn(context.lang, "act_hours_n", result.credited_quarters / 4)))
 
 
 # --- buttons ---------------------------------------------------------------------------------

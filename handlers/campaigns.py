@@ -68,9 +68,9 @@ async def deadline_new(update: Update, context: Context, command: str | None = N
         return
     c = created.campaign
     fmt = services.campaigns.fmt
-    reminders = "、".join(fmt(at) for at in created.reminders) if context.lang == "zh" else \
-        ", ".join(fmt(at) for at in created.reminders)
-    text = tr(context, "camp_created", id=c.id, title=c.title, due=fmt(c.due_at),
+    reminders = "、".join(fmt(at, context.lang) for at in created.reminders) if context.lang == "zh" else \
+        ", ".join(fmt(at, context.lang) for at in created.reminders)
+    text = tr(context, "camp_created", id=c.id, title=c.title, due=fmt(c.due_at, context.lang),
               tz=services.settings.timezone, n=created.owing,
               scope=Raw(tr(context, "camp_scope_all") if c.scope == "all" else ""),
               reminders=reminders or tr(context, "camp_no_reminders"))
@@ -115,7 +115,7 @@ def _list_line(context: Context, board: Board) -> str:
         state = tr(context, "camp_list_cancelled")
     elif campaigns.clock.time() >= c.due_at:
         state = tr(context, "camp_list_overdue")
-    return tr(context, "camp_list_line", id=c.id, title=c.title, due=campaigns.fmt(c.due_at),
+    return tr(context, "camp_list_line", id=c.id, title=c.title, due=campaigns.fmt(c.due_at, context.lang),
               done=len(board.rows) - board.count("missing"), total=len(board.rows),
               state=Raw(state))
 
@@ -185,7 +185,7 @@ def ask_text(context: Context, option: Option) -> str:
     campaigns = context.services.campaigns
     c = option.campaign
     text = tr(context, "camp_ask_report", id=c.id, title=c.title, org=option.org.name,
-              due=campaigns.fmt(c.due_at), tz=context.services.settings.timezone)
+              due=campaigns.fmt(c.due_at, context.lang), tz=context.services.settings.timezone)
     if option.submitted or campaigns.clock.time() > c.due_at:
         note = tr(context, "camp_late_note") if campaigns.clock.time() > c.due_at else ""
         if option.submitted:
@@ -232,7 +232,7 @@ def received_text(context: Context, received: Received) -> str:
         notes.append(tr(context, "camp_note_replaced"))
     c = received.campaign
     return tr(context, "camp_received", id=c.id, title=c.title, org=received.org.name,
-              what=what, at=campaigns.fmt(s.submitted_at), note=Raw(" ".join(notes)))
+              what=what, at=campaigns.fmt(s.submitted_at, context.lang), note=Raw(" ".join(notes)))
 
 
 def register_handlers(app: Application, hooks: Hooks) -> None:

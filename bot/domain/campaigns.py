@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from bot.domain import validate
 from bot.domain.access import RANK, Access
-from bot.domain.clock import Clock, fmt_local
+from bot.domain.clock import Clock, fmt_local, fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign, Submission
@@ -245,8 +245,9 @@ class Campaigns:
     def tz(self) -> Any:
         return self.settings.tz
 
-    def fmt(self, ts: float) -> str:
-        return fmt_local(ts, self.tz)
+    def fmt(self, ts: float, lang: str) -> str:
+        """A time as people read it ('12月1日（周二）18:00' / 'Tue 1 Dec, 18:00')."""
+        return fmt_when(ts, self.tz, lang, today=local(self.clock.time(), self.tz).date())
 
     def link(self, campaign_id: int) -> str:
         if not self.bot_username:
@@ -348,7 +349,7 @@ class Campaigns:
     def board_text(self, board: Board, lang: str, limit: int = BOARD_LINES) -> str:
         c = board.campaign
         head = t(lang, "camp_board_head", id=c.id, title=c.title, org=board.org.name,
-                 due=self.fmt(c.due_at), tz=self.settings.timezone,
+                 due=self.fmt(c.due_at, lang), tz=self.settings.timezone,
                  state=t(lang, self._state_key(c)))
         counts = t(lang, "camp_board_counts", on_time=board.count("on_time"),
                    late=board.count("late"), missing=board.count("missing"),
@@ -369,7 +370,7 @@ class Campaigns:
             return t(lang, key, org=row.name)
         key = "camp_row_on_time" if row.state == "on_time" else "camp_row_late"
         return t(lang, key, org=row.name, who=row.submitter or "?",
-                 at=self.fmt(row.submitted_at or 0))
+                 at=self.fmt(row.submitted_at or 0, lang))
 
     # --- /submit -----------------------------------------------------------------------------
     async def options(self, user_id: int, campaign_id: int | None = None) -> list[Option]:
@@ -488,7 +489,7 @@ class Campaigns:
                 lang = self.settings.language
                 lines = [self.board_line(r, lang) for r in board.missing[:200]]
                 text = t(lang, "camp_escalate", id=campaign.id, title=campaign.title,
-                         due=self.fmt(campaign.due_at), tz=self.settings.timezone,
+                         due=self.fmt(campaign.due_at, lang), tz=self.settings.timezone,
                          n=len(board.missing), total=len(board.rows),
                          lines=Raw("\n".join(lines)))
                 await self._post(conn, campaign, board, "escalate", text)
@@ -521,11 +522,11 @@ class Campaigns:
             span = fmt_span(now - campaign.due_at if overdue else campaign.due_at - now, lang)
             key = "camp_remind_overdue" if overdue else "camp_remind_before"
             text = t(lang, key, id=campaign.id, title=campaign.title, org=row.name,
-                     due=self.fmt(campaign.due_at), tz=self.settings.timezone, span=span,
+                     due=self.fmt(campaign.due_at, lang), tz=self.settings.timezone, span=span,
                      link=link)
             group_text = t(group_lang, "camp_remind_group", id=campaign.id,
-                           title=campaign.title, org=row.name, due=self.fmt(campaign.due_at),
-                           link=link)
+                           title=campaign.title, org=row.name,
+                           due=self.fmt(campaign.due_at, group_lang), link=link)
             dedupe = f"campaign:{campaign.id}:{step}:{row.org_id}:{grant.user_id}"
             if user is not None and user.started and user.reachable:
                 markup = None
@@ -567,7 +568,7 @@ class Campaigns:
         for uid, names in by_staff.items():
             lang = await self.lang_of(uid)
             text = t(lang, "camp_no_secretary", id=campaign.id, title=campaign.title,
-                     due=self.fmt(campaign.due_at), orgs="、".join(names) if lang == "zh"
+                     due=self.fmt(campaign.due_at, lang), orgs="、".join(names) if lang == "zh"
                      else ", ".join(names))
             await self.outbox.add(
                 conn, uid, text, user_id=uid, ref=f"campaign:{campaign.id}",

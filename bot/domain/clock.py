@@ -65,3 +65,8 @@ def fmt_when(ts: float, tz: ZoneInfo, lang: str, *, home: ZoneInfo | None = None
     if home is not None and tz.key != home.key:
         text += f" ({tz.key})"
     return text
+
+
+# Babel reads its locale data on first use (~0.3 s): at import, not inside the first reminder
+for _lang in _DAY_PATTERN:
+    fmt_day(date(2000, 1, 1), _lang)

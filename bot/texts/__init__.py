@@ -78,4 +78,5 @@ def tn(lang: str | None, key: str, n: float, **values: Any) -> str:
     form = _LOCALES[lang if lang in LANGS else DEFAULT_LANG].plural_form(n)
     catalogue = CATALOGUES.get(lang or DEFAULT_LANG, CATALOGUES[DEFAULT_LANG])
     name = f"{key}_{form}" if f"{key}_{form}" in catalogue else f"{key}_other"
-    return t(lang, name, n=n, **values)
+    shown = f"{n:g}" if isinstance(n, float) else n
+    return t(lang, name, n=shown, **values)

@@ -58,7 +58,7 @@ EN = {
     "ann_posted_urgent": "Urgent announcement #{id} is on its way to {count} chats (outside the daily budget). Status: /announce status {id}",
     "ann_ack_thanks": "Acknowledged, thank you!",
     "ann_ack_already": "You have already acknowledged this announcement.",
-    "ann_reminder": "⏰ Nobody in this chat has acknowledged announcement #{id} ({org}) yet; if you have read it, please press “Received”.",
+    "ann_reminder": "⏰ Nobody in this chat has acknowledged announcement #{id} ({org}) yet; if you have read it, please press \"Received\".",
     "ann_board_head": "Announcement #{id} ({org}): {parts}.",
     "ann_board_sent_one": "delivered to {delivered} of {n} chat",
     "ann_board_sent_other": "delivered to {delivered} of {n} chats",

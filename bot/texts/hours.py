@@ -5,11 +5,11 @@ _EX_EN = "Example: /hours 2.5 homework club\nor for an earlier day: /hours 2.5 {
 
 ZH = {
     # logging
-    "usage_hours": "用法：/hours &lt;时长&gt; [日期 YYYY-MM-DD] &lt;服务内容&gt;\n" + _EX_ZH,
+    "usage_hours": "用法：/hours &lt;时长&gt; [日期] &lt;服务内容&gt;（日期如 昨天、上周六、11月20日；只发 /hours 可一步步填写）\n" + _EX_ZH,
     "err_hours_number": "“{got}”不是时长。时长写成数字（小时），如 2 或 2.5。\n" + _EX_ZH,
     "err_hours_range": "时长必须大于 0 且不超过 24 小时。\n" + _EX_ZH,
     "err_hours_step": "时长以 0.25 小时（15 分钟）为单位，如 1、1.25、1.5、1.75。\n" + _EX_ZH,
-    "err_hours_date_invalid": "“{got}”不是有效日期，请写成 YYYY-MM-DD。\n" + _EX_ZH,
+    "err_hours_date_invalid": "“{got}”不是有效日期。可以写：昨天、上周六、11月20日、2026-11-20。\n" + _EX_ZH,
     "err_hours_date_future": "日期不能晚于今天。\n" + _EX_ZH,
     "err_hours_date_old": "只能登记最近 {days} 天内的服务（最早 {oldest}）。\n" + _EX_ZH,
     "err_hours_desc_empty": "请写上服务内容（1–{max} 个字）。\n" + _EX_ZH,
@@ -106,11 +106,11 @@ ZH = {
 }
 
 EN = {
-    "usage_hours": "Usage: /hours &lt;hours&gt; [date YYYY-MM-DD] &lt;what you did&gt;\n" + _EX_EN,
-    "err_hours_number": "“{got}” is not a number of hours. Write hours as a number, e.g. 2 or 2.5.\n" + _EX_EN,
+    "usage_hours": "Usage: /hours &lt;hours&gt; [date] &lt;what you did&gt; (a date like yesterday, last Sat, Nov 20; /hours alone asks step by step)\n" + _EX_EN,
+    "err_hours_number": "\"{got}\" is not a number of hours. Write hours as a number, e.g. 2 or 2.5.\n" + _EX_EN,
     "err_hours_range": "Hours must be more than 0 and at most 24.\n" + _EX_EN,
     "err_hours_step": "Hours go in steps of 0.25 (15 minutes), e.g. 1, 1.25, 1.5, 1.75.\n" + _EX_EN,
-    "err_hours_date_invalid": "“{got}” is not a valid date; write it as YYYY-MM-DD.\n" + _EX_EN,
+    "err_hours_date_invalid": "\"{got}\" is not a valid date. You can write: yesterday, last Sat, Nov 20, 2026-11-20.\n" + _EX_EN,
     "err_hours_date_future": "The date cannot be later than today.\n" + _EX_EN,
     "err_hours_date_old": "Only service within the last {days} days can be logged (from {oldest}).\n" + _EX_EN,
     "err_hours_desc_empty": "Please describe the service (1–{max} characters).\n" + _EX_EN,
@@ -162,10 +162,10 @@ EN = {
     "hours_stale": "#{id} was already {status} by {who} at {when}.",
     "hours_stale_approved": "approved",
     "hours_stale_rejected": "rejected",
-    "hours_reason_ask": "Rejecting #{id} ({who}: {date} {hours} h · {description}).\nSend the reason, or press “No reason”. /cancel to drop it.",
+    "hours_reason_ask": "Rejecting #{id} ({who}: {date} {hours} h · {description}).\nSend the reason, or press \"No reason\". /cancel to drop it.",
     "hours_reason_look_private": "Please give the reason in our private chat.",
     "hours_btn_no_reason": "No reason",
-    "err_hours_reason_text": "Please send the reason as text, or press “No reason”.",
+    "err_hours_reason_text": "Please send the reason as text, or press \"No reason\".",
     "hours_reason_line": "\nReason: {reason}",
     "hours_told_approved": "Your service hours #{id} ({date} {hours} h · {description}) were approved.",
     "hours_told_rejected": "Your service hours #{id} ({date} {hours} h · {description}) were not approved.{reason}\nTo correct them, log a new entry.",

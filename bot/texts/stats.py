@@ -96,7 +96,7 @@ EN = {
     "usage_export_mine": "Usage: /export members | /export activities | /export campaign &lt;id&gt;\nExample: /export campaign 3",
     "export_caption_members": "{org}: registered members (real names: keep it safe)",
     "export_caption_activities": "{org}: activities and attendance",
-    "export_caption_campaign": "Report-back “{title}”: submissions",
+    "export_caption_campaign": "Report-back \"{title}\": submissions",
     "export_sent_privately": "The export was sent to you in a private chat.",
     "err_stats_no_campaign": "No report-back campaign #{id}.",
     "help_stats": "<b>Figures (secretaries and staff, in a group):</b>\n/stats figures of this org and below\n/chart hours|coverage|tower charts\n"
@@ -125,5 +125,5 @@ EN = {
     "audit_all_present": "🔎 <b>Member coverage</b>: {title} ({org})\nChecked {checked}: everyone is in the chat.",
     "audit_more": "… and {n} more",
     "audit_link": "Send them the invite link: {link}",
-    "audit_no_admin": "I am not an admin of this chat, so I cannot make an invite link. Make me an admin (with “Invite users”), or ask the owner to send them the chat's link.",
+    "audit_no_admin": "I am not an admin of this chat, so I cannot make an invite link. Make me an admin (with \"Invite users\"), or ask the owner to send them the chat's link.",
 }

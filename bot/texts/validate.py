@@ -18,7 +18,7 @@ ZH = {
 }
 
 EN = {
-    "err_foreign_digits": "“{got}” holds the digit “{char}” ({code}); please write numbers with 0–9 only.",
+    "err_foreign_digits": "\"{got}\" holds the digit \"{char}\" ({code}); please write numbers with 0–9 only.",
     "err_invisible_chars": "The {field} contains an invisible formatting character ({code}); please remove it and try again.",
     "err_when_unknown": "I could not read the date \"{got}\". You can write: 2026-12-20, Dec 20, tomorrow, next Sat, tomorrow 9am, 3pm.",
     "err_when_invalid": "\"{got}\" is not a valid date or time.",
