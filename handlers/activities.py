@@ -167,7 +167,7 @@ async def activities_list(update: Update, context: Context) -> None:
     lines = [tr(context, "act_list_head", org=org.name)]
     for a in found:
         lines.append(tr(context, "act_list_line", id=a.id, title=a.title,
-                        when=service.when(a.starts_at),
+                        when=service.when(a.starts_at, context.lang),
                         count=service.count_line(a, context.lang), org=a.org_name or ""))
     await reply(update, context, Raw("\n".join(lines)))
 
@@ -185,8 +185,8 @@ async def checkin(update: Update, context: Context) -> None:
     opens, closes = service.checkin_window(a)
     geo = tr(context, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
     sent = await reply(update, context, tr(
-        context, "act_checkin_open", title=a.title, opens=service.when(opens),
-        closes=service.when(closes), geo=Raw(geo)),
+        context, "act_checkin_open", title=a.title, opens=service.when(opens, context.lang),
+        closes=service.when(closes, context.lang), geo=Raw(geo)),
         markup_of(service.checkin_markup(a, context.lang), context.bot))
     if sent is not None:
         await service.record_card(a.id, chat_id, sent.message_id, a.version, kind="checkin")
@@ -324,7 +324,7 @@ async def me_section(update: Update, context: Context, profile: Any) -> str | No
     found = await service.upcoming(actor(update).user_id)
     if not found:
         return None
-    lines = "\n".join(tr(context, "act_me_line", title=a.title, when=service.when(a.starts_at),
+    lines = "\n".join(tr(context, "act_me_line", title=a.title, when=service.when(a.starts_at, context.lang),
                          state=tr(context, f"act_me_{status}")) for a, status in found)
     return tr(context, "act_me", lines=Raw(lines))
 

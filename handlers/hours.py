@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
@@ -50,6 +50,11 @@ def _args_text(update: Update) -> str:
     text = update.effective_message.text or ""
     parts = text.split(maxsplit=1)
     return parts[1] if len(parts) > 1 else ""
+
+
+def _day(context: Context, served_on: str) -> str:
+    """A day of service as people read it: '12月8日（周二）' / 'Tue 8 Dec'."""
+    return fmt_day(date.fromisoformat(served_on), context.lang, context.services.hours.today())
 
 
 def _stars(context: Context, level: int) -> str:
@@ -146,7 +151,7 @@ async def _answer_logged(update: Update, context: Context, logged: Logged) -> No
     if logged.draft is not None and logged.duplicate_of is not None:
         dup = logged.duplicate_of
         await reply(update, context, tr(
-            context, "hours_duplicate_ask", id=dup.id, date=dup.served_on,
+            context, "hours_duplicate_ask", id=dup.id, date=_day(context, dup.served_on),
             hours=fmt_hours(dup.quarters), description=dup.description[:100]), keyboard([
             [(tr(context, "hours_btn_dup_yes"), hours_data(HoursButton("dup", logged.draft.id,
                                                                       yes=True))),
@@ -157,7 +162,7 @@ async def _answer_logged(update: Update, context: Context, logged: Logged) -> No
 
 async def _logged(update: Update, context: Context, entry: object) -> None:
     await reply(update, context, tr(
-        context, "hours_logged", id=entry.id, date=entry.served_on,
+        context, "hours_logged", id=entry.id, date=_day(context, entry.served_on),
         hours=fmt_hours(entry.quarters), description=entry.description))
 
 
@@ -186,7 +191,7 @@ async def _history(
         return tr(context, "myhours_empty", example_date=example), None
     lines = [tr(context, "myhours_title", page=page + 1, pages=pages, count=count)]
     for e in entries:
-        lines.append(tr(context, "myhours_line", id=e.id, date=e.served_on,
+        lines.append(tr(context, "myhours_line", id=e.id, date=_day(context, e.served_on),
                         hours=fmt_hours(e.quarters), status=tr(context, "hours_status_" + e.status),
                         description=e.description[:120]))
         if e.reason:
@@ -260,7 +265,7 @@ async def _listing(context: Context, user_id: int, scope: int,
         else:
             who = display_name(e.first_name, e.user_id)
         lines.append(tr(context, "pending_line", id=e.id, who=Raw(who), org=e.org_name,
-                        date=e.served_on, hours=fmt_hours(e.quarters),
+                        date=_day(context, e.served_on), hours=fmt_hours(e.quarters),
                         description=e.description[:150]))
         rows.append([
             (tr(context, "pending_btn_approve", id=e.id),
@@ -326,7 +331,7 @@ async def decide_button(update: Update, context: Context) -> None:
     who = e.real_name or tr(context, "hours_deleted_person")
     try:
         await context.bot.send_message(uid, tr(
-            context, "hours_reason_ask", id=e.id, who=who, date=e.served_on,
+            context, "hours_reason_ask", id=e.id, who=who, date=_day(context, e.served_on),
             hours=fmt_hours(e.quarters), description=e.description[:150]),
             reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"),
                                      hours_data(HoursButton("nr", e.id)))]]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.clock import fmt_day
 from bot.domain.when import parse_choice_data
 
 
@@ -50,3 +51,12 @@ async def test_activity_with_a_past_month_day_offers_next_year(tb, tower):
     assert len(data) == 1
     _, reading = parse_choice_data(data[0])
     assert reading.day == past.replace(year=past.year + 1) and reading.minute == 15 * 60
+
+
+async def test_activity_card_shows_the_time_as_people_read_it(tb, tower):
+    boss, chat_a = tower["boss"], tower["chat_a"]
+    today = tb.services.hours.today()
+    out = await tb.send(boss, chat_a, "/activity 植树 | 明天 下午3点 | 2 | 20 | 公园")
+    card = out[-1].text
+    assert f"{fmt_day(today + timedelta(days=1), 'zh', today)}15:00" in card
+    assert "Asia/Shanghai" not in card

@@ -10,7 +10,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel
 
 from bot.domain.access import Access
-from bot.domain.clock import Clock, fmt_local, local
+from bot.domain.clock import Clock, fmt_day, fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.hours_input import (  # noqa: F401 - the parser's names stay importable here
     MAX_DAYS_BACK,
@@ -374,7 +374,8 @@ class Hours:
     def decision_text(self, entry: HourEntry, lang: str) -> str:
         key = "hours_told_approved" if entry.status == "approved" else "hours_told_rejected"
         reason = t(lang, "hours_reason_line", reason=entry.reason) if entry.reason else ""
-        return t(lang, key, id=entry.id, date=entry.served_on, hours=fmt_hours(entry.quarters),
+        day = fmt_day(date.fromisoformat(entry.served_on), lang, self.today())
+        return t(lang, key, id=entry.id, date=day, hours=fmt_hours(entry.quarters),
                  description=entry.description[:200], reason=Raw(reason))
 
     # --- weekly digest ---------------------------------------------------------------------
