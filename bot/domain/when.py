@@ -102,6 +102,22 @@ def _ascii(span: str) -> str:
     return span
 
 
+def _no_foreign_digits(text: str) -> None:
+    """Refuse a digit that is not 0-9 (², ½, ٣, ①, Ⅻ ...) as `validate` does; a Chinese numeral
+    is a word (周六) unless it stands inside a number ("2027-0三-01")."""
+    value = validate.narrow(text)
+
+    def digit_at(i: int) -> bool:
+        return 0 <= i < len(value) and ("0" <= value[i] <= "9" or (
+            validate.is_foreign_digit(value[i]) and unicodedata.category(value[i]) != "Lo"))
+
+    bad = next((ch for i, ch in enumerate(value) if validate.is_foreign_digit(ch) and (
+        unicodedata.category(ch) != "Lo" or digit_at(i - 1) or digit_at(i + 1))), None)
+    if bad is not None:
+        raise Refusal("err_foreign_digits", got=validate.excerpt(text), char=bad,
+                      code=f"U+{ord(bad):04X}")
+
+
 def _norm(text: str) -> str:
     """Full-width digits and separators as ASCII, lower case; one character stays one."""
     value = validate.narrow(text).translate(_SEP)
@@ -285,6 +301,7 @@ def read_when(text: str | None, today: date, *, now_minute: int = 0, want: Want 
               need_time: bool = False) -> When:
     """A whole answer: a date, a date and a time, or (with `need_time`) a time alone."""
     source = text or ""
+    _no_foreign_digits(source)
     read, timed, end = _scan(source, today, want)
     if source[end:].strip(" ,，") or (read is None and timed is None):
         raise Refusal("err_when_unknown", got=validate.excerpt(source, 30))

@@ -93,7 +93,9 @@ ZH = {
     "act_checkin_open": "📍 “{title}”签到已开放（{opens} 至 {closes}），已报名的人请点下方按钮签到。{geo}",
     "act_checkin_geo": "\n需在活动地点 {radius} 米以内分享实时位置。",
     "act_closed": "活动“{title}”已结束：签到 {present} 人，共记入志愿时长 {hours}；{no_show}。",
+    "act_hours_n_one": "{n} 小时",  # Chinese has one plural form; the key mirrors English
     "act_hours_n_other": "{n} 小时",
+    "act_no_shows_one": "未到 {n} 人",
     "act_no_shows_other": "未到 {n} 人",
     "act_cancel_done": "活动“{title}”已取消，已私聊通知 {count} 人。",
     "act_list_head": "<b>“{org}”及下级的进行中活动</b>",
