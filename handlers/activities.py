@@ -15,17 +15,21 @@ from bot.domain.activities import (
     CHECKIN_FLOW,
     FORM,
     Activities,
+    Created,
     FormState,
     JoinResult,
     callbacks,
     parse_activity,
     parse_id,
 )
+from bot.domain.activities.parsing import ActivityInput
 from bot.domain.errors import Refusal
+from bot.domain.when import Choose, choice_pattern, parse_choice_data
 from bot.gateway.cards import start_cards
 from bot.gateway.markup import markup_of
-from bot.texts import Raw
+from bot.texts import Raw, tn
 from handlers import people as people_handlers
+from handlers import when as when_handlers
 from handlers.common import (
     GROUPS,
     actor,
@@ -44,6 +48,10 @@ from handlers.common import (
 )
 
 log = logging.getLogger(__name__)
+#: the kind of the start-time choice buttons of a one-line /activity
+WHEN_KIND = "act"
+#: ... and of the guided form's "when" step
+FORM_WHEN_KIND = "actf"
 
 
 def _service(context: Context) -> Activities:
@@ -78,7 +86,28 @@ async def activity(update: Update, context: Context) -> None:
                                         count=told))
         return
     await service.require_organiser(uid, chat_id)  # the role first: no syntax lessons to others
-    data = parse_activity(rest, service.clock.time(), service.settings)
+    try:
+        data = parse_activity(rest, service.clock.time(), service.settings)
+    except Choose as question:
+        await when_handlers.ask(update, context, WHEN_KIND, question)
+        return
+    await _post(update, context, data)
+
+
+async def activity_when_button(update: Update, context: Context) -> None:
+    """A reading of the start time pressed under the question a one-line /activity asked."""
+    reading, command = await when_handlers.pressed(update, context)
+    service = _service(context)
+    await service.require_organiser(actor(update).user_id, chat_id_of(update))
+    rest = command.split(maxsplit=1)[1] if len(command.split(maxsplit=1)) > 1 else ""
+    await _post(update, context, parse_activity(rest, service.clock.time(), service.settings,
+                                                chosen=reading))
+
+
+async def _post(update: Update, context: Context, data: ActivityInput) -> None:
+    """Create the activity and post its card in this chat."""
+    service = _service(context)
+    uid, chat_id = actor(update).user_id, chat_id_of(update)
     created = await service.create(uid, chat_id, data, context.lang)
     a = created.activity
     sent = await reply_guarded(update, context, service.card_text(a),
@@ -106,8 +135,31 @@ async def form_input(update: Update, context: Context) -> None:
     service = _service(context)
     message = message_of(update)
     location = (message.location.latitude, message.location.longitude) if message.location else None
-    state, created = await service.form_answer(actor(update).user_id, message.text, location,
-                                               context.lang)
+    try:
+        state, created = await service.form_answer(actor(update).user_id, message.text, location,
+                                                   context.lang)
+    except Choose as question:
+        await when_handlers.ask(update, context, FORM_WHEN_KIND, question)
+        return
+    await _form_next(update, context, state, created)
+
+
+async def form_when_button(update: Update, context: Context) -> None:
+    """A reading of the start time pressed in the guided form."""
+    query = query_of(update)
+    require_own_private(update)
+    _, reading = parse_choice_data(query.data)
+    service = _service(context)
+    state, created = await service.form_answer(actor(update).user_id, None, None, context.lang,
+                                               chosen=reading)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _form_next(update, context, state, created)
+
+
+async def _form_next(update: Update, context: Context, state: FormState,
+                     created: Created | None) -> None:
+    service = _service(context)
     if created is not None:
         await reply(update, context, tr(context, "act_form_done", id=created.activity.id,
                                         cascade=""))
@@ -132,7 +184,7 @@ async def activities_list(update: Update, context: Context) -> None:
     undelivered = await service.undelivered([a.id for a in found])
     for a in found:
         lines.append(tr(context, "act_list_line", id=a.id, title=a.title,
-                        when=service.when(a.starts_at),
+                        when=service.when(a.starts_at, context.lang),
                         count=service.count_line(a, context.lang), org=a.org_name or ""))
         if a.id in undelivered:
             lines.append(tr(context, "board_undelivered", n=undelivered[a.id]))
@@ -168,7 +220,8 @@ async def close(update: Update, context: Context) -> None:
     result = await _service(context).close(actor(update).user_id, chat_id_of(update),
                                            parse_id(args[0]))
     text = tr(context, "act_closed", title=result.activity.title, present=result.present,
-              no_show=result.no_show, hours=f"{result.credited_quarters / 4:g}")
+              no_show=tn(context.lang, "act_no_shows", result.no_show),
+              hours=tn(context.lang, "act_hours_n", result.credited_quarters / 4))
     if result.own_pending:
         text = Raw(text + "\n" + tr(context, "act_closed_own_pending"))
     await reply(update, context, text)
@@ -298,7 +351,7 @@ async def me_section(update: Update, context: Context, profile: Any) -> str | No
     found = await service.upcoming(actor(update).user_id)
     if not found:
         return None
-    lines = "\n".join(tr(context, "act_me_line", title=a.title, when=service.when(a.starts_at),
+    lines = "\n".join(tr(context, "act_me_line", title=a.title, when=service.when(a.starts_at, context.lang),
                          state=tr(context, f"act_me_{status}")) for a, status in found)
     return tr(context, "act_me", lines=Raw(lines))
 
@@ -322,6 +375,8 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("checkin", checkin))
     app.add_handler(CommandHandler("close", close))
     app.add_handler(CallbackQueryHandler(button, pattern=callbacks.PATTERN))
+    app.add_handler(CallbackQueryHandler(activity_when_button, pattern=choice_pattern(WHEN_KIND)))
+    app.add_handler(CallbackQueryHandler(form_when_button, pattern=choice_pattern(FORM_WHEN_KIND)))
     if app.job_queue is not None:
         app.job_queue.run_once(start_cards, when=0, name="activities:start",
                                job_kwargs={"misfire_grace_time": None})

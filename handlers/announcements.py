@@ -15,7 +15,7 @@ from bot.domain.announcements import ACK_DATA, Board, parse_ack_data
 from bot.domain.audit import MISSING
 from bot.domain.errors import Refusal
 from bot.gateway.probe import BotProbe
-from bot.texts import Raw
+from bot.texts import Raw, tn
 from handlers.common import (
     GROUPS,
     actor,
@@ -92,10 +92,25 @@ async def status(update: Update, context: Context, ann_id: int | None) -> None:
     await reply(update, context, Raw(render_board(context, board)))
 
 
+def board_parts(context: Context, board: Board) -> str:
+    """The board's summary in words: delivered n/m, then only the counters that are not zero."""
+    counts, lang = board.counts(), context.lang
+    parts = [tn(lang, "ann_board_sent", counts["chats"], delivered=counts["delivered"])]
+    for key, name in (("digest_wait", "ann_board_digest_wait"), ("pending", "ann_board_pending_n"),
+                      ("failed", "ann_board_failed_n")):
+        if counts[key]:
+            parts.append(tn(lang, name, counts[key]))
+    if counts["acked_chats"]:
+        people = tn(lang, "ann_board_people", counts["acks"]) if lang == "en" else counts["acks"]
+        parts.append(tn(lang, "ann_board_acked_n", counts["acked_chats"], people=Raw(people)))
+    else:
+        parts.append(tr(context, "ann_board_no_acks"))
+    return ("，" if lang == "zh" else ", ").join(parts)
+
+
 def render_board(context: Context, board: Board) -> str:
-    counts = board.counts()
     head = tr(context, "ann_board_head", id=board.announcement.id, org=board.org_name,
-              **counts)
+              parts=Raw(board_parts(context, board)))
     sep = "、" if context.lang == "zh" else ", "
     lines: list[tuple[int, str]] = []
     for target in board.targets:
@@ -103,10 +118,9 @@ def render_board(context: Context, board: Board) -> str:
         acks = board.acks_in(target.chat_id)
         where = tr(context, "ann_board_where", title=target.title or target.chat_id,
                    org=target.org_name)
-        mids = target.message_ids or target.digest_message_ids
         if state in ("delivered", "digest_sent"):
             key = "ann_board_delivered" if state == "delivered" else "ann_board_digest_sent"
-            line = tr(context, key, where=Raw(where), mid=mids[0] if mids else "?")
+            line = tr(context, key, where=Raw(where))
             if acks:
                 names = sep.join(html.escape(a.first_name or str(a.user_id))
                                  for a in acks[:NAMES_SHOWN])

@@ -22,7 +22,9 @@ from bot.domain.campaigns import (
 )
 from bot.domain.errors import Refusal
 from bot.domain.validate import excerpt
+from bot.domain.when import Choose, Reading, choice_pattern
 from bot.texts import Raw
+from handlers import when as when_handlers
 from handlers.common import (
     actor,
     chat_id_of,
@@ -38,6 +40,8 @@ from handlers.common import (
 
 _NEW = re.compile(r"^\S+\s+new(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 PICK_ROWS = 10
+#: the kind of the due-time choice buttons of /deadline new
+WHEN_KIND = "dl"
 
 
 # --- /deadline (group) ---------------------------------------------------------------------
@@ -61,18 +65,23 @@ async def deadline(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_deadline"))
 
 
-async def deadline_new(update: Update, context: Context) -> None:
-    """Create a campaign owed by the orgs below this chat's org."""
+async def deadline_new(update: Update, context: Context, command: str | None = None,
+                       chosen: Reading | None = None) -> None:
+    """Create a campaign owed by the orgs below this chat's org; an uncertain due time asks."""
     services = context.services
-    match = _NEW.match((message_of(update).text or "").strip())
+    match = _NEW.match((command or message_of(update).text or "").strip())
     rest = (match.group(1) or "") if match else ""
-    created = await services.campaigns.create(actor(update).user_id, chat_id_of(update),
-                                              rest)
+    try:
+        created = await services.campaigns.create(actor(update).user_id,
+                                                  chat_id_of(update), rest, chosen)
+    except Choose as question:
+        await when_handlers.ask(update, context, WHEN_KIND, question)
+        return
     c = created.campaign
     fmt = services.campaigns.fmt
-    reminders = "、".join(fmt(at) for at in created.reminders) if context.lang == "zh" else \
-        ", ".join(fmt(at) for at in created.reminders)
-    text = tr(context, "camp_created", id=c.id, title=c.title, due=fmt(c.due_at),
+    reminders = "、".join(fmt(at, context.lang) for at in created.reminders) if context.lang == "zh" else \
+        ", ".join(fmt(at, context.lang) for at in created.reminders)
+    text = tr(context, "camp_created", id=c.id, title=c.title, due=fmt(c.due_at, context.lang),
               tz=services.settings.timezone, n=created.owing,
               scope=Raw(tr(context, "camp_scope_all") if c.scope == "all" else ""),
               reminders=reminders or tr(context, "camp_no_reminders"))
@@ -81,6 +90,12 @@ async def deadline_new(update: Update, context: Context) -> None:
         text = Raw(text + "\n" + tr(context, "camp_created_no_secretary",
                                     orgs=sep.join(created.no_secretary)))
     await reply(update, context, text)
+
+
+async def deadline_when_button(update: Update, context: Context) -> None:
+    """A reading of the due time pressed under the question /deadline new asked."""
+    reading, command = await when_handlers.pressed(update, context)
+    await deadline_new(update, context, command, reading)
 
 
 async def deadline_status(update: Update, context: Context, campaign_id: int | None) -> None:
@@ -111,7 +126,7 @@ def _list_line(context: Context, board: Board) -> str:
         state = tr(context, "camp_list_cancelled")
     elif campaigns.clock.time() >= c.due_at:
         state = tr(context, "camp_list_overdue")
-    return tr(context, "camp_list_line", id=c.id, title=c.title, due=campaigns.fmt(c.due_at),
+    return tr(context, "camp_list_line", id=c.id, title=c.title, due=campaigns.fmt(c.due_at, context.lang),
               done=len(board.rows) - board.count("missing"), total=len(board.rows),
               state=Raw(state))
 
@@ -182,7 +197,7 @@ def ask_text(context: Context, option: Option) -> str:
     campaigns = context.services.campaigns
     c = option.campaign
     text = tr(context, "camp_ask_report", id=c.id, title=c.title, org=option.org.name,
-              due=campaigns.fmt(c.due_at), tz=context.services.settings.timezone)
+              due=campaigns.fmt(c.due_at, context.lang), tz=context.services.settings.timezone)
     if option.submitted or campaigns.clock.time() > c.due_at:
         note = tr(context, "camp_late_note") if campaigns.clock.time() > c.due_at else ""
         if option.submitted:
@@ -229,7 +244,7 @@ def received_text(context: Context, received: Received) -> str:
         notes.append(tr(context, "camp_note_replaced"))
     c = received.campaign
     return tr(context, "camp_received", id=c.id, title=c.title, org=received.org.name,
-              what=what, at=campaigns.fmt(s.submitted_at), note=Raw(" ".join(notes)))
+              what=what, at=campaigns.fmt(s.submitted_at, context.lang), note=Raw(" ".join(notes)))
 
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
@@ -240,3 +255,4 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("deadline", deadline))
     app.add_handler(CommandHandler("submit", submit))
     app.add_handler(CallbackQueryHandler(submit_button, pattern=SUBMIT_DATA))
+    app.add_handler(CallbackQueryHandler(deadline_when_button, pattern=choice_pattern(WHEN_KIND)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import date, timedelta
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden
@@ -12,18 +13,33 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import Context, Hooks
 from bot.domain import export_hours as xl
 from bot.domain import validate
+from bot.domain.clock import fmt_day
 from bot.domain.errors import Refusal
 from bot.domain.hours import (
     REJECT_FLOW,
     Decision,
     HoursButton,
+    Logged,
     RejectWhere,
     fmt_hours,
     hours_data,
     hours_pattern,
     parse_hours_data,
 )
+from bot.domain.hours_form import (
+    DAY_KIND,
+    FORM_FLOW,
+    FormStep,
+    HoursForm,
+    day_data,
+    form_data,
+    form_pattern,
+    parse_day_data,
+    parse_form_data,
+)
+from bot.domain.hours_input import examples
 from bot.domain.models_hours import HourEntry
+from bot.domain.when import choice_pattern
 from bot.texts import Raw
 from handlers.common import (
     actor,
@@ -50,6 +66,11 @@ def _args_text(update: Update) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
+def _day(context: Context, served_on: str) -> str:
+    """A day of service as people read it: '12月8日（周二）' / 'Tue 8 Dec'."""
+    return fmt_day(date.fromisoformat(served_on), context.lang, context.services.hours.today())
+
+
 def _stars(context: Context, level: int) -> str:
     return "★" * level
 
@@ -57,13 +78,96 @@ def _stars(context: Context, level: int) -> str:
 # --- logging ---------------------------------------------------------------------------------
 
 async def log_hours(update: Update, context: Context) -> None:
-    """/hours <hours> [YYYY-MM-DD] <description>: log pending service hours."""
+    """/hours <hours> [date] <description>: log pending service hours; /hours alone: guided."""
     require_private(update)
-    logged = await context.services.hours.log(actor(update).user_id, _args_text(update))
+    form = HoursForm(context.services.hours)
+    uid = actor(update).user_id
+    text = _args_text(update)
+    if not text.strip():
+        await _form_say(update, context, FormStep(await form.begin(uid)))
+        return
+    await _form_say(update, context, await form.line(uid, text))
+
+
+async def _form_say(update: Update, context: Context, step: FormStep) -> None:
+    """The next question of the guided /hours, the days to choose from, or the entry logged."""
+    today = context.services.hours.today()
+    if step.logged is not None:
+        await _answer_logged(update, context, step.logged)
+        return
+    state = step.state
+    if state is None:
+        await reply(update, context, tr(context, "hours_form_dropped"))
+        return
+    if step.choices:
+        rows = [[(fmt_day(d, context.lang, today), day_data(d))] for d in step.choices]
+        rows.append([(tr(context, "hours_form_btn_other"), form_data("other"))])
+        await reply(update, context, tr(context, "when_pick", got=step.asked), keyboard(rows))
+        return
+    if state.step == "day":
+        yesterday = today - timedelta(days=1)
+        await reply(update, context, tr(context, "hours_form_ask_day"), keyboard([
+            [(tr(context, "hours_form_btn_today", day=fmt_day(today, context.lang, today)),
+              day_data(today)),
+             (tr(context, "hours_form_btn_yesterday",
+                 day=fmt_day(yesterday, context.lang, today)), day_data(yesterday))],
+            [(tr(context, "hours_form_btn_other"), form_data("other"))]]))
+    elif state.step == "confirm":
+        assert state.served_on is not None and state.quarters is not None
+        await reply(update, context, tr(
+            context, "hours_form_confirm", hours=fmt_hours(state.quarters),
+            date=fmt_day(state.served_on, context.lang, today),
+            description=state.description or ""), keyboard([
+                [(tr(context, "hours_form_btn_ok"), form_data("ok")),
+                 (tr(context, "hours_form_btn_no"), form_data("no"))]]))
+    else:
+        await reply(update, context, tr(context, f"hours_form_ask_{state.step}",
+                                        **examples(today)))
+
+
+async def form_input(update: Update, context: Context) -> None:
+    """A typed answer to the guided /hours."""
+    step = await HoursForm(context.services.hours).answer(
+        actor(update).user_id, message_of(update).text)
+    await _form_say(update, context, step)
+
+
+async def day_button(update: Update, context: Context) -> None:
+    """Today / yesterday / one of the readings offered, pressed on the "which day" question."""
+    query = query_of(update)
+    require_own_private(update)
+    day = parse_day_data(query.data)
+    step = await HoursForm(context.services.hours).pick_day(actor(update).user_id, day)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _form_say(update, context, step)
+
+
+async def form_button(update: Update, context: Context) -> None:
+    """Another day (then typed), confirm or drop, on the guided /hours."""
+    query = query_of(update)
+    require_own_private(update)
+    verb = parse_form_data(query.data)
+    form = HoursForm(context.services.hours)
+    uid = actor(update).user_id
+    if verb == "other":
+        await form.pick_other(uid)
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await reply(update, context, tr(context, "hours_form_ask_other",
+                                        **examples(context.services.hours.today())))
+        return
+    step = await form.confirm(uid, keep=verb == "ok")
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _form_say(update, context, step)
+
+
+async def _answer_logged(update: Update, context: Context, logged: Logged) -> None:
     if logged.draft is not None and logged.duplicate_of is not None:
         dup = logged.duplicate_of
         await reply(update, context, tr(
-            context, "hours_duplicate_ask", id=dup.id, date=dup.served_on,
+            context, "hours_duplicate_ask", id=dup.id, date=_day(context, dup.served_on),
             hours=fmt_hours(dup.quarters), description=dup.description[:100]), keyboard([
             [(tr(context, "hours_btn_dup_yes"), hours_data(HoursButton("dup", logged.draft.id,
                                                                       yes=True))),
@@ -75,7 +179,7 @@ async def log_hours(update: Update, context: Context) -> None:
 
 async def _logged(update: Update, context: Context, entry: HourEntry) -> None:
     await reply(update, context, tr(
-        context, "hours_logged", id=entry.id, date=entry.served_on,
+        context, "hours_logged", id=entry.id, date=_day(context, entry.served_on),
         hours=fmt_hours(entry.quarters), description=entry.description))
 
 
@@ -105,7 +209,7 @@ async def _history(
         return tr(context, "myhours_empty", example_date=example), None
     lines = [tr(context, "myhours_title", page=page + 1, pages=pages, count=count)]
     for e in entries:
-        lines.append(tr(context, "myhours_line", id=e.id, date=e.served_on,
+        lines.append(tr(context, "myhours_line", id=e.id, date=_day(context, e.served_on),
                         hours=fmt_hours(e.quarters), status=tr(context, "hours_status_" + e.status),
                         description=e.description[:120]))
         if e.reason:
@@ -182,7 +286,7 @@ async def _listing(context: Context, user_id: int, scope: int,
         else:
             who = display_name(e.first_name, e.user_id)
         lines.append(tr(context, "pending_line", id=e.id, who=Raw(who), org=e.org_name,
-                        date=e.served_on, hours=fmt_hours(e.quarters),
+                        date=_day(context, e.served_on), hours=fmt_hours(e.quarters),
                         description=e.description[:150]))
         rows.append([
             (tr(context, "pending_btn_approve", id=e.id),
@@ -259,7 +363,7 @@ async def decide_button(update: Update, context: Context) -> None:
     who = e.real_name or tr(context, "hours_deleted_person")
     try:
         await context.bot.send_message(uid, tr(
-            context, "hours_reason_ask", id=e.id, who=who, date=e.served_on,
+            context, "hours_reason_ask", id=e.id, who=who, date=_day(context, e.served_on),
             hours=fmt_hours(e.quarters), description=e.description[:150]),
             reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"),
                                      hours_data(HoursButton("nr", e.id)))]]))
@@ -370,6 +474,7 @@ async def forget_hook(context: Context, user_id: int) -> None:
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_flow(REJECT_FLOW, reason_input)
+    hooks.add_flow(FORM_FLOW, form_input)
     hooks.add_export("hours", export_hours_handler)
     hooks.add_export("myhours", export_myhours)
     hooks.add_me_section(me_section)
@@ -381,6 +486,8 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CommandHandler("pending", pending))
     app.add_handler(CommandHandler("export", export))
     app.add_handler(CallbackQueryHandler(duplicate_button, pattern=hours_pattern("dup")))
+    app.add_handler(CallbackQueryHandler(day_button, pattern=choice_pattern(DAY_KIND)))
+    app.add_handler(CallbackQueryHandler(form_button, pattern=form_pattern()))
     app.add_handler(CallbackQueryHandler(my_hours_page, pattern=hours_pattern("my")))
     app.add_handler(CallbackQueryHandler(decide_button, pattern=hours_pattern("ok", "no")))
     app.add_handler(CallbackQueryHandler(no_reason_button, pattern=hours_pattern("nr")))

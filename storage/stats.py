@@ -50,6 +50,10 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
         conn, "SELECT COUNT(*) AS members, COUNT(cp.user_id) AS members_in_chat FROM people p "
         + _IN.format(alias="p") + _PRESENCE +
         " AND cp.status = 'present'", (like,)))
+    # members the coverage audit has looked at (present or not): none means "not checked yet"
+    out.update(await _one(
+        conn, "SELECT COUNT(cp.user_id) AS members_checked FROM people p "
+        + _IN.format(alias="p") + _PRESENCE, (like,)))
     out.update(await hour_figures(conn, path, year_start_date=year_start_date))
     out.update(await _one(
         conn, "SELECT COUNT(DISTINCT a.id) AS activities_held,"

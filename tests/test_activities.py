@@ -86,7 +86,7 @@ def answers_since(tb: Harness, mark: int) -> list[dict]:
 @pytest.mark.parametrize("text, key", [
     ("only | three | fields", "usage_activity"),
     ("a | 2030-13-01 09:00 | 2 | 20 | here", "err_act_when"),
-    ("a | 2030-01-01 9am | 2 | 20 | here", "err_act_when"),
+    ("a | 2030-01-01 quarter past 9 | 2 | 20 | here", "err_act_when"),  # 9am is a time now
     ("a | 2020-01-01 09:00 | 2 | 20 | here", "err_act_past"),
     ("a | NEXT | 0 | 20 | here", "err_act_hours"),
     ("a | NEXT | 24.25 | 20 | here", "err_act_hours"),

@@ -92,8 +92,11 @@ async def test_cascade_removed_and_migrated_chats(tb: Harness) -> None:
     assert by_chat[new_a["id"]].message_ids == [sent_a.message_id]
 
     shown = (await tb.send(boss, t["root"], "/announce status"))[0].text
-    assert "4 个群" in shown and "已送达 4" in shown and "3 个群已确认" in shown
-    assert f"大埠乡团委工作群（大埠乡团委） 已送达 #{sent_a.message_id}，确认：李娜" in shown
+    assert "已送达 4/4 个群，3 个群已确认（共 3 人）" in shown  # no zero counters
+    assert "等待" not in shown and "失败" not in shown and "汇总" not in shown
+    # the chat and who acknowledged, no Telegram message id
+    assert "大埠乡团委工作群（大埠乡团委） 已送达，确认：李娜" in shown
+    assert f"#{sent_a.message_id}，" not in shown
     assert "雁山街道团工委群（雁山街道团工委） 已送达" in shown and "尚无人确认" in shown
     assert "陈小红" not in shown and "李娜" in shown  # display names only
 
@@ -110,7 +113,8 @@ async def test_failed_chat_on_the_board_and_refusals(tb: Harness) -> None:
     await tb.send(boss, t["root"], "/announce 本周五前上报活动计划")
     await tb.drain()
     shown = (await tb.send(boss, t["root"], "/announce status 1"))[0].text
-    assert "失败 1" in shown and "❌ 雁山街道团工委群（雁山街道团工委） 发送失败：Forbidden" in shown
+    assert "已送达 2/3 个群，1 个群发送失败" in shown
+    assert "❌ 雁山街道团工委群（雁山街道团工委） 发送失败：Forbidden" in shown
     assert shown.index("❌") < shown.index("⚪")  # problems first
     member = await tb.send(t["member_b"], t["chat_b"], "/announce status 1")
     assert member == [] or "书记" in member[0].text or "secretary" in member[0].text
@@ -140,7 +144,7 @@ async def test_reply_with_a_photo_is_copied_to_every_chat(tb: Harness) -> None:
         [t["root"]["id"], t["chat_a"]["id"], t["chat_b"]["id"]])
     assert all("活动海报" in (s.text or "") and s.reply_markup for s in sent)
     board = await tb.send(boss, t["root"], "/announce status")
-    assert "失败 0" in board[0].text
+    assert "已送达 3/3 个群" in board[0].text and "失败" not in board[0].text
 
 
 async def test_budget_folds_overflow_into_the_evening_digest(

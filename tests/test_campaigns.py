@@ -21,6 +21,8 @@ from tests.conftest import Harness, build_tower, start_harness
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-12-01 00:30 in Shanghai is still 30 November in UTC
 DUE_LOCAL = "2026-12-01 00:30"
+#: the due time as people read it (the deployment's own zone is not named)
+DUE_SHOWN = "12月1日（周二）00:30"
 DUE_TS = datetime(2026, 11, 30, 16, 30, tzinfo=UTC).timestamp()
 
 
@@ -78,7 +80,7 @@ def test_parse_due_local_midnight() -> None:
 
 
 @pytest.mark.parametrize("text,key", [
-    ("2026/12/01 10:00", "err_deadline_date"),
+    ("12/01/2026 10:00", "err_deadline_date"),  # 2026/12/01 is a date people write
     ("2026-02-30 10:00", "err_deadline_date"),
     ("2026-12-01 24:00", "err_deadline_date"),
     ("2026-12-01", "err_deadline_date"),
@@ -179,7 +181,7 @@ async def test_full_ladder_board_and_escalation(tmp_path: Path) -> None:
         tb.services.campaigns.overdue_interval = 2.0
         sent = await tb.send(boss, root, f"/deadline new 2026年度述职 | {DUE_LOCAL}")
         answer = sent[0].text or ""
-        assert "#1" in answer and "2026-12-01 00:30" in answer and "Asia/Shanghai" in answer
+        assert "#1" in answer and DUE_SHOWN in answer and "Asia/Shanghai" not in answer
         assert "雁山街道团工委" in answer  # no secretary, said at once
         stored = await rows(tb, "SELECT due_at, org_id FROM campaigns WHERE id = 1")
         assert stored[0]["due_at"] == DUE_TS  # 2026-11-30 16:30 UTC
@@ -192,7 +194,7 @@ async def test_full_ladder_board_and_escalation(tmp_path: Path) -> None:
 
         await wait_for(lambda: len(private_a()) >= 1, 5)
         first = private_a()[0]
-        assert "sub_1" in first and "大埠乡团委" in first and "2026-12-01 00:30" in first
+        assert "sub_1" in first and "大埠乡团委" in first and DUE_SHOWN in first
         button = tb.em.messages_to(sec_a["id"])[-1].reply_markup
         assert button and "sub_1" in button["inline_keyboard"][0][0]["url"]
         # the staff above hear once that 雁山街道 has no secretary
@@ -201,7 +203,7 @@ async def test_full_ladder_board_and_escalation(tmp_path: Path) -> None:
         # the board at the due time, in the campaign org's chat, in local time
         await wait_for(lambda: any("未交" in x for x in raw_texts(tb, root["id"])), 6)
         board = next(x for x in raw_texts(tb, root["id"]) if "未交 2" in x)
-        assert "2026-12-01 00:30" in board and "无书记" in board and "大埠乡团委" in board
+        assert DUE_SHOWN in board and "无书记" in board and "大埠乡团委" in board
         # daily while overdue (here every 2 s), then escalation
         await wait_for(lambda: any("仍有" in x for x in raw_texts(tb, root["id"])), 10)
         escalation = next(x for x in raw_texts(tb, root["id"]) if "仍有" in x)
@@ -235,7 +237,7 @@ async def test_submit_resubmit_late_and_board(tmp_path: Path) -> None:
         # secretary of one org: /submit goes straight to the prompt; a text is the report
         sent = await tb.send(sec_a, None, "/submit")
         prompt = sent[0].text or ""
-        assert "大埠乡团委" in prompt and "2026-12-01 00:30" in prompt
+        assert "大埠乡团委" in prompt and DUE_SHOWN in prompt
         sent = await tb.send(sec_a, None, "本年度共开展活动 12 次。")
         assert "已收到" in (sent[0].text or "") and "按时" in (sent[0].text or "")
         # the flow is over: the next text is not a report
@@ -266,7 +268,7 @@ async def test_submit_resubmit_late_and_board(tmp_path: Path) -> None:
         board = sent[0].text or ""
         assert "按时 1" in board and "逾期提交 1" in board and "未交 0" in board
         assert "李娜" in board and "Tom" in board and "Tom Li" not in board
-        assert "2026-12-01 00:31" in board  # Tom's submission, local time
+        assert "12月1日（周二）00:31" in board  # Tom's submission, local time, as people read it
         # a secretary sees the part of the board under their own org
         sent = await tb.send(sec_a, chat_a, "/deadline status 1")
         text = sent[0].text or ""

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.domain.errors import Refusal
 from bot.domain.hours import parse_hours, stars_for
+from bot.domain.when import leading_day
 from bot.texts import t
 
 TODAY = date(2026, 3, 15)
@@ -35,7 +36,12 @@ def starts_date_like(text: str) -> bool:
         return False
     shape = "".join("9" if c.isnumeric() or unicodedata.category(c)[0] == "N" else c
                     for c in words[0])
-    return bool(re.match(r"^9{1,4}[-/.－／．]9{1,2}[-/.－／．]9{1,2}$", shape))
+    if re.match(r"^9{1,4}[-/.－／．]9{1,2}[-/.－／．]9{1,2}$", shape):
+        return True
+    try:  # a leading date word ("昨天", "12月8日", "sat") is the date, never the description
+        return leading_day(text, TODAY, want="past").end > 0
+    except Refusal:
+        return True
 
 
 # descriptions: mostly printable, sometimes with control characters, sometimes too long
@@ -155,12 +161,31 @@ def test_each_wrong_input_gets_its_own_message(text: str, key: str) -> None:
     ("２.５ 全角数字", 2.5, TODAY, "全角数字"),
     ("24 2025-03-15 全天", 24, date(2025, 3, 15), "全天"),
     ("0.25 x", 0.25, TODAY, "x"),
+    ("2 昨天 七彩四点半", 2, TODAY - timedelta(days=1), "七彩四点半"),
+    ("2 昨天七彩四点半", 2, TODAY - timedelta(days=1), "七彩四点半"),
+    ("2 前天 x", 2, TODAY - timedelta(days=2), "x"),
+    ("2 3月1日 x", 2, date(2026, 3, 1), "x"),
+    ("2 3/1 x", 2, date(2026, 3, 1), "x"),
+    ("2 上周六 x", 2, date(2026, 3, 7), "x"),
+    ("2 周六 x", 2, date(2026, 3, 14), "x"),
+    ("2 yesterday homework club", 2, TODAY - timedelta(days=1), "homework club"),
+    ("2 Mar 1 x", 2, date(2026, 3, 1), "x"),
 ])
 def test_valid_examples(text: str, hours: float, served: date, description: str) -> None:
     parsed = parse_hours(text, TODAY)
     assert float(parsed.hours) == hours
     assert parsed.served_on == served
     assert parsed.description == description
+
+
+@pytest.mark.parametrize(("text", "choices"), [
+    ("2 3-20 x", (date(2025, 3, 20),)),  # this year's 20 March is still to come
+    ("2 周日 x", (date(2026, 3, 15), date(2026, 3, 8))),  # today is a Sunday: today first
+])
+def test_an_uncertain_date_comes_back_as_choices(text: str, choices: tuple[date, ...]) -> None:
+    parsed = parse_hours(text, TODAY)
+    assert parsed.choices == choices
+    assert parsed.description == "x"
 
 
 @pytest.mark.parametrize(("approved", "level", "to_next"), [

@@ -234,3 +234,12 @@ async def test_cli_exports_members_and_activities(tb, tower, tmp_path, monkeypat
     assert code == 0 and load_workbook(acts).worksheets
     code = await asyncio.to_thread(cli.main, ["export", "members", "--org", "nosuch", "-o", str(out)])
     assert code == 2
+
+
+async def test_member_coverage_is_not_checked_until_an_audit_ran(tb: Harness) -> None:
+    t = await world(tb)
+    text = (await tb.send(t["boss"], t["root"], "/stats"))[0].text
+    assert "（成员覆盖率 未检查）" in text and "成员覆盖率 0%" not in text
+    await tb.services.audit.nightly(BotProbe(tb.app.bot))
+    text = (await tb.send(t["boss"], t["root"], "/stats"))[0].text
+    assert "未检查" not in text and "成员覆盖率 " in text and "%）" in text

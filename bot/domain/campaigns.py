@@ -22,20 +22,20 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from bot.domain import validate
 from bot.domain.access import RANK, Access
-from bot.domain.clock import Clock, fmt_local
+from bot.domain.clock import Clock, fmt_local, fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign, Submission
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
+from bot.domain.when import Choose, Reading, future_moment, local_ts
 from bot.settings import Settings
 from bot.texts import Raw, mention, t
 from storage import campaigns as repo
@@ -56,7 +56,6 @@ DAY = 86400.0
 
 LangOf = Callable[[int], Awaitable[str]]
 State = Literal["on_time", "late", "missing"]
-_DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{2})$")
 
 
 # --- parsing (pure) -------------------------------------------------------------------------
@@ -67,22 +66,16 @@ class NewCampaign(BaseModel):
     scope: Literal["children", "all"] = "children"
 
 
-def parse_due(text: str, tz: Any, now: float) -> float:
-    """'YYYY-MM-DD HH:MM' in `tz` → UTC seconds; refuse malformed, impossible or past times."""
-    value = " ".join(validate.ascii_digits(text).split())
-    match = _DATE.match(value)
-    if not match:
-        raise Refusal("err_deadline_date", got=validate.excerpt(value))
-    y, mo, d, h, mi = (int(g) for g in match.groups())
+def parse_due(text: str, tz: Any, now: float, chosen: Reading | None = None) -> float:
+    """A due time as people write it, in `tz` → UTC seconds; refuse malformed or past times,
+    `Choose` when it reads several ways (`chosen`: the reading pressed since)."""
+    value = " ".join(text.split())
     try:
-        local = datetime(y, mo, d, h, mi, tzinfo=tz)
-    except ValueError:
+        ts = local_ts(future_moment(value, now, tz, chosen), tz, value)
+    except Refusal as exc:
+        if isinstance(exc, Choose) or exc.key in ("err_foreign_digits", "err_stale_button"):
+            raise
         raise Refusal("err_deadline_date", got=validate.excerpt(value)) from None
-    ts = local.timestamp()
-    # a local time skipped by a DST change does not survive the round trip
-    back = datetime.fromtimestamp(ts, tz=tz)
-    if (back.year, back.month, back.day, back.hour, back.minute) != (y, mo, d, h, mi):
-        raise Refusal("err_deadline_date", got=validate.excerpt(value))
     if ts <= now:
         raise Refusal("err_deadline_past", due=value, now=fmt_local(now, tz))
     if ts - now > MAX_AHEAD:
@@ -90,7 +83,8 @@ def parse_due(text: str, tz: Any, now: float) -> float:
     return ts
 
 
-def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
+def parse_new(text: str | None, tz: Any, now: float,
+              chosen: Reading | None = None) -> NewCampaign:
     """`<title> | <YYYY-MM-DD HH:MM> [| all]` → a validated new campaign."""
     parts = [p.strip() for p in (text or "").split("|")]
     if len(parts) < 2 or not parts[0] or not parts[1]:
@@ -108,7 +102,7 @@ def parse_new(text: str | None, tz: Any, now: float) -> NewCampaign:
         if parts[2].lower() not in ("all", "全部"):
             raise Refusal("err_deadline_scope", got=validate.excerpt(parts[2], 20))
         scope = "all"
-    return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now), scope=scope)
+    return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now, chosen), scope=scope)
 
 
 # --- callback data and deep link: choosing what to submit ------------------------------------
@@ -252,8 +246,9 @@ class Campaigns:
     def tz(self) -> Any:
         return self.settings.tz
 
-    def fmt(self, ts: float) -> str:
-        return fmt_local(ts, self.tz)
+    def fmt(self, ts: float, lang: str) -> str:
+        """A time as people read it ('12月1日（周二）18:00' / 'Tue 1 Dec, 18:00')."""
+        return fmt_when(ts, self.tz, lang, today=local(self.clock.time(), self.tz).date())
 
     def link(self, campaign_id: int) -> str:
         if not self.bot_username:
@@ -277,12 +272,13 @@ class Campaigns:
         return campaign, org
 
     # --- /deadline new | cancel --------------------------------------------------------------
-    async def create(self, user_id: int, chat_id: int, text: str | None) -> Created:
+    async def create(self, user_id: int, chat_id: int, text: str | None,
+                     chosen: Reading | None = None) -> Created:
         """A campaign owed by the orgs directly below this chat's org (or its whole subtree)."""
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
         now = self.clock.time()
-        new = parse_new(text, self.tz, now)
+        new = parse_new(text, self.tz, now, chosen)
         rungs = [d.total_seconds() for d in self.settings.campaign_reminders]
         steps = ladder(new.due_at, now, rungs, self.settings.overdue_days, self.overdue_interval)
         async with self.db.transaction() as tx:
@@ -356,7 +352,7 @@ class Campaigns:
     def board_text(self, board: Board, lang: str, limit: int = BOARD_LINES) -> str:
         c = board.campaign
         head = t(lang, "camp_board_head", id=c.id, title=c.title, org=board.org.name,
-                 due=self.fmt(c.due_at), tz=self.settings.timezone,
+                 due=self.fmt(c.due_at, lang), tz=self.settings.timezone,
                  state=t(lang, self._state_key(c)))
         counts = t(lang, "camp_board_counts", on_time=board.count("on_time"),
                    late=board.count("late"), missing=board.count("missing"),
@@ -379,7 +375,7 @@ class Campaigns:
             return t(lang, key, org=row.name)
         key = "camp_row_on_time" if row.state == "on_time" else "camp_row_late"
         return t(lang, key, org=row.name, who=row.submitter or "?",
-                 at=self.fmt(row.submitted_at or 0))
+                 at=self.fmt(row.submitted_at or 0, lang))
 
     # --- /submit -----------------------------------------------------------------------------
     async def options(self, user_id: int, campaign_id: int | None = None) -> list[Option]:
@@ -498,7 +494,7 @@ class Campaigns:
                 lang = self.settings.language
                 lines = [self.board_line(r, lang) for r in board.missing[:200]]
                 text = t(lang, "camp_escalate", id=campaign.id, title=campaign.title,
-                         due=self.fmt(campaign.due_at), tz=self.settings.timezone,
+                         due=self.fmt(campaign.due_at, lang), tz=self.settings.timezone,
                          n=len(board.missing), total=len(board.rows),
                          lines=Raw("\n".join(lines)))
                 await self._post(conn, campaign, board, "escalate", text)
@@ -531,11 +527,11 @@ class Campaigns:
             span = fmt_span(now - campaign.due_at if overdue else campaign.due_at - now, lang)
             key = "camp_remind_overdue" if overdue else "camp_remind_before"
             text = t(lang, key, id=campaign.id, title=campaign.title, org=row.name,
-                     due=self.fmt(campaign.due_at), tz=self.settings.timezone, span=span,
+                     due=self.fmt(campaign.due_at, lang), tz=self.settings.timezone, span=span,
                      link=link)
             group_text = t(group_lang, "camp_remind_group", id=campaign.id,
-                           title=campaign.title, org=row.name, due=self.fmt(campaign.due_at),
-                           link=link)
+                           title=campaign.title, org=row.name,
+                           due=self.fmt(campaign.due_at, group_lang), link=link)
             dedupe = f"campaign:{campaign.id}:{step}:{row.org_id}:{grant.user_id}"
             if user is not None and user.started and user.reachable:
                 markup = None
@@ -577,7 +573,7 @@ class Campaigns:
         for uid, names in by_staff.items():
             lang = await self.lang_of(uid)
             text = t(lang, "camp_no_secretary", id=campaign.id, title=campaign.title,
-                     due=self.fmt(campaign.due_at), orgs="、".join(names) if lang == "zh"
+                     due=self.fmt(campaign.due_at, lang), orgs="、".join(names) if lang == "zh"
                      else ", ".join(names))
             await self.outbox.add(
                 conn, uid, text, user_id=uid, ref=f"campaign:{campaign.id}",

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel
 
-from bot.domain import validate
 from bot.domain.access import Access
-from bot.domain.clock import Clock, fmt_local, local
+from bot.domain.clock import Clock, fmt_day, fmt_local, local
 from bot.domain.errors import Refusal
+from bot.domain.hours_input import (  # noqa: F401 - the parser's names stay importable here
+    MAX_DAYS_BACK,
+    MAX_DESCRIPTION,
+    HoursInput,
+    normalise_description,
+    parse_hours,
+)
 from bot.domain.models import Org
 from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
 from bot.domain.outbox import Outbox
@@ -26,114 +29,9 @@ from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
 
-MAX_DAYS_BACK = 365
-MAX_DESCRIPTION = 500
 DUPLICATE_WINDOW = 86400.0
 PAGE = 8
 PENDING_PAGE = 10
-
-_HOURS_RE = re.compile(r"^[0-9]{1,6}(?:[.,][0-9]{1,6})?$")
-#: matched on validate.digit_shape; full-width － and ／ separate a date too
-_DATE_LIKE = re.compile(r"^[0-9]{1,4}[-/.－／][0-9]{1,2}[-/.－／][0-9]{1,2}$")
-
-
-# --- the /hours parser -----------------------------------------------------------------------
-
-class HoursInput(BaseModel):
-    """One /hours entry, validated. `model_validate(..., context={"today": date})`."""
-
-    hours: Decimal
-    served_on: date
-    description: str
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, value: Decimal) -> Decimal:
-        if not value.is_finite() or value <= 0 or value > 24:
-            raise PydanticCustomError("err_hours_range", "hours out of range")
-        if (value * 4) != (value * 4).to_integral_value():
-            raise PydanticCustomError("err_hours_step", "hours not in quarter steps")
-        return value
-
-    @field_validator("served_on")
-    @classmethod
-    def _served_on(cls, value: date, info: ValidationInfo) -> date:
-        today: date = (info.context or {})["today"]
-        if value > today:
-            raise PydanticCustomError("err_hours_date_future", "date in the future")
-        if value < today - timedelta(days=MAX_DAYS_BACK):
-            raise PydanticCustomError("err_hours_date_old", "date too old")
-        return value
-
-    @field_validator("description")
-    @classmethod
-    def _description(cls, value: str) -> str:
-        value = normalise_description(value)
-        if not value:
-            raise PydanticCustomError("err_hours_desc_empty", "description empty")
-        if len(value) > MAX_DESCRIPTION:
-            raise PydanticCustomError("err_hours_desc_long", "description too long",
-                                      {"got": len(value)})
-        if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in value):
-            raise PydanticCustomError("err_hours_desc_control", "control characters")
-        return value
-
-    @property
-    def quarters(self) -> int:
-        return int(self.hours * 4)
-
-
-def normalise_description(text: str) -> str:
-    """NFC, every run of whitespace (line breaks included) becomes one space, ends stripped."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def parse_hours(text: str | None, today: date) -> HoursInput:
-    """Parse '<hours> [YYYY-MM-DD] <description>' (the text after /hours).
-
-    Raises only `Refusal`, whose key names what is wrong; each text carries an example.
-    """
-    examples = {"example_date": (today - timedelta(days=1)).isoformat()}
-    words = (text or "").split(maxsplit=1)
-    if not words:
-        raise Refusal("usage_hours", **examples)
-    token = validate.ascii_digits(words[0]).replace("，", ",")
-    rest = words[1] if len(words) > 1 else ""
-    if not _HOURS_RE.match(token):
-        raise Refusal("err_hours_number", got=validate.excerpt(words[0], 20), **examples)
-    hours = Decimal(token.replace(",", "."))
-    served_on = today
-    parts = rest.split(maxsplit=1)
-    # a first word shaped like a date (in any kind of digits) is the date, not the description
-    if parts and _DATE_LIKE.match(validate.digit_shape(parts[0])):
-        y, m, d = re.split(r"[-/.－／]", validate.ascii_digits(parts[0]))
-        try:
-            served_on = date(int(y), int(m), int(d))
-        except ValueError:
-            raise Refusal("err_hours_date_invalid", got=validate.excerpt(parts[0], 20),
-                          **examples) from None
-        if len(y) != 4:
-            raise Refusal("err_hours_date_invalid", got=validate.excerpt(parts[0], 20),
-                          **examples)
-        rest = parts[1] if len(parts) > 1 else ""
-    try:
-        return HoursInput.model_validate(
-            {"hours": hours, "served_on": served_on, "description": rest},
-            context={"today": today},
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = error["type"] if error["type"].startswith("err_hours_") else "usage_hours"
-        values: dict[str, Any] = dict(examples)
-        values.update(error.get("ctx") or {})
-        values.setdefault("got", "")
-        values.update(max=MAX_DESCRIPTION, days=MAX_DAYS_BACK, oldest=(
-            today - timedelta(days=MAX_DAYS_BACK)).isoformat())
-        raise Refusal(key, **values) from None
-    except (InvalidOperation, ValueError):  # pragma: no cover - the regex keeps these out
-        raise Refusal("err_hours_number", got=validate.excerpt(words[0], 20),
-                      **examples) from None
-
 
 # --- stars -----------------------------------------------------------------------------------
 
@@ -312,7 +210,13 @@ class Hours:
         self, user_id: int, text: str | None, *, confirm_duplicate: bool = False
     ) -> Logged:
         """Validate and record a pending entry; a same-day duplicate becomes a draft to confirm."""
-        parsed = parse_hours(text, self.today())
+        return await self.record(user_id, parse_hours(text, self.today()),
+                                 confirm_duplicate=confirm_duplicate)
+
+    async def record(
+        self, user_id: int, parsed: HoursInput, *, confirm_duplicate: bool = False
+    ) -> Logged:
+        """Record a validated entry (one line or the guided form); duplicates become drafts."""
         person = await user_repo.get_person(self.db.reader, user_id)
         if person is None:
             raise Refusal("err_not_registered")
@@ -491,7 +395,8 @@ class Hours:
     def decision_text(self, entry: HourEntry, lang: str) -> str:
         key = "hours_told_approved" if entry.status == "approved" else "hours_told_rejected"
         reason = t(lang, "hours_reason_line", reason=entry.reason) if entry.reason else ""
-        return t(lang, key, id=entry.id, date=entry.served_on, hours=fmt_hours(entry.quarters),
+        day = fmt_day(date.fromisoformat(entry.served_on), lang, self.today())
+        return t(lang, key, id=entry.id, date=day, hours=fmt_hours(entry.quarters),
                  description=entry.description[:200], reason=Raw(reason))
 
     # --- weekly digest ---------------------------------------------------------------------

@@ -37,6 +37,7 @@ class Figures(BaseModel):
     staffed: int = 0
     members: int = 0
     members_in_chat: int = 0
+    members_checked: int = 0  # looked at by a coverage audit; 0: coverage not checked yet
     quarters_all: int = 0
     quarters_year: int = 0
     volunteers: int = 0

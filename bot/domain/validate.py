@@ -71,6 +71,11 @@ def ascii_digits(text: str | None) -> str:
     return value
 
 
+def narrow(text: str | None) -> str:
+    """Full-width digits, colon and full stop as ASCII; nothing refused (one char stays one)."""
+    return (text or "").translate(_WIDE)
+
+
 def digit_shape(text: str | None) -> str:
     """`text` with every digit of any kind as "9" (full-width punctuation as ASCII), so an
     ASCII pattern tells whether something was meant as a number or a date."""

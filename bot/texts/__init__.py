@@ -11,8 +11,11 @@ import importlib
 import pkgutil
 from typing import Any
 
+from babel import Locale
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
+_LOCALES = {lang: Locale.parse(lang) for lang in LANGS}
 
 
 class Raw(str):
@@ -68,3 +71,12 @@ def normalise_lang(code: str | None) -> str | None:
         return None
     base = code.lower().split("-")[0].split("_")[0]
     return base if base in LANGS else None
+
+
+def tn(lang: str | None, key: str, n: float, **values: Any) -> str:
+    """`t` of `key_one` or `key_other`, chosen by the language's plural rule for `n` (Babel)."""
+    form = _LOCALES[lang if lang in LANGS else DEFAULT_LANG].plural_form(n)
+    catalogue = CATALOGUES.get(lang or DEFAULT_LANG, CATALOGUES[DEFAULT_LANG])
+    name = f"{key}_{form}" if f"{key}_{form}" in catalogue else f"{key}_other"
+    shown = f"{n:g}" if isinstance(n, float) else n
+    return t(lang, name, n=shown, **values)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.activities import callbacks
 from bot.domain.activities.parsing import fmt_hours
-from bot.domain.clock import fmt_local
+from bot.domain.clock import fmt_when, local
 from bot.domain.models_activities import Activity
 from bot.texts import t
 
@@ -26,7 +26,7 @@ def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
         status = t(lang, "act_card_closed")
     elif now >= a.starts_at:
         status = t(lang, "act_card_started")
-    return t(lang, "act_card", id=a.id, title=a.title, when=fmt_local(a.starts_at, tz),
+    return t(lang, "act_card", id=a.id, title=a.title, when=fmt_when(a.starts_at, tz, lang, today=local(now, tz).date()),
              place=a.place, hours=fmt_hours(a.quarters), org=a.org_name or "",
              count=count_line(a, lang), status=status)
 

@@ -20,6 +20,7 @@ from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.outbox import Outbox
+from bot.domain.when import Reading
 from bot.settings import Settings
 from bot.texts import t
 from storage import users as user_repo
@@ -64,18 +65,20 @@ class FormSteps:
         return FormState.model_validate(flow.state)
 
     async def form_answer(self, user_id: int, text: str | None,
-                          location: tuple[float, float] | None, lang: str
-                          ) -> tuple[FormState, Created | None]:
-        """One answer to the form's current step; the last one creates the activity."""
+                          location: tuple[float, float] | None, lang: str,
+                          chosen: Reading | None = None) -> tuple[FormState, Created | None]:
+        """One answer to the form's current step (`chosen`: a start time pressed); the last one
+        creates the activity."""
         state = await self.form_state(user_id)
-        if state is None:
+        if state is None or (chosen is not None and state.step != "when"):
             raise Refusal("err_wrong_step")
         ex = self.examples()
         now = self.clock.time()
         if state.step == "title":
             state.title, state.step = parse_title(text, ex), "when"
         elif state.step == "when":
-            state.starts_at, state.step = parse_when(text, now, self.settings, ex), "hours"
+            state.starts_at = parse_when(None if chosen else text, now, self.settings, ex, chosen)
+            state.step = "hours"
         elif state.step == "hours":
             state.quarters, state.step = parse_quarters(text, ex), "capacity"
         elif state.step == "capacity":

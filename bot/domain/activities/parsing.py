@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from bot.domain import validate
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
+from bot.domain.when import Choose, Reading, future_moment, local_ts
 from bot.settings import Settings
 from bot.texts import t
 
@@ -24,7 +25,6 @@ MAX_DAYS_AHEAD = 366
 CASCADE_WORDS = ("cascade", "级联", "全塔")
 SKIP_WORDS = ("skip", "跳过", "-", "无")
 
-_WHEN_RE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[ T]+([0-9]{1,2}):([0-9]{2})$")
 _HOURS_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,4})?$")
 _COORDS_RE = re.compile(r"^(-?[0-9]{1,3}(?:\.[0-9]+)?)\s*[,，]\s*(-?[0-9]{1,3}(?:\.[0-9]+)?)$")
 
@@ -84,22 +84,21 @@ def parse_place(text: str | None, ex: dict[str, str]) -> str:
     return value
 
 
-def parse_when(text: str | None, now: float, settings: Settings, ex: dict[str, str]) -> float:
-    """'YYYY-MM-DD HH:MM' in the configured zone, in the future and within a year."""
-    value = _norm(validate.ascii_digits(text))
-    match = _WHEN_RE.match(value)
-    if not match:
-        raise Refusal("err_act_when", got=validate.excerpt(value), **ex)
-    y, mo, d, h, mi = (int(g) for g in match.groups())
+def parse_when(text: str | None, now: float, settings: Settings, ex: dict[str, str],
+               chosen: Reading | None = None) -> float:
+    """A start time as people write it (`明天 9点`, `2026-12-20 09:00`, `Sat 3pm`) in the
+    configured zone, in the future and within a year; `Choose` when it reads several ways."""
     try:
-        when = datetime(y, mo, d, h, mi, tzinfo=settings.tz)
-    except ValueError:
-        raise Refusal("err_act_when", got=validate.excerpt(value), **ex) from None
-    ts = when.timestamp()
+        reading = future_moment(text, now, settings.tz, chosen)
+        ts = local_ts(reading, settings.tz, text or "")
+    except Refusal as exc:
+        if isinstance(exc, Choose) or exc.key in ("err_foreign_digits", "err_stale_button"):
+            raise
+        raise Refusal("err_act_when", got=validate.excerpt(text), **ex) from None
     if ts <= now:
-        raise Refusal("err_act_past", got=validate.excerpt(value), **ex)
+        raise Refusal("err_act_past", got=validate.excerpt(text), **ex)
     if ts > now + MAX_DAYS_AHEAD * 86400:
-        raise Refusal("err_act_far", got=validate.excerpt(value), **ex)
+        raise Refusal("err_act_far", got=validate.excerpt(text), **ex)
     return ts
 
 
@@ -138,14 +137,22 @@ def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
     return lat, lon
 
 
-def parse_activity(text: str | None, now: float, settings: Settings) -> ActivityInput:
-    """'<title> | <YYYY-MM-DD HH:MM> | <hours> | <capacity> | <place> [| lat,lon] [| cascade]'."""
+def parse_activity(text: str | None, now: float, settings: Settings,
+                   chosen: Reading | None = None) -> ActivityInput:
+    """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade]'.
+
+    The other fields are checked before a `Choose` about the time is raised, so the question
+    comes only for a line that is otherwise right; `chosen`: the reading pressed since."""
     ex = example_values(now, settings)
     fields = [part.strip() for part in (text or "").split("|")]
     if not 5 <= len(fields) <= 7:
         raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
     title = parse_title(fields[0], ex)
-    starts_at = parse_when(fields[1], now, settings, ex)
+    ask: Choose | None = None
+    try:
+        starts_at = parse_when(fields[1], now, settings, ex, chosen)
+    except Choose as exc:
+        ask, starts_at = exc, 0.0
     quarters = parse_quarters(fields[2], ex)
     capacity = parse_capacity(fields[3], ex)
     place = parse_place(fields[4], ex)
@@ -158,6 +165,8 @@ def parse_activity(text: str | None, now: float, settings: Settings) -> Activity
             lat, lon = parse_coords(extra, ex)
         else:
             raise Refusal("err_act_extra", got=validate.excerpt(extra), **ex)
+    if ask is not None:
+        raise ask
     return ActivityInput(title=title, starts_at=starts_at, quarters=quarters, capacity=capacity,
                          place=place, lat=lat, lon=lon, cascade=cascade)
 

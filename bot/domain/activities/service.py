@@ -34,7 +34,7 @@ from bot.domain.activities.results import (
     JoinResult,
     LeaveResult,
 )
-from bot.domain.clock import Clock, fmt_local, local
+from bot.domain.clock import Clock, fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_activities import Activity, Signup
@@ -81,9 +81,11 @@ class Activities(FormSteps):
         """The person's language: chosen, else Telegram's, else the bot's default."""
         return lang or normalise_lang(tg_lang) or self.settings.language
 
-    def when(self, ts: float) -> str:
-        """A time as 'YYYY-MM-DD HH:MM' in the configured zone."""
-        return fmt_local(ts, self.settings.tz)
+    def when(self, ts: float, lang: str | None = None) -> str:
+        """A time as people read it ('12月8日（周二）18:00' / 'Tue 8 Dec, 18:00')."""
+        tz = self.settings.tz
+        return fmt_when(ts, tz, lang or self.settings.language,
+                        today=local(self.clock.time(), tz).date())
 
     def examples(self) -> dict[str, str]:
         """Values for the examples in usage texts."""
@@ -301,11 +303,12 @@ class Activities(FormSteps):
                             overlaps: list[Activity]) -> None:
         langs = await repo.user_langs(tx, [user_id])
         lang = self.lang_of(*langs.get(user_id, (None, None)))
-        others = "\n".join(t(lang, "act_overlap_line", title=o.title, when=self.when(o.starts_at))
+        others = "\n".join(t(lang, "act_overlap_line", title=o.title,
+                                  when=self.when(o.starts_at, lang))
                            for o in overlaps)
         await self.outbox.add(
             tx, user_id, t(lang, "act_overlap", title=activity.title,
-                           when=self.when(activity.starts_at), others=others),
+                           when=self.when(activity.starts_at, lang), others=others),
             ref=f"act:{activity.id}", dedupe_key=f"act:{activity.id}:overlap:{user_id}")
 
     async def leave(self, user_id: int, activity_id: int, chat_id: int = 0,
@@ -333,7 +336,7 @@ class Activities(FormSteps):
             lang = self.lang_of(*langs.get(promoted, (None, None)))
             await self.outbox.add(
                 tx, promoted, t(lang, "act_promoted", title=activity.title,
-                                when=self.when(activity.starts_at), place=activity.place),
+                                when=self.when(activity.starts_at, lang), place=activity.place),
                 ref=f"act:{activity.id}",
                 extra={"fallback": True, "fallback_text": t(lang, "act_promoted_fallback",
                                                             title=activity.title)})
@@ -378,7 +381,7 @@ class Activities(FormSteps):
                 lang = self.lang_of(s.lang, s.tg_lang)
                 await self.outbox.add(
                     tx, s.user_id, t(lang, "act_cancelled_notice", title=activity.title,
-                                     when=self.when(activity.starts_at)),
+                                     when=self.when(activity.starts_at, lang)),
                     ref=f"act:{activity_id}", dedupe_key=f"act:{activity_id}:cancel:{s.user_id}",
                     extra={"fallback": True, "fallback_text": t(
                         lang, "act_cancelled_fallback", title=activity.title)})
@@ -538,7 +541,7 @@ class Activities(FormSteps):
             lang = self.lang_of(s.lang, s.tg_lang)
             await self.outbox.add(
                 conn, s.user_id, t(lang, "act_reminder", title=activity.title,
-                                   when=self.when(activity.starts_at), place=activity.place,
+                                   when=self.when(activity.starts_at, lang), place=activity.place,
                                    left=fmt_span(left, lang)),
                 ref=f"act:{activity.id}",
                 dedupe_key=f"act:{activity.id}:rem:{reminder.step}:{s.user_id}")
