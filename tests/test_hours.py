@@ -203,8 +203,8 @@ async def test_approve_and_reject_at_once_make_exactly_one_decision(tb, tower):
     entry_id = await log(tb, ma, "2 七彩四点半")
     l1 = (await tb.send(sec, None, "/pending"))[0]
     l2 = (await tb.send(boss, None, "/pending"))[0]
-    prompt = [s for s in await tb.press(boss, l2, f"hrs:no:{entry_id}:0")
-              if s.method == "sendMessage"][0]
+    prompt = next(s for s in await tb.press(boss, l2, f"hrs:no:{entry_id}:0")
+              if s.method == "sendMessage")
     mark = len(tb.em.callback_answers)
     await asyncio.gather(tb.press(sec, l1, f"hrs:ok:{entry_id}:0"),
                          tb.press(boss, prompt, f"hrs:nr:{entry_id}"))
@@ -287,7 +287,7 @@ async def test_reject_without_reason(tb, tower):
     entry_id = await log(tb, ma, "2 七彩四点半")
     listing = (await tb.send(sec, None, "/pending"))[0]
     out = await tb.press(sec, listing, f"hrs:no:{entry_id}:0")
-    prompt = [s for s in out if s.method == "sendMessage"][0]
+    prompt = next(s for s in out if s.method == "sendMessage")
     await tb.press(sec, prompt, f"hrs:nr:{entry_id}")
     row = await entry(tb, entry_id)
     assert row["status"] == "rejected" and row["reason"] is None
@@ -432,7 +432,7 @@ async def test_export_myhours_is_a_service_record_to_certify(tb, tower):
     assert cells[0][0] == "志愿服务记录证明"
     assert ["姓名", "陈小红"] == list(cells[2][:2])
     assert ["所在组织", "大埠乡团委"] == list(cells[3][:2])
-    head = cells.index([c for c in cells if c and c[0] == "序号"][0])
+    head = cells.index(next(c for c in cells if c and c[0] == "序号"))
     body = cells[head + 1: head + 3]
     db_rows = await tb.db.fetchall(
         "SELECT served_on, quarters, description FROM hour_entries WHERE user_id = ?"
@@ -478,7 +478,7 @@ async def test_kept_totals_match_the_entries(tb, tower):
     for entry_id, verb in zip(ids, ("ok", "ok", "no", "ok", "ok")):
         out = await tb.press(people["staff"], listing, f"hrs:{verb}:{entry_id}:0")
         if verb == "no":
-            prompt = [s for s in out if s.method == "sendMessage"][0]
+            prompt = next(s for s in out if s.method == "sendMessage")
             await tb.press(people["staff"], prompt, f"hrs:nr:{entry_id}")
     person = await tb.services.people.person(people["member_b"]["id"])
     async with tb.db.transaction() as tx:
@@ -494,3 +494,42 @@ async def test_kept_totals_match_the_entries(tb, tower):
     top = (await hours.rollup(root))[0]
     assert top.subtree == (1 + 2.5 + 4 + 6 + 2) * 4
     assert top.subtree_year == (1 + 2.5 + 4 + 6) * 4 + (8 if year == 2025 else 0)
+
+
+# --- star levels with a region's own thresholds ------------------------------------------------
+
+#: (hours logged and approved, star line in /me: zh, en) with TOWERBOT_STAR_THRESHOLDS=2,5,10,20,30
+STAR_STEPS = [
+    (1.75, "再服务 0.25 小时达到 ★", "0.25 h more to ★"),
+    (0.25, "★，再服务 3 小时达到 ★★", "★, 3 h more to ★★"),
+    (2.75, "★，再服务 0.25 小时达到 ★★", "★, 0.25 h more to ★★"),
+    (0.25, "★★，再服务 5 小时达到 ★★★", "★★, 5 h more to ★★★"),
+    (5, "★★★，再服务 10 小时达到 ★★★★", "★★★, 10 h more to ★★★★"),
+    (10, "★★★★，再服务 10 小时达到 ★★★★★", "★★★★, 10 h more to ★★★★★"),
+    (10, "★★★★★（最高星级）", "★★★★★ (top level)"),
+]
+
+
+def star_line(me_text: str) -> str:
+    return next(line.split("：", 1)[-1].split(": ", 1)[-1] for line in me_text.splitlines()
+                if line.startswith(("星级", "Stars")))
+
+
+async def test_custom_star_thresholds_through_me(tmp_path):
+    """Each threshold of a custom STAR_THRESHOLDS, crossed by approved hours, changes /me."""
+    from tests.conftest import build_tower, start_harness
+
+    ctx, tb = await start_harness(tmp_path, star_thresholds="2,5,10,20,30")
+    try:
+        t = await build_tower(tb)
+        approver = {"member_a": t["sec_a"], "member_b": t["boss"]}  # 中文 and English
+        for n, (hours, zh, en) in enumerate(STAR_STEPS):
+            for who, want in (("member_a", zh), ("member_b", en)):
+                entry_id = await log(tb, t[who], f"{hours} 第{n}次服务")
+                listing = (await tb.send(approver[who], None, "/pending"))[-1]
+                await tb.press(approver[who], listing, f"hrs:ok:{entry_id}:0")
+                assert (await entry(tb, entry_id))["status"] == "approved"
+                me = (await tb.send(t[who], None, "/me"))[0].text
+                assert star_line(me) == want, (who, n, me)
+    finally:
+        await ctx.__aexit__(None, None, None)
