@@ -105,7 +105,17 @@ async def run_through_processor(tb: Harness, update: dict) -> str:
 
 @pytest.fixture
 async def world(tb: Harness) -> dict:
-    return await build_tower(tb)
+    """build_tower, and everyone has written once in each chat (the private one included):
+    a person's first message anywhere is recorded (users row, chat presence, started), which
+    is that message's doing, not the command's whose dump is compared."""
+    w = await build_tower(tb)
+    w["unbound"] = tb.em.add_group("未绑定的群", members=[
+        u["id"] for k, u in w.items() if k in ("boss", "sec_a", "member_a")])
+    for who in ("boss", "sec_a", "member_a", "member_b", "outsider"):
+        for where in (None, w["root"], w["chat_a"], w["chat_b"], w["unbound"]):
+            await tb.send(w[who], where, "你好")
+    await settle(tb)
+    return w
 
 
 @settings(max_examples=120, deadline=None,
@@ -117,9 +127,6 @@ async def test_no_traceback_and_failed_answers_change_nothing(
         tb: Harness, world: dict, command: str, args: str, who: str, where: str) -> None:
     em = tb.em
     em.limits = False  # this test is about input, not Telegram's pacing (tested elsewhere)
-    if "unbound" not in world:
-        world["unbound"] = em.add_group("未绑定的群", members=[u["id"] for k, u in world.items()
-                                                          if k in ("boss", "sec_a", "member_a")])
     user = world[who]
     chat = None if where == "private" else world[where]
     text = f"/{command} {args}".strip()[:4096]
