@@ -498,7 +498,11 @@ async def run_row(tb: Harness, cast: dict, row: Row, counter: itertools.count) -
         n = next(counter)
         user = cast[role]
         chat = None if pos == "private" else cast[pos]
-        act = await row.prepare(tb, cast, role, pos, n) if row.prepare else cast["act"]
+        try:
+            act = await row.prepare(tb, cast, role, pos, n) if row.prepare else cast["act"]
+        except Exception as exc:  # noqa: BLE001 - a broken world is one more problem to report
+            problems.append(f"{role} {row.text!r} in {pos}: could not prepare: {exc!r}")
+            continue
         text = row.text.format(n=n, org=ORG_AT[pos], act=act, camp=cast["camp"],
                                due=ahead(60 * 24 * 60))
         await settle(tb)
@@ -519,7 +523,8 @@ async def run_row(tb: Harness, cast: dict, row: Row, counter: itertools.count) -
             elif (after := dump(tb.settings.db)) != before:
                 diff = sorted(set(after) ^ set(before))[:4]
                 problems.append(f"{where}: refused but the database changed: {diff}")
-            if row.undo and row.always_undo:
+            # wrongly allowed, or prepared for: put the world back so later cells stay honest
+            if row.undo and (row.always_undo or outcome == "ok"):
                 await row.undo(tb, cast, role, pos, n)
             continue
         if outcome != "ok":
