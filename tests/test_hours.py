@@ -502,3 +502,42 @@ async def test_kept_totals_match_the_entries(tb, tower):
     top = (await hours.rollup(root))[0]
     assert top.subtree == (1 + 2.5 + 4 + 6 + 2) * 4
     assert top.subtree_year == (1 + 2.5 + 4 + 6) * 4 + (8 if year == 2025 else 0)
+
+
+# --- star levels with a region's own thresholds ------------------------------------------------
+
+#: (hours logged and approved, star line in /me: zh, en) with TOWERBOT_STAR_THRESHOLDS=2,5,10,20,30
+STAR_STEPS = [
+    (1.75, "再服务 0.25 小时达到 ★", "0.25 h more to ★"),
+    (0.25, "★，再服务 3 小时达到 ★★", "★, 3 h more to ★★"),
+    (2.75, "★，再服务 0.25 小时达到 ★★", "★, 0.25 h more to ★★"),
+    (0.25, "★★，再服务 5 小时达到 ★★★", "★★, 5 h more to ★★★"),
+    (5, "★★★，再服务 10 小时达到 ★★★★", "★★★, 10 h more to ★★★★"),
+    (10, "★★★★，再服务 10 小时达到 ★★★★★", "★★★★, 10 h more to ★★★★★"),
+    (10, "★★★★★（最高星级）", "★★★★★ (top level)"),
+]
+
+
+def star_line(me_text: str) -> str:
+    return next(line.split("：", 1)[-1].split(": ", 1)[-1] for line in me_text.splitlines()
+                if line.startswith(("星级", "Stars")))
+
+
+async def test_custom_star_thresholds_through_me(tmp_path):
+    """Each threshold of a custom STAR_THRESHOLDS, crossed by approved hours, changes /me."""
+    from tests.conftest import build_tower, start_harness
+
+    ctx, tb = await start_harness(tmp_path, star_thresholds="2,5,10,20,30")
+    try:
+        t = await build_tower(tb)
+        approver = {"member_a": t["sec_a"], "member_b": t["boss"]}  # 中文 and English
+        for n, (hours, zh, en) in enumerate(STAR_STEPS):
+            for who, want in (("member_a", zh), ("member_b", en)):
+                entry_id = await log(tb, t[who], f"{hours} 第{n}次服务")
+                listing = (await tb.send(approver[who], None, "/pending"))[-1]
+                await tb.press(approver[who], listing, f"hrs:ok:{entry_id}:0")
+                assert (await entry(tb, entry_id))["status"] == "approved"
+                me = (await tb.send(t[who], None, "/me"))[0].text
+                assert star_line(me) == want, (who, n, me)
+    finally:
+        await ctx.__aexit__(None, None, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 
 from bot.domain import charts
 from schedules.audit import BotProbe
-from tests.conftest import Harness, build_tower, register
+from tests.conftest import Harness, build_tower, register, start_harness
+from tests.test_campaigns import OffsetClock
 
 
 async def world(tb: Harness) -> dict[str, Any]:
@@ -68,51 +69,71 @@ async def test_audit_on_demand_from_org_with_invite_link(tb: Harness) -> None:
 
 
 async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
-    """Known hours, activities and report-backs (straight into the features' tables)."""
+    """Known hours, activities and report-backs, through the bot as people use it.
+
+    Hours: 小红 10 h (approved), Tom 5 h last year + 2 h (approved), 李娜 3 h (pending).
+    Activities of 大埠乡: 清扫 (2 h; 小红 and 小刚 checked in, 李娜 a no-show; closed, which
+    credits 2 h each) and 讲座 (open). Report-backs from the district: 一季度述职, submitted by
+    李娜 for 大埠乡 before its due time, then overdue for 街道; 二季度述职, not yet due.
+    Needs an OffsetClock: the first report-back falls due when the clock is moved on 3 h.
+    """
+    boss, sec, root, chat_a = t["boss"], t["sec_a"], t["root"], t["chat_a"]
     today = tb.services.stats.today()
-    this_year, last_year = date(today.year, 1, 1).isoformat(), f"{today.year - 1}-06-01"
-    now = tb.services.clock.time()
-    dabu = (await tb.services.tower.org_by_code("yanshan.dabu")).id
-    jiedao = (await tb.services.tower.org_by_code("yanshan.jiedao")).id
-    root = (await tb.services.tower.org_by_code("yanshan")).id
-    a, b, s, g = (t[k]["id"] for k in ("member_a", "member_b", "sec_a", "gang"))
-    async with tb.db.transaction() as tx:
-        for user, org, day, q, status in ((a, dabu, this_year, 40, "approved"),
-                                          (b, jiedao, last_year, 20, "approved"),
-                                          (b, jiedao, this_year, 8, "approved"),
-                                          (s, dabu, this_year, 12, "pending")):
-            await tx.execute(
-                "INSERT INTO hour_entries(user_id, org_id, served_on, quarters, description,"
-                " status, created_at, decided_at) VALUES (?, ?, ?, ?, 'x', ?, ?, ?)",
-                (user, org, day, q, status, now, None if status == "pending" else now))
-        for title, status in (("清扫", "closed"), ("讲座", "open")):
-            cur = await tx.execute(
-                "INSERT INTO activities(org_id, title, place, starts_at, quarters, capacity,"
-                " status, confirmed, created_by, created_at) VALUES (?, ?, '村委', ?, 8, 10, ?,"
-                " 3, ?, ?)", (dabu, title, now - 86400, status, s, now))
-            if status == "closed":
-                for seq, (user, came) in enumerate(((a, "present"), (g, "present"),
-                                                    (s, "no_show"))):
-                    await tx.execute(
-                        "INSERT INTO activity_signups(activity_id, user_id, status, seq,"
-                        " joined_at, attendance) VALUES (?, ?, 'confirmed', ?, ?, ?)",
-                        (cur.lastrowid, user, seq, now, came))
-        for title, due, owing in (("一季度述职", now - 3600, (dabu, jiedao)),
-                                  ("二季度述职", now + 86400, (dabu,))):
-            cur = await tx.execute(
-                "INSERT INTO campaigns(org_id, title, due_at, created_by, created_at)"
-                " VALUES (?, ?, ?, ?, ?)", (root, title, due, t["boss"]["id"], now))
-            for org in owing:
-                await tx.execute("INSERT INTO campaign_orgs(campaign_id, org_id) VALUES (?, ?)",
-                                 (cur.lastrowid, org))
-            if due < now:
-                await tx.execute(
-                    "INSERT INTO campaign_submissions(campaign_id, org_id, user_id, text,"
-                    " submitted_at, late) VALUES (?, ?, ?, '述职报告', ?, 0)",
-                    (cur.lastrowid, dabu, s, now - 7200))
+    last_year = date(today.year - 1, 12, 31).isoformat()  # within the 365 days /hours accepts
+    logged = {}
+    for who, args in (("member_a", "10 七彩四点半"), ("member_b", f"5 {last_year} clean-up"),
+                      ("member_b", "2 library"), ("sec_a", "3 组织生活")):
+        await tb.send(t[who], None, f"/hours {args}")
+        logged[(who, args)] = int((await tb.db.fetchone("SELECT MAX(id) FROM hour_entries"))[0])
+    for (who, _), entry_id in logged.items():
+        if who != "sec_a":  # 李娜's stays pending
+            approver = sec if who == "member_a" else boss
+            listing = (await tb.send(approver, None, "/pending"))[-1]
+            await tb.press(approver, listing, f"hrs:ok:{entry_id}:0")
+
+    clock = tb.services.clock
+    soon = datetime.fromtimestamp((int(clock.time()) // 60 + 30) * 60, tb.settings.tz)
+    when = soon.strftime("%Y-%m-%d %H:%M")
+    acts = {}
+    for title in ("清扫", "讲座"):
+        sent = await tb.send(sec, chat_a, f"/activity {title} | {when} | 2 | 10 | 村委")
+        acts[title] = (int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0]),
+                       next(x for x in sent if "act:" in str(x.reply_markup)))
+    act_id, card = acts["清扫"]
+    for who in ("member_a", "gang", "sec_a"):
+        await tb.press(t[who], card, f"act:{act_id}:join")
+    button = (await tb.send(sec, chat_a, f"/checkin {act_id}"))[0]
+    for who in ("member_a", "gang"):
+        await tb.press(t[who], button, f"act:{act_id}:in")
+    closed = (await tb.send(sec, chat_a, f"/close {act_id}"))[0].text
+    assert "签到 2 人" in closed and "未到 1 人" in closed, closed
+
+    due = datetime.fromtimestamp(clock.time() + 2 * 3600 + 120, tb.settings.tz)
+    later = datetime.fromtimestamp(clock.time() + 3 * 86400, tb.settings.tz)
+    for title, at in (("一季度述职", due), ("二季度述职", later)):
+        await tb.send(boss, root, f"/deadline new {title} | {at:%Y-%m-%d %H:%M}")
+    first = int((await tb.db.fetchone("SELECT MIN(id) FROM campaigns"))[0])
+    offer = await tb.send(sec, None, f"/submit {first}")
+    assert "一季度述职" in offer[-1].text, offer[-1].text
+    await tb.send(sec, None, "述职报告：本季度开展活动 2 场")
+    assert await tb.db.fetchone("SELECT 1 FROM campaign_submissions WHERE campaign_id = ?",
+                                (first,)) is not None
+    clock.offset += 3 * 3600  # 一季度述职 is now overdue for 街道
+    await tb.drain()
 
 
-async def test_stats_figures_rolled_up_and_per_child(tb: Harness) -> None:
+@pytest.fixture
+async def ftb(tmp_path) -> Any:
+    """A harness whose clock the test can move on (OffsetClock)."""
+    ctx, harness = await start_harness(tmp_path, clock=OffsetClock())
+    try:
+        yield harness
+    finally:
+        await ctx.__aexit__(None, None, None)
+
+
+async def test_stats_figures_rolled_up_and_per_child(ftb: Harness) -> None:
+    tb = ftb
     t = await world(tb)
     await tb.services.audit.nightly(BotProbe(tb.app.bot))
     await seed_figures(tb, t)
@@ -121,10 +142,10 @@ async def test_stats_figures_rolled_up_and_per_child(tb: Harness) -> None:
     text = (await tb.send(t["boss"], t["root"], "/stats"))[0].text
     assert "组织 3 个；已绑定群 3 个（群覆盖率 100%）；配备书记 1 个（配备率 33%）" in text
     assert "注册团员青年 5 人，确认在本组织群内 3 人（成员覆盖率 60%）" in text
-    assert "今年 12 小时，累计 17 小时；有时长的志愿者 2 人" in text
+    assert "今年 16 小时，累计 21 小时；有时长的志愿者 3 人" in text
     assert "已举办活动 1 场，出勤率 67%（2/3）" in text
-    assert "按时 1，逾期提交 0，缺交 1，未到期 1" in text
-    assert "• 大埠乡团委：群 1/1，书记 1/1，在群 1/3 人，时长 10/10 小时" in text
+    assert "按时 1，逾期提交 0，缺交 1，未到期 2" in text
+    assert "• 大埠乡团委：群 1/1，书记 1/1，在群 1/3 人，时长 14/14 小时" in text
     assert "• 雁山街道团工委：群 1/1，书记 0/1，在群 1/1 人，时长 2/7 小时" in text
     assert "陈小红" not in text and "王小刚" not in text
     # the secretary of 大埠乡 sees only her subtree
@@ -132,7 +153,8 @@ async def test_stats_figures_rolled_up_and_per_child(tb: Harness) -> None:
     assert "组织 1 个" in own and "缺交 0，未到期 1" in own
 
 
-async def test_charts_are_pngs_built_from_the_figures(tb: Harness) -> None:
+async def test_charts_are_pngs_built_from_the_figures(ftb: Harness) -> None:
+    tb = ftb
     t = await world(tb)
     await tb.services.audit.nightly(BotProbe(tb.app.bot))
     await seed_figures(tb, t)
@@ -141,7 +163,7 @@ async def test_charts_are_pngs_built_from_the_figures(tb: Harness) -> None:
     view = await stats.view(root)
     hours = charts.hours_data(view, "zh")
     assert hours.labels == ["大埠乡团委", "雁山街道团工委"]
-    assert list(hours.series.values()) == [[10.0, 2.0], [10.0, 7.0]]
+    assert list(hours.series.values()) == [[14.0, 2.0], [14.0, 7.0]]
     coverage = charts.coverage_data(view, "zh")
     assert list(coverage.series.values()) == [[100.0, 100.0], [100.0, 0.0], [33.0, 100.0]]
     tree = charts.tower_data(await stats.tower(root), "zh", root.name)
@@ -165,7 +187,8 @@ async def test_charts_are_pngs_built_from_the_figures(tb: Harness) -> None:
     assert "用法" in usage[0].text
 
 
-async def test_exports_go_privately(tb: Harness) -> None:
+async def test_exports_go_privately(ftb: Harness) -> None:
+    tb = ftb
     t = await world(tb)
     await tb.services.audit.nightly(BotProbe(tb.app.bot))
     await seed_figures(tb, t)
@@ -182,7 +205,7 @@ async def test_exports_go_privately(tb: Harness) -> None:
     names = {r[1]: r for r in rows[2:-1]}
     assert set(names) == {"王晓明", "李娜", "陈小红", "王小刚", "Tom Li"}
     assert names["陈小红"][7] == "不在群" and names["李娜"][7] == "在群"
-    assert names["陈小红"][9] == 10 and names["李娜"][6] == "书记"
+    assert names["陈小红"][9] == 12 and names["李娜"][6] == "书记"
     assert rows[-1][9] == sum(r[9] for r in rows[2:-1])
     sheet = load_workbook(io.BytesIO(docs[1]["bytes"])).active
     acts = list(sheet.iter_rows(values_only=True))
