@@ -210,6 +210,23 @@ async def reply_guarded(
         return None
 
 
+async def send_guarded(
+    context: Context, chat_id: int, text: str, markup: ReplyMarkup | None, guard_id: int | None
+) -> Message | None:
+    """Send to `chat_id` a message that waits in the outbox as `guard_id`, then drop that
+    stand-in; on a 429 the stand-in goes when Telegram allows it (other errors raise)."""
+    try:
+        sent = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    except TelegramError as exc:
+        failure = classify(exc)
+        if failure.kind != "flood":
+            raise
+        await context.services.outbox.hold(guard_id, failure.wait)
+        return None
+    await context.services.outbox.release(guard_id)
+    return sent
+
+
 def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     """Inline keyboard from rows of (label, callback_data)."""
     return InlineKeyboardMarkup(

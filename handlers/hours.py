@@ -40,6 +40,7 @@ from bot.domain.hours_form import (
 from bot.domain.hours_input import examples
 from bot.domain.models_hours import HourEntry
 from bot.domain.when import choice_pattern
+from bot.gateway.markup import markup_of
 from bot.texts import Raw
 from handlers.common import (
     actor,
@@ -53,6 +54,7 @@ from handlers.common import (
     reply,
     require_own_private,
     require_private,
+    send_guarded,
     tr,
 )
 
@@ -356,18 +358,15 @@ async def decide_button(update: Update, context: Context) -> None:
         await query.answer(tr(context, "hours_done_approved", id=entry_id))
         await _refresh(context, uid, where.chat_id, where.message_id, where.scope)
         return
-    decision = await hours.begin_reject(uid, entry_id, where)
+    # the flow and its question commit together: a crash before the send loses neither
+    decision = await hours.begin_reject(uid, entry_id, where, context.lang)
     if not decision.decided:
         raise _stale(context, decision)
-    e = decision.entry
-    who = e.real_name or tr(context, "hours_deleted_person")
+    text, markup = hours.reason_prompt(decision.entry, context.lang)
     try:
-        await context.bot.send_message(uid, tr(
-            context, "hours_reason_ask", id=e.id, who=who, date=_day(context, e.served_on),
-            hours=fmt_hours(e.quarters), description=e.description[:150]),
-            reply_markup=keyboard([[(tr(context, "hours_btn_no_reason"),
-                                     hours_data(HoursButton("nr", e.id)))]]))
+        await send_guarded(context, uid, text, markup_of(markup, context.bot), decision.guard_id)
     except Forbidden:
+        await context.services.outbox.release(decision.guard_id)
         await context.services.people.cancel(uid)
         raise Refusal("err_hours_start_private") from None
     private = message.chat.id == uid

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import (
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context, Hooks
 from bot.domain.errors import Refusal
+from bot.domain.outbox import GUARD_GRACE
 from bot.domain.people import (
     FORGET_DATA,
     REG_DATA,
@@ -243,35 +250,49 @@ async def me(update: Update, context: Context) -> None:
     await reply(update, context, Raw("\n\n".join(parts)))
 
 
+def _forget_buttons(context: Context) -> InlineKeyboardMarkup:
+    return keyboard([[(tr(context, "forget_btn_yes"), forget_data(True)),
+                      (tr(context, "forget_btn_no"), forget_data(False))]])
+
+
 async def forget_me(update: Update, context: Context) -> None:
     """Ask before deleting personal data."""
     require_private(update)
     await context.services.people.ask_forget(actor(update).user_id)
-    await reply(update, context, tr(context, "forget_ask"), keyboard([
-        [(tr(context, "forget_btn_yes"), forget_data(True)),
-         (tr(context, "forget_btn_no"), forget_data(False))]]))
+    await reply(update, context, tr(context, "forget_ask"), _forget_buttons(context))
 
 
 async def forget_button(update: Update, context: Context) -> None:
-    """Carry out or drop the deletion."""
+    """Carry out or drop the deletion; pressed again after a crash, it finishes it."""
     query = query_of(update)
     require_own_private(update)
     yes = parse_forget_data(query.data)
     uid = actor(update).user_id
-    # only the open question's buttons count: a second press, or a button never asked, changes
-    # nothing; an unregistered person (a guardian, say) may still have data to forget
-    await context.services.people.answer_forget(uid)
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    services = context.services
+    # only an open /forgetme question's buttons count (a forged or stale press changes nothing);
+    # an unregistered person (a guardian, say) may still have data to forget
+    await services.people.require_forget_open(uid)
     if not yes:
+        await services.people.cancel(uid)  # the question is closed
+        await query.answer()
+        await query.edit_message_reply_markup(None)
         await reply(update, context, tr(context, "forget_kept"))
         return
     who = actor(update)
+    # the hooks and the erasure commit one by one, all safe to run again: should the bot die
+    # among them, this stand-in asks for the press that finishes the job (the erasure deletes
+    # it with the person's other private messages; a "done" queued there would keep the id)
+    await services.outbox.send(
+        uid, tr(context, "forget_unfinished"), user_id=uid, urgent=True,
+        not_before=services.clock.time() + GUARD_GRACE,
+        reply_markup=_forget_buttons(context).to_dict())
     # features first (leaving open activities promotes the next person), then the erasure
     for hook in context.hooks.forget_hooks:
         await hook(context, who.user_id)
-    deleted = await context.services.privacy.forget(who)
-    context.services.people.forget_cache(who.user_id)
+    await query.answer()
+    deleted = await services.privacy.forget(who)
+    services.people.forget_cache(who.user_id)
+    await query.edit_message_reply_markup(None)
     await reply(update, context, tr(context, "forget_done" if deleted else "forget_nothing"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -73,6 +73,7 @@ class Summary(BaseModel):
 class Decision(BaseModel):
     entry: HourEntry
     decided: bool  # False: someone decided it before this press
+    guard_id: int | None = None  # begin_reject: the reason question's outbox stand-in
 
 
 class PendingList(BaseModel):
@@ -362,19 +363,35 @@ class Hours:
                     ref=f"hours:{entry.id}", dedupe_key=f"hours:decided:{entry.id}")
         return Decision(entry=entry, decided=won)
 
-    async def begin_reject(self, user_id: int, entry_id: int, where: RejectWhere) -> Decision:
+    async def begin_reject(self, user_id: int, entry_id: int, where: RejectWhere,
+                           lang: str) -> Decision:
         """Reject pressed: the approver's next private text is the reason (a guided flow).
 
-        Returns decided=False with the entry if it was decided meanwhile (nothing started).
+        The reason question is queued with the flow (`Outbox.guard`): sent directly, it is
+        settled; lost to a crash, the outbox asks it. Returns decided=False with the entry if
+        it was decided meanwhile (nothing started).
         """
         entry = await self.check_decider(user_id, entry_id, where.scope)
         if entry.status != "pending":
             return Decision(entry=entry, decided=False)
         state = RejectState(entry_id=entry_id, **where.model_dump())
+        text, markup = self.reason_prompt(entry, lang)
         async with self.db.transaction() as tx:
             await user_repo.set_flow(tx, user_id, REJECT_FLOW, state.model_dump(),
                                      self.clock.time())
-        return Decision(entry=entry, decided=True)
+            guard_id = await self.outbox.guard(tx, user_id, text, reply_markup=markup,
+                                               ref=f"hours:{entry_id}")
+        return Decision(entry=entry, decided=True, guard_id=guard_id)
+
+    @staticmethod
+    def reason_prompt(entry: HourEntry, lang: str) -> tuple[str, dict[str, Any]]:
+        """The question asking an approver why, with its "No reason" button (Bot API markup)."""
+        text = t(lang, "hours_reason_ask", id=entry.id, date=entry.served_on,
+                 who=entry.real_name or t(lang, "hours_deleted_person"),
+                 hours=fmt_hours(entry.quarters), description=entry.description[:150])
+        button = {"text": t(lang, "hours_btn_no_reason"),
+                  "callback_data": hours_data(HoursButton("nr", entry.id))}
+        return text, {"inline_keyboard": [[button]]}
 
     async def reject_state(self, user_id: int) -> RejectState | None:
         flow = await user_repo.get_flow(self.db.reader, user_id)

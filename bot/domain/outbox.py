@@ -138,6 +138,13 @@ class Outbox:
             return False
         return await repo.cancel_one(conn, guard_id)
 
+    async def release(self, guard_id: int | None) -> bool:
+        """`settle` in a transaction of its own (nothing else to record with the send)."""
+        if guard_id is None:
+            return False
+        async with self.db.transaction() as conn:
+            return await self.settle(conn, guard_id)
+
     async def hold(self, guard_id: int | None, wait: float) -> None:
         """The direct send hit a 429: the guard row goes once Telegram allows it again."""
         if guard_id is None:

@@ -311,13 +311,12 @@ class People:
         async with self.db.transaction() as tx:
             await user_repo.set_flow(tx, user_id, FORGET_FLOW, {}, self.clock.time())
 
-    async def answer_forget(self, user_id: int) -> None:
-        """A /forgetme button: refused unless the question is open (then it is closed)."""
-        async with self.db.transaction() as tx:
-            flow = await user_repo.get_flow(tx, user_id)
-            if flow is None or flow.name != FORGET_FLOW:
-                raise Refusal("err_stale_button")
-            await user_repo.clear_flow(tx, user_id)
+    async def require_forget_open(self, user_id: int) -> None:
+        """A /forgetme button counts only while its question is open (the erasure, or No,
+        closes it; after a crash among the erasure's commits it is still open to finish)."""
+        flow = await user_repo.get_flow(self.db.reader, user_id)
+        if flow is None or flow.name != FORGET_FLOW:
+            raise Refusal("err_stale_button")
 
     async def _expect(self, user_id: int, *steps: Step) -> Registration:
         state = await self.registration(user_id)

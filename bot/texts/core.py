@@ -90,6 +90,7 @@ ZH = {
     "forget_done": "你的个人信息已删除。",
     "forget_nothing": "没有需要删除的个人信息。",
     "forget_kept": "已取消，信息未删除。",
+    "forget_unfinished": "删除没有完成。请再按一次“确定删除”完成删除。",
     "lang_set": "语言已切换为中文。",
     # tower
     "setup_done": "已创建根组织“{org}”（{code}），本群已绑定为区团委群。",
@@ -192,6 +193,7 @@ EN = {
     "forget_done": "Your personal data has been deleted.",
     "forget_nothing": "There is no personal data to delete.",
     "forget_kept": "Cancelled; nothing was deleted.",
+    "forget_unfinished": "The deletion did not finish. Press Delete again to finish it.",
     "lang_set": "Language set to English.",
     "setup_done": "Created the root org \"{org}\" ({code}); this chat is now the district chat.",
     "bind_done": "This chat is now bound to \"{org}\" ({code}).",
