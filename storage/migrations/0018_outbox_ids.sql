@@ -29,3 +29,4 @@ DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_pending ON outbox(status, not_before, id);
 CREATE INDEX outbox_ref ON outbox(ref);
+CREATE INDEX outbox_chat_created ON outbox(chat_id, created_at);
