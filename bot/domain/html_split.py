@@ -158,15 +158,23 @@ def _one_part(
 
 
 def _drop_oversized(toks: list[_Tok], max_tag: int) -> list[_Tok]:
+    """Drop start tags too long to share a part, each with its own end tag (matched by nesting,
+    so a dropped `<code class=...>` takes its `</code>`, not that of a `<code>` inside it)."""
     out: list[_Tok] = []
-    dropped: list[str] = []  # names whose next end tag is dropped too
+    opened: list[tuple[str, bool]] = []  # (name, dropped) of every start tag still open
     for tok in toks:
-        if tok.kind == "open" and tok.size > max_tag:
-            dropped.append(tok.name)
-            continue
-        if tok.kind == "close" and tok.name in dropped:
-            dropped.remove(tok.name)
-            continue
+        if tok.kind == "open":
+            dropped = tok.size > max_tag
+            opened.append((tok.name, dropped))
+            if dropped:
+                continue
+        elif tok.kind == "close":
+            at = next((k for k in range(len(opened) - 1, -1, -1) if opened[k][0] == tok.name),
+                      None)
+            if at is not None:
+                _, dropped = opened.pop(at)
+                if dropped:
+                    continue
         out.append(tok)
     return out
 
