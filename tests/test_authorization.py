@@ -271,6 +271,15 @@ async def profile_shown(c: Cell) -> None:
         assert text == CATALOGUES["zh"]["me_unregistered"], text
 
 
+async def consent_recorded(c: Cell) -> None:
+    """The waiting minor's paper consent, recorded by the presser for the branch, and said."""
+    row = await c.one("SELECT org_id, method, guardian_id, recorded_by FROM guardian_consents"
+                      " WHERE minor_id = ?", c.cast["minor"]["id"])
+    assert row is not None and tuple(row) == (await c.org_id("yanshan.dabu"), "paper", None,
+                                              c.user["id"])
+    assert c.replies() == [CATALOGUES["zh"]["guard_paper_done"]], c.replies()
+
+
 async def forget_asked(c: Cell) -> None:
     sent = [s for s in c.answers if s.chat_id == c.chat_id]
     assert sent and "forget:y" in str(sent[-1].reply_markup)
@@ -317,6 +326,17 @@ async def fresh_activity(tb: Harness, cast: dict, role: str, pos: str, n: int) -
     return act
 
 
+async def waiting_minor(tb: Harness, cast: dict, role: str, pos: str, n: int) -> str:
+    """A new under-14 registrant of the branch, waiting at the guardian step: their token."""
+    minor = tb.em.add_user(f"少年{n}")
+    await tb.send(minor, None, "/start join_yanshan-dabu")
+    sent = await tb.press(minor, tb.em.messages_to(minor["id"])[-1], "reg:age:y")
+    match = re.search(r"start=guard_([A-Za-z0-9_-]+)", sent[-1].text or "")
+    assert match, [s.text for s in sent]
+    cast["minor"] = minor
+    return match.group(1)
+
+
 def ahead(minutes: int) -> str:
     """'YYYY-MM-DD HH:MM', `minutes` from now (whole minutes) in the configured zone."""
     return datetime.fromtimestamp((int(time.time()) // 60 + minutes) * 60,
@@ -358,6 +378,14 @@ def submit_expect(role: str, pos: str) -> str | None:
 def deadline(need: str) -> Expect:
     group = in_group(need)
     return lambda role, pos: "err_deadline_group" if pos == "private" else group(role, pos)
+
+
+def consent_expect(role: str, pos: str) -> str | None:
+    """/consent: in a group, by a secretary or staff of the chat's org, for a registrant of
+    that org or below (the minor joins the branch: never from the sibling's chat)."""
+    if pos == "sibling" and SECRETARY(role, pos) is None:
+        return "err_need_secretary"  # may act there, but the minor is not theirs
+    return SECRETARY(role, pos)
 
 
 def campaign_export(role: str, pos: str) -> str | None:
@@ -434,6 +462,8 @@ MATRIX: list[Row] = [
     # a stranger gets what is kept about them too (their Telegram identity, their language)
     Row("/mydata", in_private(False), document_to_asker("mydata")),
     Row("/auditlog", auditlog_expect, replied("最近 20 条")),
+    # a fresh minor per cell (prepare returns their token); last: the minors stay mid-register
+    Row("/consent {act}", consent_expect, consent_recorded, prepare=waiting_minor),
 ]
 
 
@@ -458,7 +488,7 @@ async def build_cast(tb: Harness) -> dict:
     cast = {"superuser": boss, "secretary_here": w["sec_a"], "secretary_sibling": w["member_b"],
             "member": w["member_a"], "stranger": w["outsider"],
             "here": chat_a, "parent": root, "sibling": chat_b}
-    for key, (name, code, chat, role) in people.items():
+    for key, (name, code, _, _) in people.items():
         cast[key] = em.add_user(name, username="duixiang" if key == "target" else None)
         await register(tb, cast[key], name, code)
     for user in [v for k, v in cast.items() if k in ROLES or k == "target"]:

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,8 +33,10 @@ from bot.domain.activities import callbacks as act_callbacks
 from bot.domain.announcements import ack_data
 from bot.domain.campaigns import submit_data
 from bot.domain.hours import HoursButton, hours_data
+from bot.domain.hours_form import day_data, form_data
 from bot.domain.minors import guard_data
 from bot.domain.people import forget_data, reg_data
+from bot.domain.when import Reading, choice_data, parse_choice_data
 from handlers.guide import guide_data
 from tests.conftest import Harness, build_tower
 from tests.test_abuse import dump, run_through_processor
@@ -263,6 +265,7 @@ async def listing_case(tb: Harness, w: dict[str, Any], verb: str) -> Case:
         w["entries"] = (await entry_of(tb, ma, "七彩四点半"), done,
                         await entry_of(tb, sec, "自己的"))
     entry, done, own = w["entries"]
+    await tb.send(w["outsider"], None, "/start")  # a first contact is recorded: not the press's
     dabu = await org_id(tb, "yanshan.dabu")
     await tb.send(sec, chat_a, "/pending")
     listing = with_button(tb, chat_a["id"], f"hrs:{verb}:{entry}:")
@@ -381,6 +384,7 @@ async def row_ann_ack(tb: Harness, w: dict[str, Any]) -> Case:
     data = button_data(copy, "ann:")
     ann_id = int(data.split(":")[1])
     stranger = tb.em.add_user("陌生人")  # can see a public group's buttons, is not in it
+    await tb.send(stranger, None, "/start")  # a first contact is recorded: not the press's
     return Case(
         stored(tb, copy), data, w["member_a"], home=w["chat_a"]["id"],
         other_chat=[(forge(tb, w["chat_b"]["id"], data), w["member_b"], data),
@@ -450,6 +454,121 @@ async def row_guide(tb: Harness, w: dict[str, Any]) -> Case:
         wrong_step=[(forge(tb, user["id"], "guide:setup"), user, "guide:setup")])
 
 
+# --- the date and time questions (bot.domain.when) and the guided /hours ----------------------
+
+def readings_of(sent: Any) -> list[str]:
+    return [b["callback_data"] for row in sent.reply_markup["inline_keyboard"] for b in row
+            if b.get("callback_data", "").startswith("when:")]
+
+
+def unoffered(data: str, offered: list[str]) -> str:
+    """Well-formed data of the same kind, a reading the question did not offer (10:17)."""
+    kind, reading = parse_choice_data(data)
+    other = choice_data(kind, Reading(reading.day, 10 * 60 + 17))
+    assert other not in offered
+    return other
+
+
+async def row_when_dl(tb: Harness, w: dict[str, Any]) -> Case:
+    """/deadline new with "9点": 09:00 or 21:00, for the sender of the command only."""
+    boss, root = w["boss"], w["root"]
+    out = await tb.send(boss, root, "/deadline new 年度述职 | 下周六 9点")
+    used = out[-1]
+    used_data = readings_of(used)[0]
+    await tb.press(boss, used, used_data)
+    question = (await tb.send(boss, root, "/deadline new 年中述职 | 下周六 9点"))[-1]
+    data = readings_of(question)[1]
+    return Case(
+        stored(tb, question), data, boss, home=root["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), boss, data),
+                    (forge(tb, boss["id"], data), boss, data)],
+        other_user=[(stored(tb, question), w["sec_a"], data),
+                    (stored(tb, question), w["member_b"], data)],
+        wrong_step=[(stored(tb, question), boss, unoffered(data, readings_of(question))),
+                    (stored(tb, used), boss, used_data)])  # answered already
+
+
+async def row_when_act(tb: Harness, w: dict[str, Any]) -> Case:
+    """A one-line /activity in a group with "9点": the organiser who sent it picks."""
+    sec, chat_a = w["sec_a"], w["chat_a"]
+    line = "/activity 义诊 | 下周六 9点 | 2 | 5 | 村委"
+    out = await tb.send(sec, chat_a, line)
+    used = out[-1]
+    used_data = readings_of(used)[0]
+    await tb.press(sec, used, used_data)
+    question = (await tb.send(sec, chat_a, line.replace("义诊", "支教")))[-1]
+    data = readings_of(question)[1]
+    return Case(
+        stored(tb, question), data, sec, home=chat_a["id"],
+        other_chat=[(forge(tb, w["chat_b"]["id"], data), sec, data),
+                    (forge(tb, sec["id"], data), sec, data)],
+        other_user=[(stored(tb, question), w["member_a"], data),
+                    (stored(tb, question), w["boss"], data)],  # an organiser, not the sender
+        wrong_step=[(stored(tb, question), sec, unoffered(data, readings_of(question))),
+                    (stored(tb, used), sec, used_data)])  # answered already
+
+
+async def row_when_actf(tb: Harness, w: dict[str, Any]) -> Case:
+    """The guided /activity's "when" step in private, answered "下周六 9点"."""
+    sec, chat_a = w["sec_a"], w["chat_a"]
+    await tb.send(sec, chat_a, "/activity")
+    await tb.drain()
+    await tb.send(sec, None, "周末支教")
+    question = (await tb.send(sec, None, "下周六 9点"))[-1]
+    data = readings_of(question)[1]
+    kind, reading = parse_choice_data(data)
+    past = choice_data(kind, Reading(reading.day - timedelta(days=30), reading.minute))
+    return Case(
+        stored(tb, question), data, sec, home=sec["id"],
+        other_chat=[(forge(tb, chat_a["id"], data), sec, data)],
+        other_user=[(stored(tb, question), w["member_a"], data),
+                    (forge(tb, w["boss"]["id"], data), w["boss"], data)],  # not in the form
+        wrong_step=[(forge(tb, sec["id"], past), sec, past)])  # in the past
+
+
+async def hours_form_at_day(tb: Harness, user: User) -> Any:
+    """`user` in the guided /hours, asked which day (today / yesterday / another)."""
+    await tb.send(user, None, "/hours")
+    return (await tb.send(user, None, "2"))[-1]
+
+
+async def row_when_hrs(tb: Harness, w: dict[str, Any]) -> Case:
+    """The guided /hours' "which day" question: a day button."""
+    user = w["member_a"]
+    question = await hours_form_at_day(tb, user)
+    data = readings_of(question)[1]  # yesterday
+    today = tb.services.hours.today()
+    tomorrow = choice_data("hrs", Reading(today + timedelta(days=1)))
+    long_ago = choice_data("hrs", Reading(today - timedelta(days=400)))
+    return Case(
+        stored(tb, question), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, question), w["member_b"], data),
+                    (forge(tb, w["member_b"]["id"], data), w["member_b"], data)],  # no form
+        wrong_step=[(forge(tb, user["id"], tomorrow), user, tomorrow),
+                    (forge(tb, user["id"], long_ago), user, long_ago)])
+
+
+async def row_hours_form(tb: Harness, w: dict[str, Any]) -> Case:
+    """The guided /hours' confirm button (hrf:ok), and its other buttons out of step."""
+    user = w["member_a"]
+    question = await hours_form_at_day(tb, user)
+    await tb.press(user, question, readings_of(question)[1])
+    confirm = (await tb.send(user, None, "七彩四点半"))[-1]
+    data = form_data("ok")
+    other = w["member_b"]
+    await hours_form_at_day(tb, other)  # at the day step: nothing to confirm
+    return Case(
+        stored(tb, confirm), data, user, home=user["id"],
+        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
+        other_user=[(stored(tb, confirm), other, data),
+                    (stored(tb, confirm), w["sec_a"], data)],
+        wrong_step=[(forge(tb, user["id"], form_data("other")), user, form_data("other")),
+                    (forge(tb, other["id"], data), other, data),
+                    (forge(tb, w["sec_a"]["id"], form_data("no")), w["sec_a"],
+                     form_data("no"))])  # in no form
+
+
 TABLE: dict[str, tuple[str, Builder]] = {
     "reg:org": (reg_data("org", 1), row_reg_org),
     "reg:pick": (reg_data("pick", 1), row_reg_pick),
@@ -468,6 +587,11 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "sub": (submit_data(1, 2), row_sub),
     "guard": (guard_data("A" * 22), row_guard),
     "guide": (guide_data("me"), row_guide),
+    "when:dl": (choice_data("dl", Reading(date(2026, 12, 20), 9 * 60)), row_when_dl),
+    "when:act": (choice_data("act", Reading(date(2026, 12, 20), 9 * 60)), row_when_act),
+    "when:actf": (choice_data("actf", Reading(date(2026, 12, 20), 9 * 60)), row_when_actf),
+    "when:hrs": (day_data(date(2026, 12, 20)), row_when_hrs),
+    "hrf": (form_data("ok"), row_hours_form),
 }
 
 
