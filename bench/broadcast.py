@@ -17,7 +17,6 @@ the run after a warm-up; `broadcast ratio=` is the median efficiency, with its s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, add_options, collect, interleave, summary
+from bench.runner import Figures, collect, interleave, parse_options, summary
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, settings_for, tree
 from bot.emulator import Emulator
@@ -110,14 +109,9 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a copy or an ack went missing."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chats", type=int, default=1000)
-    parser.add_argument("--acks-per-chat", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=200.0)
-    add_options(parser, "100 chats, 200 acknowledgements")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.chats, args.acks_per_chat = 100, 2
+    args = parse_options(__doc__, argv, "100 chats, 200 acknowledgements",
+                         {"chats": 1000, "acks_per_chat": 5, "rate": 200.0},
+                         {"chats": 100, "acks_per_chat": 2})
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("towerbot.updates").setLevel(logging.WARNING)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bench.runner import add_options, collect, interleave, summary
+from bench.runner import collect, interleave, parse_options, summary
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox
 from bot.emulator import Emulator
@@ -141,16 +141,12 @@ async def repeat(args: argparse.Namespace) -> tuple[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a message was lost or doubled."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--chats", type=int, default=500)
-    parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--max-in-flight", type=int, default=64)
-    add_options(parser, "100 messages to 50 chats")
-    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.messages, args.chats = 100, 50
+    args = parse_options(
+        __doc__, argv, "100 messages to 50 chats",
+        {"messages": 1000, "chats": 500, "rate": 200.0, "max_in_flight": 64},
+        {"messages": 100, "chats": 50},
+        lambda parser: parser.add_argument("--profile", action="store_true",
+                                           help="print the top of a cProfile"))
     logging.basicConfig(level=logging.WARNING)
 
     profiler = cProfile.Profile() if args.profile else None

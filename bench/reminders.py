@@ -21,7 +21,6 @@ Prints `reminders ratio=… spread=… p99_ms=… p99_spread=… duplicates=… 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import math
@@ -36,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bot.app
-from bench.runner import Figures, add_options, collect, interleave, summary
+from bench.runner import Figures, collect, interleave, parse_options, summary
 from bot.app import services_of
 from bot.demo.worlds import in_process, settings_for
 from bot.domain.clock import Clock
@@ -194,13 +193,8 @@ async def run(pending: int, burst: int) -> Figures:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a reminder was lost or doubled."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pending", type=int, default=10_000)
-    parser.add_argument("--burst", type=int, default=1_000)
-    add_options(parser, "1,000 pending, 100 in the burst")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.pending, args.burst = 1_000, 100
+    args = parse_options(__doc__, argv, "1,000 pending, 100 in the burst",
+                         {"pending": 10_000, "burst": 1_000}, {"pending": 1_000, "burst": 100})
     logging.basicConfig(level=logging.ERROR)
     bot.app.build_services = with_bench_handler(bot.app.build_services)  # type: ignore[assignment]
     rounds = asyncio.run(interleave(

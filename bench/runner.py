@@ -114,3 +114,22 @@ def add_options(parser: argparse.ArgumentParser, quick: str) -> None:
     parser.add_argument("--warmup", type=int, default=WARMUP,
                         help=f"rounds run first and thrown away (default {WARMUP})")
     parser.add_argument("--quick", "--small", dest="quick", action="store_true", help=quick)
+
+
+def parse_options(doc: str, argv: list[str] | None, quick: str,
+                  sizes: Mapping[str, int | float], small: Mapping[str, int],
+                  more: Callable[[argparse.ArgumentParser], None] | None = None,
+                  ) -> argparse.Namespace:
+    """A bench's command line: `sizes` as --name options (typed by their default), `more`'s own,
+    then `add_options`; with --quick the `small` sizes replace the defaults."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in sizes.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
+    if more is not None:
+        more(parser)
+    add_options(parser, quick)
+    args = parser.parse_args(argv)
+    if args.quick:
+        for name, value in small.items():
+            setattr(args, name, value)
+    return args

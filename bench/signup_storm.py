@@ -20,7 +20,6 @@ loopback HTTP like a real Bot API server (there the emulator's HTTP server domin
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import math
@@ -37,7 +36,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, add_options, collect, interleave, summary
+from bench.runner import Figures, collect, interleave, parse_options, summary
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, register_people, settings_for
 from bot.emulator import Emulator
@@ -204,15 +203,11 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 on overbooking, a lost press, a 429."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presses", type=int, default=2000)
-    parser.add_argument("--capacity", type=int, default=100)
-    parser.add_argument("--chats", type=int, default=5)
-    parser.add_argument("--transport", choices=("http", "inproc"), default="inproc")
-    add_options(parser, "200 presses, capacity 20")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.presses, args.capacity = 200, 20
+    args = parse_options(
+        __doc__, argv, "200 presses, capacity 20",
+        {"presses": 2000, "capacity": 100, "chats": 5}, {"presses": 200, "capacity": 20},
+        lambda parser: parser.add_argument("--transport", choices=("http", "inproc"),
+                                           default="inproc"))
     logging.basicConfig(level=logging.WARNING)
     rounds = asyncio.run(interleave({
         "bare": lambda: bare_side(args.presses, args.chats, args.transport),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from telegram import (
@@ -18,6 +19,7 @@ from telegram import (
     Update,
     User,
 )
+from telegram import Chat as TgChat
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -164,27 +166,19 @@ async def reply(
     update: Update, context: Context, text: str, markup: ReplyMarkup | None = None
 ) -> Message | None:
     """Answer the update in its chat (a reply to the command in groups)."""
-    message = update.effective_message
     chat = update.effective_chat
     if chat is None:
         return None
-    params = None
-    if message is not None and chat.type in GROUPS and update.callback_query is None:
-        params = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
-    try:
-        return await context.bot.send_message(chat.id, text, reply_markup=markup,
-                                              reply_parameters=params)
-    except TelegramError as exc:
-        failure = classify(exc)
-        if failure.kind != "flood":
-            raise
+
+    async def queue(wait: float) -> None:
         # a busy group hit Telegram's limit: the answer is not lost, the outbox sends it later
         services = context.services
         await services.outbox.send(
-            chat.id, text, urgent=True, not_before=services.clock.time() + failure.wait,
+            chat.id, text, urgent=True, not_before=services.clock.time() + wait,
             reply_markup=markup.to_dict() if markup is not None else None,
         )
-        return None
+
+    return await _send(update, context, chat, text, markup, on_flood=queue)
 
 
 async def reply_guarded(
@@ -194,8 +188,19 @@ async def reply_guarded(
     on a 429 the outbox copy goes when Telegram allows it, instead of a second queued copy."""
     if guard_id is None:
         return await reply(update, context, text, markup)
-    message = update.effective_message
     chat = _required(update.effective_chat, "chat", update)
+
+    async def hold(wait: float) -> None:
+        await context.services.outbox.hold(guard_id, wait)
+
+    return await _send(update, context, chat, text, markup, on_flood=hold)
+
+
+async def _send(update: Update, context: Context, chat: TgChat, text: str,
+                markup: ReplyMarkup | None, *,
+                on_flood: Callable[[float], Awaitable[None]]) -> Message | None:
+    """Send `text` to `chat` (a reply to the command in groups); on a 429, `on_flood(wait)`."""
+    message = update.effective_message
     params = None
     if message is not None and chat.type in GROUPS and update.callback_query is None:
         params = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
@@ -206,7 +211,7 @@ async def reply_guarded(
         failure = classify(exc)
         if failure.kind != "flood":
             raise
-        await context.services.outbox.hold(guard_id, failure.wait)
+        await on_flood(failure.wait)
         return None
 
 

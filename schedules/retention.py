@@ -8,6 +8,7 @@ from datetime import time
 from telegram.ext import Application, ContextTypes
 
 from bot.context import services_of
+from schedules.common import restore_daily
 
 log = logging.getLogger(__name__)
 JOB_NAME = "retention:nightly"
@@ -22,9 +23,4 @@ async def nightly(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def restore(app: Application) -> None:
     """Register the daily job (stable name, local time)."""
-    tz = services_of(app).settings.tz
-    assert app.job_queue is not None  # the job-queue extra is a dependency
-    for job in app.job_queue.get_jobs_by_name(JOB_NAME):
-        job.schedule_removal()
-    app.job_queue.run_daily(nightly, time=AT.replace(tzinfo=tz), name=JOB_NAME,
-                            job_kwargs={"misfire_grace_time": 3600, "coalesce": True})
+    await restore_daily(app, JOB_NAME, AT, nightly)

@@ -8,10 +8,11 @@ invariants a second time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from bot.domain.models_activities import Activity, Card, Signup
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, changed, fetchall, fetchone
 
 _ACT = (
     "a.id, a.org_id, a.title, a.place, a.starts_at, a.quarters, a.capacity, a.lat, a.lon,"
@@ -60,6 +61,11 @@ async def insert(
     return cur.lastrowid
 
 
+async def _activities(conn: Conn, rest: str, params: Iterable[Any]) -> list[Activity]:
+    """Activities (with their org's name) selected by `rest`: joins, WHERE, ORDER BY, LIMIT."""
+    return [_activity(r) for r in await fetchall(conn, f"{_ACT_FROM} {rest}", params)]
+
+
 async def get(conn: Conn, activity_id: int) -> Activity | None:
     row = await fetchone(conn, f"{_ACT_FROM} WHERE a.id = ?", (activity_id,))
     return _activity(row) if row else None
@@ -69,29 +75,26 @@ async def many(conn: Conn, ids: list[int]) -> list[Activity]:
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    rows = await fetchall(conn, f"{_ACT_FROM} WHERE a.id IN ({marks})", ids)
-    return [_activity(r) for r in rows]
+    return await _activities(conn, f"WHERE a.id IN ({marks})", ids)
 
 
 async def open_in(conn: Conn, path: str, limit: int) -> list[Activity]:
     """Open activities of the subtree at `path` (which ends with '/'), soonest first."""
-    rows = await fetchall(
+    return await _activities(
         conn,
-        f"{_ACT_FROM} WHERE a.status = 'open' AND o.path >= ? AND o.path < ?"
-        " ORDER BY a.starts_at, a.id LIMIT ?",
+        "WHERE a.status = 'open' AND o.path >= ? AND o.path < ? ORDER BY a.starts_at, a.id LIMIT ?",
         (path, path[:-1] + "0", limit),
     )
-    return [_activity(r) for r in rows]
 
 
 async def set_status(conn: Conn, activity_id: int, status: str, now: float) -> bool:
     """open -> closed|cancelled, once; False if it was no longer open."""
-    cur = await conn.execute(
+    return await changed(
+        conn,
         "UPDATE activities SET status = ?, ended_at = ?, version = version + 1"
         " WHERE id = ? AND status = 'open'",
         (status, now, activity_id),
-    )
-    return cur.rowcount == 1
+    ) == 1
 
 
 async def open_checkin(conn: Conn, activity_id: int) -> None:
@@ -243,26 +246,25 @@ async def press_context(
 
 async def overlapping_with(conn: Conn, user_id: int, activity_id: int) -> list[Activity]:
     """Other open activities the person is signed up for that overlap this one in time."""
-    rows = await fetchall(
+    return await _activities(
         conn,
-        f"{_ACT_FROM} JOIN activity_signups s ON s.activity_id = a.id"
+        "JOIN activity_signups s ON s.activity_id = a.id"
         " JOIN activities this ON this.id = ?"
         " WHERE s.user_id = ? AND s.status IN ('confirmed', 'waiting') AND a.id <> this.id"
         " AND a.status = 'open' AND a.starts_at < this.starts_at + this.quarters * 900"
         " AND a.starts_at + a.quarters * 900 > this.starts_at ORDER BY a.starts_at",
         (activity_id, user_id),
     )
-    return [_activity(r) for r in rows]
 
 
 async def check_in(conn: Conn, activity_id: int, user_id: int, now: float) -> bool:
     """Mark a confirmed person present; False if already checked in."""
-    cur = await conn.execute(
+    return await changed(
+        conn,
         "UPDATE activity_signups SET checked_in_at = ? WHERE activity_id = ? AND user_id = ?"
         " AND status = 'confirmed' AND checked_in_at IS NULL",
         (now, activity_id, user_id),
-    )
-    return cur.rowcount == 1
+    ) == 1
 
 
 async def set_attendance(

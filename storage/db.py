@@ -284,3 +284,20 @@ async def fetchone(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Row | No
 async def fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[Row]:
     """All rows, in one hop to the connection's thread."""
     return list(await conn.execute_fetchall(sql, tuple(params)))
+
+
+async def changed(conn: Conn, sql: str, params: Sequence[Any] = ()) -> int:
+    """Run one INSERT/UPDATE/DELETE; how many rows it changed (0 when a guard or conflict held)."""
+    cur = await conn.execute(sql, params)
+    return cur.rowcount
+
+
+async def insert_once(conn: Conn, table: str, row: dict[str, Any], key: str) -> bool:
+    """INSERT `row` unless one with the same `key` (the conflict columns) is there; True if new.
+
+    `table`, the column names and `key` are the caller's constants, never user input.
+    """
+    cols = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    sql = f"INSERT INTO {table}({cols}) VALUES ({marks}) ON CONFLICT({key}) DO NOTHING"
+    return await changed(conn, sql, tuple(row.values())) > 0

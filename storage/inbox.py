@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from pydantic import BaseModel
 
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, insert_once
 
 
 class InboxRow(BaseModel):
@@ -22,12 +22,8 @@ _COLS = "update_id, chat_key, body, received_at, handled_at"
 
 async def add(conn: Conn, update_id: int, chat_key: int, body: str, now: float) -> bool:
     """Store once; False when this update_id is already there (a re-delivery)."""
-    cur = await conn.execute(
-        "INSERT INTO inbox(update_id, chat_key, body, received_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT(update_id) DO NOTHING",
-        (update_id, chat_key, body, now),
-    )
-    return cur.rowcount > 0
+    return await insert_once(conn, "inbox", {"update_id": update_id, "chat_key": chat_key,
+                                             "body": body, "received_at": now}, key="update_id")
 
 
 async def pending(conn: Conn, skip: Collection[int], limit: int) -> list[InboxRow]:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from bot.domain.models_reminders import Reminder
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, insert_once
 
 _COLS = "id, kind, ref_id, step, due_at, status, fired_at"
 
 
 async def add(conn: Conn, kind: str, ref_id: int, step: str, due_at: float) -> bool:
     """Schedule once; an existing (kind, ref_id, step) keeps its row and status."""
-    cur = await conn.execute(
-        "INSERT INTO reminders(kind, ref_id, step, due_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT(kind, ref_id, step) DO NOTHING",
-        (kind, ref_id, step, due_at),
-    )
-    return cur.rowcount > 0
+    return await insert_once(conn, "reminders", {"kind": kind, "ref_id": ref_id, "step": step,
+                                                 "due_at": due_at}, key="kind, ref_id, step")
 
 
 async def cancel(conn: Conn, kind: str, ref_id: int) -> int:

@@ -17,6 +17,9 @@ from storage.db import Conn, fetchall, fetchone, subtree_range
 
 _IN = "JOIN orgs o ON o.id = {alias}.org_id AND o.path LIKE ?"
 #: a member (`people p`) and their presence in their org's active chat
+#: how many of an activity's sign-ups have this attendance, named after it
+_ATTENDED = ("(SELECT COUNT(*) FROM activity_signups s WHERE s.activity_id = a.id"
+             " AND s.attendance = '{attendance}') AS {attendance}")
 _PRESENCE = (
     " LEFT JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
     " LEFT JOIN chat_presence cp ON cp.chat_id = c.id AND cp.user_id = p.user_id"
@@ -117,9 +120,14 @@ async def per_org(conn: Conn, path: str, *, now: float) -> list[dict[str, Any]]:
     return out
 
 
+async def _subtree_rows(conn: Conn, sql: str, path: str) -> list[dict[str, Any]]:
+    """The rows of `sql`, whose one parameter is `_IN`'s path pattern, for the subtree at `path`."""
+    return [dict(r) for r in await fetchall(conn, sql, (path + "%",))]
+
+
 async def members_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
     """Registered members of the subtree for the export (real names: private use only)."""
-    rows = await fetchall(
+    return await _subtree_rows(
         conn, "SELECT o.code AS org_code, o.name AS org_name, p.real_name, p.phone, p.user_id,"
         " u.first_name, u.username, p.registered_at,"
         " (SELECT r.role FROM roles r WHERE r.org_id = p.org_id AND r.user_id = p.user_id) AS role,"
@@ -129,21 +137,15 @@ async def members_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
         " FROM people p " + _IN.format(alias="p") +
         " JOIN users u ON u.id = p.user_id"
         + _PRESENCE +
-        " ORDER BY o.path, p.real_name", (path + "%",))
-    return [dict(r) for r in rows]
+        " ORDER BY o.path, p.real_name", path)
 
 
 async def activities_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
-    rows = await fetchall(
+    return await _subtree_rows(
         conn, "SELECT a.id, o.code AS org_code, o.name AS org_name, a.title, a.place,"
-        " a.starts_at, a.quarters, a.capacity, a.status, a.confirmed, a.waiting,"
-        " (SELECT COUNT(*) FROM activity_signups s WHERE s.activity_id = a.id"
-        "  AND s.attendance = 'present') AS present,"
-        " (SELECT COUNT(*) FROM activity_signups s WHERE s.activity_id = a.id"
-        "  AND s.attendance = 'no_show') AS no_show"
-        " FROM activities a " + _IN.format(alias="a") + " ORDER BY a.starts_at, a.id",
-        (path + "%",))
-    return [dict(r) for r in rows]
+        " a.starts_at, a.quarters, a.capacity, a.status, a.confirmed, a.waiting, "
+        + _ATTENDED.format(attendance="present") + ", " + _ATTENDED.format(attendance="no_show")
+        + " FROM activities a " + _IN.format(alias="a") + " ORDER BY a.starts_at, a.id", path)
 
 
 async def campaign_rows(conn: Conn, campaign_id: int) -> tuple[dict[str, Any] | None,

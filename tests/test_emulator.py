@@ -29,6 +29,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import (
+    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -87,6 +88,16 @@ async def transport(request: pytest.FixtureRequest, em: Emulator) -> AsyncIterat
         await em.serve()
     yield request.param
     await em.close()
+
+
+def make_app(em: Emulator, transport: str) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A bare PTB application talking to the emulator over `transport`."""
+    builder = ApplicationBuilder().token(em.token)
+    if transport == "inproc":
+        builder = builder.request(em.request()).get_updates_request(em.request())
+    else:
+        builder = builder.base_url(f"{em.base_url}/bot")
+    return builder.build()
 
 
 def make_bot(em: Emulator, transport: str) -> Bot:
@@ -372,12 +383,7 @@ async def test_privacy_and_allowed_updates(em: Emulator, world: dict[str, Any]) 
 async def test_application_start_command(
     em: Emulator, world: dict[str, Any], transport: str
 ) -> None:
-    builder = ApplicationBuilder().token(em.token)
-    if transport == "inproc":
-        builder = builder.request(em.request()).get_updates_request(em.request())
-    else:
-        builder = builder.base_url(f"{em.base_url}/bot")
-    app = builder.build()
+    app = make_app(em, transport)
     payloads: list[list[str]] = []
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -398,12 +404,7 @@ async def test_application_start_command(
 async def test_callback_press_and_edit(
     em: Emulator, world: dict[str, Any], transport: str
 ) -> None:
-    builder = ApplicationBuilder().token(em.token)
-    if transport == "inproc":
-        builder = builder.request(em.request()).get_updates_request(em.request())
-    else:
-        builder = builder.base_url(f"{em.base_url}/bot")
-    app = builder.build()
+    app = make_app(em, transport)
     seen: list[str] = []
 
     async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -644,12 +645,7 @@ def test_markdown_v2_parser() -> None:
 
 
 async def test_application_polling(em: Emulator, world: dict[str, Any], transport: str) -> None:
-    builder = ApplicationBuilder().token(em.token)
-    if transport == "inproc":
-        builder = builder.request(em.request()).get_updates_request(em.request())
-    else:
-        builder = builder.base_url(f"{em.base_url}/bot")
-    app = builder.build()
+    app = make_app(em, transport)
     done = asyncio.Event()
 
     async def org(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

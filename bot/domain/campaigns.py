@@ -35,6 +35,7 @@ from bot.domain.models_campaigns import Campaign, Submission
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
+from bot.domain.service import ServiceBase
 from bot.domain.when import Choose, Reading, future_moment, local_ts
 from bot.settings import Settings
 from bot.texts import Raw, mention, t
@@ -222,18 +223,13 @@ class Received(BaseModel):
 
 # --- the service -----------------------------------------------------------------------------
 
-class Campaigns:
+class Campaigns(ServiceBase):
     """Services behind /deadline, /submit, the `sub_` deep link and the campaign reminders."""
 
     def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
                  clock: Clock, settings: Settings, lang_of: LangOf,
                  overdue_interval: float = DAY) -> None:
-        self.db = db
-        self.access = access
-        self.outbox = outbox
-        self.reminders = reminders
-        self.clock = clock
-        self.settings = settings
+        super().__init__(db, access, outbox, reminders, clock, settings)
         self.lang_of = lang_of
         #: seconds between overdue reminders (a day; tests use seconds); read at creation
         self.overdue_interval = overdue_interval

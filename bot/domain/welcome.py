@@ -18,6 +18,7 @@ from bot.domain.models import Org
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
+from bot.domain.service import ServiceBase
 from bot.domain.tower import join_payload
 from bot.settings import Settings
 from bot.texts import Raw, mention, t
@@ -27,17 +28,12 @@ KIND = "welcome"
 MAX_NAMES = 20
 
 
-class Welcomes:
+class Welcomes(ServiceBase):
     """Who joined which bound group lately, and the one welcome per window that greets them."""
 
     def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
                  clock: Clock, settings: Settings) -> None:
-        self.db = db
-        self.access = access
-        self.outbox = outbox
-        self.reminders = reminders
-        self.clock = clock
-        self.settings = settings
+        super().__init__(db, access, outbox, reminders, clock, settings)
         #: the bot's username, for the registration deep link (set at start-up)
         self.bot_username = ""
         self._last: dict[int, float] = {}

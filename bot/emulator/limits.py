@@ -70,6 +70,17 @@ class RateLimits(World):
             self._buckets[cid] = (self._tokens(cid, now) - 1, now)
         self._global_times.append(now)
 
+    def _deliver(self, chat: JSONDict, content: JSONDict, reply: JSONDict | None,
+                 entities_key: str, entities: list[JSONDict], inline: JSONDict | None) -> JSONDict:
+        """Store a message the bot sent (its entities and keyboard, when any) and count the send."""
+        if entities:
+            content[entities_key] = entities
+        if inline:
+            content["reply_markup"] = inline
+        msg = self._store_message(chat, self.bot_user, content, reply)
+        self._consume_send(chat)
+        return msg
+
     def _check_edit_limit(self, chat: JSONDict) -> None:
         if not self.limits or chat["type"] == "private" or not self.group_edits_per_minute:
             return

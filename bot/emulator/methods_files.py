@@ -61,12 +61,7 @@ class FileMethods(RateLimits):
             content["photo"] = self._photo_sizes(stored)
         if plain:
             content["caption"] = plain
-        if entities:
-            content["caption_entities"] = entities
-        if inline:
-            content["reply_markup"] = inline
-        msg = self._store_message(chat, self.bot_user, content, reply)
-        self._consume_send(chat)
+        msg = self._deliver(chat, content, reply, "caption_entities", entities, inline)
         method = "sendDocument" if kind == "document" else "sendPhoto"
         self.documents.append({"chat_id": chat["id"], "file_name": stored.file_name,
                                "bytes": stored.data, "mime_type": stored.mime_type,

@@ -27,13 +27,7 @@ class MessageMethods(RateLimits):
         inline, raw_markup = check_markup(params.get("reply_markup"))
         reply = self._reply_to(chat, params)
         self._check_send_limit(chat)
-        content: JSONDict = {"text": plain}
-        if entities:
-            content["entities"] = entities
-        if inline:
-            content["reply_markup"] = inline
-        msg = self._store_message(chat, self.bot_user, content, reply)
-        self._consume_send(chat)
+        msg = self._deliver(chat, {"text": plain}, reply, "entities", entities, inline)
         self._record("sendMessage", chat["id"], msg["message_id"], plain, params, raw_markup)
         return msg
 

@@ -41,6 +41,7 @@ from bot.domain.models_activities import Activity, Signup
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
+from bot.domain.service import ServiceBase
 from bot.settings import Settings
 from bot.texts import Raw, normalise_lang, t
 from storage import activities as repo
@@ -60,17 +61,12 @@ RADIUS_M = 300
 LIST_LIMIT = 30
 
 
-class Activities(FormSteps):
+class Activities(FormSteps, ServiceBase):
     """Services behind /activity, /activities, /checkin, /close and the card buttons."""
 
     def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
                  clock: Clock, settings: Settings, hours: Credit | None = None) -> None:
-        self.db = db
-        self.access = access
-        self.outbox = outbox
-        self.reminders = reminders
-        self.clock = clock
-        self.settings = settings
+        super().__init__(db, access, outbox, reminders, clock, settings)
         self.hours = hours
         self.cards = CardCopies(db, outbox)  # the gateway's card editor listens here
         self._joins = JoinBatcher(db, self._join_batch)
