@@ -39,8 +39,9 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
     em = Emulator(limits=True, global_per_second=None)
     url = await em.serve()
     tmp = tempfile.TemporaryDirectory()
-    settings = settings_for(em, Path(tmp.name) / "broadcast.sqlite3", rate=rate,
-                            api_base_url=url + "/bot")
+    settings = settings_for(
+        em, Path(tmp.name) / "broadcast.sqlite3", rate=rate, api_base_url=url + "/bot"
+    )
     request = HTTPXRequest(connection_pool_size=96, read_timeout=10.0)
     result: Figures = {}
     async with running(settings, request=request) as app:
@@ -49,10 +50,12 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
         shape = tree(chats)
         await services.tower.import_tree(shape)
         codes = codes_of(shape)
-        people_of = {code: [em.add_user(f"团员{code}-{k}") for k in range(acks_per_chat)]
-                     for code in codes}
-        groups = await bind_groups(services, em, codes,
-                                   lambda code: [boss["id"]] + [p["id"] for p in people_of[code]])
+        people_of = {
+            code: [em.add_user(f"团员{code}-{k}") for k in range(acks_per_chat)] for code in codes
+        }
+        groups = await bind_groups(
+            services, em, codes, lambda code: [boss["id"]] + [p["id"] for p in people_of[code]]
+        )
         members = {groups[code]["id"]: people_of[code] for code in codes}
         root = groups["d"]
         em.pending_updates.clear()
@@ -64,17 +67,26 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
         posted = time.perf_counter()
         await services.sender.drain(max(60.0, 20 * chats / rate))
         delivered_at = time.perf_counter()
-        copies = {s.chat_id: s for s in em.sent
-                  if s.method == "sendMessage" and s.text and "#1" in s.text
-                  and s.reply_markup and "inline_keyboard" in s.reply_markup}
+        copies = {
+            s.chat_id: s
+            for s in em.sent
+            if s.method == "sendMessage"
+            and s.text
+            and "#1" in s.text
+            and s.reply_markup
+            and "inline_keyboard" in s.reply_markup
+        }
         result["seconds"] = delivered_at - started
         result["post"] = posted - started
         result["delivered"] = sum(1 for g in groups.values() if g["id"] in copies)
         result["duplicates"] = sum(
-            1 for s in em.sent if s.method == "sendMessage" and s.text and "#1" in s.text
-            and s.reply_markup) - len(copies)
-        result["rejected"] = sum(1 for c in em.calls if c.method == "sendMessage"
-                                 and c.status == 429)
+            1
+            for s in em.sent
+            if s.method == "sendMessage" and s.text and "#1" in s.text and s.reply_markup
+        ) - len(copies)
+        result["rejected"] = sum(
+            1 for c in em.calls if c.method == "sendMessage" and c.status == 429
+        )
 
         # the acknowledgements
         presses = []
@@ -98,8 +110,9 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
         await em.deliver(app, em.text(boss, root, "/announce status 1"))
         board = next((s.text for s in em.sent[mark:] if s.chat_id == root["id"]), "") or ""
         # the board speaks plainly: no zero counters (nothing waiting, nothing failed)
-        expected = (f"已送达 {chats}/{chats} 个群，"
-                    f"{chats} 个群已确认（共 {chats * acks_per_chat} 人）")
+        expected = (
+            f"已送达 {chats}/{chats} 个群，{chats} 个群已确认（共 {chats * acks_per_chat} 人）"
+        )
         result["status_ok"] = int(expected in board)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # keep-alive sockets cut at close
     await em.close()
@@ -109,33 +122,58 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a copy or an ack went missing."""
-    args = parse_options(__doc__, argv, "100 chats, 200 acknowledgements",
-                         {"chats": 1000, "acks_per_chat": 5, "rate": 200.0},
-                         {"chats": 100, "acks_per_chat": 2})
+    args = parse_options(
+        __doc__,
+        argv,
+        "100 chats, 200 acknowledgements",
+        {"chats": 1000, "acks_per_chat": 5, "rate": 200.0},
+        {"chats": 100, "acks_per_chat": 2},
+    )
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("towerbot.updates").setLevel(logging.WARNING)
 
     minimum = args.chats / args.rate
     acks = args.chats * args.acks_per_chat
-    rounds = asyncio.run(interleave(
-        {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
-        args.pairs, args.warmup))
-    figures = collect(rounds, {
-        "ratio": lambda r: minimum / r["broadcast"]["seconds"],
-        "seconds": lambda r: r["broadcast"]["seconds"],
-        "post_s": lambda r: r["broadcast"]["post"],
-        "ack_rps": lambda r: r["broadcast"]["acks"] / max(r["broadcast"]["ack_seconds"], 1e-9),
-        "delivered": lambda r: r["broadcast"]["delivered"],
-        "acks": lambda r: r["broadcast"]["acks"],
-        "duplicates": lambda r: r["broadcast"]["duplicates"],
-        "rejected": lambda r: r["broadcast"]["rejected"],
-        "status_ok": lambda r: r["broadcast"]["status_ok"],
-    })
-    print(summary("broadcast", figures, {"chats": args.chats, "acks_per_chat": args.acks_per_chat,
-                                         "rate": f"{args.rate:g}", "pairs": args.pairs}))
-    ok = (min(figures["delivered"]) == args.chats and min(figures["acks"]) == acks
-          and min(figures["status_ok"]) == 1 and max(figures["duplicates"]) == 0)
+    rounds = asyncio.run(
+        interleave(
+            {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
+            args.pairs,
+            args.warmup,
+        )
+    )
+    figures = collect(
+        rounds,
+        {
+            "ratio": lambda r: minimum / r["broadcast"]["seconds"],
+            "seconds": lambda r: r["broadcast"]["seconds"],
+            "post_s": lambda r: r["broadcast"]["post"],
+            "ack_rps": lambda r: r["broadcast"]["acks"] / max(r["broadcast"]["ack_seconds"], 1e-9),
+            "delivered": lambda r: r["broadcast"]["delivered"],
+            "acks": lambda r: r["broadcast"]["acks"],
+            "duplicates": lambda r: r["broadcast"]["duplicates"],
+            "rejected": lambda r: r["broadcast"]["rejected"],
+            "status_ok": lambda r: r["broadcast"]["status_ok"],
+        },
+    )
+    print(
+        summary(
+            "broadcast",
+            figures,
+            {
+                "chats": args.chats,
+                "acks_per_chat": args.acks_per_chat,
+                "rate": f"{args.rate:g}",
+                "pairs": args.pairs,
+            },
+        )
+    )
+    ok = (
+        min(figures["delivered"]) == args.chats
+        and min(figures["acks"]) == acks
+        and min(figures["status_ok"]) == 1
+        and max(figures["duplicates"]) == 0
+    )
     return 0 if ok else 1
 
 

@@ -108,45 +108,65 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
     tmp.cleanup()
 
     spacings = sorted((chat_minimum(n, cid < 0) for cid, n in per_chat.items()), reverse=True)
-    minimum = max(
-        messages / rate, max((j / rate + s for j, s in enumerate(spacings)), default=0.0)
-    )
+    minimum = max(messages / rate, max((j / rate + s for j, s in enumerate(spacings)), default=0.0))
     return {
-        "seconds": seconds, "enqueue": started - began, "minimum": minimum,
-        "lost": lost, "duplicates": duplicates, "drained": float(drained),
-        "rejected": rejected, "in_flight": max_in_flight,
+        "seconds": seconds,
+        "enqueue": started - began,
+        "minimum": minimum,
+        "lost": lost,
+        "duplicates": duplicates,
+        "drained": float(drained),
+        "rejected": rejected,
+        "in_flight": max_in_flight,
     }
 
 
 async def repeat(args: argparse.Namespace) -> tuple[str, bool]:
     """Warm-up and `--pairs` runs; the summary line and whether every run lost nothing."""
-    rounds = await interleave({"fanout": lambda: run(args.messages, args.chats, args.rate,
-                                                     args.max_in_flight)},
-                              args.pairs, args.warmup)
-    figures = collect(rounds, {
-        "ratio": lambda r: r["fanout"]["minimum"] / r["fanout"]["seconds"],
-        "lost": lambda r: r["fanout"]["lost"],
-        "duplicates": lambda r: r["fanout"]["duplicates"],
-        "seconds": lambda r: r["fanout"]["seconds"],
-        "achieved_rps": lambda r: args.messages / r["fanout"]["seconds"],
-        "enqueue_s": lambda r: r["fanout"]["enqueue"],
-        "rejected": lambda r: r["fanout"]["rejected"],
-    })
+    rounds = await interleave(
+        {"fanout": lambda: run(args.messages, args.chats, args.rate, args.max_in_flight)},
+        args.pairs,
+        args.warmup,
+    )
+    figures = collect(
+        rounds,
+        {
+            "ratio": lambda r: r["fanout"]["minimum"] / r["fanout"]["seconds"],
+            "lost": lambda r: r["fanout"]["lost"],
+            "duplicates": lambda r: r["fanout"]["duplicates"],
+            "seconds": lambda r: r["fanout"]["seconds"],
+            "achieved_rps": lambda r: args.messages / r["fanout"]["seconds"],
+            "enqueue_s": lambda r: r["fanout"]["enqueue"],
+            "rejected": lambda r: r["fanout"]["rejected"],
+        },
+    )
     ok = not any(figures["lost"]) and not any(figures["duplicates"])
-    line = summary("fanout", figures, {
-        "rate": f"{args.rate:g}", "messages": args.messages, "chats": args.chats,
-        "max_in_flight": args.max_in_flight, "pairs": args.pairs})
+    line = summary(
+        "fanout",
+        figures,
+        {
+            "rate": f"{args.rate:g}",
+            "messages": args.messages,
+            "chats": args.chats,
+            "max_in_flight": args.max_in_flight,
+            "pairs": args.pairs,
+        },
+    )
     return line, ok
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a message was lost or doubled."""
     args = parse_options(
-        __doc__, argv, "100 messages to 50 chats",
+        __doc__,
+        argv,
+        "100 messages to 50 chats",
         {"messages": 1000, "chats": 500, "rate": 200.0, "max_in_flight": 64},
         {"messages": 100, "chats": 50},
-        lambda parser: parser.add_argument("--profile", action="store_true",
-                                           help="print the top of a cProfile"))
+        lambda parser: parser.add_argument(
+            "--profile", action="store_true", help="print the top of a cProfile"
+        ),
+    )
     logging.basicConfig(level=logging.WARNING)
 
     profiler = cProfile.Profile() if args.profile else None

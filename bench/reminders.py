@@ -91,8 +91,13 @@ def with_bench_handler(build: Callable[..., Any]) -> Callable[..., Any]:
         services = build(settings, db, clock)
 
         async def handler(conn: Conn, row: Reminder) -> None:
-            await services.outbox.add(conn, 1_000_000 + row.ref_id, f"reminder {row.id}",
-                                      ref=f"bench:{row.id}", not_before=clock.time() + FAR)
+            await services.outbox.add(
+                conn,
+                1_000_000 + row.ref_id,
+                f"reminder {row.id}",
+                ref=f"bench:{row.id}",
+                not_before=clock.time() + FAR,
+            )
 
         services.reminders.on(KIND, handler)
         return services
@@ -114,7 +119,8 @@ async def outcome(db: Database, ref_ids: range) -> tuple[list[float], int, int]:
         "SELECT r.id AS id, r.due_at AS due_at, o.created_at AS created_at FROM reminders r"
         " JOIN outbox o ON o.ref = 'bench:' || r.id"
         " WHERE r.kind = ? AND r.ref_id BETWEEN ? AND ?",
-        (KIND, ref_ids.start, ref_ids.stop - 1))
+        (KIND, ref_ids.start, ref_ids.stop - 1),
+    )
     per: dict[int, int] = {}
     late: list[float] = []
     for r in rows:
@@ -156,6 +162,7 @@ async def run(pending: int, burst: int) -> Figures:
     async with services.db.transaction() as tx:
         for i in refs:
             await services.reminders.add(tx, KIND, i, "burst", due_at)
+
     # racers wake while the timer's tick is handing over (as a second worker or an overlapping
     # tick would): the claims must keep every reminder to one hand-over
     async def racer(delay: float) -> int:
@@ -164,28 +171,44 @@ async def run(pending: int, burst: int) -> Figures:
 
     raced = sum(await asyncio.gather(*(racer(d) for d in (0.0, 0.03, 0.1))))
     deadline = time.monotonic() + 30
-    while await repo.counts(services.db.reader) != {"pending": pending, "done": burst} \
-            and time.monotonic() < deadline:
+    while (
+        await repo.counts(services.db.reader) != {"pending": pending, "done": burst}
+        and time.monotonic() < deadline
+    ):
         await asyncio.sleep(0.05)
     late, duplicates, lost = await outcome(services.db, refs)
-    result.update(p50=p(late, 0.50), p99=p(late, 0.99), max_late=max(late, default=0.0),
-                  duplicates=duplicates, lost=lost, raced=raced)
+    result.update(
+        p50=p(late, 0.50),
+        p99=p(late, 0.99),
+        max_late=max(late, default=0.0),
+        duplicates=duplicates,
+        lost=lost,
+        raced=raced,
+    )
     await ctx.__aexit__(None, None, None)
 
     # 3. down: BURST came due 5 min ago, BURST 13 h ago; start-up fires the first, misses the second
     now = time.time()
     soon = range(pending + burst, pending + 2 * burst)
     old = range(pending + 2 * burst, pending + 3 * burst)
-    await seed(db_path, [(KIND, i, "down", now - 300) for i in soon]
-               + [(KIND, i, "down", now - 13 * 3600) for i in old])
+    await seed(
+        db_path,
+        [(KIND, i, "down", now - 300) for i in soon]
+        + [(KIND, i, "down", now - 13 * 3600) for i in old],
+    )
     ctx, app, down_seconds = await start(em, db_path, clock)
     services = services_of(app)
     _, dup_down, lost_down = await outcome(services.db, soon)
     fired_old = len((await outcome(services.db, old))[0])
     counts = await repo.counts(services.db.reader)
-    result.update(down_seconds=down_seconds, down_dup=dup_down, down_lost=lost_down,
-                  down_missed=counts.get("missed", 0), down_fired_old=fired_old,
-                  final_pending=counts.get("pending", 0))
+    result.update(
+        down_seconds=down_seconds,
+        down_dup=dup_down,
+        down_lost=lost_down,
+        down_missed=counts.get("missed", 0),
+        down_fired_old=fired_old,
+        final_pending=counts.get("pending", 0),
+    )
     await ctx.__aexit__(None, None, None)
     tmp.cleanup()
     return result
@@ -193,32 +216,58 @@ async def run(pending: int, burst: int) -> Figures:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a reminder was lost or doubled."""
-    args = parse_options(__doc__, argv, "1,000 pending, 100 in the burst",
-                         {"pending": 10_000, "burst": 1_000}, {"pending": 1_000, "burst": 100})
+    args = parse_options(
+        __doc__,
+        argv,
+        "1,000 pending, 100 in the burst",
+        {"pending": 10_000, "burst": 1_000},
+        {"pending": 1_000, "burst": 100},
+    )
     logging.basicConfig(level=logging.ERROR)
     bot.app.build_services = with_bench_handler(bot.app.build_services)  # type: ignore[assignment]
-    rounds = asyncio.run(interleave(
-        {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
-        args.pairs, args.warmup))
-    figures = collect(rounds, {
-        "ratio": lambda r: r["pending"]["restore_s"] / r["empty"]["startup_s"],
-        "restore_ms": lambda r: 1000 * r["pending"]["restore_s"],
-        "empty_ms": lambda r: 1000 * r["empty"]["startup_s"],
-        "p50_ms": lambda r: 1000 * r["pending"]["p50"],
-        "p99_ms": lambda r: 1000 * r["pending"]["p99"],
-        "max_late_ms": lambda r: 1000 * r["pending"]["max_late"],
-        "duplicates": lambda r: r["pending"]["duplicates"] + r["pending"]["down_dup"],
-        "lost": lambda r: r["pending"]["lost"] + r["pending"]["down_lost"],
-        "down_ms": lambda r: 1000 * r["pending"]["down_seconds"],
-        "down_missed": lambda r: r["pending"]["down_missed"],
-        "down_fired_old": lambda r: r["pending"]["down_fired_old"],
-        "peak_mb": lambda r: r["pending"]["peak_mb"],
-    })
-    print(summary("reminders", figures, {"pending": args.pending, "burst": args.burst,
-                                         "pairs": args.pairs, "p99_target_ms": 1000}))
-    ok = (max(figures["duplicates"]) == 0 and max(figures["lost"]) == 0
-          and min(figures["down_missed"]) == args.burst and max(figures["down_fired_old"]) == 0
-          and max(figures["p99_ms"]) < 1000)
+    rounds = asyncio.run(
+        interleave(
+            {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
+            args.pairs,
+            args.warmup,
+        )
+    )
+    figures = collect(
+        rounds,
+        {
+            "ratio": lambda r: r["pending"]["restore_s"] / r["empty"]["startup_s"],
+            "restore_ms": lambda r: 1000 * r["pending"]["restore_s"],
+            "empty_ms": lambda r: 1000 * r["empty"]["startup_s"],
+            "p50_ms": lambda r: 1000 * r["pending"]["p50"],
+            "p99_ms": lambda r: 1000 * r["pending"]["p99"],
+            "max_late_ms": lambda r: 1000 * r["pending"]["max_late"],
+            "duplicates": lambda r: r["pending"]["duplicates"] + r["pending"]["down_dup"],
+            "lost": lambda r: r["pending"]["lost"] + r["pending"]["down_lost"],
+            "down_ms": lambda r: 1000 * r["pending"]["down_seconds"],
+            "down_missed": lambda r: r["pending"]["down_missed"],
+            "down_fired_old": lambda r: r["pending"]["down_fired_old"],
+            "peak_mb": lambda r: r["pending"]["peak_mb"],
+        },
+    )
+    print(
+        summary(
+            "reminders",
+            figures,
+            {
+                "pending": args.pending,
+                "burst": args.burst,
+                "pairs": args.pairs,
+                "p99_target_ms": 1000,
+            },
+        )
+    )
+    ok = (
+        max(figures["duplicates"]) == 0
+        and max(figures["lost"]) == 0
+        and min(figures["down_missed"]) == args.burst
+        and max(figures["down_fired_old"]) == 0
+        and max(figures["p99_ms"]) < 1000
+    )
     return 0 if ok else 1
 
 

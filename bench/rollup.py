@@ -77,7 +77,8 @@ async def check(services: Any, root: Any, kids: list[Any]) -> None:
             " COALESCE(SUM(CASE WHEN e.served_on >= ? THEN e.quarters END), 0),"
             " COUNT(DISTINCT e.user_id) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
             " WHERE e.status = 'approved' AND o.path >= ? AND o.path < ?",
-            (year_start, *hours_repo.subtree_range(org.path)))
+            (year_start, *hours_repo.subtree_range(org.path)),
+        )
         got = (fig.quarters_all, fig.quarters_year, fig.volunteers)
         assert got == tuple(want), (org.code, got, tuple(want))
 
@@ -117,8 +118,8 @@ async def measure(path: str, repeat: int, pairs: int, warmup: int) -> tuple[list
                 "stats_kids": await best(all_children_stats, repeat),
                 "stats_kid_max": max(stats_per_kid),
                 "recount": await best(
-                    lambda: hours_repo.totals_from_entries(db.reader, root.path, year=year),
-                    repeat),
+                    lambda: hours_repo.totals_from_entries(db.reader, root.path, year=year), repeat
+                ),
             }
             return {key: 1000 * value for key, value in timed.items()}
 
@@ -127,12 +128,14 @@ async def measure(path: str, repeat: int, pairs: int, warmup: int) -> tuple[list
             data = await xl.subtree_workbook(hours, root, year=None, lang="zh")
             return {"s": time.perf_counter() - start, "mb": len(data) / 1e6}
 
-        rounds = await interleave({"rollup": rollups, "scan": scan, "export": export},
-                                  pairs, warmup)
+        rounds = await interleave(
+            {"rollup": rollups, "scan": scan, "export": export}, pairs, warmup
+        )
         plan = await db.fetchall(
             "EXPLAIN QUERY PLAN SELECT t.org_id, SUM(t.quarters) FROM orgs o JOIN hour_totals t"
             " ON t.org_id = o.id WHERE o.path >= ? AND o.path < ? GROUP BY t.org_id",
-            ("/1/", "/10"))
+            ("/1/", "/10"),
+        )
     finally:
         await db.close()
     return rounds, "; ".join(str(r[3]) for r in plan), len(kids)
@@ -156,29 +159,46 @@ def main() -> int:
         asyncio.run(migrate())
         start = time.perf_counter()
         hour_district(path, orgs, people, entries)
-        print(f"setup: {time.perf_counter() - start:.1f}s to load {orgs} orgs, {people} people, "
-              f"{entries} entries")
+        print(
+            f"setup: {time.perf_counter() - start:.1f}s to load {orgs} orgs, {people} people, "
+            f"{entries} entries"
+        )
         rounds, plan, nkids = asyncio.run(measure(path, args.repeat, args.pairs, args.warmup))
     print(f"query plan: {plan}")
 
     def over_scan(*keys: str) -> Any:
         return lambda r: max(r["rollup"][k] for k in keys) / r["scan"]["ms"]
 
-    figures = collect(rounds, {
-        "ratio": over_scan("root", "kids"),
-        "stats_ratio": over_scan("stats_root", "stats_kids"),
-        "kid_max_ratio": over_scan("kid_max"),
-        "recount_ratio": over_scan("recount"),
-        "scan_ms": lambda r: r["scan"]["ms"],
-        "root_ms": lambda r: r["rollup"]["root"],
-        "kids_ms": lambda r: r["rollup"]["kids"],
-        "stats_root_ms": lambda r: r["rollup"]["stats_root"],
-        "export_s": lambda r: r["export"]["s"],
-    })
+    figures = collect(
+        rounds,
+        {
+            "ratio": over_scan("root", "kids"),
+            "stats_ratio": over_scan("stats_root", "stats_kids"),
+            "kid_max_ratio": over_scan("kid_max"),
+            "recount_ratio": over_scan("recount"),
+            "scan_ms": lambda r: r["scan"]["ms"],
+            "root_ms": lambda r: r["rollup"]["root"],
+            "kids_ms": lambda r: r["rollup"]["kids"],
+            "stats_root_ms": lambda r: r["rollup"]["stats_root"],
+            "export_s": lambda r: r["export"]["s"],
+        },
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(summary("rollup", figures, {"peak_mb": f"{peak_mb:.0f}", "orgs": orgs, "kids": nkids,
-                                      "people": people, "entries": entries, "pairs": args.pairs,
-                                      "target": 2}))
+    print(
+        summary(
+            "rollup",
+            figures,
+            {
+                "peak_mb": f"{peak_mb:.0f}",
+                "orgs": orgs,
+                "kids": nkids,
+                "people": people,
+                "entries": entries,
+                "pairs": args.pairs,
+                "target": 2,
+            },
+        )
+    )
     return 0
 
 

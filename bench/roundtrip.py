@@ -81,15 +81,22 @@ async def towerbot(total: int, users: int, concurrency: int = 8) -> Figures:
     url = await em.serve()
     with tempfile.TemporaryDirectory() as folder:
         # 40 /me a person in seconds is a flood by design
-        settings = settings_for(em, Path(folder) / "roundtrip.sqlite3", superusers=[],
-                                api_base_url=url + "/bot", _env_file=None,
-                                flood_limit=10_000, concurrency=concurrency)
+        settings = settings_for(
+            em,
+            Path(folder) / "roundtrip.sqlite3",
+            superusers=[],
+            api_base_url=url + "/bot",
+            _env_file=None,
+            flood_limit=10_000,
+            concurrency=concurrency,
+        )
         # register everyone first, as real members would be
         async with running(settings, request=em.request(), get_updates_request=em.request()) as app:
             services = services_of(app)
             async with services.db.transaction() as tx:
-                org = await org_repo.insert(tx, code="bench", name="基准区团委", kind=None,
-                                            parent=None, now=time.time())
+                org = await org_repo.insert(
+                    tx, code="bench", name="基准区团委", kind=None, parent=None, now=time.time()
+                )
                 await register_people(tx, people, org.id, tg_lang="zh", real_name=lambda u: "某某")
         try:
             return {"rps": total / await drive(em, build_application(settings), people, total)}
@@ -99,19 +106,27 @@ async def towerbot(total: int, users: int, concurrency: int = 8) -> Figures:
 
 async def main(total: int, users: int, pairs: int, warmup: int) -> str:
     """Interleave TowerBot (default, then one at a time) with the bare bot; the summary line."""
-    rounds = await interleave({
-        "towerbot": lambda: towerbot(total, users),
-        "sequential": lambda: towerbot(total, users, concurrency=1),
-        "bare": lambda: bare(total, users),
-    }, pairs, warmup)
-    figures = collect(rounds, {
-        "ratio": lambda r: r["towerbot"]["rps"] / r["bare"]["rps"],
-        "sequential_ratio": lambda r: r["sequential"]["rps"] / r["bare"]["rps"],
-        "towerbot_rps": lambda r: r["towerbot"]["rps"],
-        "bare_rps": lambda r: r["bare"]["rps"],
-    })
-    return summary("roundtrip", figures, {"round_trips": total, "users": users, "pairs": pairs,
-                                          "target": 0.6})
+    rounds = await interleave(
+        {
+            "towerbot": lambda: towerbot(total, users),
+            "sequential": lambda: towerbot(total, users, concurrency=1),
+            "bare": lambda: bare(total, users),
+        },
+        pairs,
+        warmup,
+    )
+    figures = collect(
+        rounds,
+        {
+            "ratio": lambda r: r["towerbot"]["rps"] / r["bare"]["rps"],
+            "sequential_ratio": lambda r: r["sequential"]["rps"] / r["bare"]["rps"],
+            "towerbot_rps": lambda r: r["towerbot"]["rps"],
+            "bare_rps": lambda r: r["bare"]["rps"],
+        },
+    )
+    return summary(
+        "roundtrip", figures, {"round_trips": total, "users": users, "pairs": pairs, "target": 0.6}
+    )
 
 
 if __name__ == "__main__":
@@ -122,5 +137,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("towerbot.updates").setLevel(logging.WARNING)
-    print(asyncio.run(main(200 if args.quick else args.round_trips, args.users, args.pairs,
-                           args.warmup)))
+    print(
+        asyncio.run(
+            main(200 if args.quick else args.round_trips, args.users, args.pairs, args.warmup)
+        )
+    )

@@ -27,14 +27,19 @@ PAIRS = 5
 WARMUP = 1
 
 
-def schedule(sides: Sequence[str], pairs: int = PAIRS,
-             warmup: int = WARMUP) -> list[tuple[int, str]]:
+def schedule(
+    sides: Sequence[str], pairs: int = PAIRS, warmup: int = WARMUP
+) -> list[tuple[int, str]]:
     """(round, side) in the order they run; rounds below `warmup` are the warm-up."""
     return [(r, side) for r in range(warmup + pairs) for side in sides]
 
 
-async def interleave(sides: Mapping[str, Side], pairs: int = PAIRS, warmup: int = WARMUP,
-                     report: Callable[[str], None] | None = print) -> list[Round]:
+async def interleave(
+    sides: Mapping[str, Side],
+    pairs: int = PAIRS,
+    warmup: int = WARMUP,
+    report: Callable[[str], None] | None = print,
+) -> list[Round]:
     """Run the sides in turn for `warmup` + `pairs` rounds; the measured rounds' figures."""
     rounds: list[Round] = [{} for _ in range(warmup + pairs)]
     for r, name in schedule(list(sides), pairs, warmup):
@@ -46,8 +51,9 @@ async def interleave(sides: Mapping[str, Side], pairs: int = PAIRS, warmup: int 
     return rounds[warmup:]
 
 
-def collect(rounds: Iterable[Round],
-            derive: Mapping[str, Callable[[Round], float]]) -> dict[str, list[float]]:
+def collect(
+    rounds: Iterable[Round], derive: Mapping[str, Callable[[Round], float]]
+) -> dict[str, list[float]]:
     """Each derived figure (a ratio, a side's own figure) over the rounds, in round order."""
     out: dict[str, list[float]] = {key: [] for key in derive}
     for one in rounds:
@@ -90,8 +96,12 @@ def spread_key(key: str) -> str:
     return key + "_spread"
 
 
-def summary(name: str, figures: Mapping[str, Sequence[float]],
-            params: Mapping[str, object] | None = None, ratio_digits: int = 2) -> str:
+def summary(
+    name: str,
+    figures: Mapping[str, Sequence[float]],
+    params: Mapping[str, object] | None = None,
+    ratio_digits: int = 2,
+) -> str:
     """`name key=median key_spread=min-max ... param=value`: the one line a bench ends with."""
     parts = [name]
     for key, values in figures.items():
@@ -109,17 +119,29 @@ def summary(name: str, figures: Mapping[str, Sequence[float]],
 
 def add_options(parser: argparse.ArgumentParser, quick: str) -> None:
     """--pairs, --warmup and --quick (alias --small: `quick` says what it shrinks to)."""
-    parser.add_argument("--pairs", type=int, default=PAIRS,
-                        help=f"measured rounds after the warm-up (default {PAIRS})")
-    parser.add_argument("--warmup", type=int, default=WARMUP,
-                        help=f"rounds run first and thrown away (default {WARMUP})")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=PAIRS,
+        help=f"measured rounds after the warm-up (default {PAIRS})",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=WARMUP,
+        help=f"rounds run first and thrown away (default {WARMUP})",
+    )
     parser.add_argument("--quick", "--small", dest="quick", action="store_true", help=quick)
 
 
-def parse_options(doc: str, argv: list[str] | None, quick: str,
-                  sizes: Mapping[str, int | float], small: Mapping[str, int],
-                  more: Callable[[argparse.ArgumentParser], None] | None = None,
-                  ) -> argparse.Namespace:
+def parse_options(
+    doc: str,
+    argv: list[str] | None,
+    quick: str,
+    sizes: Mapping[str, int | float],
+    small: Mapping[str, int],
+    more: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
     """A bench's command line: `sizes` as --name options (typed by their default), `more`'s own,
     then `add_options`; with --quick the `small` sizes replace the defaults."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])

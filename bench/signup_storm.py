@@ -96,8 +96,10 @@ async def bare_side(presses: int, chats: int, transport: str) -> Figures:
     cards = [await bare.bot.send_message(g["id"], "Storm", reply_markup=button) for g in groups]
 
     def make_presses(who: list[dict]) -> list[dict]:
-        return [em.press(u, em.message(cards[i % chats].chat_id, cards[i % chats].message_id),
-                         "noop") for i, u in enumerate(who)]
+        return [
+            em.press(u, em.message(cards[i % chats].chat_id, cards[i % chats].message_id), "noop")
+            for i, u in enumerate(who)
+        ]
 
     users = [em.add_user(f"V{i}") for i in range(presses)]
     warmers = [em.add_user(f"W{i}") for i in range(WARM)]
@@ -116,8 +118,12 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
     em = Emulator(per_chat_burst=20, group_per_minute=None)
     url = await em.serve() if transport == "http" else None
     tmp = tempfile.TemporaryDirectory()
-    settings = settings_for(em, Path(tmp.name) / "storm.sqlite3", chat_daily_budget=1000,
-                            api_base_url=(url + "/bot") if url else None)
+    settings = settings_for(
+        em,
+        Path(tmp.name) / "storm.sqlite3",
+        chat_daily_budget=1000,
+        api_base_url=(url + "/bot") if url else None,
+    )
     kwargs = {"request": em.request(30.0), "get_updates_request": em.request()}
     if url:
         kwargs = {"request": _request(em, url, 256), "get_updates_request": _request(em, url, 8)}
@@ -137,12 +143,24 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
         warmers = [em.add_user(f"W{i}") for i in range(WARM)]
         em.started.update(u["id"] for u in users + warmers)
         async with services.db.transaction() as tx:
-            await register_people(tx, users + warmers, root.id, tg_lang="en", usernames=False,
-                                  real_name=lambda u: f"Real {u['id']}")
-        start = datetime.fromtimestamp(math.ceil((time.time() + 3 * 86400) / 60) * 60,
-                                       settings.tz).strftime("%Y-%m-%d %H:%M")
-        await say(em, app, boss, groups[0],
-                  f"/activity Storm | {start} | 2 | {capacity} | Square | cascade")
+            await register_people(
+                tx,
+                users + warmers,
+                root.id,
+                tg_lang="en",
+                usernames=False,
+                real_name=lambda u: f"Real {u['id']}",
+            )
+        start = datetime.fromtimestamp(
+            math.ceil((time.time() + 3 * 86400) / 60) * 60, settings.tz
+        ).strftime("%Y-%m-%d %H:%M")
+        await say(
+            em,
+            app,
+            boss,
+            groups[0],
+            f"/activity Storm | {start} | 2 | {capacity} | Square | cascade",
+        )
         activity_id = int((await services.db.fetchone("SELECT MAX(id) FROM activities"))[0])
         await services.sender.drain(30)
         await services.activities.cards.resolve([activity_id])
@@ -173,8 +191,10 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
         async def settled() -> bool:
             for cid, card in cards.items():
                 text = (em.message(cid, card.message_id) or {}).get("text", "")
-                if f"{expected} · waitlist {max(0, presses - capacity)}" not in text \
-                        and f"{expected} · 候补 {max(0, presses - capacity)}" not in text:
+                if (
+                    f"{expected} · waitlist {max(0, presses - capacity)}" not in text
+                    and f"{expected} · 候补 {max(0, presses - capacity)}" not in text
+                ):
                     return False
             return True
 
@@ -188,13 +208,18 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
             per_chat.setdefault(int(s.chat_id), []).append(float(s.date))
         edit_times = [s.date for s in edits]
         result = {
-            "seconds": seconds, "confirmed": confirmed, "waiting": waiting,
-            "answered": answered, "edits": len(edits),
+            "seconds": seconds,
+            "confirmed": confirmed,
+            "waiting": waiting,
+            "answered": answered,
+            "edits": len(edits),
             "edit_span": (max(edit_times) - min(edit_times)) if edit_times else 0.0,
             "worst_minute": max((max_in_window(v) for v in per_chat.values()), default=0),
-            "rejected": sum(1 for c in em.calls
-                            if c.method == "editMessageText" and c.status == 429),
-            "settled": float(await settled()), "settle": settle_seconds,
+            "rejected": sum(
+                1 for c in em.calls if c.method == "editMessageText" and c.status == 429
+            ),
+            "settled": float(await settled()),
+            "settle": settle_seconds,
         }
     await em.close()
     tmp.cleanup()
@@ -204,38 +229,67 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 on overbooking, a lost press, a 429."""
     args = parse_options(
-        __doc__, argv, "200 presses, capacity 20",
-        {"presses": 2000, "capacity": 100, "chats": 5}, {"presses": 200, "capacity": 20},
-        lambda parser: parser.add_argument("--transport", choices=("http", "inproc"),
-                                           default="inproc"))
+        __doc__,
+        argv,
+        "200 presses, capacity 20",
+        {"presses": 2000, "capacity": 100, "chats": 5},
+        {"presses": 200, "capacity": 20},
+        lambda parser: parser.add_argument(
+            "--transport", choices=("http", "inproc"), default="inproc"
+        ),
+    )
     logging.basicConfig(level=logging.WARNING)
-    rounds = asyncio.run(interleave({
-        "bare": lambda: bare_side(args.presses, args.chats, args.transport),
-        "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
-    }, args.pairs, args.warmup))
+    rounds = asyncio.run(
+        interleave(
+            {
+                "bare": lambda: bare_side(args.presses, args.chats, args.transport),
+                "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
+            },
+            args.pairs,
+            args.warmup,
+        )
+    )
 
     def lost(r: dict[str, Figures]) -> float:
         bot = r["bot"]
         unlisted = args.presses - (bot["confirmed"] + bot["waiting"])
         return unlisted + (args.presses - bot["answered"])
 
-    figures = collect(rounds, {
-        "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
-        "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
-        "bot_rps": lambda r: args.presses / r["bot"]["seconds"],
-        "overbooked": lambda r: max(0.0, r["bot"]["confirmed"] - args.capacity),
-        "lost": lost,
-        "edits": lambda r: r["bot"]["edits"],
-        "worst_minute": lambda r: r["bot"]["worst_minute"],
-        "rejected": lambda r: r["bot"]["rejected"],
-        "settle_s": lambda r: r["bot"]["settle"],
-    })
-    print(summary("signup_storm", figures, {
-        "presses": args.presses, "capacity": args.capacity, "chats": args.chats,
-        "transport": args.transport, "pairs": args.pairs, "target": 0.5}))
-    ok = (max(figures["overbooked"]) == 0 and max(figures["lost"]) == 0
-          and max(figures["rejected"]) == 0 and max(figures["worst_minute"]) <= 20
-          and all(r["bot"]["settled"] for r in rounds))
+    figures = collect(
+        rounds,
+        {
+            "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
+            "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
+            "bot_rps": lambda r: args.presses / r["bot"]["seconds"],
+            "overbooked": lambda r: max(0.0, r["bot"]["confirmed"] - args.capacity),
+            "lost": lost,
+            "edits": lambda r: r["bot"]["edits"],
+            "worst_minute": lambda r: r["bot"]["worst_minute"],
+            "rejected": lambda r: r["bot"]["rejected"],
+            "settle_s": lambda r: r["bot"]["settle"],
+        },
+    )
+    print(
+        summary(
+            "signup_storm",
+            figures,
+            {
+                "presses": args.presses,
+                "capacity": args.capacity,
+                "chats": args.chats,
+                "transport": args.transport,
+                "pairs": args.pairs,
+                "target": 0.5,
+            },
+        )
+    )
+    ok = (
+        max(figures["overbooked"]) == 0
+        and max(figures["lost"]) == 0
+        and max(figures["rejected"]) == 0
+        and max(figures["worst_minute"]) <= 20
+        and all(r["bot"]["settled"] for r in rounds)
+    )
     return 0 if ok else 1
 
 

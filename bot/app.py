@@ -55,9 +55,13 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
     digest = DigestBudget(settings, clock, reminders, outbox)
     outbox.budget = digest
     return Services(
-        settings=settings, db=db, clock=clock, access=access,
+        settings=settings,
+        db=db,
+        clock=clock,
+        access=access,
         flood=FloodGuard(settings.flood_limit, settings.flood_window),
-        outbox=outbox, reminders=reminders,
+        outbox=outbox,
+        reminders=reminders,
         tower=Tower(db, access, clock),
         people=people,
         # under 14: guardian links and paper consents; the minor is told through the outbox

@@ -25,7 +25,10 @@ def configure(level: str) -> None:
     logging.getLogger().setLevel(numeric)
     for name in CHATTY:
         logging.getLogger(name).setLevel(
-            logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
+            logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+        )
+
+
 _outcome: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("outcome", default=None)
 
 
@@ -77,6 +80,12 @@ class UpdateLog:
             return
         kind, command = describe(self.update)
         chat = getattr(getattr(self.update, "effective_chat", None), "id", None)
-        log.info("update=%s kind=%s chat=%s command=%s outcome=%s ms=%.1f",
-                 getattr(self.update, "update_id", None), kind, chat, command, self.box[0],
-                 (time.perf_counter() - self.started) * 1000)
+        log.info(
+            "update=%s kind=%s chat=%s command=%s outcome=%s ms=%.1f",
+            getattr(self.update, "update_id", None),
+            kind,
+            chat,
+            command,
+            self.box[0],
+            (time.perf_counter() - self.started) * 1000,
+        )

@@ -55,7 +55,10 @@ class Settings(BaseSettings):
     )
     campaign_reminders: Annotated[list[timedelta], NoDecode] = Field(
         default_factory=lambda: [
-            timedelta(days=7), timedelta(days=3), timedelta(days=1), timedelta(hours=2)
+            timedelta(days=7),
+            timedelta(days=3),
+            timedelta(days=1),
+            timedelta(hours=2),
         ]
     )
     overdue_days: int = Field(7, ge=0, le=365)
@@ -137,8 +140,10 @@ class Settings(BaseSettings):
     def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             if info.data.get("webhook_url"):
-                raise ValueError("required when TOWERBOT_WEBHOOK_URL is set (e.g. openssl rand "
-                                 "-hex 32); without it anyone could post updates")
+                raise ValueError(
+                    "required when TOWERBOT_WEBHOOK_URL is set (e.g. openssl rand "
+                    "-hex 32); without it anyone could post updates"
+                )
             return None
         if not _SECRET.fullmatch(value.get_secret_value()):
             raise ValueError(f"must be {MIN_SECRET}-256 characters of A-Z a-z 0-9 _ -")
@@ -150,8 +155,10 @@ class Settings(BaseSettings):
         if not value:
             return None
         # plain http only towards a local Bot API server (api_base_url), which allows it
-        if not (value.startswith("https://")
-                or (info.data.get("api_base_url") and value.startswith("http://"))):
+        if not (
+            value.startswith("https://")
+            or (info.data.get("api_base_url") and value.startswith("http://"))
+        ):
             raise ValueError("must start with https://")
         return value
 

@@ -22,8 +22,17 @@ def _iso(ts: float) -> str:
 
 
 #: stored errors that are Telegram's own words (no message text, no names): shown in full
-_TELEGRAM_ERRORS = ("BadRequest", "Forbidden", "ChatMigrated", "TimedOut", "NetworkError",
-                    "RetryAfter", "InvalidToken", "Conflict", "EndPointNotFound")
+_TELEGRAM_ERRORS = (
+    "BadRequest",
+    "Forbidden",
+    "ChatMigrated",
+    "TimedOut",
+    "NetworkError",
+    "RetryAfter",
+    "InvalidToken",
+    "Conflict",
+    "EndPointNotFound",
+)
 
 
 def _failure(row: dict[str, Any]) -> dict[str, Any]:

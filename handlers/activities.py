@@ -67,6 +67,7 @@ def _args_text(update: Update) -> str:
 
 # --- commands --------------------------------------------------------------------------------
 
+
 async def activity(update: Update, context: Context) -> None:
     """/activity <title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade]."""
     require_group(update)
@@ -82,8 +83,9 @@ async def activity(update: Update, context: Context) -> None:
             await reply(update, context, tr(context, "usage_activity_cancel"))
             return
         cancelled, told = await service.cancel(uid, chat_id, parse_id(words[1]))
-        await reply(update, context, tr(context, "act_cancel_done", title=cancelled.title,
-                                        count=told))
+        await reply(
+            update, context, tr(context, "act_cancel_done", title=cancelled.title, count=told)
+        )
         return
     await service.require_organiser(uid, chat_id)  # the role first: no syntax lessons to others
     try:
@@ -100,8 +102,11 @@ async def activity_when_button(update: Update, context: Context) -> None:
     service = _service(context)
     await service.require_organiser(actor(update).user_id, chat_id_of(update))
     rest = command.split(maxsplit=1)[1] if len(command.split(maxsplit=1)) > 1 else ""
-    await _post(update, context, parse_activity(rest, service.clock.time(), service.settings,
-                                                chosen=reading))
+    await _post(
+        update,
+        context,
+        parse_activity(rest, service.clock.time(), service.settings, chosen=reading),
+    )
 
 
 async def _post(update: Update, context: Context, data: ActivityInput) -> None:
@@ -110,11 +115,17 @@ async def _post(update: Update, context: Context, data: ActivityInput) -> None:
     uid, chat_id = actor(update).user_id, chat_id_of(update)
     created = await service.create(uid, chat_id, data, context.lang)
     a = created.activity
-    sent = await reply_guarded(update, context, service.card_text(a),
-                               markup_of(service.card_markup(a), context.bot), created.guard_id)
+    sent = await reply_guarded(
+        update,
+        context,
+        service.card_text(a),
+        markup_of(service.card_markup(a), context.bot),
+        created.guard_id,
+    )
     if sent is not None:  # else the outbox sends the card, and the copies learn its id
-        await service.record_card(a.id, chat_id, sent.message_id, a.version,
-                                  guard_id=created.guard_id)
+        await service.record_card(
+            a.id, chat_id, sent.message_id, a.version, guard_id=created.guard_id
+        )
 
 
 async def activity_form(update: Update, context: Context) -> None:
@@ -123,8 +134,9 @@ async def activity_form(update: Update, context: Context) -> None:
     uid, chat_id = actor(update).user_id, chat_id_of(update)
     await service.require_organiser(uid, chat_id)  # the role first: no hints to others
     if not await service.started(uid):
-        await reply(update, context, tr(context, "act_form_start_bot",
-                                        link=deep_link(context, "help")))
+        await reply(
+            update, context, tr(context, "act_form_start_bot", link=deep_link(context, "help"))
+        )
         return
     await service.form_begin(uid, chat_id, context.lang)
     await reply(update, context, tr(context, "act_form_sent"))
@@ -136,8 +148,9 @@ async def form_input(update: Update, context: Context) -> None:
     message = message_of(update)
     location = (message.location.latitude, message.location.longitude) if message.location else None
     try:
-        state, created = await service.form_answer(actor(update).user_id, message.text, location,
-                                                   context.lang)
+        state, created = await service.form_answer(
+            actor(update).user_id, message.text, location, context.lang
+        )
     except Choose as question:
         await when_handlers.ask(update, context, FORM_WHEN_KIND, question)
         return
@@ -150,19 +163,22 @@ async def form_when_button(update: Update, context: Context) -> None:
     require_own_private(update)
     _, reading = parse_choice_data(query.data)
     service = _service(context)
-    state, created = await service.form_answer(actor(update).user_id, None, None, context.lang,
-                                               chosen=reading)
+    state, created = await service.form_answer(
+        actor(update).user_id, None, None, context.lang, chosen=reading
+    )
     await query.answer()
     await query.edit_message_reply_markup(None)
     await _form_next(update, context, state, created)
 
 
-async def _form_next(update: Update, context: Context, state: FormState,
-                     created: Created | None) -> None:
+async def _form_next(
+    update: Update, context: Context, state: FormState, created: Created | None
+) -> None:
     service = _service(context)
     if created is not None:
-        await reply(update, context, tr(context, "act_form_done", id=created.activity.id,
-                                        cascade=""))
+        await reply(
+            update, context, tr(context, "act_form_done", id=created.activity.id, cascade="")
+        )
         return
     await reply(update, context, form_prompt(context, service, state))
 
@@ -183,9 +199,17 @@ async def activities_list(update: Update, context: Context) -> None:
     lines = [tr(context, "act_list_head", org=org.name)]
     undelivered = await service.undelivered([a.id for a in found])
     for a in found:
-        lines.append(tr(context, "act_list_line", id=a.id, title=a.title,
-                        when=service.when(a.starts_at, context.lang),
-                        count=service.count_line(a, context.lang), org=a.org_name or ""))
+        lines.append(
+            tr(
+                context,
+                "act_list_line",
+                id=a.id,
+                title=a.title,
+                when=service.when(a.starts_at, context.lang),
+                count=service.count_line(a, context.lang),
+                org=a.org_name or "",
+            )
+        )
         if a.id in undelivered:
             lines.append(tr(context, "board_undelivered", n=undelivered[a.id]))
     await reply(update, context, Raw("\n".join(lines)))
@@ -200,14 +224,20 @@ async def checkin(update: Update, context: Context) -> None:
         return
     service = _service(context)
     chat_id = chat_id_of(update)
-    a, guard_id = await service.open_checkin(actor(update).user_id, chat_id, parse_id(args[0]),
-                                             context.lang)
-    sent = await reply_guarded(update, context, service.checkin_text(a, context.lang),
-                               markup_of(service.checkin_markup(a, context.lang), context.bot),
-                               guard_id)
+    a, guard_id = await service.open_checkin(
+        actor(update).user_id, chat_id, parse_id(args[0]), context.lang
+    )
+    sent = await reply_guarded(
+        update,
+        context,
+        service.checkin_text(a, context.lang),
+        markup_of(service.checkin_markup(a, context.lang), context.bot),
+        guard_id,
+    )
     if sent is not None:
-        await service.record_card(a.id, chat_id, sent.message_id, a.version, kind="checkin",
-                                  guard_id=guard_id)
+        await service.record_card(
+            a.id, chat_id, sent.message_id, a.version, kind="checkin", guard_id=guard_id
+        )
 
 
 async def close(update: Update, context: Context) -> None:
@@ -217,17 +247,24 @@ async def close(update: Update, context: Context) -> None:
     if len(args) != 1:
         await reply(update, context, tr(context, "usage_close"))
         return
-    result = await _service(context).close(actor(update).user_id, chat_id_of(update),
-                                           parse_id(args[0]))
-    text = tr(context, "act_closed", title=result.activity.title, present=result.present,
-              no_show=tn(context.lang, "act_no_shows", result.no_show),
-              hours=tn(context.lang, "act_hours_n", result.credited_quarters / 4))
+    result = await _service(context).close(
+        actor(update).user_id, chat_id_of(update), parse_id(args[0])
+    )
+    text = tr(
+        context,
+        "act_closed",
+        title=result.activity.title,
+        present=result.present,
+        no_show=tn(context.lang, "act_no_shows", result.no_show),
+        hours=tn(context.lang, "act_hours_n", result.credited_quarters / 4),
+    )
     if result.own_pending:
         text = Raw(text + "\n" + tr(context, "act_closed_own_pending"))
     await reply(update, context, text)
 
 
 # --- buttons ---------------------------------------------------------------------------------
+
 
 async def button(update: Update, context: Context) -> None:
     """Sign up / Cancel / Check in on a card (callback data: `callbacks.parse`)."""
@@ -256,8 +293,15 @@ async def button(update: Update, context: Context) -> None:
         if done.kind == "need_location":
             if await service.started(uid):
                 await context.services.outbox.send(
-                    uid, tr(context, "act_checkin_ask", title=done.activity.title,
-                            radius=done.activity.radius_m), ref=f"act:{activity_id}")
+                    uid,
+                    tr(
+                        context,
+                        "act_checkin_ask",
+                        title=done.activity.title,
+                        radius=done.activity.radius_m,
+                    ),
+                    ref=f"act:{activity_id}",
+                )
                 await query.answer(tr(context, "act_ans_need_location"), show_alert=True)
             else:
                 await query.answer(url=deep_link(context, f"actin_{activity_id}"))
@@ -270,8 +314,12 @@ def join_answer(context: Context, service: Activities, result: JoinResult) -> st
     """The toast answering a Sign up press."""
     a = result.activity
     assert a is not None
-    text = tr(context, f"act_ans_{result.kind}", position=result.position,
-              count=service.count_line(a, context.lang))
+    text = tr(
+        context,
+        f"act_ans_{result.kind}",
+        position=result.position,
+        count=service.count_line(a, context.lang),
+    )
     if result.overlaps:
         text += tr(context, "act_ans_overlap")
     return text
@@ -288,12 +336,16 @@ async def invite_to_register(update: Update, context: Context, result: JoinResul
         await query.answer(url=link)
         return
     await context.services.outbox.send(
-        uid, tr(context, "act_register_first", title=a.title, link=link),
-        ref=f"act:{a.id}", dedupe_key=f"act:{a.id}:invite:{uid}")
+        uid,
+        tr(context, "act_register_first", title=a.title, link=link),
+        ref=f"act:{a.id}",
+        dedupe_key=f"act:{a.id}:invite:{uid}",
+    )
     await query.answer(tr(context, "act_ans_register_private"), show_alert=True)
 
 
 # --- deep links and private flows ------------------------------------------------------------
+
 
 async def act_link(update: Update, context: Context, rest: str) -> None:
     """`/start act_<id>`: sign up (registering first if needed) and show the card privately."""
@@ -305,17 +357,25 @@ async def act_link(update: Update, context: Context, rest: str) -> None:
     if result.kind == "unregistered":
         # the org picker opens at the activity's org: one tap when that is the person's org
         org_id = result.activity.org_id if result.activity is not None else None
-        registration = await context.services.people.begin(uid, after=f"act_{activity_id}",
-                                                           picker_at=org_id)
+        registration = await context.services.people.begin(
+            uid, after=f"act_{activity_id}", picker_at=org_id
+        )
         await people_handlers.ask_step(update, context, registration)
         return
     a = result.activity
     assert a is not None
     state = tr(context, f"act_state_{result.kind}", position=result.position)
-    await reply(update, context, tr(context, "act_private_card",
-                                    card=Raw(service.card_text(a, context.lang)),
-                                    state=Raw(state)),
-                markup_of(service.card_markup(a, context.lang), context.bot))
+    await reply(
+        update,
+        context,
+        tr(
+            context,
+            "act_private_card",
+            card=Raw(service.card_text(a, context.lang)),
+            state=Raw(state),
+        ),
+        markup_of(service.card_markup(a, context.lang), context.bot),
+    )
 
 
 async def checkin_link(update: Update, context: Context, rest: str) -> None:
@@ -323,8 +383,13 @@ async def checkin_link(update: Update, context: Context, rest: str) -> None:
     require_private(update)
     done = await _service(context).checkin_link(actor(update).user_id, parse_id(rest))
     if done.kind == "need_location":
-        await reply(update, context, tr(context, "act_checkin_ask", title=done.activity.title,
-                                        radius=done.activity.radius_m))
+        await reply(
+            update,
+            context,
+            tr(
+                context, "act_checkin_ask", title=done.activity.title, radius=done.activity.radius_m
+            ),
+        )
     else:
         key = "act_ans_checked_in" if done.kind == "done" else "act_ans_checked_already"
         await reply(update, context, tr(context, key))
@@ -340,7 +405,8 @@ async def checkin_input(update: Update, context: Context) -> None:
     if isinstance(live, timedelta):
         live = int(live.total_seconds())
     done, metres = await _service(context).checkin_location(
-        actor(update).user_id, loc.latitude, loc.longitude, live)
+        actor(update).user_id, loc.latitude, loc.longitude, live
+    )
     key = "act_checkin_ok" if done.kind == "done" else "act_ans_checked_already"
     await reply(update, context, tr(context, key, title=done.activity.title, metres=metres))
 
@@ -351,8 +417,16 @@ async def me_section(update: Update, context: Context, profile: Any) -> str | No
     found = await service.upcoming(actor(update).user_id)
     if not found:
         return None
-    lines = "\n".join(tr(context, "act_me_line", title=a.title, when=service.when(a.starts_at, context.lang),
-                         state=tr(context, f"act_me_{status}")) for a, status in found)
+    lines = "\n".join(
+        tr(
+            context,
+            "act_me_line",
+            title=a.title,
+            when=service.when(a.starts_at, context.lang),
+            state=tr(context, f"act_me_{status}"),
+        )
+        for a, status in found
+    )
     return tr(context, "act_me", lines=Raw(lines))
 
 
@@ -378,5 +452,6 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     app.add_handler(CallbackQueryHandler(activity_when_button, pattern=choice_pattern(WHEN_KIND)))
     app.add_handler(CallbackQueryHandler(form_when_button, pattern=choice_pattern(FORM_WHEN_KIND)))
     if app.job_queue is not None:
-        app.job_queue.run_once(start_cards, when=0, name="activities:start",
-                               job_kwargs={"misfire_grace_time": None})
+        app.job_queue.run_once(
+            start_cards, when=0, name="activities:start", job_kwargs={"misfire_grace_time": None}
+        )

@@ -66,29 +66,36 @@ async def announce(update: Update, context: Context) -> None:
         if len(args) > 2:
             await reply(update, context, tr(context, "usage_announce"))
             return
-        await status(update, context, validate.ascii_int(args[1], key="usage_announce")
-                     if len(args) == 2 else None)
+        await status(
+            update,
+            context,
+            validate.ascii_int(args[1], key="usage_announce") if len(args) == 2 else None,
+        )
         return
     rest = _command_rest(message)
     urgent = False
     match = _URGENT.search(rest)
     if match:
-        urgent, rest = True, rest[:match.start()].strip()
+        urgent, rest = True, rest[: match.start()].strip()
     if not rest and message.reply_to_message is None:
         await reply(update, context, tr(context, "usage_announce"))
         return
     kind, text, file_id = _content(message, rest)
     ann, count = await context.services.announcements.post(
-        actor(update).user_id, chat_id_of(update), text, kind=kind, file_id=file_id,
-        urgent=urgent)
-    await reply(update, context, tr(context, "ann_posted_urgent" if urgent else "ann_posted",
-                                    id=ann.id, count=count))
+        actor(update).user_id, chat_id_of(update), text, kind=kind, file_id=file_id, urgent=urgent
+    )
+    await reply(
+        update,
+        context,
+        tr(context, "ann_posted_urgent" if urgent else "ann_posted", id=ann.id, count=count),
+    )
 
 
 async def status(update: Update, context: Context, ann_id: int | None) -> None:
     """The status board of an announcement (the latest of this subtree by default)."""
     board = await context.services.announcements.board(
-        actor(update).user_id, chat_id_of(update), ann_id)
+        actor(update).user_id, chat_id_of(update), ann_id
+    )
     await reply(update, context, Raw(render_board(context, board)))
 
 
@@ -96,8 +103,11 @@ def board_parts(context: Context, board: Board) -> str:
     """The board's summary in words: delivered n/m, then only the counters that are not zero."""
     counts, lang = board.counts(), context.lang
     parts = [tn(lang, "ann_board_sent", counts["chats"], delivered=counts["delivered"])]
-    for key, name in (("digest_wait", "ann_board_digest_wait"), ("pending", "ann_board_pending_n"),
-                      ("failed", "ann_board_failed_n")):
+    for key, name in (
+        ("digest_wait", "ann_board_digest_wait"),
+        ("pending", "ann_board_pending_n"),
+        ("failed", "ann_board_failed_n"),
+    ):
         if counts[key]:
             parts.append(tn(lang, name, counts[key]))
     if counts["acked_chats"]:
@@ -109,33 +119,48 @@ def board_parts(context: Context, board: Board) -> str:
 
 
 def render_board(context: Context, board: Board) -> str:
-    head = tr(context, "ann_board_head", id=board.announcement.id, org=board.org_name,
-              parts=Raw(board_parts(context, board)))
+    head = tr(
+        context,
+        "ann_board_head",
+        id=board.announcement.id,
+        org=board.org_name,
+        parts=Raw(board_parts(context, board)),
+    )
     sep = "、" if context.lang == "zh" else ", "
     lines: list[tuple[int, str]] = []
     for target in board.targets:
         state = board.state(target)
         acks = board.acks_in(target.chat_id)
-        where = tr(context, "ann_board_where", title=target.title or target.chat_id,
-                   org=target.org_name)
+        where = tr(
+            context, "ann_board_where", title=target.title or target.chat_id, org=target.org_name
+        )
         if state in ("delivered", "digest_sent"):
             key = "ann_board_delivered" if state == "delivered" else "ann_board_digest_sent"
             line = tr(context, key, where=Raw(where))
             if acks:
-                names = sep.join(html.escape(a.first_name or str(a.user_id))
-                                 for a in acks[:NAMES_SHOWN])
-                more = tr(context, "ann_board_more_names", n=len(acks) - NAMES_SHOWN) \
-                    if len(acks) > NAMES_SHOWN else ""
-                line = tr(context, "ann_board_acked", line=Raw(line), names=Raw(names),
-                          more=Raw(more))
+                names = sep.join(
+                    html.escape(a.first_name or str(a.user_id)) for a in acks[:NAMES_SHOWN]
+                )
+                more = (
+                    tr(context, "ann_board_more_names", n=len(acks) - NAMES_SHOWN)
+                    if len(acks) > NAMES_SHOWN
+                    else ""
+                )
+                line = tr(
+                    context, "ann_board_acked", line=Raw(line), names=Raw(names), more=Raw(more)
+                )
                 rank = 4
             else:
                 line = tr(context, "ann_board_no_ack", line=Raw(line))
                 rank = 3
         elif state == "failed":
-            line = tr(context, "ann_board_failed", where=Raw(where),
-                      error=target.error or (tr(context, "ann_board_inactive")
-                                             if not target.active else "?"))
+            line = tr(
+                context,
+                "ann_board_failed",
+                where=Raw(where),
+                error=target.error
+                or (tr(context, "ann_board_inactive") if not target.active else "?"),
+            )
             rank = 0
         else:
             line = tr(context, "ann_board_" + state, where=Raw(where))
@@ -154,7 +179,7 @@ def render_board(context: Context, board: Board) -> str:
 
 
 async def ack_button(update: Update, context: Context) -> None:
-    """"收到 / Received": recorded once per person."""
+    """ "收到 / Received": recorded once per person."""
     query = query_of(update)
     ann_id = parse_ack_data(query.data)
     user = user_of(update)
@@ -165,7 +190,8 @@ async def ack_button(update: Update, context: Context) -> None:
     if await BotProbe(context.bot).status(message.chat.id, user.id) == MISSING:
         raise Refusal("err_button_elsewhere")
     first = await context.services.announcements.acknowledge(
-        ann_id, user.id, user.first_name or "", message.chat.id)
+        ann_id, user.id, user.first_name or "", message.chat.id
+    )
     await query.answer(tr(context, "ann_ack_thanks" if first else "ann_ack_already"))
 
 

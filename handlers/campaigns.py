@@ -46,6 +46,7 @@ WHEN_KIND = "dl"
 
 # --- /deadline (group) ---------------------------------------------------------------------
 
+
 async def deadline(update: Update, context: Context) -> None:
     """/deadline new | status | list | cancel."""
     if is_private(update):
@@ -65,30 +66,45 @@ async def deadline(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_deadline"))
 
 
-async def deadline_new(update: Update, context: Context, command: str | None = None,
-                       chosen: Reading | None = None) -> None:
+async def deadline_new(
+    update: Update, context: Context, command: str | None = None, chosen: Reading | None = None
+) -> None:
     """Create a campaign owed by the orgs below this chat's org; an uncertain due time asks."""
     services = context.services
     match = _NEW.match((command or message_of(update).text or "").strip())
     rest = (match.group(1) or "") if match else ""
     try:
-        created = await services.campaigns.create(actor(update).user_id,
-                                                  chat_id_of(update), rest, chosen)
+        created = await services.campaigns.create(
+            actor(update).user_id, chat_id_of(update), rest, chosen
+        )
     except Choose as question:
         await when_handlers.ask(update, context, WHEN_KIND, question)
         return
     c = created.campaign
     fmt = services.campaigns.fmt
-    reminders = "、".join(fmt(at, context.lang) for at in created.reminders) if context.lang == "zh" else \
-        ", ".join(fmt(at, context.lang) for at in created.reminders)
-    text = tr(context, "camp_created", id=c.id, title=c.title, due=fmt(c.due_at, context.lang),
-              tz=services.settings.timezone, n=created.owing,
-              scope=Raw(tr(context, "camp_scope_all") if c.scope == "all" else ""),
-              reminders=reminders or tr(context, "camp_no_reminders"))
+    reminders = (
+        "、".join(fmt(at, context.lang) for at in created.reminders)
+        if context.lang == "zh"
+        else ", ".join(fmt(at, context.lang) for at in created.reminders)
+    )
+    text = tr(
+        context,
+        "camp_created",
+        id=c.id,
+        title=c.title,
+        due=fmt(c.due_at, context.lang),
+        tz=services.settings.timezone,
+        n=created.owing,
+        scope=Raw(tr(context, "camp_scope_all") if c.scope == "all" else ""),
+        reminders=reminders or tr(context, "camp_no_reminders"),
+    )
     if created.no_secretary:
         sep = "、" if context.lang == "zh" else ", "
-        text = Raw(text + "\n" + tr(context, "camp_created_no_secretary",
-                                    orgs=sep.join(created.no_secretary)))
+        text = Raw(
+            text
+            + "\n"
+            + tr(context, "camp_created_no_secretary", orgs=sep.join(created.no_secretary))
+        )
     await reply(update, context, text)
 
 
@@ -112,8 +128,9 @@ async def deadline_list(update: Update, context: Context) -> None:
     if not boards:
         await reply(update, context, tr(context, "camp_list_empty"))
         return
-    lines = [tr(context, "camp_list_head", org=(await campaigns.org_of_chat(
-        chat_id_of(update))).name)]
+    lines = [
+        tr(context, "camp_list_head", org=(await campaigns.org_of_chat(chat_id_of(update))).name)
+    ]
     lines += [_list_line(context, b) for b in boards]
     await reply(update, context, Raw("\n".join(lines)))
 
@@ -126,20 +143,32 @@ def _list_line(context: Context, board: Board) -> str:
         state = tr(context, "camp_list_cancelled")
     elif campaigns.clock.time() >= c.due_at:
         state = tr(context, "camp_list_overdue")
-    return tr(context, "camp_list_line", id=c.id, title=c.title, due=campaigns.fmt(c.due_at, context.lang),
-              done=len(board.rows) - board.count("missing"), total=len(board.rows),
-              state=Raw(state))
+    return tr(
+        context,
+        "camp_list_line",
+        id=c.id,
+        title=c.title,
+        due=campaigns.fmt(c.due_at, context.lang),
+        done=len(board.rows) - board.count("missing"),
+        total=len(board.rows),
+        state=Raw(state),
+    )
 
 
 async def deadline_cancel(update: Update, context: Context, campaign_id: int) -> None:
     """Cancel a campaign and its pending reminders (staff)."""
     campaign, dropped = await context.services.campaigns.cancel(
-        actor(update).user_id, chat_id_of(update), campaign_id)
-    await reply(update, context, tr(context, "camp_cancelled", id=campaign.id,
-                                    title=campaign.title, n=dropped))
+        actor(update).user_id, chat_id_of(update), campaign_id
+    )
+    await reply(
+        update,
+        context,
+        tr(context, "camp_cancelled", id=campaign.id, title=campaign.title, n=dropped),
+    )
 
 
 # --- /submit (private) ----------------------------------------------------------------------
+
 
 async def submit(update: Update, context: Context) -> None:
     """/submit [id]: choose the campaign, then the next text or document is the report."""
@@ -164,8 +193,7 @@ async def offer(update: Update, context: Context, campaign_id: int | None) -> No
     options = await campaigns.options(uid, campaign_id)
     replied = update.effective_message.reply_to_message if update.effective_message else None
     if len(options) == 1 and replied is not None and _report_in(replied):
-        received = await _store(context, uid, replied, (options[0].campaign.id,
-                                                        options[0].org.id))
+        received = await _store(context, uid, replied, (options[0].campaign.id, options[0].org.id))
         await reply(update, context, received_text(context, received))
         return
     if len(options) == 1:
@@ -174,8 +202,13 @@ async def offer(update: Update, context: Context, campaign_id: int | None) -> No
         return
     rows = []
     for o in options[:PICK_ROWS]:
-        label = tr(context, "camp_pick_button", id=o.campaign.id, title=o.campaign.title[:24],
-                   org=o.org.name[:20])
+        label = tr(
+            context,
+            "camp_pick_button",
+            id=o.campaign.id,
+            title=o.campaign.title[:24],
+            org=o.org.name[:20],
+        )
         if o.submitted:
             label = Raw(label + tr(context, "camp_pick_done"))
         rows.append([(label, submit_data(o.campaign.id, o.org.id))])
@@ -196,13 +229,29 @@ async def submit_button(update: Update, context: Context) -> None:
 def ask_text(context: Context, option: Option) -> str:
     campaigns = context.services.campaigns
     c = option.campaign
-    text = tr(context, "camp_ask_report", id=c.id, title=c.title, org=option.org.name,
-              due=campaigns.fmt(c.due_at, context.lang), tz=context.services.settings.timezone)
+    text = tr(
+        context,
+        "camp_ask_report",
+        id=c.id,
+        title=c.title,
+        org=option.org.name,
+        due=campaigns.fmt(c.due_at, context.lang),
+        tz=context.services.settings.timezone,
+    )
     if option.submitted or campaigns.clock.time() > c.due_at:
         note = tr(context, "camp_late_note") if campaigns.clock.time() > c.due_at else ""
         if option.submitted:
-            text = Raw(text + "\n" + tr(context, "camp_ask_report_again", org=option.org.name,
-                                        title=c.title, late_note=Raw(note)))
+            text = Raw(
+                text
+                + "\n"
+                + tr(
+                    context,
+                    "camp_ask_report_again",
+                    org=option.org.name,
+                    title=c.title,
+                    late_note=Raw(note),
+                )
+            )
         else:
             text = Raw(text + note)
     return text
@@ -212,14 +261,20 @@ def _report_in(message: Message) -> bool:
     return bool(message.text or message.document)
 
 
-async def _store(context: Context, uid: int, message: Message,
-                 target: tuple[int, int] | None = None) -> Received:
+async def _store(
+    context: Context, uid: int, message: Message, target: tuple[int, int] | None = None
+) -> Received:
     campaigns = context.services.campaigns
     if message.document is not None:
         doc = message.document
-        return await campaigns.submit(uid, text=message.caption, file_id=doc.file_id,
-                                      file_name=doc.file_name, file_size=doc.file_size,
-                                      target=target)
+        return await campaigns.submit(
+            uid,
+            text=message.caption,
+            file_id=doc.file_id,
+            file_name=doc.file_name,
+            file_size=doc.file_size,
+            target=target,
+        )
     if message.text is None:
         raise Refusal("err_sub_kind")
     return await campaigns.submit(uid, text=message.text, target=target)
@@ -235,16 +290,25 @@ def received_text(context: Context, received: Received) -> str:
     campaigns = context.services.campaigns
     s = received.submission
     if s.file_id:
-        what = tr(context, "camp_received_file", name=s.file_name or "?",
-                  size=fmt_size(s.file_size))
+        what = tr(
+            context, "camp_received_file", name=s.file_name or "?", size=fmt_size(s.file_size)
+        )
     else:
         what = tr(context, "camp_received_text", n=len(s.text or ""))
     notes = [tr(context, "camp_note_late" if s.late else "camp_note_on_time")]
     if received.replaced:
         notes.append(tr(context, "camp_note_replaced"))
     c = received.campaign
-    return tr(context, "camp_received", id=c.id, title=c.title, org=received.org.name,
-              what=what, at=campaigns.fmt(s.submitted_at, context.lang), note=Raw(" ".join(notes)))
+    return tr(
+        context,
+        "camp_received",
+        id=c.id,
+        title=c.title,
+        org=received.org.name,
+        what=what,
+        at=campaigns.fmt(s.submitted_at, context.lang),
+        note=Raw(" ".join(notes)),
+    )
 
 
 def register_handlers(app: Application, hooks: Hooks) -> None:

@@ -50,8 +50,12 @@ PRIVATE_REFUSALS = frozenset({"err_private_only", "err_submit_private"})
 def actor(update: Update) -> Actor:
     user = update.effective_user
     assert user is not None
-    return Actor(user_id=user.id, first_name=user.first_name or "", username=user.username,
-                 tg_lang=user.language_code)
+    return Actor(
+        user_id=user.id,
+        first_name=user.first_name or "",
+        username=user.username,
+        tg_lang=user.language_code,
+    )
 
 
 def chat_model(update: Update) -> Chat:
@@ -64,6 +68,7 @@ def chat_model(update: Update) -> Chat:
 # command has a message, a chat and a sender; a CallbackQueryHandler a callback query). PTB
 # types them all as Optional: these accessors state the guarantee once, and fail loudly (an
 # internal error, not a silent None) if a registration ever breaks it.
+
 
 def _required(value: _T | None, part: str, update: Update) -> _T:
     if value is None:
@@ -133,11 +138,14 @@ def button_fault(query: CallbackQuery, bot_id: int) -> str | None:
     if message.from_user is None or message.from_user.id != bot_id:
         return "err_stale_button"
     markup = message.reply_markup
-    shown = {button.callback_data for row in (markup.inline_keyboard if markup else ())
-             for button in row}
+    shown = {
+        button.callback_data for row in (markup.inline_keyboard if markup else ()) for button in row
+    }
     if data not in shown:
-        return next((key for prefix, key in _FOREIGN_BUTTON.items() if data.startswith(prefix)),
-                    "err_stale_button")
+        return next(
+            (key for prefix, key in _FOREIGN_BUTTON.items() if data.startswith(prefix)),
+            "err_stale_button",
+        )
     return None
 
 
@@ -174,7 +182,10 @@ async def reply(
         # a busy group hit Telegram's limit: the answer is not lost, the outbox sends it later
         services = context.services
         await services.outbox.send(
-            chat.id, text, urgent=True, not_before=services.clock.time() + wait,
+            chat.id,
+            text,
+            urgent=True,
+            not_before=services.clock.time() + wait,
             reply_markup=markup.to_dict() if markup is not None else None,
         )
 
@@ -196,17 +207,24 @@ async def reply_guarded(
     return await _send(update, context, chat, text, markup, on_flood=hold)
 
 
-async def _send(update: Update, context: Context, chat: TgChat, text: str,
-                markup: ReplyMarkup | None, *,
-                on_flood: Callable[[float], Awaitable[None]]) -> Message | None:
+async def _send(
+    update: Update,
+    context: Context,
+    chat: TgChat,
+    text: str,
+    markup: ReplyMarkup | None,
+    *,
+    on_flood: Callable[[float], Awaitable[None]],
+) -> Message | None:
     """Send `text` to `chat` (a reply to the command in groups); on a 429, `on_flood(wait)`."""
     message = update.effective_message
     params = None
     if message is not None and chat.type in GROUPS and update.callback_query is None:
         params = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
     try:
-        return await context.bot.send_message(chat.id, text, reply_markup=markup,
-                                              reply_parameters=params)
+        return await context.bot.send_message(
+            chat.id, text, reply_markup=markup, reply_parameters=params
+        )
     except TelegramError as exc:
         failure = classify(exc)
         if failure.kind != "flood":
@@ -258,8 +276,9 @@ def _to_private(
     name = words[0][1:].partition("@")[0].lower() if words and words[0][:1] == "/" else ""
     if not name.isascii() or not name.replace("_", "").isalnum() or not context.bot.username:
         return text, None
-    button = InlineKeyboardButton(t(lang, "guide_btn_private"),
-                                  url=deep_link(context, f"cmd_{name}"))
+    button = InlineKeyboardButton(
+        t(lang, "guide_btn_private"), url=deep_link(context, f"cmd_{name}")
+    )
     return t(lang, "guide_private_only", command=name), InlineKeyboardMarkup([[button]])
 
 
@@ -294,8 +313,11 @@ async def on_error(update: object, context: Context) -> None:
         return
     services = context.bot_data.get("services")
     user = update.effective_user
-    lang = await services.people.lang(user.id if user else None,
-                                      user.language_code if user else None) if services else "zh"
+    lang = (
+        await services.people.lang(user.id if user else None, user.language_code if user else None)
+        if services
+        else "zh"
+    )
     markup = None
     if isinstance(error, Refusal):
         text = t(lang, error.key, **error.values)

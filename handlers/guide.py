@@ -28,13 +28,39 @@ GUIDE_DATA = re.compile(r"^guide:")
 _GUIDE = re.compile(r"^guide:(register|hours|me|activities)$")
 ACTIONS = ("register", "hours", "me", "activities")
 #: commands a `cmd_<name>` deep link (the group's "open a private chat" button) may start
-LINKABLE = frozenset({"start", "register", "me", "hours", "myhours", "mydata", "forgetme",
-                      "lang", "submit", "cancel", "help", "auditlog"})
+LINKABLE = frozenset(
+    {
+        "start",
+        "register",
+        "me",
+        "hours",
+        "myhours",
+        "mydata",
+        "forgetme",
+        "lang",
+        "submit",
+        "cancel",
+        "help",
+        "auditlog",
+    }
+)
 #: a message kind (PTB attribute) → the one line that says what it is for here
-MEDIA = (("photo", "photo"), ("sticker", "sticker"), ("voice", "voice"), ("audio", "voice"),
-         ("video", "video"), ("video_note", "video"), ("animation", "video"),
-         ("document", "document"), ("venue", "location"), ("location", "location"),
-         ("contact", "contact"), ("poll", "poll"), ("dice", "poll"), ("game", "poll"))
+MEDIA = (
+    ("photo", "photo"),
+    ("sticker", "sticker"),
+    ("voice", "voice"),
+    ("audio", "voice"),
+    ("video", "video"),
+    ("video_note", "video"),
+    ("animation", "video"),
+    ("document", "document"),
+    ("venue", "location"),
+    ("location", "location"),
+    ("contact", "contact"),
+    ("poll", "poll"),
+    ("dice", "poll"),
+    ("game", "poll"),
+)
 #: at most this much of an unknown command is echoed back
 ECHO = 32
 
@@ -105,8 +131,9 @@ async def unknown_command(update: Update, context: Context) -> None:
         name = close[0]
         key = f"menu_{name}"
         what = tr(context, key) if key in CATALOGUES[DEFAULT_LANG] else ""
-        await reply(update, context, tr(context, "guide_did_you_mean", typed=shown,
-                                        command=name, what=what))
+        await reply(
+            update, context, tr(context, "guide_did_you_mean", typed=shown, command=name, what=what)
+        )
         return
     head = tr(context, "guide_unknown_command", typed=shown)
     if is_private(update):
@@ -135,8 +162,11 @@ async def guide_button(update: Update, context: Context) -> None:
     """A "what I can do" button: start that path (in the presser's private chat only)."""
     query = query_of(update)
     action = parse_guide_data(query.data)
-    if not is_private(update) or query.message is None or query.message.chat.id != actor(
-            update).user_id:
+    if (
+        not is_private(update)
+        or query.message is None
+        or query.message.chat.id != actor(update).user_id
+    ):
         raise Refusal("err_stale_button")
     await query.answer()
     await run_command(update, context, action)
@@ -177,7 +207,13 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
 
 def register_last(app: Application) -> None:
     """After every feature and the flows' fallback: stray media, then unknown commands."""
-    app.add_handler(MessageHandler(
-        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.COMMAND
-        & ~filters.StatusUpdate.ALL, media_input))
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.ChatType.PRIVATE
+            & ~filters.COMMAND
+            & ~filters.StatusUpdate.ALL,
+            media_input,
+        )
+    )
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command))

@@ -79,6 +79,7 @@ def _stars(context: Context, level: int) -> str:
 
 # --- logging ---------------------------------------------------------------------------------
 
+
 async def log_hours(update: Update, context: Context) -> None:
     """/hours <hours> [date] <description>: log pending service hours; /hours alone: guided."""
     require_private(update)
@@ -108,29 +109,64 @@ async def _form_say(update: Update, context: Context, step: FormStep) -> None:
         return
     if state.step == "day":
         yesterday = today - timedelta(days=1)
-        await reply(update, context, tr(context, "hours_form_ask_day"), keyboard([
-            [(tr(context, "hours_form_btn_today", day=fmt_day(today, context.lang, today)),
-              day_data(today)),
-             (tr(context, "hours_form_btn_yesterday",
-                 day=fmt_day(yesterday, context.lang, today)), day_data(yesterday))],
-            [(tr(context, "hours_form_btn_other"), form_data("other"))]]))
+        await reply(
+            update,
+            context,
+            tr(context, "hours_form_ask_day"),
+            keyboard(
+                [
+                    [
+                        (
+                            tr(
+                                context,
+                                "hours_form_btn_today",
+                                day=fmt_day(today, context.lang, today),
+                            ),
+                            day_data(today),
+                        ),
+                        (
+                            tr(
+                                context,
+                                "hours_form_btn_yesterday",
+                                day=fmt_day(yesterday, context.lang, today),
+                            ),
+                            day_data(yesterday),
+                        ),
+                    ],
+                    [(tr(context, "hours_form_btn_other"), form_data("other"))],
+                ]
+            ),
+        )
     elif state.step == "confirm":
         assert state.served_on is not None and state.quarters is not None
-        await reply(update, context, tr(
-            context, "hours_form_confirm", hours=fmt_hours(state.quarters),
-            date=fmt_day(state.served_on, context.lang, today),
-            description=state.description or ""), keyboard([
-                [(tr(context, "hours_form_btn_ok"), form_data("ok")),
-                 (tr(context, "hours_form_btn_no"), form_data("no"))]]))
+        await reply(
+            update,
+            context,
+            tr(
+                context,
+                "hours_form_confirm",
+                hours=fmt_hours(state.quarters),
+                date=fmt_day(state.served_on, context.lang, today),
+                description=state.description or "",
+            ),
+            keyboard(
+                [
+                    [
+                        (tr(context, "hours_form_btn_ok"), form_data("ok")),
+                        (tr(context, "hours_form_btn_no"), form_data("no")),
+                    ]
+                ]
+            ),
+        )
     else:
-        await reply(update, context, tr(context, f"hours_form_ask_{state.step}",
-                                        **examples(today)))
+        await reply(update, context, tr(context, f"hours_form_ask_{state.step}", **examples(today)))
 
 
 async def form_input(update: Update, context: Context) -> None:
     """A typed answer to the guided /hours."""
     step = await HoursForm(context.services.hours).answer(
-        actor(update).user_id, message_of(update).text)
+        actor(update).user_id, message_of(update).text
+    )
     await _form_say(update, context, step)
 
 
@@ -156,8 +192,11 @@ async def form_button(update: Update, context: Context) -> None:
         await form.pick_other(uid)
         await query.answer()
         await query.edit_message_reply_markup(None)
-        await reply(update, context, tr(context, "hours_form_ask_other",
-                                        **examples(context.services.hours.today())))
+        await reply(
+            update,
+            context,
+            tr(context, "hours_form_ask_other", **examples(context.services.hours.today())),
+        )
         return
     step = await form.confirm(uid, keep=verb == "ok")
     await query.answer()
@@ -168,21 +207,50 @@ async def form_button(update: Update, context: Context) -> None:
 async def _answer_logged(update: Update, context: Context, logged: Logged) -> None:
     if logged.draft is not None and logged.duplicate_of is not None:
         dup = logged.duplicate_of
-        await reply(update, context, tr(
-            context, "hours_duplicate_ask", id=dup.id, date=_day(context, dup.served_on),
-            hours=fmt_hours(dup.quarters), description=dup.description[:100]), keyboard([
-            [(tr(context, "hours_btn_dup_yes"), hours_data(HoursButton("dup", logged.draft.id,
-                                                                      yes=True))),
-             (tr(context, "hours_btn_dup_no"), hours_data(HoursButton("dup", logged.draft.id)))]]))
+        await reply(
+            update,
+            context,
+            tr(
+                context,
+                "hours_duplicate_ask",
+                id=dup.id,
+                date=_day(context, dup.served_on),
+                hours=fmt_hours(dup.quarters),
+                description=dup.description[:100],
+            ),
+            keyboard(
+                [
+                    [
+                        (
+                            tr(context, "hours_btn_dup_yes"),
+                            hours_data(HoursButton("dup", logged.draft.id, yes=True)),
+                        ),
+                        (
+                            tr(context, "hours_btn_dup_no"),
+                            hours_data(HoursButton("dup", logged.draft.id)),
+                        ),
+                    ]
+                ]
+            ),
+        )
         return
     assert logged.entry is not None  # not a held duplicate, so it was stored
     await _logged(update, context, logged.entry)
 
 
 async def _logged(update: Update, context: Context, entry: HourEntry) -> None:
-    await reply(update, context, tr(
-        context, "hours_logged", id=entry.id, date=_day(context, entry.served_on),
-        hours=fmt_hours(entry.quarters), description=entry.description))
+    await reply(
+        update,
+        context,
+        tr(
+            context,
+            "hours_logged",
+            id=entry.id,
+            date=_day(context, entry.served_on),
+            hours=fmt_hours(entry.quarters),
+            description=entry.description,
+        ),
+    )
 
 
 async def duplicate_button(update: Update, context: Context) -> None:
@@ -191,7 +259,8 @@ async def duplicate_button(update: Update, context: Context) -> None:
     require_own_private(update)
     button = parse_hours_data(query.data)
     entry = await context.services.hours.confirm_draft(
-        actor(update).user_id, button.id, keep=button.yes)
+        actor(update).user_id, button.id, keep=button.yes
+    )
     await query.answer()
     await query.edit_message_reply_markup(None)
     if entry is None:
@@ -202,6 +271,7 @@ async def duplicate_button(update: Update, context: Context) -> None:
 
 # --- history and /me -------------------------------------------------------------------------
 
+
 async def _history(
     context: Context, user_id: int, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -211,9 +281,17 @@ async def _history(
         return tr(context, "myhours_empty", example_date=example), None
     lines = [tr(context, "myhours_title", page=page + 1, pages=pages, count=count)]
     for e in entries:
-        lines.append(tr(context, "myhours_line", id=e.id, date=_day(context, e.served_on),
-                        hours=fmt_hours(e.quarters), status=tr(context, "hours_status_" + e.status),
-                        description=e.description[:120]))
+        lines.append(
+            tr(
+                context,
+                "myhours_line",
+                id=e.id,
+                date=_day(context, e.served_on),
+                hours=fmt_hours(e.quarters),
+                status=tr(context, "hours_status_" + e.status),
+                description=e.description[:120],
+            )
+        )
         if e.reason:
             lines.append(tr(context, "myhours_reason", reason=e.reason[:200]))
     buttons = []
@@ -256,14 +334,25 @@ async def me_section(update: Update, context: Context, profile: object) -> str |
     else:
         assert stars.to_next is not None  # set whenever there is a next level
         key = "stars_next" if stars.level else "stars_next_none"
-        star_text = tr(context, key, stars=shown, to_next=fmt_hours(stars.to_next * 4),
-                       next=_stars(context, stars.next_level))
-    return tr(context, "me_hours", approved=fmt_hours(summary.approved),
-              year=fmt_hours(summary.approved_year), pending=fmt_hours(summary.pending),
-              stars=Raw(star_text))
+        star_text = tr(
+            context,
+            key,
+            stars=shown,
+            to_next=fmt_hours(stars.to_next * 4),
+            next=_stars(context, stars.next_level),
+        )
+    return tr(
+        context,
+        "me_hours",
+        approved=fmt_hours(summary.approved),
+        year=fmt_hours(summary.approved_year),
+        pending=fmt_hours(summary.pending),
+        stars=Raw(star_text),
+    )
 
 
 # --- approval --------------------------------------------------------------------------------
+
 
 async def _scope_org_id(update: Update, context: Context) -> int:
     """0 in a private chat (the approver's own top orgs), else the group's bound org."""
@@ -273,8 +362,9 @@ async def _scope_org_id(update: Update, context: Context) -> int:
     return org.id
 
 
-async def _listing(context: Context, user_id: int, scope: int,
-                   private: bool) -> tuple[str, InlineKeyboardMarkup | None]:
+async def _listing(
+    context: Context, user_id: int, scope: int, private: bool
+) -> tuple[str, InlineKeyboardMarkup | None]:
     listing = await context.services.hours.pending(user_id, scope or None)
     sep = "、" if context.lang == "zh" else ", "
     orgs = sep.join(o.name for o in listing.scope)
@@ -287,14 +377,30 @@ async def _listing(context: Context, user_id: int, scope: int,
             who = html.escape(e.real_name or tr(context, "hours_deleted_person"))
         else:
             who = display_name(e.first_name, e.user_id)
-        lines.append(tr(context, "pending_line", id=e.id, who=Raw(who), org=e.org_name,
-                        date=_day(context, e.served_on), hours=fmt_hours(e.quarters),
-                        description=e.description[:150]))
-        rows.append([
-            (tr(context, "pending_btn_approve", id=e.id),
-             hours_data(HoursButton("ok", e.id, scope=scope))),
-            (tr(context, "pending_btn_reject", id=e.id),
-             hours_data(HoursButton("no", e.id, scope=scope)))])
+        lines.append(
+            tr(
+                context,
+                "pending_line",
+                id=e.id,
+                who=Raw(who),
+                org=e.org_name,
+                date=_day(context, e.served_on),
+                hours=fmt_hours(e.quarters),
+                description=e.description[:150],
+            )
+        )
+        rows.append(
+            [
+                (
+                    tr(context, "pending_btn_approve", id=e.id),
+                    hours_data(HoursButton("ok", e.id, scope=scope)),
+                ),
+                (
+                    tr(context, "pending_btn_reject", id=e.id),
+                    hours_data(HoursButton("no", e.id, scope=scope)),
+                ),
+            ]
+        )
     more = listing.total - len(listing.entries)
     if more > 0:
         lines.append(tr(context, "pending_more", more=more))
@@ -311,9 +417,13 @@ async def pending(update: Update, context: Context) -> None:
 def _stale(context: Context, decision: Decision) -> Refusal:
     """The refusal of a button whose entry was decided meanwhile: who decided it, and when."""
     e = decision.entry
-    return Refusal("hours_stale", id=e.id, who=e.decider_name or str(e.decided_by or "?"),
-                   when=context.services.hours.fmt_time(e.decided_at or 0),
-                   status=tr(context, "hours_stale_" + e.status))
+    return Refusal(
+        "hours_stale",
+        id=e.id,
+        who=e.decider_name or str(e.decided_by or "?"),
+        when=context.services.hours.fmt_time(e.decided_at or 0),
+        status=tr(context, "hours_stale_" + e.status),
+    )
 
 
 async def _check_listing(update: Update, context: Context, scope: int) -> Message:
@@ -328,15 +438,17 @@ async def _check_listing(update: Update, context: Context, scope: int) -> Messag
     return message
 
 
-async def _refresh(context: Context, user_id: int, chat_id: int | None, message_id: int | None,
-                   scope: int) -> None:
+async def _refresh(
+    context: Context, user_id: int, chat_id: int | None, message_id: int | None, scope: int
+) -> None:
     """Redraw a /pending listing after a decision (best effort)."""
     if not chat_id or not message_id:
         return
     text, markup = await _listing(context, user_id, scope, chat_id > 0)
     try:
-        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                            reply_markup=markup)
+        await context.bot.edit_message_text(
+            text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+        )
     except BadRequest as exc:
         log.debug("pending listing not refreshed: %s", exc)
 
@@ -349,8 +461,7 @@ async def decide_button(update: Update, context: Context) -> None:
     uid = actor(update).user_id
     hours = context.services.hours
     message = await _check_listing(update, context, button.scope)
-    where = RejectWhere(chat_id=message.chat.id, message_id=message.message_id,
-                        scope=button.scope)
+    where = RejectWhere(chat_id=message.chat.id, message_id=message.message_id, scope=button.scope)
     if button.verb == "ok":
         decision = await hours.decide(uid, entry_id, approve=True, scope=button.scope)
         if not decision.decided:
@@ -373,8 +484,9 @@ async def decide_button(update: Update, context: Context) -> None:
     await query.answer(None if private else tr(context, "hours_reason_look_private"))
 
 
-async def _rejected(update: Update, context: Context, decision: Decision,
-                    where: RejectWhere | None) -> None:
+async def _rejected(
+    update: Update, context: Context, decision: Decision, where: RejectWhere | None
+) -> None:
     uid = actor(update).user_id
     if not decision.decided:
         raise _stale(context, decision)
@@ -398,7 +510,7 @@ async def reason_input(update: Update, context: Context) -> None:
 
 
 async def no_reason_button(update: Update, context: Context) -> None:
-    """"No reason" under the reason prompt."""
+    """ "No reason" under the reason prompt."""
     query = query_of(update)
     require_own_private(update)
     entry_id = parse_hours_data(query.data).id
@@ -417,6 +529,7 @@ async def no_reason_button(update: Update, context: Context) -> None:
 
 # --- exports ---------------------------------------------------------------------------------
 
+
 async def export(update: Update, context: Context) -> None:
     """/export <kind> ...: an .xlsx sent to the asker's private chat."""
     args = context.args or []
@@ -430,7 +543,8 @@ async def export(update: Update, context: Context) -> None:
     await handler(update, context, args[1:])
     # every export of personal data is logged (who, when, what); a refused one raised above
     await context.services.privacy.log_export(
-        actor(update).user_id, chat_id_of(update), " ".join(args)[:200])
+        actor(update).user_id, chat_id_of(update), " ".join(args)[:200]
+    )
 
 
 async def export_hours_handler(update: Update, context: Context, args: list[str]) -> None:
@@ -448,10 +562,21 @@ async def export_hours_handler(update: Update, context: Context, args: list[str]
     for org in scope:
         data = await xl.subtree_workbook(hours, org, year=year, lang=context.lang)
         await xl.queue_document(
-            hours, uid, data,
+            hours,
+            uid,
+            data,
             filename=xl.export_filename("hours", org.code, hours.today(), year),
-            caption=tr(context, "export_caption_hours", org=org.name, year=Raw(
-                tr(context, "export_year", year=year) if year else tr(context, "export_year_all"))))
+            caption=tr(
+                context,
+                "export_caption_hours",
+                org=org.name,
+                year=Raw(
+                    tr(context, "export_year", year=year)
+                    if year
+                    else tr(context, "export_year_all")
+                ),
+            ),
+        )
     await reply(update, context, tr(context, "export_on_its_way"))
 
 
@@ -462,8 +587,12 @@ async def export_myhours(update: Update, context: Context, args: list[str]) -> N
     person = await context.services.people.require_person(uid)
     data = await xl.personal_record(hours, uid, lang=context.lang)
     await xl.queue_document(
-        hours, uid, data, filename=f"service-record-{uid}-{hours.today().isoformat()}.xlsx",
-        caption=tr(context, "export_caption_myhours", name=person.real_name))
+        hours,
+        uid,
+        data,
+        filename=f"service-record-{uid}-{hours.today().isoformat()}.xlsx",
+        caption=tr(context, "export_caption_myhours", name=person.real_name),
+    )
     await reply(update, context, tr(context, "export_on_its_way"))
 
 

@@ -31,9 +31,17 @@ from handlers.common import (
 async def ask_guardian(update: Update, context: Context) -> None:
     """The guardian step: a fresh single-use link for the minor to forward."""
     token = await context.services.minors.new_link_token(actor(update).user_id)
-    await reply(update, context, tr(context, "reg_guardian_link", days=LINK_DAYS,
-                                    link=deep_link(context, f"{GUARD_LINK}_{token}"),
-                                    token=token))
+    await reply(
+        update,
+        context,
+        tr(
+            context,
+            "reg_guardian_link",
+            days=LINK_DAYS,
+            link=deep_link(context, f"{GUARD_LINK}_{token}"),
+            token=token,
+        ),
+    )
 
 
 async def guardian_link(update: Update, context: Context, rest: str) -> None:
@@ -45,8 +53,12 @@ async def guardian_link(update: Update, context: Context, rest: str) -> None:
         name = chat.first_name or name
     except TelegramError:
         pass
-    await reply(update, context, tr(context, "guard_ask", name=name, org=ask.org_name),
-                keyboard([[(tr(context, "guard_btn_agree"), guard_data(rest))]]))
+    await reply(
+        update,
+        context,
+        tr(context, "guard_ask", name=name, org=ask.org_name),
+        keyboard([[(tr(context, "guard_btn_agree"), guard_data(rest))]]),
+    )
 
 
 async def guardian_button(update: Update, context: Context) -> None:
@@ -69,8 +81,9 @@ async def record_consent(update: Update, context: Context) -> None:
     uid = actor(update).user_id
     replied = message.reply_to_message
     if context.args:
-        await minors.record_paper(update.effective_chat.id, uid,
-                                  token=token_from_text(context.args[0]))
+        await minors.record_paper(
+            update.effective_chat.id, uid, token=token_from_text(context.args[0])
+        )
     elif replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         await minors.record_paper(update.effective_chat.id, uid, minor_id=replied.from_user.id)
     else:

@@ -80,57 +80,112 @@ async def ask_step(update: Update, context: Context, state: Registration) -> Non
     people = context.services.people
     uid = actor(update).user_id
     if state.step == "age":
-        await reply(update, context, tr(context, "reg_ask_age"), keyboard([
-            [(tr(context, "reg_btn_under14"), reg_data("age", True)),
-             (tr(context, "reg_btn_over14"), reg_data("age", False))]]))
+        await reply(
+            update,
+            context,
+            tr(context, "reg_ask_age"),
+            keyboard(
+                [
+                    [
+                        (tr(context, "reg_btn_under14"), reg_data("age", True)),
+                        (tr(context, "reg_btn_over14"), reg_data("age", False)),
+                    ]
+                ]
+            ),
+        )
     elif state.step == "guardian":
         await ask_guardian(update, context)
     elif state.step == "name":
         person = await people.person(uid)
-        text = (tr(context, "reg_ask_name_edit", name=person.real_name) if person
-                else tr(context, "reg_ask_name"))
+        text = (
+            tr(context, "reg_ask_name_edit", name=person.real_name)
+            if person
+            else tr(context, "reg_ask_name")
+        )
         # a person on an imported roster shares the phone instead and only confirms
         markup = ReplyKeyboardMarkup(
             [[KeyboardButton(tr(context, "reg_btn_share"), request_contact=True)]],
-            one_time_keyboard=True, resize_keyboard=True)
+            one_time_keyboard=True,
+            resize_keyboard=True,
+        )
         await reply(update, context, text + "\n" + tr(context, "reg_roster_hint"), markup)
     elif state.step == "org":
         await send_picker(update, context, state.picker_at)
     elif state.step == "phone":
         markup = ReplyKeyboardMarkup(
-            [[KeyboardButton(tr(context, "reg_btn_share"), request_contact=True)],
-             [KeyboardButton(tr(context, "reg_btn_skip"))]],
-            one_time_keyboard=True, resize_keyboard=True,
+            [
+                [KeyboardButton(tr(context, "reg_btn_share"), request_contact=True)],
+                [KeyboardButton(tr(context, "reg_btn_skip"))],
+            ],
+            one_time_keyboard=True,
+            resize_keyboard=True,
         )
         await reply(update, context, tr(context, "reg_ask_phone"), markup)
     elif state.step == "consent":
         # the summary and the privacy notice together: agreeing registers (one tap, not two)
         note = tr(context, "reg_phone_note") if state.phone else ""
-        summary = tr(context, "reg_confirm", name=state.real_name, org=state.org_name,
-                     phone=state.phone or tr(context, "reg_phone_none"))
+        summary = tr(
+            context,
+            "reg_confirm",
+            name=state.real_name,
+            org=state.org_name,
+            phone=state.phone or tr(context, "reg_phone_none"),
+        )
         consent = tr(context, "reg_consent", phone_note=Raw(note))
         text = f"{summary}\n\n{consent}"
         if state.from_roster:  # name and org came from the roster: say so first
-            text = tr(context, "reg_roster_found", name=state.real_name,
-                      org=state.org_name) + "\n\n" + text
-        await reply(update, context, Raw(text), keyboard([
-            [(tr(context, "reg_btn_agree_register"), reg_data("consent", True))],
-            [(tr(context, "reg_btn_restart"), reg_data("confirm", False)),
-             (tr(context, "reg_btn_decline"), reg_data("consent", False))]]))
+            text = (
+                tr(context, "reg_roster_found", name=state.real_name, org=state.org_name)
+                + "\n\n"
+                + text
+            )
+        await reply(
+            update,
+            context,
+            Raw(text),
+            keyboard(
+                [
+                    [(tr(context, "reg_btn_agree_register"), reg_data("consent", True))],
+                    [
+                        (tr(context, "reg_btn_restart"), reg_data("confirm", False)),
+                        (tr(context, "reg_btn_decline"), reg_data("consent", False)),
+                    ],
+                ]
+            ),
+        )
     elif state.step == "confirm":
-        await reply(update, context, tr(
-            context, "reg_confirm", name=state.real_name, org=state.org_name,
-            phone=state.phone or tr(context, "reg_phone_none")), keyboard([
-            [(tr(context, "reg_btn_confirm"), reg_data("confirm", True)),
-             (tr(context, "reg_btn_restart"), reg_data("confirm", False))]]))
+        await reply(
+            update,
+            context,
+            tr(
+                context,
+                "reg_confirm",
+                name=state.real_name,
+                org=state.org_name,
+                phone=state.phone or tr(context, "reg_phone_none"),
+            ),
+            keyboard(
+                [
+                    [
+                        (tr(context, "reg_btn_confirm"), reg_data("confirm", True)),
+                        (tr(context, "reg_btn_restart"), reg_data("confirm", False)),
+                    ]
+                ]
+            ),
+        )
 
 
-async def send_picker(update: Update, context: Context, org_id: int | None, edit: bool = False) -> None:
+async def send_picker(
+    update: Update, context: Context, org_id: int | None, edit: bool = False
+) -> None:
     """The org picker: drill down the tree, or pick the org shown."""
     org, kids = await context.services.tower.choices(org_id)
     if org is None:
-        raise Refusal("err_unknown_org", code=str(org_id)) if org_id else Refusal(
-            "err_chat_not_bound")
+        raise (
+            Refusal("err_unknown_org", code=str(org_id))
+            if org_id
+            else Refusal("err_chat_not_bound")
+        )
     rows = [[(k.name[:40], reg_data("org", k.id))] for k in kids[:PICKER_ROWS]]
     rows.append([(tr(context, "reg_btn_pick", org=org.name[:30]), reg_data("pick", org.id))])
     if org.parent_id:
@@ -158,8 +213,9 @@ async def registration_input(update: Update, context: Context) -> None:
         state = await people.pick_org_code(uid, message.text or "")
     elif state.step == "phone":
         if message.contact is not None:
-            state = await people.give_phone(uid, message.contact.phone_number,
-                                            message.contact.user_id)
+            state = await people.give_phone(
+                uid, message.contact.phone_number, message.contact.user_id
+            )
         elif (message.text or "").strip() in (tr(context, "reg_btn_skip"), "跳过", "Skip", "skip"):
             state = await people.give_phone(uid, None)
         else:
@@ -225,8 +281,12 @@ async def cancel(update: Update, context: Context) -> None:
     """Leave any guided flow."""
     require_private(update)
     left = await context.services.people.cancel(actor(update).user_id)
-    await reply(update, context, tr(context, "cancelled" if left else "nothing_to_cancel"),
-                ReplyKeyboardRemove())
+    await reply(
+        update,
+        context,
+        tr(context, "cancelled" if left else "nothing_to_cancel"),
+        ReplyKeyboardRemove(),
+    )
 
 
 async def me(update: Update, context: Context) -> None:
@@ -237,11 +297,20 @@ async def me(update: Update, context: Context) -> None:
     if profile.person is None:
         await reply(update, context, tr(context, "me_unregistered", user_id=uid))
         return
-    parts = [tr(context, "me_profile", name=profile.person.real_name,
-                org=profile.org.name if profile.org else "?",
-                phone=profile.person.phone or tr(context, "reg_phone_none"), user_id=uid)]
+    parts = [
+        tr(
+            context,
+            "me_profile",
+            name=profile.person.real_name,
+            org=profile.org.name if profile.org else "?",
+            phone=profile.person.phone or tr(context, "reg_phone_none"),
+            user_id=uid,
+        )
+    ]
     if profile.roles:
-        roles = "、".join(f"{org.name} {tr(context, 'role_' + role)}" for org, role in profile.roles)
+        roles = "、".join(
+            f"{org.name} {tr(context, 'role_' + role)}" for org, role in profile.roles
+        )
         parts.append(tr(context, "me_roles", roles=roles))
     for section in context.hooks.me_sections:
         text = await section(update, context, profile)
@@ -251,8 +320,14 @@ async def me(update: Update, context: Context) -> None:
 
 
 def _forget_buttons(context: Context) -> InlineKeyboardMarkup:
-    return keyboard([[(tr(context, "forget_btn_yes"), forget_data(True)),
-                      (tr(context, "forget_btn_no"), forget_data(False))]])
+    return keyboard(
+        [
+            [
+                (tr(context, "forget_btn_yes"), forget_data(True)),
+                (tr(context, "forget_btn_no"), forget_data(False)),
+            ]
+        ]
+    )
 
 
 async def forget_me(update: Update, context: Context) -> None:
@@ -283,9 +358,13 @@ async def forget_button(update: Update, context: Context) -> None:
     # among them, this stand-in asks for the press that finishes the job (the erasure deletes
     # it with the person's other private messages; a "done" queued there would keep the id)
     await services.outbox.send(
-        uid, tr(context, "forget_unfinished"), user_id=uid, urgent=True,
+        uid,
+        tr(context, "forget_unfinished"),
+        user_id=uid,
+        urgent=True,
         not_before=services.clock.time() + GUARD_GRACE,
-        reply_markup=_forget_buttons(context).to_dict())
+        reply_markup=_forget_buttons(context).to_dict(),
+    )
     # features first (leaving open activities promotes the next person), then the erasure
     for hook in context.hooks.forget_hooks:
         await hook(context, who.user_id)
@@ -359,8 +438,11 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
 
 def register_fallback(app: Application) -> None:
     """Private free text and contacts go to the guided flow; registered last."""
-    app.add_handler(MessageHandler(
-        filters.ChatType.PRIVATE & ~filters.COMMAND
-        & (filters.TEXT | filters.CONTACT | filters.Document.ALL | filters.LOCATION),
-        private_input,
-    ))
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE
+            & ~filters.COMMAND
+            & (filters.TEXT | filters.CONTACT | filters.Document.ALL | filters.LOCATION),
+            private_input,
+        )
+    )

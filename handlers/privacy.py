@@ -22,9 +22,17 @@ async def my_data(update: Update, context: Context) -> None:
     uid = actor(update).user_id
     data = await services.privacy.mydata(uid)
     await services.outbox.send(
-        uid, tr(context, "mydata_caption"), user_id=uid, kind="document", ref="mydata",
-        extra={"data_b64": base64.b64encode(data).decode("ascii"), "filename": "mydata.json",
-               "mime_type": "application/json"})
+        uid,
+        tr(context, "mydata_caption"),
+        user_id=uid,
+        kind="document",
+        ref="mydata",
+        extra={
+            "data_b64": base64.b64encode(data).decode("ascii"),
+            "filename": "mydata.json",
+            "mime_type": "application/json",
+        },
+    )
     await reply(update, context, tr(context, "mydata_sent"))
 
 
@@ -44,9 +52,17 @@ async def audit_log(update: Update, context: Context) -> None:
         detail = row["detail"]
         if row["target_id"] is not None and row["target_id"] != row["actor_id"]:
             detail = f"{detail} {tr(context, 'auditlog_target', who=row['target_id'])}"
-        lines.append(tr(context, "auditlog_line", when=fmt_local(row["at"], services.settings.tz),
-                        who=who, action=tr(context, f"auditlog_{row['action']}"),
-                        detail=detail, org=row["org"]))
+        lines.append(
+            tr(
+                context,
+                "auditlog_line",
+                when=fmt_local(row["at"], services.settings.tz),
+                who=who,
+                action=tr(context, f"auditlog_{row['action']}"),
+                detail=detail,
+                org=row["org"],
+            )
+        )
     if not rows:
         lines.append(tr(context, "auditlog_empty"))
     await reply(update, context, Raw("\n".join(lines)))

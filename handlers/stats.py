@@ -37,12 +37,21 @@ CHARTS = ("hours", "coverage", "tower")
 
 def _figures_text(context: Context, f: Figures) -> dict[str, object]:
     values: dict[str, object] = f.model_dump(exclude={"org"})
-    values.update(org=f.org.name, chat_pct=f.chat_pct, staffed_pct=f.staffed_pct,
-                  member_pct=f.member_pct, attendance_pct=f.attendance_pct,
-                  hours_year=f.hours_year, hours_all=f.hours_all)
+    values.update(
+        org=f.org.name,
+        chat_pct=f.chat_pct,
+        staffed_pct=f.staffed_pct,
+        member_pct=f.member_pct,
+        attendance_pct=f.attendance_pct,
+        hours_year=f.hours_year,
+        hours_all=f.hours_all,
+    )
     # no audit has run: coverage is unknown, not 0 %
-    values["member_cov"] = (tr(context, "stats_pct", pct=f.member_pct) if f.members_checked
-                            else tr(context, "stats_not_checked"))
+    values["member_cov"] = (
+        tr(context, "stats_pct", pct=f.member_pct)
+        if f.members_checked
+        else tr(context, "stats_not_checked")
+    )
     return values
 
 
@@ -58,8 +67,9 @@ async def stats(update: Update, context: Context) -> None:
     parts = [tr(context, "stats_total", **_figures_text(context, view.total))]
     if view.children:
         parts.append(tr(context, "stats_children_head", n=len(view.children)))
-        parts.extend(tr(context, "stats_child", **_figures_text(context, kid))
-                     for kid in view.children)
+        parts.extend(
+            tr(context, "stats_child", **_figures_text(context, kid)) for kid in view.children
+        )
     await reply(update, context, Raw("\n".join(parts)))
 
 
@@ -91,10 +101,13 @@ async def chart(update: Update, context: Context) -> None:
         png = await asyncio.to_thread(charts.draw_bars, build(view, context.lang, today))
     message = message_of(update)
     await context.bot.send_photo(
-        chat_id_of(update), photo=png, caption=tr(context, "chart_caption_" + kind,
-                                                         org=org.name),
-        reply_parameters=ReplyParameters(message_id=message.message_id,
-                                         allow_sending_without_reply=True))
+        chat_id_of(update),
+        photo=png,
+        caption=tr(context, "chart_caption_" + kind, org=org.name),
+        reply_parameters=ReplyParameters(
+            message_id=message.message_id, allow_sending_without_reply=True
+        ),
+    )
 
 
 async def _export_orgs(update: Update, context: Context) -> list[Org]:
@@ -102,19 +115,29 @@ async def _export_orgs(update: Update, context: Context) -> list[Org]:
     uid = actor(update).user_id
     if not is_private(update):
         return [await context.services.stats.org_for(uid, chat_id_of(update))]
-    tops = [org for org, role in await context.services.access.top_orgs(uid)
-            if role in ("secretary", "staff")]
+    tops = [
+        org
+        for org, role in await context.services.access.top_orgs(uid)
+        if role in ("secretary", "staff")
+    ]
     if not tops:
         raise Refusal("err_need_secretary", org="—")
     return tops
 
 
-async def _queue(context: Context, user_id: int, data: bytes, filename: str,
-                 caption: str) -> None:
+async def _queue(context: Context, user_id: int, data: bytes, filename: str, caption: str) -> None:
     await context.services.outbox.send(
-        user_id, caption, user_id=user_id, kind="document", ref="export",
-        extra={"data_b64": base64.b64encode(data).decode("ascii"), "filename": filename,
-               "mime_type": XLSX})
+        user_id,
+        caption,
+        user_id=user_id,
+        kind="document",
+        ref="export",
+        extra={
+            "data_b64": base64.b64encode(data).decode("ascii"),
+            "filename": filename,
+            "mime_type": XLSX,
+        },
+    )
 
 
 async def _export_subtree(update: Update, context: Context, args: list[str], kind: str) -> None:
@@ -126,9 +149,13 @@ async def _export_subtree(update: Update, context: Context, args: list[str], kin
     build = {"members": service.members_workbook, "activities": service.activities_workbook}[kind]
     for org in await _export_orgs(update, context):
         data = await build(org, context.lang)
-        await _queue(context, actor(update).user_id, data,
-                     f"{kind}-{org.code}-{service.today().isoformat()}.xlsx",
-                     tr(context, f"export_caption_{kind}", org=org.name))
+        await _queue(
+            context,
+            actor(update).user_id,
+            data,
+            f"{kind}-{org.code}-{service.today().isoformat()}.xlsx",
+            tr(context, f"export_caption_{kind}", org=org.name),
+        )
     await reply(update, context, tr(context, "export_sent_privately"))
 
 
@@ -149,11 +176,14 @@ async def export_campaign(update: Update, context: Context, args: list[str]) -> 
         return
     campaign_id = validate.ascii_int(args[0], key="err_camp_bad_id")
     service = context.services.stats
-    data, title = await service.campaign_workbook(actor(update).user_id, campaign_id,
-                                                  context.lang)
-    await _queue(context, actor(update).user_id, data,
-                 f"campaign-{campaign_id}-{service.today().isoformat()}.xlsx",
-                 tr(context, "export_caption_campaign", title=title))
+    data, title = await service.campaign_workbook(actor(update).user_id, campaign_id, context.lang)
+    await _queue(
+        context,
+        actor(update).user_id,
+        data,
+        f"campaign-{campaign_id}-{service.today().isoformat()}.xlsx",
+        tr(context, "export_caption_campaign", title=title),
+    )
     await reply(update, context, tr(context, "export_sent_privately"))
 
 

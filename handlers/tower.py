@@ -38,8 +38,9 @@ async def setup(update: Update, context: Context) -> None:
     if len(args) < 2:
         await reply(update, context, tr(context, "usage_setup"))
         return
-    org = await context.services.tower.setup(actor(update).user_id, chat_model(update), args[0],
-                                             " ".join(args[1:]))
+    org = await context.services.tower.setup(
+        actor(update).user_id, chat_model(update), args[0], " ".join(args[1:])
+    )
     await reply(update, context, tr(context, "setup_done", org=org.name, code=org.code))
 
 
@@ -74,9 +75,12 @@ async def bind(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_bind"))
         return
     refuse_anonymous(update)
-    org = await context.services.tower.bind(actor(update).user_id, chat_model(update),
-                                            context.args[0], partial(require_chat_admin, update,
-                                                                     context))
+    org = await context.services.tower.bind(
+        actor(update).user_id,
+        chat_model(update),
+        context.args[0],
+        partial(require_chat_admin, update, context),
+    )
     await reply(update, context, tr(context, "bind_done", org=org.name, code=org.code))
 
 
@@ -87,8 +91,9 @@ async def unbind(update: Update, context: Context) -> None:
         await reply(update, context, tr(context, "usage_unbind"))
         return
     refuse_anonymous(update)
-    org = await context.services.tower.unbind(actor(update).user_id, chat_id_of(update),
-                                              partial(require_chat_admin, update, context))
+    org = await context.services.tower.unbind(
+        actor(update).user_id, chat_id_of(update), partial(require_chat_admin, update, context)
+    )
     await reply(update, context, tr(context, "unbind_done", org=org.name))
 
 
@@ -110,22 +115,40 @@ async def org(update: Update, context: Context) -> None:
             return tr(context, "org_no_chat")
         return chat.title + ("" if chat.active else tr(context, "chat_inactive_suffix"))
 
-    children = "\n".join(
-        tr(context, "org_child_line", org=kid.name, code=kid.code, chat=chat_label(chat))
-        for kid, chat in view.children
-    ) or none
+    children = (
+        "\n".join(
+            tr(context, "org_child_line", org=kid.name, code=kid.code, chat=chat_label(chat))
+            for kid, chat in view.children
+        )
+        or none
+    )
+
     def names(users: list[User]) -> Raw:
         return Raw("、".join(display_name(u.first_name, u.id) for u in users) or none)
-    await reply(update, context, tr(
-        context, "org_view", org=view.org.name, code=view.org.code,
-        parent=view.parent.name if view.parent else none, chat=chat_label(view.chat),
-        secretaries=names(view.secretaries), staff=names(view.staff), members=view.members,
-        nchildren=len(view.children), children=Raw(children) if view.children else none,
-        bound=view.subtree_bound, orgs=view.subtree_orgs,
-        bound_pct=_pct(view.subtree_bound, view.subtree_orgs),
-        staffed=view.subtree_staffed, staffed_pct=_pct(view.subtree_staffed, view.subtree_orgs),
-        link=deep_link(context, join_payload(view.org.code)),
-    ))
+
+    await reply(
+        update,
+        context,
+        tr(
+            context,
+            "org_view",
+            org=view.org.name,
+            code=view.org.code,
+            parent=view.parent.name if view.parent else none,
+            chat=chat_label(view.chat),
+            secretaries=names(view.secretaries),
+            staff=names(view.staff),
+            members=view.members,
+            nchildren=len(view.children),
+            children=Raw(children) if view.children else none,
+            bound=view.subtree_bound,
+            orgs=view.subtree_orgs,
+            bound_pct=_pct(view.subtree_bound, view.subtree_orgs),
+            staffed=view.subtree_staffed,
+            staffed_pct=_pct(view.subtree_staffed, view.subtree_orgs),
+            link=deep_link(context, join_payload(view.org.code)),
+        ),
+    )
     for hook in context.hooks.org_hooks:
         await hook(update, context, view)
 
@@ -139,11 +162,21 @@ async def org_add(update: Update, context: Context, args: list[str]) -> None:
     if len(rest) >= 2 and rest[-1].isascii() and rest[-1].isalpha() and rest[-1].islower():
         kind = rest.pop()
     child = await context.services.tower.add_child(
-        actor(update).user_id, chat_id_of(update), code, " ".join(rest), kind)
+        actor(update).user_id, chat_id_of(update), code, " ".join(rest), kind
+    )
     parent = await context.services.tower.org_of_chat(chat_id_of(update))
-    await reply(update, context, tr(
-        context, "org_add_done", org=child.name, code=child.code, parent=parent.name,
-        link=deep_link(context, join_payload(child.code))))
+    await reply(
+        update,
+        context,
+        tr(
+            context,
+            "org_add_done",
+            org=child.name,
+            code=child.code,
+            parent=parent.name,
+            link=deep_link(context, join_payload(child.code)),
+        ),
+    )
 
 
 async def role(update: Update, context: Context) -> None:
@@ -165,13 +198,17 @@ async def role(update: Update, context: Context) -> None:
     if word not in validate.ROLE_WORDS:
         raise Refusal("err_bad_role")
     org_, _ = await context.services.tower.assign_role(
-        actor(update).user_id, chat_id_of(update), target_id, word)
+        actor(update).user_id, chat_id_of(update), target_id, word
+    )
     name = Raw(display_name(target_name, target_id))
     if word == "member":
         await reply(update, context, tr(context, "role_removed", user=name, org=org_.name))
     else:
-        await reply(update, context, tr(context, "role_done", user=name, org=org_.name,
-                                         role=tr(context, "role_" + word)))
+        await reply(
+            update,
+            context,
+            tr(context, "role_done", user=name, org=org_.name, role=tr(context, "role_" + word)),
+        )
 
 
 async def bot_membership(update: Update, context: Context) -> None:

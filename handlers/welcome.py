@@ -10,8 +10,12 @@ from bot.context import Context, Hooks
 from handlers.common import GROUPS, message_of
 
 #: statuses of someone inside a chat (a restricted member is still in it)
-INSIDE = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER,
-          ChatMemberStatus.RESTRICTED)
+INSIDE = (
+    ChatMemberStatus.MEMBER,
+    ChatMemberStatus.ADMINISTRATOR,
+    ChatMemberStatus.OWNER,
+    ChatMemberStatus.RESTRICTED,
+)
 
 
 def _people(users: list[User]) -> list[tuple[int, str]]:
@@ -26,9 +30,11 @@ async def member_joined(update: Update, context: Context) -> None:
     if change.chat.type not in GROUPS:
         return
     was = change.old_chat_member.status in INSIDE and getattr(
-        change.old_chat_member, "is_member", True)
+        change.old_chat_member, "is_member", True
+    )
     now = change.new_chat_member.status in INSIDE and getattr(
-        change.new_chat_member, "is_member", True)
+        change.new_chat_member, "is_member", True
+    )
     if was or not now:
         return
     newcomers = _people([change.new_chat_member.user])

@@ -23,16 +23,21 @@ def reading_label(context: Context, reading: Reading) -> str:
     return f"{day}, {time}" if context.lang == "en" else f"{day}{time}"
 
 
-def choices_markup(context: Context, kind: str, choices: tuple[Reading, ...]
-                   ) -> InlineKeyboardMarkup:
+def choices_markup(
+    context: Context, kind: str, choices: tuple[Reading, ...]
+) -> InlineKeyboardMarkup:
     """One button per reading, each picking it for `kind`."""
     return keyboard([[(reading_label(context, r), choice_data(kind, r))] for r in choices])
 
 
 async def ask(update: Update, context: Context, kind: str, question: Choose) -> None:
     """Answer with the question and a button per reading."""
-    await reply(update, context, tr(context, question.key, **question.values),
-                choices_markup(context, kind, question.choices))
+    await reply(
+        update,
+        context,
+        tr(context, question.key, **question.values),
+        choices_markup(context, kind, question.choices),
+    )
 
 
 async def pressed(update: Update, context: Context) -> tuple[Reading, str]:
@@ -41,8 +46,12 @@ async def pressed(update: Update, context: Context) -> tuple[Reading, str]:
     _, reading = parse_choice_data(query.data)
     message = query.message
     command = getattr(message, "reply_to_message", None)
-    if command is None or command.from_user is None or not command.text or \
-            command.from_user.id != actor(update).user_id:
+    if (
+        command is None
+        or command.from_user is None
+        or not command.text
+        or command.from_user.id != actor(update).user_id
+    ):
         raise Refusal("err_when_not_yours")
     await query.answer()
     await query.edit_message_reply_markup(None)

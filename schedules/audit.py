@@ -20,8 +20,9 @@ async def nightly(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Audit every bound chat; secretaries hear of newly missing members privately."""
     services = services_of(context.application)
     results = await services.audit.nightly(BotProbe(context.bot))
-    log.info("coverage audit: %s chats, %s missing", len(results),
-             sum(len(r.missing) for r in results))
+    log.info(
+        "coverage audit: %s chats, %s missing", len(results), sum(len(r.missing) for r in results)
+    )
 
 
 async def restore(app: Application) -> None:

@@ -19,5 +19,9 @@ async def restore_daily(app: Application, name: str, at: time, callback: Nightly
     assert app.job_queue is not None  # the job-queue extra is a dependency
     for job in app.job_queue.get_jobs_by_name(name):
         job.schedule_removal()
-    app.job_queue.run_daily(callback, time=at.replace(tzinfo=tz), name=name,
-                            job_kwargs={"misfire_grace_time": 3600, "coalesce": True})
+    app.job_queue.run_daily(
+        callback,
+        time=at.replace(tzinfo=tz),
+        name=name,
+        job_kwargs={"misfire_grace_time": 3600, "coalesce": True},
+    )

@@ -17,5 +17,10 @@ async def beat(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def restore(app: Application) -> None:
     assert app.job_queue is not None  # the job-queue extra is a dependency
-    app.job_queue.run_repeating(beat, interval=15, first=15, name=JOB_NAME,
-                                job_kwargs={"misfire_grace_time": None, "coalesce": True})
+    app.job_queue.run_repeating(
+        beat,
+        interval=15,
+        first=15,
+        name=JOB_NAME,
+        job_kwargs={"misfire_grace_time": None, "coalesce": True},
+    )

@@ -34,8 +34,17 @@ async def restore(app: Application) -> None:
     tz = services.settings.tz
     for job in jq.get_jobs_by_name(JOB_NAME):
         job.schedule_removal()
-    jq.run_daily(digest_job, time=time(9, 0, tzinfo=tz), days=(MONDAY,), name=JOB_NAME,
-                 job_kwargs={"misfire_grace_time": None})
+    jq.run_daily(
+        digest_job,
+        time=time(9, 0, tzinfo=tz),
+        days=(MONDAY,),
+        name=JOB_NAME,
+        job_kwargs={"misfire_grace_time": None},
+    )
     if services.clock.now() >= services.hours.digest_due():
-        jq.run_once(digest_job, when=1.0, name=JOB_NAME + ":catch-up",
-                    job_kwargs={"misfire_grace_time": None})  # a busy start-up must not drop it
+        jq.run_once(
+            digest_job,
+            when=1.0,
+            name=JOB_NAME + ":catch-up",
+            job_kwargs={"misfire_grace_time": None},
+        )  # a busy start-up must not drop it

@@ -29,8 +29,13 @@ async def _fire(app: Application, when: str) -> bool:
         log.exception("%s: firing reminders failed", when)
         return False
     if result.fired or result.missed or result.failed:
-        log.info("%s: reminders fired=%s missed=%s failed=%s", when, result.fired,
-                 result.missed, result.failed)
+        log.info(
+            "%s: reminders fired=%s missed=%s failed=%s",
+            when,
+            result.fired,
+            result.missed,
+            result.failed,
+        )
     return not result.stuck
 
 
@@ -56,8 +61,9 @@ async def arm(app: Application, min_delay: float = 0.0) -> None:
     for job in app.job_queue.get_jobs_by_name(JOB_NAME):
         job.schedule_removal()
     delay = min(max(delay, min_delay), MAX_SLEEP)
-    app.job_queue.run_once(tick, when=timedelta(seconds=delay), name=JOB_NAME,
-                           job_kwargs={"misfire_grace_time": None})
+    app.job_queue.run_once(
+        tick, when=timedelta(seconds=delay), name=JOB_NAME, job_kwargs={"misfire_grace_time": None}
+    )
 
 
 async def restore(app: Application) -> None:

@@ -46,16 +46,40 @@ def _card(row: Any) -> Card:
 
 # --- activities ------------------------------------------------------------------------------
 
+
 async def insert(
-    conn: Conn, *, org_id: int, title: str, place: str, starts_at: float, quarters: int,
-    capacity: int, lat: float | None, lon: float | None, radius_m: int, lang: str,
-    created_by: int, now: float,
+    conn: Conn,
+    *,
+    org_id: int,
+    title: str,
+    place: str,
+    starts_at: float,
+    quarters: int,
+    capacity: int,
+    lat: float | None,
+    lon: float | None,
+    radius_m: int,
+    lang: str,
+    created_by: int,
+    now: float,
 ) -> int:
     cur = await conn.execute(
         "INSERT INTO activities(org_id, title, place, starts_at, quarters, capacity, lat, lon,"
         " radius_m, lang, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (org_id, title, place, starts_at, quarters, capacity, lat, lon, radius_m, lang,
-         created_by, now),
+        (
+            org_id,
+            title,
+            place,
+            starts_at,
+            quarters,
+            capacity,
+            lat,
+            lon,
+            radius_m,
+            lang,
+            created_by,
+            now,
+        ),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid
@@ -89,18 +113,19 @@ async def open_in(conn: Conn, path: str, limit: int) -> list[Activity]:
 
 async def set_status(conn: Conn, activity_id: int, status: str, now: float) -> bool:
     """open -> closed|cancelled, once; False if it was no longer open."""
-    return await changed(
-        conn,
-        "UPDATE activities SET status = ?, ended_at = ?, version = version + 1"
-        " WHERE id = ? AND status = 'open'",
-        (status, now, activity_id),
-    ) == 1
+    return (
+        await changed(
+            conn,
+            "UPDATE activities SET status = ?, ended_at = ?, version = version + 1"
+            " WHERE id = ? AND status = 'open'",
+            (status, now, activity_id),
+        )
+        == 1
+    )
 
 
 async def open_checkin(conn: Conn, activity_id: int) -> None:
-    await conn.execute(
-        "UPDATE activities SET checkin_open = 1 WHERE id = ?", (activity_id,)
-    )
+    await conn.execute("UPDATE activities SET checkin_open = 1 WHERE id = ?", (activity_id,))
 
 
 async def bump(conn: Conn, activity_id: int) -> None:
@@ -110,17 +135,17 @@ async def bump(conn: Conn, activity_id: int) -> None:
 
 # --- sign-ups --------------------------------------------------------------------------------
 
+
 async def signup_of(conn: Conn, activity_id: int, user_id: int) -> Signup | None:
     row = await fetchone(
-        conn, f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.user_id = ?",
+        conn,
+        f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.user_id = ?",
         (activity_id, user_id),
     )
     return _signup(row) if row else None
 
 
-async def join(
-    conn: Conn, activity: Activity, user_id: int, now: float
-) -> tuple[str, int] | None:
+async def join(conn: Conn, activity: Activity, user_id: int, now: float) -> tuple[str, int] | None:
     """Sign up (or re-join after a cancel) with the counters read in this transaction.
 
     Returns (status, seq): 'confirmed' while there is room, else 'waiting'; None (and nothing
@@ -196,16 +221,20 @@ async def leave(conn: Conn, activity_id: int, user_id: int, was: str) -> int | N
                 (activity_id, promoted),
             )
             await conn.execute(
-                "UPDATE activities SET waiting = waiting - 1, version = version + 1"
-                " WHERE id = ?", (activity_id,))
+                "UPDATE activities SET waiting = waiting - 1, version = version + 1 WHERE id = ?",
+                (activity_id,),
+            )
         else:
             await conn.execute(
                 "UPDATE activities SET confirmed = confirmed - 1, version = version + 1"
-                " WHERE id = ?", (activity_id,))
+                " WHERE id = ?",
+                (activity_id,),
+            )
     else:
         await conn.execute(
             "UPDATE activities SET waiting = waiting - 1, version = version + 1 WHERE id = ?",
-            (activity_id,))
+            (activity_id,),
+        )
     return promoted
 
 
@@ -223,7 +252,8 @@ async def roster(conn: Conn, activity_id: int, statuses: tuple[str, ...]) -> lis
     """Sign-ups with the given statuses, in press order."""
     marks = ",".join("?" * len(statuses))
     rows = await fetchall(
-        conn, f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.status IN ({marks}) ORDER BY s.seq",
+        conn,
+        f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.status IN ({marks}) ORDER BY s.seq",
         (activity_id, *statuses),
     )
     return [_signup(r) for r in rows]
@@ -259,12 +289,15 @@ async def overlapping_with(conn: Conn, user_id: int, activity_id: int) -> list[A
 
 async def check_in(conn: Conn, activity_id: int, user_id: int, now: float) -> bool:
     """Mark a confirmed person present; False if already checked in."""
-    return await changed(
-        conn,
-        "UPDATE activity_signups SET checked_in_at = ? WHERE activity_id = ? AND user_id = ?"
-        " AND status = 'confirmed' AND checked_in_at IS NULL",
-        (now, activity_id, user_id),
-    ) == 1
+    return (
+        await changed(
+            conn,
+            "UPDATE activity_signups SET checked_in_at = ? WHERE activity_id = ? AND user_id = ?"
+            " AND status = 'confirmed' AND checked_in_at IS NULL",
+            (now, activity_id, user_id),
+        )
+        == 1
+    )
 
 
 async def set_attendance(
@@ -277,7 +310,9 @@ async def set_attendance(
     )
 
 
-async def upcoming_of(conn: Conn, user_id: int, now: float, limit: int) -> list[tuple[Activity, str]]:
+async def upcoming_of(
+    conn: Conn, user_id: int, now: float, limit: int
+) -> list[tuple[Activity, str]]:
     """The person's open activities still ahead, with their sign-up status (for /me)."""
     rows = await fetchall(
         conn,
@@ -319,17 +354,25 @@ async def recount(conn: Conn, activity_id: int) -> tuple[int, int]:
 
 # --- cards -----------------------------------------------------------------------------------
 
+
 async def link_outbox_copies(conn: Conn, sent: list[tuple[int, int]]) -> None:
     """(outbox id, message id) of rows just sent: card copies queued through the outbox learn
     where they are (a no-op for every other row)."""
     await conn.executemany(
         "UPDATE activity_cards SET message_id = ? WHERE outbox_id = ? AND message_id IS NULL",
-        [(message_id, outbox_id) for outbox_id, message_id in sent])
+        [(message_id, outbox_id) for outbox_id, message_id in sent],
+    )
 
 
 async def add_card(
-    conn: Conn, *, activity_id: int, chat_id: int, kind: str = "card",
-    message_id: int | None = None, outbox_id: int | None = None, shown_version: int = 0,
+    conn: Conn,
+    *,
+    activity_id: int,
+    chat_id: int,
+    kind: str = "card",
+    message_id: int | None = None,
+    outbox_id: int | None = None,
+    shown_version: int = 0,
 ) -> int:
     async with conn.execute(
         "INSERT INTO activity_cards(activity_id, chat_id, kind, message_id, outbox_id,"
@@ -346,7 +389,8 @@ async def add_card(
 
 async def card_at(conn: Conn, chat_id: int, message_id: int) -> Card | None:
     row = await fetchone(
-        conn, f"SELECT {_CARD} FROM activity_cards WHERE chat_id = ? AND message_id = ?",
+        conn,
+        f"SELECT {_CARD} FROM activity_cards WHERE chat_id = ? AND message_id = ?",
         (chat_id, message_id),
     )
     return _card(row) if row else None
@@ -426,7 +470,9 @@ async def user_langs(conn: Conn, user_ids: list[int]) -> dict[int, tuple[str | N
 async def repoint_user(conn: Conn, user_id: int, tomb_id: int) -> None:
     """/forgetme: the person's sign-ups, check-ins and the activities they created name the
     tombstone instead (counts and attendance stay)."""
-    await conn.execute("UPDATE activity_signups SET user_id = ? WHERE user_id = ?",
-                       (tomb_id, user_id))
-    await conn.execute("UPDATE activities SET created_by = ? WHERE created_by = ?",
-                       (tomb_id, user_id))
+    await conn.execute(
+        "UPDATE activity_signups SET user_id = ? WHERE user_id = ?", (tomb_id, user_id)
+    )
+    await conn.execute(
+        "UPDATE activities SET created_by = ? WHERE created_by = ?", (tomb_id, user_id)
+    )

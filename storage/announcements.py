@@ -13,12 +13,24 @@ _ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
 
 # --- announcements -------------------------------------------------------------------------
 
-async def insert(conn: Conn, *, org_id: int, chat_id: int, author_id: int, kind: str, text: str,
-                 file_id: str | None, urgent: bool, now: float) -> int:
+
+async def insert(
+    conn: Conn,
+    *,
+    org_id: int,
+    chat_id: int,
+    author_id: int,
+    kind: str,
+    text: str,
+    file_id: str | None,
+    urgent: bool,
+    now: float,
+) -> int:
     cur = await conn.execute(
         "INSERT INTO announcements(org_id, chat_id, author_id, kind, text, file_id, urgent,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (org_id, chat_id, author_id, kind, text, file_id, int(urgent), now))
+        (org_id, chat_id, author_id, kind, text, file_id, int(urgent), now),
+    )
     assert cur.lastrowid is not None
     return int(cur.lastrowid)
 
@@ -31,32 +43,43 @@ async def get(conn: Conn, ann_id: int) -> Announcement | None:
 async def latest_in(conn: Conn, path: str) -> Announcement | None:
     """The newest announcement posted from an org of the subtree at `path`."""
     row = await fetchone(
-        conn, f"SELECT {', '.join('a.' + c.strip() for c in _ANN.split(','))}"
+        conn,
+        f"SELECT {', '.join('a.' + c.strip() for c in _ANN.split(','))}"
         " FROM announcements a JOIN orgs o ON o.id = a.org_id WHERE o.path LIKE ?"
-        " ORDER BY a.id DESC LIMIT 1", (path + "%",))
+        " ORDER BY a.id DESC LIMIT 1",
+        (path + "%",),
+    )
     return Announcement.model_validate(dict(row)) if row else None
 
 
 async def active_chats_in(conn: Conn, path: str) -> list[tuple[int, int]]:
     """(chat id, org id) of every active chat bound to an org of the subtree, top down."""
     rows = await fetchall(
-        conn, "SELECT c.id, c.org_id FROM chats c JOIN orgs o ON o.id = c.org_id"
-        " WHERE c.active = 1 AND o.path LIKE ? ORDER BY o.depth, o.code", (path + "%",))
+        conn,
+        "SELECT c.id, c.org_id FROM chats c JOIN orgs o ON o.id = c.org_id"
+        " WHERE c.active = 1 AND o.path LIKE ? ORDER BY o.depth, o.code",
+        (path + "%",),
+    )
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
-async def add_target(conn: Conn, ann_id: int, chat_id: int, org_id: int,
-                     outbox_id: int | None) -> None:
+async def add_target(
+    conn: Conn, ann_id: int, chat_id: int, org_id: int, outbox_id: int | None
+) -> None:
     await conn.execute(
         "INSERT INTO announcement_targets(announcement_id, chat_id, org_id, outbox_id)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (ann_id, chat_id, org_id, outbox_id))
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (ann_id, chat_id, org_id, outbox_id),
+    )
 
 
 async def add_targets(conn: Conn, rows: list[tuple[int, int, int, int | None]]) -> None:
     """Many (announcement id, chat id, org id, outbox id) at once."""
     await conn.executemany(
         "INSERT INTO announcement_targets(announcement_id, chat_id, org_id, outbox_id)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        rows,
+    )
 
 
 async def targets(conn: Conn, ann_id: int, ref: str) -> list[Target]:
@@ -73,7 +96,8 @@ async def targets(conn: Conn, ann_id: int, ref: str) -> list[Target]:
         " LEFT JOIN digest_items d ON d.ref = ? AND d.chat_id = t.chat_id"
         " LEFT JOIN outbox dob ON dob.id = d.outbox_id"
         " WHERE t.announcement_id = ? ORDER BY o.depth, o.code",
-        (ref, ann_id))
+        (ref, ann_id),
+    )
     found = []
     for r in rows:
         data = dict(r)
@@ -84,8 +108,11 @@ async def targets(conn: Conn, ann_id: int, ref: str) -> list[Target]:
 
 
 async def target_of(conn: Conn, ann_id: int, chat_id: int) -> bool:
-    row = await fetchone(conn, "SELECT 1 FROM announcement_targets WHERE announcement_id = ?"
-                               " AND chat_id = ?", (ann_id, chat_id))
+    row = await fetchone(
+        conn,
+        "SELECT 1 FROM announcement_targets WHERE announcement_id = ? AND chat_id = ?",
+        (ann_id, chat_id),
+    )
     return row is not None
 
 
@@ -98,36 +125,48 @@ async def unacked_targets(conn: Conn, ann_id: int) -> list[int]:
         " WHERE t.announcement_id = ? AND c.active = 1"
         " AND COALESCE(ob.status, 'pending') NOT IN ('failed', 'cancelled')"
         " AND NOT EXISTS (SELECT 1 FROM announcement_acks a WHERE a.announcement_id ="
-        " t.announcement_id AND a.chat_id = t.chat_id) ORDER BY t.chat_id", (ann_id,))
+        " t.announcement_id AND a.chat_id = t.chat_id) ORDER BY t.chat_id",
+        (ann_id,),
+    )
     return [int(r[0]) for r in rows]
 
 
 # --- acknowledgements ----------------------------------------------------------------------
 
-async def ack(conn: Conn, ann_id: int, user_id: int, chat_id: int, first_name: str,
-              now: float) -> bool:
+
+async def ack(
+    conn: Conn, ann_id: int, user_id: int, chat_id: int, first_name: str, now: float
+) -> bool:
     """Record a press; False when this person had already acknowledged."""
     cur = await conn.execute(
         "INSERT INTO announcement_acks(announcement_id, user_id, chat_id, first_name, acked_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (ann_id, user_id, chat_id, first_name, now))
+        (ann_id, user_id, chat_id, first_name, now),
+    )
     return cur.rowcount > 0
 
 
 async def acks(conn: Conn, ann_id: int) -> list[Ack]:
     rows = await fetchall(
-        conn, "SELECT user_id, chat_id, first_name, acked_at FROM announcement_acks"
-              " WHERE announcement_id = ? ORDER BY acked_at, user_id", (ann_id,))
+        conn,
+        "SELECT user_id, chat_id, first_name, acked_at FROM announcement_acks"
+        " WHERE announcement_id = ? ORDER BY acked_at, user_id",
+        (ann_id,),
+    )
     return [Ack.model_validate(dict(r)) for r in rows]
 
 
 # --- digest --------------------------------------------------------------------------------
 
+
 async def sent_today(conn: Conn, chat_id: int, since: float) -> int:
     """Bot-started messages queued for a chat since `since` (not counting cancelled ones)."""
     row = await fetchone(
-        conn, "SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND created_at >= ?"
-              " AND status <> 'cancelled'", (chat_id, since))
+        conn,
+        "SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND created_at >= ?"
+        " AND status <> 'cancelled'",
+        (chat_id, since),
+    )
     return int(row[0]) if row else 0
 
 
@@ -137,24 +176,38 @@ async def sent_today_many(conn: Conn, chat_ids: list[int], since: float) -> dict
     if not chat_ids:
         return counts
     for start in range(0, len(chat_ids), 500):
-        chunk = chat_ids[start:start + 500]
+        chunk = chat_ids[start : start + 500]
         rows = await fetchall(
-            conn, "SELECT chat_id, COUNT(*) FROM outbox WHERE created_at >= ?"
-                  f" AND status <> 'cancelled' AND chat_id IN ({','.join('?' * len(chunk))})"
-                  " GROUP BY chat_id", (since, *chunk))
+            conn,
+            "SELECT chat_id, COUNT(*) FROM outbox WHERE created_at >= ?"
+            f" AND status <> 'cancelled' AND chat_id IN ({','.join('?' * len(chunk))})"
+            " GROUP BY chat_id",
+            (since, *chunk),
+        )
         counts.update({int(r[0]): int(r[1]) for r in rows})
     return counts
 
 
 async def dedupe_used(conn: Conn, dedupe_key: str) -> bool:
     row = await fetchone(
-        conn, "SELECT 1 FROM outbox WHERE dedupe_key = ? UNION ALL"
-              " SELECT 1 FROM digest_items WHERE dedupe_key = ? LIMIT 1", (dedupe_key, dedupe_key))
+        conn,
+        "SELECT 1 FROM outbox WHERE dedupe_key = ? UNION ALL"
+        " SELECT 1 FROM digest_items WHERE dedupe_key = ? LIMIT 1",
+        (dedupe_key, dedupe_key),
+    )
     return row is not None
 
 
-async def add_digest_item(conn: Conn, *, chat_id: int, kind: str, payload: dict[str, Any],
-                          ref: str | None, dedupe_key: str | None, now: float) -> int | None:
+async def add_digest_item(
+    conn: Conn,
+    *,
+    chat_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    ref: str | None,
+    dedupe_key: str | None,
+    now: float,
+) -> int | None:
     async with conn.execute(
         "INSERT INTO digest_items(chat_id, kind, payload, ref, dedupe_key, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
@@ -166,8 +219,11 @@ async def add_digest_item(conn: Conn, *, chat_id: int, kind: str, payload: dict[
 
 async def waiting_items(conn: Conn, chat_id: int) -> list[DigestItem]:
     rows = await fetchall(
-        conn, "SELECT id, chat_id, kind, payload, ref, created_at FROM digest_items"
-              " WHERE chat_id = ? AND outbox_id IS NULL ORDER BY id", (chat_id,))
+        conn,
+        "SELECT id, chat_id, kind, payload, ref, created_at FROM digest_items"
+        " WHERE chat_id = ? AND outbox_id IS NULL ORDER BY id",
+        (chat_id,),
+    )
     items = []
     for r in rows:
         data = dict(r)
@@ -177,38 +233,46 @@ async def waiting_items(conn: Conn, chat_id: int) -> list[DigestItem]:
 
 
 async def fold_items(conn: Conn, ids: list[int], outbox_id: int) -> None:
-    await conn.executemany("UPDATE digest_items SET outbox_id = ? WHERE id = ?",
-                           [(outbox_id, i) for i in ids])
+    await conn.executemany(
+        "UPDATE digest_items SET outbox_id = ? WHERE id = ?", [(outbox_id, i) for i in ids]
+    )
 
 
 # --- coverage audit ------------------------------------------------------------------------
 
+
 async def presence(conn: Conn, chat_id: int) -> dict[int, str]:
-    rows = await fetchall(conn, "SELECT user_id, status FROM chat_presence WHERE chat_id = ?",
-                          (chat_id,))
+    rows = await fetchall(
+        conn, "SELECT user_id, status FROM chat_presence WHERE chat_id = ?", (chat_id,)
+    )
     return {int(r[0]): str(r[1]) for r in rows}
 
 
-async def set_presence(conn: Conn, chat_id: int, results: list[tuple[int, str]],
-                       now: float) -> None:
+async def set_presence(
+    conn: Conn, chat_id: int, results: list[tuple[int, str]], now: float
+) -> None:
     await conn.executemany(
         "INSERT INTO chat_presence(chat_id, user_id, status, checked_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(chat_id, user_id) DO UPDATE SET status = excluded.status,"
         " checked_at = excluded.checked_at",
-        [(chat_id, uid, status, now) for uid, status in results])
+        [(chat_id, uid, status, now) for uid, status in results],
+    )
 
 
 # --- a group became a supergroup -----------------------------------------------------------
 
+
 async def migrate_chat(conn: Conn, old: int, new: int) -> None:
     """Move this feature's chat ids (called from bot.domain.outbox.migrate_chat)."""
     await conn.execute("UPDATE announcements SET chat_id = ? WHERE chat_id = ?", (new, old))
-    await conn.execute("UPDATE OR IGNORE announcement_targets SET chat_id = ? WHERE chat_id = ?",
-                       (new, old))
+    await conn.execute(
+        "UPDATE OR IGNORE announcement_targets SET chat_id = ? WHERE chat_id = ?", (new, old)
+    )
     await conn.execute("UPDATE announcement_acks SET chat_id = ? WHERE chat_id = ?", (new, old))
     await conn.execute("UPDATE digest_items SET chat_id = ? WHERE chat_id = ?", (new, old))
-    await conn.execute("UPDATE OR IGNORE chat_presence SET chat_id = ? WHERE chat_id = ?",
-                       (new, old))
+    await conn.execute(
+        "UPDATE OR IGNORE chat_presence SET chat_id = ? WHERE chat_id = ?", (new, old)
+    )
 
 
 async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str]) -> None:
@@ -216,9 +280,11 @@ async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str
     tombstone; texts lose the person's strings; the coverage audit's row of them goes."""
     await conn.execute(
         "UPDATE announcement_acks SET user_id = ?, first_name = '' WHERE user_id = ?",
-        (tomb_id, user_id))
-    await conn.execute("UPDATE announcements SET author_id = ? WHERE author_id = ?",
-                       (tomb_id, user_id))
+        (tomb_id, user_id),
+    )
+    await conn.execute(
+        "UPDATE announcements SET author_id = ? WHERE author_id = ?", (tomb_id, user_id)
+    )
     expr, cond, params = redacted("text", needles)
     await conn.execute(f"UPDATE announcements SET text = {expr} WHERE {cond}", params)
     await conn.execute("DELETE FROM chat_presence WHERE user_id = ?", (user_id,))
@@ -227,8 +293,10 @@ async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str
 async def digest_payloads(conn: Conn) -> list[tuple[int, str, str]]:
     """(id, payload JSON, ref + dedupe key) of every digest item (for /forgetme's search)."""
     rows = await fetchall(
-        conn, "SELECT id, payload, coalesce(ref, '') || ' ' || coalesce(dedupe_key, '')"
-              " FROM digest_items")
+        conn,
+        "SELECT id, payload, coalesce(ref, '') || ' ' || coalesce(dedupe_key, '')"
+        " FROM digest_items",
+    )
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
@@ -240,5 +308,7 @@ async def expire_digest(conn: Conn, before: float) -> int:
     """Digest items already folded into a sent digest, older than `before`, lose their payload."""
     cur = await conn.execute(
         "UPDATE digest_items SET payload = '{}' WHERE outbox_id IS NOT NULL AND created_at < ?"
-        " AND payload <> '{}'", (before,))
+        " AND payload <> '{}'",
+        (before,),
+    )
     return cur.rowcount

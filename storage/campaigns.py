@@ -7,21 +7,33 @@ from storage.db import Conn, fetchall, fetchone, redacted
 
 _CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
 _CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
-_SUB = ("s.campaign_id, s.org_id, s.user_id, COALESCE(u.first_name, '') AS first_name, s.text,"
-        " s.file_id, s.file_name, s.file_size, s.submitted_at, s.late, s.versions")
+_SUB = (
+    "s.campaign_id, s.org_id, s.user_id, COALESCE(u.first_name, '') AS first_name, s.text,"
+    " s.file_id, s.file_name, s.file_size, s.submitted_at, s.late, s.versions"
+)
 
 
 async def insert(
-    conn: Conn, *, org_id: int, title: str, due_at: float, scope: str, created_by: int,
-    now: float, owing: list[int],
+    conn: Conn,
+    *,
+    org_id: int,
+    title: str,
+    due_at: float,
+    scope: str,
+    created_by: int,
+    now: float,
+    owing: list[int],
 ) -> Campaign:
     cur = await conn.execute(
         "INSERT INTO campaigns(org_id, title, due_at, scope, created_by, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)", (org_id, title, due_at, scope, created_by, now))
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (org_id, title, due_at, scope, created_by, now),
+    )
     campaign_id = int(cur.lastrowid or 0)
     await conn.executemany(
         "INSERT INTO campaign_orgs(campaign_id, org_id) VALUES (?, ?)",
-        [(campaign_id, o) for o in owing])
+        [(campaign_id, o) for o in owing],
+    )
     found = await get(conn, campaign_id)
     assert found is not None
     return found
@@ -35,7 +47,9 @@ async def get(conn: Conn, campaign_id: int) -> Campaign | None:
 async def cancel(conn: Conn, campaign_id: int, by: int, now: float) -> bool:
     cur = await conn.execute(
         "UPDATE campaigns SET status = 'cancelled', cancelled_by = ?, cancelled_at = ?"
-        " WHERE id = ? AND status = 'open'", (by, now, campaign_id))
+        " WHERE id = ? AND status = 'open'",
+        (by, now, campaign_id),
+    )
     return cur.rowcount == 1
 
 
@@ -51,7 +65,8 @@ async def visible_from(conn: Conn, path: str, limit: int) -> list[Campaign]:
         " OR EXISTS (SELECT 1 FROM campaign_orgs co JOIN orgs o ON o.id = co.org_id"
         "            WHERE co.campaign_id = c.id AND o.path LIKE ?)"
         " ORDER BY (c.status = 'open') DESC, c.due_at DESC, c.id DESC LIMIT ?",
-        (path + "%", path + "%", limit))
+        (path + "%", path + "%", limit),
+    )
     return [Campaign.model_validate(dict(r)) for r in rows]
 
 
@@ -79,15 +94,30 @@ async def owing(conn: Conn, campaign_id: int, under_path: str | None = None) -> 
         sub = None
         if r["s_user_id"] is not None:
             sub = Submission(
-                campaign_id=r["campaign_id"], org_id=r["org_id"], user_id=r["s_user_id"],
-                first_name=r["s_first_name"], text=r["s_text"], file_id=r["s_file_id"],
-                file_name=r["s_file_name"], file_size=r["s_file_size"],
-                submitted_at=r["s_submitted_at"], late=bool(r["s_late"]),
-                versions=r["s_versions"])
-        result.append(Owing(
-            campaign_id=r["campaign_id"], org_id=r["org_id"], code=r["code"], name=r["name"],
-            path=r["path"], depth=r["depth"], no_secretary_told_at=r["no_secretary_told_at"],
-            submission=sub))
+                campaign_id=r["campaign_id"],
+                org_id=r["org_id"],
+                user_id=r["s_user_id"],
+                first_name=r["s_first_name"],
+                text=r["s_text"],
+                file_id=r["s_file_id"],
+                file_name=r["s_file_name"],
+                file_size=r["s_file_size"],
+                submitted_at=r["s_submitted_at"],
+                late=bool(r["s_late"]),
+                versions=r["s_versions"],
+            )
+        result.append(
+            Owing(
+                campaign_id=r["campaign_id"],
+                org_id=r["org_id"],
+                code=r["code"],
+                name=r["name"],
+                path=r["path"],
+                depth=r["depth"],
+                no_secretary_told_at=r["no_secretary_told_at"],
+                submission=sub,
+            )
+        )
     return result
 
 
@@ -101,23 +131,46 @@ async def open_owed_by(conn: Conn, org_ids: list[int]) -> list[tuple[Campaign, i
         f"SELECT {_CAMP_C}, co.org_id AS owing_id"
         " FROM campaigns c JOIN campaign_orgs co ON co.campaign_id = c.id"
         f" WHERE c.status = 'open' AND co.org_id IN ({marks})"
-        " ORDER BY c.due_at, c.id, co.org_id", org_ids)
+        " ORDER BY c.due_at, c.id, co.org_id",
+        org_ids,
+    )
     # a Row iterates its values, hence keys()
-    return [(Campaign.model_validate({k: r[k] for k in r.keys()  # noqa: SIM118
-                                      if k != "owing_id"}),
-             int(r["owing_id"])) for r in rows]
+    return [
+        (
+            Campaign.model_validate(
+                {
+                    k: r[k]
+                    for k in r.keys()  # noqa: SIM118
+                    if k != "owing_id"
+                }
+            ),
+            int(r["owing_id"]),
+        )
+        for r in rows
+    ]
 
 
 async def is_owed_by(conn: Conn, campaign_id: int, org_id: int) -> bool:
     row = await fetchone(
-        conn, "SELECT 1 FROM campaign_orgs WHERE campaign_id = ? AND org_id = ?",
-        (campaign_id, org_id))
+        conn,
+        "SELECT 1 FROM campaign_orgs WHERE campaign_id = ? AND org_id = ?",
+        (campaign_id, org_id),
+    )
     return row is not None
 
 
 async def save_submission(
-    conn: Conn, *, campaign_id: int, org_id: int, user_id: int, text: str | None,
-    file_id: str | None, file_name: str | None, file_size: int | None, now: float, late: bool,
+    conn: Conn,
+    *,
+    campaign_id: int,
+    org_id: int,
+    user_id: int,
+    text: str | None,
+    file_id: str | None,
+    file_name: str | None,
+    file_size: int | None,
+    now: float,
+    late: bool,
 ) -> Submission:
     """Store the report, replacing an earlier one (its version count goes up)."""
     await conn.execute(
@@ -127,7 +180,8 @@ async def save_submission(
         " text = excluded.text, file_id = excluded.file_id, file_name = excluded.file_name,"
         " file_size = excluded.file_size, submitted_at = excluded.submitted_at,"
         " late = excluded.late, versions = campaign_submissions.versions + 1",
-        (campaign_id, org_id, user_id, text, file_id, file_name, file_size, now, int(late)))
+        (campaign_id, org_id, user_id, text, file_id, file_name, file_size, now, int(late)),
+    )
     found = await submission(conn, campaign_id, org_id)
     assert found is not None
     return found
@@ -135,27 +189,36 @@ async def save_submission(
 
 async def submission(conn: Conn, campaign_id: int, org_id: int) -> Submission | None:
     row = await fetchone(
-        conn, f"SELECT {_SUB} FROM campaign_submissions s LEFT JOIN users u ON u.id = s.user_id"
-        " WHERE s.campaign_id = ? AND s.org_id = ?", (campaign_id, org_id))
+        conn,
+        f"SELECT {_SUB} FROM campaign_submissions s LEFT JOIN users u ON u.id = s.user_id"
+        " WHERE s.campaign_id = ? AND s.org_id = ?",
+        (campaign_id, org_id),
+    )
     return Submission.model_validate(dict(row)) if row else None
 
 
-async def mark_no_secretary_told(conn: Conn, campaign_id: int, org_ids: list[int],
-                                 now: float) -> None:
+async def mark_no_secretary_told(
+    conn: Conn, campaign_id: int, org_ids: list[int], now: float
+) -> None:
     await conn.executemany(
         "UPDATE campaign_orgs SET no_secretary_told_at = ? WHERE campaign_id = ? AND org_id = ?"
-        " AND no_secretary_told_at IS NULL", [(now, campaign_id, o) for o in org_ids])
+        " AND no_secretary_told_at IS NULL",
+        [(now, campaign_id, o) for o in org_ids],
+    )
 
 
 async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str]) -> None:
     """/forgetme: submissions and campaigns name the tombstone; reports lose the person's
     strings."""
-    await conn.execute("UPDATE campaign_submissions SET user_id = ? WHERE user_id = ?",
-                       (tomb_id, user_id))
+    await conn.execute(
+        "UPDATE campaign_submissions SET user_id = ? WHERE user_id = ?", (tomb_id, user_id)
+    )
     for column in ("text", "file_name"):
         expr, cond, params = redacted(column, needles)
-        await conn.execute(f"UPDATE campaign_submissions SET {column} = {expr} WHERE {cond}",
-                           params)
+        await conn.execute(
+            f"UPDATE campaign_submissions SET {column} = {expr} WHERE {cond}", params
+        )
     for column in ("created_by", "cancelled_by"):
-        await conn.execute(f"UPDATE campaigns SET {column} = ? WHERE {column} = ?",
-                           (tomb_id, user_id))
+        await conn.execute(
+            f"UPDATE campaigns SET {column} = ? WHERE {column} = ?", (tomb_id, user_id)
+        )

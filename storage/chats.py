@@ -9,7 +9,13 @@ _COLS = "id, type, title, active, is_admin, org_id"
 
 
 async def upsert(
-    conn: Conn, *, chat_id: int, type: str, title: str, active: bool | None, is_admin: bool | None,
+    conn: Conn,
+    *,
+    chat_id: int,
+    type: str,
+    title: str,
+    active: bool | None,
+    is_admin: bool | None,
     now: float,
 ) -> None:
     """Create or refresh a chat row; None leaves active/is_admin as they are."""

@@ -220,16 +220,21 @@ class Database:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return await fetchall(self.reader, sql, params)
 
-    async def backup(self, target: str | Path, progress: Callable[[int, int], None] | None = None) -> None:
+    async def backup(
+        self, target: str | Path, progress: Callable[[int, int], None] | None = None
+    ) -> None:
         """SQLite online backup into `target` (safe while the bot runs)."""
+
         def run() -> None:
             src = sqlite3.connect(self.path)
             dst = sqlite3.connect(str(target))
             try:
                 src.backup(
-                    dst, pages=256,
+                    dst,
+                    pages=256,
                     progress=(lambda status, remaining, total: progress(total - remaining, total))
-                    if progress else None,
+                    if progress
+                    else None,
                 )
             finally:
                 dst.close()

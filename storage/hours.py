@@ -34,15 +34,35 @@ def _entry(row: Any) -> HourEntry:
 
 # --- writing ---------------------------------------------------------------------------------
 
+
 async def insert(
-    conn: Conn, *, user_id: int, org_id: int, served_on: str, quarters: int, description: str,
-    now: float, status: str = "pending", source: str = "self", decided_by: int | None = None,
+    conn: Conn,
+    *,
+    user_id: int,
+    org_id: int,
+    served_on: str,
+    quarters: int,
+    description: str,
+    now: float,
+    status: str = "pending",
+    source: str = "self",
+    decided_by: int | None = None,
 ) -> int:
     cur = await conn.execute(
         "INSERT INTO hour_entries(user_id, org_id, served_on, quarters, description, status,"
         " source, created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (user_id, org_id, served_on, quarters, description, status, source, now, decided_by,
-         None if status == "pending" else now),
+        (
+            user_id,
+            org_id,
+            served_on,
+            quarters,
+            description,
+            status,
+            source,
+            now,
+            decided_by,
+            None if status == "pending" else now,
+        ),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid
@@ -98,6 +118,7 @@ async def take_draft(conn: Conn, draft_id: int, user_id: int) -> Draft | None:
 
 # --- reading one person ----------------------------------------------------------------------
 
+
 async def get(conn: Conn, entry_id: int) -> HourEntry | None:
     row = await fetchone(conn, f"{_JOINED} WHERE e.id = ?", (entry_id,))
     return _entry(row) if row else None
@@ -146,13 +167,15 @@ async def person_sums(conn: Conn, user_id: int, year_start: str) -> tuple[int, i
 
 async def approved_of(conn: Conn, user_id: int) -> list[HourEntry]:
     rows = await fetchall(
-        conn, f"{_JOINED} WHERE e.user_id = ? AND e.status = 'approved'"
-        " ORDER BY e.served_on, e.id", (user_id,),
+        conn,
+        f"{_JOINED} WHERE e.user_id = ? AND e.status = 'approved' ORDER BY e.served_on, e.id",
+        (user_id,),
     )
     return [_entry(r) for r in rows]
 
 
 # --- reading a subtree -----------------------------------------------------------------------
+
 
 async def pending_in(
     conn: Conn, paths: list[str], *, exclude_user: int | None, limit: int
@@ -168,7 +191,8 @@ async def pending_in(
         params.append(exclude_user)
     rows = await fetchall(conn, f"{_JOINED} WHERE {cond} ORDER BY e.id LIMIT ?", [*params, limit])
     row = await fetchone(
-        conn, f"SELECT COUNT(*) FROM hour_entries e JOIN orgs o ON o.id = e.org_id WHERE {cond}",
+        conn,
+        f"SELECT COUNT(*) FROM hour_entries e JOIN orgs o ON o.id = e.org_id WHERE {cond}",
         params,
     )
     return [_entry(r) for r in rows], int(row[0]) if row else 0
@@ -283,7 +307,9 @@ async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str
     expr, _, params = redacted("description", needles)
     cur = await conn.execute(
         f"UPDATE hour_entries SET user_id = ?, description = {expr} WHERE user_id = ?",
-        (tomb_id, *params[:len(needles)], user_id))
-    await conn.execute("UPDATE hour_entries SET decided_by = ? WHERE decided_by = ?",
-                       (tomb_id, user_id))
+        (tomb_id, *params[: len(needles)], user_id),
+    )
+    await conn.execute(
+        "UPDATE hour_entries SET decided_by = ? WHERE decided_by = ?", (tomb_id, user_id)
+    )
     return cur.rowcount

@@ -22,37 +22,47 @@ _COLS = "update_id, chat_key, body, received_at, handled_at"
 
 async def add(conn: Conn, update_id: int, chat_key: int, body: str, now: float) -> bool:
     """Store once; False when this update_id is already there (a re-delivery)."""
-    return await insert_once(conn, "inbox", {"update_id": update_id, "chat_key": chat_key,
-                                             "body": body, "received_at": now}, key="update_id")
+    return await insert_once(
+        conn,
+        "inbox",
+        {"update_id": update_id, "chat_key": chat_key, "body": body, "received_at": now},
+        key="update_id",
+    )
 
 
 async def pending(conn: Conn, skip: Collection[int], limit: int) -> list[InboxRow]:
     """Unhandled rows in update_id order, leaving out the ids in `skip` (already dispatched)."""
     rows = await fetchall(
-        conn, f"SELECT {_COLS} FROM inbox WHERE handled_at IS NULL ORDER BY update_id LIMIT ?",
-        (limit + len(skip),))
+        conn,
+        f"SELECT {_COLS} FROM inbox WHERE handled_at IS NULL ORDER BY update_id LIMIT ?",
+        (limit + len(skip),),
+    )
     return [InboxRow.model_validate(dict(r)) for r in rows if r["update_id"] not in skip][:limit]
 
 
 async def mark_handled(conn: Conn, update_id: int, now: float) -> bool:
     cur = await conn.execute(
         "UPDATE inbox SET handled_at = ?, body = '' WHERE update_id = ? AND handled_at IS NULL",
-        (now, update_id))
+        (now, update_id),
+    )
     return cur.rowcount == 1
 
 
 async def prune(conn: Conn, handled_before: float) -> int:
     """Delete rows handled before the given time; returns how many."""
     cur = await conn.execute(
-        "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?", (handled_before,))
+        "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?", (handled_before,)
+    )
     return cur.rowcount
 
 
 async def figures(conn: Conn) -> tuple[int, float | None]:
     """(unhandled rows, time the newest update was received); two index lookups."""
     row = await fetchone(
-        conn, "SELECT (SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL),"
-        " (SELECT received_at FROM inbox ORDER BY update_id DESC LIMIT 1)")
+        conn,
+        "SELECT (SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL),"
+        " (SELECT received_at FROM inbox ORDER BY update_id DESC LIMIT 1)",
+    )
     if row is None:
         return 0, None
     return int(row[0]), (float(row[1]) if row[1] is not None else None)

@@ -10,26 +10,33 @@ from storage.db import Conn, fetchall, fetchone
 _REQUEST = "id, user_id, org_id, created_at, expires_at, used_at"
 
 
-async def insert_request(conn: Conn, *, token_hash: str, user_id: int, org_id: int, now: float,
-                         expires_at: float) -> int:
+async def insert_request(
+    conn: Conn, *, token_hash: str, user_id: int, org_id: int, now: float, expires_at: float
+) -> int:
     cur = await conn.execute(
         "INSERT INTO guardian_requests(token_hash, user_id, org_id, created_at, expires_at)"
-        " VALUES (?, ?, ?, ?, ?)", (token_hash, user_id, org_id, now, expires_at))
+        " VALUES (?, ?, ?, ?, ?)",
+        (token_hash, user_id, org_id, now, expires_at),
+    )
     assert cur.lastrowid is not None
     return int(cur.lastrowid)
 
 
 async def request_by_hash(conn: Conn, token_hash: str) -> GuardianRequest | None:
-    row = await fetchone(conn, f"SELECT {_REQUEST} FROM guardian_requests WHERE token_hash = ?",
-                         (token_hash,))
+    row = await fetchone(
+        conn, f"SELECT {_REQUEST} FROM guardian_requests WHERE token_hash = ?", (token_hash,)
+    )
     return GuardianRequest.model_validate(dict(row)) if row else None
 
 
 async def open_request_of(conn: Conn, user_id: int, now: float) -> GuardianRequest | None:
     """The minor's newest unused, unexpired request."""
     row = await fetchone(
-        conn, f"SELECT {_REQUEST} FROM guardian_requests WHERE user_id = ? AND used_at IS NULL"
-        " AND expires_at > ? ORDER BY id DESC LIMIT 1", (user_id, now))
+        conn,
+        f"SELECT {_REQUEST} FROM guardian_requests WHERE user_id = ? AND used_at IS NULL"
+        " AND expires_at > ? ORDER BY id DESC LIMIT 1",
+        (user_id, now),
+    )
     return GuardianRequest.model_validate(dict(row)) if row else None
 
 
@@ -37,22 +44,33 @@ async def close_requests(conn: Conn, user_id: int, now: float) -> int:
     """Mark every open request of the minor used (one consent ends them all); how many."""
     cur = await conn.execute(
         "UPDATE guardian_requests SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
-        (now, user_id))
+        (now, user_id),
+    )
     return cur.rowcount
 
 
-async def add_consent(conn: Conn, *, minor_id: int, org_id: int, method: ConsentMethod,
-                      guardian_id: int | None, recorded_by: int | None, request_id: int | None,
-                      now: float) -> None:
+async def add_consent(
+    conn: Conn,
+    *,
+    minor_id: int,
+    org_id: int,
+    method: ConsentMethod,
+    guardian_id: int | None,
+    recorded_by: int | None,
+    request_id: int | None,
+    now: float,
+) -> None:
     await conn.execute(
         "INSERT INTO guardian_consents(minor_id, org_id, method, guardian_id, recorded_by,"
         " request_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (minor_id, org_id, method, guardian_id, recorded_by, request_id, now))
+        (minor_id, org_id, method, guardian_id, recorded_by, request_id, now),
+    )
 
 
 async def has_consent(conn: Conn, minor_id: int) -> bool:
-    row = await fetchone(conn, "SELECT 1 FROM guardian_consents WHERE minor_id = ? LIMIT 1",
-                         (minor_id,))
+    row = await fetchone(
+        conn, "SELECT 1 FROM guardian_consents WHERE minor_id = ? LIMIT 1", (minor_id,)
+    )
     return row is not None
 
 
@@ -61,18 +79,26 @@ async def repoint_user(conn: Conn, user_id: int, tomb_id: int) -> None:
     await conn.execute("DELETE FROM guardian_consents WHERE minor_id = ?", (user_id,))
     await conn.execute("DELETE FROM guardian_requests WHERE user_id = ?", (user_id,))
     for column in ("guardian_id", "recorded_by"):
-        await conn.execute(f"UPDATE guardian_consents SET {column} = ? WHERE {column} = ?",
-                           (tomb_id, user_id))
+        await conn.execute(
+            f"UPDATE guardian_consents SET {column} = ? WHERE {column} = ?", (tomb_id, user_id)
+        )
 
 
 async def records_of(conn: Conn, user_id: int) -> dict[str, list[dict[str, Any]]]:
     """/mydata: the person's guardian requests, and consents given for, by or about them."""
     requests = await fetchall(
-        conn, "SELECT org_id, created_at, expires_at, used_at FROM guardian_requests"
-        " WHERE user_id = ? ORDER BY id", (user_id,))
+        conn,
+        "SELECT org_id, created_at, expires_at, used_at FROM guardian_requests"
+        " WHERE user_id = ? ORDER BY id",
+        (user_id,),
+    )
     consents = await fetchall(
-        conn, "SELECT minor_id, org_id, method, guardian_id, recorded_by, at"
+        conn,
+        "SELECT minor_id, org_id, method, guardian_id, recorded_by, at"
         " FROM guardian_consents WHERE ? IN (minor_id, guardian_id, recorded_by) ORDER BY id",
-        (user_id,))
-    return {"guardian_requests": [dict(r) for r in requests],
-            "guardian_consents": [dict(r) for r in consents]}
+        (user_id,),
+    )
+    return {
+        "guardian_requests": [dict(r) for r in requests],
+        "guardian_consents": [dict(r) for r in consents],
+    }

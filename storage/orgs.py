@@ -20,8 +20,15 @@ async def insert(
     path = (parent.path if parent else "/") + f"{org_id}/"
     depth = parent.depth + 1 if parent else 0
     await conn.execute("UPDATE orgs SET path = ?, depth = ? WHERE id = ?", (path, depth, org_id))
-    return Org(id=org_id, code=code, name=name, kind=kind,
-               parent_id=parent.id if parent else None, path=path, depth=depth)
+    return Org(
+        id=org_id,
+        code=code,
+        name=name,
+        kind=kind,
+        parent_id=parent.id if parent else None,
+        path=path,
+        depth=depth,
+    )
 
 
 async def rename(conn: Conn, org_id: int, name: str, kind: str | None) -> None:

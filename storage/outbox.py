@@ -31,17 +31,32 @@ def _item(row: Any) -> Item:
 
 
 async def insert(
-    conn: Conn, *, chat_id: int, payload: dict[str, Any], user_id: int | None = None,
-    kind: str = "message", ref: str | None = None, dedupe_key: str | None = None,
-    not_before: float = 0.0, now: float,
+    conn: Conn,
+    *,
+    chat_id: int,
+    payload: dict[str, Any],
+    user_id: int | None = None,
+    kind: str = "message",
+    ref: str | None = None,
+    dedupe_key: str | None = None,
+    not_before: float = 0.0,
+    now: float,
 ) -> int | None:
     """Queue one message; None (and nothing changed) if `dedupe_key` was already used."""
     async with conn.execute(
         "INSERT INTO outbox(chat_id, user_id, kind, payload, ref, dedupe_key, not_before,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
-        (chat_id, user_id, kind, json.dumps(payload, ensure_ascii=False), ref, dedupe_key,
-         not_before, now),
+        (
+            chat_id,
+            user_id,
+            kind,
+            json.dumps(payload, ensure_ascii=False),
+            ref,
+            dedupe_key,
+            not_before,
+            now,
+        ),
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else None
@@ -52,9 +67,7 @@ async def get(conn: Conn, item_id: int) -> Item | None:
     return _item(row) if row else None
 
 
-async def due(
-    conn: Conn, now: float, limit: int, *, per_chat: int | None = None
-) -> list[Item]:
+async def due(conn: Conn, now: float, limit: int, *, per_chat: int | None = None) -> list[Item]:
     """Pending rows with not_before <= now, by id; at most `per_chat` of each chat if given."""
     if per_chat is None:
         rows = await fetchall(
@@ -111,7 +124,11 @@ async def record_progress(conn: Conn, item_id: int, message_ids: list[int]) -> N
 
 
 async def reschedule(
-    conn: Conn, id: int, not_before: float, error: str | None, attempts: int,
+    conn: Conn,
+    id: int,
+    not_before: float,
+    error: str | None,
+    attempts: int,
     failures: int | None = None,
 ) -> None:
     """Try again at `not_before`; `failures` (transient errors) is kept unless given."""
@@ -132,7 +149,8 @@ async def mark_failed(conn: Conn, id: int, error: str) -> None:
 async def cancel_one(conn: Conn, item_id: int) -> bool:
     """Cancel one pending row; False when it is no longer pending (sent, failed, taken)."""
     cur = await conn.execute(
-        "UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'", (item_id,))
+        "UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'", (item_id,)
+    )
     return cur.rowcount == 1
 
 
@@ -140,7 +158,8 @@ async def delay(conn: Conn, item_id: int, not_before: float) -> None:
     """A pending row waits at least until `not_before`."""
     await conn.execute(
         "UPDATE outbox SET not_before = MAX(not_before, ?) WHERE id = ? AND status = 'pending'",
-        (not_before, item_id))
+        (not_before, item_id),
+    )
 
 
 async def cancel(conn: Conn, ids: Iterable[int]) -> None:
@@ -173,30 +192,34 @@ async def failed_counts(conn: Conn, refs: Iterable[str]) -> dict[str, int]:
         return {}
     marks = ", ".join("?" for _ in refs)
     rows = await fetchall(
-        conn, f"SELECT ref, COUNT(*) AS n FROM outbox WHERE status = 'failed'"
-        f" AND ref IN ({marks}) GROUP BY ref", refs)
+        conn,
+        f"SELECT ref, COUNT(*) AS n FROM outbox WHERE status = 'failed'"
+        f" AND ref IN ({marks}) GROUP BY ref",
+        refs,
+    )
     return {r["ref"]: int(r["n"]) for r in rows}
 
 
 async def by_ref(conn: Conn, ref: str) -> list[Item]:
-    rows = await fetchall(
-        conn, f"SELECT {_COLS} FROM outbox WHERE ref = ? ORDER BY id", (ref,)
-    )
+    rows = await fetchall(conn, f"SELECT {_COLS} FROM outbox WHERE ref = ? ORDER BY id", (ref,))
     return [_item(r) for r in rows]
 
 
 async def delete_private(conn: Conn, user_id: int) -> int:
     """/forgetme: every message to (or about to fall back for) one person goes."""
-    cur = await conn.execute("DELETE FROM outbox WHERE chat_id = ? OR user_id = ?",
-                             (user_id, user_id))
+    cur = await conn.execute(
+        "DELETE FROM outbox WHERE chat_id = ? OR user_id = ?", (user_id, user_id)
+    )
     return cur.rowcount
 
 
 async def payloads(conn: Conn) -> list[tuple[int, str, str]]:
     """(id, payload JSON, ref + dedupe key) of every row still holding a payload."""
     rows = await fetchall(
-        conn, "SELECT id, payload, coalesce(ref, '') || ' ' || coalesce(dedupe_key, '')"
-              " FROM outbox WHERE payload <> '{}'")
+        conn,
+        "SELECT id, payload, coalesce(ref, '') || ' ' || coalesce(dedupe_key, '')"
+        " FROM outbox WHERE payload <> '{}'",
+    )
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
@@ -205,14 +228,17 @@ async def scrub(conn: Conn, ids: Iterable[int]) -> None:
     await conn.executemany(
         "UPDATE outbox SET payload = '{}', dedupe_key = NULL, error = NULL,"
         " status = CASE status WHEN 'pending' THEN 'cancelled' ELSE status END WHERE id = ?",
-        [(i,) for i in ids])
+        [(i,) for i in ids],
+    )
 
 
 async def drop_documents(conn: Conn, ids: Iterable[int]) -> None:
     """Sent documents and photos lose their payload (the file, its caption) at once."""
     await conn.executemany(
         "UPDATE outbox SET payload = '{}' WHERE id = ? AND status = 'sent'"
-        " AND kind IN ('document', 'photo')", [(i,) for i in ids])
+        " AND kind IN ('document', 'photo')",
+        [(i,) for i in ids],
+    )
 
 
 async def expire(conn: Conn, before: float) -> int:
@@ -220,5 +246,7 @@ async def expire(conn: Conn, before: float) -> int:
     payload; returns how many."""
     cur = await conn.execute(
         "UPDATE outbox SET payload = '{}', error = NULL WHERE status <> 'pending'"
-        " AND coalesce(sent_at, created_at) < ? AND payload <> '{}'", (before,))
+        " AND coalesce(sent_at, created_at) < ? AND payload <> '{}'",
+        (before,),
+    )
     return cur.rowcount

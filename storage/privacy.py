@@ -8,12 +8,20 @@ from storage.db import Conn, fetchall, subtree_range
 
 
 async def log(
-    conn: Conn, *, at: float, actor_id: int | None, action: str, detail: str,
-    org_id: int | None, target_id: int | None = None,
+    conn: Conn,
+    *,
+    at: float,
+    actor_id: int | None,
+    action: str,
+    detail: str,
+    org_id: int | None,
+    target_id: int | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO audit_log(at, actor_id, action, detail, org_id, target_id)"
-        " VALUES (?, ?, ?, ?, ?, ?)", (at, actor_id, action, detail[:200], org_id, target_id))
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (at, actor_id, action, detail[:200], org_id, target_id),
+    )
 
 
 async def entries(conn: Conn, paths: list[str], limit: int) -> list[dict[str, Any]]:
@@ -26,38 +34,81 @@ async def entries(conn: Conn, paths: list[str], limit: int) -> list[dict[str, An
         conn,
         "SELECT a.id, a.at, a.actor_id, a.action, a.detail, a.target_id, o.code AS org"
         f" FROM audit_log a JOIN orgs o ON o.id = a.org_id WHERE {where}"
-        " ORDER BY a.id DESC LIMIT ?", [*params, limit])
+        " ORDER BY a.id DESC LIMIT ?",
+        [*params, limit],
+    )
     return [dict(r) for r in rows]
 
 
 async def repoint_user(conn: Conn, user_id: int, tomb_id: int) -> None:
     """/forgetme: the log keeps its entries, naming the tombstone."""
     for column in ("actor_id", "target_id"):
-        await conn.execute(f"UPDATE audit_log SET {column} = ? WHERE {column} = ?",
-                           (tomb_id, user_id))
+        await conn.execute(
+            f"UPDATE audit_log SET {column} = ? WHERE {column} = ?", (tomb_id, user_id)
+        )
 
 
 #: (section, query) of everything stored about one person; `?` is their Telegram id
 _RECORDS = (
-    ("user", ("SELECT id, first_name, username, tg_lang, lang, started, reachable, updated_at"
-             " FROM users WHERE id = ?")),
-    ("person", ("SELECT p.real_name, p.phone, p.org_id, o.code AS org, o.name AS org_name,"
-               " p.consent_at, p.registered_at, p.updated_at"
-               " FROM people p JOIN orgs o ON o.id = p.org_id WHERE p.user_id = ?")),
-    ("roles", ("SELECT o.code AS org, r.role, r.granted_at FROM roles r"
-              " JOIN orgs o ON o.id = r.org_id WHERE r.user_id = ?")),
-    ("hours", ("SELECT id, org_id, served_on, quarters / 4.0 AS hours, description, status,"
-              " source, created_at, decided_at, reason FROM hour_entries WHERE user_id = ?"
-              " ORDER BY id")),
-    ("hour_drafts", ("SELECT served_on, quarters / 4.0 AS hours, description, created_at"
-                    " FROM hour_drafts WHERE user_id = ?")),
-    ("signups", ("SELECT s.activity_id, a.title, a.starts_at, s.status, s.joined_at,"
-                " s.checked_in_at, s.attendance FROM activity_signups s"
-                " JOIN activities a ON a.id = s.activity_id WHERE s.user_id = ?")),
-    ("submissions", ("SELECT campaign_id, org_id, text, file_name, file_size, submitted_at, late"
-                    " FROM campaign_submissions WHERE user_id = ?")),
-    ("acknowledgements", ("SELECT announcement_id, chat_id, first_name, acked_at"
-                         " FROM announcement_acks WHERE user_id = ?")),
+    (
+        "user",
+        (
+            "SELECT id, first_name, username, tg_lang, lang, started, reachable, updated_at"
+            " FROM users WHERE id = ?"
+        ),
+    ),
+    (
+        "person",
+        (
+            "SELECT p.real_name, p.phone, p.org_id, o.code AS org, o.name AS org_name,"
+            " p.consent_at, p.registered_at, p.updated_at"
+            " FROM people p JOIN orgs o ON o.id = p.org_id WHERE p.user_id = ?"
+        ),
+    ),
+    (
+        "roles",
+        (
+            "SELECT o.code AS org, r.role, r.granted_at FROM roles r"
+            " JOIN orgs o ON o.id = r.org_id WHERE r.user_id = ?"
+        ),
+    ),
+    (
+        "hours",
+        (
+            "SELECT id, org_id, served_on, quarters / 4.0 AS hours, description, status,"
+            " source, created_at, decided_at, reason FROM hour_entries WHERE user_id = ?"
+            " ORDER BY id"
+        ),
+    ),
+    (
+        "hour_drafts",
+        (
+            "SELECT served_on, quarters / 4.0 AS hours, description, created_at"
+            " FROM hour_drafts WHERE user_id = ?"
+        ),
+    ),
+    (
+        "signups",
+        (
+            "SELECT s.activity_id, a.title, a.starts_at, s.status, s.joined_at,"
+            " s.checked_in_at, s.attendance FROM activity_signups s"
+            " JOIN activities a ON a.id = s.activity_id WHERE s.user_id = ?"
+        ),
+    ),
+    (
+        "submissions",
+        (
+            "SELECT campaign_id, org_id, text, file_name, file_size, submitted_at, late"
+            " FROM campaign_submissions WHERE user_id = ?"
+        ),
+    ),
+    (
+        "acknowledgements",
+        (
+            "SELECT announcement_id, chat_id, first_name, acked_at"
+            " FROM announcement_acks WHERE user_id = ?"
+        ),
+    ),
     ("chat_presence", "SELECT chat_id, status, checked_at FROM chat_presence WHERE user_id = ?"),
     ("flow", "SELECT name, state, updated_at FROM flows WHERE user_id = ?"),
     ("audit_log", "SELECT at, action, detail, org_id FROM audit_log WHERE target_id = ?"),

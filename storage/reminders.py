@@ -10,27 +10,37 @@ _COLS = "id, kind, ref_id, step, due_at, status, fired_at"
 
 async def add(conn: Conn, kind: str, ref_id: int, step: str, due_at: float) -> bool:
     """Schedule once; an existing (kind, ref_id, step) keeps its row and status."""
-    return await insert_once(conn, "reminders", {"kind": kind, "ref_id": ref_id, "step": step,
-                                                 "due_at": due_at}, key="kind, ref_id, step")
+    return await insert_once(
+        conn,
+        "reminders",
+        {"kind": kind, "ref_id": ref_id, "step": step, "due_at": due_at},
+        key="kind, ref_id, step",
+    )
 
 
 async def cancel(conn: Conn, kind: str, ref_id: int) -> int:
     cur = await conn.execute(
         "UPDATE reminders SET status = 'cancelled' WHERE kind = ? AND ref_id = ?"
-        " AND status = 'pending'", (kind, ref_id))
+        " AND status = 'pending'",
+        (kind, ref_id),
+    )
     return cur.rowcount
 
 
 async def move_ref(conn: Conn, kind: str, old: int, new: int) -> None:
     """Re-point `kind` reminders from `old` to `new` (a migrated chat's digest)."""
-    await conn.execute("UPDATE OR IGNORE reminders SET ref_id = ? WHERE kind = ?"
-                       " AND ref_id = ?", (new, kind, old))
+    await conn.execute(
+        "UPDATE OR IGNORE reminders SET ref_id = ? WHERE kind = ? AND ref_id = ?", (new, kind, old)
+    )
 
 
 async def due(conn: Conn, now: float, limit: int) -> list[Reminder]:
     rows = await fetchall(
-        conn, f"SELECT {_COLS} FROM reminders WHERE status = 'pending' AND due_at <= ?"
-        " ORDER BY due_at, id LIMIT ?", (now, limit))
+        conn,
+        f"SELECT {_COLS} FROM reminders WHERE status = 'pending' AND due_at <= ?"
+        " ORDER BY due_at, id LIMIT ?",
+        (now, limit),
+    )
     return [Reminder.model_validate(dict(r)) for r in rows]
 
 
@@ -38,7 +48,8 @@ async def claim(conn: Conn, reminder_id: int, status: str, now: float) -> bool:
     """pending -> done|missed|failed; False when someone else already took it."""
     cur = await conn.execute(
         "UPDATE reminders SET status = ?, fired_at = ? WHERE id = ? AND status = 'pending'",
-        (status, now, reminder_id))
+        (status, now, reminder_id),
+    )
     return cur.rowcount == 1
 
 
@@ -46,7 +57,9 @@ async def mark_failed(conn: Conn, reminder_id: int, now: float) -> None:
     """A reminder whose handler raised is recorded as failed (whether or not it was claimed)."""
     await conn.execute(
         "UPDATE reminders SET status = 'failed', fired_at = ? WHERE id = ?"
-        " AND status IN ('pending', 'done')", (now, reminder_id))
+        " AND status IN ('pending', 'done')",
+        (now, reminder_id),
+    )
 
 
 async def next_due(conn: Conn) -> float | None:
@@ -56,8 +69,10 @@ async def next_due(conn: Conn) -> float | None:
 
 async def of_ref(conn: Conn, kind: str, ref_id: int) -> list[Reminder]:
     rows = await fetchall(
-        conn, f"SELECT {_COLS} FROM reminders WHERE kind = ? AND ref_id = ? ORDER BY due_at, id",
-        (kind, ref_id))
+        conn,
+        f"SELECT {_COLS} FROM reminders WHERE kind = ? AND ref_id = ? ORDER BY due_at, id",
+        (kind, ref_id),
+    )
     return [Reminder.model_validate(dict(r)) for r in rows]
 
 

@@ -18,8 +18,10 @@ from storage.db import Conn, fetchall, fetchone, subtree_range
 _IN = "JOIN orgs o ON o.id = {alias}.org_id AND o.path LIKE ?"
 #: a member (`people p`) and their presence in their org's active chat
 #: how many of an activity's sign-ups have this attendance, named after it
-_ATTENDED = ("(SELECT COUNT(*) FROM activity_signups s WHERE s.activity_id = a.id"
-             " AND s.attendance = '{attendance}') AS {attendance}")
+_ATTENDED = (
+    "(SELECT COUNT(*) FROM activity_signups s WHERE s.activity_id = a.id"
+    " AND s.attendance = '{attendance}') AS {attendance}"
+)
 _PRESENCE = (
     " LEFT JOIN chats c ON c.org_id = p.org_id AND c.active = 1"
     " LEFT JOIN chat_presence cp ON cp.chat_id = c.id AND cp.user_id = p.user_id"
@@ -43,34 +45,68 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
     like = path + "%"
     out: dict[str, int] = {}
     out.update(await _one(conn, "SELECT COUNT(*) AS orgs FROM orgs WHERE path LIKE ?", (like,)))
-    out.update(await _one(
-        conn, "SELECT COUNT(*) AS chats FROM chats c " + _IN.format(alias="c") +
-        " WHERE c.active = 1", (like,)))
-    out.update(await _one(
-        conn, "SELECT COUNT(DISTINCT r.org_id) AS staffed FROM roles r " + _IN.format(alias="r") +
-        " WHERE r.role = 'secretary'", (like,)))
-    out.update(await _one(
-        conn, "SELECT COUNT(*) AS members, COUNT(cp.user_id) AS members_in_chat FROM people p "
-        + _IN.format(alias="p") + _PRESENCE +
-        " AND cp.status = 'present'", (like,)))
+    out.update(
+        await _one(
+            conn,
+            "SELECT COUNT(*) AS chats FROM chats c "
+            + _IN.format(alias="c")
+            + " WHERE c.active = 1",
+            (like,),
+        )
+    )
+    out.update(
+        await _one(
+            conn,
+            "SELECT COUNT(DISTINCT r.org_id) AS staffed FROM roles r "
+            + _IN.format(alias="r")
+            + " WHERE r.role = 'secretary'",
+            (like,),
+        )
+    )
+    out.update(
+        await _one(
+            conn,
+            "SELECT COUNT(*) AS members, COUNT(cp.user_id) AS members_in_chat FROM people p "
+            + _IN.format(alias="p")
+            + _PRESENCE
+            + " AND cp.status = 'present'",
+            (like,),
+        )
+    )
     # members the coverage audit has looked at (present or not): none means "not checked yet"
-    out.update(await _one(
-        conn, "SELECT COUNT(cp.user_id) AS members_checked FROM people p "
-        + _IN.format(alias="p") + _PRESENCE, (like,)))
+    out.update(
+        await _one(
+            conn,
+            "SELECT COUNT(cp.user_id) AS members_checked FROM people p "
+            + _IN.format(alias="p")
+            + _PRESENCE,
+            (like,),
+        )
+    )
     out.update(await hour_figures(conn, path, year_start_date=year_start_date))
-    out.update(await _one(
-        conn, "SELECT COUNT(DISTINCT a.id) AS activities_held,"
-        " COUNT(s.user_id) AS signed_up,"
-        " COALESCE(SUM(s.attendance = 'present'), 0) AS attended"
-        " FROM activities a " + _IN.format(alias="a") +
-        " LEFT JOIN activity_signups s ON s.activity_id = a.id AND s.status = 'confirmed'"
-        " WHERE a.status = 'closed'", (like,)))
-    out.update(await _one(
-        conn, "SELECT COALESCE(SUM(s.org_id IS NOT NULL AND s.late = 0), 0) AS on_time,"
-        " COALESCE(SUM(s.org_id IS NOT NULL AND s.late = 1), 0) AS late,"
-        " COALESCE(SUM(s.org_id IS NULL AND c.due_at <= ?), 0) AS missing,"
-        " COALESCE(SUM(s.org_id IS NULL AND c.due_at > ?), 0) AS not_due"
-        + _OPEN_OWED, (now, now, like)))
+    out.update(
+        await _one(
+            conn,
+            "SELECT COUNT(DISTINCT a.id) AS activities_held,"
+            " COUNT(s.user_id) AS signed_up,"
+            " COALESCE(SUM(s.attendance = 'present'), 0) AS attended"
+            " FROM activities a "
+            + _IN.format(alias="a")
+            + " LEFT JOIN activity_signups s ON s.activity_id = a.id AND s.status = 'confirmed'"
+            " WHERE a.status = 'closed'",
+            (like,),
+        )
+    )
+    out.update(
+        await _one(
+            conn,
+            "SELECT COALESCE(SUM(s.org_id IS NOT NULL AND s.late = 0), 0) AS on_time,"
+            " COALESCE(SUM(s.org_id IS NOT NULL AND s.late = 1), 0) AS late,"
+            " COALESCE(SUM(s.org_id IS NULL AND c.due_at <= ?), 0) AS missing,"
+            " COALESCE(SUM(s.org_id IS NULL AND c.due_at > ?), 0) AS not_due" + _OPEN_OWED,
+            (now, now, like),
+        )
+    )
     return out
 
 
@@ -86,37 +122,64 @@ async def hour_figures(conn: Conn, path: str, *, year_start_date: str) -> dict[s
     year = int(year_start_date[:4])
     assert year_start_date == f"{year:04d}-01-01", year_start_date
     return await _one(
-        conn, "SELECT COALESCE(SUM(t.quarters), 0) AS quarters_all,"
+        conn,
+        "SELECT COALESCE(SUM(t.quarters), 0) AS quarters_all,"
         " COALESCE(SUM(CASE WHEN t.year >= ? THEN t.quarters END), 0) AS quarters_year"
         " FROM orgs o JOIN hour_totals t ON t.org_id = o.id WHERE o.path >= ? AND o.path < ?",
-        (year, low, high))
+        (year, low, high),
+    )
 
 
 async def per_org(conn: Conn, path: str, *, now: float) -> list[dict[str, Any]]:
     """Each org of the subtree with its own (not rolled-up) coverage and report-back state."""
     like = path + "%"
     orgs = await fetchall(
-        conn, "SELECT o.id, o.code, o.name, o.parent_id, o.depth,"
+        conn,
+        "SELECT o.id, o.code, o.name, o.parent_id, o.depth,"
         " EXISTS (SELECT 1 FROM chats c WHERE c.org_id = o.id AND c.active = 1) AS has_chat,"
         " EXISTS (SELECT 1 FROM roles r WHERE r.org_id = o.id AND r.role = 'secretary')"
-        " AS staffed FROM orgs o WHERE o.path LIKE ? ORDER BY o.depth, o.code", (like,))
-    members = {r[0]: (int(r[1]), int(r[2])) for r in await fetchall(
-        conn, "SELECT p.org_id, COUNT(*), COUNT(cp.user_id) FROM people p "
-        + _IN.format(alias="p") + _PRESENCE +
-        " AND cp.status = 'present' GROUP BY p.org_id", (like,))}
-    campaigns = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in await fetchall(
-        conn, "SELECT co.org_id, SUM(s.org_id IS NULL AND c.due_at <= ?),"
-        " SUM(s.org_id IS NULL AND c.due_at > ?)"
-        + _OPEN_OWED + " GROUP BY co.org_id", (now, now, like))}
+        " AS staffed FROM orgs o WHERE o.path LIKE ? ORDER BY o.depth, o.code",
+        (like,),
+    )
+    members = {
+        r[0]: (int(r[1]), int(r[2]))
+        for r in await fetchall(
+            conn,
+            "SELECT p.org_id, COUNT(*), COUNT(cp.user_id) FROM people p "
+            + _IN.format(alias="p")
+            + _PRESENCE
+            + " AND cp.status = 'present' GROUP BY p.org_id",
+            (like,),
+        )
+    }
+    campaigns = {
+        r[0]: (int(r[1] or 0), int(r[2] or 0))
+        for r in await fetchall(
+            conn,
+            "SELECT co.org_id, SUM(s.org_id IS NULL AND c.due_at <= ?),"
+            " SUM(s.org_id IS NULL AND c.due_at > ?)" + _OPEN_OWED + " GROUP BY co.org_id",
+            (now, now, like),
+        )
+    }
     out = []
     for r in orgs:
         m, inside = members.get(r["id"], (0, 0))
         missing, due = campaigns.get(r["id"], (0, 0))
-        out.append({"id": r["id"], "code": r["code"], "name": r["name"],
-                    "parent_id": r["parent_id"], "depth": r["depth"],
-                    "has_chat": bool(r["has_chat"]), "staffed": bool(r["staffed"]),
-                    "members": m, "members_in_chat": inside,
-                    "campaigns_missing": missing, "campaigns_due": due})
+        out.append(
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "name": r["name"],
+                "parent_id": r["parent_id"],
+                "depth": r["depth"],
+                "has_chat": bool(r["has_chat"]),
+                "staffed": bool(r["staffed"]),
+                "members": m,
+                "members_in_chat": inside,
+                "campaigns_missing": missing,
+                "campaigns_due": due,
+            }
+        )
     return out
 
 
@@ -128,40 +191,58 @@ async def _subtree_rows(conn: Conn, sql: str, path: str) -> list[dict[str, Any]]
 async def members_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
     """Registered members of the subtree for the export (real names: private use only)."""
     return await _subtree_rows(
-        conn, "SELECT o.code AS org_code, o.name AS org_name, p.real_name, p.phone, p.user_id,"
+        conn,
+        "SELECT o.code AS org_code, o.name AS org_name, p.real_name, p.phone, p.user_id,"
         " u.first_name, u.username, p.registered_at,"
         " (SELECT r.role FROM roles r WHERE r.org_id = p.org_id AND r.user_id = p.user_id) AS role,"
         " cp.status AS in_chat, cp.checked_at,"
         " (SELECT COALESCE(SUM(h.quarters), 0) FROM hour_entries h WHERE h.user_id = p.user_id"
         "  AND h.status = 'approved') AS quarters"
-        " FROM people p " + _IN.format(alias="p") +
-        " JOIN users u ON u.id = p.user_id"
-        + _PRESENCE +
-        " ORDER BY o.path, p.real_name", path)
+        " FROM people p "
+        + _IN.format(alias="p")
+        + " JOIN users u ON u.id = p.user_id"
+        + _PRESENCE
+        + " ORDER BY o.path, p.real_name",
+        path,
+    )
 
 
 async def activities_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
     return await _subtree_rows(
-        conn, "SELECT a.id, o.code AS org_code, o.name AS org_name, a.title, a.place,"
+        conn,
+        "SELECT a.id, o.code AS org_code, o.name AS org_name, a.title, a.place,"
         " a.starts_at, a.quarters, a.capacity, a.status, a.confirmed, a.waiting, "
-        + _ATTENDED.format(attendance="present") + ", " + _ATTENDED.format(attendance="no_show")
-        + " FROM activities a " + _IN.format(alias="a") + " ORDER BY a.starts_at, a.id", path)
+        + _ATTENDED.format(attendance="present")
+        + ", "
+        + _ATTENDED.format(attendance="no_show")
+        + " FROM activities a "
+        + _IN.format(alias="a")
+        + " ORDER BY a.starts_at, a.id",
+        path,
+    )
 
 
-async def campaign_rows(conn: Conn, campaign_id: int) -> tuple[dict[str, Any] | None,
-                                                             list[dict[str, Any]]]:
+async def campaign_rows(
+    conn: Conn, campaign_id: int
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """A campaign and, per owing org, its submission (real names: private use only)."""
     head = await fetchone(
-        conn, "SELECT c.id, c.title, c.due_at, c.status, c.org_id, o.path, o.name AS org_name"
-        " FROM campaigns c JOIN orgs o ON o.id = c.org_id WHERE c.id = ?", (campaign_id,))
+        conn,
+        "SELECT c.id, c.title, c.due_at, c.status, c.org_id, o.path, o.name AS org_name"
+        " FROM campaigns c JOIN orgs o ON o.id = c.org_id WHERE c.id = ?",
+        (campaign_id,),
+    )
     if head is None:
         return None, []
     rows = await fetchall(
-        conn, "SELECT o.code AS org_code, o.name AS org_name, s.user_id, p.real_name,"
+        conn,
+        "SELECT o.code AS org_code, o.name AS org_name, s.user_id, p.real_name,"
         " u.first_name, s.submitted_at, s.late, s.versions, s.text, s.file_name"
         " FROM campaign_orgs co JOIN orgs o ON o.id = co.org_id"
         " LEFT JOIN campaign_submissions s ON s.campaign_id = co.campaign_id"
         " AND s.org_id = co.org_id"
         " LEFT JOIN people p ON p.user_id = s.user_id LEFT JOIN users u ON u.id = s.user_id"
-        " WHERE co.campaign_id = ? ORDER BY o.path", (campaign_id,))
+        " WHERE co.campaign_id = ? ORDER BY o.path",
+        (campaign_id,),
+    )
     return dict(head), [dict(r) for r in rows]

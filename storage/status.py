@@ -12,19 +12,30 @@ FAILURES_SHOWN = 5  # the last few messages given up, for `towerbot status`
 async def put(conn: Conn, key: str, value: str) -> None:
     await conn.execute(
         "INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value))
+        (key, value),
+    )
 
 
 async def collect(conn: Conn) -> dict[str, Any]:
-    outbox = {r["status"]: r["n"] for r in await fetchall(
-        conn, "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")}
+    outbox = {
+        r["status"]: r["n"]
+        for r in await fetchall(conn, "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+    }
     oldest = await fetchone(conn, "SELECT MIN(created_at) FROM outbox WHERE status = 'pending'")
-    reminders = {r[0]: r[1] for r in await fetchall(
-        conn, "SELECT status, COUNT(*) FROM reminders GROUP BY status")}
+    reminders = {
+        r[0]: r[1]
+        for r in await fetchall(conn, "SELECT status, COUNT(*) FROM reminders GROUP BY status")
+    }
     next_due = await fetchone(conn, "SELECT MIN(due_at) FROM reminders WHERE status = 'pending'")
-    failures = [dict(r) for r in await fetchall(
-        conn, "SELECT id, chat_id, kind, ref, error, created_at FROM outbox"
-        " WHERE status = 'failed' ORDER BY id DESC LIMIT ?", (FAILURES_SHOWN,))]
+    failures = [
+        dict(r)
+        for r in await fetchall(
+            conn,
+            "SELECT id, chat_id, kind, ref, error, created_at FROM outbox"
+            " WHERE status = 'failed' ORDER BY id DESC LIMIT ?",
+            (FAILURES_SHOWN,),
+        )
+    ]
     kv = {r[0]: r[1] for r in await fetchall(conn, "SELECT key, value FROM kv")}
     version = await fetchone(conn, "SELECT MAX(version) FROM schema_migrations")
     return {

@@ -13,8 +13,14 @@ _PERSON = "user_id, real_name, phone, org_id, consent_at, registered_at"
 
 
 async def upsert_user(
-    conn: Conn, *, user_id: int, first_name: str, username: str | None, tg_lang: str | None,
-    started: bool, now: float,
+    conn: Conn,
+    *,
+    user_id: int,
+    first_name: str,
+    username: str | None,
+    tg_lang: str | None,
+    started: bool,
+    now: float,
 ) -> None:
     """Record what Telegram tells us of a user; a private message also marks them reachable.
 
@@ -46,7 +52,8 @@ async def upsert_user(
 async def username_holders(conn: Conn, username: str) -> list[int]:
     """Every account ever seen with this username (compared case-insensitively)."""
     rows = await fetchall(
-        conn, "SELECT user_id FROM usernames WHERE username = lower(?) ORDER BY user_id",
+        conn,
+        "SELECT user_id FROM usernames WHERE username = lower(?) ORDER BY user_id",
         (username,),
     )
     return [int(r["user_id"]) for r in rows]
@@ -149,7 +156,8 @@ async def remove_all_roles(conn: Conn, user_id: int) -> None:
 
 async def roles_of(conn: Conn, user_id: int) -> list[RoleGrant]:
     rows = await fetchall(
-        conn, "SELECT org_id, user_id, role FROM roles WHERE user_id = ? ORDER BY org_id",
+        conn,
+        "SELECT org_id, user_id, role FROM roles WHERE user_id = ? ORDER BY org_id",
         (user_id,),
     )
     return [RoleGrant.model_validate(dict(r)) for r in rows]
@@ -169,7 +177,9 @@ async def holders(conn: Conn, org_ids: list[int], role: str) -> list[RoleGrant]:
 
 
 async def get_flow(conn: Conn, user_id: int) -> Flow | None:
-    row = await fetchone(conn, "SELECT user_id, name, state FROM flows WHERE user_id = ?", (user_id,))
+    row = await fetchone(
+        conn, "SELECT user_id, name, state FROM flows WHERE user_id = ?", (user_id,)
+    )
     if not row:
         return None
     return Flow(user_id=row["user_id"], name=row["name"], state=json.loads(row["state"]))
@@ -197,19 +207,39 @@ async def profile(conn: Conn, user_id: int) -> tuple[User | None, Person | None,
         " p.real_name, p.phone, p.org_id, p.consent_at, p.registered_at,"
         " o.code, o.name, o.kind, o.parent_id, o.path, o.depth"
         " FROM users u LEFT JOIN people p ON p.user_id = u.id"
-        " LEFT JOIN orgs o ON o.id = p.org_id WHERE u.id = ?", (user_id,))
+        " LEFT JOIN orgs o ON o.id = p.org_id WHERE u.id = ?",
+        (user_id,),
+    )
     if row is None:
         return None, None, None
-    user = User(id=row["id"], first_name=row["first_name"], username=row["username"],
-                tg_lang=row["tg_lang"], lang=row["lang"], started=row["started"],
-                reachable=row["reachable"])
+    user = User(
+        id=row["id"],
+        first_name=row["first_name"],
+        username=row["username"],
+        tg_lang=row["tg_lang"],
+        lang=row["lang"],
+        started=row["started"],
+        reachable=row["reachable"],
+    )
     if row["real_name"] is None:
         return user, None, None
-    person = Person(user_id=row["id"], real_name=row["real_name"], phone=row["phone"],
-                    org_id=row["org_id"], consent_at=row["consent_at"],
-                    registered_at=row["registered_at"])
-    org = Org(id=row["org_id"], code=row["code"], name=row["name"], kind=row["kind"],
-              parent_id=row["parent_id"], path=row["path"], depth=row["depth"])
+    person = Person(
+        user_id=row["id"],
+        real_name=row["real_name"],
+        phone=row["phone"],
+        org_id=row["org_id"],
+        consent_at=row["consent_at"],
+        registered_at=row["registered_at"],
+    )
+    org = Org(
+        id=row["org_id"],
+        code=row["code"],
+        name=row["name"],
+        kind=row["kind"],
+        parent_id=row["parent_id"],
+        path=row["path"],
+        depth=row["depth"],
+    )
     return user, person, org
 
 
@@ -219,23 +249,39 @@ async def roles_with_orgs(conn: Conn, user_id: int) -> list[tuple[Org, str]]:
         conn,
         "SELECT r.role, o.id, o.code, o.name, o.kind, o.parent_id, o.path, o.depth"
         " FROM roles r JOIN orgs o ON o.id = r.org_id WHERE r.user_id = ? ORDER BY o.id",
-        (user_id,))
-    return [(Org(id=r["id"], code=r["code"], name=r["name"], kind=r["kind"],
-                 parent_id=r["parent_id"], path=r["path"], depth=r["depth"]), r["role"])
-            for r in rows]
+        (user_id,),
+    )
+    return [
+        (
+            Org(
+                id=r["id"],
+                code=r["code"],
+                name=r["name"],
+                kind=r["kind"],
+                parent_id=r["parent_id"],
+                path=r["path"],
+                depth=r["depth"],
+            ),
+            r["role"],
+        )
+        for r in rows
+    ]
 
 
 # --- /forgetme ------------------------------------------------------------------------------
 
+
 async def add_tombstone(conn: Conn, tomb_id: int) -> bool:
     """A new tombstone (a nameless users row with a negative id); False if the id is taken."""
-    cur = await conn.execute("INSERT INTO tombstones(id) VALUES (?) ON CONFLICT DO NOTHING",
-                             (tomb_id,))
+    cur = await conn.execute(
+        "INSERT INTO tombstones(id) VALUES (?) ON CONFLICT DO NOTHING", (tomb_id,)
+    )
     if cur.rowcount != 1:
         return False
     await conn.execute(
         "INSERT INTO users(id, first_name, started, reachable, updated_at) VALUES (?, '', 0, 0, 0)",
-        (tomb_id,))
+        (tomb_id,),
+    )
     return True
 
 

@@ -34,8 +34,9 @@ class Harness:
     def db(self) -> Any:
         return self.services.db
 
-    async def send(self, user: dict, chat: dict | int | None, text: str,
-                   reply_to: dict | None = None) -> list:
+    async def send(
+        self, user: dict, chat: dict | int | None, text: str, reply_to: dict | None = None
+    ) -> list:
         """A user sends `text`; returns what the bot sent in answer (direct replies only)."""
         mark = len(self.em.sent)
         update = self.em.text(user, chat, text, reply_to=reply_to)
@@ -66,8 +67,13 @@ class Harness:
         return texts[-1] if texts else ""
 
 
-async def start_harness(tmp_path: Path, em: Emulator | None = None, clock: Clock | None = None,
-                        db_name: str = "towerbot.sqlite3", **settings: Any) -> tuple[Any, Harness]:
+async def start_harness(
+    tmp_path: Path,
+    em: Emulator | None = None,
+    clock: Clock | None = None,
+    db_name: str = "towerbot.sqlite3",
+    **settings: Any,
+) -> tuple[Any, Harness]:
     # short bursts of direct replies in one chat are tolerated by Telegram; the outbox's own
     # tests exercise the strict per-chat limit
     em = em or Emulator(per_chat_burst=20)
@@ -97,12 +103,16 @@ async def tower(tb: Harness) -> AsyncIterator[dict[str, Any]]:
 async def register(tb: Harness, user: dict, name: str, org_code: str | None = None) -> None:
     """Walk a user through /register (deep link into org_code when given)."""
     em = tb.em
-    await tb.send(user, None, f"/start join_{org_code.replace('.', '-')}" if org_code else "/register")
+    await tb.send(
+        user, None, f"/start join_{org_code.replace('.', '-')}" if org_code else "/register"
+    )
     if not org_code:
         raise ValueError("register() in tests needs an org code")
     await tb.press(user, em.messages_to(user["id"])[-1], "reg:age:n")  # 14 or older
     await tb.send(user, None, name)
-    await tb.send(user, None, "跳过" if (user.get("language_code") or "zh").startswith("zh") else "Skip")
+    await tb.send(
+        user, None, "跳过" if (user.get("language_code") or "zh").startswith("zh") else "Skip"
+    )
     consent = em.messages_to(user["id"])[-1]  # the summary with the notice: one tap
     await tb.press(user, consent, "reg:consent:y")
 
@@ -116,22 +126,38 @@ async def build_tower(tb: Harness) -> dict[str, Any]:
     outsider = em.add_user("路人")
     root = em.add_group("雁山区团委工作群", members=[boss["id"], sec_a["id"]])
     chat_a = em.add_group("大埠乡团委工作群", members=[boss["id"], sec_a["id"], member_a["id"]])
-    chat_b = em.add_group("雁山街道团工委群", members=[boss["id"], member_b["id"]], type="supergroup")
+    chat_b = em.add_group(
+        "雁山街道团工委群", members=[boss["id"], member_b["id"]], type="supergroup"
+    )
     await tb.send(boss, None, "/start")
-    await found_tower(tb.send, boss, root, YANSHAN_ORGS[:2],
-                      binds=[(chat_a, "yanshan.dabu"), (chat_b, "yanshan.jiedao")])
+    await found_tower(
+        tb.send,
+        boss,
+        root,
+        YANSHAN_ORGS[:2],
+        binds=[(chat_a, "yanshan.dabu"), (chat_b, "yanshan.jiedao")],
+    )
     await register(tb, boss, "王晓明", "yanshan")
     await register(tb, sec_a, "李娜", "yanshan.dabu")
     await register(tb, member_a, "陈小红", "yanshan.dabu")
     await register(tb, member_b, "Tom Li", "yanshan.jiedao")
     said = em.text(sec_a, chat_a, "大家好")["message"]
     await tb.send(boss, chat_a, "/role secretary", reply_to=said)
-    return {"boss": boss, "sec_a": sec_a, "member_a": member_a, "member_b": member_b,
-            "outsider": outsider, "root": root, "chat_a": chat_a, "chat_b": chat_b}
+    return {
+        "boss": boss,
+        "sec_a": sec_a,
+        "member_a": member_a,
+        "member_b": member_b,
+        "outsider": outsider,
+        "root": root,
+        "chat_a": chat_a,
+        "chat_b": chat_b,
+    }
 
 
 # --- CI: a skipped test is a test that did not run ------------------------------------------
 # With TOWERBOT_NO_SKIPS=1 (set by .ci/run) any skip fails the run, and the summary names them.
+
 
 def _no_skips() -> bool:
     return os.environ.get("TOWERBOT_NO_SKIPS") == "1"

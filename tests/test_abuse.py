@@ -25,22 +25,80 @@ from bot.texts import CATALOGUES
 from tests.conftest import Harness, build_tower
 
 COMMANDS = [
-    "setup", "bind", "unbind", "org", "role", "start", "register", "cancel", "me", "forgetme",
-    "lang", "help", "hours", "myhours", "pending", "export", "activity", "activities", "checkin",
-    "close", "deadline", "submit", "announce", "stats", "chart",
+    "setup",
+    "bind",
+    "unbind",
+    "org",
+    "role",
+    "start",
+    "register",
+    "cancel",
+    "me",
+    "forgetme",
+    "lang",
+    "help",
+    "hours",
+    "myhours",
+    "pending",
+    "export",
+    "activity",
+    "activities",
+    "checkin",
+    "close",
+    "deadline",
+    "submit",
+    "announce",
+    "stats",
+    "chart",
 ]
-WORDS = st.sampled_from([
-    "add", "new", "status", "list", "cancel", "secretary", "staff", "member", "hours", "members",
-    "zh", "en", "yanshan", "yanshan.dabu", "1", "0", "-5", "99999999999999999999", "2.5", "24.25",
-    "2026-11-20", "2099-01-01", "|", "cascade", "urgent", "all", "<b>", "&amp;", "\u202e", "🎉",
-    "join_yanshan", "act_1", "sub_1", "coverage", "tower", "myhours", "@tom_b", "2026-13-45 25:61",
-])
+WORDS = st.sampled_from(
+    [
+        "add",
+        "new",
+        "status",
+        "list",
+        "cancel",
+        "secretary",
+        "staff",
+        "member",
+        "hours",
+        "members",
+        "zh",
+        "en",
+        "yanshan",
+        "yanshan.dabu",
+        "1",
+        "0",
+        "-5",
+        "99999999999999999999",
+        "2.5",
+        "24.25",
+        "2026-11-20",
+        "2099-01-01",
+        "|",
+        "cascade",
+        "urgent",
+        "all",
+        "<b>",
+        "&amp;",
+        "\u202e",
+        "🎉",
+        "join_yanshan",
+        "act_1",
+        "sub_1",
+        "coverage",
+        "tower",
+        "myhours",
+        "@tom_b",
+        "2026-13-45 25:61",
+    ]
+)
 ARGS = st.lists(st.one_of(WORDS, st.text(min_size=1, max_size=30)), max_size=8).map(" ".join)
 INTERNAL = {CATALOGUES["zh"]["err_internal"], CATALOGUES["en"]["err_internal"]}
 
 
 #: kv rows written on every update by design (`towerbot status`), not by the command
-VOLATILE = ('INSERT INTO "kv" VALUES(\'heartbeat\'', 'INSERT INTO "kv" VALUES(\'last_update\'')
+VOLATILE = ("INSERT INTO \"kv\" VALUES('heartbeat'", "INSERT INTO \"kv\" VALUES('last_update'")
 
 
 def dump(path: str) -> list[str]:
@@ -60,8 +118,12 @@ def pattern_of(template: str) -> re.Pattern[str]:
 
 
 #: every usage line and error text in both languages: an answer matching one is not a success
-NOT_SUCCESS = [pattern_of(text) for cat in CATALOGUES.values() for key, text in cat.items()
-               if key.startswith(("usage_", "err_")) and isinstance(text, str)]
+NOT_SUCCESS = [
+    pattern_of(text)
+    for cat in CATALOGUES.values()
+    for key, text in cat.items()
+    if key.startswith(("usage_", "err_")) and isinstance(text, str)
+]
 
 
 def is_failure_answer(text: str) -> bool:
@@ -109,8 +171,9 @@ async def world(tb: Harness) -> dict:
     a person's first message anywhere is recorded (users row, chat presence, started), which
     is that message's doing, not the command's whose dump is compared."""
     w = await build_tower(tb)
-    w["unbound"] = tb.em.add_group("未绑定的群", members=[
-        u["id"] for k, u in w.items() if k in ("boss", "sec_a", "member_a")])
+    w["unbound"] = tb.em.add_group(
+        "未绑定的群", members=[u["id"] for k, u in w.items() if k in ("boss", "sec_a", "member_a")]
+    )
     for who in ("boss", "sec_a", "member_a", "member_b", "outsider"):
         for where in (None, w["root"], w["chat_a"], w["chat_b"], w["unbound"]):
             await tb.send(w[who], where, "你好")
@@ -118,13 +181,20 @@ async def world(tb: Harness) -> dict:
     return w
 
 
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(command=st.sampled_from(COMMANDS), args=ARGS,
-       who=st.sampled_from(["boss", "sec_a", "member_a", "member_b", "outsider"]),
-       where=st.sampled_from(["private", "root", "chat_a", "chat_b", "unbound"]))
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    command=st.sampled_from(COMMANDS),
+    args=ARGS,
+    who=st.sampled_from(["boss", "sec_a", "member_a", "member_b", "outsider"]),
+    where=st.sampled_from(["private", "root", "chat_a", "chat_b", "unbound"]),
+)
 async def test_no_traceback_and_failed_answers_change_nothing(
-        tb: Harness, world: dict, command: str, args: str, who: str, where: str) -> None:
+    tb: Harness, world: dict, command: str, args: str, who: str, where: str
+) -> None:
     em = tb.em
     em.limits = False  # this test is about input, not Telegram's pacing (tested elsewhere)
     user = world[who]
@@ -139,8 +209,7 @@ async def test_no_traceback_and_failed_answers_change_nothing(
     replies = [s.text or "" for s in em.sent[mark:] if s.chat_id == chat_id]
     assert not any(r in INTERNAL for r in replies), (text, who, where, replies)
     assert not outcome.startswith("error"), (text, who, where, outcome)
-    failed = outcome.startswith("refused") or (
-        len(replies) == 1 and is_failure_answer(replies[0]))
+    failed = outcome.startswith("refused") or (len(replies) == 1 and is_failure_answer(replies[0]))
     if failed:
         assert dump(tb.settings.db) == before, (text, who, where, outcome, replies)
 
@@ -161,7 +230,9 @@ async def test_flooding_user_is_slowed_down_without_delaying_others(tmp_path) ->
         await ctx.__aexit__(None, None, None)
 
 
-async def test_reply_hitting_group_flood_limit_goes_through_outbox(world: dict, tb: Harness) -> None:
+async def test_reply_hitting_group_flood_limit_goes_through_outbox(
+    world: dict, tb: Harness
+) -> None:
     em = tb.em
     chat = world["chat_a"]
     em.inject(method="sendMessage", chat_id=chat["id"], error="retry_after", retry_after=1)

@@ -65,10 +65,18 @@ async def register_many(tb: Harness, n: int, org_code: str, prefix: str) -> list
     now = time.time()
     async with tb.db.transaction() as tx:
         for u in users:
-            await users_repo.upsert_user(tx, user_id=u["id"], first_name=u["first_name"],
-                                         username=None, tg_lang="zh", started=True, now=now)
-            await users_repo.save_person(tx, user_id=u["id"], real_name=f"R{u['id']}",
-                                         phone=None, org_id=org.id, now=now)
+            await users_repo.upsert_user(
+                tx,
+                user_id=u["id"],
+                first_name=u["first_name"],
+                username=None,
+                tg_lang="zh",
+                started=True,
+                now=now,
+            )
+            await users_repo.save_person(
+                tx, user_id=u["id"], real_name=f"R{u['id']}", phone=None, org_id=org.id, now=now
+            )
     return users
 
 
@@ -83,23 +91,27 @@ def answers_since(tb: Harness, mark: int) -> list[dict]:
 
 # --- parsing (pure) --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, key", [
-    ("only | three | fields", "usage_activity"),
-    ("a | 2030-13-01 09:00 | 2 | 20 | here", "err_act_when"),
-    ("a | 2030-01-01 quarter past 9 | 2 | 20 | here", "err_act_when"),  # 9am is a time now
-    ("a | 2020-01-01 09:00 | 2 | 20 | here", "err_act_past"),
-    ("a | NEXT | 0 | 20 | here", "err_act_hours"),
-    ("a | NEXT | 24.25 | 20 | here", "err_act_hours"),
-    ("a | NEXT | 1.3 | 20 | here", "err_act_hours"),
-    ("a | NEXT | 2 | 0 | here", "err_act_capacity"),
-    ("a | NEXT | 2 | 100001 | here", "err_act_capacity"),
-    ("a | NEXT | 2 | -5 | here", "err_act_capacity"),
-    ("x" * 101 + " | NEXT | 2 | 5 | here", "err_act_title_long"),
-    (" | NEXT | 2 | 5 | here", "err_act_title_empty"),
-    ("a | NEXT | 2 | 5 | " + "p" * 201, "err_act_place_long"),
-    ("a | NEXT | 2 | 5 | here | 91,10", "err_act_coords"),
-    ("a | NEXT | 2 | 5 | here | nonsense", "err_act_extra"),
-])
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("only | three | fields", "usage_activity"),
+        ("a | 2030-13-01 09:00 | 2 | 20 | here", "err_act_when"),
+        ("a | 2030-01-01 quarter past 9 | 2 | 20 | here", "err_act_when"),  # 9am is a time now
+        ("a | 2020-01-01 09:00 | 2 | 20 | here", "err_act_past"),
+        ("a | NEXT | 0 | 20 | here", "err_act_hours"),
+        ("a | NEXT | 24.25 | 20 | here", "err_act_hours"),
+        ("a | NEXT | 1.3 | 20 | here", "err_act_hours"),
+        ("a | NEXT | 2 | 0 | here", "err_act_capacity"),
+        ("a | NEXT | 2 | 100001 | here", "err_act_capacity"),
+        ("a | NEXT | 2 | -5 | here", "err_act_capacity"),
+        ("x" * 101 + " | NEXT | 2 | 5 | here", "err_act_title_long"),
+        (" | NEXT | 2 | 5 | here", "err_act_title_empty"),
+        ("a | NEXT | 2 | 5 | " + "p" * 201, "err_act_place_long"),
+        ("a | NEXT | 2 | 5 | here | 91,10", "err_act_coords"),
+        ("a | NEXT | 2 | 5 | here | nonsense", "err_act_extra"),
+    ],
+)
 def test_parse_refusals(text: str, key: str) -> None:
     nxt, _ = when(86400)
     with pytest.raises(Refusal) as caught:
@@ -109,16 +121,23 @@ def test_parse_refusals(text: str, key: str) -> None:
 
 def test_parse_full_line() -> None:
     nxt, ts = when(86400)
-    got = parse_activity(f"七彩 | {nxt} | 2.5 | 20 | 青年之家 | 25.18,110.30 | cascade",
-                         time.time(), Settings())
+    got = parse_activity(
+        f"七彩 | {nxt} | 2.5 | 20 | 青年之家 | 25.18,110.30 | cascade", time.time(), Settings()
+    )
     assert (got.title, got.starts_at, got.quarters, got.capacity, got.place) == (
-        "七彩", ts, 10, 20, "青年之家")
+        "七彩",
+        ts,
+        10,
+        20,
+        "青年之家",
+    )
     assert (got.lat, got.lon, got.cascade) == (25.18, 110.30, True)
     assert step_name(timedelta(hours=24)) == "24h" and step_name(timedelta(minutes=90)) == "90m"
     assert 110 < distance_m(25.0, 110.0, 25.001, 110.0) < 112
 
 
 # --- cards and sign-up -----------------------------------------------------------------------
+
 
 async def test_card_signup_cancel_and_repeat(tb: Harness) -> None:
     t = await build_tower(tb)
@@ -157,12 +176,14 @@ async def _has(tb: Harness, card: Any, text: str) -> bool:
 
 # --- the storm -------------------------------------------------------------------------------
 
+
 async def test_signup_storm_three_chats(tb: Harness) -> None:
     """300 people in 3 chats press Sign up at once on capacity 50."""
     t = await build_tower(tb)
     nxt, _ = when(3 * 86400)
-    act_id, _root_card = await create(tb, t["boss"], t["root"],
-                                     f"全区志愿服务日 | {nxt} | 4 | 50 | 雁山广场 | cascade")
+    act_id, _root_card = await create(
+        tb, t["boss"], t["root"], f"全区志愿服务日 | {nxt} | 4 | 50 | 雁山广场 | cascade"
+    )
     await tb.drain()
     cards = {c.chat_id: c for c in await act_repo.cards_of(tb.db.reader, [act_id])}
     assert set(cards) == {t["root"]["id"], t["chat_a"]["id"], t["chat_b"]["id"]}
@@ -170,9 +191,11 @@ async def test_signup_storm_three_chats(tb: Harness) -> None:
     cards = {c.chat_id: c for c in await act_repo.cards_of(tb.db.reader, [act_id])}
     assert all(c.message_id for c in cards.values())
 
-    people = (await register_many(tb, 100, "yanshan", "R")
-              + await register_many(tb, 100, "yanshan.dabu", "A")
-              + await register_many(tb, 100, "yanshan.jiedao", "B"))
+    people = (
+        await register_many(tb, 100, "yanshan", "R")
+        + await register_many(tb, 100, "yanshan.dabu", "A")
+        + await register_many(tb, 100, "yanshan.jiedao", "B")
+    )
     chats = [t["root"]["id"]] * 100 + [t["chat_a"]["id"]] * 100 + [t["chat_b"]["id"]] * 100
     # interleave the chats so that every copy takes presses during the whole storm
     order = [i for k in range(100) for i in (k, 100 + k, 200 + k)]
@@ -198,8 +221,7 @@ async def test_signup_storm_three_chats(tb: Harness) -> None:
     await tb.drain()
 
     async def settled() -> bool:
-        return all("50/50 · 候补 250" in current(tb, cid, c.message_id)
-                   for cid, c in cards.items())
+        return all("50/50 · 候补 250" in current(tb, cid, c.message_id) for cid, c in cards.items())
 
     assert await wait_for(settled, timeout=15)
     edit_calls = [c for c in tb.em.calls if c.method == "editMessageText"]
@@ -250,6 +272,7 @@ async def test_overlap_is_warned_privately(tb: Harness) -> None:
 
 # --- not registered --------------------------------------------------------------------------
 
+
 async def test_unregistered_press_gets_deep_link_and_is_signed_up_after(tb: Harness) -> None:
     t = await build_tower(tb)
     nxt, _ = when(2 * 86400)
@@ -284,6 +307,7 @@ async def test_unregistered_press_gets_deep_link_and_is_signed_up_after(tb: Harn
 
 # --- reminders across a restart --------------------------------------------------------------
 
+
 async def test_reminders_fire_once_across_a_restart(tmp_path: Path) -> None:
     start_text, start_ts = when(240)
     now = time.time()
@@ -309,6 +333,7 @@ async def test_reminders_fire_once_across_a_restart(tmp_path: Path) -> None:
 
     ctx2, tb2 = await start_harness(tmp_path, em=em, activity_reminders=[first, second])
     try:
+
         async def second_arrived() -> bool:
             await tb2.drain(1.0)
             return len(reminders_to(t["member_a"])) == 2
@@ -327,6 +352,7 @@ async def test_reminders_fire_once_across_a_restart(tmp_path: Path) -> None:
 
 
 # --- check-in, closing, hours ----------------------------------------------------------------
+
 
 async def test_checkin_window_roster_and_close_credits_hours(tb: Harness) -> None:
     t = await build_tower(tb)
@@ -366,11 +392,16 @@ async def test_checkin_window_roster_and_close_credits_hours(tb: Harness) -> Non
     assert "does not belong" in answers_since(tb, mark)[0]["text"]
 
     sent = await tb.send(t["sec_a"], t["chat_a"], f"/close {act_id}")
-    assert "签到 2 人" in first_reply(sent).text and "5 小时" in first_reply(sent).text and "未到 1 人" in first_reply(sent).text
+    assert (
+        "签到 2 人" in first_reply(sent).text
+        and "5 小时" in first_reply(sent).text
+        and "未到 1 人" in first_reply(sent).text
+    )
     for p in (t["member_a"], people[0]):
         entries = await hours_repo.approved_of(tb.db.reader, p["id"])
         assert [(e.quarters, e.source, e.status) for e in entries] == [
-            (10, f"activity:{act_id}", "approved")]
+            (10, f"activity:{act_id}", "approved")
+        ]
     no_show = await act_repo.signup_of(tb.db.reader, act_id, people[1]["id"])
     assert no_show.attendance == "no_show"
     assert await hours_repo.approved_of(tb.db.reader, people[1]["id"]) == []
@@ -388,8 +419,9 @@ async def test_checkin_window_roster_and_close_credits_hours(tb: Harness) -> Non
 async def test_checkin_needs_a_live_location_nearby(tb: Harness) -> None:
     t = await build_tower(tb)
     soon, _ = when(1800)
-    act_id, card = await create(tb, t["sec_a"], t["chat_a"],
-                                f"定点签到 | {soon} | 1 | 5 | 广场 | 25.1823,110.3051")
+    act_id, card = await create(
+        tb, t["sec_a"], t["chat_a"], f"定点签到 | {soon} | 1 | 5 | 广场 | 25.1823,110.3051"
+    )
     await tb.press(t["member_a"], card, f"act:{act_id}:join")
     button = (await tb.send(t["sec_a"], t["chat_a"], f"/checkin {act_id}"))[0]
     assert "300 米" in button.text
@@ -411,6 +443,7 @@ async def test_checkin_needs_a_live_location_nearby(tb: Harness) -> None:
 
 
 # --- tampered and stale buttons --------------------------------------------------------------
+
 
 async def test_tampered_and_stale_buttons_are_refused(tb: Harness) -> None:
     t = await build_tower(tb)
@@ -445,6 +478,7 @@ async def test_tampered_and_stale_buttons_are_refused(tb: Harness) -> None:
 
 # --- bad input -------------------------------------------------------------------------------
 
+
 async def test_bad_input_answers_and_changes_nothing(tb: Harness) -> None:
     t = await build_tower(tb)
     nxt, _ = when(86400)
@@ -461,7 +495,10 @@ async def test_bad_input_answers_and_changes_nothing(tb: Harness) -> None:
     ]
     for fields, expected in cases:
         sent = await tb.send(t["sec_a"], t["chat_a"], f"/activity {fields}")
-        assert len(sent) == 1 and expected in first_reply(sent).text, (fields, first_reply(sent).text)
+        assert len(sent) == 1 and expected in first_reply(sent).text, (
+            fields,
+            first_reply(sent).text,
+        )
         assert "例如：/activity" in first_reply(sent).text or "例如" in first_reply(sent).text
     good = f"x | {nxt} | 1 | 5 | y"
     sent = await tb.send(t["member_a"], t["chat_a"], f"/activity {good}")
@@ -484,6 +521,7 @@ async def test_bad_input_answers_and_changes_nothing(tb: Harness) -> None:
 
 
 # --- cancel, list, guided form ---------------------------------------------------------------
+
 
 async def test_cancel_tells_everyone_and_list_shows_open_ones(tb: Harness) -> None:
     t = await build_tower(tb)
@@ -526,8 +564,16 @@ async def test_guided_form_posts_the_card_into_the_group(tb: Harness) -> None:
     sec = t["sec_a"]
     assert "第 1 步" in tb.last_text(sec["id"])
     nxt, _ = when(2 * 86400)
-    steps = [("周末支教", "第 2 步"), ("明天下午", "无效"), (nxt, "第 3 步"), ("0.1", "0.25 到 24"),
-             ("3", "第 4 步"), ("20", "第 5 步"), ("希望小学", "第 6 步"), ("跳过", "已创建")]
+    steps = [
+        ("周末支教", "第 2 步"),
+        ("明天下午", "无效"),
+        (nxt, "第 3 步"),
+        ("0.1", "0.25 到 24"),
+        ("3", "第 4 步"),
+        ("20", "第 5 步"),
+        ("希望小学", "第 6 步"),
+        ("跳过", "已创建"),
+    ]
     for text, expected in steps:
         sent = [s for s in await tb.send(sec, None, text) if s.chat_id == sec["id"]]
         assert expected in sent[-1].text, (text, sent[-1].text)

@@ -20,8 +20,13 @@ MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=TZ).timestamp()
 
 
 def copies(tb: Harness, chat_id: int, needle: str) -> list[Any]:
-    return [s for s in tb.em.sent if s.chat_id == chat_id and s.method in
-            ("sendMessage", "sendDocument", "sendPhoto") and needle in (s.text or "")]
+    return [
+        s
+        for s in tb.em.sent
+        if s.chat_id == chat_id
+        and s.method in ("sendMessage", "sendDocument", "sendPhoto")
+        and needle in (s.text or "")
+    ]
 
 
 def ack_button(sent: Any) -> str:
@@ -31,8 +36,9 @@ def ack_button(sent: Any) -> str:
 @pytest.fixture
 async def clocked(tmp_path: Path) -> AsyncIterator[tuple[Harness, FakeClock]]:
     clock = FakeClock(MORNING)
-    ctx, tb = await start_harness(tmp_path, clock=clock, chat_daily_budget=2,
-                                  announce_ack_reminder="24h")
+    ctx, tb = await start_harness(
+        tmp_path, clock=clock, chat_daily_budget=2, announce_ack_reminder="24h"
+    )
     try:
         yield tb, clock
     finally:
@@ -81,11 +87,19 @@ async def test_cascade_removed_and_migrated_chats(tb: Harness) -> None:
     await tb.press(boss, copies(tb, t["root"]["id"], "周六")[0], "ann:1:ack")
     acks = await ann_repo.acks(tb.db.reader, 1)
     assert sorted(a.user_id for a in acks) == sorted(
-        [t["sec_a"]["id"], t["member_a"]["id"], boss["id"]])
+        [t["sec_a"]["id"], t["member_a"]["id"], boss["id"]]
+    )
 
     board = await tb.services.announcements.board(boss["id"], t["root"]["id"], 1)
-    assert board.counts() == {"chats": 4, "delivered": 4, "digest_wait": 0, "pending": 0,
-                              "failed": 0, "acked_chats": 3, "acks": 3}
+    assert board.counts() == {
+        "chats": 4,
+        "delivered": 4,
+        "digest_wait": 0,
+        "pending": 0,
+        "failed": 0,
+        "acked_chats": 3,
+        "acks": 3,
+    }
     by_chat = {target.chat_id: target for target in board.targets}
     assert set(by_chat) == set(live)
     sent_a = copies(tb, new_a["id"], "周六")[0]
@@ -128,7 +142,8 @@ async def test_reply_with_a_document_is_copied_by_file_id(tb: Harness) -> None:
     await tb.drain()
     sent = [d for d in em.documents if d["caption"] and "三月活动计划" in d["caption"]]
     assert sorted(d["chat_id"] for d in sent) == sorted(
-        [t["root"]["id"], t["chat_a"]["id"], t["chat_b"]["id"]])
+        [t["root"]["id"], t["chat_a"]["id"], t["chat_b"]["id"]]
+    )
     assert {d["file_id"] for d in sent} == {doc["document"]["file_id"]}
     assert all(s.reply_markup for s in em.sent if s.method == "sendDocument")
 
@@ -141,14 +156,16 @@ async def test_reply_with_a_photo_is_copied_to_every_chat(tb: Harness) -> None:
     assert await tb.drain()
     sent = [s for s in em.sent if s.method == "sendPhoto"]
     assert sorted(s.chat_id for s in sent) == sorted(
-        [t["root"]["id"], t["chat_a"]["id"], t["chat_b"]["id"]])
+        [t["root"]["id"], t["chat_a"]["id"], t["chat_b"]["id"]]
+    )
     assert all("活动海报" in (s.text or "") and s.reply_markup for s in sent)
     board = await tb.send(boss, t["root"], "/announce status")
     assert "已送达 3/3 个群" in board[0].text and "失败" not in board[0].text
 
 
 async def test_budget_folds_overflow_into_the_evening_digest(
-        clocked: tuple[Harness, FakeClock]) -> None:
+    clocked: tuple[Harness, FakeClock],
+) -> None:
     tb, clock = clocked
     t = await build_tower(tb)
     boss, root = t["boss"], t["root"]["id"]

@@ -132,19 +132,26 @@ def test_no_import_cycles_among_product_modules() -> None:
 
 
 FORBIDDEN: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
-    (("bot.domain", "storage"), ("handlers", "schedules", "bot.gateway", "bot.context"),
-     "the domain and storage know nothing of Telegram glue"),
+    (
+        ("bot.domain", "storage"),
+        ("handlers", "schedules", "bot.gateway", "bot.context"),
+        "the domain and storage know nothing of Telegram glue",
+    ),
     (("storage",), ("bot.domain",), "storage returns models; it never calls domain services"),
     (("handlers",), ("schedules",), "handlers never import timers"),
-    (("bot.domain", "storage", "handlers", "schedules", "bot.gateway", "bot.context"),
-     ("bot.emulator", "bot.cli", "bot.demo"), "only the demo and tests use the emulator"),
+    (
+        ("bot.domain", "storage", "handlers", "schedules", "bot.gateway", "bot.context"),
+        ("bot.emulator", "bot.cli", "bot.demo"),
+        "only the demo and tests use the emulator",
+    ),
 ]
 
 
 def allowed_exception(src: str, dst: str) -> bool:
     # the pydantic models and the domain's error type are leaves everyone may use
     return within(src, "storage") and (
-        within(dst, "bot.domain.models") or dst.startswith("bot.domain.models")
+        within(dst, "bot.domain.models")
+        or dst.startswith("bot.domain.models")
         or within(dst, "bot.domain.errors")
     )
 
@@ -154,7 +161,11 @@ def test_imports_flow_one_way() -> None:
     for src, targets in GRAPH.items():
         for dst in targets:
             for sources, sinks, why in FORBIDDEN:
-                if within(src, *sources) and within(dst, *sinks) and not allowed_exception(src, dst):
+                if (
+                    within(src, *sources)
+                    and within(dst, *sinks)
+                    and not allowed_exception(src, dst)
+                ):
                     bad.append(f"{src} → {dst} ({why})")
             if within(dst, "bot.app") and not within(src, "bot.cli", "bot.demo"):
                 bad.append(f"{src} → bot.app (only the CLI, the demo and tests import it)")

@@ -31,18 +31,36 @@ from handlers.common import PRIVATE_REFUSALS
 from tests.conftest import Harness, build_tower, register
 from tests.test_abuse import dump, pattern_of, run_through_processor, settle
 
-ROLES = ["superuser", "staff_here", "staff_above", "staff_elsewhere", "secretary_here",
-         "secretary_above", "secretary_sibling", "member", "stranger"]
+ROLES = [
+    "superuser",
+    "staff_here",
+    "staff_above",
+    "staff_elsewhere",
+    "secretary_here",
+    "secretary_above",
+    "secretary_sibling",
+    "member",
+    "stranger",
+]
 POSITIONS = ["here", "parent", "sibling", "private"]
-ORG_AT = {"here": "yanshan.dabu", "parent": "yanshan", "sibling": "yanshan.jiedao",
-          "private": "yanshan.dabu"}
+ORG_AT = {
+    "here": "yanshan.dabu",
+    "parent": "yanshan",
+    "sibling": "yanshan.jiedao",
+    "private": "yanshan.dabu",
+}
 #: the role each cast member holds, and where (roles reach down the subtree)
-GRANTS = {"superuser": ("staff", ""), "staff_here": ("staff", "yanshan.dabu"),
-          "staff_above": ("staff", "yanshan"), "staff_elsewhere": ("staff", "yanshan.jiedao"),
-          "secretary_here": ("secretary", "yanshan.dabu"),
-          "secretary_above": ("secretary", "yanshan"),
-          "secretary_sibling": ("secretary", "yanshan.jiedao"),
-          "member": (None, "yanshan.dabu"), "stranger": (None, "")}
+GRANTS = {
+    "superuser": ("staff", ""),
+    "staff_here": ("staff", "yanshan.dabu"),
+    "staff_above": ("staff", "yanshan"),
+    "staff_elsewhere": ("staff", "yanshan.jiedao"),
+    "secretary_here": ("secretary", "yanshan.dabu"),
+    "secretary_above": ("secretary", "yanshan"),
+    "secretary_sibling": ("secretary", "yanshan.jiedao"),
+    "member": (None, "yanshan.dabu"),
+    "stranger": (None, ""),
+}
 RANK = {None: 0, "secretary": 1, "staff": 2}
 TITLE = "签到活动"  # the branch's activity everyone can see
 
@@ -62,23 +80,27 @@ Expect = Callable[[str, str], "str | None"]  # (role, position) -> refusal key, 
 
 def in_group(need: str | None) -> Expect:
     """Group chats only; `need` (secretary/staff) at the chat's org, or anyone there."""
+
     def expect(role: str, pos: str) -> str | None:
         if pos == "private":
             return "err_group_only"
         if need and rank_at(role, ORG_AT[pos]) < RANK[need]:
             return f"err_need_{need}"
         return None
+
     return expect
 
 
 def in_private(need_person: bool) -> Expect:
     """Private chats only; `need_person`: registered people only."""
+
     def expect(role: str, pos: str) -> str | None:
         if pos != "private":
             return "err_private_only"
         if need_person and not registered(role):
             return "err_not_registered"
         return None
+
     return expect
 
 
@@ -146,10 +168,12 @@ class Row:
 
 # --- checks: the action happened --------------------------------------------------------------
 
+
 def replied(*needles: str) -> Check:
     async def check(c: Cell) -> None:
         text = "\n".join(c.replies())
         assert text and all(n.format(n=c.n, org=ORG_AT[c.pos]) in text for n in needles), text
+
     return check
 
 
@@ -158,11 +182,17 @@ def document_to_asker(prefix: str, logged_as: str | None = None) -> Check:
         docs = [d for d in c.docs if d["chat_id"] == c.user["id"]]
         assert [d["file_name"].split("-")[0].split(".")[0] for d in docs] == [prefix], c.docs
         assert docs[0]["file_name"].endswith((".xlsx", ".json"))
-        logged = await c.one("SELECT action, detail FROM audit_log WHERE actor_id = ?"
-                             " ORDER BY id DESC LIMIT 1", c.user["id"])
+        logged = await c.one(
+            "SELECT action, detail FROM audit_log WHERE actor_id = ? ORDER BY id DESC LIMIT 1",
+            c.user["id"],
+        )
         assert logged is not None
-        assert logged[0] == "mydata" if prefix == "mydata" else (
-            logged[0] == "export" and logged[1].split()[0] == (logged_as or prefix)), tuple(logged)
+        assert (
+            logged[0] == "mydata"
+            if prefix == "mydata"
+            else (logged[0] == "export" and logged[1].split()[0] == (logged_as or prefix))
+        ), tuple(logged)
+
     return check
 
 
@@ -172,8 +202,12 @@ async def bound_to_new(c: Cell) -> None:
 
 
 async def unbound(c: Cell) -> None:
-    assert await c.one("SELECT org_id FROM chats WHERE id = ? AND org_id IS NOT NULL"
-                       " AND active = 1", c.chat_id) is None
+    assert (
+        await c.one(
+            "SELECT org_id FROM chats WHERE id = ? AND org_id IS NOT NULL AND active = 1", c.chat_id
+        )
+        is None
+    )
     assert c.replies()
 
 
@@ -200,17 +234,25 @@ async def lang_set(c: Cell) -> None:
 
 
 async def activity_posted(c: Cell) -> None:
-    row = await c.one("SELECT a.id, o.code FROM activities a JOIN orgs o ON o.id = a.org_id"
-                      " WHERE a.title = ?", f"活动{c.n}")
+    row = await c.one(
+        "SELECT a.id, o.code FROM activities a JOIN orgs o ON o.id = a.org_id WHERE a.title = ?",
+        f"活动{c.n}",
+    )
     assert row is not None and row[1] == ORG_AT[c.pos]
-    card = await c.one("SELECT 1 FROM activity_cards WHERE activity_id = ? AND chat_id = ?"
-                       " AND kind = 'card'", row[0], c.chat_id)
+    card = await c.one(
+        "SELECT 1 FROM activity_cards WHERE activity_id = ? AND chat_id = ? AND kind = 'card'",
+        row[0],
+        c.chat_id,
+    )
     assert card is not None
 
 
 async def checkin_open(c: Cell) -> None:
-    card = await c.one("SELECT 1 FROM activity_cards WHERE activity_id = ? AND chat_id = ?"
-                       " AND kind = 'checkin'", c.cast["act"], c.chat_id)
+    card = await c.one(
+        "SELECT 1 FROM activity_cards WHERE activity_id = ? AND chat_id = ? AND kind = 'checkin'",
+        c.cast["act"],
+        c.chat_id,
+    )
     assert card is not None and any(TITLE in r for r in c.replies())
 
 
@@ -218,14 +260,20 @@ async def closed(c: Cell) -> None:
     act = c.cast["closing"]
     row = await c.one("SELECT status FROM activities WHERE id = ?", act)
     assert row[0] == "closed"
-    credited = await c.one("SELECT status FROM hour_entries WHERE source = ? AND user_id = ?",
-                           f"activity:{act}", c.cast["member"]["id"])
+    credited = await c.one(
+        "SELECT status FROM hour_entries WHERE source = ? AND user_id = ?",
+        f"activity:{act}",
+        c.cast["member"]["id"],
+    )
     assert credited is not None and credited[0] == "approved"
 
 
 async def hours_logged(c: Cell) -> None:
-    row = await c.one("SELECT status, quarters FROM hour_entries WHERE user_id = ?"
-                      " AND description = ?", c.user["id"], f"服务{c.n}")
+    row = await c.one(
+        "SELECT status, quarters FROM hour_entries WHERE user_id = ? AND description = ?",
+        c.user["id"],
+        f"服务{c.n}",
+    )
     assert tuple(row) == ("pending", 6)
 
 
@@ -237,8 +285,10 @@ async def pending_listed(c: Cell) -> None:
 
 
 async def campaign_created(c: Cell) -> None:
-    row = await c.one("SELECT c.id, o.code FROM campaigns c JOIN orgs o ON o.id = c.org_id"
-                      " WHERE c.title = ?", f"述职{c.n}")
+    row = await c.one(
+        "SELECT c.id, o.code FROM campaigns c JOIN orgs o ON o.id = c.org_id WHERE c.title = ?",
+        f"述职{c.n}",
+    )
     assert row is not None and row[1] == ORG_AT[c.pos]
     owed = await c.one("SELECT COUNT(*) FROM campaign_orgs WHERE campaign_id = ?", row[0])
     assert owed[0] >= 1
@@ -259,16 +309,19 @@ async def chart_posted(c: Cell) -> None:
         assert len(photos) == 1 and photos[0]["bytes"][:4] == b"\x89PNG"
         return
     lang = "en" if c.role == "secretary_sibling" else "zh"
-    words = [pattern_of(CATALOGUES[lang][k]) for k in ("chart_empty_hours",
-                                                        "chart_empty_no_children")]
+    words = [
+        pattern_of(CATALOGUES[lang][k]) for k in ("chart_empty_hours", "chart_empty_no_children")
+    ]
     assert any(w.match(r) for w in words for r in c.replies()), c.replies()
 
 
 async def submit_offered(c: Cell) -> None:
     """The report is asked for (one owing org) or the org to report for is offered (several)."""
     sent = [s for s in c.answers if s.chat_id == c.chat_id]
-    assert sent and ("一季度述职" in (sent[-1].text or "")
-                     or f"sub:{c.cast['camp']}" in str(sent[-1].reply_markup)), sent
+    assert sent and (
+        "一季度述职" in (sent[-1].text or "")
+        or f"sub:{c.cast['camp']}" in str(sent[-1].reply_markup)
+    ), sent
 
 
 async def profile_shown(c: Cell) -> None:
@@ -283,10 +336,16 @@ async def profile_shown(c: Cell) -> None:
 
 async def consent_recorded(c: Cell) -> None:
     """The waiting minor's paper consent, recorded by the presser for the branch, and said."""
-    row = await c.one("SELECT org_id, method, guardian_id, recorded_by FROM guardian_consents"
-                      " WHERE minor_id = ?", c.cast["minor"]["id"])
-    assert row is not None and tuple(row) == (await c.org_id("yanshan.dabu"), "paper", None,
-                                              c.user["id"])
+    row = await c.one(
+        "SELECT org_id, method, guardian_id, recorded_by FROM guardian_consents WHERE minor_id = ?",
+        c.cast["minor"]["id"],
+    )
+    assert row is not None and tuple(row) == (
+        await c.org_id("yanshan.dabu"),
+        "paper",
+        None,
+        c.user["id"],
+    )
     assert c.replies() == [CATALOGUES["zh"]["guard_paper_done"]], c.replies()
 
 
@@ -296,6 +355,7 @@ async def forget_asked(c: Cell) -> None:
 
 
 # --- undo steps -------------------------------------------------------------------------------
+
 
 async def rebind(tb: Harness, cast: dict, role: str, pos: str, n: int) -> None:
     if pos == "private":
@@ -315,8 +375,11 @@ async def unrole(tb: Harness, cast: dict, role: str, pos: str, n: int) -> None:
 
 
 async def back_to_zh(tb: Harness, cast: dict, role: str, pos: str, n: int) -> None:
-    await tb.send(cast[role], None if pos == "private" else cast[pos],
-                  "/lang en" if role == "secretary_sibling" else "/lang zh")
+    await tb.send(
+        cast[role],
+        None if pos == "private" else cast[pos],
+        "/lang en" if role == "secretary_sibling" else "/lang zh",
+    )
 
 
 async def cancel_flow(tb: Harness, cast: dict, role: str, pos: str, n: int) -> None:
@@ -349,8 +412,9 @@ async def waiting_minor(tb: Harness, cast: dict, role: str, pos: str, n: int) ->
 
 def ahead(minutes: int) -> str:
     """'YYYY-MM-DD HH:MM', `minutes` from now (whole minutes) in the configured zone."""
-    return datetime.fromtimestamp((int(time.time()) // 60 + minutes) * 60,
-                                  Settings().tz).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp((int(time.time()) // 60 + minutes) * 60, Settings().tz).strftime(
+        "%Y-%m-%d %H:%M"
+    )
 
 
 def soon() -> str:
@@ -433,8 +497,14 @@ def branch_board(role: str, pos: str) -> str | None:
 MATRIX: list[Row] = [
     Row("/setup x{n} 新区{n}", setup_expect, replied()),
     # the chat is unbound first (a bound chat must /unbind before it is bound elsewhere)
-    Row("/bind yanshan.dabu.cun", bind_expect, bound_to_new, prepare=unbind_first,
-        undo=rebind, always_undo=True),
+    Row(
+        "/bind yanshan.dabu.cun",
+        bind_expect,
+        bound_to_new,
+        prepare=unbind_first,
+        undo=rebind,
+        always_undo=True,
+    ),
     Row("/unbind", STAFF, unbound, undo=rebind),
     Row("/org", ANYONE_IN_GROUP, org_shown),
     Row("/org add {org}.x{n} 新组织{n}", STAFF, org_added),
@@ -445,8 +515,12 @@ MATRIX: list[Row] = [
     Row("/me", in_private(False), profile_shown),
     Row("/forgetme", in_private(False), forget_asked),
     # private only: a group gets the button to the private chat instead
-    Row("/lang en", lambda role, pos: None if pos == "private" else "err_private_only", lang_set,
-        undo=back_to_zh),
+    Row(
+        "/lang en",
+        lambda role, pos: None if pos == "private" else "err_private_only",
+        lang_set,
+        undo=back_to_zh,
+    ),
     Row("/help", lambda role, pos: None, replied("/")),
     Row("/activity 活动{n} | {due} | 2 | 20 | 青少年之家", SECRETARY, activity_posted),
     Row("/activities", ANYONE_IN_GROUP, replied()),
@@ -480,8 +554,13 @@ MATRIX: list[Row] = [
 
 
 def registered_commands(app: Any) -> set[str]:
-    return {command for handlers in app.handlers.values() for h in handlers
-            if isinstance(h, CommandHandler) for command in h.commands}
+    return {
+        command
+        for handlers in app.handlers.values()
+        for h in handlers
+        if isinstance(h, CommandHandler)
+        for command in h.commands
+    }
 
 
 async def build_cast(tb: Harness) -> dict:
@@ -497,9 +576,16 @@ async def build_cast(tb: Harness) -> dict:
         "secretary_above": ("区团委书记", "yanshan", root, "secretary"),
         "target": ("对象", "yanshan.dabu", None, None),
     }
-    cast = {"superuser": boss, "secretary_here": w["sec_a"], "secretary_sibling": w["member_b"],
-            "member": w["member_a"], "stranger": w["outsider"],
-            "here": chat_a, "parent": root, "sibling": chat_b}
+    cast = {
+        "superuser": boss,
+        "secretary_here": w["sec_a"],
+        "secretary_sibling": w["member_b"],
+        "member": w["member_a"],
+        "stranger": w["outsider"],
+        "here": chat_a,
+        "parent": root,
+        "sibling": chat_b,
+    }
     for key, (name, code, _, _) in people.items():
         cast[key] = em.add_user(name, username="duixiang" if key == "target" else None)
         await register(tb, cast[key], name, code)
@@ -555,8 +641,9 @@ async def run_row(tb: Harness, cast: dict, row: Row, counter: itertools.count) -
         except Exception as exc:  # noqa: BLE001 - a broken world is one more problem to report
             problems.append(f"{role} {row.text!r} in {pos}: could not prepare: {exc!r}")
             continue
-        text = row.text.format(n=n, org=ORG_AT[pos], act=act, camp=cast["camp"],
-                               due=ahead(60 * 24 * 60))
+        text = row.text.format(
+            n=n, org=ORG_AT[pos], act=act, camp=cast["camp"], due=ahead(60 * 24 * 60)
+        )
         await settle(tb)
         before = dump(tb.settings.db)
         mark, docs = len(tb.em.sent), len(tb.em.documents)
@@ -570,8 +657,12 @@ async def run_row(tb: Harness, cast: dict, row: Row, counter: itertools.count) -
             said = cell.replies()
             if outcome != f"refused:{want}":
                 problems.append(f"{where}: expected refused:{want}, got {outcome} {said}")
-            elif not (len(said) == 1 and any(
-                    pattern_of(CATALOGUES[lang][key]).match(said[0]) for key in refusal_texts(want))):
+            elif not (
+                len(said) == 1
+                and any(
+                    pattern_of(CATALOGUES[lang][key]).match(said[0]) for key in refusal_texts(want)
+                )
+            ):
                 problems.append(f"{where}: refusal answer {said}")
             elif (after := dump(tb.settings.db)) != before:
                 diff = sorted(set(after) ^ set(before))[:4]
@@ -629,4 +720,3 @@ def test_update_log_line_has_no_personal_data(caplog: pytest.LogCaptureFixture) 
     assert "command=/hours" in line and "outcome=ok" in line
     for secret in ("真名测试", "王", "secret_handle", "张三", "13800001111", "帮助"):
         assert secret not in line
-

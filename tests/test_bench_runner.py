@@ -18,7 +18,8 @@ from bench.runner import (
 
 def test_schedule_alternates_sides_after_the_warm_up() -> None:
     assert schedule(["a", "b"], pairs=5, warmup=1) == [
-        (r, side) for r in range(6) for side in ("a", "b")]
+        (r, side) for r in range(6) for side in ("a", "b")
+    ]
     assert [side for _, side in schedule(["a", "b"], pairs=2, warmup=1)] == ["a", "b"] * 3
     assert schedule(["only"], pairs=5, warmup=1) == [(r, "only") for r in range(6)]
 
@@ -30,6 +31,7 @@ async def test_interleave_runs_a_b_a_b_and_drops_the_warm_up() -> None:
         async def run() -> dict[str, float]:
             calls.append(name)
             return {"n": float(len(calls))}
+
         return run
 
     rounds = await interleave({"a": side("a"), "b": side("b")}, pairs=5, warmup=1, report=None)
@@ -37,7 +39,12 @@ async def test_interleave_runs_a_b_a_b_and_drops_the_warm_up() -> None:
     assert len(rounds) == 5
     # the warm-up pair (calls 1 and 2) is dropped; each round holds the pair that ran together
     assert [(r["a"]["n"], r["b"]["n"]) for r in rounds] == [
-        (3, 4), (5, 6), (7, 8), (9, 10), (11, 12)]
+        (3, 4),
+        (5, 6),
+        (7, 8),
+        (9, 10),
+        (11, 12),
+    ]
 
 
 async def test_interleave_reports_every_run() -> None:
@@ -47,16 +54,22 @@ async def test_interleave_reports_every_run() -> None:
         return {"seconds": 1.5}
 
     await interleave({"x": one}, pairs=2, warmup=1, report=lines.append)
-    assert lines == ["  warm-up x: seconds=1.50", "  pair 1/2 x: seconds=1.50",
-                     "  pair 2/2 x: seconds=1.50"]
+    assert lines == [
+        "  warm-up x: seconds=1.50",
+        "  pair 1/2 x: seconds=1.50",
+        "  pair 2/2 x: seconds=1.50",
+    ]
 
 
-@pytest.mark.parametrize("values, mid, low_high", [
-    ([0.5], 0.5, (0.5, 0.5)),
-    ([0.56, 0.47, 0.52, 0.50, 0.55], 0.52, (0.47, 0.56)),
-    ([4.0, 1.0, 3.0, 2.0], 2.5, (1.0, 4.0)),
-    ([0.0, 0.0, 0.0, 0.0, 0.0], 0.0, (0.0, 0.0)),
-])
+@pytest.mark.parametrize(
+    "values, mid, low_high",
+    [
+        ([0.5], 0.5, (0.5, 0.5)),
+        ([0.56, 0.47, 0.52, 0.50, 0.55], 0.52, (0.47, 0.56)),
+        ([4.0, 1.0, 3.0, 2.0], 2.5, (1.0, 4.0)),
+        ([0.0, 0.0, 0.0, 0.0, 0.0], 0.0, (0.0, 0.0)),
+    ],
+)
 def test_median_and_spread(values: list[float], mid: float, low_high: tuple[float, float]) -> None:
     assert median(values) == pytest.approx(mid)
     assert spread(values) == pytest.approx(low_high)
@@ -71,34 +84,55 @@ def test_median_and_spread_of_nothing_refuse() -> None:
 
 def test_collect_derives_ratios_per_round() -> None:
     rounds = [{"a": {"rps": 50.0}, "b": {"rps": 100.0}}, {"a": {"rps": 60.0}, "b": {"rps": 80.0}}]
-    got = collect(rounds, {"ratio": lambda r: r["a"]["rps"] / r["b"]["rps"],
-                           "a_rps": lambda r: r["a"]["rps"]})
+    got = collect(
+        rounds, {"ratio": lambda r: r["a"]["rps"] / r["b"]["rps"], "a_rps": lambda r: r["a"]["rps"]}
+    )
     assert got == {"ratio": [0.5, 0.75], "a_rps": [50.0, 60.0]}
 
 
-@pytest.mark.parametrize("value, text", [
-    (0, "0"), (12.0, "12"), (0.123, "0.12"), (12.34, "12.3"), (123.4, "123"), (float("nan"), "nan"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (0, "0"),
+        (12.0, "12"),
+        (0.123, "0.12"),
+        (12.34, "12.3"),
+        (123.4, "123"),
+        (float("nan"), "nan"),
+    ],
+)
 def test_fmt(value: float, text: str) -> None:
     assert fmt(value) == text
 
 
-@pytest.mark.parametrize("key, name", [
-    ("ratio", "spread"), ("p99_ms", "p99_spread"), ("towerbot_rps", "towerbot_spread"),
-    ("lost", "lost_spread"), ("sequential_ratio", "sequential_ratio_spread"),
-])
+@pytest.mark.parametrize(
+    "key, name",
+    [
+        ("ratio", "spread"),
+        ("p99_ms", "p99_spread"),
+        ("towerbot_rps", "towerbot_spread"),
+        ("lost", "lost_spread"),
+        ("sequential_ratio", "sequential_ratio_spread"),
+    ],
+)
 def test_spread_key(key: str, name: str) -> None:
     assert spread_key(key) == name
 
 
 def test_summary_line() -> None:
-    line = summary("roundtrip", {
-        "ratio": [0.52, 0.47, 0.56, 0.50, 0.55],
-        "p99_ms": [12, 10, 15, 11, 13],
-        "lost": [0, 0, 0, 0, 0],
-    }, {"users": 50})
-    assert line == ("roundtrip ratio=0.52 spread=0.47-0.56 p99_ms=12 p99_spread=10-15 "
-                    "lost=0 lost_spread=0-0 users=50")
+    line = summary(
+        "roundtrip",
+        {
+            "ratio": [0.52, 0.47, 0.56, 0.50, 0.55],
+            "p99_ms": [12, 10, 15, 11, 13],
+            "lost": [0, 0, 0, 0, 0],
+        },
+        {"users": 50},
+    )
+    assert line == (
+        "roundtrip ratio=0.52 spread=0.47-0.56 p99_ms=12 p99_spread=10-15 "
+        "lost=0 lost_spread=0-0 users=50"
+    )
     # one key=value per field after the name: easy to parse
     fields = dict(part.split("=") for part in line.split()[1:])
     assert fields["ratio"] == "0.52" and fields["spread"] == "0.47-0.56"

@@ -79,15 +79,18 @@ def test_parse_due_local_midnight() -> None:
     assert parse_due(" 2026-12-01   00:30 ", SHANGHAI, NOW) == DUE_TS
 
 
-@pytest.mark.parametrize("text,key", [
-    ("12/01/2026 10:00", "err_deadline_date"),  # 2026/12/01 is a date people write
-    ("2026-02-30 10:00", "err_deadline_date"),
-    ("2026-12-01 24:00", "err_deadline_date"),
-    ("2026-12-01", "err_deadline_date"),
-    ("tomorrow", "err_deadline_date"),
-    ("2026-11-20 19:59", "err_deadline_past"),  # 11:59 UTC
-    ("2028-01-01 10:00", "err_deadline_far"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("12/01/2026 10:00", "err_deadline_date"),  # 2026/12/01 is a date people write
+        ("2026-02-30 10:00", "err_deadline_date"),
+        ("2026-12-01 24:00", "err_deadline_date"),
+        ("2026-12-01", "err_deadline_date"),
+        ("tomorrow", "err_deadline_date"),
+        ("2026-11-20 19:59", "err_deadline_past"),  # 11:59 UTC
+        ("2028-01-01 10:00", "err_deadline_far"),
+    ],
+)
 def test_parse_due_refusals(text: str, key: str) -> None:
     with pytest.raises(Refusal) as err:
         parse_due(text, SHANGHAI, NOW)
@@ -100,15 +103,18 @@ def test_parse_due_skipped_dst_hour() -> None:
     assert err.value.key == "err_deadline_date"
 
 
-@pytest.mark.parametrize("text,key", [
-    ("", "err_deadline_parts"),
-    ("年度述职", "err_deadline_parts"),
-    (" | 2026-12-01 18:00", "err_deadline_parts"),
-    ("年度述职 | ", "err_deadline_parts"),
-    ("a | 2026-12-01 18:00 | all | more", "err_deadline_parts"),
-    ("x" * 101 + " | 2026-12-01 18:00", "err_deadline_title_long"),
-    ("年度述职 | 2026-12-01 18:00 | some", "err_deadline_scope"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("", "err_deadline_parts"),
+        ("年度述职", "err_deadline_parts"),
+        (" | 2026-12-01 18:00", "err_deadline_parts"),
+        ("年度述职 | ", "err_deadline_parts"),
+        ("a | 2026-12-01 18:00 | all | more", "err_deadline_parts"),
+        ("x" * 101 + " | 2026-12-01 18:00", "err_deadline_title_long"),
+        ("年度述职 | 2026-12-01 18:00 | some", "err_deadline_scope"),
+    ],
+)
 def test_parse_new_refusals(text: str, key: str) -> None:
     with pytest.raises(Refusal) as err:
         parse_new(text, SHANGHAI, NOW)
@@ -131,6 +137,7 @@ def test_ladder_skips_past_rungs() -> None:
 
 
 # --- through the emulator --------------------------------------------------------------------
+
 
 async def test_bad_input_changes_nothing(tb: Harness) -> None:
     t = await build_tower(tb)
@@ -185,8 +192,12 @@ async def test_full_ladder_board_and_escalation(tmp_path: Path) -> None:
         assert "雁山街道团工委" in answer  # no secretary, said at once
         stored = await rows(tb, "SELECT due_at, org_id FROM campaigns WHERE id = 1")
         assert stored[0]["due_at"] == DUE_TS  # 2026-11-30 16:30 UTC
-        steps = [r["step"] for r in await rows(
-            tb, "SELECT step FROM reminders WHERE kind = 'campaign' ORDER BY due_at, id")]
+        steps = [
+            r["step"]
+            for r in await rows(
+                tb, "SELECT step FROM reminders WHERE kind = 'campaign' ORDER BY due_at, id"
+            )
+        ]
         assert steps == ["before:3", "before:1", "due", "overdue:1", "overdue:2", "escalate"]
 
         def private_a() -> list[str]:
@@ -213,8 +224,10 @@ async def test_full_ladder_board_and_escalation(tmp_path: Path) -> None:
         assert len([x for x in texts if "还剩" in x]) == 2
         assert len([x for x in texts if "已逾期" in x]) == 2
         assert sum("没有书记" in x for x in raw_texts(tb, boss["id"])) == 1
-        statuses = {r["step"]: r["status"] for r in await rows(
-            tb, "SELECT step, status FROM reminders WHERE kind = 'campaign'")}
+        statuses = {
+            r["step"]: r["status"]
+            for r in await rows(tb, "SELECT step, status FROM reminders WHERE kind = 'campaign'")
+        }
         assert set(statuses.values()) == {"done"}
         # /deadline status shows the same board on demand
         sent = await tb.send(boss, root, "/deadline status")
@@ -251,8 +264,13 @@ async def test_submit_resubmit_late_and_board(tmp_path: Path) -> None:
         await tb.deliver(tb.em.document(sec_a, None, "述职报告.pdf", file_size=2048))
         reply = tb.em.sent[mark:][0].text or ""
         assert "述职报告.pdf" in reply and "替换" in reply and "2 KB" in reply
-        sub = (await rows(tb, "SELECT * FROM campaign_submissions WHERE org_id ="
-                          " (SELECT id FROM orgs WHERE code = 'yanshan.dabu')"))[0]
+        sub = (
+            await rows(
+                tb,
+                "SELECT * FROM campaign_submissions WHERE org_id ="
+                " (SELECT id FROM orgs WHERE code = 'yanshan.dabu')",
+            )
+        )[0]
         assert sub["text"] is None and sub["file_name"] == "述职报告.pdf"
         assert sub["file_size"] == 2048 and sub["file_id"] and sub["versions"] == 2
         assert sub["late"] == 0 and sub["user_id"] == sec_a["id"]
@@ -279,8 +297,12 @@ async def test_submit_resubmit_late_and_board(tmp_path: Path) -> None:
         await tb.send(sec_a, None, "/submit 1")
         sent = await tb.deliver(tb.em.contact(sec_a, "+8613800000000"))
         assert "文字" in (sent[0].text or "")
-        assert await count(tb, "SELECT versions FROM campaign_submissions WHERE user_id = ?",
-                           (sec_a["id"],)) == 2
+        assert (
+            await count(
+                tb, "SELECT versions FROM campaign_submissions WHERE user_id = ?", (sec_a["id"],)
+            )
+            == 2
+        )
     finally:
         await ctx.__aexit__(None, None, None)
 
@@ -310,15 +332,18 @@ async def test_choice_between_campaigns_by_buttons(tb: Harness) -> None:
 
 async def test_blocked_secretary_is_mentioned_in_org_chat(tmp_path: Path) -> None:
     clock = clock_before(DUE_TS, 2.5)
-    ctx, tb, t = await harness(tmp_path, clock=clock, campaign_reminders="2s,1s",
-                               overdue_days=0)
+    ctx, tb, t = await harness(tmp_path, clock=clock, campaign_reminders="2s,1s", overdue_days=0)
     try:
         boss, sec_a, root, chat_a = t["boss"], t["sec_a"], t["root"], t["chat_a"]
         await tb.deliver(tb.em.user_blocked_bot(sec_a))
         await tb.send(boss, root, f"/deadline new 述职 | {DUE_LOCAL}")
+
         def mentions() -> list[str]:
-            return [x for x in raw_texts(tb, chat_a["id"])
-                    if f"tg://user?id={sec_a['id']}" in x and "sub_1" in x]
+            return [
+                x
+                for x in raw_texts(tb, chat_a["id"])
+                if f"tg://user?id={sec_a['id']}" in x and "sub_1" in x
+            ]
 
         await wait_for(lambda: len(mentions()) >= 1, 6)
         assert "李娜" in mentions()[0] and "陈小红" not in mentions()[0]
@@ -329,7 +354,8 @@ async def test_blocked_secretary_is_mentioned_in_org_chat(tmp_path: Path) -> Non
         await tb.drain()
         assert len(mentions()) == 2
         assert tb.em.messages_to(sec_a["id"]) == [] or all(
-            "#1" not in (s.text or "") for s in tb.em.messages_to(sec_a["id"])[-2:])
+            "#1" not in (s.text or "") for s in tb.em.messages_to(sec_a["id"])[-2:]
+        )
     finally:
         await ctx.__aexit__(None, None, None)
 
@@ -348,8 +374,10 @@ async def test_cancel_while_reminders_pending(tmp_path: Path) -> None:
         await tb.drain()
         assert not any("#1" in x for x in raw_texts(tb, sec_a["id"]))
         assert not any("#1" in x for x in raw_texts(tb, root["id"])[-1:] if "未交" in x)
-        statuses = {r["status"] for r in await rows(
-            tb, "SELECT status FROM reminders WHERE kind = 'campaign'")}
+        statuses = {
+            r["status"]
+            for r in await rows(tb, "SELECT status FROM reminders WHERE kind = 'campaign'")
+        }
         assert statuses == {"cancelled"}
         assert "取消" in ((await tb.send(sec_a, None, "/submit 1"))[0].text or "")
         sent = await tb.send(boss, root, "/deadline list")
@@ -372,18 +400,24 @@ async def test_restart_mid_ladder(tmp_path: Path) -> None:
     finally:
         await ctx.__aexit__(None, None, None)
     await asyncio.sleep(2.5)  # the due time passes while the bot is down
+
     def boards() -> list[str]:
         return [x for x in raw_texts(tb, root["id"]) if "未交" in x]
 
     assert boards() == []
     for _ in range(2):  # two restarts: the board once, the reminder never again
-        ctx, tb = await start_harness(tmp_path, em=em, clock=clock, campaign_reminders="2s",
-                                      overdue_days=0)
+        ctx, tb = await start_harness(
+            tmp_path, em=em, clock=clock, campaign_reminders="2s", overdue_days=0
+        )
         try:
             await wait_for(lambda: len(boards()) >= 1, 5)
             await tb.drain()
-            statuses = {r["step"]: r["status"] for r in await rows(
-                tb, "SELECT step, status FROM reminders WHERE kind = 'campaign'")}
+            statuses = {
+                r["step"]: r["status"]
+                for r in await rows(
+                    tb, "SELECT step, status FROM reminders WHERE kind = 'campaign'"
+                )
+            }
             assert statuses == {"before:2": "done", "due": "done"}
         finally:
             await ctx.__aexit__(None, None, None)
@@ -402,14 +436,21 @@ async def test_restart_too_late_is_recorded_missed(tmp_path: Path) -> None:
         await ctx.__aexit__(None, None, None)
     mark = len(em.sent)
     clock.offset += 3600 + 13 * 3600  # 13 h after the due time; the overdue step is 11 h late
-    ctx, tb = await start_harness(tmp_path, em=em, clock=clock, campaign_reminders="30m",
-                                  overdue_days=1)
+    ctx, tb = await start_harness(
+        tmp_path, em=em, clock=clock, campaign_reminders="30m", overdue_days=1
+    )
     try:
         await tb.drain()
-        statuses = {r["step"]: r["status"] for r in await rows(
-            tb, "SELECT step, status FROM reminders WHERE kind = 'campaign'")}
-        assert statuses == {"before:1800": "missed", "due": "missed", "overdue:1": "done",
-                            "escalate": "done"}
+        statuses = {
+            r["step"]: r["status"]
+            for r in await rows(tb, "SELECT step, status FROM reminders WHERE kind = 'campaign'")
+        }
+        assert statuses == {
+            "before:1800": "missed",
+            "due": "missed",
+            "overdue:1": "done",
+            "escalate": "done",
+        }
         new = [s for s in em.sent[mark:] if s.method == "sendMessage"]
         assert any(s.chat_id == sec_a["id"] and "已逾期" in (s.text or "") for s in new)
         assert any(s.chat_id == root["id"] and "仍有" in (s.text or "") for s in new)

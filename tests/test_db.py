@@ -9,9 +9,13 @@ async def test_cancelled_begin_leaves_no_transaction(tmp_path):
     db = await Database(tmp_path / "c.sqlite3").connect()
     try:
         for _ in range(30):
+
             async def writer():
                 async with db.transaction() as tx:
-                    await tx.execute("INSERT INTO kv(key, value) VALUES ('a', 'b') ON CONFLICT(key) DO NOTHING")
+                    await tx.execute(
+                        "INSERT INTO kv(key, value) VALUES ('a', 'b') ON CONFLICT(key) DO NOTHING"
+                    )
+
             task = asyncio.ensure_future(writer())
             await asyncio.sleep(0)
             task.cancel()
@@ -36,8 +40,9 @@ async def test_failing_commit_rolls_back_and_the_writer_stays_usable(tmp_path):
     try:
         async with db.transaction() as tx:
             await tx.execute("CREATE TABLE p(id INTEGER PRIMARY KEY)")
-            await tx.execute("CREATE TABLE c(pid INTEGER REFERENCES p(id)"
-                             " DEFERRABLE INITIALLY DEFERRED)")
+            await tx.execute(
+                "CREATE TABLE c(pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)"
+            )
         with pytest.raises(sqlite3.IntegrityError):
             async with db.transaction() as tx:
                 await tx.execute("INSERT INTO c(pid) VALUES (99)")

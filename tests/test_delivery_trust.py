@@ -22,16 +22,47 @@ from tests.test_outbox import Env, env, started_user  # noqa: F401 - the fixture
 
 # --- splitting -------------------------------------------------------------------------------
 
-_WORDS = st.sampled_from([
-    "a", "word", "团员", "志愿服务", "😀", "👍🏽", "👨‍👩‍👧", "🇨🇳", "&amp;", "&lt;", "&gt;", "&quot;",
-    "&#128512;", " ", " ", "\n", "\n\n", "x" * 40, "长" * 30, "é", "e\u0301", "1️⃣",
-])
-_TAGS = st.sampled_from([
-    ("<b>", "</b>"), ("<i>", "</i>"), ("<u>", "</u>"), ("<s>", "</s>"), ("<code>", "</code>"),
-    ('<a href="https://t.me/x?a=1&amp;b=2">', "</a>"), ('<span class="tg-spoiler">', "</span>"),
-    ("<tg-spoiler>", "</tg-spoiler>"), ("<blockquote>", "</blockquote>"),
-    ('<pre><code class="language-python">', "</code></pre>"), ("<strong>", "</strong>"),
-])
+_WORDS = st.sampled_from(
+    [
+        "a",
+        "word",
+        "团员",
+        "志愿服务",
+        "😀",
+        "👍🏽",
+        "👨‍👩‍👧",
+        "🇨🇳",
+        "&amp;",
+        "&lt;",
+        "&gt;",
+        "&quot;",
+        "&#128512;",
+        " ",
+        " ",
+        "\n",
+        "\n\n",
+        "x" * 40,
+        "长" * 30,
+        "é",
+        "e\u0301",
+        "1️⃣",
+    ]
+)
+_TAGS = st.sampled_from(
+    [
+        ("<b>", "</b>"),
+        ("<i>", "</i>"),
+        ("<u>", "</u>"),
+        ("<s>", "</s>"),
+        ("<code>", "</code>"),
+        ('<a href="https://t.me/x?a=1&amp;b=2">', "</a>"),
+        ('<span class="tg-spoiler">', "</span>"),
+        ("<tg-spoiler>", "</tg-spoiler>"),
+        ("<blockquote>", "</blockquote>"),
+        ('<pre><code class="language-python">', "</code></pre>"),
+        ("<strong>", "</strong>"),
+    ]
+)
 
 
 def _html(draw: Any, depth: int) -> str:
@@ -70,8 +101,9 @@ def _check(text: str, limit: int) -> list[str]:
 @example(text="<b>" + "字" * 5000 + "</b>", limit=4096)
 @example(text="😀" * 3000, limit=4096)
 @example(text="<i>a &amp; b</i> " * 700, limit=4096)
-@example(text="<b><b><b><b><b><tg-spoiler>" + "字" * 200 + "</tg-spoiler></b></b></b></b></b>x",
-         limit=64)
+@example(
+    text="<b><b><b><b><b><tg-spoiler>" + "字" * 200 + "</tg-spoiler></b></b></b></b></b>x", limit=64
+)
 def test_every_part_fits_and_parses(text: str, limit: int) -> None:
     # a text with nothing visible is refused by Telegram whole (recorded as a failed row, see
     # test_permanent_failure_on_the_boards_and_in_status): splitting cannot make it sendable, so it is not this property
@@ -97,6 +129,7 @@ def test_plain_of_strips_tags_and_unescapes() -> None:
 
 
 # --- the outbox: a parse failure goes plain, a permanent one is recorded -----------------------
+
 
 async def test_cant_parse_is_retried_once_as_plain_text(env: Env) -> None:  # noqa: F811
     alice = started_user(env.em, "Alice")
@@ -129,6 +162,7 @@ async def test_cant_parse_twice_is_a_recorded_failure(env: Env) -> None:  # noqa
 
 # --- boards and status -----------------------------------------------------------------------
 
+
 @pytest.fixture
 async def tb_tower(tmp_path: Path) -> AsyncIterator[tuple[Harness, dict[str, Any]]]:
     ctx, tb = await start_harness(tmp_path)
@@ -139,7 +173,8 @@ async def tb_tower(tmp_path: Path) -> AsyncIterator[tuple[Harness, dict[str, Any
 
 
 async def test_permanent_failure_on_the_boards_and_in_status(
-        tb_tower: tuple[Harness, dict[str, Any]]) -> None:
+    tb_tower: tuple[Harness, dict[str, Any]],
+) -> None:
     tb, t = tb_tower
     em, boss, root, chat_a = tb.em, t["boss"], t["root"], t["chat_a"]
     # an announcement copy refused for good

@@ -76,8 +76,9 @@ def world(em: Emulator) -> dict[str, Any]:
     xiaoming = em.add_user("晓明", "王", "wang_xiaoming")
     lina = em.add_user("李娜", username="lina_daxu")
     group = em.add_group("大圩镇团委工作群", [xiaoming, lina])
-    supergroup = em.add_group("雁山区团委 塔群", [xiaoming, lina], type="supergroup",
-                              bot_status="administrator")
+    supergroup = em.add_group(
+        "雁山区团委 塔群", [xiaoming, lina], type="supergroup", bot_status="administrator"
+    )
     return {"xiaoming": xiaoming, "lina": lina, "group": group, "supergroup": supergroup}
 
 
@@ -121,10 +122,14 @@ def seconds(exc: RetryAfter) -> float:
 
 
 def card_markup() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton("报名 Sign up", callback_data="act:17:join"),
-        InlineKeyboardButton("取消 Cancel", callback_data="act:17:leave"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("报名 Sign up", callback_data="act:17:join"),
+                InlineKeyboardButton("取消 Cancel", callback_data="act:17:leave"),
+            ]
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- basic calls
@@ -255,8 +260,9 @@ async def test_forbidden_cases(em: Emulator, world: dict[str, Any], bot: Bot) ->
         await bot.send_message(lina["id"], "hi")
 
 
-async def test_transport_faults(em: Emulator, world: dict[str, Any], bot: Bot,
-                                transport: str) -> None:
+async def test_transport_faults(
+    em: Emulator, world: dict[str, Any], bot: Bot, transport: str
+) -> None:
     gid = world["group"]["id"]
     em.http_timeout_delay = 2.0
     em.inject("sendMessage", error="timeout")
@@ -310,8 +316,9 @@ async def test_per_chat_burst_limit(
     await bot.send_message(xm["id"], "after a second")
 
 
-async def test_global_limit(em: Emulator, world: dict[str, Any], bot: Bot,
-                            clock: FakeClock) -> None:
+async def test_global_limit(
+    em: Emulator, world: dict[str, Any], bot: Bot, clock: FakeClock
+) -> None:
     em.global_per_second = 2
     await bot.send_message(world["group"]["id"], "a")
     await bot.send_message(world["supergroup"]["id"], "b")
@@ -322,20 +329,27 @@ async def test_global_limit(em: Emulator, world: dict[str, Any], bot: Bot,
 
 
 async def test_unknown_token_and_method(em: Emulator, transport: str) -> None:
-    wrong = Bot("999:WRONG", request=em.request()) if transport == "inproc" else Bot(
-        "999:WRONG", base_url=f"{em.base_url}/bot")
+    wrong = (
+        Bot("999:WRONG", request=em.request())
+        if transport == "inproc"
+        else Bot("999:WRONG", base_url=f"{em.base_url}/bot")
+    )
     with pytest.raises(InvalidToken):
         await wrong.initialize()
     await wrong.shutdown()
     assert await em.call("noSuchMethod", {}) == (
-        404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        404,
+        {"ok": False, "error_code": 404, "description": "Not Found"},
+    )
     if transport == "http":
         async with httpx.AsyncClient() as client:
             r = await client.post(f"{em.base_url}/bot999:WRONG/getMe")
             assert r.status_code == 401 and r.json() == {
-                "ok": False, "error_code": 401, "description": "Unauthorized"}
-            r = await client.post(f"{em.base_url}/bot{em.token}/getMe",
-                                  json={"unused": 1})
+                "ok": False,
+                "error_code": 401,
+                "description": "Unauthorized",
+            }
+            r = await client.post(f"{em.base_url}/bot{em.token}/getMe", json={"unused": 1})
             assert r.json()["result"]["username"] == "TowerTestBot"
 
 
@@ -401,9 +415,7 @@ async def test_application_start_command(
     assert em.pending_updates == []
 
 
-async def test_callback_press_and_edit(
-    em: Emulator, world: dict[str, Any], transport: str
-) -> None:
+async def test_callback_press_and_edit(em: Emulator, world: dict[str, Any], transport: str) -> None:
     app = make_app(em, transport)
     seen: list[str] = []
 
@@ -418,8 +430,9 @@ async def test_callback_press_and_edit(
     app.add_handler(CallbackQueryHandler(on_press))
     lina, gid = world["lina"], world["group"]["id"]
     async with app:
-        card = await app.bot.send_message(gid, CARD_HTML, parse_mode="HTML",
-                                          reply_markup=card_markup())
+        card = await app.bot.send_message(
+            gid, CARD_HTML, parse_mode="HTML", reply_markup=card_markup()
+        )
         stored = em.message(gid, card.message_id)
         assert stored is not None
         press = em.press(lina, stored, "act:17:join")
@@ -428,16 +441,26 @@ async def test_callback_press_and_edit(
         await em.deliver(app, press)
         # editing again with the same content is "not modified"
         with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
-            await app.bot.edit_message_text(CARD_HTML.replace("12/20", "13/20"), gid,
-                                            card.message_id, parse_mode="HTML",
-                                            reply_markup=card_markup())
+            await app.bot.edit_message_text(
+                CARD_HTML.replace("12/20", "13/20"),
+                gid,
+                card.message_id,
+                parse_mode="HTML",
+                reply_markup=card_markup(),
+            )
         # answering the same query twice fails like Telegram
         with pytest.raises(BadRequest, match=r"(?i)query is too old"):
             await app.bot.answer_callback_query(press["callback_query"]["id"])
     assert seen == ["act:17:join"]
-    assert em.callback_answers == [{
-        "callback_query_id": press["callback_query"]["id"], "text": "已报名",
-        "show_alert": True, "url": None, "cache_time": None}]
+    assert em.callback_answers == [
+        {
+            "callback_query_id": press["callback_query"]["id"],
+            "text": "已报名",
+            "show_alert": True,
+            "url": None,
+            "cache_time": None,
+        }
+    ]
     edited = em.message(gid, card.message_id)
     assert edited is not None and edited["text"].endswith("13/20")
     sample = json.loads((SAMPLES / "response_editMessageText.json").read_text())["result"]
@@ -449,19 +472,22 @@ async def test_callback_press_and_edit(
     assert "edit_date" in again["callback_query"]["message"]
 
 
-async def test_send_document_records_bytes(
-    em: Emulator, world: dict[str, Any], bot: Bot
-) -> None:
+async def test_send_document_records_bytes(em: Emulator, world: dict[str, Any], bot: Bot) -> None:
     xm = world["xiaoming"]
     em.text(xm, None, "/start")
     content = b"PK\x03\x04 fake xlsx \x00\xff"
-    msg = await bot.send_document(xm["id"], content, filename="yanshan_hours_2026-11.xlsx",
-                                  caption="雁山区 2026-11 志愿服务时长导出")
+    msg = await bot.send_document(
+        xm["id"],
+        content,
+        filename="yanshan_hours_2026-11.xlsx",
+        caption="雁山区 2026-11 志愿服务时长导出",
+    )
     assert msg.document is not None
     assert msg.document.file_name == "yanshan_hours_2026-11.xlsx"
     assert msg.document.file_size == len(content)
     assert msg.document.mime_type == (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     assert msg.caption == "雁山区 2026-11 志愿服务时长导出"
     (doc,) = em.documents
     assert doc["chat_id"] == xm["id"] and doc["bytes"] == content
@@ -482,8 +508,8 @@ async def test_unicode_file_name_over_http(em: Emulator, world: dict[str, Any]) 
         async with Bot(em.token, base_url=f"{em.base_url}/bot") as bot:
             lina = world["lina"]
             em.text(lina, None, "/start")
-            await bot.send_document(lina["id"], b"%PDF-1.4", filename="述职报告 \"终稿\".pdf")
-            assert em.documents[0]["file_name"] == "述职报告 \"终稿\".pdf"
+            await bot.send_document(lina["id"], b"%PDF-1.4", filename='述职报告 "终稿".pdf')
+            assert em.documents[0]["file_name"] == '述职报告 "终稿".pdf'
             assert em.documents[0]["mime_type"] == "application/pdf"
     finally:
         await em.close()
@@ -501,8 +527,7 @@ async def test_chat_queries(em: Emulator, world: dict[str, Any], bot: Bot) -> No
     stranger = em.add_user("赵雨桐")
     left = await bot.get_chat_member(gid, stranger["id"])
     assert left.status == "left"
-    _, body = await em.call("getChatMember", {"chat_id": str(gid),
-                                              "user_id": str(stranger["id"])})
+    _, body = await em.call("getChatMember", {"chat_id": str(gid), "user_id": str(stranger["id"])})
     sample = json.loads((SAMPLES / "response_getChatMember_left.json").read_text())
     assert body["result"].keys() == sample["result"].keys()
     assert await bot.get_chat_member_count(gid) == 3
@@ -558,8 +583,7 @@ async def test_update_shapes_match_samples(em: Emulator, clock: FakeClock) -> No
     zhao = em.add_user("赵雨桐")
     jie = em.add_user("Jie", "Chen", "chenjie_gl", language_code="en")
     group = em.add_group("大圩镇团委工作群", [xm, lina], bot_status="left")
-    sg = em.add_group("雁山区团委 塔群", [xm, lina], type="supergroup",
-                      bot_status="administrator")
+    sg = em.add_group("雁山区团委 塔群", [xm, lina], type="supergroup", bot_status="administrator")
     em.set_member(group, xm, "creator")
     link = (await em.call("createChatInviteLink", {"chat_id": sg["id"], "name": "注册"}))[1]
 
@@ -567,22 +591,36 @@ async def test_update_shapes_match_samples(em: Emulator, clock: FakeClock) -> No
     produced["update_private_command"] = em.text(xm, None, "/start join_daxu")
     produced["update_my_chat_member_added"] = em.bot_added(group, xm)
     produced["update_group_command"] = em.text(xm, group, "/org@TowerTestBot")
-    card = (await em.call("sendMessage", {
-        "chat_id": str(group["id"]), "text": CARD_HTML, "parse_mode": "HTML",
-        "reply_markup": card_markup().to_json()}))[1]["result"]
+    card = (
+        await em.call(
+            "sendMessage",
+            {
+                "chat_id": str(group["id"]),
+                "text": CARD_HTML,
+                "parse_mode": "HTML",
+                "reply_markup": card_markup().to_json(),
+            },
+        )
+    )[1]["result"]
     produced["update_callback_query"] = em.press(lina, card, "act:17:join")
     produced["update_new_chat_title"] = em.title(group, "大圩镇团委·塔群", xm)
     other = em.text(lina, sg, "各位好，我是大圩镇团委的李娜。")
-    produced["update_supergroup_reply_command"] = em.text(xm, sg, "/role secretary",
-                                                          reply_to=other["message"])
+    produced["update_supergroup_reply_command"] = em.text(
+        xm, sg, "/role secretary", reply_to=other["message"]
+    )
     produced["update_chat_member_joined"] = em.user_joined(sg, jie, link["result"]["invite_link"])
     produced["update_contact"] = em.contact(xm, "8613800138000")
     produced["update_document"] = em.document(
-        lina, None, "述职报告.docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 48213,
-        caption="第四季度述职")
-    produced["update_location"] = em.location(zhao, None, 25.074613, 110.301482,
-                                              live_period=3600, horizontal_accuracy=14.2)
+        lina,
+        None,
+        "述职报告.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        48213,
+        caption="第四季度述职",
+    )
+    produced["update_location"] = em.location(
+        zhao, None, 25.074613, 110.301482, live_period=3600, horizontal_accuracy=14.2
+    )
     produced["update_my_chat_member_removed"] = em.bot_removed(group, xm)
     em.bot_added(group, xm)
     em.migrate(group, xm)
@@ -617,8 +655,10 @@ def test_html_parser_details() -> None:
     text, ents = parse_html('a &lt;b&gt; &amp; &#128204; <a href="https://t.me/x">链接</a> & c')
     assert text == "a <b> & 📌 链接 & c"
     assert ents == [{"offset": 11, "length": 2, "type": "text_link", "url": "https://t.me/x"}]
-    text, ents = parse_html('<pre><code class="language-python">x = 1</code></pre>'
-                            "<blockquote expandable>q</blockquote><tg-spoiler>s</tg-spoiler>")
+    text, ents = parse_html(
+        '<pre><code class="language-python">x = 1</code></pre>'
+        "<blockquote expandable>q</blockquote><tg-spoiler>s</tg-spoiler>"
+    )
     assert text == "x = 1qs"
     assert [e["type"] for e in ents] == ["pre", "expandable_blockquote", "spoiler"]
     assert ents[0]["language"] == "python"
@@ -656,8 +696,9 @@ async def test_application_polling(em: Emulator, world: dict[str, Any], transpor
     app.add_handler(CommandHandler("org", org))
     async with app:
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=2,
-                                        allowed_updates=Update.ALL_TYPES)
+        await app.updater.start_polling(
+            poll_interval=0, timeout=2, allowed_updates=Update.ALL_TYPES
+        )
         await app.start()
         await asyncio.sleep(0.05)
         em.text(world["xiaoming"], world["group"], "/org@TowerTestBot")

@@ -20,8 +20,10 @@ from bot.emulator import Emulator
 pytestmark = pytest.mark.asyncio
 
 START = 1795140300.0
-CONFLICT = ("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
-            "to delete the webhook first")
+CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
+    "to delete the webhook first"
+)
 
 
 @dataclass
@@ -72,8 +74,10 @@ class Receiver:
                 status = self.statuses.pop(0) if self.statuses else 200
                 if status < 300 and self.on_update is not None:
                     await self.on_update(update)
-                writer.write(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-                             "Content-Length: 0\r\n\r\n".encode("latin-1"))
+                writer.write(
+                    f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                    "Content-Length: 0\r\n\r\n".encode("latin-1")
+                )
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -123,19 +127,31 @@ async def bot(request: pytest.FixtureRequest, em: Emulator) -> AsyncIterator[Bot
 
 async def test_set_delete_and_info_shapes(em: Emulator, bot: Bot, receiver: Receiver) -> None:
     assert (await em.call("getWebhookInfo", {}))[1]["result"] == {
-        "url": "", "has_custom_certificate": False, "pending_update_count": 0,
+        "url": "",
+        "has_custom_certificate": False,
+        "pending_update_count": 0,
     }
-    assert await bot.set_webhook(receiver.url, secret_token="s3cret_-X", max_connections=5,
-                                 allowed_updates=["message", "callback_query"])
+    assert await bot.set_webhook(
+        receiver.url,
+        secret_token="s3cret_-X",
+        max_connections=5,
+        allowed_updates=["message", "callback_query"],
+    )
     info = await bot.get_webhook_info()
     assert info.url == receiver.url and info.has_custom_certificate is False
     assert info.pending_update_count == 0 and info.max_connections == 5
     assert info.ip_address == "127.0.0.1" and info.last_error_date is None
     assert info.allowed_updates == ("message", "callback_query")
     assert (await em.call("setWebhook", {"url": receiver.url}))[1] == {
-        "ok": True, "result": True, "description": "Webhook is already set"}
+        "ok": True,
+        "result": True,
+        "description": "Webhook is already set",
+    }
     assert (await em.call("deleteWebhook", {}))[1] == {
-        "ok": True, "result": True, "description": "Webhook was deleted"}
+        "ok": True,
+        "result": True,
+        "description": "Webhook was deleted",
+    }
     assert (await em.call("deleteWebhook", {}))[1]["description"] == "Webhook is already deleted"
     info = await bot.get_webhook_info()
     assert info.url == "" and info.max_connections is None
@@ -227,11 +243,19 @@ async def test_allowed_updates_filter_the_deliveries(em: Emulator, receiver: Rec
     assert receiver.update_ids() == [press["update_id"]] and em.pending_updates == []
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"url": "ftp://example.org/hook"}, "bad webhook: An HTTPS URL must be provided for webhook"),
-    ({"url": "https://example.org/hook", "secret_token": "bot:token"},
-     "secret token contains unallowed characters"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"url": "ftp://example.org/hook"},
+            "bad webhook: An HTTPS URL must be provided for webhook",
+        ),
+        (
+            {"url": "https://example.org/hook", "secret_token": "bot:token"},
+            "secret token contains unallowed characters",
+        ),
+    ],
+)
 async def test_set_webhook_rejects_bad_parameters(
     em: Emulator, params: dict[str, Any], message: str
 ) -> None:
@@ -251,8 +275,12 @@ async def test_ptb_application_served_by_webhook(em: Emulator, receiver: Receive
         await update.effective_message.reply_text("欢迎")
 
     app: Application[Any, Any, Any, Any, Any, Any] = (
-        ApplicationBuilder().token(em.token).request(em.request())
-        .get_updates_request(em.request()).updater(None).build()
+        ApplicationBuilder()
+        .token(em.token)
+        .request(em.request())
+        .get_updates_request(em.request())
+        .updater(None)
+        .build()
     )
     app.add_handler(CommandHandler("start", start))
     async with app:

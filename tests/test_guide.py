@@ -60,8 +60,16 @@ async def test_menu_failure_is_not_fatal(tmp_path: Path) -> None:
 
 async def test_private_only_commands_in_a_group_get_a_button(tower: dict, tb: Harness) -> None:
     bot = tb.em.bot_user["username"]
-    for command in ("me", "register", "hours 2 x", "myhours", "mydata", "forgetme", "lang en",
-                    "submit"):
+    for command in (
+        "me",
+        "register",
+        "hours 2 x",
+        "myhours",
+        "mydata",
+        "forgetme",
+        "lang en",
+        "submit",
+    ):
         answer = await tb.send(tower["member_a"], tower["chat_a"], f"/{command}")
         assert len(answer) == 1, command
         name = command.split()[0]

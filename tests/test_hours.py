@@ -53,6 +53,7 @@ async def add_people(tb: Any, tower: dict) -> dict:
 
 # --- logging ---------------------------------------------------------------------------------
 
+
 async def test_log_hours_records_a_pending_entry_at_the_persons_org(tb, tower):
     ma = tower["member_a"]
     out = await tb.send(ma, None, "/hours 2.5 七彩四点半 homework club")
@@ -65,17 +66,20 @@ async def test_log_hours_records_a_pending_entry_at_the_persons_org(tb, tower):
     assert row["description"] == "七彩四点半 homework club"
 
 
-@pytest.mark.parametrize(("text", "needle_zh"), [
-    ("/hours abc 服务", "不是时长"),
-    ("/hours 0 服务", "大于 0"),
-    ("/hours 25 服务", "不超过 24"),
-    ("/hours 1.1 服务", "0.25"),
-    ("/hours 2 2020-01-01 服务", "最近 365 天"),
-    ("/hours 2 2999-01-01 服务", "不能晚于今天"),
-    ("/hours 2 2025-02-30 服务", "不是有效日期"),
-    ("/hours 2", "服务内容"),
-    ("/hours 2 " + "长" * 501, "太长"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle_zh"),
+    [
+        ("/hours abc 服务", "不是时长"),
+        ("/hours 0 服务", "大于 0"),
+        ("/hours 25 服务", "不超过 24"),
+        ("/hours 1.1 服务", "0.25"),
+        ("/hours 2 2020-01-01 服务", "最近 365 天"),
+        ("/hours 2 2999-01-01 服务", "不能晚于今天"),
+        ("/hours 2 2025-02-30 服务", "不是有效日期"),
+        ("/hours 2", "服务内容"),
+        ("/hours 2 " + "长" * 501, "太长"),
+    ],
+)
 async def test_bad_input_gets_a_clear_answer_and_changes_nothing(tb, tower, text, needle_zh):
     before = await count_rows(tb), await count_rows(tb, "hour_drafts")
     out = await tb.send(tower["member_a"], None, text)
@@ -138,9 +142,16 @@ async def test_me_shows_totals_stars_and_hours_to_next_star(tb, tower):
     person = await tb.services.people.person(uid)
     async with tb.db.transaction() as tx:
         for _ in range(5):
-            await hours.credit(tx, user_id=uid, org_id=person.org_id, hours=24,
-                               served_on=hours.today().isoformat(), description="活动",
-                               source="activity:1", by=tower["boss"]["id"])
+            await hours.credit(
+                tx,
+                user_id=uid,
+                org_id=person.org_id,
+                hours=24,
+                served_on=hours.today().isoformat(),
+                description="活动",
+                source="activity:1",
+                by=tower["boss"]["id"],
+            )
     await log(tb, ma, "1.5 待审")
     out = await tb.send(ma, None, "/me")
     text = out[0].text
@@ -151,13 +162,22 @@ async def test_me_shows_totals_stars_and_hours_to_next_star(tb, tower):
 
 # --- approval ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("who", "allowed"), [
-    ("member_a", False), ("sec_b", False), ("sec_a", True), ("staff", True), ("boss", True),
-])
+
+@pytest.mark.parametrize(
+    ("who", "allowed"),
+    [
+        ("member_a", False),
+        ("sec_b", False),
+        ("sec_a", True),
+        ("staff", True),
+        ("boss", True),
+    ],
+)
 async def test_permission_matrix(tb, tower, who, allowed):
     people = await add_people(tb, tower)
-    entry_id = await log(tb, people["member_b"] if who == "member_a" else people["member_a"],
-                         "2 七彩四点半")
+    entry_id = await log(
+        tb, people["member_b"] if who == "member_a" else people["member_a"], "2 七彩四点半"
+    )
     if who == "member_a":  # a member cannot approve even a fellow member of another branch
         entry_id = await log(tb, people["member_a"], "2 七彩四点半")
     user = people[who]
@@ -205,11 +225,13 @@ async def test_approve_and_reject_at_once_make_exactly_one_decision(tb, tower):
     entry_id = await log(tb, ma, "2 七彩四点半")
     l1 = (await tb.send(sec, None, "/pending"))[0]
     l2 = (await tb.send(boss, None, "/pending"))[0]
-    prompt = next(s for s in await tb.press(boss, l2, f"hrs:no:{entry_id}:0")
-              if s.method == "sendMessage")
+    prompt = next(
+        s for s in await tb.press(boss, l2, f"hrs:no:{entry_id}:0") if s.method == "sendMessage"
+    )
     mark = len(tb.em.callback_answers)
-    await asyncio.gather(tb.press(sec, l1, f"hrs:ok:{entry_id}:0"),
-                         tb.press(boss, prompt, f"hrs:nr:{entry_id}"))
+    await asyncio.gather(
+        tb.press(sec, l1, f"hrs:ok:{entry_id}:0"), tb.press(boss, prompt, f"hrs:nr:{entry_id}")
+    )
     row = await entry(tb, entry_id)
     assert row["status"] in ("approved", "rejected")
     assert row["decided_by"] == (sec if row["status"] == "approved" else boss)["id"]
@@ -227,8 +249,9 @@ async def test_two_approves_at_once_one_decision_one_notification(tb, tower):
     l1 = (await tb.send(sec, None, "/pending"))[0]
     l2 = (await tb.send(boss, None, "/pending"))[0]
     mark = len(tb.em.callback_answers)
-    await asyncio.gather(tb.press(sec, l1, f"hrs:ok:{entry_id}:0"),
-                         tb.press(boss, l2, f"hrs:ok:{entry_id}:0"))
+    await asyncio.gather(
+        tb.press(sec, l1, f"hrs:ok:{entry_id}:0"), tb.press(boss, l2, f"hrs:ok:{entry_id}:0")
+    )
     row = await entry(tb, entry_id)
     assert row["status"] == "approved" and row["decided_by"] in (sec["id"], boss["id"])
     answers = tb.em.callback_answers[mark:]
@@ -238,7 +261,8 @@ async def test_two_approves_at_once_one_decision_one_notification(tb, tower):
     winner = "李娜" if row["decided_by"] == sec["id"] else "晓明"
     assert winner in stale[0]["text"]
     queued = await tb.db.fetchone(
-        "SELECT COUNT(*) FROM outbox WHERE ref = ?", (f"hours:{entry_id}",))
+        "SELECT COUNT(*) FROM outbox WHERE ref = ?", (f"hours:{entry_id}",)
+    )
     assert queued[0] == 1
     await tb.drain()
     told = [t for t in tb.texts(ma["id"]) if "已通过审核" in t]
@@ -301,9 +325,11 @@ async def test_decided_entries_never_change(tb, tower):
     entry_id = await log(tb, ma, "2 七彩四点半")
     listing = (await tb.send(sec, None, "/pending"))[0]
     await tb.press(sec, listing, f"hrs:ok:{entry_id}:0")
-    for sql in ("UPDATE hour_entries SET quarters = 40 WHERE id = ?",
-                "UPDATE hour_entries SET status = 'pending', decided_at = NULL WHERE id = ?",
-                "DELETE FROM hour_entries WHERE id = ?"):
+    for sql in (
+        "UPDATE hour_entries SET quarters = 40 WHERE id = ?",
+        "UPDATE hour_entries SET status = 'pending', decided_at = NULL WHERE id = ?",
+        "DELETE FROM hour_entries WHERE id = ?",
+    ):
         with pytest.raises(sqlite3.IntegrityError):
             async with tb.db.transaction() as tx:
                 await tx.execute(sql, (entry_id,))
@@ -320,11 +346,13 @@ async def test_weekly_digest_goes_once_per_approver_per_week(tb, tower):
     rows = await tb.db.fetchall("SELECT chat_id FROM outbox WHERE ref = 'hours:digest'")
     # the dabu entry waits for sec_a, the district staff and the superuser; not for sec_b
     assert sorted(r[0] for r in rows) == sorted(
-        [people["sec_a"]["id"], people["staff"]["id"], people["boss"]["id"]])
+        [people["sec_a"]["id"], people["staff"]["id"], people["boss"]["id"]]
+    )
     assert first == 3
 
 
 # --- erasure and exports ----------------------------------------------------------------------
+
 
 async def test_forgetme_keeps_approved_hours_anonymised(tb, tower):
     ma, sec = tower["member_a"], tower["sec_a"]
@@ -348,10 +376,12 @@ async def test_forgetme_keeps_approved_hours_anonymised(tb, tower):
 
 async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
     people = await add_people(tb, tower)
-    ids = [await log(tb, people["member_a"], "2 七彩四点半"),
-           await log(tb, people["member_b"], "1.25 clean-up <b>&"),
-           await log(tb, people["member_a"], "3 图书馆"),
-           await log(tb, people["sec_a"], "0.5 组织")]
+    ids = [
+        await log(tb, people["member_a"], "2 七彩四点半"),
+        await log(tb, people["member_b"], "1.25 clean-up <b>&"),
+        await log(tb, people["member_a"], "3 图书馆"),
+        await log(tb, people["sec_a"], "0.5 组织"),
+    ]
     listing = (await tb.send(people["staff"], None, "/pending"))[0]
     await tb.press(people["staff"], listing, f"hrs:ok:{ids[0]}:0")
     await tb.press(people["staff"], listing, f"hrs:ok:{ids[1]}:0")
@@ -369,7 +399,8 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
     db_rows = await tb.db.fetchall(
         "SELECT e.*, p.real_name, o.code, o.name AS org_name FROM hour_entries e"
         " JOIN orgs o ON o.id = e.org_id LEFT JOIN people p ON p.user_id = e.user_id"
-        " ORDER BY e.served_on, e.id")
+        " ORDER BY e.served_on, e.id"
+    )
     sheet = list(wb["明细"].iter_rows(values_only=True))  # title, header, rows, totals
     assert sheet[1][:5] == ("编号", "服务日期", "时长（小时）", "状态", "姓名")
     status = {"pending": "待审核", "approved": "已通过", "rejected": "已驳回"}
@@ -390,7 +421,8 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
     sums = await tb.db.fetchall(
         "SELECT p.real_name, SUM(CASE WHEN status = 'approved' THEN quarters ELSE 0 END) AS a,"
         " SUM(CASE WHEN status = 'pending' THEN quarters ELSE 0 END) AS p, COUNT(*) AS n"
-        " FROM hour_entries e JOIN people p ON p.user_id = e.user_id GROUP BY e.user_id")
+        " FROM hour_entries e JOIN people p ON p.user_id = e.user_id GROUP BY e.user_id"
+    )
     want = {r["real_name"]: (r["a"] / 4, r["p"] / 4, r["n"]) for r in sums}
     assert len(want) == len(sums)  # the names are distinct: they key the sheet
     assert {r[0]: (r[2], r[3], r[4]) for r in people_sheet} == want
@@ -401,11 +433,15 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
     for code in ("yanshan", "yanshan.dabu", "yanshan.jiedao"):
         own = await tb.db.fetchone(
             "SELECT COALESCE(SUM(quarters), 0) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
-            " WHERE o.code = ? AND status = 'approved'", (code,))
+            " WHERE o.code = ? AND status = 'approved'",
+            (code,),
+        )
         sub = await tb.db.fetchone(
             "SELECT COALESCE(SUM(quarters), 0) FROM hour_entries e JOIN orgs o ON o.id = e.org_id"
             " WHERE o.path LIKE (SELECT path FROM orgs WHERE code = ?) || '%'"
-            " AND status = 'approved'", (code,))
+            " AND status = 'approved'",
+            (code,),
+        )
         assert orgs_sheet[code][1] == own[0] / 4
         assert orgs_sheet[code][2] == sub[0] / 4
     assert orgs_sheet["yanshan"][2] == 2 + 1.25 + 0.5
@@ -425,8 +461,11 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
 
 async def test_export_myhours_is_a_service_record_to_certify(tb, tower):
     ma, sec = tower["member_a"], tower["sec_a"]
-    ids = [await log(tb, ma, "2 七彩四点半"), await log(tb, ma, "1.75 图书馆"),
-           await log(tb, ma, "3 未审")]
+    ids = [
+        await log(tb, ma, "2 七彩四点半"),
+        await log(tb, ma, "1.75 图书馆"),
+        await log(tb, ma, "3 未审"),
+    ]
     listing = (await tb.send(sec, None, "/pending"))[0]
     for entry_id in ids[:2]:
         await tb.press(sec, listing, f"hrs:ok:{entry_id}:0")
@@ -440,13 +479,15 @@ async def test_export_myhours_is_a_service_record_to_certify(tb, tower):
     assert ["姓名", "陈小红"] == list(cells[2][:2])
     assert ["所在组织", "大埠乡团委"] == list(cells[3][:2])
     head = cells.index(next(c for c in cells if c and c[0] == "序号"))
-    body = cells[head + 1: head + 3]
+    body = cells[head + 1 : head + 3]
     db_rows = await tb.db.fetchall(
         "SELECT served_on, quarters, description FROM hour_entries WHERE user_id = ?"
-        " AND status = 'approved' ORDER BY served_on, id", (ma["id"],))
+        " AND status = 'approved' ORDER BY served_on, id",
+        (ma["id"],),
+    )
     assert [(r[1].date(), r[2], r[3]) for r in body] == [
-        (date.fromisoformat(r["served_on"]), r["quarters"] / 4, r["description"])
-        for r in db_rows]
+        (date.fromisoformat(r["served_on"]), r["quarters"] / 4, r["description"]) for r in db_rows
+    ]
     total = cells[head + 3]
     assert total[0] == "合计" and total[2] == 3.75
     flat = [str(c) for row in cells for c in row if c]
@@ -465,13 +506,15 @@ async def test_cli_export_hours(tb, tower, tmp_path, monkeypatch):
     out = tmp_path / "hours.xlsx"
     year = tb.services.hours.today().year
     code = await asyncio.to_thread(
-        cli.main, ["export", "hours", "--org", "yanshan", "--year", str(year), "-o", str(out)])
+        cli.main, ["export", "hours", "--org", "yanshan", "--year", str(year), "-o", str(out)]
+    )
     assert code == 0
     wb = load_workbook(out)
     rows = list(wb.worksheets[0].iter_rows(min_row=3, values_only=True))[:-1]
     assert [r[0] for r in rows] == [entry_id]
     code = await asyncio.to_thread(
-        cli.main, ["export", "hours", "--org", "nosuch", "-o", str(tmp_path / "x.xlsx")])
+        cli.main, ["export", "hours", "--org", "nosuch", "-o", str(tmp_path / "x.xlsx")]
+    )
     assert code == 2
 
 
@@ -490,9 +533,16 @@ async def test_kept_totals_match_the_entries(tb, tower):
             await tb.press(people["staff"], prompt, f"hrs:nr:{entry_id}")
     person = await tb.services.people.person(people["member_b"]["id"])
     async with tb.db.transaction() as tx:
-        await hours.credit(tx, user_id=person.user_id, org_id=person.org_id, hours=2,
-                           served_on="2025-12-31", description="去年的活动",
-                           source="activity:7", by=people["boss"]["id"])
+        await hours.credit(
+            tx,
+            user_id=person.user_id,
+            org_id=person.org_id,
+            hours=2,
+            served_on="2025-12-31",
+            description="去年的活动",
+            source="activity:7",
+            by=people["boss"]["id"],
+        )
     root = await tb.services.tower.org_by_code("yanshan")
     year = hours.today().year
     for y in (year, 2025):
@@ -519,8 +569,11 @@ STAR_STEPS = [
 
 
 def star_line(me_text: str) -> str:
-    return next(line.split("：", 1)[-1].split(": ", 1)[-1] for line in me_text.splitlines()
-                if line.startswith(("星级", "Stars")))
+    return next(
+        line.split("：", 1)[-1].split(": ", 1)[-1]
+        for line in me_text.splitlines()
+        if line.startswith(("星级", "Stars"))
+    )
 
 
 async def test_custom_star_thresholds_through_me(tmp_path):

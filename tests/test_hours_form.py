@@ -9,21 +9,34 @@ from bot.domain.clock import fmt_day
 
 
 async def rows(tb: Any) -> list[dict]:
-    return [dict(r) for r in await tb.db.fetchall(
-        "SELECT served_on, quarters, description, status FROM hour_entries ORDER BY id")]
+    return [
+        dict(r)
+        for r in await tb.db.fetchall(
+            "SELECT served_on, quarters, description, status FROM hour_entries ORDER BY id"
+        )
+    ]
 
 
 def buttons(message: Any) -> list[tuple[str, str]]:
-    return [(b["text"], b["callback_data"]) for row in message.reply_markup["inline_keyboard"]
-            for b in row]
+    return [
+        (b["text"], b["callback_data"])
+        for row in message.reply_markup["inline_keyboard"]
+        for b in row
+    ]
 
 
 async def test_yesterday_in_one_line_is_the_date_not_the_description(tb, tower):
     ma = tower["member_a"]
     await tb.send(ma, None, "/hours 2 昨天 七彩四点半")
     yesterday = tb.services.hours.today() - timedelta(days=1)
-    assert await rows(tb) == [{"served_on": yesterday.isoformat(), "quarters": 8,
-                               "description": "七彩四点半", "status": "pending"}]
+    assert await rows(tb) == [
+        {
+            "served_on": yesterday.isoformat(),
+            "quarters": 8,
+            "description": "七彩四点半",
+            "status": "pending",
+        }
+    ]
 
 
 async def test_guided_hours_today_yesterday_or_a_typed_day(tb, tower):
@@ -35,18 +48,23 @@ async def test_guided_hours_today_yesterday_or_a_typed_day(tb, tower):
     labels = buttons(out[-1])
     assert [label for label, _ in labels][:2] == [
         f"今天 {fmt_day(today, 'zh', today)}",
-        f"昨天 {fmt_day(today - timedelta(days=1), 'zh', today)}"]
+        f"昨天 {fmt_day(today - timedelta(days=1), 'zh', today)}",
+    ]
     out = await tb.press(ma, out[-1], labels[1][1])
     assert "做了什么" in out[-1].text
     out = await tb.send(ma, None, "七彩四点半")
-    assert "2.5" in out[-1].text and fmt_day(today - timedelta(days=1), "zh", today) in \
-        out[-1].text
+    assert "2.5" in out[-1].text and fmt_day(today - timedelta(days=1), "zh", today) in out[-1].text
     assert await rows(tb) == []  # nothing before the confirmation
     ok = next(data for label, data in buttons(out[-1]) if "确认" in label)
     out = await tb.press(ma, out[-1], ok)
-    assert await rows(tb) == [{"served_on": (today - timedelta(days=1)).isoformat(),
-                               "quarters": 10, "description": "七彩四点半",
-                               "status": "pending"}]
+    assert await rows(tb) == [
+        {
+            "served_on": (today - timedelta(days=1)).isoformat(),
+            "quarters": 10,
+            "description": "七彩四点半",
+            "status": "pending",
+        }
+    ]
 
 
 async def test_guided_hours_another_day_typed_and_a_stale_confirm(tb, tower):
@@ -81,8 +99,14 @@ async def test_an_uncertain_date_is_asked_with_buttons(tb, tower):
     offered = buttons(out[-1])
     assert offered[0][0] == fmt_day(offered_day, "zh", today)
     await tb.press(ma, out[-1], offered[0][1])
-    assert await rows(tb) == [{"served_on": offered_day.isoformat(), "quarters": 12,
-                               "description": "社区服务", "status": "pending"}]
+    assert await rows(tb) == [
+        {
+            "served_on": offered_day.isoformat(),
+            "quarters": 12,
+            "description": "社区服务",
+            "status": "pending",
+        }
+    ]
 
 
 async def test_todays_weekday_is_today_or_a_week_ago(tb, tower):
@@ -91,10 +115,11 @@ async def test_todays_weekday_is_today_or_a_week_ago(tb, tower):
     out = await tb.send(ma, None, "/hours 1 星期" + "一二三四五六日"[today.weekday()] + " x")
     offered = buttons(out[-1])
     assert [label for label, _ in offered[:2]] == [
-        fmt_day(today, "zh", today), fmt_day(today - timedelta(days=7), "zh", today)]
+        fmt_day(today, "zh", today),
+        fmt_day(today - timedelta(days=7), "zh", today),
+    ]
     await tb.press(ma, out[-1], offered[1][1])
-    assert [r["served_on"] for r in await rows(tb)] == [
-        (today - timedelta(days=7)).isoformat()]
+    assert [r["served_on"] for r in await rows(tb)] == [(today - timedelta(days=7)).isoformat()]
 
 
 async def test_cancel_leaves_the_guided_hours(tb, tower):

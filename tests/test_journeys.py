@@ -85,8 +85,11 @@ class Journey:
 
     def seen(self) -> list:
         """The new messages the bot sent into the person's chats since the journey began."""
-        return [s for s in self.tb.em.sent[self.mark:]
-                if s.chat_id in self.chats and s.method.startswith("send")]
+        return [
+            s
+            for s in self.tb.em.sent[self.mark :]
+            if s.chat_id in self.chats and s.method.startswith("send")
+        ]
 
     def text(self) -> str:
         return "\n".join(s.text or "" for s in self.seen())
@@ -98,9 +101,13 @@ class Journey:
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def buttons(message: Any) -> list[tuple[str, str]]:
-    return [(b["text"], b.get("callback_data", "")) for row in message.reply_markup["inline_keyboard"]
-            for b in row]
+    return [
+        (b["text"], b.get("callback_data", ""))
+        for row in message.reply_markup["inline_keyboard"]
+        for b in row
+    ]
 
 
 def lang_code(lang: str) -> str:
@@ -124,8 +131,11 @@ async def appoint(tb: Harness, tower: dict, user: dict, chat: dict, role: str) -
 
 async def member_of(tb: Harness, tower: dict, lang: str) -> tuple[dict, dict]:
     """A registered member and their branch chat: 小红 in 大埠 (zh), Tom in 街道 (en)."""
-    return (tower["member_b"], tower["chat_b"]) if lang == "en" else (
-        tower["member_a"], tower["chat_a"])
+    return (
+        (tower["member_b"], tower["chat_b"])
+        if lang == "en"
+        else (tower["member_a"], tower["chat_a"])
+    )
 
 
 async def secretary_of(tb: Harness, tower: dict, lang: str) -> tuple[dict, dict, dict]:
@@ -141,8 +151,11 @@ async def secretary_of(tb: Harness, tower: dict, lang: str) -> tuple[dict, dict,
 
 async def staff_of(tb: Harness, tower: dict, lang: str) -> dict:
     """A district staff member (not the superuser) speaking the language."""
-    user = (tb.em.add_user("Sam", username="sam_d", language_code="en") if lang == "en"
-            else tb.em.add_user("赵敏", username="zhaomin"))
+    user = (
+        tb.em.add_user("Sam", username="sam_d", language_code="en")
+        if lang == "en"
+        else tb.em.add_user("赵敏", username="zhaomin")
+    )
     tb.em.set_member(tower["root"], user, "member")
     await register(tb, user, say(lang, "赵敏", "Sam Zhao"), "yanshan")
     await appoint(tb, tower, user, tower["root"], "staff")
@@ -150,6 +163,7 @@ async def staff_of(tb: Harness, tower: dict, lang: str) -> dict:
 
 
 # --- member ----------------------------------------------------------------------------------
+
 
 async def member_register(tb: Harness, tower: dict, lang: str) -> Journey:
     user = tb.em.add_user(say(lang, "阿明", "Amy"), language_code=lang_code(lang))
@@ -173,7 +187,10 @@ async def member_hours_one_line(tb: Harness, tower: dict, lang: str) -> Journey:
     yesterday = tb.services.hours.today() - timedelta(days=1)
     row = await tb.db.fetchone("SELECT * FROM hour_entries WHERE user_id = ?", (user["id"],))
     assert (row["served_on"], row["quarters"], row["status"]) == (
-        yesterday.isoformat(), 8, "pending")
+        yesterday.isoformat(),
+        8,
+        "pending",
+    )
     assert row["description"] == say(lang, "七彩四点半", "homework club")
     assert say(lang, "已登记 #", "Logged #") in j.text()
     return j
@@ -224,6 +241,7 @@ async def member_my_record(tb: Harness, tower: dict, lang: str) -> Journey:
 
 # --- secretary -------------------------------------------------------------------------------
 
+
 async def secretary_approve(tb: Harness, tower: dict, lang: str) -> Journey:
     sec, _, member = await secretary_of(tb, tower, lang)
     await tb.send(member, None, "/hours 2 " + say(lang, "七彩四点半", "homework club"))
@@ -241,8 +259,14 @@ async def secretary_approve(tb: Harness, tower: dict, lang: str) -> Journey:
 async def secretary_post_activity(tb: Harness, tower: dict, lang: str) -> Journey:
     sec, chat, _ = await secretary_of(tb, tower, lang)
     j = Journey(tb, sec)
-    await j.send(say(lang, "/activity 植树 | 明天 下午3点 | 2 | 20 | 公园",
-                     "/activity Tree planting | tomorrow 3pm | 2 | 20 | park"), chat)
+    await j.send(
+        say(
+            lang,
+            "/activity 植树 | 明天 下午3点 | 2 | 20 | 公园",
+            "/activity Tree planting | tomorrow 3pm | 2 | 20 | park",
+        ),
+        chat,
+    )
     row = await tb.db.fetchone("SELECT * FROM activities ORDER BY id DESC LIMIT 1")
     assert row is not None and row["title"] == say(lang, "植树", "Tree planting")
     assert any(s.reply_markup and "act:" in str(s.reply_markup) for s in j.seen())
@@ -258,19 +282,23 @@ async def secretary_report_back(tb: Harness, tower: dict, lang: str) -> Journey:
     j = Journey(tb, sec)
     await j.send("/submit")
     await j.send(say(lang, "本年度共开展活动 12 次。", "We held 12 activities this year."))
-    assert await count(tb, "SELECT COUNT(*) FROM campaign_submissions WHERE user_id = ?",
-                       (sec["id"],)) == 1
+    assert (
+        await count(tb, "SELECT COUNT(*) FROM campaign_submissions WHERE user_id = ?", (sec["id"],))
+        == 1
+    )
     assert say(lang, "✅ 已收到", "✅ Received the report") in j.text()
     return j
 
 
 # --- staff -----------------------------------------------------------------------------------
 
+
 async def staff_announce(tb: Harness, tower: dict, lang: str) -> Journey:
     staff = await staff_of(tb, tower, lang)
     j = Journey(tb, staff)
-    await j.send(say(lang, "/announce 本周五前上报活动计划", "/announce Plans due Friday"),
-                 tower["root"])
+    await j.send(
+        say(lang, "/announce 本周五前上报活动计划", "/announce Plans due Friday"), tower["root"]
+    )
     assert await count(tb, "SELECT COUNT(*) FROM announcements") == 1
     assert say(lang, "通知 #1 已发往", "Announcement #1 is on its way") in j.text()
     return j
@@ -279,8 +307,14 @@ async def staff_announce(tb: Harness, tower: dict, lang: str) -> Journey:
 async def staff_deadline(tb: Harness, tower: dict, lang: str) -> Journey:
     staff = await staff_of(tb, tower, lang)
     j = Journey(tb, staff)
-    await j.send(say(lang, "/deadline new 年度述职 | 明天 下午3点",
-                     "/deadline new Annual report | tomorrow 3pm"), tower["root"])
+    await j.send(
+        say(
+            lang,
+            "/deadline new 年度述职 | 明天 下午3点",
+            "/deadline new Annual report | tomorrow 3pm",
+        ),
+        tower["root"],
+    )
     row = await tb.db.fetchone("SELECT * FROM campaigns")
     assert row is not None and row["title"] == say(lang, "年度述职", "Annual report")
     tomorrow = (datetime.now(tb.settings.tz) + timedelta(days=1)).date()

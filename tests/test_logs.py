@@ -32,8 +32,14 @@ async def _run_once(tmp_path: Path, level: str, caplog: pytest.LogCaptureFixture
     logs.configure(level)
     em = Emulator()
     url = await em.serve()
-    settings = Settings(_env_file=None, token=SecretStr(em.token), db=str(tmp_path / "t.db"),
-                        api_base_url=url + "/bot", superusers=[SUPERUSER], log_level=level)
+    settings = Settings(
+        _env_file=None,
+        token=SecretStr(em.token),
+        db=str(tmp_path / "t.db"),
+        api_base_url=url + "/bot",
+        superusers=[SUPERUSER],
+        log_level=level,
+    )
     user = em.add_user("小红")
     app = build_application(settings)
     caplog.clear()
@@ -55,10 +61,13 @@ def _from(lines: list[str], level: str, prefix: str) -> list[str]:
 
 
 async def test_info_has_the_update_line_and_no_library_chatter(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, restore_levels: None) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, restore_levels: None
+) -> None:
     lines = await _run_once(tmp_path, "INFO", caplog)
-    assert any("kind=command" in line and "command=/start" in line
-               for line in _from(lines, "INFO", "towerbot.updates")), lines
+    assert any(
+        "kind=command" in line and "command=/start" in line
+        for line in _from(lines, "INFO", "towerbot.updates")
+    ), lines
     assert _from(lines, "INFO", "bot.app")  # started / stopped
     for chatty in ("apscheduler", "httpx", "httpcore", "telegram"):
         assert not _from(lines, "INFO", chatty), chatty
@@ -66,7 +75,8 @@ async def test_info_has_the_update_line_and_no_library_chatter(
 
 
 async def test_debug_lets_the_libraries_speak(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, restore_levels: None) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, restore_levels: None
+) -> None:
     lines = await _run_once(tmp_path, "DEBUG", caplog)
     assert _from(lines, "INFO", "towerbot.updates")
     assert _from(lines, "INFO", "apscheduler")

@@ -31,8 +31,11 @@ def test_not_a_proxy_url_is_one_line() -> None:
 
 def test_socks_without_the_extra_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "socksio" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "socksio" else find_spec(name, *a),
+    )
     with pytest.raises(SettingsError, match=r"httpx\[socks\]"):
         load_settings(_env_file=None, proxy="socks5://127.0.0.1:1080")
 

@@ -81,7 +81,8 @@ async def test_plain_delivery_records_message_ids(env: Env) -> None:
     group = env.em.add_group("Branch", members=[alice["id"]])
     a = await env.outbox.send(alice["id"], "<b>hello</b> Alice", ref="t:1")
     g = await env.outbox.send(
-        group["id"], "to the group",
+        group["id"],
+        "to the group",
         reply_markup={"inline_keyboard": [[{"text": "收到", "callback_data": "ack:1"}]]},
     )
     assert await env.sender.drain(10)
@@ -172,21 +173,51 @@ async def test_blocked_user_becomes_unreachable_with_one_fallback_mention(env: E
     group = em.add_group("大埠乡团委工作群", members=[member["id"]])
     now = env.clock.time()
     async with env.db.transaction() as conn:
-        org = await orgs_repo.insert(conn, code="dabu", name="大埠乡团委", kind=None,
-                                     parent=None, now=now)
-        await chats_repo.upsert(conn, chat_id=group["id"], type="group", title=group["title"],
-                                active=True, is_admin=False, now=now)
+        org = await orgs_repo.insert(
+            conn, code="dabu", name="大埠乡团委", kind=None, parent=None, now=now
+        )
+        await chats_repo.upsert(
+            conn,
+            chat_id=group["id"],
+            type="group",
+            title=group["title"],
+            active=True,
+            is_admin=False,
+            now=now,
+        )
         await chats_repo.bind(conn, group["id"], org.id)
-        await users_repo.upsert_user(conn, user_id=member["id"], first_name=member["first_name"],
-                                     username=None, tg_lang="zh", started=True, now=now)
-        await users_repo.save_person(conn, user_id=member["id"], real_name="陈小红",
-                                     phone="13800000000", org_id=org.id, now=now)
+        await users_repo.upsert_user(
+            conn,
+            user_id=member["id"],
+            first_name=member["first_name"],
+            username=None,
+            tg_lang="zh",
+            started=True,
+            now=now,
+        )
+        await users_repo.save_person(
+            conn,
+            user_id=member["id"],
+            real_name="陈小红",
+            phone="13800000000",
+            org_id=org.id,
+            now=now,
+        )
         # Telegram names are kept only for registered people: recorded again once registered
-        await users_repo.upsert_user(conn, user_id=member["id"], first_name=member["first_name"],
-                                     username=None, tg_lang="zh", started=True, now=now)
+        await users_repo.upsert_user(
+            conn,
+            user_id=member["id"],
+            first_name=member["first_name"],
+            username=None,
+            tg_lang="zh",
+            started=True,
+            now=now,
+        )
     em.inject("sendMessage", chat_id=member["id"], error="blocked", times=5)
     item_id = await env.outbox.send(
-        member["id"], "活动明天开始", extra={"fallback": True, "fallback_text": "请查看私信 / check the bot"},
+        member["id"],
+        "活动明天开始",
+        extra={"fallback": True, "fallback_text": "请查看私信 / check the bot"},
     )
     await env.outbox.send(member["id"], "no fallback for this one")
     assert await env.sender.drain(10)
@@ -213,8 +244,15 @@ async def test_blocked_user_becomes_unreachable_with_one_fallback_mention(env: E
 async def test_bot_removed_from_group_marks_chat_inactive(env: Env) -> None:
     group = env.em.add_group("Old group")
     async with env.db.transaction() as conn:
-        await chats_repo.upsert(conn, chat_id=group["id"], type="group", title="Old group",
-                                active=True, is_admin=False, now=env.clock.time())
+        await chats_repo.upsert(
+            conn,
+            chat_id=group["id"],
+            type="group",
+            title="Old group",
+            active=True,
+            is_admin=False,
+            now=env.clock.time(),
+        )
     env.em.inject("sendMessage", chat_id=group["id"], error="blocked", times=1)
     item_id = await env.outbox.send(group["id"], "hello?")
     assert await env.sender.drain(10)
@@ -229,8 +267,15 @@ async def test_migrated_group_moves_chat_id_and_resends_once(env: Env) -> None:
     now = env.clock.time()
     async with env.db.transaction() as conn:
         org = await orgs_repo.insert(conn, code="b", name="Branch", kind=None, parent=None, now=now)
-        await chats_repo.upsert(conn, chat_id=group["id"], type="group", title="Branch",
-                                active=True, is_admin=False, now=now)
+        await chats_repo.upsert(
+            conn,
+            chat_id=group["id"],
+            type="group",
+            title="Branch",
+            active=True,
+            is_admin=False,
+            now=now,
+        )
         await chats_repo.bind(conn, group["id"], org.id)
     em.inject("sendMessage", chat_id=group["id"], error="migrated", times=1)
     await env.sender.stop()
@@ -254,11 +299,13 @@ async def test_migrate_chat_merges_into_known_supergroup(env: Env) -> None:
     now = env.clock.time()
     async with env.db.transaction() as conn:
         org = await orgs_repo.insert(conn, code="m", name="M", kind=None, parent=None, now=now)
-        await chats_repo.upsert(conn, chat_id=-5, type="group", title="Old", active=True,
-                                is_admin=False, now=now)
+        await chats_repo.upsert(
+            conn, chat_id=-5, type="group", title="Old", active=True, is_admin=False, now=now
+        )
         await chats_repo.bind(conn, -5, org.id)
-        await chats_repo.upsert(conn, chat_id=-1005, type="supergroup", title="New",
-                                active=True, is_admin=True, now=now)
+        await chats_repo.upsert(
+            conn, chat_id=-1005, type="supergroup", title="New", active=True, is_admin=True, now=now
+        )
         pending = await env.outbox.add(conn, -5, "queued", not_before=now + 3600)
         await migrate_chat(conn, -5, -1005, now)
     assert await chats_repo.get(env.db.reader, -5) is None
@@ -273,7 +320,8 @@ async def test_long_text_arrives_as_two_messages_in_order(env: Env) -> None:
     text = "\n".join(lines)
     assert len(text) > 4096
     item_id = await env.outbox.send(
-        alice["id"], text,
+        alice["id"],
+        text,
         reply_markup={"inline_keyboard": [[{"text": "OK", "callback_data": "ok"}]]},
     )
     assert await env.sender.drain(15)
@@ -302,7 +350,9 @@ def test_split_text_keeps_parts_in_limits_and_tags_whole(text: str) -> None:
 async def test_document_from_bytes(env: Env) -> None:
     alice = started_user(env.em, "Alice")
     item_id = await env.outbox.send(
-        alice["id"], "your <b>export</b>", kind="document",
+        alice["id"],
+        "your <b>export</b>",
+        kind="document",
         extra={"data_b64": base64.b64encode(b"PK fake xlsx").decode(), "filename": "hours.xlsx"},
     )
     assert await env.sender.drain(10)
@@ -372,8 +422,12 @@ async def test_scheduled_message_waits_for_not_before(env: Env) -> None:
 
 async def test_fanout_bench_small_runs() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "bench" / "fanout.py"), "--small",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
+        sys.executable,
+        str(ROOT / "bench" / "fanout.py"),
+        "--small",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()

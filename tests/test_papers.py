@@ -108,8 +108,9 @@ async def test_every_export_is_ready_to_forward(tb: Harness) -> None:
     assert isinstance(served.value, datetime) and served.number_format == "yyyy-mm-dd"
     assert {entries.cell(r, 8).value for r in range(3, entries.max_row)} == {"本人登记"}
     tree = hours["按组织汇总"]
-    indents = {tree.cell(r, 1).value: tree.cell(r, 1).alignment.indent
-               for r in range(3, tree.max_row)}
+    indents = {
+        tree.cell(r, 1).value: tree.cell(r, 1).alignment.indent for r in range(3, tree.max_row)
+    }
     assert indents == {"雁山区团委": 0, "大埠乡团委": 1, "雁山街道团工委": 1}
     assert tree.cell(tree.max_row, 3).value == tree.cell(3, 3).value  # total = the root's subtree
 
@@ -150,6 +151,7 @@ async def test_service_record_is_one_sealed_a4_page(tb: Harness) -> None:
 
 # --- charts ----------------------------------------------------------------------------------
 
+
 def texts_of(fig: Any) -> list[str]:
     found = [t.get_text() for t in fig.texts]
     for ax in fig.axes:
@@ -168,7 +170,8 @@ async def test_charts_are_stamped_capped_and_empty_in_words(tb: Harness) -> None
     hours = charts.bars_figure(charts.hours_data(view, "zh", today))
     assert "截至 12月1日" in texts_of(hours)
     assert any(s.endswith(" 小时") for s in texts_of(hours)) and not any(
-        s.endswith("h") for s in texts_of(hours))
+        s.endswith("h") for s in texts_of(hours)
+    )
     coverage = charts.bars_figure(charts.coverage_data(view, "en", today))
     assert "as of 1 Dec" in texts_of(coverage)
     assert coverage.axes[0].get_xlim()[1] <= 100
@@ -189,12 +192,23 @@ async def test_charts_are_stamped_capped_and_empty_in_words(tb: Harness) -> None
 def synthetic_tower(n: int) -> list[dict[str, Any]]:
     """n orgs: a root, townships, villages and teams, with long Chinese names."""
     rows: list[dict[str, Any]] = []
-    healthy = {"has_chat": True, "campaigns_missing": 0, "members": 10, "members_in_chat": 9,
-               "staffed": True, "campaigns_due": 0}
+    healthy = {
+        "has_chat": True,
+        "campaigns_missing": 0,
+        "members": 10,
+        "members_in_chat": 9,
+        "staffed": True,
+        "campaigns_due": 0,
+    }
 
     def add(parent: dict[str, Any] | None, name: str) -> dict[str, Any]:
-        row = {"id": len(rows) + 1, "parent_id": parent["id"] if parent else None,
-               "depth": parent["depth"] + 1 if parent else 0, "name": name, **healthy}
+        row = {
+            "id": len(rows) + 1,
+            "parent_id": parent["id"] if parent else None,
+            "depth": parent["depth"] + 1 if parent else 0,
+            "name": name,
+            **healthy,
+        }
         if row["id"] % 7 == 0:
             row["has_chat"] = False
         rows.append(row)
@@ -240,6 +254,6 @@ def test_tower_labels_do_not_overlap(n: int) -> None:
     width, height = fig.canvas.get_width_height()
     for i, a in enumerate(boxes):
         assert a.x0 >= 0 and a.y0 >= 0 and a.x1 <= width and a.y1 <= height, (i, a)
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not a.overlaps(b), (a, b)
     assert width == 1080 and height / width <= 4  # still a phone-sized picture

@@ -22,8 +22,11 @@ async def test_deep_link_registration_with_phone(tower: dict, tb: Harness) -> No
     assert asked[0].reply_markup["keyboard"][0][0]["request_contact"] is True
     someone_else = em.contact(tower["member_a"], "13800000000", chat=None)
     someone_else["message"]["from"] = em.users[user["id"]]
-    someone_else["message"]["chat"] = {"id": user["id"], "type": "private",
-                                       "first_name": user["first_name"]}
+    someone_else["message"]["chat"] = {
+        "id": user["id"],
+        "type": "private",
+        "first_name": user["first_name"],
+    }
     refused = await tb.deliver(someone_else)
     assert "本人" in refused[0].text
     consent = await tb.deliver(em.contact(user, "8613812345678"))
@@ -41,12 +44,18 @@ async def test_picker_registration(tower: dict, tb: Harness) -> None:
     await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
     picker = await tb.send(user, None, "周杰")
     buttons = [b["callback_data"] for row in picker[0].reply_markup["inline_keyboard"] for b in row]
-    assert any(d.startswith("reg:org:") for d in buttons) and any(d.startswith("reg:pick:") for d in buttons)
+    assert any(d.startswith("reg:org:") for d in buttons) and any(
+        d.startswith("reg:pick:") for d in buttons
+    )
     drill = next(d for d in buttons if d.startswith("reg:org:"))
     await tb.press(user, picker[0], drill)
     edited = tb.em.message(user["id"], picker[0].message_id)
-    pick = next(b["callback_data"] for row in edited["reply_markup"]["inline_keyboard"] for b in row
-                if b["callback_data"].startswith("reg:pick:"))
+    pick = next(
+        b["callback_data"]
+        for row in edited["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["callback_data"].startswith("reg:pick:")
+    )
     phone = await tb.press(user, picker[0], pick)
     assert "手机号" in phone[-1].text
     consent = await tb.send(user, None, "跳过")
@@ -54,12 +63,17 @@ async def test_picker_registration(tower: dict, tb: Harness) -> None:
     assert (await person(tb, user)).org_id == int(drill.split(":")[2])
 
 
-@pytest.mark.parametrize("name, shown", [
-    ("<b>王</b> & 李", "<b>王</b> & 李"),
-    ("\u05d0\u05d1 王", "\u05d0\u05d1 王"),  # right-to-left script; a bare RLM mark is refused
-    ("🌟小星星🌟", "🌟小星星🌟"),
-])
-async def test_strange_names_are_shown_escaped(tower: dict, tb: Harness, name: str, shown: str) -> None:
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("<b>王</b> & 李", "<b>王</b> & 李"),
+        ("\u05d0\u05d1 王", "\u05d0\u05d1 王"),  # right-to-left script; a bare RLM mark is refused
+        ("🌟小星星🌟", "🌟小星星🌟"),
+    ],
+)
+async def test_strange_names_are_shown_escaped(
+    tower: dict, tb: Harness, name: str, shown: str
+) -> None:
     user = tb.em.add_user("某人")
     await register(tb, user, name, "yanshan.dabu")
     me = await tb.send(user, None, "/me")

@@ -27,12 +27,18 @@ async def clocked(tmp_path: Path) -> AsyncIterator[tuple[Harness, FakeClock, dic
 
 
 def cards_in(tb: Harness, chat_id: int, activity_id: int) -> list[Any]:
-    return [s for s in tb.em.sent if s.chat_id == chat_id and s.method == "sendMessage"
-            and f"act:{activity_id}:join" in str(s.reply_markup)]
+    return [
+        s
+        for s in tb.em.sent
+        if s.chat_id == chat_id
+        and s.method == "sendMessage"
+        and f"act:{activity_id}:join" in str(s.reply_markup)
+    ]
 
 
 async def test_card_sent_by_the_outbox_after_a_429_has_working_buttons(
-        clocked: tuple[Harness, FakeClock, dict[str, Any]]) -> None:
+    clocked: tuple[Harness, FakeClock, dict[str, Any]],
+) -> None:
     tb, clock, t = clocked
     chat = t["chat_a"]
     tb.em.inject("sendMessage", chat_id=chat["id"], error="retry_after", retry_after=5, times=1)
@@ -50,7 +56,8 @@ async def test_card_sent_by_the_outbox_after_a_429_has_working_buttons(
 
 
 async def test_direct_card_and_checkin_are_not_sent_twice(
-        clocked: tuple[Harness, FakeClock, dict[str, Any]]) -> None:
+    clocked: tuple[Harness, FakeClock, dict[str, Any]],
+) -> None:
     tb, clock, t = clocked
     chat = t["chat_a"]
     nxt, _ = when(1800)
@@ -60,8 +67,11 @@ async def test_direct_card_and_checkin_are_not_sent_twice(
     clock.advance(GUARD_GRACE + 1)
     await tb.drain()
     assert len(cards_in(tb, chat["id"], act_id)) == 1
-    checkins = [s for s in tb.em.sent if s.chat_id == chat["id"]
-                and f"act:{act_id}:in" in str(s.reply_markup)]
+    checkins = [
+        s
+        for s in tb.em.sent
+        if s.chat_id == chat["id"] and f"act:{act_id}:in" in str(s.reply_markup)
+    ]
     assert len(checkins) == 1, [s.reply_markup for s in tb.em.sent if s.chat_id == chat["id"]]
     rows = await tb.db.fetchall("SELECT status FROM outbox WHERE ref = ?", (f"act:{act_id}",))
     assert sorted(r["status"] for r in rows) == ["cancelled", "cancelled"]

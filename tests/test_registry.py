@@ -30,8 +30,15 @@ def test_two_applications_do_not_share_hooks(tmp_path: Path) -> None:
     first, second = _app(tmp_path, "a"), _app(tmp_path, "b")
     a, b = hooks_of(first), hooks_of(second)
     assert a is not b
-    for field in ("flows", "deep_links", "me_sections", "forget_hooks", "help_sections",
-                  "exports", "org_hooks"):
+    for field in (
+        "flows",
+        "deep_links",
+        "me_sections",
+        "forget_hooks",
+        "help_sections",
+        "exports",
+        "org_hooks",
+    ):
         assert getattr(a, field) is not getattr(b, field), field
         assert getattr(a, field) == getattr(b, field), field
 
@@ -93,19 +100,34 @@ async def test_a_running_application_reads_only_its_own_hooks(tmp_path: Path) ->
 
 # --- each feature's callback data: what one function builds, its twin parses -----------------
 
-@pytest.mark.parametrize("button", [
-    HoursButton("dup", 7, yes=True), HoursButton("dup", 7), HoursButton("my", 3),
-    HoursButton("ok", 12, scope=4), HoursButton("no", 12), HoursButton("nr", 9),
-])
+
+@pytest.mark.parametrize(
+    "button",
+    [
+        HoursButton("dup", 7, yes=True),
+        HoursButton("dup", 7),
+        HoursButton("my", 3),
+        HoursButton("ok", 12, scope=4),
+        HoursButton("no", 12),
+        HoursButton("nr", 9),
+    ],
+)
 def test_hours_buttons_round_trip(button: HoursButton) -> None:
     data = hours_data(button)
     assert parse_hours_data(data) == button and len(data.encode()) <= 64
     assert hours_pattern(button.verb).match(data)
 
 
-@pytest.mark.parametrize(("verb", "value"), [
-    ("org", 5), ("pick", 123456789012), ("consent", True), ("consent", False), ("confirm", True),
-])
+@pytest.mark.parametrize(
+    ("verb", "value"),
+    [
+        ("org", 5),
+        ("pick", 123456789012),
+        ("consent", True),
+        ("consent", False),
+        ("confirm", True),
+    ],
+)
 def test_registration_buttons_round_trip(verb: str, value: int | bool) -> None:
     assert parse_reg_data(reg_data(verb, value)) == (verb, value)  # type: ignore[arg-type]
 
@@ -117,8 +139,9 @@ def test_other_buttons_round_trip() -> None:
     assert parse_join_payload(join_payload("yanshan.dabu").split("_", 1)[1]) == "yanshan.dabu"
 
 
-@pytest.mark.parametrize("data", ["hrs:ok:1", "hrs:dup:1:x", "reg:org:y", "reg:x:1", "sub:1",
-                                  "ann:x:ack", None])
+@pytest.mark.parametrize(
+    "data", ["hrs:ok:1", "hrs:dup:1:x", "reg:org:y", "reg:x:1", "sub:1", "ann:x:ack", None]
+)
 def test_forged_buttons_are_refused(data: str | None) -> None:
     parsers = (parse_hours_data, parse_reg_data, parse_submit_data, parse_ack_data)
     for parse in parsers:

@@ -38,8 +38,11 @@ async def statuses(tb: Harness, kind: str) -> dict[int, str]:
 
 
 def copies(tb: Harness, chat_id: int, needle: str) -> list[Any]:
-    return [s for s in tb.em.sent if s.chat_id == chat_id and s.method == "sendMessage"
-            and needle in (s.text or "")]
+    return [
+        s
+        for s in tb.em.sent
+        if s.chat_id == chat_id and s.method == "sendMessage" and needle in (s.text or "")
+    ]
 
 
 @pytest.mark.parametrize("days_down", [0.5, 3, 9])
@@ -124,7 +127,8 @@ async def test_handler_raising_in_the_tick(tb: Harness) -> None:
 
 
 async def test_failing_transaction_marks_only_its_row(
-        tb: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    tb: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def handler(conn: Conn, row: Reminder) -> None:
         await tb.services.outbox.add(conn, 777, "hello", ref=f"trial:{row.ref_id}")
 
@@ -161,7 +165,8 @@ async def test_failing_transaction_marks_only_its_row(
 
 
 async def test_tick_rearms_when_firing_itself_fails(
-        tb: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    tb: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reminders = tb.services.reminders
 
     async def broken(batch: int = 200) -> Any:

@@ -45,47 +45,63 @@ def write(path: Path, rows: list[list[Any]]) -> Path:
 
 # --- checking rows ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
 @pytest.mark.parametrize("header", [EN, ZH], ids=["en", "zh"])
-def test_good_files_read_in_both_formats_and_languages(tmp_path: Path, suffix: str,
-                                                       header: list[str]) -> None:
+def test_good_files_read_in_both_formats_and_languages(
+    tmp_path: Path, suffix: str, header: list[str]
+) -> None:
     rows = read_rows(write(tmp_path / f"roster{suffix}", [header, *GOOD, ["", "", "", ""]]))
     entries, problems = check_rows(rows, ORGS)
     assert problems == []
     assert [(e.real_name, e.org_id, e.phone, e.role) for e in entries] == [
-        ("陈小红", 2, "+8613800138001", None), ("李娜", 2, "+8613800138002", "secretary"),
-        ("Tom Li", 3, "+8613800138003", None)]
+        ("陈小红", 2, "+8613800138001", None),
+        ("李娜", 2, "+8613800138002", "secretary"),
+        ("Tom Li", 3, "+8613800138003", None),
+    ]
 
 
 def test_other_zh_spellings_and_column_order() -> None:
-    entries, problems = check_rows([["电话", "角色", "组织代码", "姓名"],
-                                    ["13800138009", "团干部", "yanshan", "王晓明"]], ORGS)
+    entries, problems = check_rows(
+        [["电话", "角色", "组织代码", "姓名"], ["13800138009", "团干部", "yanshan", "王晓明"]], ORGS
+    )
     assert problems == [] and entries[0].role == "staff" and entries[0].org_id == 1
 
 
-@pytest.mark.parametrize("row, column, reason", [
-    (["陈小红", "yanshan.nowhere", "13800138001", ""], "org", "unknown org code"),
-    (["陈小红", "yanshan.dabu", "13800", ""], "phone", "not a phone number"),
-    (["陈小红", "yanshan.dabu", "138abc00138001", ""], "phone", "not a phone number"),
-    (["陈小红", "yanshan.dabu", "", ""], "phone", "empty"),
-    (["陈小红", "yanshan.dabu", "١٣٨٠٠١٣٨٠٠١", ""], "phone", "non-ASCII digit U+0661"),
-    (["陈小红", "yanshan.dabu", "13８00138001", ""], "phone", None),  # full-width: fine
-    (["", "yanshan.dabu", "13800138001", ""], "name", "empty"),
-    (["   ", "yanshan.dabu", "13800138001", ""], "name", "empty"),
-    (["陈\u200b小红", "yanshan.dabu", "13800138001", ""], "name", "invisible character U+200B"),
-    (["陈小红", "yanshan.dabu\u200e", "13800138001", ""], "org", "invisible character U+200E"),
-    (["陈小红", "yanshan.dabu", "13800138001\u2060", ""], "phone", "invisible character U+2060"),
-    (["=HYPERLINK(\"http://x\")", "yanshan.dabu", "13800138001", ""], "name",
-     "looks like a formula"),
-    (["@SUM(A1)", "yanshan.dabu", "13800138001", ""], "name", "looks like a formula"),
-    (["陈小红", "yanshan.dabu", "+cmd|' /C calc'!A0", ""], "phone", "looks like a formula"),
-    (["陈小红", "yanshan.dabu", "-2+3", ""], "phone", "looks like a formula"),
-    (["陈小红", "yanshan.dabu", "13800138001", "=1+1"], "role", "looks like a formula"),
-    (["陈小红", "yanshan.dabu", "13800138001", "队长"], "role", None),
-    (["陈" * 51, "yanshan.dabu", "13800138001", ""], "name", "too long"),
-])
-def test_bad_cells_are_reported_by_row_and_column_only(row: list[str], column: str,
-                                                       reason: str | None) -> None:
+@pytest.mark.parametrize(
+    "row, column, reason",
+    [
+        (["陈小红", "yanshan.nowhere", "13800138001", ""], "org", "unknown org code"),
+        (["陈小红", "yanshan.dabu", "13800", ""], "phone", "not a phone number"),
+        (["陈小红", "yanshan.dabu", "138abc00138001", ""], "phone", "not a phone number"),
+        (["陈小红", "yanshan.dabu", "", ""], "phone", "empty"),
+        (["陈小红", "yanshan.dabu", "١٣٨٠٠١٣٨٠٠١", ""], "phone", "non-ASCII digit U+0661"),
+        (["陈小红", "yanshan.dabu", "13８00138001", ""], "phone", None),  # full-width: fine
+        (["", "yanshan.dabu", "13800138001", ""], "name", "empty"),
+        (["   ", "yanshan.dabu", "13800138001", ""], "name", "empty"),
+        (["陈\u200b小红", "yanshan.dabu", "13800138001", ""], "name", "invisible character U+200B"),
+        (["陈小红", "yanshan.dabu\u200e", "13800138001", ""], "org", "invisible character U+200E"),
+        (
+            ["陈小红", "yanshan.dabu", "13800138001\u2060", ""],
+            "phone",
+            "invisible character U+2060",
+        ),
+        (
+            ['=HYPERLINK("http://x")', "yanshan.dabu", "13800138001", ""],
+            "name",
+            "looks like a formula",
+        ),
+        (["@SUM(A1)", "yanshan.dabu", "13800138001", ""], "name", "looks like a formula"),
+        (["陈小红", "yanshan.dabu", "+cmd|' /C calc'!A0", ""], "phone", "looks like a formula"),
+        (["陈小红", "yanshan.dabu", "-2+3", ""], "phone", "looks like a formula"),
+        (["陈小红", "yanshan.dabu", "13800138001", "=1+1"], "role", "looks like a formula"),
+        (["陈小红", "yanshan.dabu", "13800138001", "队长"], "role", None),
+        (["陈" * 51, "yanshan.dabu", "13800138001", ""], "name", "too long"),
+    ],
+)
+def test_bad_cells_are_reported_by_row_and_column_only(
+    row: list[str], column: str, reason: str | None
+) -> None:
     entries, problems = check_rows([EN, GOOD[2], row], ORGS)
     if reason is None and column == "phone":  # the control case: accepted
         assert problems == [] and len(entries) == 2
@@ -127,6 +143,7 @@ def test_gb18030_csv(tmp_path: Path) -> None:
 
 # --- the command line -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A database with the Yanshan tree, and TOWERBOT_DB pointing at it; returns its path."""
@@ -138,9 +155,12 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     db = tmp_path / "cli.sqlite3"
     monkeypatch.setenv("TOWERBOT_DB", str(db))
     tree = tmp_path / "tree.yaml"
-    tree.write_text("code: yanshan\nname: 雁山区团委\nchildren:\n"
-                    "  - {code: yanshan.dabu, name: 大埠乡团委}\n"
-                    "  - {code: yanshan.jiedao, name: 雁山街道团工委}\n", encoding="utf-8")
+    tree.write_text(
+        "code: yanshan\nname: 雁山区团委\nchildren:\n"
+        "  - {code: yanshan.dabu, name: 大埠乡团委}\n"
+        "  - {code: yanshan.jiedao, name: 雁山街道团工委}\n",
+        encoding="utf-8",
+    )
     assert main(["org", "import", str(tree)]) == 0
     yield db
     for name, level in levels.items():
@@ -155,33 +175,40 @@ def roster_rows(db: Path) -> list[tuple]:
         conn.close()
 
 
-BAD = [["陈\u200b小红", "yanshan.dabu", "13800138004", ""],
-       ["王五", "nowhere", "١٣٨٠٠١٣٨٠٠٥", ""]]
+BAD = [["陈\u200b小红", "yanshan.dabu", "13800138004", ""], ["王五", "nowhere", "١٣٨٠٠١٣٨٠٠٥", ""]]
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
-def test_one_bad_row_imports_nothing(cli: Path, tmp_path: Path, suffix: str,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_bad_row_imports_nothing(
+    cli: Path, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path / f"r{suffix}", [ZH, *GOOD, *BAD])
     assert main(["members", "import", str(path)]) == 1
     err = capsys.readouterr().err
     assert roster_rows(cli) == []
     lines = [line for line in err.splitlines() if line.startswith("row ")]
-    assert lines == ["row 5: name: invisible character U+200B", "row 6: org: unknown org code",
-                     "row 6: phone: non-ASCII digit U+0661"]
+    assert lines == [
+        "row 5: name: invisible character U+200B",
+        "row 6: org: unknown org code",
+        "row 6: phone: non-ASCII digit U+0661",
+    ]
     assert "nothing imported" in err
     for personal in ("陈", "王五", "138", "nowhere"):
         assert personal not in err
 
 
 def test_skip_bad_imports_the_good_rows_and_reimport_updates(
-        cli: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path / "r.xlsx", [EN, *GOOD, *BAD])
     assert main(["members", "import", str(path), "--skip-bad"]) == 1  # bad rows: still 1
     out = capsys.readouterr()
     assert "created=3 updated=0" in out.out and "skipped_bad=2" in out.out
-    assert [r[0] for r in roster_rows(cli)] == ["+8613800138001", "+8613800138002",
-                                                "+8613800138003"]
+    assert [r[0] for r in roster_rows(cli)] == [
+        "+8613800138001",
+        "+8613800138002",
+        "+8613800138003",
+    ]
     renamed = [["陈晓红", *GOOD[0][1:]], *GOOD[1:]]
     assert main(["members", "import", str(write(tmp_path / "r.csv", [EN, *renamed]))]) == 0
     assert "created=0 updated=3" in capsys.readouterr().out
@@ -190,8 +217,9 @@ def test_skip_bad_imports_the_good_rows_and_reimport_updates(
     assert "deleted=3" in capsys.readouterr().out and roster_rows(cli) == []
 
 
-def test_unreadable_file_is_one_line_exit_2(cli: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_file_is_one_line_exit_2(
+    cli: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"not a zip")
     assert main(["members", "import", str(path)]) == 2
@@ -200,10 +228,11 @@ def test_unreadable_file_is_one_line_exit_2(cli: Path, tmp_path: Path,
 
 # --- /register with the contact button --------------------------------------------------------
 
-async def test_shared_phone_matches_the_roster_and_only_confirms(tb: Harness,
-                                                                 tower: dict) -> None:
-    report = await tb.services.roster.import_rows([ZH, ["赵敏", "yanshan.jiedao", "13912345678",
-                                                       "书记"]])
+
+async def test_shared_phone_matches_the_roster_and_only_confirms(tb: Harness, tower: dict) -> None:
+    report = await tb.services.roster.import_rows(
+        [ZH, ["赵敏", "yanshan.jiedao", "13912345678", "书记"]]
+    )
     assert report.created == 1
     zhao = tb.em.add_user("敏敏")
     age = (await tb.send(zhao, None, "/register"))[-1]
@@ -216,8 +245,10 @@ async def test_shared_phone_matches_the_roster_and_only_confirms(tb: Harness,
     await tb.press(zhao, consent[-1], "reg:consent:y")
     person = await tb.services.people.person(zhao["id"])
     assert person is not None and person.real_name == "赵敏" and person.phone == "+8613912345678"
-    roles = await tb.db.fetchall("SELECT r.role, o.code FROM roles r JOIN orgs o ON o.id = r.org_id"
-                                 " WHERE r.user_id = ?", (zhao["id"],))
+    roles = await tb.db.fetchall(
+        "SELECT r.role, o.code FROM roles r JOIN orgs o ON o.id = r.org_id WHERE r.user_id = ?",
+        (zhao["id"],),
+    )
     assert [tuple(r) for r in roles] == [("secretary", "yanshan.jiedao")]
     assert await tb.services.roster.waiting() == 0  # the row is now the person's
 
@@ -251,7 +282,8 @@ async def test_phone_not_on_the_roster_keeps_the_usual_steps(tb: Harness, tower:
 
 
 async def test_already_registered_phone_is_not_stored_and_forgetme_drops_a_late_row(
-        tb: Harness, tower: dict) -> None:
+    tb: Harness, tower: dict
+) -> None:
     user = tb.em.add_user("小周")
     await tb.send(user, None, "/start join_yanshan-dabu")
     await tb.press(user, tb.em.messages_to(user["id"])[-1], "reg:age:n")
@@ -262,8 +294,10 @@ async def test_already_registered_phone_is_not_stored_and_forgetme_drops_a_late_
     assert (report.registered, report.created) == (1, 0)
     # a row that slipped in anyway (written before they registered) goes with /forgetme
     async with tb.db.transaction() as tx:
-        await tx.execute("INSERT INTO roster(phone, real_name, org_id, imported_at)"
-                         " VALUES ('+8613600000001', '周一', 2, 0)")
+        await tx.execute(
+            "INSERT INTO roster(phone, real_name, org_id, imported_at)"
+            " VALUES ('+8613600000001', '周一', 2, 0)"
+        )
     ask = await tb.send(user, None, "/forgetme")
     await tb.press(user, ask[-1], "forget:y")
     assert await tb.services.roster.waiting() == 0

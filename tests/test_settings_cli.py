@@ -16,12 +16,21 @@ from bot.settings import SettingsError, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def towerbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def towerbot(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
     clean["PYTHONPATH"] = str(ROOT)
     clean.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, check=False,
-                          env=clean, cwd=cwd or ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=clean,
+        cwd=cwd or ROOT,
+        timeout=120,
+    )
 
 
 def test_defaults_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,15 +44,20 @@ def test_defaults_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.star_thresholds == [100, 200, 500, 800, 1000] and s.chat_daily_budget == 10
 
 
-@pytest.mark.parametrize("name, value, fragment", [
-    ("TOWERBOT_RATE", "fast", "TOWERBOT_RATE"),
-    ("TOWERBOT_SUPERUSERS", "alice", "TOWERBOT_SUPERUSERS"),
-    ("TOWERBOT_TIMEZONE", "Mars/Olympus", "TOWERBOT_TIMEZONE"),
-    ("TOWERBOT_ACTIVITY_REMINDERS", "soon", "TOWERBOT_ACTIVITY_REMINDERS"),
-    ("TOWERBOT_STAR_THRESHOLDS", "300,100", "TOWERBOT_STAR_THRESHOLDS"),
-    ("TOWERBOT_LANGUAGE", "fr", "TOWERBOT_LANGUAGE"),
-])
-def test_malformed_setting_is_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, fragment: str) -> None:
+@pytest.mark.parametrize(
+    "name, value, fragment",
+    [
+        ("TOWERBOT_RATE", "fast", "TOWERBOT_RATE"),
+        ("TOWERBOT_SUPERUSERS", "alice", "TOWERBOT_SUPERUSERS"),
+        ("TOWERBOT_TIMEZONE", "Mars/Olympus", "TOWERBOT_TIMEZONE"),
+        ("TOWERBOT_ACTIVITY_REMINDERS", "soon", "TOWERBOT_ACTIVITY_REMINDERS"),
+        ("TOWERBOT_STAR_THRESHOLDS", "300,100", "TOWERBOT_STAR_THRESHOLDS"),
+        ("TOWERBOT_LANGUAGE", "fr", "TOWERBOT_LANGUAGE"),
+    ],
+)
+def test_malformed_setting_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, fragment: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as err:
         load_settings(_env_file=None)
@@ -72,7 +86,8 @@ def test_db_upgrade_import_backup_status(tmp_path: Path) -> None:
         "code: yanshan\nname: 雁山区团委\nkind: district\nchildren:\n"
         "  - {code: yanshan.a, name: 甲镇团委, kind: township}\n"
         "  - code: yanshan.b\n    name: 乙街道\n    children:\n      - {code: yanshan.b.1, name: 乙一}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     first = towerbot("org", "import", str(tree), env=env, cwd=tmp_path)
     assert first.returncode == 0 and "created=4" in first.stdout
     second = towerbot("org", "import", str(tree), env=env, cwd=tmp_path)
@@ -108,8 +123,10 @@ def test_catalogues_match() -> None:
 
     zh, en = CATALOGUES["zh"], CATALOGUES["en"]
     assert zh.keys() == en.keys()
+
     def fields(s: str) -> list[str]:
         return sorted({f for _, f, _, _ in string.Formatter().parse(s) if f})
+
     mismatched = [k for k in zh if fields(zh[k]) != fields(en[k])]
     assert mismatched == []
 

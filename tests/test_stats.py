@@ -38,8 +38,11 @@ async def test_audit_finds_exactly_the_missing_members(tb: Harness) -> None:
     em = tb.em
     results = await tb.services.audit.nightly(BotProbe(tb.app.bot))
     missing = {r.chat_id: sorted(m.real_name for m in r.missing) for r in results}
-    assert missing == {t["root"]["id"]: [], t["chat_a"]["id"]: ["王小刚", "陈小红"],
-                       t["chat_b"]["id"]: []}
+    assert missing == {
+        t["root"]["id"]: [],
+        t["chat_a"]["id"]: ["王小刚", "陈小红"],
+        t["chat_b"]["id"]: [],
+    }
     await tb.drain()
     report = tb.last_text(t["sec_a"]["id"])
     assert "王小刚" in report and "陈小红" in report and "不在群内" in report
@@ -81,8 +84,12 @@ async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
     today = tb.services.stats.today()
     last_year = date(today.year - 1, 12, 31).isoformat()  # within the 365 days /hours accepts
     logged = {}
-    for who, args in (("member_a", "10 七彩四点半"), ("member_b", f"5 {last_year} clean-up"),
-                      ("member_b", "2 library"), ("sec_a", "3 组织生活")):
+    for who, args in (
+        ("member_a", "10 七彩四点半"),
+        ("member_b", f"5 {last_year} clean-up"),
+        ("member_b", "2 library"),
+        ("sec_a", "3 组织生活"),
+    ):
         await tb.send(t[who], None, f"/hours {args}")
         logged[(who, args)] = int((await tb.db.fetchone("SELECT MAX(id) FROM hour_entries"))[0])
     for (who, _), entry_id in logged.items():
@@ -97,8 +104,10 @@ async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
     acts = {}
     for title in ("清扫", "讲座"):
         sent = await tb.send(sec, chat_a, f"/activity {title} | {when} | 2 | 10 | 村委")
-        acts[title] = (int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0]),
-                       next(x for x in sent if "act:" in str(x.reply_markup)))
+        acts[title] = (
+            int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0]),
+            next(x for x in sent if "act:" in str(x.reply_markup)),
+        )
     act_id, card = acts["清扫"]
     for who in ("member_a", "gang", "sec_a"):
         await tb.press(t[who], card, f"act:{act_id}:join")
@@ -116,8 +125,10 @@ async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
     offer = await tb.send(sec, None, f"/submit {first}")
     assert "一季度述职" in offer[-1].text, offer[-1].text
     await tb.send(sec, None, "述职报告：本季度开展活动 2 场")
-    assert await tb.db.fetchone("SELECT 1 FROM campaign_submissions WHERE campaign_id = ?",
-                                (first,)) is not None
+    assert (
+        await tb.db.fetchone("SELECT 1 FROM campaign_submissions WHERE campaign_id = ?", (first,))
+        is not None
+    )
     clock.offset += 3 * 3600  # 一季度述职 is now overdue for 街道
     await tb.drain()
 
@@ -221,18 +232,66 @@ async def test_exports_go_privately(ftb: Harness) -> None:
     assert "#99" in unknown[-1].text
 
 
-@pytest.mark.parametrize("row,colour", [
-    ({"has_chat": False, "campaigns_missing": 0, "members": 0, "members_in_chat": 0, "staffed": True,
-          "campaigns_due": 0}, "red"),
-    ({"has_chat": True, "campaigns_missing": 1, "members": 0, "members_in_chat": 0, "staffed": True,
-          "campaigns_due": 0}, "red"),
-    ({"has_chat": True, "campaigns_missing": 0, "members": 10, "members_in_chat": 7, "staffed": True,
-          "campaigns_due": 0}, "amber"),
-    ({"has_chat": True, "campaigns_missing": 0, "members": 10, "members_in_chat": 8, "staffed": True,
-          "campaigns_due": 0}, "green"),
-    ({"has_chat": True, "campaigns_missing": 0, "members": 0, "members_in_chat": 0, "staffed": True,
-          "campaigns_due": 1}, "amber"),
-])
+@pytest.mark.parametrize(
+    "row,colour",
+    [
+        (
+            {
+                "has_chat": False,
+                "campaigns_missing": 0,
+                "members": 0,
+                "members_in_chat": 0,
+                "staffed": True,
+                "campaigns_due": 0,
+            },
+            "red",
+        ),
+        (
+            {
+                "has_chat": True,
+                "campaigns_missing": 1,
+                "members": 0,
+                "members_in_chat": 0,
+                "staffed": True,
+                "campaigns_due": 0,
+            },
+            "red",
+        ),
+        (
+            {
+                "has_chat": True,
+                "campaigns_missing": 0,
+                "members": 10,
+                "members_in_chat": 7,
+                "staffed": True,
+                "campaigns_due": 0,
+            },
+            "amber",
+        ),
+        (
+            {
+                "has_chat": True,
+                "campaigns_missing": 0,
+                "members": 10,
+                "members_in_chat": 8,
+                "staffed": True,
+                "campaigns_due": 0,
+            },
+            "green",
+        ),
+        (
+            {
+                "has_chat": True,
+                "campaigns_missing": 0,
+                "members": 0,
+                "members_in_chat": 0,
+                "staffed": True,
+                "campaigns_due": 1,
+            },
+            "amber",
+        ),
+    ],
+)
 def test_health_colours(row: dict[str, Any], colour: str) -> None:
     assert charts.health(row) == colour
 
@@ -247,15 +306,21 @@ async def test_cli_exports_members_and_activities(tb, tower, tmp_path, monkeypat
 
     monkeypatch.setenv("TOWERBOT_DB", tb.settings.db)
     out = tmp_path / "members.xlsx"
-    code = await asyncio.to_thread(cli.main, ["export", "members", "--org", "yanshan", "-o", str(out)])
+    code = await asyncio.to_thread(
+        cli.main, ["export", "members", "--org", "yanshan", "-o", str(out)]
+    )
     assert code == 0
     cells = [c for row in load_workbook(out).worksheets[0].iter_rows(values_only=True) for c in row]
     for name in ("王晓明", "李娜", "陈小红", "Tom Li"):
         assert name in cells
     acts = tmp_path / "activities.xlsx"
-    code = await asyncio.to_thread(cli.main, ["export", "activities", "--org", "yanshan.dabu", "-o", str(acts)])
+    code = await asyncio.to_thread(
+        cli.main, ["export", "activities", "--org", "yanshan.dabu", "-o", str(acts)]
+    )
     assert code == 0 and load_workbook(acts).worksheets
-    code = await asyncio.to_thread(cli.main, ["export", "members", "--org", "nosuch", "-o", str(out)])
+    code = await asyncio.to_thread(
+        cli.main, ["export", "members", "--org", "nosuch", "-o", str(out)]
+    )
     assert code == 2
 
 

@@ -16,14 +16,23 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def test_no_chinese_punctuation_in_english_texts() -> None:
-    bad = {key: sorted({ch for ch in text if ch in CJK_PUNCTUATION})
-           for key, text in CATALOGUES["en"].items()}
+    bad = {
+        key: sorted({ch for ch in text if ch in CJK_PUNCTUATION})
+        for key, text in CATALOGUES["en"].items()
+    }
     assert {key: chars for key, chars in bad.items() if chars} == {}
 
 
-@pytest.mark.parametrize(("n", "text"), [
-    (1, "1 no-show"), (2, "2 no-shows"), (0, "0 no-shows"), (1, "1 hour"), (2.5, "2.5 hours"),
-])
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (1, "1 no-show"),
+        (2, "2 no-shows"),
+        (0, "0 no-shows"),
+        (1, "1 hour"),
+        (2.5, "2.5 hours"),
+    ],
+)
 def test_english_plurals(n: float, text: str) -> None:
     key = "act_no_shows" if "no-show" in text else "act_hours_n"
     assert tn("en", key, n) == text
@@ -34,12 +43,15 @@ def test_chinese_has_one_form() -> None:
     assert tn("zh", "act_hours_n", 2.5) == "2.5 小时"
 
 
-@pytest.mark.parametrize(("lang", "day", "today", "shown"), [
-    ("zh", date(2026, 12, 8), date(2026, 12, 1), "12月8日（周二）"),
-    ("en", date(2026, 12, 8), date(2026, 12, 1), "Tue 8 Dec"),
-    ("zh", date(2027, 1, 3), date(2026, 12, 1), "2027年1月3日（周日）"),
-    ("en", date(2025, 12, 8), date(2026, 12, 1), "Mon 8 Dec 2025"),
-])
+@pytest.mark.parametrize(
+    ("lang", "day", "today", "shown"),
+    [
+        ("zh", date(2026, 12, 8), date(2026, 12, 1), "12月8日（周二）"),
+        ("en", date(2026, 12, 8), date(2026, 12, 1), "Tue 8 Dec"),
+        ("zh", date(2027, 1, 3), date(2026, 12, 1), "2027年1月3日（周日）"),
+        ("en", date(2025, 12, 8), date(2026, 12, 1), "Mon 8 Dec 2025"),
+    ],
+)
 def test_days_as_people_read_them(lang: str, day: date, today: date, shown: str) -> None:
     assert fmt_day(day, lang, today) == shown
 

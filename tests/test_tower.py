@@ -157,9 +157,19 @@ async def test_group_commands_refused_in_private(tb: Harness, command: str) -> N
 
 
 async def test_org_import_is_idempotent(tb: Harness) -> None:
-    tree = {"code": "yanshan", "name": "雁山区团委", "kind": "district", "children": [
-        {"code": "yanshan.a", "name": "甲", "children": [{"code": "yanshan.a.1", "name": "甲一"}]},
-        {"code": "yanshan.b", "name": "乙"}]}
+    tree = {
+        "code": "yanshan",
+        "name": "雁山区团委",
+        "kind": "district",
+        "children": [
+            {
+                "code": "yanshan.a",
+                "name": "甲",
+                "children": [{"code": "yanshan.a.1", "name": "甲一"}],
+            },
+            {"code": "yanshan.b", "name": "乙"},
+        ],
+    }
     first = await tb.services.tower.import_tree(tree)
     assert first.created == 4
     second = await tb.services.tower.import_tree(tree)
@@ -173,9 +183,18 @@ async def test_org_import_is_idempotent(tb: Harness) -> None:
 async def test_org_import_reports_progress_per_org(tb: Harness) -> None:
     from bot.domain.tower import count_tree
 
-    tree = {"code": "yanshan", "name": "雁山区团委", "children": [
-        {"code": "yanshan.a", "name": "甲", "children": [{"code": "yanshan.a.1", "name": "甲一"}]},
-        {"code": "yanshan.b", "name": "乙"}]}
+    tree = {
+        "code": "yanshan",
+        "name": "雁山区团委",
+        "children": [
+            {
+                "code": "yanshan.a",
+                "name": "甲",
+                "children": [{"code": "yanshan.a.1", "name": "甲一"}],
+            },
+            {"code": "yanshan.b", "name": "乙"},
+        ],
+    }
     steps: list[int] = []
     await tb.services.tower.import_tree(tree, progress=steps.append)
     assert steps == [1, 1, 1, 1] and count_tree(tree) == 4

@@ -38,8 +38,9 @@ class Hooked:
         self.client = client
         self.db = Path(settings.db)
 
-    async def post(self, body: bytes | dict[str, Any], headers: Any = None,
-                   path: str = "/telegram") -> httpx.Response:
+    async def post(
+        self, body: bytes | dict[str, Any], headers: Any = None, path: str = "/telegram"
+    ) -> httpx.Response:
         """POST as a stranger would: only the headers given (default: the right secret)."""
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
         if headers is None:
@@ -50,10 +51,15 @@ class Hooked:
         """Every row of every table, read as another program would."""
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
         try:
-            tables = [r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-            out = {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
-                   for t in tables}
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                )
+            ]
+            out = {
+                t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables
+            }
         finally:
             conn.close()
         # the 15-second heartbeat job is the one writer that runs on its own
@@ -82,9 +88,14 @@ async def hooked(tmp_path: Path) -> AsyncIterator[Hooked]:
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     settings = Settings(
-        _env_file=None, token=em.token, db=str(tmp_path / "towerbot.sqlite3"),
-        superusers=[SUPERUSER_ID], api_base_url=api + "/bot", flood_limit=10_000,
-        webhook_url=f"http://127.0.0.1:{port}/telegram", webhook_secret=SECRET,
+        _env_file=None,
+        token=em.token,
+        db=str(tmp_path / "towerbot.sqlite3"),
+        superusers=[SUPERUSER_ID],
+        api_base_url=api + "/bot",
+        flood_limit=10_000,
+        webhook_url=f"http://127.0.0.1:{port}/telegram",
+        webhook_secret=SECRET,
     )
     app = build_application(settings)
     stop = asyncio.Event()
@@ -118,7 +129,7 @@ async def test_start_and_help_answered_through_the_webhook(hooked: Hooked) -> No
 
 
 def _one_off(secret: str, at: int) -> str:
-    return secret[:at] + ("x" if secret[at] != "x" else "y") + secret[at + 1:]
+    return secret[:at] + ("x" if secret[at] != "x" else "y") + secret[at + 1 :]
 
 
 # header lists (None: no header at all); each must be refused with nothing stored or handled
@@ -149,8 +160,10 @@ async def test_bad_secrets_are_refused_and_change_nothing(hooked: Hooked) -> Non
     em = hooked.em
     boss = em.add_user("晓明", user_id=SUPERUSER_ID)
     group = em.add_group("雁山区团委工作群", members=[boss["id"]])
-    forged = [hooked.detached(boss, None, "/start"),
-              hooked.detached(boss, group, "/setup forged 伪造组织")]
+    forged = [
+        hooked.detached(boss, None, "/start"),
+        hooked.detached(boss, group, "/setup forged 伪造组织"),
+    ]
     before, sent = hooked.dump(), len(em.sent)
     for name, headers in BAD_SECRETS:
         for update in forged:
@@ -173,8 +186,10 @@ async def test_forged_superuser_update_without_secret_creates_no_org(hooked: Hoo
     boss = em.add_user("晓明", user_id=SUPERUSER_ID)
     group = em.add_group("雁山区团委工作群", members=[boss["id"]])
     before = hooked.dump()
-    for update in (hooked.detached(boss, None, "/start"),
-                   hooked.detached(boss, group, "/setup yanshan 雁山区团委")):
+    for update in (
+        hooked.detached(boss, None, "/start"),
+        hooked.detached(boss, group, "/setup yanshan 雁山区团委"),
+    ):
         for headers in ({}, {HEADER: "x" * 24}, {"Content-Type": "application/json"}):
             assert (await hooked.post(update, headers=headers)).status_code == 403
     await asyncio.sleep(0.2)
@@ -243,8 +258,12 @@ async def test_duplicate_update_id_is_handled_once(hooked: Hooked) -> None:
 async def test_healthz(hooked: Hooked) -> None:
     first = await hooked.client.get("/healthz")
     assert first.status_code == 200
-    assert first.json() == {"ok": True, "mode": "webhook", "inbox_pending": 0,
-                            "last_update_at": None}
+    assert first.json() == {
+        "ok": True,
+        "mode": "webhook",
+        "inbox_pending": 0,
+        "last_update_at": None,
+    }
     user = hooked.em.add_user("陈小红", username="xiaohong")
     hooked.em.text(user, None, "/start")
     await until(lambda: hooked.em.last_to(user) is not None)
@@ -258,19 +277,31 @@ async def test_healthz(hooked: Hooked) -> None:
     assert (await hooked.client.post("/healthz")).status_code == 405
 
 
-@pytest.mark.parametrize("env, fragment", [
-    ({}, "TOWERBOT_WEBHOOK_SECRET"),
-    ({"TOWERBOT_WEBHOOK_SECRET": ""}, "TOWERBOT_WEBHOOK_SECRET"),
-    ({"TOWERBOT_WEBHOOK_SECRET": "not allowed: spaces!"}, "TOWERBOT_WEBHOOK_SECRET"),
-    ({"TOWERBOT_WEBHOOK_SECRET": "short"}, "TOWERBOT_WEBHOOK_SECRET"),
-    ({"TOWERBOT_WEBHOOK_SECRET": SECRET,
-      "TOWERBOT_WEBHOOK_URL": "http://bot.example.org/telegram"}, "TOWERBOT_WEBHOOK_URL"),
-])
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({}, "TOWERBOT_WEBHOOK_SECRET"),
+        ({"TOWERBOT_WEBHOOK_SECRET": ""}, "TOWERBOT_WEBHOOK_SECRET"),
+        ({"TOWERBOT_WEBHOOK_SECRET": "not allowed: spaces!"}, "TOWERBOT_WEBHOOK_SECRET"),
+        ({"TOWERBOT_WEBHOOK_SECRET": "short"}, "TOWERBOT_WEBHOOK_SECRET"),
+        (
+            {
+                "TOWERBOT_WEBHOOK_SECRET": SECRET,
+                "TOWERBOT_WEBHOOK_URL": "http://bot.example.org/telegram",
+            },
+            "TOWERBOT_WEBHOOK_URL",
+        ),
+    ],
+)
 def test_run_in_webhook_mode_refuses_without_a_good_secret(
     tmp_path: Path, env: dict[str, str], fragment: str
 ) -> None:
-    full = {"TOWERBOT_TOKEN": "123456:AAE-test", "TOWERBOT_DB": str(tmp_path / "t.sqlite3"),
-            "TOWERBOT_WEBHOOK_URL": "https://bot.example.org/telegram", **env}
+    full = {
+        "TOWERBOT_TOKEN": "123456:AAE-test",
+        "TOWERBOT_DB": str(tmp_path / "t.sqlite3"),
+        "TOWERBOT_WEBHOOK_URL": "https://bot.example.org/telegram",
+        **env,
+    }
     result = towerbot("run", env=full, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().count("\n") == 0 and fragment in result.stderr
@@ -281,11 +312,18 @@ def test_run_in_webhook_mode_refuses_without_a_good_secret(
 def test_run_on_a_busy_port_exits_2(tmp_path: Path) -> None:
     with bind("127.0.0.1", 0) as taken:
         port = taken.getsockname()[1]
-        result = towerbot("run", cwd=tmp_path, env={
-            "TOWERBOT_TOKEN": "123456:AAE-test", "TOWERBOT_DB": str(tmp_path / "t.sqlite3"),
-            "TOWERBOT_WEBHOOK_URL": "https://bot.example.org/telegram",
-            "TOWERBOT_WEBHOOK_SECRET": SECRET, "TOWERBOT_WEBHOOK_LISTEN": "127.0.0.1",
-            "TOWERBOT_WEBHOOK_PORT": str(port)})
+        result = towerbot(
+            "run",
+            cwd=tmp_path,
+            env={
+                "TOWERBOT_TOKEN": "123456:AAE-test",
+                "TOWERBOT_DB": str(tmp_path / "t.sqlite3"),
+                "TOWERBOT_WEBHOOK_URL": "https://bot.example.org/telegram",
+                "TOWERBOT_WEBHOOK_SECRET": SECRET,
+                "TOWERBOT_WEBHOOK_LISTEN": "127.0.0.1",
+                "TOWERBOT_WEBHOOK_PORT": str(port),
+            },
+        )
     # (the lines before are start-up logging: the database was opened and migrated)
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 2 and last.startswith("towerbot: cannot listen on 127.0.0.1")

@@ -24,8 +24,11 @@ async def test_deadline_9_oclock_asks_morning_or_evening(tb, tower):
     out = await tb.send(boss, root, "/deadline new 年度述职 | 下周六 9点")
     assert await count(tb, "campaigns") == 0
     data = choices(out[-1])
-    assert len(data) == 2 and "09:00" in str(out[-1].reply_markup) and \
-        "21:00" in str(out[-1].reply_markup)
+    assert (
+        len(data) == 2
+        and "09:00" in str(out[-1].reply_markup)
+        and "21:00" in str(out[-1].reply_markup)
+    )
     mark = len(tb.em.callback_answers)
     await tb.press(tower["sec_a"], out[-1], data[1])  # someone else: refused
     assert await count(tb, "campaigns") == 0
@@ -44,8 +47,9 @@ async def test_activity_with_a_past_month_day_offers_next_year(tb, tower):
     past = today - timedelta(days=1)
     if past.year != today.year:  # 1 January: nothing earlier this year
         return
-    out = await tb.send(boss, chat_a,
-                        f"/activity 植树 | {past.month}月{past.day}日 下午3点 | 2 | 20 | 公园")
+    out = await tb.send(
+        boss, chat_a, f"/activity 植树 | {past.month}月{past.day}日 下午3点 | 2 | 20 | 公园"
+    )
     assert await count(tb, "activities") == 0
     data = choices(out[-1])
     assert len(data) == 1

@@ -25,6 +25,7 @@ async def backup(settings: Settings, file: str) -> int:
     db = await open_db(settings)
     try:
         with tqdm(total=1, unit="page", disable=None, desc="backup") as bar:
+
             def progress(done: int, total: int) -> None:
                 bar.total = total
                 bar.n = done

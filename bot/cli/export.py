@@ -31,8 +31,9 @@ async def _export_hours(args: argparse.Namespace, services: Any, progress: Progr
         org = await services.tower.org_by_code(args.org)
     except Refusal as exc:
         raise CliError(t("en", exc.key, **exc.values)) from None
-    return await xl.subtree_workbook(services.hours, org, year=args.year,
-                                     lang=services.settings.language, progress=progress)
+    return await xl.subtree_workbook(
+        services.hours, org, year=args.year, lang=services.settings.language, progress=progress
+    )
 
 
 #: export kinds: name -> coroutine building the .xlsx bytes

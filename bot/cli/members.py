@@ -14,11 +14,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """The `members` command and its two verbs."""
     members = sub.add_parser("members", help="pre-registrations from an existing roster")
     verbs = members.add_subparsers(dest="members_command", required=True)
-    imp = verbs.add_parser("import", help="load a roster (.xlsx or .csv: name, org code, phone, "
-                                          "role; zh headers 姓名 组织代码 手机号 职务 too)")
+    imp = verbs.add_parser(
+        "import",
+        help="load a roster (.xlsx or .csv: name, org code, phone, "
+        "role; zh headers 姓名 组织代码 手机号 职务 too)",
+    )
     imp.add_argument("file")
-    imp.add_argument("--skip-bad", action="store_true",
-                     help="import the good rows even if some are bad (default: import nothing)")
+    imp.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="import the good rows even if some are bad (default: import nothing)",
+    )
     verbs.add_parser("purge", help="delete every pre-registration nobody has claimed yet")
 
 
@@ -44,10 +50,10 @@ async def _import(settings: Settings, path: Path, skip_bad: bool) -> int:
     try:
         services = build_services(settings, db, Clock())
         # on a terminal only (quiet when piped), like the exports, the backup and org import
-        with tqdm(total=max(len(rows) - 1, 0), unit="row", disable=None,
-                  desc="members import") as bar:
-            report = await services.roster.import_rows(rows, skip_bad=skip_bad,
-                                                       progress=bar.update)
+        with tqdm(
+            total=max(len(rows) - 1, 0), unit="row", disable=None, desc="members import"
+        ) as bar:
+            report = await services.roster.import_rows(rows, skip_bad=skip_bad, progress=bar.update)
     except RosterFileError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -56,11 +62,15 @@ async def _import(settings: Settings, path: Path, skip_bad: bool) -> int:
         print(line, file=sys.stderr)
     bad_rows = len({p.row for p in report.problems})
     if not report.written:
-        print(f"{bad_rows} bad row(s): nothing imported (fix them, or use --skip-bad)",
-              file=sys.stderr)
+        print(
+            f"{bad_rows} bad row(s): nothing imported (fix them, or use --skip-bad)",
+            file=sys.stderr,
+        )
         return 1
-    print(f"members created={report.created} updated={report.updated} "
-          f"already_registered={report.registered} skipped_bad={bad_rows}")
+    print(
+        f"members created={report.created} updated={report.updated} "
+        f"already_registered={report.registered} skipped_bad={bad_rows}"
+    )
     return 1 if bad_rows else 0
 
 

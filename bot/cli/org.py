@@ -29,8 +29,9 @@ async def org_import(settings: Settings, file: str, parent: str | None) -> int:
         try:
             # on a terminal only (quiet when piped), like the exports and the backup
             with tqdm(total=count_tree(data), unit="org", disable=None, desc="org import") as bar:
-                result = await services.tower.import_tree(data, parent_code=parent,
-                                                          progress=bar.update)
+                result = await services.tower.import_tree(
+                    data, parent_code=parent, progress=bar.update
+                )
         except Refusal as exc:
             text = t("en", exc.key, **exc.values)
             raise CliError(text.replace("&lt;", "<").replace("&gt;", ">")) from None

@@ -35,9 +35,13 @@ async def play(settings: Settings, lang: str = "zh", out: Path = Path("demo-out"
     em = Emulator(per_chat_burst=30, clock=clock.time)
     url = await em.serve()
     cfg = Settings(
-        _env_file=None, token=SecretStr(em.token), db=str(out / "demo.sqlite3"),
+        _env_file=None,
+        token=SecretStr(em.token),
+        db=str(out / "demo.sqlite3"),
         api_base_url=url + "/bot",
-        superusers=[SUPERUSER], language="en" if lang == "en" else "zh", overdue_days=2,
+        superusers=[SUPERUSER],
+        language="en" if lang == "en" else "zh",
+        overdue_days=2,
         # a small demo district counts stars from 10 h so that one is reached today
         star_thresholds=[10, 30, 60, 100, 150],
         flood_limit=1000,  # the script types faster than any person

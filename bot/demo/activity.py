@@ -16,7 +16,9 @@ async def run(s: Script, w: dict[str, Any]) -> None:
     newcomer = em.add_user("小新", username="xiaoxin", language_code=s.user_lang)
     em.set_member(dabu["id"], newcomer["id"], "member")
     when = s.local(2 * DAY, hour=16)[:11] + "16:30"
-    await s.say(lina, dabu, f"/activity 七彩四点半·作业辅导 | {when} | 2 | 3 | 大埠乡青少年之家 | cascade")
+    await s.say(
+        lina, dabu, f"/activity 七彩四点半·作业辅导 | {when} | 2 | 3 | 大埠乡青少年之家 | cascade"
+    )
     card = s.last_with(dabu["id"], "act:")
     join = s.data_of(card, "act:")
     for user in (hong, ming, li, lina):

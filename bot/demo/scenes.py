@@ -25,8 +25,9 @@ async def tower(s: Script) -> dict[str, Any]:
     em = s.em
     s.scene("demo_scene_setup")
     lang = s.user_lang
-    boss = em.add_user("晓明", last_name="王", username="wang_xiaoming", user_id=SUPERUSER,
-                       language_code=lang)
+    boss = em.add_user(
+        "晓明", last_name="王", username="wang_xiaoming", user_id=SUPERUSER, language_code=lang
+    )
     lina = em.add_user("李娜", username="lina_dabu", language_code=lang)
     hong = em.add_user("小红", username="xiaohong", language_code=lang)
     gang = em.add_user("小刚", username="xiaogang", language_code=lang)
@@ -34,14 +35,20 @@ async def tower(s: Script) -> dict[str, Any]:
     li = em.add_user("小丽", username="xiaoli", language_code=lang)
     tom = em.add_user("Tom", username="tom_jd", language_code="en")
     fang = em.add_user("阿芳", username="afang", language_code=lang)
-    root = em.add_group("雁山区团委工作群", members=[boss["id"], lina["id"], tom["id"], fang["id"]],
-                        bot_status="left")
-    dabu = em.add_group("大埠乡团委工作群",
-                        members=[boss["id"], lina["id"], hong["id"], ming["id"], li["id"]],
-                        bot_status="left")
+    root = em.add_group(
+        "雁山区团委工作群",
+        members=[boss["id"], lina["id"], tom["id"], fang["id"]],
+        bot_status="left",
+    )
+    dabu = em.add_group(
+        "大埠乡团委工作群",
+        members=[boss["id"], lina["id"], hong["id"], ming["id"], li["id"]],
+        bot_status="left",
+    )
     village = em.add_group("大埠村团支部群", members=[lina["id"], hong["id"]], bot_status="left")
-    jiedao = em.add_group("雁山街道团工委群", members=[boss["id"], tom["id"]], type="supergroup",
-                          bot_status="left")
+    jiedao = em.add_group(
+        "雁山街道团工委群", members=[boss["id"], tom["id"]], type="supergroup", bot_status="left"
+    )
     school = em.add_group("雁山中学团委群", members=[boss["id"], fang["id"]], bot_status="left")
     await s.say(boss, None, "/start")
     for chat in (root, dabu, village, jiedao, school):
@@ -49,21 +56,38 @@ async def tower(s: Script) -> dict[str, Any]:
     await s.settle()
     await found_tower(s.say, boss, root, YANSHAN_ORGS, binds=[(dabu, "yanshan.dabu")])
     await s.say(boss, dabu, "/org add yanshan.dabu.cun 大埠村团支部 village")
-    for chat, code in ((village, "yanshan.dabu.cun"), (jiedao, "yanshan.jiedao"),
-                       (school, "yanshan.zhongxue")):
+    for chat, code in (
+        (village, "yanshan.dabu.cun"),
+        (jiedao, "yanshan.jiedao"),
+        (school, "yanshan.zhongxue"),
+    ):
         em.text(boss, chat, f"/bind {code}")
     await s.settle()
-    return {"boss": boss, "lina": lina, "hong": hong, "gang": gang, "ming": ming, "li": li,
-            "tom": tom, "fang": fang, "root": root, "dabu": dabu, "village": village,
-            "jiedao": jiedao, "school": school}
+    return {
+        "boss": boss,
+        "lina": lina,
+        "hong": hong,
+        "gang": gang,
+        "ming": ming,
+        "li": li,
+        "tom": tom,
+        "fang": fang,
+        "root": root,
+        "dabu": dabu,
+        "village": village,
+        "jiedao": jiedao,
+        "school": school,
+    }
 
 
 def menus(s: Script) -> None:
     """What the "/" button shows each audience (set at start-up, per scope and language)."""
     lang = "en" if s.lang == "en" else None
-    for chat_type, admin, where in (("private", False, "demo_menu_private"),
-                                    ("group", False, "demo_menu_group"),
-                                    ("group", True, "demo_menu_admins")):
+    for chat_type, admin, where in (
+        ("private", False, "demo_menu_private"),
+        ("group", False, "demo_menu_group"),
+        ("group", True, "demo_menu_admins"),
+    ):
         shown = s.em.menu_for(chat_type, lang, admin=admin)
         commands = " ".join(f"/{c['command']}" for c in shown)
         print("  " + s.n("demo_menu", where=s.n(where), commands=commands))
@@ -74,12 +98,14 @@ async def people(s: Script, w: dict[str, Any]) -> None:
     await s.register(w["hong"], "join_yanshan-dabu", "陈小红", phone="8613800001111")
     await s.register(w["tom"], "join_yanshan-jiedao", "Tom Li")
     quiet = s.printed  # the others register the same way; keep the transcript short
-    for user, link, name in ((w["boss"], "join_yanshan", "王晓明"),
-                             (w["lina"], "join_yanshan-dabu", "李娜"),
-                             (w["gang"], "join_yanshan-dabu", "赵刚"),
-                             (w["ming"], "join_yanshan-dabu", "周明"),
-                             (w["li"], "join_yanshan-dabu", "吴丽"),
-                             (w["fang"], "join_yanshan-zhongxue", "林芳")):
+    for user, link, name in (
+        (w["boss"], "join_yanshan", "王晓明"),
+        (w["lina"], "join_yanshan-dabu", "李娜"),
+        (w["gang"], "join_yanshan-dabu", "赵刚"),
+        (w["ming"], "join_yanshan-dabu", "周明"),
+        (w["li"], "join_yanshan-dabu", "吴丽"),
+        (w["fang"], "join_yanshan-zhongxue", "林芳"),
+    ):
         await s.register(user, link, name, quiet=True)
     s.printed = max(s.printed, quiet)
 
@@ -133,9 +159,13 @@ async def campaign(s: Script, w: dict[str, Any]) -> None:
     await s.say(tom, None, "/submit")
     mark = len(em.sent)
     s.show(tom["first_name"], tom["id"], s.n("demo_sends_file", name="述职报告-雁山街道.docx"))
-    em.document(tom, None, "述职报告-雁山街道.docx",
-                mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                file_size=48213)
+    em.document(
+        tom,
+        None,
+        "述职报告-雁山街道.docx",
+        mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        file_size=48213,
+    )
     await s.settle()
     del mark
     await s.next_reminder()  # overdue, day 1
@@ -146,9 +176,17 @@ async def campaign(s: Script, w: dict[str, Any]) -> None:
 async def announce(s: Script, w: dict[str, Any]) -> None:
     s.scene("demo_scene_announce")
     boss, hong, tom = w["boss"], w["hong"], w["tom"]
-    await s.say(boss, w["root"], "/announce 关于开展“青春志愿行”寒假社会实践的通知：请各基层团组织于 12 月 10 日前报送参与名单。")
-    for user, chat in ((hong, w["dabu"]), (tom, w["jiedao"]), (tom, w["jiedao"]),
-                       (w["lina"], w["village"])):
+    await s.say(
+        boss,
+        w["root"],
+        "/announce 关于开展“青春志愿行”寒假社会实践的通知：请各基层团组织于 12 月 10 日前报送参与名单。",
+    )
+    for user, chat in (
+        (hong, w["dabu"]),
+        (tom, w["jiedao"]),
+        (tom, w["jiedao"]),
+        (w["lina"], w["village"]),
+    ):
         card = s.last_with(chat["id"], "ann:")
         await s.press(user, card, s.data_of(card, "ann:"))
     await s.say(boss, w["root"], "/announce status")

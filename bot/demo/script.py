@@ -52,7 +52,7 @@ class Script:
 
     def flush(self) -> None:
         """Print what the bot sent since the last flush."""
-        for sent in self.em.sent[self.printed:]:
+        for sent in self.em.sent[self.printed :]:
             if not self.muted:
                 self._print_sent(sent)
         self.printed = len(self.em.sent)
@@ -119,18 +119,25 @@ class Script:
         seen = -1
         while time.monotonic() < deadline:
             services = services_of(self.app)
-            busy = (bool(self.em.pending_updates) or not self.app.update_queue.empty()
-                    or self.app.update_processor.current_concurrent_updates > 0)
-            if (not busy and len(self.em.sent) == seen
-                    and (services.sender is None or await services.sender.drain(0.5))
-                    and len(self.em.sent) == seen):
+            busy = (
+                bool(self.em.pending_updates)
+                or not self.app.update_queue.empty()
+                or self.app.update_processor.current_concurrent_updates > 0
+            )
+            if (
+                not busy
+                and len(self.em.sent) == seen
+                and (services.sender is None or await services.sender.drain(0.5))
+                and len(self.em.sent) == seen
+            ):
                 break
             seen = len(self.em.sent)
             await asyncio.sleep(quiet)
         self.flush()
 
-    async def say(self, user: dict, chat: dict | None, text: str,
-                  reply_to: dict | None = None) -> list[Sent]:
+    async def say(
+        self, user: dict, chat: dict | None, text: str, reply_to: dict | None = None
+    ) -> list[Sent]:
         mark = len(self.em.sent)
         self.show(user["first_name"], chat["id"] if chat else user["id"], text)
         self.em.text(user, chat, text, reply_to=reply_to)
@@ -158,16 +165,23 @@ class Script:
     def last_with(self, chat_id: int, prefix: str) -> Sent:
         """The newest message in a chat carrying a button whose data starts with `prefix`."""
         for sent in reversed(self.em.sent):
-            if sent.chat_id == chat_id and any(d.startswith(prefix) for _, d in
-                                               _buttons_with_data(sent.reply_markup)):
+            if sent.chat_id == chat_id and any(
+                d.startswith(prefix) for _, d in _buttons_with_data(sent.reply_markup)
+            ):
                 return sent
         raise LookupError(f"no message with a {prefix!r} button in {chat_id}")
 
     def data_of(self, sent: Sent, prefix: str) -> str:
         return next(d for _, d in _buttons_with_data(sent.reply_markup) if d.startswith(prefix))
 
-    async def register(self, user: dict, link_payload: str, real_name: str,
-                       phone: str | None = None, quiet: bool = False) -> None:
+    async def register(
+        self,
+        user: dict,
+        link_payload: str,
+        real_name: str,
+        phone: str | None = None,
+        quiet: bool = False,
+    ) -> None:
         if quiet:
             self.muted = True
         try:
@@ -175,8 +189,9 @@ class Script:
         finally:
             self.muted = False
 
-    async def _register(self, user: dict, link_payload: str, real_name: str,
-                        phone: str | None) -> None:
+    async def _register(
+        self, user: dict, link_payload: str, real_name: str, phone: str | None
+    ) -> None:
         await self.say(user, None, f"/start {link_payload}")
         await self.press(user, self.last_with(user["id"], "reg:age"), "reg:age:n")
         await self.say(user, None, real_name)
@@ -194,7 +209,7 @@ def _span(seconds: float, lang: str) -> str:
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    units = (("天", "小时", "分钟") if lang == "zh" else (" d", " h", " min"))
+    units = ("天", "小时", "分钟") if lang == "zh" else (" d", " h", " min")
     parts = [f"{v}{u}" for v, u in zip((days, hours, minutes), units, strict=True) if v]
     return (" " if lang == "en" else "").join(parts) or ("片刻" if lang == "zh" else "a moment")
 
@@ -202,8 +217,11 @@ def _span(seconds: float, lang: str) -> str:
 def _buttons_with_data(markup: dict | None) -> list[tuple[str, str]]:
     if not markup or "inline_keyboard" not in markup:
         return []
-    return [(b.get("text", ""), b.get("callback_data") or b.get("url") or "")
-            for row in markup["inline_keyboard"] for b in row]
+    return [
+        (b.get("text", ""), b.get("callback_data") or b.get("url") or "")
+        for row in markup["inline_keyboard"]
+        for b in row
+    ]
 
 
 def _buttons(markup: dict | None) -> list[str]:
@@ -212,4 +230,3 @@ def _buttons(markup: dict | None) -> list[str]:
     if "keyboard" in markup:
         return [b.get("text", "") for row in markup["keyboard"] for b in row]
     return [label for label, _ in _buttons_with_data(markup)]
-

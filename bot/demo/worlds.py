@@ -47,8 +47,9 @@ def settings_for(em: Emulator, db: str | Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def in_process(em: Emulator, settings: Settings,
-               clock: Clock | None = None) -> AbstractAsyncContextManager[Any]:
+def in_process(
+    em: Emulator, settings: Settings, clock: Clock | None = None
+) -> AbstractAsyncContextManager[Any]:
     """The started Application (no polling) calling `em` in-process, as `async with`."""
     return running(settings, request=em.request(), get_updates_request=em.request(), clock=clock)
 
@@ -75,17 +76,22 @@ async def open_services(em: Emulator, db: Path) -> Any:
     """The bot's own services on the database file, to build a world directly in it."""
     from storage.db import Database
 
-    settings = Settings(_env_file=None, token=SecretStr(em.token), db=str(db),
-                        superusers=[SUPERUSER])
+    settings = Settings(
+        _env_file=None, token=SecretStr(em.token), db=str(db), superusers=[SUPERUSER]
+    )
     database = await Database(db).connect()
     return build_services(settings, database, Clock())
 
 
 # --- towers ----------------------------------------------------------------------------------
-async def found_tower(say: Say, boss: dict, root_chat: dict,
-                      orgs: Iterable[tuple[str, str, str]],
-                      binds: Iterable[tuple[dict, str]] = (),
-                      root: tuple[str, str] = YANSHAN_ROOT) -> None:
+async def found_tower(
+    say: Say,
+    boss: dict,
+    root_chat: dict,
+    orgs: Iterable[tuple[str, str, str]],
+    binds: Iterable[tuple[dict, str]] = (),
+    root: tuple[str, str] = YANSHAN_ROOT,
+) -> None:
     """The superuser sets the root up in its chat, adds `orgs` under it and binds chats."""
     await say(boss, root_chat, f"/setup {root[0]} {root[1]}")
     for code, name, kind in orgs:
@@ -100,9 +106,13 @@ def tree(chats: int) -> dict:
     third = max(1, chats // 10)
     fourth = chats - 1 - second - third
     root: dict = {"code": "d", "name": "区团委", "children": []}
-    level2: list[dict[str, Any]] = [{"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)]
-    level3: list[dict[str, Any]] = [{"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
-              for i in range(third)]
+    level2: list[dict[str, Any]] = [
+        {"code": f"d.s{i}", "name": f"乡镇团委{i}", "children": []} for i in range(second)
+    ]
+    level3: list[dict[str, Any]] = [
+        {"code": f"d.s{i % second}.b{i}", "name": f"团支部{i}", "children": []}
+        for i in range(third)
+    ]
     for i, node in enumerate(level3):
         level2[i % second]["children"].append(node)
     for i in range(max(0, fourth)):
@@ -121,8 +131,12 @@ def codes_of(node: dict, out: list[str] | None = None) -> list[str]:
     return out
 
 
-async def bind_groups(services: Any, em: Emulator, codes: Sequence[str],
-                      members: Sequence[int] | Callable[[str], Sequence[int]]) -> dict[str, dict]:
+async def bind_groups(
+    services: Any,
+    em: Emulator,
+    codes: Sequence[str],
+    members: Sequence[int] | Callable[[str], Sequence[int]],
+) -> dict[str, dict]:
     """One supergroup per org (with `members`, or `members(code)`), bound to it, in one go."""
     from storage import chats as chat_repo
 
@@ -133,26 +147,47 @@ async def bind_groups(services: Any, em: Emulator, codes: Sequence[str],
             people = members(code) if callable(members) else members
             group = em.add_group(f"{code} 群", members=list(people), type="supergroup")
             org = await services.tower.org_by_code(code)
-            await chat_repo.upsert(tx, chat_id=group["id"], type="supergroup",
-                                   title=group["title"], active=True, is_admin=False, now=now)
+            await chat_repo.upsert(
+                tx,
+                chat_id=group["id"],
+                type="supergroup",
+                title=group["title"],
+                active=True,
+                is_admin=False,
+                now=now,
+            )
             await chat_repo.bind(tx, group["id"], org.id)
             groups[code] = group
     return groups
 
 
 # --- people ----------------------------------------------------------------------------------
-async def register_people(tx: Any, users: Iterable[dict], org_id: int, *, tg_lang: str,
-                          real_name: Callable[[dict], str], usernames: bool = True) -> None:
+async def register_people(
+    tx: Any,
+    users: Iterable[dict],
+    org_id: int,
+    *,
+    tg_lang: str,
+    real_name: Callable[[dict], str],
+    usernames: bool = True,
+) -> None:
     """Registered members of `org_id` who started the bot, written straight into storage."""
     from storage import users as user_repo
 
     now = time.time()
     for user in users:
-        await user_repo.upsert_user(tx, user_id=user["id"], first_name=user["first_name"],
-                                    username=user.get("username") if usernames else None,
-                                    tg_lang=tg_lang, started=True, now=now)
-        await user_repo.save_person(tx, user_id=user["id"], real_name=real_name(user),
-                                    phone=None, org_id=org_id, now=now)
+        await user_repo.upsert_user(
+            tx,
+            user_id=user["id"],
+            first_name=user["first_name"],
+            username=user.get("username") if usernames else None,
+            tg_lang=tg_lang,
+            started=True,
+            now=now,
+        )
+        await user_repo.save_person(
+            tx, user_id=user["id"], real_name=real_name(user), phone=None, org_id=org_id, now=now
+        )
 
 
 # --- hour entries ----------------------------------------------------------------------------
@@ -190,7 +225,9 @@ def hour_district(path: str, orgs: int, people: int, entries: int, seed: int = 7
         add(level2[(len(rows)) % len(level2)])
     conn.executemany(
         "INSERT INTO orgs(id, code, name, kind, parent_id, path, depth, created_at)"
-        " VALUES (?, ?, ?, 'branch', ?, ?, ?, ?)", [(*r, now) for r in rows])
+        " VALUES (?, ?, ?, 'branch', ?, ?, ?, ?)",
+        [(*r, now) for r in rows],
+    )
     org_ids = [r[0] for r in rows]
     users = [(10_000 + i, f"志愿者{i}", now) for i in range(people)]
     conn.executemany("INSERT INTO users(id, first_name, updated_at) VALUES (?, ?, ?)", users)
@@ -198,7 +235,8 @@ def hour_district(path: str, orgs: int, people: int, entries: int, seed: int = 7
     conn.executemany(
         "INSERT INTO people(user_id, real_name, org_id, consent_at, registered_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [(uid, f"张{uid}", oid, now, now, now) for uid, oid in person_org.items()])
+        [(uid, f"张{uid}", oid, now, now, now) for uid, oid in person_org.items()],
+    )
     today = date.today()
     uids = list(person_org)
     batch = []
@@ -207,9 +245,19 @@ def hour_district(path: str, orgs: int, people: int, entries: int, seed: int = 7
         roll = rng.random()
         status = "approved" if roll < 0.8 else "pending" if roll < 0.95 else "rejected"
         served = (today - timedelta(days=rng.randrange(0, 700))).isoformat()
-        batch.append((uid, person_org[uid], served, rng.randint(1, 32), f"服务 {i % 97}",
-                      status, now, None if status == "pending" else 1,
-                      None if status == "pending" else now))
+        batch.append(
+            (
+                uid,
+                person_org[uid],
+                served,
+                rng.randint(1, 32),
+                f"服务 {i % 97}",
+                status,
+                now,
+                None if status == "pending" else 1,
+                None if status == "pending" else now,
+            )
+        )
         if len(batch) == 20_000:
             _insert_entries(conn, batch)
             batch = []
@@ -223,4 +271,6 @@ def hour_district(path: str, orgs: int, people: int, entries: int, seed: int = 7
 def _insert_entries(conn: sqlite3.Connection, batch: list[tuple]) -> None:
     conn.executemany(
         "INSERT INTO hour_entries(user_id, org_id, served_on, quarters, description, status,"
-        " created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+        " created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        batch,
+    )

@@ -94,8 +94,15 @@ class Board(BaseModel):
         return "pending"
 
     def counts(self) -> dict[str, int]:
-        out = {"chats": len(self.targets), "delivered": 0, "digest_wait": 0, "pending": 0,
-               "failed": 0, "acked_chats": 0, "acks": len(self.acks)}
+        out = {
+            "chats": len(self.targets),
+            "delivered": 0,
+            "digest_wait": 0,
+            "pending": 0,
+            "failed": 0,
+            "acked_chats": 0,
+            "acks": len(self.acks),
+        }
         acked = {a.chat_id for a in self.acks}
         for target in self.targets:
             state = self.state(target)
@@ -108,8 +115,15 @@ class Board(BaseModel):
 class Announcements:
     """Services behind /announce, its button, its status board and its reminder."""
 
-    def __init__(self, db: Database, access: Access, clock: Clock, outbox: Outbox,
-                 reminders: Reminders, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        clock: Clock,
+        outbox: Outbox,
+        reminders: Reminders,
+        settings: Settings,
+    ) -> None:
         self.db = db
         self.access = access
         self.clock = clock
@@ -118,8 +132,16 @@ class Announcements:
         self.settings = settings
         reminders.on("announce", self._remind)
 
-    async def post(self, user_id: int, chat_id: int, text: str, *, kind: str = "message",
-                   file_id: str | None = None, urgent: bool = False) -> tuple[Announcement, int]:
+    async def post(
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str,
+        *,
+        kind: str = "message",
+        file_id: str | None = None,
+        urgent: bool = False,
+    ) -> tuple[Announcement, int]:
         """Copy an announcement to every active chat of the subtree; returns it and the count."""
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
@@ -138,32 +160,59 @@ class Announcements:
             chats = await repo.active_chats_in(tx, org.path)
             if not chats:
                 raise Refusal("err_ann_no_chats")
-            ann_id = await repo.insert(tx, org_id=org.id, chat_id=chat_id, author_id=user_id,
-                                       kind=kind, text=text, file_id=file_id, urgent=urgent,
-                                       now=now)
-            body = t(lang, "ann_copy_urgent" if urgent else "ann_copy", id=ann_id, org=org.name,
-                     text=Raw(text))
-            markup = {"inline_keyboard": [[{"text": t(lang, "ann_btn_ack"),
-                                            "callback_data": ack_data(ann_id)}]]}
+            ann_id = await repo.insert(
+                tx,
+                org_id=org.id,
+                chat_id=chat_id,
+                author_id=user_id,
+                kind=kind,
+                text=text,
+                file_id=file_id,
+                urgent=urgent,
+                now=now,
+            )
+            body = t(
+                lang,
+                "ann_copy_urgent" if urgent else "ann_copy",
+                id=ann_id,
+                org=org.name,
+                text=Raw(text),
+            )
+            markup = {
+                "inline_keyboard": [
+                    [{"text": t(lang, "ann_btn_ack"), "callback_data": ack_data(ann_id)}]
+                ]
+            }
             extra = {"file_id": file_id} if file_id else None
             rows = []
             budget = self.outbox.budget
             async with budget.batch(tx, [c for c, _ in chats]) if budget else _nothing():
                 for target_chat, target_org in chats:
                     outbox_id = await self.outbox.add(
-                        tx, target_chat, body, reply_markup=markup, ref=f"announce:{ann_id}",
-                        dedupe_key=f"announce:{ann_id}:{target_chat}", kind=kind, extra=extra,
-                        urgent=urgent)
+                        tx,
+                        target_chat,
+                        body,
+                        reply_markup=markup,
+                        ref=f"announce:{ann_id}",
+                        dedupe_key=f"announce:{ann_id}:{target_chat}",
+                        kind=kind,
+                        extra=extra,
+                        urgent=urgent,
+                    )
                     rows.append((ann_id, target_chat, target_org, outbox_id))
             await repo.add_targets(tx, rows)
-            await self.reminders.add(tx, "announce", ann_id, ACK,
-                                     now + self.settings.announce_ack_reminder.total_seconds())
+            await self.reminders.add(
+                tx,
+                "announce",
+                ann_id,
+                ACK,
+                now + self.settings.announce_ack_reminder.total_seconds(),
+            )
             ann = await repo.get(tx, ann_id)
         assert ann is not None
         return ann, len(chats)
 
-    async def acknowledge(self, ann_id: int, user_id: int, first_name: str,
-                          chat_id: int) -> bool:
+    async def acknowledge(self, ann_id: int, user_id: int, first_name: str, chat_id: int) -> bool:
         """A press of "收到": True the first time this person acknowledges this announcement."""
         async with self.db.transaction() as tx:
             if await repo.get(tx, ann_id) is None or not await repo.target_of(tx, ann_id, chat_id):
@@ -180,9 +229,12 @@ class Announcements:
         origin = await org_repo.get(r, ann.org_id)
         assert origin is not None
         await self.access.require(user_id, origin, "secretary")
-        return Board(announcement=ann, org_name=origin.name,
-                     targets=await repo.targets(r, ann.id, f"announce:{ann.id}"),
-                     acks=await repo.acks(r, ann.id))
+        return Board(
+            announcement=ann,
+            org_name=origin.name,
+            targets=await repo.targets(r, ann.id, f"announce:{ann.id}"),
+            acks=await repo.acks(r, ann.id),
+        )
 
     async def _remind(self, conn: Conn, reminder: Reminder) -> None:
         """Reminder "announce": one nudge to each chat where nobody acknowledged yet."""
@@ -192,13 +244,21 @@ class Announcements:
         org = await org_repo.get(conn, ann.org_id)
         lang = self.settings.language
         text = t(lang, "ann_reminder", id=ann.id, org=org.name if org else "")
-        markup = {"inline_keyboard": [[{"text": t(lang, "ann_btn_ack"),
-                                        "callback_data": ack_data(ann.id)}]]}
+        markup = {
+            "inline_keyboard": [
+                [{"text": t(lang, "ann_btn_ack"), "callback_data": ack_data(ann.id)}]
+            ]
+        }
         for chat_id in await repo.unacked_targets(conn, ann.id):
-            await self.outbox.add(conn, chat_id, text, reply_markup=markup,
-                                  ref=f"announce-reminder:{ann.id}",
-                                  dedupe_key=f"announce:{ann.id}:remind:{chat_id}",
-                                  urgent=ann.urgent)
+            await self.outbox.add(
+                conn,
+                chat_id,
+                text,
+                reply_markup=markup,
+                ref=f"announce-reminder:{ann.id}",
+                dedupe_key=f"announce:{ann.id}:remind:{chat_id}",
+                urgent=ann.urgent,
+            )
 
     async def org_of_chat(self, chat_id: int) -> Org:
         return await self.access.org_of_chat(chat_id)
@@ -207,8 +267,9 @@ class Announcements:
 class DigestBudget:
     """The outbox's quiet-by-design hook (see the module docstring)."""
 
-    def __init__(self, settings: Settings, clock: Clock, reminders: Reminders,
-                 outbox: Outbox) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, reminders: Reminders, outbox: Outbox
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.reminders = reminders
@@ -241,8 +302,15 @@ class DigestBudget:
         finally:
             self._counts = None
 
-    async def fold(self, conn: Conn, chat_id: int, kind: str, payload: dict[str, Any],
-                   ref: str | None, dedupe_key: str | None) -> bool:
+    async def fold(
+        self,
+        conn: Conn,
+        chat_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        ref: str | None,
+        dedupe_key: str | None,
+    ) -> bool:
         """True when the message was kept for the digest instead of being queued."""
         now = self.clock.time()
         if self._counts is not None and chat_id in self._counts:
@@ -254,8 +322,15 @@ class DigestBudget:
             return False
         if dedupe_key and await repo.dedupe_used(conn, dedupe_key):
             return True
-        await repo.add_digest_item(conn, chat_id=chat_id, kind=kind, payload=payload, ref=ref,
-                                   dedupe_key=dedupe_key, now=now)
+        await repo.add_digest_item(
+            conn,
+            chat_id=chat_id,
+            kind=kind,
+            payload=payload,
+            ref=ref,
+            dedupe_key=dedupe_key,
+            now=now,
+        )
         at = self.next_digest(now)
         await self.reminders.add(conn, "digest", chat_id, at.date().isoformat(), at.timestamp())
         return True
@@ -276,14 +351,21 @@ class DigestBudget:
             parts.append(f"<b>{n}.</b> {body}")
             markup = item.payload.get("reply_markup") or {}
             for row in markup.get("inline_keyboard") or []:
-                buttons = [dict(b, text=f"{n}. {b.get('text', '')}") for b in row
-                           if "callback_data" in b or "url" in b]
+                buttons = [
+                    dict(b, text=f"{n}. {b.get('text', '')}")
+                    for b in row
+                    if "callback_data" in b or "url" in b
+                ]
                 if buttons and len(rows) < MAX_DIGEST_BUTTONS:
                     rows.append(buttons)
         outbox_id = await self.outbox.add(
-            conn, chat_id, "\n\n".join(parts),
+            conn,
+            chat_id,
+            "\n\n".join(parts),
             reply_markup={"inline_keyboard": rows} if rows else None,
-            ref=f"digest:{chat_id}", dedupe_key=f"digest:{chat_id}:{reminder.step}:{items[0].id}",
-            urgent=True)
+            ref=f"digest:{chat_id}",
+            dedupe_key=f"digest:{chat_id}:{reminder.step}:{items[0].id}",
+            urgent=True,
+        )
         if outbox_id is not None:
             await repo.fold_items(conn, [i.id for i in items], outbox_id)

@@ -67,9 +67,16 @@ class AuditResult(BaseModel):
 class Audit:
     """Runs the coverage audit for one chat, a subtree, or the whole tower."""
 
-    def __init__(self, db: Database, access: Access, clock: Clock, outbox: Outbox,
-                 settings: Settings, lang_of: Callable[[int | None], Awaitable[str]],
-                 rate: float = RATE) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        clock: Clock,
+        outbox: Outbox,
+        settings: Settings,
+        lang_of: Callable[[int | None], Awaitable[str]],
+        rate: float = RATE,
+    ) -> None:
         self.db = db
         self.access = access
         self.clock = clock
@@ -115,9 +122,14 @@ class Audit:
                 result.present += 1
                 continue
             user = await user_repo.get_user(r, person.user_id)
-            result.missing.append(Missing(
-                user_id=person.user_id, real_name=person.real_name,
-                first_name=user.first_name if user else "", username=user.username if user else None))
+            result.missing.append(
+                Missing(
+                    user_id=person.user_id,
+                    real_name=person.real_name,
+                    first_name=user.first_name if user else "",
+                    username=user.username if user else None,
+                )
+            )
             if before.get(person.user_id) != MISSING:
                 result.newly_missing += 1
         async with self.db.transaction() as tx:
@@ -171,24 +183,45 @@ class Audit:
             for user_id in to:
                 lang = await self.lang_of(user_id)
                 await self.outbox.add(
-                    tx, user_id, render(lang, result), ref=f"audit:{result.chat_id}",
+                    tx,
+                    user_id,
+                    render(lang, result),
+                    ref=f"audit:{result.chat_id}",
                     dedupe_key=None if always else f"audit:{result.chat_id}:{user_id}:{day}",
-                    extra={"disable_preview": True})
+                    extra={"disable_preview": True},
+                )
 
 
 def render(lang: str, result: AuditResult) -> str:
     """The private report: real names are fine here (never in a group)."""
     if not result.missing:
-        return t(lang, "audit_all_present", title=result.title, org=result.org.name,
-                 checked=result.checked, unknown=result.unknown)
+        return t(
+            lang,
+            "audit_all_present",
+            title=result.title,
+            org=result.org.name,
+            checked=result.checked,
+            unknown=result.unknown,
+        )
     lines = []
     for m in result.missing[:100]:
         handle = f" @{html.escape(m.username)}" if m.username else ""
         lines.append(f"• {html.escape(m.real_name)}（{html.escape(m.first_name)}{handle}）")
     if len(result.missing) > 100:
         lines.append(t(lang, "audit_more", n=len(result.missing) - 100))
-    link = (t(lang, "audit_link", link=result.invite_link) if result.invite_link
-            else t(lang, "audit_no_admin"))
-    return t(lang, "audit_report", title=result.title, org=result.org.name,
-             checked=result.checked, n=len(result.missing), names=Raw("\n".join(lines)),
-             link=Raw(link), unknown=result.unknown)
+    link = (
+        t(lang, "audit_link", link=result.invite_link)
+        if result.invite_link
+        else t(lang, "audit_no_admin")
+    )
+    return t(
+        lang,
+        "audit_report",
+        title=result.title,
+        org=result.org.name,
+        checked=result.checked,
+        n=len(result.missing),
+        names=Raw("\n".join(lines)),
+        link=Raw(link),
+        unknown=result.unknown,
+    )

@@ -61,6 +61,7 @@ State = Literal["on_time", "late", "missing"]
 
 # --- parsing (pure) -------------------------------------------------------------------------
 
+
 class NewCampaign(BaseModel):
     title: str
     due_at: float
@@ -84,8 +85,7 @@ def parse_due(text: str, tz: Any, now: float, chosen: Reading | None = None) -> 
     return ts
 
 
-def parse_new(text: str | None, tz: Any, now: float,
-              chosen: Reading | None = None) -> NewCampaign:
+def parse_new(text: str | None, tz: Any, now: float, chosen: Reading | None = None) -> NewCampaign:
     """`<title> | <YYYY-MM-DD HH:MM> [| all]` → a validated new campaign."""
     parts = [p.strip() for p in (text or "").split("|")]
     if len(parts) < 2 or not parts[0] or not parts[1]:
@@ -138,11 +138,15 @@ def parse_id(text: str | None) -> int:
     return validate.ascii_int(text, key="err_camp_bad_id")
 
 
-def ladder(due_at: float, now: float, rungs: list[float], overdue_days: int,
-           interval: float) -> list[tuple[str, float]]:
+def ladder(
+    due_at: float, now: float, rungs: list[float], overdue_days: int, interval: float
+) -> list[tuple[str, float]]:
     """(step, due time) of every reminder of a campaign; rungs already past are skipped."""
-    steps = [(f"before:{int(r)}", due_at - r) for r in sorted(set(rungs), reverse=True)
-             if r > 0 and due_at - r > now]
+    steps = [
+        (f"before:{int(r)}", due_at - r)
+        for r in sorted(set(rungs), reverse=True)
+        if r > 0 and due_at - r > now
+    ]
     steps.append(("due", due_at))
     for k in range(1, overdue_days + 1):
         steps.append((f"overdue:{k}", due_at + k * interval))
@@ -176,6 +180,7 @@ def fmt_size(size: int | None) -> str:
 
 
 # --- results ---------------------------------------------------------------------------------
+
 
 class BoardRow(BaseModel):
     org_id: int
@@ -223,12 +228,21 @@ class Received(BaseModel):
 
 # --- the service -----------------------------------------------------------------------------
 
+
 class Campaigns(ServiceBase):
     """Services behind /deadline, /submit, the `sub_` deep link and the campaign reminders."""
 
-    def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
-                 clock: Clock, settings: Settings, lang_of: LangOf,
-                 overdue_interval: float = DAY) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        outbox: Outbox,
+        reminders: Reminders,
+        clock: Clock,
+        settings: Settings,
+        lang_of: LangOf,
+        overdue_interval: float = DAY,
+    ) -> None:
         super().__init__(db, access, outbox, reminders, clock, settings)
         self.lang_of = lang_of
         #: seconds between overdue reminders (a day; tests use seconds); read at creation
@@ -263,13 +277,15 @@ class Campaigns(ServiceBase):
         org = await org_repo.get(r, campaign.org_id)
         assert org is not None
         if not org.path.startswith(chat_org.path) and not await repo.owing(
-                r, campaign.id, chat_org.path):
+            r, campaign.id, chat_org.path
+        ):
             raise Refusal("err_camp_unknown", id=campaign_id)
         return campaign, org
 
     # --- /deadline new | cancel --------------------------------------------------------------
-    async def create(self, user_id: int, chat_id: int, text: str | None,
-                     chosen: Reading | None = None) -> Created:
+    async def create(
+        self, user_id: int, chat_id: int, text: str | None, chosen: Reading | None = None
+    ) -> Created:
         """A campaign owed by the orgs directly below this chat's org (or its whole subtree)."""
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
@@ -285,15 +301,26 @@ class Campaigns(ServiceBase):
             if not owing:
                 raise Refusal("err_deadline_no_orgs", org=org.name)
             campaign = await repo.insert(
-                tx, org_id=org.id, title=new.title, due_at=new.due_at, scope=new.scope,
-                created_by=user_id, now=now, owing=[o.id for o in owing])
+                tx,
+                org_id=org.id,
+                title=new.title,
+                due_at=new.due_at,
+                scope=new.scope,
+                created_by=user_id,
+                now=now,
+                owing=[o.id for o in owing],
+            )
             for step, at in steps:
                 await self.reminders.add(tx, KIND, campaign.id, step, at)
-            staffed = {g.org_id for g in await user_repo.holders(
-                tx, [o.id for o in owing], "secretary")}
-        return Created(campaign=campaign, owing=len(owing),
-                       no_secretary=[o.name for o in owing if o.id not in staffed],
-                       reminders=[at for step, at in steps if step.startswith("before:")])
+            staffed = {
+                g.org_id for g in await user_repo.holders(tx, [o.id for o in owing], "secretary")
+            }
+        return Created(
+            campaign=campaign,
+            owing=len(owing),
+            no_secretary=[o.name for o in owing if o.id not in staffed],
+            reminders=[at for step, at in steps if step.startswith("before:")],
+        )
 
     async def cancel(self, user_id: int, chat_id: int, campaign_id: int) -> tuple[Campaign, int]:
         """Cancel an open campaign and every reminder still pending for it."""
@@ -323,16 +350,24 @@ class Campaigns(ServiceBase):
         org = await org_repo.get(conn, campaign.org_id)
         assert org is not None
         owing = await repo.owing(conn, campaign.id, within.path if within else None)
-        staffed = {g.org_id for g in await user_repo.holders(
-            conn, [o.org_id for o in owing], "secretary")}
+        staffed = {
+            g.org_id for g in await user_repo.holders(conn, [o.org_id for o in owing], "secretary")
+        }
         rows = []
         for o in owing:
             sub = o.submission
             state: State = "missing" if sub is None else ("late" if sub.late else "on_time")
-            rows.append(BoardRow(
-                org_id=o.org_id, code=o.code, name=o.name, state=state,
-                has_secretary=o.org_id in staffed, submitter=sub.first_name if sub else None,
-                submitted_at=sub.submitted_at if sub else None))
+            rows.append(
+                BoardRow(
+                    org_id=o.org_id,
+                    code=o.code,
+                    name=o.name,
+                    state=state,
+                    has_secretary=o.org_id in staffed,
+                    submitter=sub.first_name if sub else None,
+                    submitted_at=sub.submitted_at if sub else None,
+                )
+            )
         ref = f"campaign:{campaign.id}"
         undelivered = (await self.outbox.failed_counts([ref])).get(ref, 0)
         return Board(campaign=campaign, org=org, rows=rows, undelivered=undelivered)
@@ -347,12 +382,24 @@ class Campaigns(ServiceBase):
     # --- rendering (shared by replies and reminders) ------------------------------------------
     def board_text(self, board: Board, lang: str, limit: int = BOARD_LINES) -> str:
         c = board.campaign
-        head = t(lang, "camp_board_head", id=c.id, title=c.title, org=board.org.name,
-                 due=self.fmt(c.due_at, lang), tz=self.settings.timezone,
-                 state=t(lang, self._state_key(c)))
-        counts = t(lang, "camp_board_counts", on_time=board.count("on_time"),
-                   late=board.count("late"), missing=board.count("missing"),
-                   total=len(board.rows))
+        head = t(
+            lang,
+            "camp_board_head",
+            id=c.id,
+            title=c.title,
+            org=board.org.name,
+            due=self.fmt(c.due_at, lang),
+            tz=self.settings.timezone,
+            state=t(lang, self._state_key(c)),
+        )
+        counts = t(
+            lang,
+            "camp_board_counts",
+            on_time=board.count("on_time"),
+            late=board.count("late"),
+            missing=board.count("missing"),
+            total=len(board.rows),
+        )
         lines = [self.board_line(row, lang) for row in board.rows[:limit]]
         if len(board.rows) > limit:
             lines.append(t(lang, "camp_board_more", n=len(board.rows) - limit))
@@ -370,8 +417,13 @@ class Campaigns(ServiceBase):
             key = "camp_row_missing" if row.has_secretary else "camp_row_no_secretary"
             return t(lang, key, org=row.name)
         key = "camp_row_on_time" if row.state == "on_time" else "camp_row_late"
-        return t(lang, key, org=row.name, who=row.submitter or "?",
-                 at=self.fmt(row.submitted_at or 0, lang))
+        return t(
+            lang,
+            key,
+            org=row.name,
+            who=row.submitter or "?",
+            at=self.fmt(row.submitted_at or 0, lang),
+        )
 
     # --- /submit -----------------------------------------------------------------------------
     async def options(self, user_id: int, campaign_id: int | None = None) -> list[Option]:
@@ -405,9 +457,13 @@ class Campaigns(ServiceBase):
         """The next text or document this person sends is the report for (campaign, org)."""
         campaign, org = await self._check_submitter(user_id, campaign_id, org_id)
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, SUBMIT_FLOW,
-                                     {"campaign_id": campaign.id, "org_id": org.id},
-                                     self.clock.time())
+            await user_repo.set_flow(
+                tx,
+                user_id,
+                SUBMIT_FLOW,
+                {"campaign_id": campaign.id, "org_id": org.id},
+                self.clock.time(),
+            )
         sub = await repo.submission(self.db.reader, campaign.id, org.id)
         return Option(campaign=campaign, org=org, submitted=sub is not None)
 
@@ -421,8 +477,9 @@ class Campaigns(ServiceBase):
             raise Refusal("err_camp_cancelled", id=campaign.id, title=campaign.title)
         return campaign
 
-    async def _check_submitter(self, user_id: int, campaign_id: int,
-                               org_id: int) -> tuple[Campaign, Org]:
+    async def _check_submitter(
+        self, user_id: int, campaign_id: int, org_id: int
+    ) -> tuple[Campaign, Org]:
         r = self.db.reader
         campaign = await self._open(r, campaign_id)
         org = await org_repo.get(r, org_id)
@@ -438,9 +495,16 @@ class Campaigns(ServiceBase):
             return None
         return int(flow.state["campaign_id"]), int(flow.state["org_id"])
 
-    async def submit(self, user_id: int, *, text: str | None = None, file_id: str | None = None,
-                     file_name: str | None = None, file_size: int | None = None,
-                     target: tuple[int, int] | None = None) -> Received:
+    async def submit(
+        self,
+        user_id: int,
+        *,
+        text: str | None = None,
+        file_id: str | None = None,
+        file_name: str | None = None,
+        file_size: int | None = None,
+        target: tuple[int, int] | None = None,
+    ) -> Received:
         """Store the report (text or document) for the flow's (or `target`'s) campaign and org.
 
         Before the due time a resubmission replaces the report; after it, it is marked late.
@@ -463,9 +527,17 @@ class Campaigns(ServiceBase):
             await self._open(tx, campaign.id)  # again: a cancel may have come in between
             before = await repo.submission(tx, campaign.id, org.id)
             saved = await repo.save_submission(
-                tx, campaign_id=campaign.id, org_id=org.id, user_id=user_id, text=text,
-                file_id=file_id, file_name=file_name, file_size=file_size, now=now,
-                late=now > campaign.due_at)
+                tx,
+                campaign_id=campaign.id,
+                org_id=org.id,
+                user_id=user_id,
+                text=text,
+                file_id=file_id,
+                file_name=file_name,
+                file_size=file_size,
+                now=now,
+                late=now > campaign.due_at,
+            )
             flow = await user_repo.get_flow(tx, user_id)
             if flow is not None and flow.name == SUBMIT_FLOW:
                 await user_repo.clear_flow(tx, user_id)
@@ -483,30 +555,53 @@ class Campaigns(ServiceBase):
         if step.startswith(("before:", "overdue:")):
             await self._remind(conn, campaign, board, step)
         elif step == "due":
-            await self._post(conn, campaign, board, "due", self.board_text(
-                board, self.settings.language, limit=200))
+            await self._post(
+                conn,
+                campaign,
+                board,
+                "due",
+                self.board_text(board, self.settings.language, limit=200),
+            )
         elif step == "escalate":
             if board.missing:
                 lang = self.settings.language
                 lines = [self.board_line(r, lang) for r in board.missing[:200]]
-                text = t(lang, "camp_escalate", id=campaign.id, title=campaign.title,
-                         due=self.fmt(campaign.due_at, lang), tz=self.settings.timezone,
-                         n=len(board.missing), total=len(board.rows),
-                         lines=Raw("\n".join(lines)))
+                text = t(
+                    lang,
+                    "camp_escalate",
+                    id=campaign.id,
+                    title=campaign.title,
+                    due=self.fmt(campaign.due_at, lang),
+                    tz=self.settings.timezone,
+                    n=len(board.missing),
+                    total=len(board.rows),
+                    lines=Raw("\n".join(lines)),
+                )
                 await self._post(conn, campaign, board, "escalate", text)
         else:
             log.warning("campaign %s: unknown reminder step %r", campaign.id, step)
 
-    async def _post(self, conn: Conn, campaign: Campaign, board: Board, step: str,
-                    text: str) -> None:
+    async def _post(
+        self, conn: Conn, campaign: Campaign, board: Board, step: str, text: str
+    ) -> None:
         chat = await chat_repo.of_org(conn, campaign.org_id)
         if chat is None or not chat.active:
-            log.info("campaign %s: %s not posted, %s has no active chat", campaign.id, step,
-                     board.org.code)
+            log.info(
+                "campaign %s: %s not posted, %s has no active chat",
+                campaign.id,
+                step,
+                board.org.code,
+            )
             return
         # the board and the escalation are the campaign's point: never folded into a digest
-        await self.outbox.add(conn, chat.id, text, ref=f"campaign:{campaign.id}",
-                              dedupe_key=f"campaign:{campaign.id}:{step}", urgent=True)
+        await self.outbox.add(
+            conn,
+            chat.id,
+            text,
+            ref=f"campaign:{campaign.id}",
+            dedupe_key=f"campaign:{campaign.id}:{step}",
+            urgent=True,
+        )
 
     async def _remind(self, conn: Conn, campaign: Campaign, board: Board, step: str) -> None:
         missing = {r.org_id: r for r in board.missing}
@@ -522,22 +617,43 @@ class Campaigns(ServiceBase):
             lang = await self.lang_of(grant.user_id)
             span = fmt_span(now - campaign.due_at if overdue else campaign.due_at - now, lang)
             key = "camp_remind_overdue" if overdue else "camp_remind_before"
-            text = t(lang, key, id=campaign.id, title=campaign.title, org=row.name,
-                     due=self.fmt(campaign.due_at, lang), tz=self.settings.timezone, span=span,
-                     link=link)
-            group_text = t(group_lang, "camp_remind_group", id=campaign.id,
-                           title=campaign.title, org=row.name,
-                           due=self.fmt(campaign.due_at, group_lang), link=link)
+            text = t(
+                lang,
+                key,
+                id=campaign.id,
+                title=campaign.title,
+                org=row.name,
+                due=self.fmt(campaign.due_at, lang),
+                tz=self.settings.timezone,
+                span=span,
+                link=link,
+            )
+            group_text = t(
+                group_lang,
+                "camp_remind_group",
+                id=campaign.id,
+                title=campaign.title,
+                org=row.name,
+                due=self.fmt(campaign.due_at, group_lang),
+                link=link,
+            )
             dedupe = f"campaign:{campaign.id}:{step}:{row.org_id}:{grant.user_id}"
             if user is not None and user.started and user.reachable:
                 markup = None
                 if self.bot_username:
-                    markup = {"inline_keyboard": [[{"text": t(lang, "camp_btn_submit"),
-                                                    "url": link}]]}
+                    markup = {
+                        "inline_keyboard": [[{"text": t(lang, "camp_btn_submit"), "url": link}]]
+                    }
                 await self.outbox.add(
-                    conn, grant.user_id, text, user_id=grant.user_id, reply_markup=markup,
-                    ref=f"campaign:{campaign.id}", dedupe_key=dedupe,
-                    extra={"fallback": True, "fallback_text": group_text})
+                    conn,
+                    grant.user_id,
+                    text,
+                    user_id=grant.user_id,
+                    reply_markup=markup,
+                    ref=f"campaign:{campaign.id}",
+                    dedupe_key=dedupe,
+                    extra={"fallback": True, "fallback_text": group_text},
+                )
                 continue
             # known not to be reachable privately: mention them in a group chat straight away
             chat = await chat_repo.of_org(conn, row.org_id)
@@ -546,18 +662,31 @@ class Campaigns(ServiceBase):
                 target = await user_repo.fallback_target(conn, grant.user_id)
                 chat_id = target[0] if target else None
             if chat_id is None:
-                log.info("campaign %s: secretary %s of %s unreachable and no chat", campaign.id,
-                         grant.user_id, row.code)
+                log.info(
+                    "campaign %s: secretary %s of %s unreachable and no chat",
+                    campaign.id,
+                    grant.user_id,
+                    row.code,
+                )
                 continue
             who = mention(grant.user_id, user.first_name if user else None)
-            await self.outbox.add(conn, chat_id, f"{who} {group_text}", urgent=True,
-                                  ref=f"campaign:{campaign.id}", dedupe_key=dedupe)
+            await self.outbox.add(
+                conn,
+                chat_id,
+                f"{who} {group_text}",
+                urgent=True,
+                ref=f"campaign:{campaign.id}",
+                dedupe_key=dedupe,
+            )
 
     async def _tell_no_secretary(self, conn: Conn, campaign: Campaign, board: Board) -> None:
         """Orgs still missing that have no secretary: the staff above are told, once per org."""
         owing = {o.org_id: o for o in await repo.owing(conn, campaign.id)}
-        new = [r for r in board.missing
-               if not r.has_secretary and owing[r.org_id].no_secretary_told_at is None]
+        new = [
+            r
+            for r in board.missing
+            if not r.has_secretary and owing[r.org_id].no_secretary_told_at is None
+        ]
         if not new:
             return
         by_staff: dict[int, list[str]] = {}
@@ -568,12 +697,23 @@ class Campaigns(ServiceBase):
                 by_staff.setdefault(uid, []).append(row.name)
         for uid, names in by_staff.items():
             lang = await self.lang_of(uid)
-            text = t(lang, "camp_no_secretary", id=campaign.id, title=campaign.title,
-                     due=self.fmt(campaign.due_at, lang), orgs="、".join(names) if lang == "zh"
-                     else ", ".join(names))
+            text = t(
+                lang,
+                "camp_no_secretary",
+                id=campaign.id,
+                title=campaign.title,
+                due=self.fmt(campaign.due_at, lang),
+                orgs="、".join(names) if lang == "zh" else ", ".join(names),
+            )
             await self.outbox.add(
-                conn, uid, text, user_id=uid, ref=f"campaign:{campaign.id}",
+                conn,
+                uid,
+                text,
+                user_id=uid,
+                ref=f"campaign:{campaign.id}",
                 dedupe_key=f"campaign:{campaign.id}:nosec:{uid}:{min(r.org_id for r in new)}",
-                extra={"fallback": True, "fallback_text": text})
-        await repo.mark_no_secretary_told(conn, campaign.id, [r.org_id for r in new],
-                                          self.clock.time())
+                extra={"fallback": True, "fallback_text": text},
+            )
+        await repo.mark_no_secretary_told(
+            conn, campaign.id, [r.org_id for r in new], self.clock.time()
+        )

@@ -61,6 +61,7 @@ class TreeData(BaseModel):
 
 # --- the numbers -----------------------------------------------------------------------------
 
+
 def _groups(view: StatsView) -> list[Any]:
     """Direct children, or the org itself when it has none."""
     return view.children or [view.total]
@@ -83,24 +84,33 @@ def empty_reason(kind: str, view: StatsView) -> str | None:
 def hours_data(view: StatsView, lang: str, today: date | None = None) -> BarData:
     """Approved hours per direct child: this year and all time."""
     groups = _groups(view)
-    return BarData(stamp=stamp(lang, today) if today else "",
+    return BarData(
+        stamp=stamp(lang, today) if today else "",
         title=str(t(lang, "chart_hours_title", org=view.total.org.name)),
         labels=[f.org.name for f in groups],
-        series={str(t(lang, "chart_hours_year")): [f.hours_year for f in groups],
-                str(t(lang, "chart_hours_all")): [f.hours_all for f in groups]},
-        unit=str(t(lang, "chart_unit_hours")))
+        series={
+            str(t(lang, "chart_hours_year")): [f.hours_year for f in groups],
+            str(t(lang, "chart_hours_all")): [f.hours_all for f in groups],
+        },
+        unit=str(t(lang, "chart_unit_hours")),
+    )
 
 
 def coverage_data(view: StatsView, lang: str, today: date | None = None) -> BarData:
     """Per direct child: chat coverage, staffing and member coverage, in %."""
     groups = _groups(view)
-    return BarData(stamp=stamp(lang, today) if today else "",
+    return BarData(
+        stamp=stamp(lang, today) if today else "",
         title=str(t(lang, "chart_coverage_title", org=view.total.org.name)),
         labels=[f.org.name for f in groups],
-        series={str(t(lang, "chart_cov_chats")): [float(f.chat_pct) for f in groups],
-                str(t(lang, "chart_cov_staffed")): [float(f.staffed_pct) for f in groups],
-                str(t(lang, "chart_cov_members")): [float(f.member_pct) for f in groups]},
-        unit="%", xmax=100.0)
+        series={
+            str(t(lang, "chart_cov_chats")): [float(f.chat_pct) for f in groups],
+            str(t(lang, "chart_cov_staffed")): [float(f.staffed_pct) for f in groups],
+            str(t(lang, "chart_cov_members")): [float(f.member_pct) for f in groups],
+        },
+        unit="%",
+        xmax=100.0,
+    )
 
 
 def health(row: dict[str, Any]) -> str:
@@ -108,24 +118,36 @@ def health(row: dict[str, Any]) -> str:
     secretary, or a report-back owed and not yet due; green otherwise."""
     if not row["has_chat"] or row["campaigns_missing"]:
         return "red"
-    if (row["members"] and pct(row["members_in_chat"], row["members"]) < AMBER_BELOW) \
-            or not row["staffed"] or row["campaigns_due"]:
+    if (
+        (row["members"] and pct(row["members_in_chat"], row["members"]) < AMBER_BELOW)
+        or not row["staffed"]
+        or row["campaigns_due"]
+    ):
         return "amber"
     return "green"
 
 
-def tower_data(rows: list[dict[str, Any]], lang: str, title_org: str,
-               today: date | None = None) -> TreeData:
+def tower_data(
+    rows: list[dict[str, Any]], lang: str, title_org: str, today: date | None = None
+) -> TreeData:
     """The subtree as a tree laid out top-down: leaves side by side, parents centred."""
     mark = stamp(lang, today) if today else ""
     if not rows:
-        return TreeData(title=str(t(lang, "chart_tower_title", org=title_org)), nodes=[],
-                        legend={}, stamp=mark)
+        return TreeData(
+            title=str(t(lang, "chart_tower_title", org=title_org)), nodes=[], legend={}, stamp=mark
+        )
     ids = {r["id"] for r in rows}
     top_depth = min(r["depth"] for r in rows)
-    nodes = {r["id"]: TreeNode(
-        id=r["id"], parent_id=r["parent_id"] if r["parent_id"] in ids else None,
-        label=r["name"], health=health(r), depth=r["depth"] - top_depth) for r in rows}
+    nodes = {
+        r["id"]: TreeNode(
+            id=r["id"],
+            parent_id=r["parent_id"] if r["parent_id"] in ids else None,
+            label=r["name"],
+            health=health(r),
+            depth=r["depth"] - top_depth,
+        )
+        for r in rows
+    }
     kids: dict[int | None, list[int]] = {}
     for r in rows:  # rows come parents first, children by code
         kids.setdefault(nodes[r["id"]].parent_id, []).append(r["id"])
@@ -148,11 +170,16 @@ def tower_data(rows: list[dict[str, Any]], lang: str, title_org: str,
     for root in kids.get(None, []):
         place(root)
     legend = {colour: str(t(lang, "chart_tower_" + colour)) for colour in ("green", "amber", "red")}
-    return TreeData(title=str(t(lang, "chart_tower_title", org=title_org)),
-                    nodes=sorted(nodes.values(), key=lambda n: n.row), legend=legend, stamp=mark)
+    return TreeData(
+        title=str(t(lang, "chart_tower_title", org=title_org)),
+        nodes=sorted(nodes.values(), key=lambda n: n.row),
+        legend=legend,
+        stamp=mark,
+    )
 
 
 # --- the drawing -----------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
@@ -193,8 +220,11 @@ def _png(fig: Any) -> bytes:
 
 def _rc() -> dict[RcKeyType, Any]:
     family = cjk_font()
-    return {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
-            "axes.unicode_minus": False, "font.size": 9}
+    return {
+        "font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
+        "axes.unicode_minus": False,
+        "font.size": 9,
+    }
 
 
 def _stamp(fig: Any, text: str) -> None:
@@ -218,8 +248,9 @@ def bars_figure(data: BarData) -> Any:
         for i, (name, values) in enumerate(data.series.items()):
             ys = [j + i * height for j in range(len(values))]
             bars = ax.barh(ys, values, height=height, label=name, color=palette[i % len(palette)])
-            ax.bar_label(bars, labels=[f"{v:g}{sep}{data.unit}" for v in values], padding=2,
-                         fontsize=7)
+            ax.bar_label(
+                bars, labels=[f"{v:g}{sep}{data.unit}" for v in values], padding=2, fontsize=7
+            )
         ax.set_yticks([j + height * (k - 1) / 2 for j in range(n)], data.labels)
         ax.invert_yaxis()
         if data.unit == "%":
@@ -230,8 +261,9 @@ def bars_figure(data: BarData) -> Any:
             ax.set_xlim(0, top * 1.15)
             ax.set_xlabel(data.unit)
         ax.set_title(data.title)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=k, fontsize=7,
-                  frameon=False)
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=k, fontsize=7, frameon=False
+        )
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout(rect=(0, 0.03, 0.97, 1))
         _stamp(fig, data.stamp)
@@ -268,8 +300,14 @@ def _legend(fig: Any, data: TreeData, y: float) -> None:
 
     handles = [Patch(color=COLOURS[c], label=label) for c, label in data.legend.items()]
     if handles:
-        fig.legend(handles=handles, loc="upper center", ncol=1, fontsize=7, frameon=False,
-                   bbox_to_anchor=(0.5, y))
+        fig.legend(
+            handles=handles,
+            loc="upper center",
+            ncol=1,
+            fontsize=7,
+            frameon=False,
+            bbox_to_anchor=(0.5, y),
+        )
 
 
 def _top_down(data: TreeData) -> Any:
@@ -286,15 +324,32 @@ def _top_down(data: TreeData) -> Any:
         for node in data.nodes:
             parent = by_id.get(node.parent_id) if node.parent_id else None
             if parent is not None:
-                ax.plot([parent.x, node.x], [-parent.depth, -node.depth], color="#999999",
-                        linewidth=0.8, zorder=1)
+                ax.plot(
+                    [parent.x, node.x],
+                    [-parent.depth, -node.depth],
+                    color="#999999",
+                    linewidth=0.8,
+                    zorder=1,
+                )
         width = max([n.x for n in data.nodes] + [0]) + 1
         size = max(5, min(9, 90 / width))
         for node in data.nodes:
-            ax.text(node.x, -node.depth, node.label, ha="center", va="center", fontsize=size,
-                    color="white", zorder=2, rotation=0 if width <= 6 else 90,
-                    bbox={"boxstyle": "round,pad=0.3", "facecolor": COLOURS[node.health],
-                          "edgecolor": "none"})
+            ax.text(
+                node.x,
+                -node.depth,
+                node.label,
+                ha="center",
+                va="center",
+                fontsize=size,
+                color="white",
+                zorder=2,
+                rotation=0 if width <= 6 else 90,
+                bbox={
+                    "boxstyle": "round,pad=0.3",
+                    "facecolor": COLOURS[node.health],
+                    "edgecolor": "none",
+                },
+            )
         ax.set_xlim(-0.7, width - 0.3)
         ax.set_ylim(-depth + 0.4, 0.6)
         _stamp(fig, data.stamp)
@@ -332,9 +387,19 @@ def _indented(data: TreeData) -> Any:
             x_px = col * column_px + 16 + INDENT_PX * node.depth
             y_px = height - head_px - (row + 0.5) * ROW_PX
             budget = int((column_px - 16 - INDENT_PX * node.depth - 24) / CHAR_PX)
-            fig.text(x_px / WIDTH_PX, y_px / height, fit_label(node.label, max(budget, 4)),
-                     ha="left", va="center", fontsize=8, color="white",
-                     bbox={"boxstyle": "round,pad=0.25", "facecolor": COLOURS[node.health],
-                           "edgecolor": "none"})
+            fig.text(
+                x_px / WIDTH_PX,
+                y_px / height,
+                fit_label(node.label, max(budget, 4)),
+                ha="left",
+                va="center",
+                fontsize=8,
+                color="white",
+                bbox={
+                    "boxstyle": "round,pad=0.25",
+                    "facecolor": COLOURS[node.health],
+                    "edgecolor": "none",
+                },
+            )
         _stamp(fig, data.stamp)
         return fig

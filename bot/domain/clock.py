@@ -53,8 +53,9 @@ def fmt_day(day: date, lang: str, today: date | None = None) -> str:
     return format_date(day, pattern, locale="zh_CN" if lang != "en" else "en_GB")
 
 
-def fmt_when(ts: float, tz: ZoneInfo, lang: str, *, home: ZoneInfo | None = None,
-             today: date | None = None) -> str:
+def fmt_when(
+    ts: float, tz: ZoneInfo, lang: str, *, home: ZoneInfo | None = None, today: date | None = None
+) -> str:
     """'12月8日（周二）18:00' / 'Tue 8 Dec, 18:00' in `tz`; the zone named when it is not `home`.
 
     `today` defaults to the day of `ts` itself (no year shown); pass the clock's to show the year

@@ -80,7 +80,12 @@ def sheet_title(lang: str, org: str, what: str, today: date) -> str:
 
 
 async def subtree_workbook(
-    hours: Hours, org: Org, *, year: int | None, lang: str, progress: Progress | None = None,
+    hours: Hours,
+    org: Org,
+    *,
+    year: int | None,
+    lang: str,
+    progress: Progress | None = None,
 ) -> bytes:
     """Sheets: every entry, totals per person, totals per org rolled up the tree."""
     today = hours.today()
@@ -94,45 +99,94 @@ async def subtree_workbook(
         return sheet_title(lang, org.name, _plain(lang, key) + scope, today)
 
     wb = book(title("xl_what_hours"))
-    ws = Sheet(wb, _plain(lang, "xl_sheet_entries"), title=title("xl_what_entries"),
-               header=heads(lang, "xl_entries_head"))
+    ws = Sheet(
+        wb,
+        _plain(lang, "xl_sheet_entries"),
+        title=title("xl_what_entries"),
+        header=heads(lang, "xl_entries_head"),
+    )
     done = approved = 0
     async for e in hours.entries_in(org, year):
         decider = e.decider_name or (_name(lang, None) if e.decided_by else "")
-        ws.add([e.id, _day(e.served_on), e.quarters / 4, status_label(lang, e.status),
-                _name(lang, e.real_name), e.org_name, e.description, source_label(lang, e.source),
-                when(e.created_at), decider, when(e.decided_at), e.reason or ""])
+        ws.add(
+            [
+                e.id,
+                _day(e.served_on),
+                e.quarters / 4,
+                status_label(lang, e.status),
+                _name(lang, e.real_name),
+                e.org_name,
+                e.description,
+                source_label(lang, e.source),
+                when(e.created_at),
+                decider,
+                when(e.decided_at),
+                e.reason or "",
+            ]
+        )
         approved += e.quarters if e.status == "approved" else 0
         done += 1
         if progress and done % 1000 == 0:
             progress(1000)
     if progress and done % 1000:
         progress(done % 1000)
-    ws.total([_plain(lang, "xl_total_approved"), None, approved / 4, None, None, None,
-              _plain(lang, "xl_count", n=done)])
+    ws.total(
+        [
+            _plain(lang, "xl_total_approved"),
+            None,
+            approved / 4,
+            None,
+            None,
+            None,
+            _plain(lang, "xl_count", n=done),
+        ]
+    )
     ws.close()
 
     rows = await hours.rollup(org, year)
     names = {r.org.id: r.org.name for r in rows}
-    ws = Sheet(wb, _plain(lang, "xl_sheet_people"), title=title("xl_what_people"),
-               header=heads(lang, "xl_people_head"))
+    ws = Sheet(
+        wb,
+        _plain(lang, "xl_sheet_people"),
+        title=title("xl_what_people"),
+        header=heads(lang, "xl_people_head"),
+    )
     sums = [0, 0, 0]
     for p in await hours.person_totals(org, year):
-        ws.add([_name(lang, p.real_name), names.get(p.org_id or 0, ""), p.approved / 4,
-                p.pending / 4, p.entries])
+        ws.add(
+            [
+                _name(lang, p.real_name),
+                names.get(p.org_id or 0, ""),
+                p.approved / 4,
+                p.pending / 4,
+                p.entries,
+            ]
+        )
         sums = [sums[0] + p.approved, sums[1] + p.pending, sums[2] + p.entries]
     ws.total([_plain(lang, "xl_total"), None, sums[0] / 4, sums[1] / 4, sums[2]])
     ws.close()
 
-    ws = Sheet(wb, _plain(lang, "xl_sheet_orgs"), title=title("xl_what_orgs"),
-               header=heads(lang, "xl_orgs_head"))
+    ws = Sheet(
+        wb,
+        _plain(lang, "xl_sheet_orgs"),
+        title=title("xl_what_orgs"),
+        header=heads(lang, "xl_orgs_head"),
+    )
     for r in rows:
-        ws.add([r.org.name, r.own / 4, r.subtree / 4, r.subtree_year / 4, r.subtree_entries],
-               indent=r.org.depth - org.depth)
+        ws.add(
+            [r.org.name, r.own / 4, r.subtree / 4, r.subtree_year / 4, r.subtree_entries],
+            indent=r.org.depth - org.depth,
+        )
     top = rows[0] if rows else None
-    ws.total([_plain(lang, "xl_total"), sum(r.own for r in rows) / 4,
-              top.subtree / 4 if top else 0, top.subtree_year / 4 if top else 0,
-              top.subtree_entries if top else 0])
+    ws.total(
+        [
+            _plain(lang, "xl_total"),
+            sum(r.own for r in rows) / 4,
+            top.subtree / 4 if top else 0,
+            top.subtree_year / 4 if top else 0,
+            top.subtree_entries if top else 0,
+        ]
+    )
     ws.close()
     return save(wb)
 
@@ -184,8 +238,9 @@ async def personal_record(hours: Hours, user_id: int, *, lang: str) -> bytes:
     tz = hours.settings.tz
     total = 0
     for i, e in enumerate(entries, start=1):
-        decided = (datetime.fromtimestamp(e.decided_at, tz).replace(tzinfo=None)
-                   if e.decided_at else None)
+        decided = (
+            datetime.fromtimestamp(e.decided_at, tz).replace(tzinfo=None) if e.decided_at else None
+        )
         values = [i, _day(e.served_on), e.quarters / 4, e.description, e.org_name or "", decided]
         append(ws, values)
         for cell in ws[ws.max_row]:
@@ -233,8 +288,11 @@ def _seal_block(ws: Any, lang: str, width: int, today: date) -> None:
         ws.row_dimensions[row].height = 24
         for col in range(left + 1, width + 1):
             ws.cell(row, col).border = Border(
-                left=thin if col == left + 1 else None, right=thin if col == width else None,
-                top=thin if row == first else None, bottom=thin if row == last else None)
+                left=thin if col == left + 1 else None,
+                right=thin if col == width else None,
+                top=thin if row == first else None,
+                bottom=thin if row == last else None,
+            )
     ws.cell(first, 1).font = Font(bold=True)
     ws.cell(last, 1).font = Font(bold=True)
 
@@ -246,7 +304,14 @@ async def queue_document(
     import base64
 
     return await hours.outbox.send(
-        user_id, caption, user_id=user_id, kind="document", ref="export",
-        extra={"data_b64": base64.b64encode(data).decode("ascii"), "filename": filename,
-               "mime_type": XLSX},
+        user_id,
+        caption,
+        user_id=user_id,
+        kind="document",
+        ref="export",
+        extra={
+            "data_b64": base64.b64encode(data).decode("ascii"),
+            "filename": filename,
+            "mime_type": XLSX,
+        },
     )

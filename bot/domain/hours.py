@@ -35,6 +35,7 @@ PENDING_PAGE = 10
 
 # --- stars -----------------------------------------------------------------------------------
 
+
 class Stars(BaseModel):
     level: int
     to_next: float | None  # None at the top level
@@ -56,6 +57,7 @@ def fmt_hours(quarters: float) -> str:
 
 
 # --- results ---------------------------------------------------------------------------------
+
 
 class Logged(BaseModel):
     entry: HourEntry | None = None
@@ -187,8 +189,15 @@ LangOf = Callable[[int], Awaitable[str]]
 class Hours:
     """Services behind /hours, /myhours, /pending, the decision buttons, stars and exports."""
 
-    def __init__(self, db: Database, access: Access, outbox: Outbox, clock: Clock,
-                 settings: Settings, lang_of: LangOf) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        outbox: Outbox,
+        clock: Clock,
+        settings: Settings,
+        lang_of: LangOf,
+    ) -> None:
         self.db = db
         self.access = access
         self.outbox = outbox
@@ -211,8 +220,9 @@ class Hours:
         self, user_id: int, text: str | None, *, confirm_duplicate: bool = False
     ) -> Logged:
         """Validate and record a pending entry; a same-day duplicate becomes a draft to confirm."""
-        return await self.record(user_id, parse_hours(text, self.today()),
-                                 confirm_duplicate=confirm_duplicate)
+        return await self.record(
+            user_id, parse_hours(text, self.today()), confirm_duplicate=confirm_duplicate
+        )
 
     async def record(
         self, user_id: int, parsed: HoursInput, *, confirm_duplicate: bool = False
@@ -225,21 +235,42 @@ class Hours:
         async with self.db.transaction() as tx:
             if not confirm_duplicate:
                 dup = await repo.find_duplicate(
-                    tx, user_id=user_id, served_on=parsed.served_on.isoformat(),
-                    quarters=parsed.quarters, description=parsed.description,
+                    tx,
+                    user_id=user_id,
+                    served_on=parsed.served_on.isoformat(),
+                    quarters=parsed.quarters,
+                    description=parsed.description,
                     since=now - DUPLICATE_WINDOW,
                 )
                 if dup is not None:
                     draft_id = await repo.insert_draft(
-                        tx, user_id=user_id, served_on=parsed.served_on.isoformat(),
-                        quarters=parsed.quarters, description=parsed.description, now=now)
-                    return Logged(duplicate_of=dup, draft=Draft(
-                        id=draft_id, user_id=user_id, served_on=parsed.served_on.isoformat(),
-                        quarters=parsed.quarters, description=parsed.description,
-                        created_at=now))
+                        tx,
+                        user_id=user_id,
+                        served_on=parsed.served_on.isoformat(),
+                        quarters=parsed.quarters,
+                        description=parsed.description,
+                        now=now,
+                    )
+                    return Logged(
+                        duplicate_of=dup,
+                        draft=Draft(
+                            id=draft_id,
+                            user_id=user_id,
+                            served_on=parsed.served_on.isoformat(),
+                            quarters=parsed.quarters,
+                            description=parsed.description,
+                            created_at=now,
+                        ),
+                    )
             entry_id = await repo.insert(
-                tx, user_id=user_id, org_id=person.org_id, served_on=parsed.served_on.isoformat(),
-                quarters=parsed.quarters, description=parsed.description, now=now)
+                tx,
+                user_id=user_id,
+                org_id=person.org_id,
+                served_on=parsed.served_on.isoformat(),
+                quarters=parsed.quarters,
+                description=parsed.description,
+                now=now,
+            )
             entry = await repo.get(tx, entry_id)
         return Logged(entry=entry)
 
@@ -255,13 +286,27 @@ class Hours:
             if person is None:
                 raise Refusal("err_not_registered")
             entry_id = await repo.insert(
-                tx, user_id=user_id, org_id=person.org_id, served_on=draft.served_on,
-                quarters=draft.quarters, description=draft.description, now=self.clock.time())
+                tx,
+                user_id=user_id,
+                org_id=person.org_id,
+                served_on=draft.served_on,
+                quarters=draft.quarters,
+                description=draft.description,
+                now=self.clock.time(),
+            )
             return await repo.get(tx, entry_id)
 
     async def credit(
-        self, conn: Conn, *, user_id: int, org_id: int, hours: float, served_on: str,
-        description: str, source: str, by: int,
+        self,
+        conn: Conn,
+        *,
+        user_id: int,
+        org_id: int,
+        hours: float,
+        served_on: str,
+        description: str,
+        source: str,
+        by: int,
     ) -> int:
         """An approved entry inside the caller's transaction (e.g. attendance at /close).
 
@@ -273,16 +318,27 @@ class Hours:
             raise Refusal("err_hours_range")
         own = user_id == by
         return await repo.insert(
-            conn, user_id=user_id, org_id=org_id, served_on=served_on, quarters=quarters,
+            conn,
+            user_id=user_id,
+            org_id=org_id,
+            served_on=served_on,
+            quarters=quarters,
             description=normalise_description(description)[:MAX_DESCRIPTION] or source,
-            now=self.clock.time(), status="pending" if own else "approved", source=source,
-            decided_by=None if own else by)
+            now=self.clock.time(),
+            status="pending" if own else "approved",
+            source=source,
+            decided_by=None if own else by,
+        )
 
     # --- one person ------------------------------------------------------------------------
     async def summary(self, user_id: int) -> Summary:
         approved, year, pending = await repo.person_sums(self.db.reader, user_id, self.year_start())
-        return Summary(approved=approved, approved_year=year, pending=pending,
-                       stars=stars_for(approved / 4, self.settings.star_thresholds))
+        return Summary(
+            approved=approved,
+            approved_year=year,
+            pending=pending,
+            stars=stars_for(approved / 4, self.settings.star_thresholds),
+        )
 
     async def history(self, user_id: int, page: int) -> tuple[list[HourEntry], int, int, int]:
         """(entries of the page, page, pages, entries in all), newest first; pages >= 1."""
@@ -313,8 +369,11 @@ class Hours:
                 raise Refusal("err_chat_not_bound")
             await self.access.require(user_id, org, "secretary")
             return [org]
-        tops = [org for org, role in await self.access.top_orgs(user_id)
-                if role in ("secretary", "staff")]
+        tops = [
+            org
+            for org, role in await self.access.top_orgs(user_id)
+            if role in ("secretary", "staff")
+        ]
         if not tops:
             raise Refusal("err_hours_not_approver")
         return tops
@@ -322,11 +381,13 @@ class Hours:
     async def pending(self, user_id: int, org_id: int | None) -> PendingList:
         scope = await self.scope_of(user_id, org_id)
         entries, total = await repo.pending_in(
-            self.db.reader, [o.path for o in scope], exclude_user=user_id, limit=PENDING_PAGE)
+            self.db.reader, [o.path for o in scope], exclude_user=user_id, limit=PENDING_PAGE
+        )
         return PendingList(entries=entries, total=total, scope=scope)
 
-    async def check_decider(self, user_id: int, entry_id: int,
-                            scope: int | None = None) -> HourEntry:
+    async def check_decider(
+        self, user_id: int, entry_id: int, scope: int | None = None
+    ) -> HourEntry:
         """Refuse unless this person may decide this entry (not theirs; when `scope` is given,
         the entry lies in what that /pending listing showed: 0 the person's own top orgs)."""
         entry = await repo.get(self.db.reader, entry_id)
@@ -343,8 +404,14 @@ class Hours:
                 raise Refusal("err_button_elsewhere")
         return entry
 
-    async def decide(self, user_id: int, entry_id: int, approve: bool,
-                     reason: str | None = None, scope: int | None = None) -> Decision:
+    async def decide(
+        self,
+        user_id: int,
+        entry_id: int,
+        approve: bool,
+        reason: str | None = None,
+        scope: int | None = None,
+    ) -> Decision:
         """Approve or reject once; the loser of a race learns who decided and when."""
         entry: HourEntry | None  # re-read in the transaction below
         entry = await self.check_decider(user_id, entry_id, scope)
@@ -353,18 +420,25 @@ class Hours:
         status = "approved" if approve else "rejected"
         lang = await self.lang_of(entry.user_id)
         async with self.db.transaction() as tx:
-            won = await repo.decide(tx, entry_id, status=status, by=user_id,
-                                    now=self.clock.time(), reason=reason)
+            won = await repo.decide(
+                tx, entry_id, status=status, by=user_id, now=self.clock.time(), reason=reason
+            )
             entry = await repo.get(tx, entry_id)
             assert entry is not None
             if won:
                 await self.outbox.add(
-                    tx, entry.user_id, self.decision_text(entry, lang), user_id=entry.user_id,
-                    ref=f"hours:{entry.id}", dedupe_key=f"hours:decided:{entry.id}")
+                    tx,
+                    entry.user_id,
+                    self.decision_text(entry, lang),
+                    user_id=entry.user_id,
+                    ref=f"hours:{entry.id}",
+                    dedupe_key=f"hours:decided:{entry.id}",
+                )
         return Decision(entry=entry, decided=won)
 
-    async def begin_reject(self, user_id: int, entry_id: int, where: RejectWhere,
-                           lang: str) -> Decision:
+    async def begin_reject(
+        self, user_id: int, entry_id: int, where: RejectWhere, lang: str
+    ) -> Decision:
         """Reject pressed: the approver's next private text is the reason (a guided flow).
 
         The reason question is queued with the flow (`Outbox.guard`): sent directly, it is
@@ -377,20 +451,30 @@ class Hours:
         state = RejectState(entry_id=entry_id, **where.model_dump())
         text, markup = self.reason_prompt(entry, lang)
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, REJECT_FLOW, state.model_dump(),
-                                     self.clock.time())
-            guard_id = await self.outbox.guard(tx, user_id, text, reply_markup=markup,
-                                               ref=f"hours:{entry_id}")
+            await user_repo.set_flow(
+                tx, user_id, REJECT_FLOW, state.model_dump(), self.clock.time()
+            )
+            guard_id = await self.outbox.guard(
+                tx, user_id, text, reply_markup=markup, ref=f"hours:{entry_id}"
+            )
         return Decision(entry=entry, decided=True, guard_id=guard_id)
 
     @staticmethod
     def reason_prompt(entry: HourEntry, lang: str) -> tuple[str, dict[str, Any]]:
         """The question asking an approver why, with its "No reason" button (Bot API markup)."""
-        text = t(lang, "hours_reason_ask", id=entry.id, date=entry.served_on,
-                 who=entry.real_name or t(lang, "hours_deleted_person"),
-                 hours=fmt_hours(entry.quarters), description=entry.description[:150])
-        button = {"text": t(lang, "hours_btn_no_reason"),
-                  "callback_data": hours_data(HoursButton("nr", entry.id))}
+        text = t(
+            lang,
+            "hours_reason_ask",
+            id=entry.id,
+            date=entry.served_on,
+            who=entry.real_name or t(lang, "hours_deleted_person"),
+            hours=fmt_hours(entry.quarters),
+            description=entry.description[:150],
+        )
+        button = {
+            "text": t(lang, "hours_btn_no_reason"),
+            "callback_data": hours_data(HoursButton("nr", entry.id)),
+        }
         return text, {"inline_keyboard": [[button]]}
 
     async def reject_state(self, user_id: int) -> RejectState | None:
@@ -413,8 +497,15 @@ class Hours:
         key = "hours_told_approved" if entry.status == "approved" else "hours_told_rejected"
         reason = t(lang, "hours_reason_line", reason=entry.reason) if entry.reason else ""
         day = fmt_day(date.fromisoformat(entry.served_on), lang, self.today())
-        return t(lang, key, id=entry.id, date=day, hours=fmt_hours(entry.quarters),
-                 description=entry.description[:200], reason=Raw(reason))
+        return t(
+            lang,
+            key,
+            id=entry.id,
+            date=day,
+            hours=fmt_hours(entry.quarters),
+            description=entry.description[:200],
+            reason=Raw(reason),
+        )
 
     # --- weekly digest ---------------------------------------------------------------------
     async def weekly_digest(self) -> int:
@@ -424,20 +515,34 @@ class Hours:
         approvers = set(await repo.approver_ids(self.db.reader)) | set(self.access.superusers)
         queued = 0
         for uid in sorted(approvers):
-            tops = [org for org, role in await self.access.top_orgs(uid)
-                    if role in ("secretary", "staff")]
+            tops = [
+                org
+                for org, role in await self.access.top_orgs(uid)
+                if role in ("secretary", "staff")
+            ]
             if not tops:
                 continue
             _, count = await repo.pending_in(
-                self.db.reader, [o.path for o in tops], exclude_user=uid, limit=1)
+                self.db.reader, [o.path for o in tops], exclude_user=uid, limit=1
+            )
             if not count:
                 continue
             lang = await self.lang_of(uid)
-            text = t(lang, "hours_digest", count=count, orgs="、".join(o.name for o in tops)
-                     if lang == "zh" else ", ".join(o.name for o in tops))
+            text = t(
+                lang,
+                "hours_digest",
+                count=count,
+                orgs="、".join(o.name for o in tops)
+                if lang == "zh"
+                else ", ".join(o.name for o in tops),
+            )
             added = await self.outbox.send(
-                uid, text, user_id=uid, ref="hours:digest",
-                dedupe_key=f"hours:digest:{uid}:{year}-W{week:02d}")
+                uid,
+                text,
+                user_id=uid,
+                ref="hours:digest",
+                dedupe_key=f"hours:digest:{uid}:{year}-W{week:02d}",
+            )
             queued += added is not None
         return queued
 
@@ -477,4 +582,3 @@ def _year_bounds(year: int | None) -> tuple[str, str]:
     if year is None:
         return "", "9999"
     return f"{year:04d}-01-01", f"{year + 1:04d}-01-01"
-

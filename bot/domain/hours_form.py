@@ -88,8 +88,9 @@ class HoursForm:
 
     async def _save(self, user_id: int, state: FormState) -> FormState:
         async with self.hours.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, FORM_FLOW, state.model_dump(mode="json"),
-                                     self.hours.clock.time())
+            await user_repo.set_flow(
+                tx, user_id, FORM_FLOW, state.model_dump(mode="json"), self.hours.clock.time()
+            )
         return state
 
     async def state(self, user_id: int) -> FormState | None:
@@ -118,10 +119,14 @@ class HoursForm:
             return FormStep(None, logged=await self.hours.record(user_id, parsed))
         if await user_repo.get_person(self.hours.db.reader, user_id) is None:
             raise Refusal("err_not_registered")
-        state = await self._save(user_id, FormState(
-            step="day", quarters=parsed.quarters, description=parsed.description, line=True))
+        state = await self._save(
+            user_id,
+            FormState(
+                step="day", quarters=parsed.quarters, description=parsed.description, line=True
+            ),
+        )
         rest = text.split(maxsplit=1)[1]
-        asked = rest[:leading_day(rest, self.hours.today()).end].strip()
+        asked = rest[: leading_day(rest, self.hours.today()).end].strip()
         return FormStep(state, parsed.choices, asked=asked)
 
     async def answer(self, user_id: int, text: str | None) -> FormStep:
@@ -161,7 +166,7 @@ class HoursForm:
         return FormStep(await self._save(user_id, state))
 
     async def pick_other(self, user_id: int) -> FormState:
-        """"Another day" pressed: the day is typed next (the step stays "day")."""
+        """ "Another day" pressed: the day is typed next (the step stays "day")."""
         return await self._expect(user_id, "day")
 
     async def confirm(self, user_id: int, keep: bool) -> FormStep:
@@ -176,9 +181,13 @@ class HoursForm:
     async def _finish(self, user_id: int, state: FormState) -> FormStep:
         assert state.quarters and state.served_on and state.description
         parsed = HoursInput.model_validate(
-            {"hours": Decimal(state.quarters) / 4, "served_on": state.served_on,
-             "description": state.description}, context={"today": self.hours.today()})
+            {
+                "hours": Decimal(state.quarters) / 4,
+                "served_on": state.served_on,
+                "description": state.description,
+            },
+            context={"today": self.hours.today()},
+        )
         async with self.hours.db.transaction() as tx:
             await user_repo.clear_flow(tx, user_id)
         return FormStep(None, logged=await self.hours.record(user_id, parsed))
-

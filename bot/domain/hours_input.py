@@ -65,8 +65,9 @@ class HoursInput(BaseModel):
         if not value:
             raise PydanticCustomError("err_hours_desc_empty", "description empty")
         if len(value) > MAX_DESCRIPTION:
-            raise PydanticCustomError("err_hours_desc_long", "description too long",
-                                      {"got": len(value)})
+            raise PydanticCustomError(
+                "err_hours_desc_long", "description too long", {"got": len(value)}
+            )
         if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in value):
             raise PydanticCustomError("err_hours_desc_control", "control characters")
         return value
@@ -94,21 +95,20 @@ def parse_amount(text: str | None, today: date) -> Decimal:
     try:
         hours = Decimal(token.replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the regex keeps these out
-        raise Refusal("err_hours_number", got=validate.excerpt(text, 20),
-                      **examples(today)) from None
+        raise Refusal(
+            "err_hours_number", got=validate.excerpt(text, 20), **examples(today)
+        ) from None
     return _checked(hours, today, "x").hours
 
 
 def parse_day(text: str | None, today: date) -> tuple[date | None, tuple[date, ...]]:
-    """A day of service typed in the guided form: (the day, ()) or (None, the days it may mean).
-    """
+    """A day of service typed in the guided form: (the day, ()) or (None, the days it may mean)."""
     try:
         found = read_when(text, today, want="past")
     except Refusal as exc:
         if exc.key == "err_foreign_digits":
             raise
-        raise Refusal("err_hours_day", got=validate.excerpt(text, 30), **examples(today)) \
-            from None
+        raise Refusal("err_hours_day", got=validate.excerpt(text, 30), **examples(today)) from None
     if found.value is not None:
         return _checked(Decimal(1), today, "x", found.value.day).served_on, ()
     return None, tuple(r.day for r in found.choices)
@@ -119,20 +119,34 @@ def parse_description(text: str | None, today: date) -> str:
     return _checked(Decimal(1), today, text or "").description
 
 
-def _checked(hours: Decimal, today: date, description: str,
-             served_on: date | None = None, choices: tuple[date, ...] = ()) -> HoursInput:
+def _checked(
+    hours: Decimal,
+    today: date,
+    description: str,
+    served_on: date | None = None,
+    choices: tuple[date, ...] = (),
+) -> HoursInput:
     try:
         return HoursInput.model_validate(
-            {"hours": hours, "served_on": served_on or today, "description": description,
-             "choices": choices}, context={"today": today})
+            {
+                "hours": hours,
+                "served_on": served_on or today,
+                "description": description,
+                "choices": choices,
+            },
+            context={"today": today},
+        )
     except ValidationError as exc:
         error = exc.errors()[0]
         key = error["type"] if error["type"].startswith("err_hours_") else "usage_hours"
         values: dict[str, Any] = dict(examples(today))
         values.update(error.get("ctx") or {})
         values.setdefault("got", "")
-        values.update(max=MAX_DESCRIPTION, days=MAX_DAYS_BACK, oldest=(
-            today - timedelta(days=MAX_DAYS_BACK)).isoformat())
+        values.update(
+            max=MAX_DESCRIPTION,
+            days=MAX_DAYS_BACK,
+            oldest=(today - timedelta(days=MAX_DAYS_BACK)).isoformat(),
+        )
         raise Refusal(key, **values) from None
 
 
@@ -151,19 +165,20 @@ def parse_hours(text: str | None, today: date) -> HoursInput:
     except Refusal as exc:
         if exc.key == "err_foreign_digits":
             raise
-        raise Refusal("err_hours_date_invalid", got=validate.excerpt(rest.split()[0], 20),
-                      **examples(today)) from None
+        raise Refusal(
+            "err_hours_date_invalid", got=validate.excerpt(rest.split()[0], 20), **examples(today)
+        ) from None
     first = rest.split(maxsplit=1)[0] if rest.strip() else ""
     # a first word shaped like a date (in any kind of digits) must be one
     if _DATE_LIKE.match(validate.digit_shape(first)) and found.end < len(first):
         validate.ascii_digits(first)
-        raise Refusal("err_hours_date_invalid", got=validate.excerpt(first, 20),
-                      **examples(today))
-    description = rest[found.end:]
+        raise Refusal("err_hours_date_invalid", got=validate.excerpt(first, 20), **examples(today))
+    description = rest[found.end :]
     if found.value is not None:
         return _checked(hours, today, description, found.value.day)
-    choices = tuple(r.day for r in found.choices
-                    if today - timedelta(days=MAX_DAYS_BACK) <= r.day <= today)
+    choices = tuple(
+        r.day for r in found.choices if today - timedelta(days=MAX_DAYS_BACK) <= r.day <= today
+    )
     if not found.choices:
         return _checked(hours, today, description)
     if not choices:

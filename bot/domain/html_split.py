@@ -44,7 +44,7 @@ def _tokens(text: str) -> list[_Tok]:
     out: list[_Tok] = []
     pos = 0
     for match in _TOKEN.finditer(text):
-        out.extend(_Tok(ch, "char") for ch in text[pos:match.start()])
+        out.extend(_Tok(ch, "char") for ch in text[pos : match.start()])
         if match.group("tag"):
             tag = match.group("tag")
             name_match = _NAME.match(tag)
@@ -146,7 +146,7 @@ def _one_part(
             k -= 1
         keep = len(body) - (j - k)
         stack = carry
-        for tok in body[len(carry):keep]:
+        for tok in body[len(carry) : keep]:
             stack = _push(stack, tok)
         cut = (k, keep, stack)
     nxt, keep, open_at_cut = cut
@@ -169,8 +169,7 @@ def _drop_oversized(toks: list[_Tok], max_tag: int) -> list[_Tok]:
             if dropped:
                 continue
         elif tok.kind == "close":
-            at = next((k for k in range(len(opened) - 1, -1, -1) if opened[k][0] == tok.name),
-                      None)
+            at = next((k for k in range(len(opened) - 1, -1, -1) if opened[k][0] == tok.name), None)
             if at is not None:
                 _, dropped = opened.pop(at)
                 if dropped:
@@ -181,6 +180,4 @@ def _drop_oversized(toks: list[_Tok], max_tag: int) -> list[_Tok]:
 
 def plain_of(text: str) -> str:
     """The text without tags, entities unescaped: what is left to send without parse mode."""
-    return html.unescape(
-        "".join(t.text for t in _tokens(text) if t.kind not in ("open", "close"))
-    )
+    return html.unescape("".join(t.text for t in _tokens(text) if t.kind not in ("open", "close")))

@@ -68,8 +68,9 @@ def token_from_text(text: str) -> str:
 class Minors:
     """Guardian links, the guardian's agreement, and paper consents recorded by secretaries."""
 
-    def __init__(self, db: Database, access: Access, clock: Clock, outbox: Outbox,
-                 people: People) -> None:
+    def __init__(
+        self, db: Database, access: Access, clock: Clock, outbox: Outbox, people: People
+    ) -> None:
         self.db = db
         self.access = access
         self.clock = clock
@@ -84,17 +85,23 @@ class Minors:
         token = new_token()
         now = self.clock.time()
         async with self.db.transaction() as tx:
-            await repo.insert_request(tx, token_hash=hash_token(token), user_id=user_id,
-                                      org_id=state.org_id, now=now,
-                                      expires_at=now + LINK_DAYS * 86400)
+            await repo.insert_request(
+                tx,
+                token_hash=hash_token(token),
+                user_id=user_id,
+                org_id=state.org_id,
+                now=now,
+                expires_at=now + LINK_DAYS * 86400,
+            )
         return token
 
     async def ask(self, token: str, guardian_id: int) -> GuardianAsk:
         """Who asks, for a guardian who opened the link; refused if the link does not work."""
         request = await self._check(self.db.reader, token, guardian_id)
         org = await org_repo.get(self.db.reader, request.org_id)
-        return GuardianAsk(request_id=request.id, minor_id=request.user_id,
-                           org_name=org.name if org else "?")
+        return GuardianAsk(
+            request_id=request.id, minor_id=request.user_id, org_name=org.name if org else "?"
+        )
 
     async def agree(self, token: str, guardian_id: int) -> int:
         """The guardian agrees from their own account; returns the minor's id."""
@@ -103,8 +110,14 @@ class Minors:
             await self._record(tx, request, "telegram", guardian_id=guardian_id)
         return request.user_id
 
-    async def record_paper(self, chat_id: int, recorder_id: int, *, token: str | None = None,
-                           minor_id: int | None = None) -> int:
+    async def record_paper(
+        self,
+        chat_id: int,
+        recorder_id: int,
+        *,
+        token: str | None = None,
+        minor_id: int | None = None,
+    ) -> int:
         """A secretary (or staff above) records a paper consent in the org's group; returns
         the minor's id."""
         org = await self.access.org_of_chat(chat_id)
@@ -120,8 +133,7 @@ class Minors:
                 request = found
             target = await org_repo.get(tx, request.org_id)
             if target is None or not _within(target, org):
-                raise Refusal("err_need_secretary",
-                              org=target.name if target else request.org_id)
+                raise Refusal("err_need_secretary", org=target.name if target else request.org_id)
             await self._record(tx, request, "paper", recorded_by=recorder_id)
         return request.user_id
 
@@ -139,16 +151,30 @@ class Minors:
             raise Refusal("err_guard_expired")
         return request
 
-    async def _record(self, tx: Conn, request: GuardianRequest, method: ConsentMethod, *,
-                      guardian_id: int | None = None, recorded_by: int | None = None) -> None:
+    async def _record(
+        self,
+        tx: Conn,
+        request: GuardianRequest,
+        method: ConsentMethod,
+        *,
+        guardian_id: int | None = None,
+        recorded_by: int | None = None,
+    ) -> None:
         """Consent row, every open link of the minor closed, the flow moved on to the name
         step, and the minor told privately (through the outbox) — one transaction."""
         now = self.clock.time()
         minor = request.user_id
         await repo.close_requests(tx, minor, now)
-        await repo.add_consent(tx, minor_id=minor, org_id=request.org_id, method=method,
-                               guardian_id=guardian_id, recorded_by=recorded_by,
-                               request_id=request.id, now=now)
+        await repo.add_consent(
+            tx,
+            minor_id=minor,
+            org_id=request.org_id,
+            method=method,
+            guardian_id=guardian_id,
+            recorded_by=recorded_by,
+            request_id=request.id,
+            now=now,
+        )
         flow = await user_repo.get_flow(tx, minor)
         if flow is not None and flow.name == REGISTER:
             state = Registration.model_validate(flow.state)
@@ -156,8 +182,9 @@ class Minors:
                 state.step = "name"
                 await user_repo.set_flow(tx, minor, REGISTER, state.model_dump(), now)
         lang = await self.people.lang(minor)
-        await self.outbox.add(tx, minor, t(lang, "guard_minor_go_on"),
-                              dedupe_key=f"guard:{request.id}")
+        await self.outbox.add(
+            tx, minor, t(lang, "guard_minor_go_on"), dedupe_key=f"guard:{request.id}"
+        )
 
 
 def _within(org: Org, top: Org) -> bool:

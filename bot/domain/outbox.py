@@ -78,10 +78,20 @@ class Outbox:
     # -- queueing ----------------------------------------------------------------------------
 
     async def add(
-        self, conn: Conn, chat_id: int, text: str, *, user_id: int | None = None,
-        reply_markup: dict[str, Any] | None = None, parse_mode: str | None = "HTML",
-        ref: str | None = None, dedupe_key: str | None = None, not_before: float = 0.0,
-        kind: str = "message", extra: dict[str, Any] | None = None, urgent: bool = False,
+        self,
+        conn: Conn,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        reply_markup: dict[str, Any] | None = None,
+        parse_mode: str | None = "HTML",
+        ref: str | None = None,
+        dedupe_key: str | None = None,
+        not_before: float = 0.0,
+        kind: str = "message",
+        extra: dict[str, Any] | None = None,
+        urgent: bool = False,
     ) -> int | None:
         """Queue one message inside the caller's transaction; None if `dedupe_key` was used
         (or, for a group over its daily budget, the message was kept for the digest).
@@ -105,13 +115,22 @@ class Outbox:
         # quiet by design (issue 6): a group's message over its daily budget waits for the
         # evening digest instead (`bot/domain/announcements.DigestBudget`); urgent ones go now
         if (
-            self.budget is not None and chat_id < 0 and not urgent
+            self.budget is not None
+            and chat_id < 0
+            and not urgent
             and await self.budget.fold(conn, chat_id, kind, payload, ref, dedupe_key)
         ):
             return None
         item_id = await repo.insert(
-            conn, chat_id=chat_id, payload=payload, user_id=user_id, kind=kind, ref=ref,
-            dedupe_key=dedupe_key, not_before=not_before, now=self.clock.time(),
+            conn,
+            chat_id=chat_id,
+            payload=payload,
+            user_id=user_id,
+            kind=kind,
+            ref=ref,
+            dedupe_key=dedupe_key,
+            not_before=not_before,
+            now=self.clock.time(),
         )
         if item_id is not None:
             self.db.on_commit(self.wake)
@@ -129,8 +148,9 @@ class Outbox:
         commit. `settle` cancels it once the direct send worked; if the bot dies in between (or
         the direct send hits a 429), the outbox sends it after `GUARD_GRACE` seconds instead."""
         kwargs.setdefault("urgent", True)  # a direct reply is never folded into a digest
-        return await self.add(conn, chat_id, text,
-                              not_before=self.clock.time() + GUARD_GRACE, **kwargs)
+        return await self.add(
+            conn, chat_id, text, not_before=self.clock.time() + GUARD_GRACE, **kwargs
+        )
 
     async def settle(self, conn: Conn, guard_id: int | None) -> bool:
         """The direct send went out: its guard row is not sent (False if it already was)."""
@@ -236,7 +256,8 @@ class Outbox:
         """Mark rows sent and, in the same transaction, link card copies to their messages."""
         await repo.mark_sent(conn, sent, now)
         await activity_repo.link_outbox_copies(
-            conn, [(item_id, mids[-1]) for item_id, mids in sent if mids])
+            conn, [(item_id, mids[-1]) for item_id, mids in sent if mids]
+        )
 
     # -- domain rules for undeliverable messages ---------------------------------------------
 
@@ -264,7 +285,11 @@ class Outbox:
             link = mention(user_id, first_name)
             text = str(item.payload.get("fallback_text") or "")
             fallback_id = await self.add(
-                conn, chat_id, f"{link} {text}".rstrip(), parse_mode="HTML", ref=item.ref,
+                conn,
+                chat_id,
+                f"{link} {text}".rstrip(),
+                parse_mode="HTML",
+                ref=item.ref,
                 dedupe_key=f"fallback:{item.id}",
                 urgent=True,  # the person must act; an evening digest would be too late
             )

@@ -103,7 +103,9 @@ class Profile(BaseModel):
 class People:
     """Services behind /start, /register, /me, /forgetme and /lang."""
 
-    def __init__(self, db: Database, access: Access, clock: Clock, default_lang: str = DEFAULT_LANG):
+    def __init__(
+        self, db: Database, access: Access, clock: Clock, default_lang: str = DEFAULT_LANG
+    ):
         self.db = db
         self.access = access
         self.clock = clock
@@ -120,8 +122,12 @@ class People:
             return
         async with self.db.transaction() as tx:
             await user_repo.upsert_user(
-                tx, user_id=actor.user_id, first_name=actor.first_name[:64],
-                username=actor.username, tg_lang=actor.tg_lang, started=private,
+                tx,
+                user_id=actor.user_id,
+                first_name=actor.first_name[:64],
+                username=actor.username,
+                tg_lang=actor.tg_lang,
+                started=private,
                 now=self.clock.time(),
             )
         self._seen[actor.user_id] = key
@@ -139,8 +145,11 @@ class People:
         if cached:
             return cached
         user = await user_repo.get_user(self.db.reader, user_id)
-        lang = (user.lang if user else None) or normalise_lang(
-            (user.tg_lang if user else None) or tg_lang) or self.default_lang
+        lang = (
+            (user.lang if user else None)
+            or normalise_lang((user.tg_lang if user else None) or tg_lang)
+            or self.default_lang
+        )
         self._lang[user_id] = lang
         return lang
 
@@ -165,16 +174,25 @@ class People:
         flow = await user_repo.get_flow(self.db.reader, user_id)
         return flow.name if flow else None
 
-    async def begin(self, user_id: int, org_code: str | None = None, after: str | None = None,
-                    picker_at: int | None = None) -> Registration:
+    async def begin(
+        self,
+        user_id: int,
+        org_code: str | None = None,
+        after: str | None = None,
+        picker_at: int | None = None,
+    ) -> Registration:
         """Start (or restart) registration; a known org from a deep link skips that step,
         `picker_at` opens the org picker at that org (the person may still move).
 
         A new registration first asks whether the person is under 14; editing does not.
         """
         person = await user_repo.get_person(self.db.reader, user_id)
-        state = Registration(editing=person is not None, after=after, picker_at=picker_at,
-                             step="name" if person is not None else "age")
+        state = Registration(
+            editing=person is not None,
+            after=after,
+            picker_at=picker_at,
+            step="name" if person is not None else "age",
+        )
         if org_code:
             org = await org_repo.by_code(self.db.reader, org_code)
             if org is None:
@@ -223,7 +241,9 @@ class People:
             raise Refusal("err_unknown_org", code=validate.excerpt(text))
         return await self.pick_org(user_id, org.id)
 
-    async def give_phone(self, user_id: int, phone: str | None, contact_user_id: int | None = None) -> Registration:
+    async def give_phone(
+        self, user_id: int, phone: str | None, contact_user_id: int | None = None
+    ) -> Registration:
         """The contact button (at the phone step, or already at the name step) or Skip; a phone
         an imported roster knows fills in name and org, and the person only consents and confirms."""
         # the guardian rule applies here too: a minor's phone waits for the consent (_expect)
@@ -255,12 +275,13 @@ class People:
         return await self._save(user_id, state)
 
     async def restart(self, user_id: int) -> Registration:
-        """"Start again" on the summary: only while the summary is the open step."""
+        """ "Start again" on the summary: only while the summary is the open step."""
         state = await self._expect(user_id, "consent", "confirm")
         return await self.begin(user_id, after=state.after, picker_at=state.picker_at)
 
-    async def confirm(self, user_id: int, actor: Actor | None = None, *,
-                      agreed: bool = False) -> tuple[Person, Registration]:
+    async def confirm(
+        self, user_id: int, actor: Actor | None = None, *, agreed: bool = False
+    ) -> tuple[Person, Registration]:
         """Save the person; their Telegram name (from `actor`) is kept from now on.
 
         Agreeing at the consent step (which shows the summary) is the confirmation: one tap
@@ -270,17 +291,27 @@ class People:
         async with self.db.transaction() as tx:
             if await org_repo.get(tx, state.org_id) is None:
                 raise Refusal("err_unknown_org", code=state.org_name or "")
-            await user_repo.save_person(tx, user_id=user_id, real_name=state.real_name,
-                                        phone=state.phone, org_id=state.org_id,
-                                        now=self.clock.time())
+            await user_repo.save_person(
+                tx,
+                user_id=user_id,
+                real_name=state.real_name,
+                phone=state.phone,
+                org_id=state.org_id,
+                now=self.clock.time(),
+            )
             await user_repo.clear_flow(tx, user_id)
             if state.from_roster and state.phone:
                 await self._claim(tx, user_id, state)
             if actor is not None:
                 await user_repo.upsert_user(
-                    tx, user_id=user_id, first_name=actor.first_name[:64],
-                    username=actor.username, tg_lang=actor.tg_lang, started=True,
-                    now=self.clock.time())
+                    tx,
+                    user_id=user_id,
+                    first_name=actor.first_name[:64],
+                    username=actor.username,
+                    tg_lang=actor.tg_lang,
+                    started=True,
+                    now=self.clock.time(),
+                )
             person = await user_repo.get_person(tx, user_id)
         if actor is not None:  # just recorded above: the next update need not write it again
             self._seen[user_id] = (actor.first_name, actor.username, actor.tg_lang, True)
@@ -295,11 +326,23 @@ class People:
         if entry is None:  # purged or re-imported meanwhile: the person is registered anyway
             return
         if entry.role and entry.org_id == state.org_id:
-            await user_repo.set_role(tx, org_id=entry.org_id, user_id=user_id, role=entry.role,
-                                     by=None, now=self.clock.time())
-            await privacy_repo.log(tx, at=self.clock.time(), actor_id=None, action="role",
-                                   detail=f"{entry.role} (roster)", org_id=entry.org_id,
-                                   target_id=user_id)
+            await user_repo.set_role(
+                tx,
+                org_id=entry.org_id,
+                user_id=user_id,
+                role=entry.role,
+                by=None,
+                now=self.clock.time(),
+            )
+            await privacy_repo.log(
+                tx,
+                at=self.clock.time(),
+                actor_id=None,
+                action="role",
+                detail=f"{entry.role} (roster)",
+                org_id=entry.org_id,
+                target_id=user_id,
+            )
         await roster_repo.delete(tx, [entry.phone])
 
     async def cancel(self, user_id: int) -> bool:
@@ -326,8 +369,11 @@ class People:
             raise Refusal("err_minor_wait_guardian")
         if state.step not in steps:
             raise Refusal("err_wrong_step")
-        if (state.step in ("name", "phone", "consent", "confirm") and state.minor
-                and not await minor_repo.has_consent(self.db.reader, user_id)):
+        if (
+            state.step in ("name", "phone", "consent", "confirm")
+            and state.minor
+            and not await minor_repo.has_consent(self.db.reader, user_id)
+        ):
             raise Refusal("err_minor_wait_guardian")
         return state
 
@@ -357,4 +403,3 @@ class People:
         return Profile(user=user or User(id=user_id), person=person, org=org, roles=roles)
 
     # /forgetme itself is bot/domain/privacy.py; forget_cache() drops what memory holds
-

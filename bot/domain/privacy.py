@@ -51,8 +51,11 @@ def phone_forms(phone: str) -> list[str]:
     forms = {phone, digits, "+" + digits}
     if digits.startswith("86") and len(digits) == 13:
         national = digits[2:]
-        forms |= {national, f"{national[:3]} {national[3:7]} {national[7:]}",
-                  f"{national[:3]}-{national[3:7]}-{national[7:]}"}
+        forms |= {
+            national,
+            f"{national[:3]} {national[3:7]} {national[7:]}",
+            f"{national[:3]}-{national[3:7]}-{national[7:]}",
+        }
     return sorted(f for f in forms if len(f) >= 5)
 
 
@@ -126,15 +129,18 @@ def _document_texts(data_b64: str) -> Iterable[str]:
 class Privacy:
     """/forgetme, and the retention of sent messages' payloads."""
 
-    def __init__(self, db: Database, access: Access, clock: Clock, retention_days: int = 30) -> None:
+    def __init__(
+        self, db: Database, access: Access, clock: Clock, retention_days: int = 30
+    ) -> None:
         self.db = db
         self.access = access
         self.clock = clock
         self.retention_days = retention_days
 
     # --- the audit log -----------------------------------------------------------------------
-    async def log_export(self, user_id: int | None, chat_id: int | None, detail: str,
-                         org_code: str | None = None) -> None:
+    async def log_export(
+        self, user_id: int | None, chat_id: int | None, detail: str, org_code: str | None = None
+    ) -> None:
         """Record an export of personal data: the chat's org, else the named or the
         person's own org."""
         r = self.db.reader
@@ -145,11 +151,18 @@ class Privacy:
             person = await user_repo.get_person(r, user_id)
             org = await org_repo.get(r, person.org_id) if person else None
         async with self.db.transaction() as tx:
-            await repo.log(tx, at=self.clock.time(), actor_id=user_id, action="export",
-                           detail=detail, org_id=org.id if org else None)
+            await repo.log(
+                tx,
+                at=self.clock.time(),
+                actor_id=user_id,
+                action="export",
+                detail=detail,
+                org_id=org.id if org else None,
+            )
 
-    async def audit_entries(self, user_id: int, chat_id: int | None, limit: int
-                            ) -> tuple[list[Org], list[dict[str, Any]]]:
+    async def audit_entries(
+        self, user_id: int, chat_id: int | None, limit: int
+    ) -> tuple[list[Org], list[dict[str, Any]]]:
         """The newest entries of the orgs the person is staff of (this chat's org in a group)."""
         if chat_id is not None:
             org = await self.access.org_of_chat(chat_id)
@@ -169,9 +182,15 @@ class Privacy:
             records = await repo.records_of(tx, user_id)
             records.update(await minor_repo.records_of(tx, user_id))
             person = records["person"][0] if records["person"] else None
-            await repo.log(tx, at=self.clock.time(), actor_id=user_id, action="mydata",
-                           detail="json", org_id=person["org_id"] if person else None,
-                           target_id=user_id)
+            await repo.log(
+                tx,
+                at=self.clock.time(),
+                actor_id=user_id,
+                action="mydata",
+                detail="json",
+                org_id=person["org_id"] if person else None,
+                target_id=user_id,
+            )
         for flow in records["flow"]:
             flow["state"] = json.loads(flow["state"])
         body = {"telegram_id": user_id, "exported_at": self.clock.time(), **records}
@@ -196,12 +215,19 @@ class Privacy:
             flow = await user_repo.get_flow(tx, uid)
             draft = flow.state if flow else {}
             phones = [str(p) for p in (person.phone if person else None, draft.get("phone")) if p]
-            needles = Needles(uid, [
-                person.real_name if person else None, user.first_name if user else None,
-                user.username if user else None, actor.first_name, actor.username,
-                str(draft.get("real_name") or ""),
-                *(f"@{n}" for n in (actor.username, user.username if user else None) if n),
-            ], phones)
+            needles = Needles(
+                uid,
+                [
+                    person.real_name if person else None,
+                    user.first_name if user else None,
+                    user.username if user else None,
+                    actor.first_name,
+                    actor.username,
+                    str(draft.get("real_name") or ""),
+                    *(f"@{n}" for n in (actor.username, user.username if user else None) if n),
+                ],
+                phones,
+            )
             # a roster re-imported after they registered: the pre-registration goes too
             await roster_repo.delete(tx, [match_key(p) for p in phones])
             tomb = await self._tombstone(tx)
@@ -225,9 +251,15 @@ class Privacy:
     async def _scrub_messages(self, tx: Conn, needles: Needles) -> None:
         """The person's private messages go; any other message naming them loses its payload."""
         await outbox_repo.delete_private(tx, needles.user_id)
-        hits = [i for i, payload, keys in await outbox_repo.payloads(tx)
-                if needles.in_payload(payload, keys)]
+        hits = [
+            i
+            for i, payload, keys in await outbox_repo.payloads(tx)
+            if needles.in_payload(payload, keys)
+        ]
         await outbox_repo.scrub(tx, hits)
-        digest = [i for i, payload, keys in await announcement_repo.digest_payloads(tx)
-                  if needles.in_payload(payload, keys)]
+        digest = [
+            i
+            for i, payload, keys in await announcement_repo.digest_payloads(tx)
+            if needles.in_payload(payload, keys)
+        ]
         await announcement_repo.delete_digest_items(tx, digest)

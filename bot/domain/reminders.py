@@ -95,8 +95,7 @@ class Reminders:
                     for row in rows:
                         await self._fire_one(tx, row, now, part)
             except Exception:  # the batch rolled back: one row per transaction instead
-                log.exception("reminders: a batch of %s failed; firing them one by one",
-                              len(rows))
+                log.exception("reminders: a batch of %s failed; firing them one by one", len(rows))
                 part = await self._fire_singly(rows, now)
             result.add(part)
             if part.stuck or len(rows) < batch:
@@ -133,8 +132,14 @@ class Reminders:
         if limit is not None and late > limit:
             if await repo.claim(tx, row.id, "missed", now):
                 result.missed += 1
-                log.warning("reminder %s %s/%s %s missed (%.0f s late)", row.id, row.kind,
-                            row.ref_id, row.step, late)
+                log.warning(
+                    "reminder %s %s/%s %s missed (%.0f s late)",
+                    row.id,
+                    row.kind,
+                    row.ref_id,
+                    row.step,
+                    late,
+                )
             return
         if not await repo.claim(tx, row.id, "done", now):
             return
@@ -142,8 +147,7 @@ class Reminders:
             async with savepoint(tx, "reminder"):
                 await handler(tx, row)
         except Exception:  # one broken reminder must not block the others
-            log.exception("reminder %s %s/%s failed; marked failed", row.id, row.kind,
-                          row.ref_id)
+            log.exception("reminder %s %s/%s failed; marked failed", row.id, row.kind, row.ref_id)
             await repo.mark_failed(tx, row.id, now)
             result.failed += 1
         else:

@@ -30,17 +30,32 @@ Progress = Callable[[int], object]  # e.g. tqdm.update
 #: header spellings (compared without case, spaces, '_' or '-') → our column
 HEADERS: dict[str, str] = {
     **dict.fromkeys(("name", "realname", "fullname", "姓名", "真实姓名"), "name"),
-    **dict.fromkeys(("org", "orgcode", "organisation", "organization", "组织代码", "团组织编码",
-                     "组织编码", "团组织代码"), "org"),
-    **dict.fromkeys(("phone", "mobile", "phonenumber", "手机号", "手机号码", "电话", "联系电话",
-                     "手机"), "phone"),
+    **dict.fromkeys(
+        (
+            "org",
+            "orgcode",
+            "organisation",
+            "organization",
+            "组织代码",
+            "团组织编码",
+            "组织编码",
+            "团组织代码",
+        ),
+        "org",
+    ),
+    **dict.fromkeys(
+        ("phone", "mobile", "phonenumber", "手机号", "手机号码", "电话", "联系电话", "手机"),
+        "phone",
+    ),
     **dict.fromkeys(("role", "post", "职务", "角色", "团内职务"), "role"),
 }
 REQUIRED = ("name", "org", "phone")
 #: role cells → the role granted on confirm (None: a member, nothing to grant)
 ROLES: dict[str, str | None] = {
-    **dict.fromkeys(("secretary", "书记", "副书记", "团支部书记", "团委书记", "团总支书记",
-                     "团工委书记"), "secretary"),
+    **dict.fromkeys(
+        ("secretary", "书记", "副书记", "团支部书记", "团委书记", "团总支书记", "团工委书记"),
+        "secretary",
+    ),
     **dict.fromkeys(("staff", "团干部", "专职团干部", "工作人员"), "staff"),
     **dict.fromkeys(("", "member", "团员", "成员", "青年", "志愿者", "委员", "团员青年"), None),
 }
@@ -74,6 +89,7 @@ class RosterFileError(Exception):
 
 # --- reading ----------------------------------------------------------------------------------
 
+
 def read_rows(path: Path) -> list[list[object]]:
     """Every row of an .xlsx's first sheet, or of a .csv (UTF-8, with or without BOM, or GB18030)."""
     suffix = path.suffix.lower()
@@ -84,7 +100,9 @@ def read_rows(path: Path) -> list[list[object]]:
         try:  # data_only=False: a formula cell comes back as its formula text, and is refused
             book = load_workbook(path, read_only=True, data_only=False)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException) as exc:
-            raise RosterFileError(f"cannot read {path.name} as .xlsx: {type(exc).__name__}") from None
+            raise RosterFileError(
+                f"cannot read {path.name} as .xlsx: {type(exc).__name__}"
+            ) from None
         try:
             sheet = book.worksheets[0]
             return [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -132,12 +150,16 @@ def columns(header: Sequence[object]) -> dict[str, int]:
             found[column] = index
     missing = [c for c in REQUIRED if c not in found]
     if missing:
-        raise RosterFileError("missing column(s): " + ", ".join(missing)
-                              + " (e.g. 姓名 / 组织代码 / 手机号, or name / org / phone)")
+        raise RosterFileError(
+            "missing column(s): "
+            + ", ".join(missing)
+            + " (e.g. 姓名 / 组织代码 / 手机号, or name / org / phone)"
+        )
     return found
 
 
 # --- checking ---------------------------------------------------------------------------------
+
 
 def _reason(exc: Refusal) -> str:
     code = exc.values.get("code")
@@ -193,8 +215,9 @@ def _cell_value(column: str, text: str, org_ids: dict[str, int]) -> str | int | 
     return ROLES[key]
 
 
-def check_row(cells: dict[str, str], org_ids: dict[str, int],
-              row: int) -> tuple[RosterEntry | None, list[RosterProblem]]:
+def check_row(
+    cells: dict[str, str], org_ids: dict[str, int], row: int
+) -> tuple[RosterEntry | None, list[RosterProblem]]:
     """One data row as an entry, or the problems of its cells."""
     problems: list[RosterProblem] = []
     values: dict[str, str | int | None] = {}
@@ -211,13 +234,18 @@ def check_row(cells: dict[str, str], org_ids: dict[str, int],
     if problems:
         return None, problems
     role = values["role"]
-    return RosterEntry(phone=str(values["phone"]), real_name=str(values["name"]),
-                       org_id=int(values["org"] or 0), role=str(role) if role else None,
-                       imported_at=0.0), []
+    return RosterEntry(
+        phone=str(values["phone"]),
+        real_name=str(values["name"]),
+        org_id=int(values["org"] or 0),
+        role=str(role) if role else None,
+        imported_at=0.0,
+    ), []
 
 
-def check_rows(rows: Sequence[Sequence[object]],
-               org_ids: dict[str, int]) -> tuple[list[RosterEntry], list[RosterProblem]]:
+def check_rows(
+    rows: Sequence[Sequence[object]], org_ids: dict[str, int]
+) -> tuple[list[RosterEntry], list[RosterProblem]]:
     """The header, then every data row; blank rows are skipped, a phone twice is a problem."""
     if not rows:
         raise RosterFileError("the file is empty")
@@ -234,8 +262,11 @@ def check_rows(rows: Sequence[Sequence[object]],
         if entry is None:
             continue
         if entry.phone in first_row:
-            problems.append(RosterProblem(row=number, column="phone",
-                                          reason=f"same phone as row {first_row[entry.phone]}"))
+            problems.append(
+                RosterProblem(
+                    row=number, column="phone", reason=f"same phone as row {first_row[entry.phone]}"
+                )
+            )
             continue
         first_row[entry.phone] = number
         entries.append(entry)
@@ -244,6 +275,7 @@ def check_rows(rows: Sequence[Sequence[object]],
 
 # --- the service ------------------------------------------------------------------------------
 
+
 class Roster:
     """`towerbot members import | purge`; the /register match lives in People."""
 
@@ -251,13 +283,17 @@ class Roster:
         self.db = db
         self.clock = clock
 
-    async def import_rows(self, rows: Sequence[Sequence[object]], *, skip_bad: bool = False,
-                          progress: Progress | None = None) -> RosterReport:
+    async def import_rows(
+        self,
+        rows: Sequence[Sequence[object]],
+        *,
+        skip_bad: bool = False,
+        progress: Progress | None = None,
+    ) -> RosterReport:
         """Check every row; write the good ones in one transaction unless a row is bad and
         `skip_bad` is off (then nothing is written). Same phone again: the row is updated."""
         entries, problems = check_rows(rows, await roster_repo.org_ids(self.db.reader))
-        report = RosterReport(rows=len(entries) + len({p.row for p in problems}),
-                              problems=problems)
+        report = RosterReport(rows=len(entries) + len({p.row for p in problems}), problems=problems)
         if problems and not skip_bad:
             return report
         now = self.clock.time()

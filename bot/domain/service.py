@@ -16,8 +16,15 @@ class ServiceBase:
     The subclass registers its own reminder handler (`reminders.on(KIND, ...)`) after this.
     """
 
-    def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
-                 clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        outbox: Outbox,
+        reminders: Reminders,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
         self.db = db
         self.access = access
         self.outbox = outbox

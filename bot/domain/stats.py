@@ -99,16 +99,18 @@ class Stats:
 
     async def figures(self, org: Org) -> Figures:
         year_start = date(self.today().year, 1, 1).isoformat()
-        numbers = await repo.figures(self.db.reader, org.path, now=self.clock.time(),
-                                     year_start_date=year_start)
+        numbers = await repo.figures(
+            self.db.reader, org.path, now=self.clock.time(), year_start_date=year_start
+        )
         volunteers = await hours_repo.volunteers_in(self.db.reader, org.path)
         return Figures(org=org, volunteers=volunteers, **numbers)
 
     async def view(self, org: Org) -> StatsView:
         """The subtree's figures and each direct child's."""
         kids = await org_repo.children(self.db.reader, org.id)
-        return StatsView(total=await self.figures(org),
-                         children=[await self.figures(kid) for kid in kids])
+        return StatsView(
+            total=await self.figures(org), children=[await self.figures(kid) for kid in kids]
+        )
 
     async def tower(self, org: Org) -> list[dict[str, Any]]:
         """Each org of the subtree with its own coverage and report-back state."""
@@ -124,29 +126,54 @@ class Stats:
         return local(ts, self.settings.tz).replace(tzinfo=None) if ts else None
 
     def _title(self, lang: str, org: str, what: str) -> str:
-        return self._plain(lang, "xl_title", org=org, what=what,
-                           date=day_words(lang, self.today()))
+        return self._plain(lang, "xl_title", org=org, what=what, date=day_words(lang, self.today()))
 
     async def members_workbook(self, org: Org, lang: str) -> bytes:
         """Registered members of the subtree with role, chat presence and approved hours."""
         rows = await repo.members_rows(self.db.reader, org.path)
         title = self._title(lang, org.name, self._plain(lang, "xl_members_what"))
         wb = book(title)
-        ws = Sheet(wb, self._plain(lang, "xl_members_sheet"), title=title,
-                   header=self._plain(lang, "xl_members_head").split("|"))
+        ws = Sheet(
+            wb,
+            self._plain(lang, "xl_members_sheet"),
+            title=title,
+            header=self._plain(lang, "xl_members_head").split("|"),
+        )
         in_chat_count = quarters = 0
         for r in rows:
             in_chat = {"present": "xl_in_chat_yes", "missing": "xl_in_chat_no"}.get(
-                r["in_chat"] or "", "xl_in_chat_unknown")
+                r["in_chat"] or "", "xl_in_chat_unknown"
+            )
             in_chat_count += r["in_chat"] == "present"
             quarters += r["quarters"]
-            ws.add([r["org_name"], r["real_name"], r["phone"] or "", r["first_name"],
-                    r["username"] or "", self._time(r["registered_at"]),
+            ws.add(
+                [
+                    r["org_name"],
+                    r["real_name"],
+                    r["phone"] or "",
+                    r["first_name"],
+                    r["username"] or "",
+                    self._time(r["registered_at"]),
                     self._plain(lang, "xl_role_" + (r["role"] or "member")),
-                    self._plain(lang, in_chat), self._time(r["checked_at"]), r["quarters"] / 4])
-        ws.total([self._plain(lang, "xl_total"), self._plain(lang, "xl_people_count", n=len(rows)),
-                  None, None, None, None, None,
-                  self._plain(lang, "xl_in_chat_count", n=in_chat_count), None, quarters / 4])
+                    self._plain(lang, in_chat),
+                    self._time(r["checked_at"]),
+                    r["quarters"] / 4,
+                ]
+            )
+        ws.total(
+            [
+                self._plain(lang, "xl_total"),
+                self._plain(lang, "xl_people_count", n=len(rows)),
+                None,
+                None,
+                None,
+                None,
+                None,
+                self._plain(lang, "xl_in_chat_count", n=in_chat_count),
+                None,
+                quarters / 4,
+            ]
+        )
         ws.close()
         return save(wb)
 
@@ -155,27 +182,60 @@ class Stats:
         rows = await repo.activities_rows(self.db.reader, org.path)
         title = self._title(lang, org.name, self._plain(lang, "xl_activities_what"))
         wb = book(title)
-        ws = Sheet(wb, self._plain(lang, "xl_activities_sheet"), title=title,
-                   header=self._plain(lang, "xl_activities_head").split("|"), formats={12: PCT})
+        ws = Sheet(
+            wb,
+            self._plain(lang, "xl_activities_sheet"),
+            title=title,
+            header=self._plain(lang, "xl_activities_head").split("|"),
+            formats={12: PCT},
+        )
         sums = [0, 0, 0, 0]
         for r in rows:
             marked = r["present"] + r["no_show"]
-            ws.add([r["id"], r["org_name"], r["title"], r["place"], self._time(r["starts_at"]),
-                    r["quarters"] / 4, r["capacity"],
-                    self._plain(lang, "xl_activity_" + r["status"]), r["confirmed"],
-                    r["waiting"], r["present"], r["no_show"],
-                    r["present"] / marked if marked else None])
-            sums = [a + b for a, b in zip(sums, (r["confirmed"], r["waiting"], r["present"],
-                                                 r["no_show"]), strict=True)]
+            ws.add(
+                [
+                    r["id"],
+                    r["org_name"],
+                    r["title"],
+                    r["place"],
+                    self._time(r["starts_at"]),
+                    r["quarters"] / 4,
+                    r["capacity"],
+                    self._plain(lang, "xl_activity_" + r["status"]),
+                    r["confirmed"],
+                    r["waiting"],
+                    r["present"],
+                    r["no_show"],
+                    r["present"] / marked if marked else None,
+                ]
+            )
+            sums = [
+                a + b
+                for a, b in zip(
+                    sums, (r["confirmed"], r["waiting"], r["present"], r["no_show"]), strict=True
+                )
+            ]
         marked = sums[2] + sums[3]
-        ws.total([self._plain(lang, "xl_total"),
-                  self._plain(lang, "xl_activities_count", n=len(rows)), None, None, None,
-                  None, None, None, *sums, sums[2] / marked if marked else None])
+        ws.total(
+            [
+                self._plain(lang, "xl_total"),
+                self._plain(lang, "xl_activities_count", n=len(rows)),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                *sums,
+                sums[2] / marked if marked else None,
+            ]
+        )
         ws.close()
         return save(wb)
 
-    async def campaign_workbook(self, user_id: int | None, campaign_id: int,
-                                lang: str) -> tuple[bytes, str]:
+    async def campaign_workbook(
+        self, user_id: int | None, campaign_id: int, lang: str
+    ) -> tuple[bytes, str]:
         """(xlsx, campaign title); the asker must be secretary or staff where it was created
         (None: the operator's command line)."""
         head, rows = await repo.campaign_rows(self.db.reader, campaign_id)
@@ -186,12 +246,23 @@ class Stats:
         if user_id is not None:
             await self.access.require(user_id, owner, "secretary")
         now = self.clock.time()
-        title = self._title(lang, owner.name, self._plain(
-            lang, "xl_campaign_title", title=head["title"],
-            due=fmt_local(head["due_at"], self.settings.tz)))
+        title = self._title(
+            lang,
+            owner.name,
+            self._plain(
+                lang,
+                "xl_campaign_title",
+                title=head["title"],
+                due=fmt_local(head["due_at"], self.settings.tz),
+            ),
+        )
         wb = book(title)
-        ws = Sheet(wb, self._plain(lang, "xl_campaign_sheet"), title=title,
-                   header=self._plain(lang, "xl_campaign_head").split("|"))
+        ws = Sheet(
+            wb,
+            self._plain(lang, "xl_campaign_sheet"),
+            title=title,
+            header=self._plain(lang, "xl_campaign_head").split("|"),
+        )
         counts: dict[str, int] = {}
         for r in rows:
             if r["submitted_at"] is None:
@@ -199,11 +270,20 @@ class Stats:
             else:
                 state = "xl_campaign_late" if r["late"] else "xl_campaign_on_time"
             counts[state] = counts.get(state, 0) + 1
-            ws.add([r["org_name"], self._plain(lang, state),
-                    r["real_name"] or (r["first_name"] or ""), self._time(r["submitted_at"]),
-                    r["versions"] or None, r["file_name"] or "", (r["text"] or "")[:1000]])
+            ws.add(
+                [
+                    r["org_name"],
+                    self._plain(lang, state),
+                    r["real_name"] or (r["first_name"] or ""),
+                    self._time(r["submitted_at"]),
+                    r["versions"] or None,
+                    r["file_name"] or "",
+                    (r["text"] or "")[:1000],
+                ]
+            )
         summary = self._plain(lang, "xl_list_sep").join(
-            f"{self._plain(lang, key)} {n}" for key, n in counts.items())
+            f"{self._plain(lang, key)} {n}" for key, n in counts.items()
+        )
         ws.total([self._plain(lang, "xl_total"), summary])
         ws.close()
         return save(wb), str(head["title"])

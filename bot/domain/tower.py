@@ -100,7 +100,8 @@ class Tower:
         here_staff = [g.user_id for g in await user_repo.holders(r, [org.id], "staff")]
         members = await user_repo.people_in(r, [org.id])
         return OrgView(
-            org=org, parent=parent,
+            org=org,
+            parent=parent,
             children=[(k, kid_chats.get(k.id)) for k in kids],
             chat=await chat_repo.of_org(r, org.id),
             secretaries=[u for u in [await user_repo.get_user(r, i) for i in here_secs] if u],
@@ -133,8 +134,9 @@ class Tower:
             if bound and bound.org_id:
                 raise Refusal("err_chat_already_bound")
             now = self.clock.time()
-            org = await org_repo.insert(tx, code=code, name=name, kind="district", parent=None,
-                                        now=now)
+            org = await org_repo.insert(
+                tx, code=code, name=name, kind="district", parent=None, now=now
+            )
             await self._upsert_chat(tx, chat, now)
             await chat_repo.bind(tx, chat.id, org.id)
         return org
@@ -150,11 +152,13 @@ class Tower:
         async with self.db.transaction() as tx:
             if await org_repo.by_code(tx, code):
                 raise Refusal("err_duplicate_code", code=code)
-            return await org_repo.insert(tx, code=code, name=name, kind=kind, parent=parent,
-                                         now=self.clock.time())
+            return await org_repo.insert(
+                tx, code=code, name=name, kind=kind, parent=parent, now=self.clock.time()
+            )
 
-    async def bind(self, user_id: int, chat: Chat, code: str,
-                   chat_admin: Check | None = None) -> Org:
+    async def bind(
+        self, user_id: int, chat: Chat, code: str, chat_admin: Check | None = None
+    ) -> Org:
         """Bind the group to the org `code` (staff of it; `chat_admin` then checks with
         Telegram that the person administers the chat, before anything changes)."""
         self._require_group(chat)
@@ -187,7 +191,9 @@ class Tower:
             await chat_repo.bind(tx, chat_id, None)
         return org
 
-    async def assign_role(self, user_id: int, chat_id: int, target_id: int, role: str) -> tuple[Org, User]:
+    async def assign_role(
+        self, user_id: int, chat_id: int, target_id: int, role: str
+    ) -> tuple[Org, User]:
         """Give `target` a role at this chat's org ('member' removes the role)."""
         if role not in validate.ROLE_WORDS:
             raise Refusal("err_bad_role")
@@ -202,10 +208,23 @@ class Tower:
             if role == "member":
                 await user_repo.remove_role(tx, org_id=org.id, user_id=target_id)
             else:
-                await user_repo.set_role(tx, org_id=org.id, user_id=target_id, role=role,
-                                         by=user_id, now=self.clock.time())
-            await privacy_repo.log(tx, at=self.clock.time(), actor_id=user_id, action="role",
-                                   detail=role, org_id=org.id, target_id=target_id)
+                await user_repo.set_role(
+                    tx,
+                    org_id=org.id,
+                    user_id=target_id,
+                    role=role,
+                    by=user_id,
+                    now=self.clock.time(),
+                )
+            await privacy_repo.log(
+                tx,
+                at=self.clock.time(),
+                actor_id=user_id,
+                action="role",
+                detail=role,
+                org_id=org.id,
+                target_id=target_id,
+            )
         return org, target
 
     async def find_user(self, username: str) -> User:
@@ -235,31 +254,43 @@ class Tower:
         async with self.db.transaction() as tx:
             await user_repo.forget_usernames(tx, user_id)
 
-    async def import_tree(self, node: dict[str, Any], parent_code: str | None = None,
-                          progress: Callable[[int], object] | None = None) -> ImportResult:
+    async def import_tree(
+        self,
+        node: dict[str, Any],
+        parent_code: str | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> ImportResult:
         """Create or update a tree {code, name, kind, children}; running it twice changes nothing."""
         result = ImportResult()
         async with self.db.transaction() as tx:
-            parent = await org_repo.by_code(tx, validate.org_code(parent_code)) if parent_code else None
+            parent = (
+                await org_repo.by_code(tx, validate.org_code(parent_code)) if parent_code else None
+            )
             if parent_code and parent is None:
                 raise Refusal("err_unknown_org", code=validate.excerpt(parent_code))
             await self._import(tx, node, parent, result, progress or (lambda n: None))
         return result
 
-    async def _import(self, tx: Any, node: dict[str, Any], parent: Org | None,
-                      result: ImportResult, progress: Callable[[int], object]) -> None:
+    async def _import(
+        self,
+        tx: Any,
+        node: dict[str, Any],
+        parent: Org | None,
+        result: ImportResult,
+        progress: Callable[[int], object],
+    ) -> None:
         if not isinstance(node, dict):
             raise Refusal("err_import_shape")
         code = validate.org_code(str(node.get("code", "")))
-        name = validate.clean_text(str(node.get("name", "")), max_len=100,
-                                     field="org_name")
+        name = validate.clean_text(str(node.get("name", "")), max_len=100, field="org_name")
         kind = str(node["kind"]) if node.get("kind") else None
         org = await org_repo.by_code(tx, code)
         if org is None:
             if parent is None and await org_repo.root(tx) is not None:
                 raise Refusal("err_already_setup", code=code)
-            org = await org_repo.insert(tx, code=code, name=name, kind=kind, parent=parent,
-                                        now=self.clock.time())
+            org = await org_repo.insert(
+                tx, code=code, name=name, kind=kind, parent=parent, now=self.clock.time()
+            )
             result.created += 1
         else:
             if (parent.id if parent else None) != org.parent_id:
@@ -278,9 +309,15 @@ class Tower:
         """my_chat_member: the bot was added, promoted, demoted or removed."""
         active = status in ("member", "administrator", "creator", "restricted")
         async with self.db.transaction() as tx:
-            await chat_repo.upsert(tx, chat_id=chat.id, type=chat.type, title=chat.title,
-                                   active=active, is_admin=status in ("administrator", "creator"),
-                                   now=self.clock.time())
+            await chat_repo.upsert(
+                tx,
+                chat_id=chat.id,
+                type=chat.type,
+                title=chat.title,
+                active=active,
+                is_admin=status in ("administrator", "creator"),
+                now=self.clock.time(),
+            )
 
     async def migrated(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: every stored reference moves to the new id."""
@@ -292,8 +329,15 @@ class Tower:
             await chat_repo.set_title(tx, chat_id, title, self.clock.time())
 
     async def _upsert_chat(self, tx: Any, chat: Chat, now: float) -> None:
-        await chat_repo.upsert(tx, chat_id=chat.id, type=chat.type, title=chat.title,
-                               active=True, is_admin=None, now=now)
+        await chat_repo.upsert(
+            tx,
+            chat_id=chat.id,
+            type=chat.type,
+            title=chat.title,
+            active=True,
+            is_admin=None,
+            now=now,
+        )
 
     @staticmethod
     def _require_group(chat: Chat) -> None:

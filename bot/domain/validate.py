@@ -33,11 +33,18 @@ _CONTROL = frozenset({"Cc", "Zl", "Zp", "Cs"})
 
 # --- showing input back -----------------------------------------------------------------------
 
+
 def excerpt(text: str | None, limit: int = EXCERPT) -> str:
     """At most `limit` characters of `text` on one line, invisible ones shown as �, then "…"."""
     value = unicodedata.normalize("NFC", text or "")
-    shown = "".join(" " if ch in "\n\t" else "\ufffd" if unicodedata.category(ch) in (
-        "Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in value)
+    shown = "".join(
+        " "
+        if ch in "\n\t"
+        else "\ufffd"
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        else ch
+        for ch in value
+    )
     shown = " ".join(shown.split())
     return shown if len(shown) <= limit else shown[:limit] + "…"
 
@@ -54,6 +61,7 @@ def html_text_len(text_html: str | None) -> int:
 
 # --- numbers ----------------------------------------------------------------------------------
 
+
 def is_foreign_digit(ch: str) -> bool:
     """True for a digit or number character that is not ASCII 0-9 (², ½, ٣, ३, ①, 𝟑, 三 ...)."""
     if "0" <= ch <= "9":
@@ -66,8 +74,7 @@ def ascii_digits(text: str | None) -> str:
     value = (text or "").translate(_WIDE)
     bad = next((ch for ch in value if is_foreign_digit(ch)), None)
     if bad is not None:
-        raise Refusal("err_foreign_digits", got=excerpt(text), char=bad,
-                      code=f"U+{ord(bad):04X}")
+        raise Refusal("err_foreign_digits", got=excerpt(text), char=bad, code=f"U+{ord(bad):04X}")
     return value
 
 
@@ -93,16 +100,19 @@ def ascii_int(text: str | None, *, key: str, max_digits: int = 12, **values: obj
 
 # --- names and titles -------------------------------------------------------------------------
 
+
 def no_invisible(text: str, *, field: str, multiline: bool = False) -> str:
     """Refuse invisible format characters (Cf) and controls (Cc; line feed when multiline)."""
     for ch in text:
         category = unicodedata.category(ch)
         if category == "Cf":
-            raise Refusal("err_invisible_chars", field=Term("field_" + field),
-                          code=f"U+{ord(ch):04X}")
+            raise Refusal(
+                "err_invisible_chars", field=Term("field_" + field), code=f"U+{ord(ch):04X}"
+            )
         if category in _CONTROL and not (multiline and ch == "\n"):
-            raise Refusal("err_control_chars", field=Term("field_" + field),
-                          code=f"U+{ord(ch):04X}")
+            raise Refusal(
+                "err_control_chars", field=Term("field_" + field), code=f"U+{ord(ch):04X}"
+            )
     return text
 
 
@@ -120,6 +130,7 @@ def clean_text(text: str | None, *, max_len: int, field: str, multiline: bool = 
 
 
 # --- codes and phone numbers ------------------------------------------------------------------
+
 
 def org_code(text: str | None) -> str:
     """An org code: lowercase letters, digits, '_' and '.', 1–32 characters."""

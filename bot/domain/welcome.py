@@ -31,8 +31,15 @@ MAX_NAMES = 20
 class Welcomes(ServiceBase):
     """Who joined which bound group lately, and the one welcome per window that greets them."""
 
-    def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
-                 clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        outbox: Outbox,
+        reminders: Reminders,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
         super().__init__(db, access, outbox, reminders, clock, settings)
         #: the bot's username, for the registration deep link (set at start-up)
         self.bot_username = ""
@@ -86,15 +93,31 @@ class Welcomes(ServiceBase):
         shown = list(waiting.items())[:MAX_NAMES]
         names = "、".join(mention(uid, name) for uid, name in shown)
         more = len(waiting) - len(shown)
-        text = t(lang, "welcome_group", names=Raw(names), org=org.name,
-                 more=Raw(t(lang, "welcome_more", n=more) if more > 0 else ""))
-        markup: dict[str, Any] = {"inline_keyboard": [[{
-            "text": t(lang, "welcome_btn"),
-            "url": f"https://t.me/{self.bot_username}?start={join_payload(org.code)}",
-        }]]}
-        queued = await self.outbox.add(conn, chat_id, text, reply_markup=markup,
-                                       ref=f"welcome:{chat_id}",
-                                       dedupe_key=f"welcome:{chat_id}:{int(now)}")
+        text = t(
+            lang,
+            "welcome_group",
+            names=Raw(names),
+            org=org.name,
+            more=Raw(t(lang, "welcome_more", n=more) if more > 0 else ""),
+        )
+        markup: dict[str, Any] = {
+            "inline_keyboard": [
+                [
+                    {
+                        "text": t(lang, "welcome_btn"),
+                        "url": f"https://t.me/{self.bot_username}?start={join_payload(org.code)}",
+                    }
+                ]
+            ]
+        }
+        queued = await self.outbox.add(
+            conn,
+            chat_id,
+            text,
+            reply_markup=markup,
+            ref=f"welcome:{chat_id}",
+            dedupe_key=f"welcome:{chat_id}:{int(now)}",
+        )
         return queued is not None
 
     def _forget_old(self, now: float) -> None:

@@ -21,38 +21,71 @@ from bot.domain.errors import Refusal
 Want = Literal["past", "future"] | None
 
 #: full-width separators people type with a Chinese IME, one character each (spans survive)
-_SEP = str.maketrans({"－": "-", "／": "/", "，": ",", "（": "(", "）": ")", "　": " ",
-                      "．": "."})
+_SEP = str.maketrans({"－": "-", "／": "/", "，": ",", "（": "(", "）": ")", "　": " ", "．": "."})
 _WEEKDAY_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _WEEKDAY_EN = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAY_WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "後天": 2, "昨天": -1,
-              "昨日": -1, "前天": -2, "大后天": 3, "today": 0, "tomorrow": 1, "yesterday": -1}
+_DAY_WORDS = {
+    "今天": 0,
+    "今日": 0,
+    "明天": 1,
+    "明日": 1,
+    "后天": 2,
+    "後天": 2,
+    "昨天": -1,
+    "昨日": -1,
+    "前天": -2,
+    "大后天": 3,
+    "today": 0,
+    "tomorrow": 1,
+    "yesterday": -1,
+}
 
-_EN_DAY = (r"(?P<ewd>monday|mon|tuesday|tues|tue|wednesday|wed|thursday|thurs|thur|thu|friday"
-           r"|fri|saturday|sat|sunday|sun)\.?(?![a-z])")
-_EN_MONTH = (r"(?P<{0}>january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul"
-             r"|august|aug|september|sept|sep|october|oct|november|nov|december|dec)\.?(?![a-z])")
+_EN_DAY = (
+    r"(?P<ewd>monday|mon|tuesday|tues|tue|wednesday|wed|thursday|thurs|thur|thu|friday"
+    r"|fri|saturday|sat|sunday|sun)\.?(?![a-z])"
+)
+_EN_MONTH = (
+    r"(?P<{0}>january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul"
+    r"|august|aug|september|sept|sep|october|oct|november|nov|december|dec)\.?(?![a-z])"
+)
 _ZH_WD = r"(?:周|星期|礼拜|禮拜)(?P<{0}>[一二三四五六日天])"
-_DATE = re.compile("|".join([
-    r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})(?![0-9])",
-    r"(?P<y2>[0-9]{4})年(?P<m2>[0-9]{1,2})月(?P<d2>[0-9]{1,2})[日号號]",
-    r"(?P<m3>[0-9]{1,2})[-/](?P<d3>[0-9]{1,2})(?![0-9/.-])",
-    r"(?P<m4>[0-9]{1,2})月(?P<d4>[0-9]{1,2})[日号號]?",
-    r"(?P<d5>[0-9]{1,2})[日号號]",
-    "(?P<word>" + "|".join(sorted(_DAY_WORDS, key=len, reverse=True)) + r")(?![a-z])",
-    r"(?P<zrel>下下|下个|下個|下|上个|上個|上|本|这|這|这个|這個)?" + _ZH_WD.format("zwd"),
-    r"(?:(?P<erel>next|last|this)\s+)?" + _EN_DAY,
-    r"(?P<d6>[0-9]{1,2})(?:st|nd|rd|th)?\s+" + _EN_MONTH.format("mon6")
-    + r"(?:,?\s+(?P<y6>[0-9]{4}))?",
-    _EN_MONTH.format("mon7") + r"\s+(?P<d7>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9])"
-    + r"(?:,?\s+(?P<y7>[0-9]{4})(?![0-9:]))?",
-]))
+_DATE = re.compile(
+    "|".join(
+        [
+            r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})(?![0-9])",
+            r"(?P<y2>[0-9]{4})年(?P<m2>[0-9]{1,2})月(?P<d2>[0-9]{1,2})[日号號]",
+            r"(?P<m3>[0-9]{1,2})[-/](?P<d3>[0-9]{1,2})(?![0-9/.-])",
+            r"(?P<m4>[0-9]{1,2})月(?P<d4>[0-9]{1,2})[日号號]?",
+            r"(?P<d5>[0-9]{1,2})[日号號]",
+            "(?P<word>" + "|".join(sorted(_DAY_WORDS, key=len, reverse=True)) + r")(?![a-z])",
+            r"(?P<zrel>下下|下个|下個|下|上个|上個|上|本|这|這|这个|這個)?" + _ZH_WD.format("zwd"),
+            r"(?:(?P<erel>next|last|this)\s+)?" + _EN_DAY,
+            r"(?P<d6>[0-9]{1,2})(?:st|nd|rd|th)?\s+"
+            + _EN_MONTH.format("mon6")
+            + r"(?:,?\s+(?P<y6>[0-9]{4}))?",
+            _EN_MONTH.format("mon7")
+            + r"\s+(?P<d7>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9])"
+            + r"(?:,?\s+(?P<y7>[0-9]{4})(?![0-9:]))?",
+        ]
+    )
+)
 #: the weekday we print after a date ("（周二）", "Tue ...") is read and checked, not needed
 _ZH_NOTE = re.compile(r"\s*\(?\s*" + _ZH_WD.format("nwd") + r"\s*\)?")
 _EN_NOTE = re.compile(_EN_DAY + r",?\s+")
-_PERIODS = {"凌晨": "am", "早上": "am", "早晨": "am", "上午": "am", "中午": "noon", "下午": "pm",
-            "傍晚": "pm", "晚上": "pm", "夜里": "pm", "夜裡": "pm", "今晚": "pm"}
+_PERIODS = {
+    "凌晨": "am",
+    "早上": "am",
+    "早晨": "am",
+    "上午": "am",
+    "中午": "noon",
+    "下午": "pm",
+    "傍晚": "pm",
+    "晚上": "pm",
+    "夜里": "pm",
+    "夜裡": "pm",
+    "今晚": "pm",
+}
 _TIME = re.compile(
     r"(?:(?P<per>" + "|".join(_PERIODS) + r")\s*)?(?P<h>[0-9]{1,2})(?:"
     r":(?P<mi>[0-9]{2})\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?"
@@ -70,8 +103,9 @@ class Reading(NamedTuple):
     def at(self, tz: tzinfo) -> float:
         """UTC seconds of this local date and time (midnight when no time was given)."""
         minute = self.minute or 0
-        return datetime(self.day.year, self.day.month, self.day.day, minute // 60, minute % 60,
-                        tzinfo=tz).timestamp()
+        return datetime(
+            self.day.year, self.day.month, self.day.day, minute // 60, minute % 60, tzinfo=tz
+        ).timestamp()
 
 
 class When(NamedTuple):
@@ -108,14 +142,24 @@ def _no_foreign_digits(text: str) -> None:
     value = validate.narrow(text)
 
     def digit_at(i: int) -> bool:
-        return 0 <= i < len(value) and ("0" <= value[i] <= "9" or (
-            validate.is_foreign_digit(value[i]) and unicodedata.category(value[i]) != "Lo"))
+        return 0 <= i < len(value) and (
+            "0" <= value[i] <= "9"
+            or (validate.is_foreign_digit(value[i]) and unicodedata.category(value[i]) != "Lo")
+        )
 
-    bad = next((ch for i, ch in enumerate(value) if validate.is_foreign_digit(ch) and (
-        unicodedata.category(ch) != "Lo" or digit_at(i - 1) or digit_at(i + 1))), None)
+    bad = next(
+        (
+            ch
+            for i, ch in enumerate(value)
+            if validate.is_foreign_digit(ch)
+            and (unicodedata.category(ch) != "Lo" or digit_at(i - 1) or digit_at(i + 1))
+        ),
+        None,
+    )
     if bad is not None:
-        raise Refusal("err_foreign_digits", got=validate.excerpt(text), char=bad,
-                      code=f"U+{ord(bad):04X}")
+        raise Refusal(
+            "err_foreign_digits", got=validate.excerpt(text), char=bad, code=f"U+{ord(bad):04X}"
+        )
 
 
 def _norm(text: str) -> str:
@@ -148,15 +192,18 @@ def _day_of(match: re.Match[str], today: date, source: str, want: Want) -> _Read
     if g["y"] or g["y2"]:
         y, m, d = (int(g[k]) for k in (("y", "m", "d") if g["y"] else ("y2", "m2", "d2")))
         return _Read((_valid(y, m, d, source),), 0, False)
-    for mk, dk, yk in (("m3", "d3", ""), ("m4", "d4", ""), ("mon6", "d6", "y6"),
-                       ("mon7", "d7", "y7")):
+    for mk, dk, yk in (
+        ("m3", "d3", ""),
+        ("m4", "d4", ""),
+        ("mon6", "d6", "y6"),
+        ("mon7", "d7", "y7"),
+    ):
         if g[mk]:
             m = int(g[mk]) if g[mk].isdigit() else _month(g[mk])
             if yk and g[yk]:
                 return _Read((_valid(int(g[yk]), m, int(g[dk]), source),), 0, False)
             if m == 2 and int(g[dk]) == 29 and today.year % 4:
-                return _Read((_valid(today.year + 4 - today.year % 4, 2, 29, source),), 0,
-                             False)
+                return _Read((_valid(today.year + 4 - today.year % 4, 2, 29, source),), 0, False)
             return _Read((_valid(today.year, m, int(g[dk]), source),), 12, True)
     if g["d5"]:
         return _Read((_valid(today.year, today.month, int(g["d5"]), source),), 1, True)
@@ -198,8 +245,9 @@ def _minutes(match: re.Match[str], source: str) -> tuple[int, ...]:
     h = int(g["h"])
     mi = int(g["mi"] or g["mi2"] or 0) + (30 if g["half"] else 0)
     ap = g["ap"] or g["ap2"]
-    period = _PERIODS.get(g["per"] or "") or ("pm" if ap and ap.startswith("p") else
-                                                "am" if ap else None)
+    period = _PERIODS.get(g["per"] or "") or (
+        "pm" if ap and ap.startswith("p") else "am" if ap else None
+    )
     if mi > 59 or h > 23:
         raise Refusal("err_when_time", got=validate.excerpt(source, 20))
     if period == "am":
@@ -216,8 +264,9 @@ def _minutes(match: re.Match[str], source: str) -> tuple[int, ...]:
     return (h * 60 + mi,)
 
 
-def _date_at(shape: str, norm: str, pos: int, today: date, source: str,
-             want: Want) -> tuple[_Read | None, int]:
+def _date_at(
+    shape: str, norm: str, pos: int, today: date, source: str, want: Want
+) -> tuple[_Read | None, int]:
     """The date starting at `pos` (after an optional English weekday) and where it ends."""
     english = _EN_NOTE.match(shape, pos)
     stated = None
@@ -227,10 +276,10 @@ def _date_at(shape: str, norm: str, pos: int, today: date, source: str,
     if found is None:
         return None, pos
     # the date again in ASCII digits (other kinds of digit refused), on the same span
-    exact = _DATE.fullmatch(_ascii(norm[found.start():found.end()]))
+    exact = _DATE.fullmatch(_ascii(norm[found.start() : found.end()]))
     if exact is None:
         raise Refusal("err_when_unknown", got=validate.excerpt(source, 30))
-    read = _day_of(exact, today, source[found.start():found.end()], want)
+    read = _day_of(exact, today, source[found.start() : found.end()], want)
     end = found.end()
     note = _ZH_NOTE.match(shape, end)
     if note is not None:
@@ -251,14 +300,15 @@ def _scan(text: str, today: date, want: Want) -> tuple[_Read | None, re.Match[st
     timed = _TIME.match(shape, after)
     if timed is None:
         return read, None, pos
-    exact = _TIME.fullmatch(_ascii(norm[timed.start():timed.end()]))
+    exact = _TIME.fullmatch(_ascii(norm[timed.start() : timed.end()]))
     if exact is None:
         raise Refusal("err_when_time", got=validate.excerpt(text, 30))
     return read, exact, timed.end()
 
 
-def _settle(read: _Read, minutes: tuple[int | None, ...], today: date, now_minute: int,
-            want: Want) -> When:
+def _settle(
+    read: _Read, minutes: tuple[int | None, ...], today: date, now_minute: int, want: Want
+) -> When:
     """One certain reading, or the readings that fit `want` (stepping past ones forward)."""
     readings = [Reading(d, m) for d in read.days for m in minutes]
     if want is None and len(readings) == 1:
@@ -284,21 +334,33 @@ def _settle(read: _Read, minutes: tuple[int | None, ...], today: date, now_minut
         step = 1 if want != "past" else -1
         for r in readings:
             if not fits(r):
-                moved = (_shift(r.day, step * read.alt) if read.months
-                         else r.day + timedelta(days=step * read.alt))
+                moved = (
+                    _shift(r.day, step * read.alt)
+                    if read.months
+                    else r.day + timedelta(days=step * read.alt)
+                )
                 if moved is not None and fits(Reading(moved, r.minute)):
                     good.append(Reading(moved, r.minute))
     elif read.bare_time and want == "future":  # a time alone, already past today
-        good += [Reading(today + timedelta(days=1), m) for m in minutes
-                 if not fits(Reading(today, m)) and m is not None]
+        good += [
+            Reading(today + timedelta(days=1), m)
+            for m in minutes
+            if not fits(Reading(today, m)) and m is not None
+        ]
     good = sorted(set(good))
     if not good:
         return When(readings[0])  # on the wrong side of today: the caller says so
     return When(None, tuple(good))
 
 
-def read_when(text: str | None, today: date, *, now_minute: int = 0, want: Want = None,
-              need_time: bool = False) -> When:
+def read_when(
+    text: str | None,
+    today: date,
+    *,
+    now_minute: int = 0,
+    want: Want = None,
+    need_time: bool = False,
+) -> When:
     """A whole answer: a date, a date and a time, or (with `need_time`) a time alone."""
     source = text or ""
     _no_foreign_digits(source)
@@ -323,13 +385,18 @@ def leading_day(text: str | None, today: date, *, want: Want = None) -> When:
     No date there: `When(None)` with `end` 0. A date word is always taken as the date."""
     source = text or ""
     shape = _shape(source)
-    read, end = _date_at(shape, _norm(source), len(shape) - len(shape.lstrip()), today, source,
-                         want)
+    read, end = _date_at(
+        shape, _norm(source), len(shape) - len(shape.lstrip()), today, source, want
+    )
     if read is None:
         return When(None)
     # a date glued to Latin letters or digits is not a date ("12-01x", "sat3")
-    if end < len(source) and shape[end - 1].isascii() and shape[end].isascii() and \
-            shape[end].isalnum():
+    if (
+        end < len(source)
+        and shape[end - 1].isascii()
+        and shape[end].isascii()
+        and shape[end].isalnum()
+    ):
         return When(None)
     return _settle(read, (None,), today, 0, want)._replace(end=end)
 
@@ -389,6 +456,7 @@ def parse_choice_data(data: str | None) -> tuple[str, Reading]:
 
 # --- a moment in the future (activities, deadlines, announcements) ----------------------------
 
+
 class Choose(Refusal):
     """The answer reads more than one way (or only as a past time): offer `choices` as buttons.
 
@@ -399,8 +467,9 @@ class Choose(Refusal):
         self.choices = choices
 
 
-def future_moment(text: str | None, now: float, tz: tzinfo,
-                  chosen: Reading | None = None) -> Reading:
+def future_moment(
+    text: str | None, now: float, tz: tzinfo, chosen: Reading | None = None
+) -> Reading:
     """A date and time ahead of `now`, or `Choose`; `chosen` (a pressed button) must be one of
     the readings `text` offers now (with no text: any reading, checked by the caller)."""
     today, minute = now_parts(now, tz)

@@ -94,8 +94,13 @@ def text_width(value: object) -> int:
         text = f"{value:g}"
     else:
         text = str(value)
-    return max((sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
-                for line in text.split("\n")), default=0)
+    return max(
+        (
+            sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+            for line in text.split("\n")
+        ),
+        default=0,
+    )
 
 
 def book(title: str, *, write_only: bool = True) -> Workbook:
@@ -128,8 +133,16 @@ class Sheet:
     """One table of a write-only workbook: a title row, a bold frozen header with a filter,
     rows (an optional indent for a tree), a bold totals row; widths fitted to the text."""
 
-    def __init__(self, wb: Workbook, name: str, *, title: str, header: list[str],
-                 formats: dict[int, str] | None = None, landscape: bool | None = None) -> None:
+    def __init__(
+        self,
+        wb: Workbook,
+        name: str,
+        *,
+        title: str,
+        header: list[str],
+        formats: dict[int, str] | None = None,
+        landscape: bool | None = None,
+    ) -> None:
         self.ws = wb.create_sheet(safe_text(name)[:31])
         self.title = title
         self.header = header
@@ -166,11 +179,14 @@ class Sheet:
             self.widths[column] = max(self.widths[column], text_width(value) + extra)
         return cell
 
-    def add(self, values: list[Scalar], *, indent: int = 0, indent_column: int = 0,
-            bold: bool = False) -> None:
+    def add(
+        self, values: list[Scalar], *, indent: int = 0, indent_column: int = 0, bold: bool = False
+    ) -> None:
         """One data row; `indent` shifts the cell in `indent_column` (a tree's depth)."""
-        row = [self._cell(v, i, bold=bold, indent=indent if i == indent_column else 0)
-               for i, v in enumerate(values)]
+        row = [
+            self._cell(v, i, bold=bold, indent=indent if i == indent_column else 0)
+            for i, v in enumerate(values)
+        ]
         self.rows += 1
         if self.started:
             self.ws.append(row)
@@ -191,8 +207,9 @@ class Sheet:
         self.started = True
         ws = self.ws
         for i, width in enumerate(self.widths, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = \
-                min(max(width + 2, MIN_WIDTH), MAX_WIDTH + 2)
+            ws.column_dimensions[get_column_letter(i)].width = min(
+                max(width + 2, MIN_WIDTH), MAX_WIDTH + 2
+            )
         ws.freeze_panes = "A3"
         fit_page(ws, landscape=self.landscape)  # sheet properties go out with the first row
         title = safe_cell(ws, self.title)

@@ -24,8 +24,13 @@ from .records import ApiError, Call, Described, JSONDict, TransportFault, Upload
 from .transport import EmulatorRequest, HttpServer
 from .webhook import Webhook
 
-_METHOD_TABLES = (methods_bot.METHODS, webhook.METHODS, methods_messages.METHODS,
-                  methods_chats.METHODS, methods_files.METHODS)
+_METHOD_TABLES = (
+    methods_bot.METHODS,
+    webhook.METHODS,
+    methods_messages.METHODS,
+    methods_chats.METHODS,
+    methods_files.METHODS,
+)
 
 
 class Emulator(Producers, Faults, MessageMethods, FileMethods, ChatMethods, BotMethods, Webhook):
@@ -48,13 +53,17 @@ class Emulator(Producers, Faults, MessageMethods, FileMethods, ChatMethods, BotM
         privacy_mode: bool = True,
         seed: int | None = 0,
     ) -> None:
-        super().__init__(bot_id, bot_username, bot_name, clock, privacy_mode=privacy_mode,
-                         seed=seed)
+        super().__init__(
+            bot_id, bot_username, bot_name, clock, privacy_mode=privacy_mode, seed=seed
+        )
         self.token = token
         self._init_limits(
-            limits=limits, per_chat_per_second=per_chat_per_second,
-            per_chat_burst=per_chat_burst, group_per_minute=group_per_minute,
-            group_edits_per_minute=group_edits_per_minute, global_per_second=global_per_second,
+            limits=limits,
+            per_chat_per_second=per_chat_per_second,
+            per_chat_burst=per_chat_burst,
+            group_per_minute=group_per_minute,
+            group_edits_per_minute=group_edits_per_minute,
+            global_per_second=global_per_second,
         )
         self._init_faults()
         self._init_webhook()
@@ -65,7 +74,8 @@ class Emulator(Producers, Faults, MessageMethods, FileMethods, ChatMethods, BotM
         self._http: HttpServer | None = None
         self._handlers: dict[str, tuple[str, Callable[..., Any]]] = {
             name.lower(): (name, getattr(self, attr))
-            for table in _METHOD_TABLES for name, attr in table.items()
+            for table in _METHOD_TABLES
+            for name, attr in table.items()
         }
 
     # ------------------------------------------------------------------ dispatch
@@ -94,8 +104,11 @@ class Emulator(Producers, Faults, MessageMethods, FileMethods, ChatMethods, BotM
             if inspect.isawaitable(result):
                 result = await result
             if isinstance(result, Described):
-                body = {"ok": True, "result": snap(result.result),
-                        "description": result.description}
+                body = {
+                    "ok": True,
+                    "result": snap(result.result),
+                    "description": result.description,
+                }
             else:
                 body = {"ok": True, "result": snap(result)}
             if fault is not None:

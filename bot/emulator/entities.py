@@ -15,12 +15,23 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-
 _HTML_TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "a": "text_link", "code": "code", "pre": "pre", "span": "spoiler", "tg-spoiler": "spoiler",
-    "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "span": "spoiler",
+    "tg-spoiler": "spoiler",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
 }
 _HTML_ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|(lt|gt|amp|quot));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
@@ -108,11 +119,13 @@ def parse_html(src: str) -> tuple[str, list[JSONDict]]:
         attrs, j = _html_attrs(src, j, name, byte_offset(begin))
         i = j + 1
         if name == "span" and attrs.get("class") != "tg-spoiler":
-            raise ParseError(f'Tag "span" must have class "tg-spoiler" at byte offset '
-                             f"{byte_offset(begin)}")
+            raise ParseError(
+                f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(begin)}'
+            )
         if name == "tg-emoji" and not attrs.get("emoji-id"):
-            raise ParseError(f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset '
-                             f"{byte_offset(begin)}")
+            raise ParseError(
+                f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {byte_offset(begin)}'
+            )
         stack.append((name, pos, attrs))
     if stack:
         raise ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
@@ -172,7 +185,7 @@ def _close_html_tag(
     if tag == "code" and stack and stack[-1][0] == "pre":
         lang = attrs.get("class", "")
         if lang.startswith("language-"):
-            stack[-1][2]["_language"] = lang[len("language-"):]
+            stack[-1][2]["_language"] = lang[len("language-") :]
             return
     length = pos - start
     if length <= 0:
@@ -196,12 +209,24 @@ def _utf16_slice(text: str, offset: int, length: int) -> str:
 
 
 _MD_NAMES = {
-    "*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler",
-    "`": "Code", "```": "Pre", "[": "TextUrl",
+    "*": "Bold",
+    "_": "Italic",
+    "__": "Underline",
+    "~": "Strikethrough",
+    "||": "Spoiler",
+    "`": "Code",
+    "```": "Pre",
+    "[": "TextUrl",
 }
 _MD_TYPES = {
-    "*": "bold", "_": "italic", "__": "underline", "~": "strikethrough", "||": "spoiler",
-    "`": "code", "```": "pre", "[": "text_link",
+    "*": "bold",
+    "_": "italic",
+    "__": "underline",
+    "~": "strikethrough",
+    "||": "spoiler",
+    "`": "code",
+    "```": "pre",
+    "[": "text_link",
 }
 _MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
 
@@ -232,8 +257,9 @@ def parse_markdown(src: str, v2: bool = True) -> tuple[str, list[JSONDict]]:
         top = stack[-1][0] if stack else None
         if ch == "\\" and i + 1 < n and (v2 or src[i + 1] in "_*`["):
             if v2 and ord(src[i + 1]) > 126:
-                raise ParseError("Character '\\' is reserved and must be escaped with the "
-                                 "preceding '\\'")
+                raise ParseError(
+                    "Character '\\' is reserved and must be escaped with the preceding '\\'"
+                )
             emit(src[i + 1])
             i += 2
             continue
@@ -271,8 +297,9 @@ def parse_markdown(src: str, v2: bool = True) -> tuple[str, list[JSONDict]]:
         if ch == "]" and top == "[":
             if i + 1 >= n or src[i + 1] != "(":
                 if v2:
-                    raise ParseError("Character ']' is reserved and must be escaped with the "
-                                     "preceding '\\'")
+                    raise ParseError(
+                        "Character ']' is reserved and must be escaped with the preceding '\\'"
+                    )
                 stack.pop()
                 i += 1
                 continue
@@ -290,15 +317,17 @@ def parse_markdown(src: str, v2: bool = True) -> tuple[str, list[JSONDict]]:
             i = j + 1
             continue
         if v2 and ch in _MDV2_RESERVED:
-            raise ParseError(f"Character '{ch}' is reserved and must be escaped with the "
-                             "preceding '\\'")
+            raise ParseError(
+                f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
+            )
         emit(ch)
         i += 1
     if stack:
         marker, _, offset, _ = stack[-1]
         if v2:
             raise ParseError(
-                f"Can't find end of {_MD_NAMES[marker]} entity at byte offset {offset}")
+                f"Can't find end of {_MD_NAMES[marker]} entity at byte offset {offset}"
+            )
         raise ParseError(f"Can't find end of the entity starting at byte offset {offset}")
     return "".join(out), sort_entities(entities)
 
@@ -319,8 +348,9 @@ _NO_AUTO_INSIDE = frozenset({"code", "pre", "text_link", "text_mention", "custom
 
 def auto_entities(text: str, existing: Iterable[JSONDict] = ()) -> list[JSONDict]:
     """Entities Telegram detects by itself: bot commands, URLs, @mentions and hashtags."""
-    blocked = [(e["offset"], e["offset"] + e["length"]) for e in existing
-               if e["type"] in _NO_AUTO_INSIDE]
+    blocked = [
+        (e["offset"], e["offset"] + e["length"]) for e in existing if e["type"] in _NO_AUTO_INSIDE
+    ]
     found: list[JSONDict] = []
     for kind, pattern in _AUTO_PATTERNS:
         for m in pattern.finditer(text):
@@ -393,13 +423,15 @@ def check_markup(markup: Any) -> tuple[JSONDict | None, JSONDict | None]:
         return None, markup
     rows = markup["inline_keyboard"]
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-        raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array '
-                          "of Arrays")
+        raise bad_request(
+            'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
+        )
     for row in rows:
         for button in row:
             if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise bad_request("can't parse inline keyboard button: Field \"text\" must be of "
-                                  "type String")
+                raise bad_request(
+                    'can\'t parse inline keyboard button: Field "text" must be of type String'
+                )
             if "callback_data" in button:
                 size = len(str(button["callback_data"]).encode("utf-8"))
                 if not 1 <= size <= 64:
@@ -408,6 +440,8 @@ def check_markup(markup: Any) -> tuple[JSONDict | None, JSONDict | None]:
                 if not re.match(r"^(https?|tg)://\S+$", str(button["url"])):
                     raise bad_request("BUTTON_URL_INVALID")
             elif len(button) == 1:
-                raise bad_request("can't parse inline keyboard button: Text buttons are "
-                                  "unallowed in the inline keyboard")
+                raise bad_request(
+                    "can't parse inline keyboard button: Text buttons are "
+                    "unallowed in the inline keyboard"
+                )
     return snap(markup), markup

@@ -42,8 +42,14 @@ class Faults(World):
         """
         if error not in FAULT_KINDS:
             raise ValueError(f"unknown fault {error!r}")
-        fault = Fault(method, None if chat_id is None else self._cid(chat_id), error, times,
-                      retry_after, migrate_to)
+        fault = Fault(
+            method,
+            None if chat_id is None else self._cid(chat_id),
+            error,
+            times,
+            retry_after,
+            migrate_to,
+        )
         self.faults.append(fault)
         return fault
 
@@ -71,7 +77,7 @@ class Faults(World):
         if kind == "chat_not_found":
             raise bad_request("chat not found")
         if kind == "cant_parse":
-            raise bad_request("can't parse entities: Unsupported start tag \"x\" at byte offset 0")
+            raise bad_request('can\'t parse entities: Unsupported start tag "x" at byte offset 0')
         if kind == "rejected":
             raise bad_request("message must be non-empty")
         if kind == "server_error":
@@ -87,5 +93,6 @@ class Faults(World):
                     new_id = self.migrate(chat_id)["id"]
             if new_id is None:
                 new_id = self._new_supergroup_id()
-            raise bad_request("group chat was upgraded to a supergroup chat",
-                       {"migrate_to_chat_id": new_id})
+            raise bad_request(
+                "group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": new_id}
+            )

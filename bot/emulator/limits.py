@@ -70,8 +70,15 @@ class RateLimits(World):
             self._buckets[cid] = (self._tokens(cid, now) - 1, now)
         self._global_times.append(now)
 
-    def _deliver(self, chat: JSONDict, content: JSONDict, reply: JSONDict | None,
-                 entities_key: str, entities: list[JSONDict], inline: JSONDict | None) -> JSONDict:
+    def _deliver(
+        self,
+        chat: JSONDict,
+        content: JSONDict,
+        reply: JSONDict | None,
+        entities_key: str,
+        entities: list[JSONDict],
+        inline: JSONDict | None,
+    ) -> JSONDict:
         """Store a message the bot sent (its entities and keyboard, when any) and count the send."""
         if entities:
             content[entities_key] = entities

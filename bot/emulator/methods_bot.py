@@ -22,11 +22,20 @@ METHODS = {
     "deleteMyCommands": "_delete_my_commands",
 }
 #: BotCommandScope types (Bot API "BotCommandScope").
-SCOPE_TYPES = ("default", "all_private_chats", "all_group_chats", "all_chat_administrators",
-               "chat", "chat_administrators", "chat_member")
+SCOPE_TYPES = (
+    "default",
+    "all_private_chats",
+    "all_group_chats",
+    "all_chat_administrators",
+    "chat",
+    "chat_administrators",
+    "chat_member",
+)
 #: What Telegram answers getUpdates while a webhook is set.
-WEBHOOK_CONFLICT = ("Conflict: can't use getUpdates method while webhook is active; use "
-                    "deleteWebhook to delete the webhook first")
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use "
+    "deleteWebhook to delete the webhook first"
+)
 
 
 class BotMethods(World):
@@ -36,9 +45,14 @@ class BotMethods(World):
         return True
 
     def _get_me(self, params: JSONDict, files: dict[str, Upload]) -> JSONDict:
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages":
-                not self.privacy_mode, "supports_inline_queries": False,
-                "can_connect_to_business": False, "has_main_web_app": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": not self.privacy_mode,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     async def _get_updates(self, params: JSONDict, files: dict[str, Upload]) -> list[JSONDict]:
         if self.webhook_url:
@@ -49,8 +63,7 @@ class BotMethods(World):
         limit = min(100, max(1, int(params.get("limit") or 100)))
         timeout = max(0.0, float(params.get("timeout") or 0))
         if offset > 0:
-            self.pending_updates[:] = [u for u in self.pending_updates
-                                       if u["update_id"] >= offset]
+            self.pending_updates[:] = [u for u in self.pending_updates if u["update_id"] >= offset]
         elif offset < 0:
             del self.pending_updates[: max(0, len(self.pending_updates) + offset)]
         loop = asyncio.get_running_loop()
@@ -73,20 +86,30 @@ class BotMethods(World):
             scope = json.loads(scope)
         if not isinstance(scope, dict) or scope.get("type") not in SCOPE_TYPES:
             raise bad_request("BOT_COMMAND_SCOPE_INVALID")
-        if scope["type"] in ("chat", "chat_administrators", "chat_member") and "chat_id" not in scope:
+        if (
+            scope["type"] in ("chat", "chat_administrators", "chat_member")
+            and "chat_id" not in scope
+        ):
             raise bad_request("chat not found")
         lang = str(params.get("language_code") or "")
         if lang and not re.fullmatch(r"[a-z]{2}", lang):
             raise bad_request("LANG_CODE_INVALID")
         return json.dumps(scope, sort_keys=True), lang
 
-    def menu_for(self, chat_type: str, lang: str | None = None, admin: bool = False,
-                 chat_id: int | None = None) -> list[JSONDict]:
+    def menu_for(
+        self,
+        chat_type: str,
+        lang: str | None = None,
+        admin: bool = False,
+        chat_id: int | None = None,
+    ) -> list[JSONDict]:
         """The menu a client shows, resolved as Telegram does: the narrowest scope with
         commands, first in the user's language, then without a language code."""
         if chat_type == "private":
-            scopes: list[dict[str, Any]] = [{"type": "chat", "chat_id": chat_id},
-                                            {"type": "all_private_chats"}]
+            scopes: list[dict[str, Any]] = [
+                {"type": "chat", "chat_id": chat_id},
+                {"type": "all_private_chats"},
+            ]
         else:
             scopes = [{"type": "chat_administrators", "chat_id": chat_id}] if admin else []
             scopes.append({"type": "chat", "chat_id": chat_id})

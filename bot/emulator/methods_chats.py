@@ -27,14 +27,19 @@ class ChatMethods(World):
         chat = self._target(params, access=False)
         info = {k: v for k, v in chat.items() if k != "all_members_are_administrators"}
         private = chat["type"] == "private"
-        info.update({
-            "accent_color_id": abs(chat["id"]) % 7,
-            "max_reaction_count": 11,
-            "accepted_gift_types": {
-                "unlimited_gifts": private, "limited_gifts": private, "unique_gifts": private,
-                "premium_subscription": private, "gifts_from_channels": private,
-            },
-        })
+        info.update(
+            {
+                "accent_color_id": abs(chat["id"]) % 7,
+                "max_reaction_count": 11,
+                "accepted_gift_types": {
+                    "unlimited_gifts": private,
+                    "limited_gifts": private,
+                    "unique_gifts": private,
+                    "premium_subscription": private,
+                    "gifts_from_channels": private,
+                },
+            }
+        )
         if chat["id"] in self._primary_links:
             info["invite_link"] = self._primary_links[chat["id"]]
         return info
@@ -60,8 +65,10 @@ class ChatMethods(World):
     ) -> list[JSONDict]:
         chat = self._target(params)
         roster = self.members.get(chat["id"], {})
-        ranked = sorted((u for u, s in roster.items() if s in ("creator", "administrator")),
-                        key=lambda u: roster[u] != "creator")
+        ranked = sorted(
+            (u for u, s in roster.items() if s in ("creator", "administrator")),
+            key=lambda u: roster[u] != "creator",
+        )
         return [self.member_object(chat, u) for u in ranked]
 
     def _require_admin(self, chat: JSONDict) -> None:
@@ -77,17 +84,25 @@ class ChatMethods(World):
         self._require_admin(chat)
         link = self._new_link()
         self._primary_links[chat["id"]] = link
-        self.invite_links[link] = {"invite_link": link, "creator": snap(self.bot_user),
-                                   "creates_join_request": False, "is_primary": True,
-                                   "is_revoked": False}
+        self.invite_links[link] = {
+            "invite_link": link,
+            "creator": snap(self.bot_user),
+            "creates_join_request": False,
+            "is_primary": True,
+            "is_revoked": False,
+        }
         return link
 
     def _create_chat_invite_link(self, params: JSONDict, files: dict[str, Upload]) -> JSONDict:
         chat = self._target(params)
         self._require_admin(chat)
-        link: JSONDict = {"invite_link": self._new_link(), "creator": snap(self.bot_user),
-                          "creates_join_request": bool(params.get("creates_join_request")),
-                          "is_primary": False, "is_revoked": False}
+        link: JSONDict = {
+            "invite_link": self._new_link(),
+            "creator": snap(self.bot_user),
+            "creates_join_request": bool(params.get("creates_join_request")),
+            "is_primary": False,
+            "is_revoked": False,
+        }
         for key in ("name", "expire_date", "member_limit"):
             if params.get(key) not in (None, ""):
                 link[key] = params[key]

@@ -25,7 +25,7 @@ class FileMethods(RateLimits):
         value = params.get(kind)
         upload = files.get(kind)
         if upload is None and isinstance(value, str) and value.startswith("attach://"):
-            upload = files.get(value[len("attach://"):])
+            upload = files.get(value[len("attach://") :])
         if upload is not None:
             name = upload.file_name
             mime = mimetypes.guess_type(name)[0] if name else None
@@ -49,8 +49,9 @@ class FileMethods(RateLimits):
         plain = ""
         entities: list[JSONDict] = []
         if caption:
-            plain, entities = format_text(str(caption), params.get("parse_mode"),
-                                           params.get("caption_entities"), caption=True)
+            plain, entities = format_text(
+                str(caption), params.get("parse_mode"), params.get("caption_entities"), caption=True
+            )
         inline, raw_markup = check_markup(params.get("reply_markup"))
         reply = self._reply_to(chat, params)
         self._check_send_limit(chat)
@@ -63,10 +64,18 @@ class FileMethods(RateLimits):
             content["caption"] = plain
         msg = self._deliver(chat, content, reply, "caption_entities", entities, inline)
         method = "sendDocument" if kind == "document" else "sendPhoto"
-        self.documents.append({"chat_id": chat["id"], "file_name": stored.file_name,
-                               "bytes": stored.data, "mime_type": stored.mime_type,
-                               "caption": plain or None, "message_id": msg["message_id"],
-                               "file_id": stored.file_id, "kind": kind})
+        self.documents.append(
+            {
+                "chat_id": chat["id"],
+                "file_name": stored.file_name,
+                "bytes": stored.data,
+                "mime_type": stored.mime_type,
+                "caption": plain or None,
+                "message_id": msg["message_id"],
+                "file_id": stored.file_id,
+                "kind": kind,
+            }
+        )
         self._record(method, chat["id"], msg["message_id"], plain or None, params, raw_markup)
         return msg
 
@@ -81,5 +90,9 @@ class FileMethods(RateLimits):
         stored = self.files.get(file_id) or self.files.get(file_id[:-1])
         if stored is None:
             raise bad_request("invalid file_id")
-        return {"file_id": file_id, "file_unique_id": stored.file_unique_id,
-                "file_size": stored.file_size, "file_path": stored.file_path}
+        return {
+            "file_id": file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": stored.file_size,
+            "file_path": stored.file_path,
+        }

@@ -22,8 +22,9 @@ class MessageMethods(RateLimits):
     def _send_message(self, params: JSONDict, files: dict[str, Upload]) -> JSONDict:
         chat = self._target(params)
         text = params.get("text")
-        plain, entities = format_text("" if text is None else str(text),
-                                       params.get("parse_mode"), params.get("entities"))
+        plain, entities = format_text(
+            "" if text is None else str(text), params.get("parse_mode"), params.get("entities")
+        )
         inline, raw_markup = check_markup(params.get("reply_markup"))
         reply = self._reply_to(chat, params)
         self._check_send_limit(chat)
@@ -66,14 +67,19 @@ class MessageMethods(RateLimits):
         if "text" not in msg:
             raise bad_request("there is no text in the message to edit")
         text = params.get("text")
-        plain, entities = format_text("" if text is None else str(text),
-                                       params.get("parse_mode"), params.get("entities"))
+        plain, entities = format_text(
+            "" if text is None else str(text), params.get("parse_mode"), params.get("entities")
+        )
         inline, raw_markup = check_markup(params.get("reply_markup"))
-        if (plain == msg["text"] and entities == msg.get("entities", [])
-                and inline == msg.get("reply_markup")):
+        if (
+            plain == msg["text"]
+            and entities == msg.get("entities", [])
+            and inline == msg.get("reply_markup")
+        ):
             raise bad_request(MSG_NOT_MODIFIED)
-        result = self._apply_edit(chat, msg, {"text": plain, "entities": entities or None,
-                                              "reply_markup": inline})
+        result = self._apply_edit(
+            chat, msg, {"text": plain, "entities": entities or None, "reply_markup": inline}
+        )
         self._record("editMessageText", chat["id"], msg["message_id"], plain, params, raw_markup)
         return result
 
@@ -85,8 +91,14 @@ class MessageMethods(RateLimits):
         if inline == msg.get("reply_markup"):
             raise bad_request(MSG_NOT_MODIFIED)
         result = self._apply_edit(chat, msg, {"reply_markup": inline})
-        self._record("editMessageReplyMarkup", chat["id"], msg["message_id"],
-                     msg.get("text"), params, raw_markup)
+        self._record(
+            "editMessageReplyMarkup",
+            chat["id"],
+            msg["message_id"],
+            msg.get("text"),
+            params,
+            raw_markup,
+        )
         return result
 
     def _delete_message(self, params: JSONDict, files: dict[str, Upload]) -> bool:
@@ -104,11 +116,17 @@ class MessageMethods(RateLimits):
         qid = str(params.get("callback_query_id") or "")
         query = self._queries.get(qid)
         if query is None or query["answered"]:
-            raise bad_request("query is too old and response timeout expired or query ID is invalid")
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
         query["answered"] = True
-        answer = {"callback_query_id": qid, "text": params.get("text"),
-                  "show_alert": bool(params.get("show_alert", False)), "url": params.get("url"),
-                  "cache_time": params.get("cache_time")}
+        answer = {
+            "callback_query_id": qid,
+            "text": params.get("text"),
+            "show_alert": bool(params.get("show_alert", False)),
+            "url": params.get("url"),
+            "cache_time": params.get("cache_time"),
+        }
         self.callback_answers.append(answer)
         self._record("answerCallbackQuery", query["chat_id"], None, params.get("text"), params)
         return True

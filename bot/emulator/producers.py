@@ -123,25 +123,47 @@ class Producers(World):
         stored = self._register_file("document", bytes(512), None, "application/octet-stream")
         ref = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
         bodies: dict[str, JSONDict] = {
-            "sticker": {"sticker": {**ref, "type": "regular", "width": 512, "height": 512,
-                                    "is_animated": False, "is_video": False, "emoji": "👍"}},
+            "sticker": {
+                "sticker": {
+                    **ref,
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                    "emoji": "👍",
+                }
+            },
             "voice": {"voice": {**ref, "duration": 3, "mime_type": "audio/ogg"}},
             "audio": {"audio": {**ref, "duration": 120, "title": "song"}},
             "video": {"video": {**ref, "width": 640, "height": 480, "duration": 5}},
             "video_note": {"video_note": {**ref, "length": 240, "duration": 4}},
             "animation": {"animation": {**ref, "width": 320, "height": 240, "duration": 2}},
-            "poll": {"poll": {"id": str(self.rng.randint(10**9, 10**10)), "question": "?",
-                              "options": [{"persistent_id": "0", "text": "a",
-                                           "voter_count": 0},
-                                          {"persistent_id": "1", "text": "b",
-                                           "voter_count": 0}],
-                              "total_voter_count": 0, "is_closed": False,
-                              "is_anonymous": True, "type": "regular",
-                              "allows_multiple_answers": False, "allows_revoting": False,
-                              "members_only": False}},
+            "poll": {
+                "poll": {
+                    "id": str(self.rng.randint(10**9, 10**10)),
+                    "question": "?",
+                    "options": [
+                        {"persistent_id": "0", "text": "a", "voter_count": 0},
+                        {"persistent_id": "1", "text": "b", "voter_count": 0},
+                    ],
+                    "total_voter_count": 0,
+                    "is_closed": False,
+                    "is_anonymous": True,
+                    "type": "regular",
+                    "allows_multiple_answers": False,
+                    "allows_revoting": False,
+                    "members_only": False,
+                }
+            },
             "dice": {"dice": {"emoji": "🎲", "value": 4}},
-            "venue": {"venue": {"location": {"latitude": 25.2, "longitude": 110.3},
-                                "title": "雁山", "address": "雁山区"}},
+            "venue": {
+                "venue": {
+                    "location": {"latitude": 25.2, "longitude": 110.3},
+                    "title": "雁山",
+                    "address": "雁山区",
+                }
+            },
         }
         return self._user_message(user, chat, bodies[kind])
 
@@ -160,35 +182,47 @@ class Producers(World):
         cid = message["chat"]["id"]
         stored = self.messages.get((cid, message["message_id"]))
         if stored is None:  # deleted: Telegram sends an InaccessibleMessage
-            shown: JSONDict = {"chat": snap(message["chat"]),
-                               "message_id": message["message_id"], "date": 0}
+            shown: JSONDict = {
+                "chat": snap(message["chat"]),
+                "message_id": message["message_id"],
+                "date": 0,
+            }
         else:
             shown = snap(stored)
         query_id = str(self.rng.randint(10**18, 9 * 10**18))
         self._queries[query_id] = {"answered": False, "chat_id": cid, "user_id": u["id"]}
-        query = {"id": query_id, "from": snap(u), "message": shown,
-                 "chat_instance": self.chat_instance(cid), "data": data}
+        query = {
+            "id": query_id,
+            "from": snap(u),
+            "message": shown,
+            "chat_instance": self.chat_instance(cid),
+            "data": data,
+        }
         return self._emit("callback_query", query)
 
     def bot_added(self, chat: ChatRef, by_user: UserRef, status: str = "member") -> JSONDict:
         """``by_user`` adds the bot to ``chat`` (``my_chat_member`` update)."""
-        return self._member_update("my_chat_member", self._chat(chat), self._user(by_user),
-                                   self.bot_user, status)
+        return self._member_update(
+            "my_chat_member", self._chat(chat), self._user(by_user), self.bot_user, status
+        )
 
     def bot_removed(self, chat: ChatRef, by_user: UserRef) -> JSONDict:
         """``by_user`` removes the bot: ``left`` in basic groups, ``kicked`` in supergroups."""
         c = self._chat(chat)
         status = "left" if c["type"] == "group" else "kicked"
-        return self._member_update("my_chat_member", c, self._user(by_user), self.bot_user,
-                                   status)
+        return self._member_update("my_chat_member", c, self._user(by_user), self.bot_user, status)
 
     def user_blocked_bot(self, user: UserRef) -> JSONDict:
         """The user blocks the bot (private ``my_chat_member`` member → kicked)."""
         u = self._user(user)
         c = self._chat(None, u)
-        body = {"chat": snap(c), "from": snap(u), "date": self.now(),
-                "old_chat_member": self.member_object(c, self.bot_user, "member"),
-                "new_chat_member": self.member_object(c, self.bot_user, "kicked")}
+        body = {
+            "chat": snap(c),
+            "from": snap(u),
+            "date": self.now(),
+            "old_chat_member": self.member_object(c, self.bot_user, "member"),
+            "new_chat_member": self.member_object(c, self.bot_user, "kicked"),
+        }
         self.blocked.add(u["id"])
         return self._emit("my_chat_member", body)
 
@@ -196,9 +230,13 @@ class Producers(World):
         """The user unblocks the bot (private ``my_chat_member`` kicked → member)."""
         u = self._user(user)
         c = self._chat(None, u)
-        body = {"chat": snap(c), "from": snap(u), "date": self.now(),
-                "old_chat_member": self.member_object(c, self.bot_user, "kicked"),
-                "new_chat_member": self.member_object(c, self.bot_user, "member")}
+        body = {
+            "chat": snap(c),
+            "from": snap(u),
+            "date": self.now(),
+            "old_chat_member": self.member_object(c, self.bot_user, "kicked"),
+            "new_chat_member": self.member_object(c, self.bot_user, "member"),
+        }
         self.blocked.discard(u["id"])
         return self._emit("my_chat_member", body)
 

@@ -22,35 +22,94 @@ GROUP_ANONYMOUS_BOT: JSONDict = {
     "username": "GroupAnonymousBot",
 }
 UPDATE_TYPES = (
-    "message", "edited_message", "channel_post", "edited_channel_post",
-    "business_connection", "business_message", "edited_business_message",
-    "deleted_business_messages", "message_reaction", "message_reaction_count", "inline_query",
-    "chosen_inline_result", "callback_query", "shipping_query", "pre_checkout_query",
-    "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member",
-    "chat_join_request", "chat_boost", "removed_chat_boost",
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
 )
 #: Update types Telegram leaves out unless ``allowed_updates`` names them.
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-FAULT_KINDS = frozenset({
-    "retry_after", "blocked", "not_started", "migrated", "chat_not_found", "timeout",
-    "timeout_after", "server_error", "network", "cant_parse", "rejected",
-})
-SERVICE_KEYS = frozenset({
-    "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo",
-    "delete_chat_photo", "group_chat_created", "supergroup_chat_created", "migrate_to_chat_id",
-    "migrate_from_chat_id", "pinned_message",
-})
+FAULT_KINDS = frozenset(
+    {
+        "retry_after",
+        "blocked",
+        "not_started",
+        "migrated",
+        "chat_not_found",
+        "timeout",
+        "timeout_after",
+        "server_error",
+        "network",
+        "cant_parse",
+        "rejected",
+    }
+)
+SERVICE_KEYS = frozenset(
+    {
+        "new_chat_members",
+        "left_chat_member",
+        "new_chat_title",
+        "new_chat_photo",
+        "delete_chat_photo",
+        "group_chat_created",
+        "supergroup_chat_created",
+        "migrate_to_chat_id",
+        "migrate_from_chat_id",
+        "pinned_message",
+    }
+)
 MSG_NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
 )
 #: Parameters that are plain strings on the wire and must not be JSON-decoded.
-STR_PARAMS = frozenset({
-    "text", "caption", "parse_mode", "callback_query_id", "url", "name", "file_name",
-    "language_code", "action", "title", "description", "short_description", "invite_link",
-    "document", "photo", "file_id", "secret_token", "data", "inline_message_id",
-    "custom_title", "emoji", "query", "ip_address", "business_connection_id",
-})
+STR_PARAMS = frozenset(
+    {
+        "text",
+        "caption",
+        "parse_mode",
+        "callback_query_id",
+        "url",
+        "name",
+        "file_name",
+        "language_code",
+        "action",
+        "title",
+        "description",
+        "short_description",
+        "invite_link",
+        "document",
+        "photo",
+        "file_id",
+        "secret_token",
+        "data",
+        "inline_message_id",
+        "custom_title",
+        "emoji",
+        "query",
+        "ip_address",
+        "business_connection_id",
+    }
+)
 #: Member statuses that make someone (or the bot) part of a chat.
 ACTIVE = frozenset({"creator", "administrator", "member", "restricted"})
 

@@ -102,7 +102,6 @@ def _phrase(status: int) -> str:
         return "Unknown"
 
 
-
 async def _read_http_request(
     reader: asyncio.StreamReader,
 ) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -134,7 +133,6 @@ async def _read_http_request(
     elif headers.get("content-length"):
         body = await reader.readexactly(int(headers["content-length"]))
     return verb.upper(), target, headers, body
-
 
 
 class HttpServer:
@@ -181,8 +179,10 @@ class HttpServer:
                         await asyncio.sleep(self._api.http_timeout_delay)
                     break
                 phrase = _phrase(status)
-                head = (f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {ctype}\r\n"
-                        f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n")
+                head = (
+                    f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {ctype}\r\n"
+                    f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n"
+                )
                 writer.write(head.encode("latin-1") + payload)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
@@ -224,15 +224,21 @@ class HttpServer:
                 try:
                     params.update(json.loads(body))
                 except ValueError:
-                    return 400, "application/json", dump(
-                        {"ok": False, "error_code": 400,
-                         "description": "Bad Request: can't parse JSON"})
+                    return (
+                        400,
+                        "application/json",
+                        dump(
+                            {
+                                "ok": False,
+                                "error_code": 400,
+                                "description": "Bad Request: can't parse JSON",
+                            }
+                        ),
+                    )
             else:
                 params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         status, payload = await self._api.handle(m.group(1), m.group(2), params, files)
         return status, "application/json", dump(payload)
-
-
 
 
 class EmulatorRequest(BaseRequest):

@@ -76,7 +76,8 @@ class Webhook(World):
         if not same:
             self.webhook_last_error = None
         self._webhook_task = asyncio.get_running_loop().create_task(
-            self._deliver_updates(), name="emulator-webhook")
+            self._deliver_updates(), name="emulator-webhook"
+        )
         self._wake()  # a long poll in progress ends with 409, as on Telegram
         return Described(True, "Webhook is already set" if same else "Webhook was set")
 
@@ -91,8 +92,11 @@ class Webhook(World):
         return Described(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
 
     def _get_webhook_info(self, params: JSONDict, files: dict[str, Upload]) -> JSONDict:
-        info: JSONDict = {"url": self.webhook_url, "has_custom_certificate": False,
-                          "pending_update_count": len(self.pending_updates)}
+        info: JSONDict = {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.pending_updates),
+        }
         if self.webhook_url:
             if self.webhook_last_error is not None:
                 info["last_error_date"], info["last_error_message"] = self.webhook_last_error

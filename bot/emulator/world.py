@@ -48,7 +48,10 @@ class World:
     ) -> None:
         self.clock = clock
         self.bot_user: JSONDict = {
-            "id": bot_id, "is_bot": True, "first_name": bot_name, "username": bot_username,
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": bot_name,
+            "username": bot_username,
         }
         self.privacy_mode = privacy_mode
         self.rng = random.Random(seed)
@@ -148,8 +151,12 @@ class World:
         return snap(chat)
 
     def _new_supergroup_id(self) -> int:
-        return -(1_000_000_000_000 + self._unique(
-            2_000_000_000, 2_999_999_999, [-c - 1_000_000_000_000 for c in self.chats]))
+        return -(
+            1_000_000_000_000
+            + self._unique(
+                2_000_000_000, 2_999_999_999, [-c - 1_000_000_000_000 for c in self.chats]
+            )
+        )
 
     def set_member(self, chat_id: ChatRef, user_id: UserRef, status: str) -> None:
         """Set a member's status (creator/administrator/member/restricted/left/kicked)."""
@@ -204,26 +211,48 @@ class World:
         if status == "creator":
             obj["is_anonymous"] = False
         elif status == "administrator":
-            obj.update({
-                "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
-                "can_delete_messages": True, "can_manage_video_chats": True,
-                "can_restrict_members": True, "can_promote_members": False,
-                "can_change_info": True, "can_invite_users": True, "can_post_stories": False,
-                "can_edit_stories": False, "can_delete_stories": False,
-                "can_pin_messages": True,
-            })
+            obj.update(
+                {
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                    "can_manage_chat": True,
+                    "can_delete_messages": True,
+                    "can_manage_video_chats": True,
+                    "can_restrict_members": True,
+                    "can_promote_members": False,
+                    "can_change_info": True,
+                    "can_invite_users": True,
+                    "can_post_stories": False,
+                    "can_edit_stories": False,
+                    "can_delete_stories": False,
+                    "can_pin_messages": True,
+                }
+            )
             if self.chats.get(self._cid(chat), {}).get("type") == "supergroup":
                 obj["can_manage_topics"] = False
         elif status == "restricted":
-            obj.update({
-                "is_member": True, "can_send_messages": False, "can_send_audios": False,
-                "can_send_documents": False, "can_send_photos": False, "can_send_videos": False,
-                "can_send_video_notes": False, "can_send_voice_notes": False,
-                "can_send_polls": False, "can_send_other_messages": False,
-                "can_add_web_page_previews": False, "can_change_info": False,
-                "can_invite_users": False, "can_pin_messages": False, "can_manage_topics": False,
-                "can_edit_tag": False, "can_react_to_messages": False, "until_date": 0,
-            })
+            obj.update(
+                {
+                    "is_member": True,
+                    "can_send_messages": False,
+                    "can_send_audios": False,
+                    "can_send_documents": False,
+                    "can_send_photos": False,
+                    "can_send_videos": False,
+                    "can_send_video_notes": False,
+                    "can_send_voice_notes": False,
+                    "can_send_polls": False,
+                    "can_send_other_messages": False,
+                    "can_add_web_page_previews": False,
+                    "can_change_info": False,
+                    "can_invite_users": False,
+                    "can_pin_messages": False,
+                    "can_manage_topics": False,
+                    "can_edit_tag": False,
+                    "can_react_to_messages": False,
+                    "until_date": 0,
+                }
+            )
         elif status == "kicked":
             obj["until_date"] = 0
         return obj
@@ -273,10 +302,27 @@ class World:
             raise bad_request("message to be replied not found")
         return self._reply_copy(stored)
 
-    def _record(self, method: str, chat_id: int | None, message_id: int | None,
-                text: str | None, params: JSONDict, markup: JSONDict | None = None) -> None:
-        self.sent.append(Sent(method, chat_id, message_id, text, params.get("parse_mode"),
-                              markup, params, self.now()))
+    def _record(
+        self,
+        method: str,
+        chat_id: int | None,
+        message_id: int | None,
+        text: str | None,
+        params: JSONDict,
+        markup: JSONDict | None = None,
+    ) -> None:
+        self.sent.append(
+            Sent(
+                method,
+                chat_id,
+                message_id,
+                text,
+                params.get("parse_mode"),
+                markup,
+                params,
+                self.now(),
+            )
+        )
 
     def _emit(self, kind: str, payload: JSONDict, visible: bool = True) -> JSONDict:
         update = {"update_id": self.next_update_id, kind: snap(payload)}
@@ -324,14 +370,21 @@ class World:
         return False
 
     def _member_update(
-        self, kind: str, chat: JSONDict, by: JSONDict, subject: JSONDict, new_status: str,
+        self,
+        kind: str,
+        chat: JSONDict,
+        by: JSONDict,
+        subject: JSONDict,
+        new_status: str,
         invite_link: JSONDict | None = None,
     ) -> JSONDict:
         old = self.member_object(chat, subject)
         if chat["type"] != "private":
             self.set_member(chat, subject, new_status)
         body: JSONDict = {
-            "chat": snap(chat), "from": snap(by), "date": self.now(),
+            "chat": snap(chat),
+            "from": snap(by),
+            "date": self.now(),
             "old_chat_member": old,
             "new_chat_member": self.member_object(chat, subject, new_status),
         }
@@ -353,17 +406,23 @@ class World:
         self.members[new_id] = dict(self.members.get(old["id"], {}))
         if by_user is None:
             roster = self.members.get(old["id"], {})
-            ranked = sorted((u for u in roster if u in self.users),
-                            key=lambda u: ("creator", "administrator", "member").index(roster[u])
-                            if roster[u] in ("creator", "administrator", "member") else 3)
+            ranked = sorted(
+                (u for u in roster if u in self.users),
+                key=lambda u: (
+                    ("creator", "administrator", "member").index(roster[u])
+                    if roster[u] in ("creator", "administrator", "member")
+                    else 3
+                ),
+            )
             by = self.users[ranked[0]] if ranked else GROUP_ANONYMOUS_BOT
         else:
             by = self._user(by_user)
         visible = self.bot_status(old) in ACTIVE
         m1 = self._store_message(old, by, {"migrate_to_chat_id": new_id})
         self.migrated[old["id"]] = new_id
-        m2 = self._store_message(new, GROUP_ANONYMOUS_BOT, {"migrate_from_chat_id": old["id"]},
-                                 sender_chat=new)
+        m2 = self._store_message(
+            new, GROUP_ANONYMOUS_BOT, {"migrate_from_chat_id": old["id"]}, sender_chat=new
+        )
         self._emit("message", m1, visible)
         self._emit("message", m2, visible)
         return snap(new)
@@ -371,20 +430,31 @@ class World:
     # ------------------------------------------------------------------ files
 
     def _register_file(
-        self, kind: str, data: bytes, file_name: str | None, mime_type: str | None,
+        self,
+        kind: str,
+        data: bytes,
+        file_name: str | None,
+        mime_type: str | None,
         size: int | None = None,
     ) -> StoredFile:
         prefix = {"document": "BQACAgUAAxkBAAI", "photo": "AgACAgUAAxkBAAI"}[kind]
         alphabet = string.ascii_letters + string.digits + "-_"
         file_id = prefix + "".join(self.rng.choice(alphabet) for _ in range(57))
         unique = "AgAD" + "".join(self.rng.choice(alphabet) for _ in range(11))
-        ext = (file_name.rsplit(".", 1)[-1] if file_name and "." in file_name
-               else ("jpg" if kind == "photo" else "bin"))
+        ext = (
+            file_name.rsplit(".", 1)[-1]
+            if file_name and "." in file_name
+            else ("jpg" if kind == "photo" else "bin")
+        )
         folder = "photos" if kind == "photo" else "documents"
         stored = StoredFile(
-            file_id=file_id, file_unique_id=unique,
-            file_path=f"{folder}/file_{len(self.files)}.{ext}", file_name=file_name,
-            mime_type=mime_type, data=data, file_size=size if size is not None else len(data),
+            file_id=file_id,
+            file_unique_id=unique,
+            file_path=f"{folder}/file_{len(self.files)}.{ext}",
+            file_name=file_name,
+            mime_type=mime_type,
+            data=data,
+            file_size=size if size is not None else len(data),
         )
         self.files[file_id] = stored
         return stored
@@ -395,8 +465,13 @@ class World:
             doc["file_name"] = stored.file_name
         if stored.mime_type:
             doc["mime_type"] = stored.mime_type
-        doc.update({"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                    "file_size": stored.file_size})
+        doc.update(
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "file_size": stored.file_size,
+            }
+        )
         return doc
 
     def _photo_sizes(
@@ -407,13 +482,15 @@ class World:
         sizes = []
         for i, side in enumerate(sides):
             scale = side / longest
-            sizes.append({
-                "file_id": stored.file_id + str(i),
-                "file_unique_id": stored.file_unique_id + str(i),
-                "file_size": max(1, int(stored.file_size * scale * scale)),
-                "width": max(1, round(width * scale)),
-                "height": max(1, round(height * scale)),
-            })
+            sizes.append(
+                {
+                    "file_id": stored.file_id + str(i),
+                    "file_unique_id": stored.file_unique_id + str(i),
+                    "file_size": max(1, int(stored.file_size * scale * scale)),
+                    "width": max(1, round(width * scale)),
+                    "height": max(1, round(height * scale)),
+                }
+            )
         return sizes
 
     # ------------------------------------------------------------------ chat access
@@ -425,8 +502,11 @@ class World:
             raise bad_request("chat_id is empty")
         if isinstance(raw, str) and raw.startswith("@"):
             wanted = raw[1:].lower()
-            found = [c for c in self.chats.values()
-                     if c["type"] != "private" and c.get("username", "").lower() == wanted]
+            found = [
+                c
+                for c in self.chats.values()
+                if c["type"] != "private" and c.get("username", "").lower() == wanted
+            ]
             if not found:
                 raise bad_request("chat not found")
             chat = found[0]
@@ -436,8 +516,10 @@ class World:
             except (TypeError, ValueError):
                 raise bad_request("chat not found") from None
             if cid in self.migrated:
-                raise bad_request("group chat was upgraded to a supergroup chat",
-                           {"migrate_to_chat_id": self.migrated[cid]})
+                raise bad_request(
+                    "group chat was upgraded to a supergroup chat",
+                    {"migrate_to_chat_id": self.migrated[cid]},
+                )
             if cid not in self.chats:
                 raise bad_request("chat not found")
             chat = self.chats[cid]

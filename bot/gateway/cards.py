@@ -151,8 +151,10 @@ class CardEditor:
             nonlocal next_at
             for card, activity in jobs:
                 if activity.id not in rendered:
-                    rendered[activity.id] = (self.service.card_text(activity),
-                                             self.service.card_markup(activity))
+                    rendered[activity.id] = (
+                        self.service.card_text(activity),
+                        self.service.card_markup(activity),
+                    )
                 text, markup = rendered[activity.id]
                 assert card.message_id is not None
                 outcome = await edit(chat_id, card.message_id, text, markup)
@@ -176,12 +178,19 @@ class CardEditor:
         return next_at
 
 
-async def edit_card(bot: Bot, outbox: Outbox, chat_id: int, message_id: int, text: str,
-                    markup: dict[str, Any] | None) -> EditOutcome:
+async def edit_card(
+    bot: Bot,
+    outbox: Outbox,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    markup: dict[str, Any] | None,
+) -> EditOutcome:
     """One card edit, with Telegram's answer mapped to what the editor does next."""
     try:
-        await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                    reply_markup=markup_of(markup, bot))
+        await bot.edit_message_text(
+            text, chat_id=chat_id, message_id=message_id, reply_markup=markup_of(markup, bot)
+        )
     except TelegramError as exc:
         failure = classify(exc)
         if failure.kind == "flood":
@@ -227,8 +236,13 @@ def attach_timer(app: Application, editor: CardEditor) -> None:
         assert app.job_queue is not None
         for job in app.job_queue.get_jobs_by_name(CARDS_JOB):
             job.schedule_removal()
-        app.job_queue.run_once(flush_cards, when=max(0.0, delay), name=CARDS_JOB, data=editor,
-                               job_kwargs={"misfire_grace_time": None})
+        app.job_queue.run_once(
+            flush_cards,
+            when=max(0.0, delay),
+            name=CARDS_JOB,
+            data=editor,
+            job_kwargs={"misfire_grace_time": None},
+        )
 
     editor.attach(schedule)
 

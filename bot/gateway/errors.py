@@ -47,8 +47,7 @@ class Failure:
     @property
     def gone(self) -> bool:
         """The target (chat, message or person) cannot be reached by this request, ever."""
-        return self.kind in ("forbidden", "chat_missing", "user_missing", "unparsable",
-                             "rejected")
+        return self.kind in ("forbidden", "chat_missing", "user_missing", "unparsable", "rejected")
 
 
 def _seconds(value: float | timedelta) -> float:

@@ -20,13 +20,42 @@ from bot.texts import DEFAULT_LANG, LANGS, t
 log = logging.getLogger(__name__)
 
 #: private chats: a person's own things (personal data never shows in a group)
-PRIVATE = ("start", "register", "me", "hours", "myhours", "submit", "mydata", "lang",
-           "cancel", "forgetme", "auditlog", "help")
+PRIVATE = (
+    "start",
+    "register",
+    "me",
+    "hours",
+    "myhours",
+    "submit",
+    "mydata",
+    "lang",
+    "cancel",
+    "forgetme",
+    "auditlog",
+    "help",
+)
 #: group chats: what every member may ask about the chat's org
 GROUP = ("org", "activities", "help")
 #: group administrators (secretaries and staff are expected to administer their chats)
-ADMINS = ("org", "activities", "stats", "chart", "activity", "checkin", "close", "pending",
-          "announce", "deadline", "export", "role", "consent", "bind", "unbind", "setup", "help")
+ADMINS = (
+    "org",
+    "activities",
+    "stats",
+    "chart",
+    "activity",
+    "checkin",
+    "close",
+    "pending",
+    "announce",
+    "deadline",
+    "export",
+    "role",
+    "consent",
+    "bind",
+    "unbind",
+    "setup",
+    "help",
+)
 
 MENUS: dict[str, tuple[str, ...]] = {
     "all_private_chats": PRIVATE,
@@ -53,8 +82,7 @@ async def publish_menus(bot: Bot) -> int:
         for lang in LANGS:
             code = None if lang == DEFAULT_LANG else lang
             try:
-                await bot.set_my_commands(menu(scope, lang), scope=scope_type(),
-                                          language_code=code)
+                await bot.set_my_commands(menu(scope, lang), scope=scope_type(), language_code=code)
                 done += 1
             except TelegramError as exc:
                 log.warning("could not set the %s menu (%s): %r", scope, lang, exc)

@@ -35,8 +35,9 @@ class BotProbe:
                     continue
                 if failure.kind == "user_missing":
                     return MISSING  # never been in the chat
-                log.warning("getChatMember %s/%s: %s: %s", chat_id, user_id, failure.name,
-                            failure.message)
+                log.warning(
+                    "getChatMember %s/%s: %s: %s", chat_id, user_id, failure.name, failure.message
+                )
                 return None
             if member.status in _PRESENT:
                 return PRESENT

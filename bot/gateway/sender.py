@@ -71,8 +71,15 @@ class Sender:
     """Drains the outbox; start() once, stop() on shutdown."""
 
     def __init__(
-        self, bot: Bot, outbox: Outbox, db: Database, clock: Clock, rate: float, *,
-        max_in_flight: int = 64, chat_interval: float = CHAT_INTERVAL,
+        self,
+        bot: Bot,
+        outbox: Outbox,
+        db: Database,
+        clock: Clock,
+        rate: float,
+        *,
+        max_in_flight: int = 64,
+        chat_interval: float = CHAT_INTERVAL,
     ) -> None:
         self.bot = bot
         self.outbox = outbox
@@ -151,7 +158,8 @@ class Sender:
 
     def _idle(self) -> bool:
         return (
-            not self._in_flight and not self._outcomes
+            not self._in_flight
+            and not self._outcomes
             and not any(chat.queue for chat in self._chats.values())
         )
 
@@ -310,15 +318,15 @@ class Sender:
             await self.outbox.on_forbidden(item)
             self._fail(chat, item, f"{failure.name}: {failure.message}")
         elif failure.kind != "transient":  # a 400 of any kind: this message can never go
-            log.warning("outbox item %s to %s: bad request: %s", item.id, item.chat_id,
-                        failure.message)
+            log.warning(
+                "outbox item %s to %s: bad request: %s", item.id, item.chat_id, failure.message
+            )
             self._fail(chat, item, f"{failure.name}: {failure.message}")
         else:  # TimedOut, NetworkError, 5xx, others
             failures = getattr(item, "failures", 0) + 1
             error = f"{failure.name}: {failure.message}"
             if failures >= MAX_FAILURES:
-                log.warning("outbox item %s: giving up after %s errors: %s", item.id, failures,
-                            exc)
+                log.warning("outbox item %s: giving up after %s errors: %s", item.id, failures, exc)
                 self._fail(chat, item, error, failures=failures)
             else:
                 wait = min(BACKOFF_CAP, 2.0 ** (failures - 1))
@@ -388,7 +396,8 @@ class Sender:
         target = self._chat(new_chat_id)
         for queued in chat.queue:
             insort(
-                target.queue, queued.model_copy(update={"chat_id": new_chat_id}),
+                target.queue,
+                queued.model_copy(update={"chat_id": new_chat_id}),
                 key=lambda i: i.id,
             )
         chat.queue.clear()
@@ -414,10 +423,16 @@ class Sender:
         if failures is not None:
             update["failures"] = failures
         self._replace(chat, item, item.model_copy(update=update))
-        self._emit(Outcome(
-            item.id, "retry", not_before=self.clock.time() + wait, attempts=item.attempts + 1,
-            failures=failures, error=error,
-        ))
+        self._emit(
+            Outcome(
+                item.id,
+                "retry",
+                not_before=self.clock.time() + wait,
+                attempts=item.attempts + 1,
+                failures=failures,
+                error=error,
+            )
+        )
 
     def _fail(self, chat: _Chat, item: OutboxItem, error: str, failures: int | None = None) -> None:
         self._drop(chat, item)

@@ -7,12 +7,14 @@ ZH = {
     # usage and bad input
     "usage_activity": (
         "用法：/activity 标题 | YYYY-MM-DD HH:MM | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade]"
-        "（收到 {got} 项，需要 5–7 项，用 | 分隔）\n" + _EX_ZH),
+        "（收到 {got} 项，需要 5–7 项，用 | 分隔）\n" + _EX_ZH
+    ),
     "err_act_title_empty": "活动标题不能为空。\n" + _EX_ZH,
     "err_act_title_long": "活动标题太长（最多 {max} 个字符，收到 {got} 个）。\n" + _EX_ZH,
     "err_act_place_empty": "活动地点不能为空。\n" + _EX_ZH,
     "err_act_place_long": "活动地点太长（最多 {max} 个字符，收到 {got} 个）。\n" + _EX_ZH,
-    "err_act_when": "时间“{got}”无效。可以写：明天 9点、下周六 下午3点、12月20日 09:00、2026-12-20 09:00。\n" + _EX_ZH,
+    "err_act_when": "时间“{got}”无效。可以写：明天 9点、下周六 下午3点、12月20日 09:00、2026-12-20 09:00。\n"
+    + _EX_ZH,
     "err_act_past": "时间“{got}”已经过去，活动时间必须在将来。\n" + _EX_ZH,
     "err_act_far": "时间“{got}”太远了，最多提前一年发布活动。\n" + _EX_ZH,
     "err_act_hours": "时长“{got}”无效：须在 0.25 到 24 小时之间，以 0.25 为单位。\n" + _EX_ZH,
@@ -37,7 +39,8 @@ ZH = {
     # card
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ 志愿时长 {hours} 小时\n"
-        "🏢 {org}\n👥 {count}{status}"),
+        "🏢 {org}\n👥 {count}{status}"
+    ),
     "act_count": "{confirmed}/{capacity} · 候补 {waiting}",
     "act_card_cancelled": "\n❌ 活动已取消",
     "act_card_closed": "\n✅ 活动已结束",
@@ -110,34 +113,38 @@ ZH = {
     "act_help_secretary": (
         "<b>活动（群内）：</b>\n/activity 标题 | 时间 | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade] 发布活动\n"
         "/activity 逐步填写（私聊）\n/activities 进行中的活动\n/checkin 编号 开放签到\n"
-        "/close 编号 结束并记入时长\n/activity cancel 编号 取消活动"),
+        "/close 编号 结束并记入时长\n/activity cancel 编号 取消活动"
+    ),
 }
 
 EN = {
     "usage_activity": (
         "Usage: /activity title | YYYY-MM-DD HH:MM | hours | capacity | place [| lat,lon] "
-        "[| cascade] (got {got} fields, need 5–7 separated by |)\n" + _EX_EN),
+        "[| cascade] (got {got} fields, need 5–7 separated by |)\n" + _EX_EN
+    ),
     "err_act_title_empty": "The activity title is empty.\n" + _EX_EN,
     "err_act_title_long": "The title is too long (at most {max} characters, got {got}).\n" + _EX_EN,
     "err_act_place_empty": "The place is empty.\n" + _EX_EN,
     "err_act_place_long": "The place is too long (at most {max} characters, got {got}).\n" + _EX_EN,
-    "err_act_when": "\"{got}\" is not a time. You can write: tomorrow 9am, next Sat 3pm, Dec 20 09:00, 2026-12-20 09:00.\n" + _EX_EN,
-    "err_act_past": "\"{got}\" is in the past; an activity must start in the future.\n" + _EX_EN,
-    "err_act_far": "\"{got}\" is too far ahead: at most one year.\n" + _EX_EN,
-    "err_act_hours": "Hours \"{got}\" are not valid: 0.25 to 24, in steps of 0.25.\n" + _EX_EN,
-    "err_act_capacity": "Capacity \"{got}\" is not valid: a whole number from 1 to {max}.\n" + _EX_EN,
-    "err_act_coords": "Coordinates \"{got}\" are not valid; write \"lat,lon\", e.g. 25.1823,110.3051.",
-    "err_act_extra": "Fields 6 and 7 may only be coordinates (lat,lon) or cascade; got \"{got}\".\n" + _EX_EN,
-    "err_act_id": "\"{got}\" is not an activity number. E.g. /checkin 12 (numbers are in /activities)",
+    "err_act_when": '"{got}" is not a time. You can write: tomorrow 9am, next Sat 3pm, Dec 20 09:00, 2026-12-20 09:00.\n'
+    + _EX_EN,
+    "err_act_past": '"{got}" is in the past; an activity must start in the future.\n' + _EX_EN,
+    "err_act_far": '"{got}" is too far ahead: at most one year.\n' + _EX_EN,
+    "err_act_hours": 'Hours "{got}" are not valid: 0.25 to 24, in steps of 0.25.\n' + _EX_EN,
+    "err_act_capacity": 'Capacity "{got}" is not valid: a whole number from 1 to {max}.\n' + _EX_EN,
+    "err_act_coords": 'Coordinates "{got}" are not valid; write "lat,lon", e.g. 25.1823,110.3051.',
+    "err_act_extra": 'Fields 6 and 7 may only be coordinates (lat,lon) or cascade; got "{got}".\n'
+    + _EX_EN,
+    "err_act_id": '"{got}" is not an activity number. E.g. /checkin 12 (numbers are in /activities)',
     "err_act_unknown": "There is no activity #{id} in this chat's org or below. See /activities.",
     "err_act_bad_button": "This button does not belong to this activity card, or is no longer valid.",
-    "err_act_closed": "\"{title}\" has ended.",
-    "err_act_cancelled": "\"{title}\" was cancelled.",
-    "err_act_signup_closed": "\"{title}\" has started; sign-up is closed.",
-    "err_act_close_early": "\"{title}\" starts at {when}; check-in begins at {opens}, so it cannot be closed yet. To call it off use /activity cancel &lt;number&gt;.",
-    "err_act_checkin_window": "You cannot check in to \"{title}\" now: check-in runs from {opens} to {closes} (once the organiser opens it).",
-    "err_act_checkin_not_signed": "Only people signed up (not on the waitlist) can check in to \"{title}\".",
-    "err_act_checkin_over": "Check-in for \"{title}\" is over.",
+    "err_act_closed": '"{title}" has ended.',
+    "err_act_cancelled": '"{title}" was cancelled.',
+    "err_act_signup_closed": '"{title}" has started; sign-up is closed.',
+    "err_act_close_early": '"{title}" starts at {when}; check-in begins at {opens}, so it cannot be closed yet. To call it off use /activity cancel &lt;number&gt;.',
+    "err_act_checkin_window": 'You cannot check in to "{title}" now: check-in runs from {opens} to {closes} (once the organiser opens it).',
+    "err_act_checkin_not_signed": 'Only people signed up (not on the waitlist) can check in to "{title}".',
+    "err_act_checkin_over": 'Check-in for "{title}" is over.',
     "err_act_live_only": "Please share your live location (📎 → Location → Share My Live Location); a plain location does not count for check-in.",
     "err_act_too_far": "You are about {metres} m from the place; check-in needs you within {radius} m.",
     "usage_checkin": "Usage: /checkin &lt;number&gt;, e.g. /checkin 12 (numbers are in /activities)",
@@ -145,7 +152,8 @@ EN = {
     "usage_activity_cancel": "Usage: /activity cancel &lt;number&gt;, e.g. /activity cancel 12",
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ {hours} service hours\n"
-        "🏢 {org}\n👥 {count}{status}"),
+        "🏢 {org}\n👥 {count}{status}"
+    ),
     "act_count": "{confirmed}/{capacity} · waitlist {waiting}",
     "act_card_cancelled": "\n❌ Cancelled",
     "act_card_closed": "\n✅ Ended",
@@ -162,7 +170,7 @@ EN = {
     "act_ans_not_signed_up": "You are not signed up for this activity.",
     "act_ans_register_link": "Please register first: this opens our private chat, and you are signed up once you finish.",
     "act_ans_register_private": "Please register first; I've messaged you privately.",
-    "act_register_first": "To sign up for \"{title}\", please register first (it takes a minute); you'll be signed up as soon as you finish: {link}",
+    "act_register_first": 'To sign up for "{title}", please register first (it takes a minute); you\'ll be signed up as soon as you finish: {link}',
     "act_ans_checked_in": "Checked in!",
     "act_ans_checked_already": "You have already checked in.",
     "act_ans_need_location": "Please share your live location in our private chat to check in.",
@@ -173,14 +181,14 @@ EN = {
     "act_state_already_confirmed": "✅ You are already signed up.",
     "act_state_already_waiting": "⏳ You are already on the waitlist (number {position}).",
     "act_promoted": "🎉 Good news: someone cancelled and you moved up from the waitlist — you're signed up!\nActivity: {title}\nTime: {when}\nPlace: {place}",
-    "act_promoted_fallback": "you moved up from the waitlist for \"{title}\"; message me privately for details.",
-    "act_overlap": "⚠️ \"{title}\" ({when}) overlaps activities you already signed up for:\n{others}\nIf you cannot attend both, please cancel one.",
+    "act_promoted_fallback": 'you moved up from the waitlist for "{title}"; message me privately for details.',
+    "act_overlap": '⚠️ "{title}" ({when}) overlaps activities you already signed up for:\n{others}\nIf you cannot attend both, please cancel one.',
     "act_overlap_line": "• {title} ({when})",
-    "act_reminder": "⏰ Reminder: \"{title}\" starts in{left}.\nTime: {when}\nPlace: {place}",
-    "act_cancelled_notice": "❌ \"{title}\" ({when}) has been cancelled by the organiser.",
-    "act_cancelled_fallback": "\"{title}\" has been cancelled.",
-    "act_checkin_ask": "Check-in for \"{title}\": share your <b>live location</b> here (📎 → Location → Share My Live Location), within {radius} m of the place. Send /cancel to stop.",
-    "act_checkin_ok": "✅ Checked in to \"{title}\" (about {metres} m from the place).",
+    "act_reminder": '⏰ Reminder: "{title}" starts in{left}.\nTime: {when}\nPlace: {place}',
+    "act_cancelled_notice": '❌ "{title}" ({when}) has been cancelled by the organiser.',
+    "act_cancelled_fallback": '"{title}" has been cancelled.',
+    "act_checkin_ask": 'Check-in for "{title}": share your <b>live location</b> here (📎 → Location → Share My Live Location), within {radius} m of the place. Send /cancel to stop.',
+    "act_checkin_ok": '✅ Checked in to "{title}" (about {metres} m from the place).',
     "act_span_d": " {n} day(s)",
     "act_span_h": " {n} hour(s)",
     "act_span_m": " {n} minute(s)",
@@ -188,32 +196,33 @@ EN = {
     "act_created_cascade": "The card is going out to {copies} chats below.",
     "act_form_sent": "I've messaged you privately: let's fill in the activity step by step there.",
     "act_form_start_bot": "Please start a private chat with me first ({link}, press Start), then send /activity here again.",
-    "act_form_title": "New activity (posted in \"{org}\"'s chat).\nStep 1: the title (at most 100 characters). Send /cancel to stop.",
+    "act_form_title": 'New activity (posted in "{org}"\'s chat).\nStep 1: the title (at most 100 characters). Send /cancel to stop.',
     "act_form_when": "Step 2: when it starts, YYYY-MM-DD HH:MM, e.g. {example_when}",
     "act_form_hours": "Step 3: service hours credited (0.25–24 in steps of 0.25), e.g. 2",
     "act_form_capacity": "Step 4: capacity (1–100000), e.g. 20",
     "act_form_place": "Step 5: the place, e.g. Dabu youth home",
-    "act_form_location": "Step 6 (optional): for on-site check-in send the place's location or \"lat,lon\"; otherwise send \"skip\".",
+    "act_form_location": 'Step 6 (optional): for on-site check-in send the place\'s location or "lat,lon"; otherwise send "skip".',
     "act_form_done": "Activity #{id} is created; the card is being posted in the chat.{cascade}",
-    "act_checkin_open": "📍 Check-in for \"{title}\" is open ({opens} to {closes}); people signed up, press the button below.{geo}",
+    "act_checkin_open": '📍 Check-in for "{title}" is open ({opens} to {closes}); people signed up, press the button below.{geo}',
     "act_checkin_geo": "\nYou need to share a live location within {radius} m of the place.",
-    "act_closed": "\"{title}\" is closed: {present} checked in, {hours} credited in total; {no_show}.",
+    "act_closed": '"{title}" is closed: {present} checked in, {hours} credited in total; {no_show}.',
     "act_closed_own_pending": "Your own hours cannot be approved by you: they are pending for another secretary or staff above you.",
     "act_hours_n_one": "{n} hour",
     "act_hours_n_other": "{n} hours",
     "act_no_shows_one": "{n} no-show",
     "act_no_shows_other": "{n} no-shows",
-    "act_cancel_done": "\"{title}\" is cancelled; {count} people were told privately.",
-    "act_list_head": "<b>Open activities of \"{org}\" and below</b>",
+    "act_cancel_done": '"{title}" is cancelled; {count} people were told privately.',
+    "act_list_head": '<b>Open activities of "{org}" and below</b>',
     "act_list_line": "#{id} {title} — {when} — {count} — {org}",
-    "act_list_none": "No open activities in \"{org}\" or below.",
+    "act_list_none": 'No open activities in "{org}" or below.',
     "act_me": "<b>My activities</b>\n{lines}",
     "act_me_line": "• {title} ({when}) {state}",
     "act_me_confirmed": "signed up",
     "act_me_waiting": "waitlist",
-    "act_help_member": "<b>Activities:</b> press \"Sign up\" on an activity card in your chat; press \"Check in\" when you arrive.",
+    "act_help_member": '<b>Activities:</b> press "Sign up" on an activity card in your chat; press "Check in" when you arrive.',
     "act_help_secretary": (
         "<b>Activities (in a group):</b>\n/activity title | time | hours | capacity | place [| lat,lon] [| cascade] post one\n"
         "/activity alone: a guided form in private\n/activities open activities\n/checkin &lt;n&gt; open check-in\n"
-        "/close &lt;n&gt; end and credit hours\n/activity cancel &lt;n&gt; call it off"),
+        "/close &lt;n&gt; end and credit hours\n/activity cancel &lt;n&gt; call it off"
+    ),
 }

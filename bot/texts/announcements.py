@@ -2,8 +2,8 @@
 
 ZH = {
     "usage_announce": "用法：/announce &lt;通知内容&gt; [| urgent]，或回复一条消息（文字、图片、文件）发送 /announce\n"
-                      "例如：/announce 周六上午9点在雁山广场集合，参加“七彩四点半”志愿服务。\n"
-                      "查看送达和确认情况：/announce status [编号]",
+    "例如：/announce 周六上午9点在雁山广场集合，参加“七彩四点半”志愿服务。\n"
+    "查看送达和确认情况：/announce status [编号]",
     "err_ann_kind": "只能转发文字、图片或文件作为通知。",
     "err_ann_too_long": "通知太长了（最多 {max} 个字符，收到 {got} 个）。",
     "err_ann_no_chats": "本组织及下级没有可送达的群。",
@@ -47,13 +47,13 @@ ZH = {
     "digest_attachment_photo": "[图片]",
     "digest_attachment_document": "[文件]",
     "help_announce": "<b>通知（团干部，群内）：</b>\n/announce &lt;内容&gt; [| urgent] 发往本群及所有下级群\n"
-                     "/announce status [编号] 送达与确认情况",
+    "/announce status [编号] 送达与确认情况",
 }
 
 EN = {
     "usage_announce": "Usage: /announce &lt;text&gt; [| urgent], or reply to a message (text, photo, file) with /announce\n"
-                      "Example: /announce Meet at Yanshan Square on Saturday 9:00 for the homework club.\n"
-                      "Delivery and acknowledgements: /announce status [id]",
+    "Example: /announce Meet at Yanshan Square on Saturday 9:00 for the homework club.\n"
+    "Delivery and acknowledgements: /announce status [id]",
     "err_ann_kind": "Only text, photos or files can be announced.",
     "err_ann_too_long": "The announcement is too long (at most {max} characters, got {got}).",
     "err_ann_no_chats": "No chat of this org or below can receive it.",
@@ -66,7 +66,7 @@ EN = {
     "ann_posted_urgent": "Urgent announcement #{id} is on its way to {count} chats (outside the daily budget). Status: /announce status {id}",
     "ann_ack_thanks": "Acknowledged, thank you!",
     "ann_ack_already": "You have already acknowledged this announcement.",
-    "ann_reminder": "⏰ Nobody in this chat has acknowledged announcement #{id} ({org}) yet; if you have read it, please press \"Received\".",
+    "ann_reminder": '⏰ Nobody in this chat has acknowledged announcement #{id} ({org}) yet; if you have read it, please press "Received".',
     "ann_board_head": "Announcement #{id} ({org}): {parts}.",
     "ann_board_sent_one": "delivered to {delivered} of {n} chat",
     "ann_board_sent_other": "delivered to {delivered} of {n} chats",
@@ -96,5 +96,5 @@ EN = {
     "digest_attachment_photo": "[photo]",
     "digest_attachment_document": "[file]",
     "help_announce": "<b>Announcements (staff, in a group):</b>\n/announce &lt;text&gt; [| urgent] to this chat and every chat below\n"
-                     "/announce status [id] delivery and acknowledgements",
+    "/announce status [id] delivery and acknowledgements",
 }

@@ -5,11 +5,13 @@ _EX_EN = "Example: /hours 2.5 homework club\nor for an earlier day: /hours 2.5 {
 
 ZH = {
     # logging
-    "usage_hours": "用法：/hours &lt;时长&gt; [日期] &lt;服务内容&gt;（日期如 昨天、上周六、11月20日；只发 /hours 可一步步填写）\n" + _EX_ZH,
+    "usage_hours": "用法：/hours &lt;时长&gt; [日期] &lt;服务内容&gt;（日期如 昨天、上周六、11月20日；只发 /hours 可一步步填写）\n"
+    + _EX_ZH,
     "err_hours_number": "“{got}”不是时长。时长写成数字（小时），如 2 或 2.5。\n" + _EX_ZH,
     "err_hours_range": "时长必须大于 0 且不超过 24 小时。\n" + _EX_ZH,
     "err_hours_step": "时长以 0.25 小时（15 分钟）为单位，如 1、1.25、1.5、1.75。\n" + _EX_ZH,
-    "err_hours_date_invalid": "“{got}”不是有效日期。可以写：昨天、上周六、11月20日、2026-11-20。\n" + _EX_ZH,
+    "err_hours_date_invalid": "“{got}”不是有效日期。可以写：昨天、上周六、11月20日、2026-11-20。\n"
+    + _EX_ZH,
     "err_hours_date_future": "日期不能晚于今天。\n" + _EX_ZH,
     "err_hours_date_old": "只能登记最近 {days} 天内的服务（最早 {oldest}）。\n" + _EX_ZH,
     "err_hours_desc_empty": "请写上服务内容（1–{max} 个字）。\n" + _EX_ZH,
@@ -119,16 +121,22 @@ ZH = {
 }
 
 EN = {
-    "usage_hours": "Usage: /hours &lt;hours&gt; [date] &lt;what you did&gt; (a date like yesterday, last Sat, Nov 20; /hours alone asks step by step)\n" + _EX_EN,
-    "err_hours_number": "\"{got}\" is not a number of hours. Write hours as a number, e.g. 2 or 2.5.\n" + _EX_EN,
+    "usage_hours": "Usage: /hours &lt;hours&gt; [date] &lt;what you did&gt; (a date like yesterday, last Sat, Nov 20; /hours alone asks step by step)\n"
+    + _EX_EN,
+    "err_hours_number": '"{got}" is not a number of hours. Write hours as a number, e.g. 2 or 2.5.\n'
+    + _EX_EN,
     "err_hours_range": "Hours must be more than 0 and at most 24.\n" + _EX_EN,
     "err_hours_step": "Hours go in steps of 0.25 (15 minutes), e.g. 1, 1.25, 1.5, 1.75.\n" + _EX_EN,
-    "err_hours_date_invalid": "\"{got}\" is not a valid date. You can write: yesterday, last Sat, Nov 20, 2026-11-20.\n" + _EX_EN,
+    "err_hours_date_invalid": '"{got}" is not a valid date. You can write: yesterday, last Sat, Nov 20, 2026-11-20.\n'
+    + _EX_EN,
     "err_hours_date_future": "The date cannot be later than today.\n" + _EX_EN,
-    "err_hours_date_old": "Only service within the last {days} days can be logged (from {oldest}).\n" + _EX_EN,
+    "err_hours_date_old": "Only service within the last {days} days can be logged (from {oldest}).\n"
+    + _EX_EN,
     "err_hours_desc_empty": "Please describe the service (1–{max} characters).\n" + _EX_EN,
-    "err_hours_desc_long": "The description is too long (at most {max} characters, got {got}).\n" + _EX_EN,
-    "err_hours_desc_control": "The description contains control characters that are not allowed.\n" + _EX_EN,
+    "err_hours_desc_long": "The description is too long (at most {max} characters, got {got}).\n"
+    + _EX_EN,
+    "err_hours_desc_control": "The description contains control characters that are not allowed.\n"
+    + _EX_EN,
     "err_hours_not_approver": "Only secretaries and staff approve service hours.",
     "err_hours_self": "You cannot approve your own hours; another secretary or staff above you will.",
     "err_hours_start_private": "Please open a private chat with me and press Start first, so I can send it to you.",
@@ -149,7 +157,7 @@ EN = {
     "hours_form_btn_no": "Drop it",
     "hours_form_dropped": "OK, nothing was logged.",
     "err_hours_form_press": "Please press a button above to confirm, or send /cancel to stop.",
-    "err_hours_day": "I could not read the date \"{got}\". E.g. yesterday, last Sat, Nov 20, {example_date}",
+    "err_hours_day": 'I could not read the date "{got}". E.g. yesterday, last Sat, Nov 20, {example_date}',
     "myhours_title": "<b>My service hours</b> (page {page}/{pages}, {count} entries)",
     "myhours_empty": "You have not logged any service hours yet.\n" + _EX_EN,
     "myhours_line": "#{id} {date} · {hours} h · {status}\n    {description}",
@@ -175,10 +183,10 @@ EN = {
     "hours_stale": "#{id} was already {status} by {who} at {when}.",
     "hours_stale_approved": "approved",
     "hours_stale_rejected": "rejected",
-    "hours_reason_ask": "Rejecting #{id} ({who}: {date} {hours} h · {description}).\nSend the reason, or press \"No reason\". /cancel to drop it.",
+    "hours_reason_ask": 'Rejecting #{id} ({who}: {date} {hours} h · {description}).\nSend the reason, or press "No reason". /cancel to drop it.',
     "hours_reason_look_private": "Please give the reason in our private chat.",
     "hours_btn_no_reason": "No reason",
-    "err_hours_reason_text": "Please send the reason as text, or press \"No reason\".",
+    "err_hours_reason_text": 'Please send the reason as text, or press "No reason".',
     "hours_reason_line": "\nReason: {reason}",
     "hours_told_approved": "Your service hours #{id} ({date} {hours} h · {description}) were approved.",
     "hours_told_rejected": "Your service hours #{id} ({date} {hours} h · {description}) were not approved.{reason}\nTo correct them, log a new entry.",

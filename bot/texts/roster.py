@@ -6,6 +6,6 @@ ZH = {
 }
 
 EN = {
-    "reg_roster_hint": "If your org has imported its roster, just press \"Share my number\" below: your name and org are filled in.",
+    "reg_roster_hint": 'If your org has imported its roster, just press "Share my number" below: your name and org are filled in.',
     "reg_roster_found": "✅ Found you on your org's roster: <b>{name}</b>, {org}. Please read the privacy notice below.",
 }

@@ -3,17 +3,17 @@
 ZH = {
     "usage_stats": "用法：/stats（不带参数），显示本组织及下级的各项数据。",
     "stats_total": "📊 <b>{org}</b>（含下级）\n"
-                   "组织 {orgs} 个；已绑定群 {chats} 个（群覆盖率 {chat_pct}%）；配备书记 {staffed} 个（配备率 {staffed_pct}%）\n"
-                   "注册团员青年 {members} 人，确认在本组织群内 {members_in_chat} 人（成员覆盖率 {member_cov}）\n"
-                   "已审核志愿服务时长：今年 {hours_year} 小时，累计 {hours_all} 小时；有时长的志愿者 {volunteers} 人\n"
-                   "已举办活动 {activities_held} 场，出勤率 {attendance_pct}%（{attended}/{signed_up}）\n"
-                   "述职：按时 {on_time}，逾期提交 {late}，缺交 {missing}，未到期 {not_due}",
+    "组织 {orgs} 个；已绑定群 {chats} 个（群覆盖率 {chat_pct}%）；配备书记 {staffed} 个（配备率 {staffed_pct}%）\n"
+    "注册团员青年 {members} 人，确认在本组织群内 {members_in_chat} 人（成员覆盖率 {member_cov}）\n"
+    "已审核志愿服务时长：今年 {hours_year} 小时，累计 {hours_all} 小时；有时长的志愿者 {volunteers} 人\n"
+    "已举办活动 {activities_held} 场，出勤率 {attendance_pct}%（{attended}/{signed_up}）\n"
+    "述职：按时 {on_time}，逾期提交 {late}，缺交 {missing}，未到期 {not_due}",
     "stats_children_head": "\n<b>直属下级（{n}）：</b>",
     "stats_pct": "{pct}%",
     "stats_not_checked": "未检查",
     "stats_child": "• {org}：群 {chats}/{orgs}，书记 {staffed}/{orgs}，在群 {members_in_chat}/{members} 人，"
-                   "时长 {hours_year}/{hours_all} 小时（今年/累计），志愿者 {volunteers}，活动 {activities_held}（出勤 {attendance_pct}%），"
-                   "述职 按时 {on_time}/逾期 {late}/缺交 {missing}",
+    "时长 {hours_year}/{hours_all} 小时（今年/累计），志愿者 {volunteers}，活动 {activities_held}（出勤 {attendance_pct}%），"
+    "述职 按时 {on_time}/逾期 {late}/缺交 {missing}",
     "usage_chart": "用法：/chart hours|coverage|tower\n例如：/chart tower",
     "chart_caption_hours": "{org}：各下级已审核志愿服务时长",
     "chart_caption_coverage": "{org}：各下级覆盖率",
@@ -40,7 +40,7 @@ ZH = {
     "export_sent_privately": "导出文件已私聊发给你。",
     "err_stats_no_campaign": "找不到述职任务 #{id}。",
     "help_stats": "<b>数据（书记、团干部，群内）：</b>\n/stats 本组织及下级数据\n/chart hours|coverage|tower 图表\n"
-                  "/export members|activities|campaign &lt;编号&gt; 导出（私聊发送）\n/org 之后会私聊你本群成员覆盖情况",
+    "/export members|activities|campaign &lt;编号&gt; 导出（私聊发送）\n/org 之后会私聊你本群成员覆盖情况",
     "xl_members_sheet": "团员青年",
     "xl_members_head": "组织|姓名|手机号|Telegram 昵称|用户名|注册时间|角色|是否在本组织群|核对时间|已审核时长（小时）",
     "xl_members_what": "团员青年名单",
@@ -77,17 +77,17 @@ ZH = {
 EN = {
     "usage_stats": "Usage: /stats (no arguments) shows the figures of this org and everything below it.",
     "stats_total": "📊 <b>{org}</b> (with everything below)\n"
-                   "Orgs {orgs}; with a bound chat {chats} (chat coverage {chat_pct}%); with a secretary {staffed} (staffing {staffed_pct}%)\n"
-                   "Registered members {members}, confirmed inside their org's chat {members_in_chat} (member coverage {member_cov})\n"
-                   "Approved service hours: this year {hours_year} h, all time {hours_all} h; volunteers with hours {volunteers}\n"
-                   "Activities held {activities_held}, attendance {attendance_pct}% ({attended}/{signed_up})\n"
-                   "Report-backs: on time {on_time}, late {late}, missing {missing}, not yet due {not_due}",
+    "Orgs {orgs}; with a bound chat {chats} (chat coverage {chat_pct}%); with a secretary {staffed} (staffing {staffed_pct}%)\n"
+    "Registered members {members}, confirmed inside their org's chat {members_in_chat} (member coverage {member_cov})\n"
+    "Approved service hours: this year {hours_year} h, all time {hours_all} h; volunteers with hours {volunteers}\n"
+    "Activities held {activities_held}, attendance {attendance_pct}% ({attended}/{signed_up})\n"
+    "Report-backs: on time {on_time}, late {late}, missing {missing}, not yet due {not_due}",
     "stats_children_head": "\n<b>Directly below ({n}):</b>",
     "stats_pct": "{pct}%",
     "stats_not_checked": "not checked yet",
     "stats_child": "• {org}: chats {chats}/{orgs}, secretaries {staffed}/{orgs}, in chat {members_in_chat}/{members}, "
-                   "hours {hours_year}/{hours_all} (year/all), volunteers {volunteers}, activities {activities_held} (attendance {attendance_pct}%), "
-                   "reports on time {on_time}/late {late}/missing {missing}",
+    "hours {hours_year}/{hours_all} (year/all), volunteers {volunteers}, activities {activities_held} (attendance {attendance_pct}%), "
+    "reports on time {on_time}/late {late}/missing {missing}",
     "usage_chart": "Usage: /chart hours|coverage|tower\nExample: /chart tower",
     "chart_caption_hours": "{org}: approved service hours per org below",
     "chart_caption_coverage": "{org}: coverage per org below",
@@ -110,11 +110,11 @@ EN = {
     "usage_export_mine": "Usage: /export members | /export activities | /export campaign &lt;id&gt;\nExample: /export campaign 3",
     "export_caption_members": "{org}: registered members (real names: keep it safe)",
     "export_caption_activities": "{org}: activities and attendance",
-    "export_caption_campaign": "Report-back \"{title}\": submissions",
+    "export_caption_campaign": 'Report-back "{title}": submissions',
     "export_sent_privately": "The export was sent to you in a private chat.",
     "err_stats_no_campaign": "No report-back campaign #{id}.",
     "help_stats": "<b>Figures (secretaries and staff, in a group):</b>\n/stats figures of this org and below\n/chart hours|coverage|tower charts\n"
-                  "/export members|activities|campaign &lt;id&gt; exports (sent privately)\nafter /org you get this chat's member coverage privately",
+    "/export members|activities|campaign &lt;id&gt; exports (sent privately)\nafter /org you get this chat's member coverage privately",
     "xl_members_sheet": "Members",
     "xl_members_head": "Org|Name|Phone|Telegram name|Username|Registered|Role|In the org's chat|Checked|Approved hours",
     "xl_members_what": "Members",
@@ -145,5 +145,5 @@ EN = {
     "audit_all_present": "🔎 <b>Member coverage</b>: {title} ({org})\nChecked {checked}: everyone is in the chat.",
     "audit_more": "… and {n} more",
     "audit_link": "Send them the invite link: {link}",
-    "audit_no_admin": "I am not an admin of this chat, so I cannot make an invite link. Make me an admin (with \"Invite users\"), or ask the owner to send them the chat's link.",
+    "audit_no_admin": 'I am not an admin of this chat, so I cannot make an invite link. Make me an admin (with "Invite users"), or ask the owner to send them the chat\'s link.',
 }

@@ -18,14 +18,14 @@ ZH = {
 }
 
 EN = {
-    "err_foreign_digits": "\"{got}\" holds the digit \"{char}\" ({code}); please write numbers with 0–9 only.",
+    "err_foreign_digits": '"{got}" holds the digit "{char}" ({code}); please write numbers with 0–9 only.',
     "err_invisible_chars": "The {field} contains an invisible formatting character ({code}); please remove it and try again.",
-    "err_when_unknown": "I could not read the date \"{got}\". You can write: 2026-12-20, Dec 20, tomorrow, next Sat, tomorrow 9am, 3pm.",
-    "err_when_invalid": "\"{got}\" is not a valid date or time.",
-    "err_when_time": "I could not read the time \"{got}\". You can write: 09:00, 9am, 3pm, 3:30pm.",
-    "err_when_no_time": "Please add a time, e.g. tomorrow 9am, next Sat 3pm, 2026-12-20 09:00 (got \"{got}\").",
-    "err_when_weekday": "The weekday in \"{got}\" does not match the date; please check it.",
-    "when_pick": "Which do you mean by \"{got}\"? Please choose:",
+    "err_when_unknown": 'I could not read the date "{got}". You can write: 2026-12-20, Dec 20, tomorrow, next Sat, tomorrow 9am, 3pm.',
+    "err_when_invalid": '"{got}" is not a valid date or time.',
+    "err_when_time": 'I could not read the time "{got}". You can write: 09:00, 9am, 3pm, 3:30pm.',
+    "err_when_no_time": 'Please add a time, e.g. tomorrow 9am, next Sat 3pm, 2026-12-20 09:00 (got "{got}").',
+    "err_when_weekday": 'The weekday in "{got}" does not match the date; please check it.',
+    "when_pick": 'Which do you mean by "{got}"? Please choose:',
     "err_when_not_yours": "This question is for the person who sent the command.",
     "field_org_name": "org name",
     "field_kind": "org kind",

@@ -27,8 +27,14 @@ log = logging.getLogger(__name__)
 class InboxWorker:
     """One loop that dispatches pending rows; at most `max_in_flight` updates at once."""
 
-    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], inbox: Inbox, *,
-                 max_in_flight: int = 64, prune_every: float = 3600.0) -> None:
+    def __init__(
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        inbox: Inbox,
+        *,
+        max_in_flight: int = 64,
+        prune_every: float = 3600.0,
+    ) -> None:
         self.app = app
         self.inbox = inbox
         self.max_in_flight = max_in_flight

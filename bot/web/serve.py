@@ -85,8 +85,13 @@ async def serve(
         await _run(app, settings, sock, stop, extra_routes)
 
 
-async def _run(app: Application[Any, Any, Any, Any, Any, Any], settings: Settings,
-               sock: socket.socket, stop: asyncio.Event, extra: Sequence[BaseRoute]) -> None:
+async def _run(
+    app: Application[Any, Any, Any, Any, Any, Any],
+    settings: Settings,
+    sock: socket.socket,
+    stop: asyncio.Event,
+    extra: Sequence[BaseRoute],
+) -> None:
     assert settings.webhook_url and settings.webhook_secret is not None
     secret = settings.webhook_secret.get_secret_value()
     worker: InboxWorker | None = None
@@ -102,11 +107,19 @@ async def _run(app: Application[Any, Any, Any, Any, Any, Any], settings: Setting
         await app.start()
         await worker.start()
         hook = TelegramWebhook(secret, inbox, app.bot, worker.wake)
-        routes = [*core_routes(webhook_path(settings.webhook_url), hook, Health(inbox, worker)),
-                  *extra]
-        server = _Server(uvicorn.Config(
-            build_web_app(routes), log_config=None, access_log=False, lifespan="off",
-            timeout_graceful_shutdown=10))
+        routes = [
+            *core_routes(webhook_path(settings.webhook_url), hook, Health(inbox, worker)),
+            *extra,
+        ]
+        server = _Server(
+            uvicorn.Config(
+                build_web_app(routes),
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=10,
+            )
+        )
         served = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
         while not server.started:
             if served.done():
@@ -114,12 +127,16 @@ async def _run(app: Application[Any, Any, Any, Any, Any, Any], settings: Setting
                 raise ServeError("the web server stopped during start-up")
             await asyncio.sleep(0.01)
         try:
-            await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
-                                      allowed_updates=Update.ALL_TYPES)
+            await app.bot.set_webhook(
+                settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+            )
         except TelegramError as exc:
             raise ServeError(f"setWebhook failed: {exc}") from None
-        log.info("webhook mode: serving %s on %s:%s", webhook_path(settings.webhook_url),
-                 *sock.getsockname()[:2])
+        log.info(
+            "webhook mode: serving %s on %s:%s",
+            webhook_path(settings.webhook_url),
+            *sock.getsockname()[:2],
+        )
         waiting = asyncio.create_task(stop.wait())
         await asyncio.wait({waiting, served}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()

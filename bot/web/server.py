@@ -55,8 +55,14 @@ def _status(code: int) -> Response:
 class TelegramWebhook:
     """The endpoint Telegram POSTs updates to."""
 
-    def __init__(self, secret: str, inbox: Inbox, bot: Bot, on_accept: Callable[[], None],
-                 max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        secret: str,
+        inbox: Inbox,
+        bot: Bot,
+        on_accept: Callable[[], None],
+        max_body: int = MAX_BODY,
+    ) -> None:
         if not secret:
             raise ValueError("a webhook secret is required")
         self._secret = secret.encode("ascii")
@@ -93,8 +99,10 @@ class TelegramWebhook:
     async def handle(self, request: Request) -> Response:
         """Check, store, answer; handling happens later in the inbox worker."""
         if not self.authentic(request):
-            log.warning("webhook: refused a request without the right secret from %s",
-                        request.client.host if request.client else "?")
+            log.warning(
+                "webhook: refused a request without the right secret from %s",
+                request.client.host if request.client else "?",
+            )
             return _status(403)
         body = await self._body(request)
         if body is None:
@@ -128,13 +136,17 @@ class Health:
         figures = await self.inbox.figures()
         last = figures.last_received_at
         ok = self.worker.running
-        return JSONResponse({
-            "ok": ok,
-            "mode": "webhook",
-            "inbox_pending": figures.pending,
-            "last_update_at": None if last is None else
-            datetime.fromtimestamp(last, tz=UTC).isoformat(timespec="seconds"),
-        }, status_code=200 if ok else 503)
+        return JSONResponse(
+            {
+                "ok": ok,
+                "mode": "webhook",
+                "inbox_pending": figures.pending,
+                "last_update_at": None
+                if last is None
+                else datetime.fromtimestamp(last, tz=UTC).isoformat(timespec="seconds"),
+            },
+            status_code=200 if ok else 503,
+        )
 
 
 def webhook_path(url: str) -> str:

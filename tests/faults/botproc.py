@@ -30,11 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--superuser", type=int, action="append", default=[])
     parser.add_argument("--rate", type=float, default=200.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     settings = Settings(
-        _env_file=None, token=args.token, db=args.db, api_base_url=args.api.rstrip("/") + "/bot",
-        superusers=args.superuser, rate=args.rate,
+        _env_file=None,
+        token=args.token,
+        db=args.db,
+        api_base_url=args.api.rstrip("/") + "/bot",
+        superusers=args.superuser,
+        rate=args.rate,
         flood_limit=10_000,  # the tests type faster than any person
     )
     app = build_application(settings)

@@ -46,16 +46,33 @@ class BotProcess:
         # start-up (database, sender, timers) is done before the updater's first call
         await wait_for(
             lambda: any(c.method == "deleteWebhook" for c in self.em.calls[mark:]),
-            timeout, f"bot process #{self.runs} did not start", self)
+            timeout,
+            f"bot process #{self.runs} did not start",
+            self,
+        )
 
     def _spawn(self, url: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
         with open(self.logs / f"bot{self.runs}.log", "wb") as log:
             return subprocess.Popen(
-                [sys.executable, str(BOTPROC), "--db", str(self.db), "--api", url,
-                 "--token", self.em.token, "--superuser", str(SUPERUSER),
-                 "--rate", str(self.rate)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.logs, env=env,
+                [
+                    sys.executable,
+                    str(BOTPROC),
+                    "--db",
+                    str(self.db),
+                    "--api",
+                    url,
+                    "--token",
+                    self.em.token,
+                    "--superuser",
+                    str(SUPERUSER),
+                    "--rate",
+                    str(self.rate),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.logs,
+                env=env,
             )
 
     def alive(self) -> bool:
@@ -85,15 +102,22 @@ class BotProcess:
         return "\n".join(out)
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
-                   bot: BotProcess | None = None, interval: float = 0.02) -> None:
+async def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    bot: BotProcess | None = None,
+    interval: float = 0.02,
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if bot is not None and not bot.alive():
             raise AssertionError(f"{what}: the bot process exited\n{bot.log_tail()}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout:.0f} s"
-                                 + (f"\n{bot.log_tail()}" if bot is not None else ""))
+            raise AssertionError(
+                f"{what} within {timeout:.0f} s"
+                + (f"\n{bot.log_tail()}" if bot is not None else "")
+            )
         await asyncio.sleep(interval)
 
 
@@ -114,6 +138,10 @@ def sends(em: Emulator, pick: Callable[[Sent], bool]) -> Counter[int]:
 def has_button(prefix: str) -> Callable[[Sent], bool]:
     def pick(sent: Sent) -> bool:
         markup = sent.reply_markup or {}
-        return any((b.get("callback_data") or "").startswith(prefix)
-                   for row in markup.get("inline_keyboard", []) for b in row)
+        return any(
+            (b.get("callback_data") or "").startswith(prefix)
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+        )
+
     return pick

@@ -32,8 +32,9 @@ async def _world(em: Emulator, db: Path, users: list[dict[str, Any]]) -> Any:
     await services.tower.import_tree(tree(4))
     root = await services.tower.org_by_code("d")
     async with services.db.transaction() as tx:
-        await register_people(tx, users, root.id, tg_lang="zh",
-                              real_name=lambda u: f"{u['first_name']}全名")
+        await register_people(
+            tx, users, root.id, tg_lang="zh", real_name=lambda u: f"{u['first_name']}全名"
+        )
     return services
 
 
@@ -74,10 +75,15 @@ async def test_kill_9_between_reject_commit_and_reason_prompt(tmp_path: Path) ->
         em.inject("sendMessage", chat_id=boss["id"], error="timeout", times=1)
         mark = len(em.calls)
         _press(em, boss, listing, f"hrs:no:{entry}:0")
-        await wait_for(lambda: any(c.method == "sendMessage" for c in em.calls[mark:]), 60,
-                       "the direct reason question", bot)
+        await wait_for(
+            lambda: any(c.method == "sendMessage" for c in em.calls[mark:]),
+            60,
+            "the direct reason question",
+            bot,
+        )
         assert sql(db, "SELECT name FROM flows WHERE user_id = ?", (boss["id"],)) == [
-            ("hours_reason",)]  # committed
+            ("hours_reason",)
+        ]  # committed
         bot.kill()
         prompt = has_button(f"hrs:nr:{entry}")
         assert not _to(em, boss, prompt)
@@ -90,15 +96,27 @@ async def test_kill_9_between_reject_commit_and_reason_prompt(tmp_path: Path) ->
         # owner told once, and no flow or stand-in is left behind
         em.text(boss, None, "照片不清楚")
         told = "照片不清楚"
-        await wait_for(lambda: sql(db, "SELECT status FROM hour_entries WHERE id = ?", (entry,))
-                       == [("rejected",)], 60, "the entry rejected", bot)
-        await wait_for(lambda: any(told in (s.text or "") for s in _to(em, member)), 60,
-                       "the owner told", bot)
+        await wait_for(
+            lambda: (
+                sql(db, "SELECT status FROM hour_entries WHERE id = ?", (entry,)) == [("rejected",)]
+            ),
+            60,
+            "the entry rejected",
+            bot,
+        )
+        await wait_for(
+            lambda: any(told in (s.text or "") for s in _to(em, member)), 60, "the owner told", bot
+        )
         assert sql(db, "SELECT status, reason FROM hour_entries WHERE id = ?", (entry,)) == [
-            ("rejected", told)]
+            ("rejected", told)
+        ]
         assert sql(db, "SELECT COUNT(*) FROM flows WHERE user_id = ?", (boss["id"],)) == [(0,)]
-        await wait_for(lambda: sql(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-                       == [(0,)], 30, "nothing left to send (sends recorded)", bot)
+        await wait_for(
+            lambda: sql(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == [(0,)],
+            30,
+            "nothing left to send (sends recorded)",
+            bot,
+        )
         assert sum(told in (s.text or "") for s in _to(em, member)) == 1
         assert len(_to(em, boss, prompt)) == 1
     finally:
@@ -141,8 +159,12 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
         em.inject("sendMessage", chat_id=late["id"], error="timeout", times=1)
         mark = len(em.calls)
         _press(em, late, _to(em, late, yes)[0], "forget:y")
-        await wait_for(lambda: any(c.method == "sendMessage" for c in em.calls[mark:]), 60,
-                       "the direct done reply", bot)
+        await wait_for(
+            lambda: any(c.method == "sendMessage" for c in em.calls[mark:]),
+            60,
+            "the direct done reply",
+            bot,
+        )
         assert person(late) == [] and entry(late) == []  # erased
         bot.kill()
 
@@ -153,8 +175,12 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
         em.inject("answerCallbackQuery", error="timeout", times=1)
         mark = len(em.calls)
         _press(em, early, _to(em, early, yes)[0], "forget:y")
-        await wait_for(lambda: any(c.method == "answerCallbackQuery" for c in em.calls[mark:]),
-                       60, "the press answer", bot)
+        await wait_for(
+            lambda: any(c.method == "answerCallbackQuery" for c in em.calls[mark:]),
+            60,
+            "the press answer",
+            bot,
+        )
         assert entry(early) == [] and person(early) != []  # the hooks ran, the erasure did not
         bot.kill()
         asked = len(_to(em, early, yes))
@@ -165,12 +191,20 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
         again = _to(em, early, yes)[-1]
         assert "没有完成" in (again.text or "")
         _press(em, early, again, "forget:y")
-        await wait_for(lambda: any(done in (s.text or "") for s in _to(em, early)), 60,
-                       "the deletion finished", bot)
+        await wait_for(
+            lambda: any(done in (s.text or "") for s in _to(em, early)),
+            60,
+            "the deletion finished",
+            bot,
+        )
         assert person(early) == []
         assert sum(done in (s.text or "") for s in _to(em, early)) == 1
-        await wait_for(lambda: sql(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-                       == [(0,)], 30, "nothing left to send", bot)
+        await wait_for(
+            lambda: sql(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == [(0,)],
+            30,
+            "nothing left to send",
+            bot,
+        )
         # `late` was erased before the kill: no stand-in, no second "done"; asking again is
         # answered truthfully (nothing is stored), and no cell names either account
         assert [s for s in _to(em, late) if "没有完成" in (s.text or "")] == []
@@ -182,8 +216,11 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
         await wait_for(lambda: len(em.callback_answers) > answers, 30, "the answer (late)", bot)
         assert "没有需要删除" in (em.callback_answers[answers].get("text") or "")
         for user in (early, late):
-            assert sql(db, "SELECT COUNT(*) FROM outbox WHERE chat_id = ? OR user_id = ?",
-                       (user["id"], user["id"])) == [(0,)]
+            assert sql(
+                db,
+                "SELECT COUNT(*) FROM outbox WHERE chat_id = ? OR user_id = ?",
+                (user["id"], user["id"]),
+            ) == [(0,)]
     finally:
         bot.kill()
         await em.close()

@@ -41,8 +41,9 @@ async def test_kill_9_between_activity_commit_and_card_reply(tmp_path: Path) -> 
         try:
             shape = tree(4)
             await services.tower.import_tree(shape)
-            groups = await bind_groups(services, em, codes_of(shape)[:1],
-                                       [boss["id"], member["id"]])
+            groups = await bind_groups(
+                services, em, codes_of(shape)[:1], [boss["id"], member["id"]]
+            )
         finally:
             await services.db.close()
         group = next(iter(groups.values()))
@@ -51,8 +52,12 @@ async def test_kill_9_between_activity_commit_and_card_reply(tmp_path: Path) -> 
         em.inject("sendMessage", chat_id=group["id"], error="timeout", times=1)
         mark = len(em.calls)
         em.text(boss, group, f"/activity 植树 | {when:%Y-%m-%d %H:%M} | 2 | 5 | 雁山公园")
-        await wait_for(lambda: any(c.method == "sendMessage" for c in em.calls[mark:]), 60,
-                       "the direct card reply", bot)
+        await wait_for(
+            lambda: any(c.method == "sendMessage" for c in em.calls[mark:]),
+            60,
+            "the direct card reply",
+            bot,
+        )
         assert sql(db, "SELECT COUNT(*) FROM activities")[0][0] == 1  # committed
         bot.kill()
         card = has_button("act:1:join")
@@ -63,8 +68,12 @@ async def test_kill_9_between_activity_commit_and_card_reply(tmp_path: Path) -> 
         assert sends(em, card)[group["id"]] == 1
         stored = next(s for s in em.sent if card(s))
         # the outbox recorded the sent card as the activity's copy (the card editor needs it)
-        await wait_for(lambda: sql(db, "SELECT message_id FROM activity_cards")
-                       == [(stored.message_id,)], 10, "the card copy recorded", bot)
+        await wait_for(
+            lambda: sql(db, "SELECT message_id FROM activity_cards") == [(stored.message_id,)],
+            10,
+            "the card copy recorded",
+            bot,
+        )
         answers = len(em.callback_answers)
         em.press(member, em.message(group["id"], stored.message_id), "act:1:join")
         await wait_for(lambda: len(em.callback_answers) > answers, 30, "the press answer", bot)

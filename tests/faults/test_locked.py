@@ -46,8 +46,12 @@ class Locker:
     """Another program holding an exclusive lock until `release()` (which commits its write)."""
 
     def __init__(self, db: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", LOCKER, str(db)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "locked"
 
@@ -70,8 +74,15 @@ async def towerbot(tmp_path: Path, db: Path, *args: str, **env: str) -> tuple[in
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
     clean.update({"TOWERBOT_DB": str(db), **{f"TOWERBOT_{k.upper()}": v for k, v in env.items()}})
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=str(tmp_path), env=clean,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=str(tmp_path),
+        env=clean,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -89,12 +100,16 @@ def old_schema(db: Path) -> None:
     """A database one migration behind (as a previous release left it)."""
     conn = sqlite3.connect(str(db), isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                 " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
     files = migration_files()
     for version, name, script in files[:-1]:
-        conn.executescript(f"BEGIN;\n{script}\n;INSERT INTO schema_migrations(version, name)"
-                           f" VALUES ({version}, '{name}');\nCOMMIT;")
+        conn.executescript(
+            f"BEGIN;\n{script}\n;INSERT INTO schema_migrations(version, name)"
+            f" VALUES ({version}, '{name}');\nCOMMIT;"
+        )
     conn.close()
 
 
@@ -104,8 +119,13 @@ async def test_command_line_on_a_locked_database(tmp_path: Path) -> None:
     db, old = tmp_path / "tower.sqlite3", tmp_path / "old.sqlite3"
     services = await open_services(em, db)
     try:
-        await services.tower.import_tree({"code": "d", "name": "区团委", "children": [
-            {"code": f"d.b{i}", "name": f"团支部{i}"} for i in range(20)]})
+        await services.tower.import_tree(
+            {
+                "code": "d",
+                "name": "区团委",
+                "children": [{"code": f"d.b{i}", "name": f"团支部{i}"} for i in range(20)],
+            }
+        )
     finally:
         await services.db.close()
     old_schema(old)
@@ -120,8 +140,10 @@ async def test_command_line_on_a_locked_database(tmp_path: Path) -> None:
             towerbot(tmp_path, old, "db", "upgrade"),
             towerbot(tmp_path, old, "status"),
         )
-        print(f"\nlocked: status -> {status[0]}, db upgrade -> {upgrade[0]}, run -> {run[0]} "
-              f"{run[2].strip()!r}, old db upgrade -> {old_upgrade[0]} {old_upgrade[2].strip()!r}")
+        print(
+            f"\nlocked: status -> {status[0]}, db upgrade -> {upgrade[0]}, run -> {run[0]} "
+            f"{run[2].strip()!r}, old db upgrade -> {old_upgrade[0]} {old_upgrade[2].strip()!r}"
+        )
         # reading needs no write lock in WAL mode
         assert status[0] == 0 and "Traceback" not in status[2], status
         assert json.loads(status[1])["schema_version"] == latest
@@ -164,8 +186,12 @@ async def test_running_bot_write_while_locked(tmp_path: Path) -> None:
         async def say(text: str, timeout: float = 60) -> str:
             mark = len(em.messages_to(root["id"]))
             em.text(boss, root, text)
-            await wait_for(lambda: len(em.messages_to(root["id"])) > mark, timeout,
-                           f"an answer to {text!r}", bot)
+            await wait_for(
+                lambda: len(em.messages_to(root["id"])) > mark,
+                timeout,
+                f"an answer to {text!r}",
+                bot,
+            )
             return em.messages_to(root["id"])[mark].text or ""
 
         assert "区团委" in await say("/org")  # the boss is known: the next command only writes

@@ -40,11 +40,17 @@ async def test_api_unreachable_for_30_seconds(tmp_path: Path) -> None:
         secretaries: set[int] = set()
         services = await open_services(em, db)
         try:
-            shape = {"code": "d", "name": "区团委", "children": [
-                {"code": f"d.b{i}", "name": f"团支部{i}"} for i in range(branches - 1)]}
+            shape = {
+                "code": "d",
+                "name": "区团委",
+                "children": [
+                    {"code": f"d.b{i}", "name": f"团支部{i}"} for i in range(branches - 1)
+                ],
+            }
             await services.tower.import_tree(shape)
-            groups = await bind_groups(services, em, [n["code"] for n in [shape, *shape["children"]]],
-                                       [boss["id"]])
+            groups = await bind_groups(
+                services, em, [n["code"] for n in [shape, *shape["children"]]], [boss["id"]]
+            )
             root = await services.tower.org_by_code("d")
             now = services.clock.time()
             # report-back reminders that come due in the middle of the outage (~20-25 s on)
@@ -55,15 +61,35 @@ async def test_api_unreachable_for_30_seconds(tmp_path: Path) -> None:
                     em.started.add(person["id"])
                     secretaries.add(person["id"])
                     await user_repo.upsert_user(
-                        tx, user_id=person["id"], first_name=person["first_name"], username=None,
-                        tg_lang="zh-hans", started=True, now=now)
-                    await user_repo.set_role(tx, org_id=org.id, user_id=person["id"],
-                                             role="secretary", by=SUPERUSER, now=now)
+                        tx,
+                        user_id=person["id"],
+                        first_name=person["first_name"],
+                        username=None,
+                        tg_lang="zh-hans",
+                        started=True,
+                        now=now,
+                    )
+                    await user_repo.set_role(
+                        tx,
+                        org_id=org.id,
+                        user_id=person["id"],
+                        role="secretary",
+                        by=SUPERUSER,
+                        now=now,
+                    )
                     campaign = await campaign_repo.insert(
-                        tx, org_id=root.id, title=f"述职{i}", due_at=now + 7 * 86400,
-                        scope="children", created_by=SUPERUSER, now=now, owing=[org.id])
-                    await services.reminders.add(tx, "campaign", campaign.id, "before:604800",
-                                                 now + 20 + i * 0.5)
+                        tx,
+                        org_id=root.id,
+                        title=f"述职{i}",
+                        due_at=now + 7 * 86400,
+                        scope="children",
+                        created_by=SUPERUSER,
+                        now=now,
+                        owing=[org.id],
+                    )
+                    await services.reminders.add(
+                        tx, "campaign", campaign.id, "before:604800", now + 20 + i * 0.5
+                    )
         finally:
             await services.db.close()
         chat_ids = {g["id"] for g in groups.values()}
@@ -91,27 +117,36 @@ async def test_api_unreachable_for_30_seconds(tmp_path: Path) -> None:
         await asyncio.sleep(max(0.0, down_at + OUTAGE - time.time()))
         assert bot.alive()
         failed_attempts = sql(db, "SELECT COUNT(*) FROM outbox WHERE attempts > 0")[0][0]
-        fired = sql(db, "SELECT COUNT(*) FROM reminders WHERE status = 'done' AND fired_at > ?",
-                    (down_at,))[0][0]
+        fired = sql(
+            db, "SELECT COUNT(*) FROM reminders WHERE status = 'done' AND fired_at > ?", (down_at,)
+        )[0][0]
         assert await em.serve(port=port) == url
         up_at = time.time()
-        print(f"\noutage {up_at - down_at:.1f} s: {copies_before}/{branches} copies before it, "
-              f"{failed_attempts} outbox rows failed at least once, {fired} reminders fired "
-              f"during it, {len(em.pending_updates)} updates waiting")
+        print(
+            f"\noutage {up_at - down_at:.1f} s: {copies_before}/{branches} copies before it, "
+            f"{failed_attempts} outbox rows failed at least once, {fired} reminders fired "
+            f"during it, {len(em.pending_updates)} updates waiting"
+        )
         assert failed_attempts > 0, "sending really failed during the outage"
 
         # --- recovery -----------------------------------------------------------------------
         def caught_up() -> bool:
             answered = {s.chat_id for s in em.sent if s.method == "sendMessage"}
             texts = {s.text for s in em.sent if s.method == "sendMessage"}
-            return (set(sends(em, copy)) >= chat_ids
-                    and all(p["id"] in answered for p in people)
-                    and secretaries <= answered
-                    and all(f"OUTAGE-OUTBOX-{i}" in texts for i in range(outbox_rows)))
+            return (
+                set(sends(em, copy)) >= chat_ids
+                and all(p["id"] in answered for p in people)
+                and secretaries <= answered
+                and all(f"OUTAGE-OUTBOX-{i}" in texts for i in range(outbox_rows))
+            )
 
         await wait_for(caught_up, 120, "caught up after the outage", bot, interval=0.1)
-        await wait_for(lambda: not sql(db, "SELECT 1 FROM outbox WHERE status <> 'sent'"), 60,
-                       "outbox all sent", bot)
+        await wait_for(
+            lambda: not sql(db, "SELECT 1 FROM outbox WHERE status <> 'sent'"),
+            60,
+            "outbox all sent",
+            bot,
+        )
         print(f"caught up {time.time() - up_at:.1f} s after the API came back")
         duplicates = sum(n - 1 for n in sends(em, copy).values())
         outboxed = sends(em, lambda s: (s.text or "").startswith("OUTAGE-OUTBOX-"))
@@ -119,9 +154,9 @@ async def test_api_unreachable_for_30_seconds(tmp_path: Path) -> None:
         duplicates += sum(n - 1 for n in sends(em, lambda s: s.chat_id in secretaries).values())
         print(f"duplicates {duplicates}")
         assert duplicates <= 64
-        assert sql(db, "SELECT status, COUNT(*) FROM reminders WHERE kind = 'campaign'"
-                   " GROUP BY status") == [
-            ("done", reminders)]
+        assert sql(
+            db, "SELECT status, COUNT(*) FROM reminders WHERE kind = 'campaign' GROUP BY status"
+        ) == [("done", reminders)]
         await wait_for(lambda: not em.pending_updates, 30, "every update acknowledged", bot)
         assert bot.alive()
     finally:

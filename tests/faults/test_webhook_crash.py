@@ -39,21 +39,35 @@ class WebhookBot(BotProcess):
         mark = len(self.em.calls)
         assert self.em.base_url
         self.proc = self._spawn(self.em.base_url)
-        await wait_for(lambda: any(c.method == "setWebhook" for c in self.em.calls[mark:]),
-                       timeout, f"bot process #{self.runs} did not set its webhook", self)
+        await wait_for(
+            lambda: any(c.method == "setWebhook" for c in self.em.calls[mark:]),
+            timeout,
+            f"bot process #{self.runs} did not set its webhook",
+            self,
+        )
 
     def _spawn(self, url: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
         env.update(
-            PYTHONPATH=str(ROOT), TOWERBOT_TOKEN=self.em.token, TOWERBOT_DB=str(self.db),
-            TOWERBOT_API_BASE_URL=url.rstrip("/") + "/bot", TOWERBOT_SUPERUSERS=str(SUPERUSER),
-            TOWERBOT_FLOOD_LIMIT="10000", TOWERBOT_WEBHOOK_URL=self.url,
-            TOWERBOT_WEBHOOK_LISTEN="127.0.0.1", TOWERBOT_WEBHOOK_PORT=str(self.port),
+            PYTHONPATH=str(ROOT),
+            TOWERBOT_TOKEN=self.em.token,
+            TOWERBOT_DB=str(self.db),
+            TOWERBOT_API_BASE_URL=url.rstrip("/") + "/bot",
+            TOWERBOT_SUPERUSERS=str(SUPERUSER),
+            TOWERBOT_FLOOD_LIMIT="10000",
+            TOWERBOT_WEBHOOK_URL=self.url,
+            TOWERBOT_WEBHOOK_LISTEN="127.0.0.1",
+            TOWERBOT_WEBHOOK_PORT=str(self.port),
             TOWERBOT_WEBHOOK_SECRET=SECRET,
         )
         with open(self.logs / f"bot{self.runs}.log", "wb") as log:
-            return subprocess.Popen([sys.executable, "-m", "bot", "run"], stdout=log,
-                                    stderr=subprocess.STDOUT, cwd=self.logs, env=env)
+            return subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.logs,
+                env=env,
+            )
 
 
 def replied(em: Emulator, users: list[dict]) -> set[int]:
@@ -75,20 +89,29 @@ async def test_kill_9_after_the_200_loses_no_update(tmp_path: Path) -> None:
         em.inject("sendMessage", error="timeout", times=None)
         ids = [em.text(u, None, "/start")["update_id"] for u in users]
         await wait_for(lambda: not em.pending_updates, 30, "all updates accepted", bot)
-        accepted = sql(db, "SELECT update_id FROM inbox WHERE handled_at IS NULL"
-                           " ORDER BY update_id")
+        accepted = sql(
+            db, "SELECT update_id FROM inbox WHERE handled_at IS NULL ORDER BY update_id"
+        )
         bot.kill()
-        assert [i for i, in accepted] == ids, "each update committed, none handled yet"
+        assert [i for (i,) in accepted] == ids, "each update committed, none handled yet"
         assert {status for _, status in em.webhook_attempts} == {200}
         assert replied(em, users) == set()
         print(f"\nkill -9 with {len(accepted)} updates answered 200 and not yet handled")
 
         em.faults.clear()
         await bot.start()  # Telegram has nothing left to send: only the inbox knows
-        await wait_for(lambda: replied(em, users) == {u["id"] for u in users}, 60,
-                       "every accepted update answered after the restart", bot)
-        await wait_for(lambda: sql(db, "SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL")
-                       == [(0,)], 30, "inbox drained", bot)
+        await wait_for(
+            lambda: replied(em, users) == {u["id"] for u in users},
+            60,
+            "every accepted update answered after the restart",
+            bot,
+        )
+        await wait_for(
+            lambda: sql(db, "SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL") == [(0,)],
+            30,
+            "inbox drained",
+            bot,
+        )
         assert all(len(em.messages_to(u)) == 1 for u in users)
 
         bot.stop()  # SIGTERM: a clean stop
@@ -123,8 +146,12 @@ async def test_restart_handles_rows_left_in_the_inbox_in_order(tmp_path: Path) -
         await wait_for(lambda: len(em.messages_to(user)) == 3, 60, "three answers", bot)
         texts = [m.text or "" for m in em.messages_to(user)]
         assert texts[0] != texts[1] == texts[2], texts  # welcome first, as sent
-        await wait_for(lambda: sql(db, "SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL")
-                       == [(0,)], 30, "inbox drained", bot)
+        await wait_for(
+            lambda: sql(db, "SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL") == [(0,)],
+            30,
+            "inbox drained",
+            bot,
+        )
     finally:
         bot.kill()
         await em.close()

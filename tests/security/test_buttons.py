@@ -69,13 +69,18 @@ Builder = Callable[[Harness, dict[str, Any]], Awaitable[Case]]
 
 # --- helpers -----------------------------------------------------------------------------------
 
+
 def forge(tb: Harness, chat_id: int, *data: str) -> dict[str, Any]:
     """A message 'from the bot' in `chat_id` carrying buttons with `data` (the bot never sent it)."""
     em = tb.em
-    markup = {"inline_keyboard": [[{"text": f"b{i}", "callback_data": d}]
-                                  for i, d in enumerate(data)]}
-    return em._store_message(em.chats[chat_id], em.bot_user,  # a test-side forgery
-                             {"text": "copy", "reply_markup": markup})
+    markup = {
+        "inline_keyboard": [[{"text": f"b{i}", "callback_data": d}] for i, d in enumerate(data)]
+    }
+    return em._store_message(
+        em.chats[chat_id],
+        em.bot_user,  # a test-side forgery
+        {"text": "copy", "reply_markup": markup},
+    )
 
 
 def stored(tb: Harness, sent: Any) -> dict[str, Any]:
@@ -95,8 +100,12 @@ def with_button(tb: Harness, chat_id: int, prefix: str) -> Any:
 
 def button_data(sent: Any, prefix: str) -> str:
     rows = sent.reply_markup["inline_keyboard"]
-    return next(b["callback_data"] for row in rows for b in row
-                if b.get("callback_data", "").startswith(prefix))
+    return next(
+        b["callback_data"]
+        for row in rows
+        for b in row
+        if b.get("callback_data", "").startswith(prefix)
+    )
 
 
 def at(seconds_ahead: float) -> str:
@@ -106,17 +115,26 @@ def at(seconds_ahead: float) -> str:
 
 def malformed(data: str) -> list[str]:
     """Broken variants of valid data: truncated, extra field, huge, non-ASCII digits, empty."""
-    out = [data[:-1], data[: len(data) // 2], data + ":1", data + "\n", "", ":" + data,
-           re.sub(r"[0-9]+", "9" * 30, data), data.translate(str.maketrans("0123456789",
-                                                                          "٠١٢٣٤٥٦٧٨٩")),
-           data.replace(":", ": "), data.upper()]
+    out = [
+        data[:-1],
+        data[: len(data) // 2],
+        data + ":1",
+        data + "\n",
+        "",
+        ":" + data,
+        re.sub(r"[0-9]+", "9" * 30, data),
+        data.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+        data.replace(":", ": "),
+        data.upper(),
+    ]
     return [d for d in dict.fromkeys(out) if d != data]
 
 
 async def entry_of(tb: Harness, user: User, description: str) -> int:
     row = await tb.db.fetchone(
         "SELECT id FROM hour_entries WHERE user_id = ? AND description = ?",
-        (user["id"], description))
+        (user["id"], description),
+    )
     return int(row[0])
 
 
@@ -126,6 +144,7 @@ async def org_id(tb: Harness, code: str) -> int:
 
 
 # --- the rows: one builder per callback prefix --------------------------------------------------
+
 
 async def reg_picker(tb: Harness, w: dict[str, Any]) -> tuple[User, Any]:
     """A newcomer at the org step of /register, and the picker they were sent."""
@@ -142,28 +161,38 @@ async def row_reg_org(tb: Harness, w: dict[str, Any]) -> Case:
     user, picker = await reg_picker(tb, w)
     data = reg_data("org", await org_id(tb, "yanshan.dabu"))
     return Case(
-        stored(tb, picker), data, user, home=user["id"],
+        stored(tb, picker),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, picker), w["member_a"], data),
-                    (forge(tb, w["member_a"]["id"], data), w["member_a"], data)],  # not registering
-        wrong_step=[(forge(tb, user["id"], reg_data("org", NOWHERE)), user,
-                     reg_data("org", NOWHERE)),
-                    (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data)])
+        other_user=[
+            (stored(tb, picker), w["member_a"], data),
+            (forge(tb, w["member_a"]["id"], data), w["member_a"], data),
+        ],  # not registering
+        wrong_step=[
+            (forge(tb, user["id"], reg_data("org", NOWHERE)), user, reg_data("org", NOWHERE)),
+            (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data),
+        ],
+    )
 
 
 async def row_reg_pick(tb: Harness, w: dict[str, Any]) -> Case:
     user, picker = await reg_picker(tb, w)
     data = button_data(picker, "reg:pick:")
     return Case(
-        stored(tb, picker), data, user, home=user["id"],
+        stored(tb, picker),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
         other_user=[(stored(tb, picker), w["member_a"], data)],
-        wrong_step=[(forge(tb, user["id"], reg_data("pick", NOWHERE)), user,
-                     reg_data("pick", NOWHERE)),
-                    (forge(tb, user["id"], reg_data("consent", True)), user,
-                     reg_data("consent", True)),
-                    (forge(tb, user["id"], reg_data("confirm", True)), user,
-                     reg_data("confirm", True))])
+        wrong_step=[
+            (forge(tb, user["id"], reg_data("pick", NOWHERE)), user, reg_data("pick", NOWHERE)),
+            (forge(tb, user["id"], reg_data("consent", True)), user, reg_data("consent", True)),
+            (forge(tb, user["id"], reg_data("confirm", True)), user, reg_data("confirm", True)),
+        ],
+    )
 
 
 async def at_consent(tb: Harness, name: str) -> tuple[User, Any]:
@@ -180,13 +209,18 @@ async def row_reg_consent(tb: Harness, w: dict[str, Any]) -> Case:
     data = reg_data("consent", True)
     picker_user, _ = await reg_picker(tb, w)
     return Case(
-        stored(tb, consent), data, user, home=user["id"],
+        stored(tb, consent),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
         other_user=[(stored(tb, consent), w["member_a"], data)],
-        wrong_step=[(forge(tb, user["id"], reg_data("confirm", True)), user,
-                     reg_data("confirm", True)),
-                    (forge(tb, user["id"], reg_data("pick", 1)), user, reg_data("pick", 1)),
-                    (forge(tb, picker_user["id"], data), picker_user, data)])
+        wrong_step=[
+            (forge(tb, user["id"], reg_data("confirm", True)), user, reg_data("confirm", True)),
+            (forge(tb, user["id"], reg_data("pick", 1)), user, reg_data("pick", 1)),
+            (forge(tb, picker_user["id"], data), picker_user, data),
+        ],
+    )
 
 
 async def row_reg_confirm(tb: Harness, w: dict[str, Any]) -> Case:
@@ -195,12 +229,17 @@ async def row_reg_confirm(tb: Harness, w: dict[str, Any]) -> Case:
     user, consent = await at_consent(tb, "确认者")
     data = reg_data("confirm", False)
     return Case(
-        stored(tb, consent), data, user, home=user["id"],
+        stored(tb, consent),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
         other_user=[(stored(tb, consent), w["member_a"], data)],
-        wrong_step=[(forge(tb, user["id"], reg_data("confirm", True)), user,
-                     reg_data("confirm", True)),
-                    (forge(tb, w["member_a"]["id"], data), w["member_a"], data)])
+        wrong_step=[
+            (forge(tb, user["id"], reg_data("confirm", True)), user, reg_data("confirm", True)),
+            (forge(tb, w["member_a"]["id"], data), w["member_a"], data),
+        ],
+    )
 
 
 async def row_forget(tb: Harness, w: dict[str, Any]) -> Case:
@@ -211,11 +250,15 @@ async def row_forget(tb: Harness, w: dict[str, Any]) -> Case:
     outsider = w["outsider"]
     await tb.send(outsider, None, "/start")
     return Case(
-        stored(tb, question), data, user, home=user["id"],
+        stored(tb, question),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
         other_user=[(stored(tb, question), w["member_b"], data)],
         # nothing to forget any more (never registered, or already forgotten)
-        wrong_step=[(forge(tb, outsider["id"], data), outsider, data)])
+        wrong_step=[(forge(tb, outsider["id"], data), outsider, data)],
+    )
 
 
 async def row_hours_dup(tb: Harness, w: dict[str, Any]) -> Case:
@@ -226,12 +269,23 @@ async def row_hours_dup(tb: Harness, w: dict[str, Any]) -> Case:
     data = button_data(question, "hrs:dup:")
     draft = int(data.split(":")[2])
     return Case(
-        stored(tb, question), data, user, home=user["id"],
+        stored(tb, question),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_b"]["id"], data), user, data)],
-        other_user=[(stored(tb, question), w["sec_a"], data),
-                    (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data)],  # not their draft
-        wrong_step=[(forge(tb, user["id"], hours_data(HoursButton("dup", draft + 1, yes=True))),
-                     user, hours_data(HoursButton("dup", draft + 1, yes=True)))])
+        other_user=[
+            (stored(tb, question), w["sec_a"], data),
+            (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data),
+        ],  # not their draft
+        wrong_step=[
+            (
+                forge(tb, user["id"], hours_data(HoursButton("dup", draft + 1, yes=True))),
+                user,
+                hours_data(HoursButton("dup", draft + 1, yes=True)),
+            )
+        ],
+    )
 
 
 async def row_hours_my(tb: Harness, w: dict[str, Any]) -> Case:
@@ -242,13 +296,25 @@ async def row_hours_my(tb: Harness, w: dict[str, Any]) -> Case:
     page = with_button(tb, user["id"], "hrs:my:")
     data = hours_data(HoursButton("my", 1))
     return Case(
-        stored(tb, page), data, user, home=user["id"],
+        stored(tb, page),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
         other_user=[(stored(tb, page), w["member_b"], data)],
-        wrong_step=[(forge(tb, user["id"], hours_data(HoursButton("my", 2))), user,
-                     hours_data(HoursButton("my", 2))),
-                    (forge(tb, user["id"], hours_data(HoursButton("my", NOWHERE))), user,
-                     hours_data(HoursButton("my", NOWHERE)))])
+        wrong_step=[
+            (
+                forge(tb, user["id"], hours_data(HoursButton("my", 2))),
+                user,
+                hours_data(HoursButton("my", 2)),
+            ),
+            (
+                forge(tb, user["id"], hours_data(HoursButton("my", NOWHERE))),
+                user,
+                hours_data(HoursButton("my", NOWHERE)),
+            ),
+        ],
+    )
 
 
 async def listing_case(tb: Harness, w: dict[str, Any], verb: str) -> Case:
@@ -262,8 +328,11 @@ async def listing_case(tb: Harness, w: dict[str, Any], verb: str) -> Case:
         done = await entry_of(tb, ma, "环境整治")
         listing = (await tb.send(w["boss"], None, "/pending"))[0]
         await tb.press(w["boss"], listing, hours_data(HoursButton("ok", done, scope=0)))
-        w["entries"] = (await entry_of(tb, ma, "七彩四点半"), done,
-                        await entry_of(tb, sec, "自己的"))
+        w["entries"] = (
+            await entry_of(tb, ma, "七彩四点半"),
+            done,
+            await entry_of(tb, sec, "自己的"),
+        )
     entry, done, own = w["entries"]
     await tb.send(w["outsider"], None, "/start")  # a first contact is recorded: not the press's
     dabu = await org_id(tb, "yanshan.dabu")
@@ -276,15 +345,25 @@ async def listing_case(tb: Harness, w: dict[str, Any], verb: str) -> Case:
     elsewhere = hours_data(HoursButton(verb, entry, scope=await org_id(tb, "yanshan.jiedao")))  # type: ignore[arg-type]
     ghost = hours_data(HoursButton(verb, NOWHERE, scope=dabu))  # type: ignore[arg-type]
     return Case(
-        stored(tb, listing), data, sec, home=chat_a["id"],
-        other_chat=[(forge(tb, w["chat_b"]["id"], data), sec, data),
-                    (forge(tb, sec["id"], data), sec, data),
-                    (forge(tb, chat_a["id"], elsewhere), sec, elsewhere)],
-        other_user=[(stored(tb, listing), ma, data),  # her own entry
-                    (stored(tb, listing), w["outsider"], data),
-                    (forge(tb, sec["id"], mine), sec, mine)],  # the secretary's own entry
-        wrong_step=[(forge(tb, chat_a["id"], stale), sec, stale),  # decided already
-                    (forge(tb, chat_a["id"], ghost), sec, ghost)])
+        stored(tb, listing),
+        data,
+        sec,
+        home=chat_a["id"],
+        other_chat=[
+            (forge(tb, w["chat_b"]["id"], data), sec, data),
+            (forge(tb, sec["id"], data), sec, data),
+            (forge(tb, chat_a["id"], elsewhere), sec, elsewhere),
+        ],
+        other_user=[
+            (stored(tb, listing), ma, data),  # her own entry
+            (stored(tb, listing), w["outsider"], data),
+            (forge(tb, sec["id"], mine), sec, mine),
+        ],  # the secretary's own entry
+        wrong_step=[
+            (forge(tb, chat_a["id"], stale), sec, stale),  # decided already
+            (forge(tb, chat_a["id"], ghost), sec, ghost),
+        ],
+    )
 
 
 async def row_hours_ok(tb: Harness, w: dict[str, Any]) -> Case:
@@ -305,20 +384,29 @@ async def row_hours_nr(tb: Harness, w: dict[str, Any]) -> Case:
     data = hours_data(HoursButton("nr", entry))
     other = hours_data(HoursButton("nr", done))
     return Case(
-        stored(tb, prompt), data, boss, home=boss["id"],
+        stored(tb, prompt),
+        data,
+        boss,
+        home=boss["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), boss, data)],
-        other_user=[(stored(tb, prompt), w["sec_a"], data),
-                    (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data)],  # not asked
-        wrong_step=[(forge(tb, boss["id"], other), boss, other)])
+        other_user=[
+            (stored(tb, prompt), w["sec_a"], data),
+            (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data),
+        ],  # not asked
+        wrong_step=[(forge(tb, boss["id"], other), boss, other)],
+    )
 
 
 async def activity_card(tb: Harness, w: dict[str, Any]) -> tuple[int, Any]:
     if "card" not in w:
-        sent = await tb.send(w["sec_a"], w["chat_a"], f"/activity 义诊 | {at(2 * 86400)} | 2 | 5 | 村委")
+        sent = await tb.send(
+            w["sec_a"], w["chat_a"], f"/activity 义诊 | {at(2 * 86400)} | 2 | 5 | 村委"
+        )
         card = next(s for s in sent if "act:" in str(s.reply_markup or ""))
         row = await tb.db.fetchone("SELECT MAX(id) FROM activities")
-        gone = await tb.send(w["sec_a"], w["chat_a"],
-                             f"/activity 取消的 | {at(2 * 86400)} | 2 | 5 | 村委")
+        gone = await tb.send(
+            w["sec_a"], w["chat_a"], f"/activity 取消的 | {at(2 * 86400)} | 2 | 5 | 村委"
+        )
         assert gone
         off = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
         await tb.send(w["sec_a"], w["chat_a"], f"/activity cancel {off}")
@@ -334,14 +422,26 @@ async def row_act_join(tb: Harness, w: dict[str, Any]) -> Case:
     mine = w["member_b"]
     cancelled = act_callbacks.build(off, "join")
     return Case(
-        stored(tb, card), data, mine, home=w["chat_a"]["id"],
+        stored(tb, card),
+        data,
+        mine,
+        home=w["chat_a"]["id"],
         other_chat=[(forge(tb, w["chat_b"]["id"], data), mine, data)],
         other_user=[(forge(tb, w["sec_a"]["id"], data), mine, data)],  # someone's private copy
-        wrong_step=[(forge(tb, mine["id"], cancelled), mine, cancelled),
-                    (forge(tb, w["chat_a"]["id"], act_callbacks.build(NOWHERE, "join")), mine,
-                     act_callbacks.build(NOWHERE, "join")),
-                    (forge(tb, mine["id"], act_callbacks.build(NOWHERE, "join")), mine,
-                     act_callbacks.build(NOWHERE, "join"))])
+        wrong_step=[
+            (forge(tb, mine["id"], cancelled), mine, cancelled),
+            (
+                forge(tb, w["chat_a"]["id"], act_callbacks.build(NOWHERE, "join")),
+                mine,
+                act_callbacks.build(NOWHERE, "join"),
+            ),
+            (
+                forge(tb, mine["id"], act_callbacks.build(NOWHERE, "join")),
+                mine,
+                act_callbacks.build(NOWHERE, "join"),
+            ),
+        ],
+    )
 
 
 async def row_act_leave(tb: Harness, w: dict[str, Any]) -> Case:
@@ -350,11 +450,20 @@ async def row_act_leave(tb: Harness, w: dict[str, Any]) -> Case:
     ma = w["member_a"]
     await tb.press(w["sec_a"], card, act_callbacks.build(act_id, "join"))
     return Case(
-        stored(tb, card), data, w["sec_a"], home=w["chat_a"]["id"],
+        stored(tb, card),
+        data,
+        w["sec_a"],
+        home=w["chat_a"]["id"],
         other_chat=[(forge(tb, w["chat_b"]["id"], data), w["sec_a"], data)],
         other_user=[(stored(tb, card), ma, data)],  # not signed up
-        wrong_step=[(forge(tb, w["chat_a"]["id"], act_callbacks.build(w["card"][2], "leave")),
-                     w["sec_a"], act_callbacks.build(w["card"][2], "leave"))])
+        wrong_step=[
+            (
+                forge(tb, w["chat_a"]["id"], act_callbacks.build(w["card"][2], "leave")),
+                w["sec_a"],
+                act_callbacks.build(w["card"][2], "leave"),
+            )
+        ],
+    )
 
 
 async def row_act_in(tb: Harness, w: dict[str, Any]) -> Case:
@@ -368,13 +477,24 @@ async def row_act_in(tb: Harness, w: dict[str, Any]) -> Case:
     data = act_callbacks.build(act_id, "in")
     first_id = (await activity_card(tb, w))[0]
     return Case(
-        stored(tb, checkin), data, w["boss"], home=chat_a["id"],
-        other_chat=[(forge(tb, w["chat_b"]["id"], data), w["boss"], data),
-                    (forge(tb, w["boss"]["id"], data), w["boss"], data)],  # never private
+        stored(tb, checkin),
+        data,
+        w["boss"],
+        home=chat_a["id"],
+        other_chat=[
+            (forge(tb, w["chat_b"]["id"], data), w["boss"], data),
+            (forge(tb, w["boss"]["id"], data), w["boss"], data),
+        ],  # never private
         other_user=[(stored(tb, checkin), w["member_b"], data)],  # not signed up
-        wrong_step=[(stored(tb, checkin), w["boss"], act_callbacks.build(first_id, "in")),
-                    (forge(tb, chat_a["id"], act_callbacks.build(first_id, "in")), w["boss"],
-                     act_callbacks.build(first_id, "in"))])
+        wrong_step=[
+            (stored(tb, checkin), w["boss"], act_callbacks.build(first_id, "in")),
+            (
+                forge(tb, chat_a["id"], act_callbacks.build(first_id, "in")),
+                w["boss"],
+                act_callbacks.build(first_id, "in"),
+            ),
+        ],
+    )
 
 
 async def row_ann_ack(tb: Harness, w: dict[str, Any]) -> Case:
@@ -386,12 +506,23 @@ async def row_ann_ack(tb: Harness, w: dict[str, Any]) -> Case:
     stranger = tb.em.add_user("陌生人")  # can see a public group's buttons, is not in it
     await tb.send(stranger, None, "/start")  # a first contact is recorded: not the press's
     return Case(
-        stored(tb, copy), data, w["member_a"], home=w["chat_a"]["id"],
-        other_chat=[(forge(tb, w["chat_b"]["id"], data), w["member_b"], data),
-                    (forge(tb, w["member_a"]["id"], data), w["member_a"], data)],
+        stored(tb, copy),
+        data,
+        w["member_a"],
+        home=w["chat_a"]["id"],
+        other_chat=[
+            (forge(tb, w["chat_b"]["id"], data), w["member_b"], data),
+            (forge(tb, w["member_a"]["id"], data), w["member_a"], data),
+        ],
         other_user=[(stored(tb, copy), stranger, data)],
-        wrong_step=[(forge(tb, w["chat_a"]["id"], ack_data(ann_id + 1)), w["member_a"],
-                     ack_data(ann_id + 1))])
+        wrong_step=[
+            (
+                forge(tb, w["chat_a"]["id"], ack_data(ann_id + 1)),
+                w["member_a"],
+                ack_data(ann_id + 1),
+            )
+        ],
+    )
 
 
 async def row_sub(tb: Harness, w: dict[str, Any]) -> Case:
@@ -406,16 +537,29 @@ async def row_sub(tb: Harness, w: dict[str, Any]) -> Case:
     campaign = int(data.split(":")[1])
     dabu, root_org = await org_id(tb, "yanshan.dabu"), await org_id(tb, "yanshan")
     return Case(
-        stored(tb, offer), data, sec, home=sec["id"],
+        stored(tb, offer),
+        data,
+        sec,
+        home=sec["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), sec, data)],
-        other_user=[(stored(tb, offer), w["member_b"], data),
-                    (forge(tb, w["member_b"]["id"], data), w["member_b"], data)],  # not theirs
-        wrong_step=[(forge(tb, sec["id"], submit_data(third, dabu)), sec,
-                     submit_data(third, dabu)),  # cancelled
-                    (forge(tb, sec["id"], submit_data(campaign, root_org)), sec,
-                     submit_data(campaign, root_org)),  # not owed by that org
-                    (forge(tb, sec["id"], submit_data(NOWHERE, dabu)), sec,
-                     submit_data(NOWHERE, dabu))])
+        other_user=[
+            (stored(tb, offer), w["member_b"], data),
+            (forge(tb, w["member_b"]["id"], data), w["member_b"], data),
+        ],  # not theirs
+        wrong_step=[
+            (
+                forge(tb, sec["id"], submit_data(third, dabu)),
+                sec,
+                submit_data(third, dabu),
+            ),  # cancelled
+            (
+                forge(tb, sec["id"], submit_data(campaign, root_org)),
+                sec,
+                submit_data(campaign, root_org),
+            ),  # not owed by that org
+            (forge(tb, sec["id"], submit_data(NOWHERE, dabu)), sec, submit_data(NOWHERE, dabu)),
+        ],
+    )
 
 
 #: prefix → (a sample of its data, built by the feature's own function; the row's builder)
@@ -434,10 +578,14 @@ async def row_guard(tb: Harness, w: dict[str, Any]) -> Case:
     data = guard_data(match.group(1))
     unknown = guard_data("A" * 22)  # well formed, but no such request
     return Case(
-        stored(tb, ask), data, guardian, home=guardian["id"],
+        stored(tb, ask),
+        data,
+        guardian,
+        home=guardian["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), guardian, data)],
         other_user=[(stored(tb, ask), minor, data)],  # the minor's own account
-        wrong_step=[(forge(tb, guardian["id"], unknown), guardian, unknown)])
+        wrong_step=[(forge(tb, guardian["id"], unknown), guardian, unknown)],
+    )
 
 
 async def row_guide(tb: Harness, w: dict[str, Any]) -> Case:
@@ -447,18 +595,27 @@ async def row_guide(tb: Harness, w: dict[str, Any]) -> Case:
     offer = with_button(tb, user["id"], "guide:")
     data = guide_data("me")
     return Case(
-        stored(tb, offer), data, user, home=user["id"],
+        stored(tb, offer),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
         other_user=[(stored(tb, offer), w["member_b"], data)],
         # an action no "what I can do" button offers (a path it may not start)
-        wrong_step=[(forge(tb, user["id"], "guide:setup"), user, "guide:setup")])
+        wrong_step=[(forge(tb, user["id"], "guide:setup"), user, "guide:setup")],
+    )
 
 
 # --- the date and time questions (bot.domain.when) and the guided /hours ----------------------
 
+
 def readings_of(sent: Any) -> list[str]:
-    return [b["callback_data"] for row in sent.reply_markup["inline_keyboard"] for b in row
-            if b.get("callback_data", "").startswith("when:")]
+    return [
+        b["callback_data"]
+        for row in sent.reply_markup["inline_keyboard"]
+        for b in row
+        if b.get("callback_data", "").startswith("when:")
+    ]
 
 
 def unoffered(data: str, offered: list[str]) -> str:
@@ -479,13 +636,23 @@ async def row_when_dl(tb: Harness, w: dict[str, Any]) -> Case:
     question = (await tb.send(boss, root, "/deadline new 年中述职 | 下周六 9点"))[-1]
     data = readings_of(question)[1]
     return Case(
-        stored(tb, question), data, boss, home=root["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), boss, data),
-                    (forge(tb, boss["id"], data), boss, data)],
-        other_user=[(stored(tb, question), w["sec_a"], data),
-                    (stored(tb, question), w["member_b"], data)],
-        wrong_step=[(stored(tb, question), boss, unoffered(data, readings_of(question))),
-                    (stored(tb, used), boss, used_data)])  # answered already
+        stored(tb, question),
+        data,
+        boss,
+        home=root["id"],
+        other_chat=[
+            (forge(tb, w["chat_a"]["id"], data), boss, data),
+            (forge(tb, boss["id"], data), boss, data),
+        ],
+        other_user=[
+            (stored(tb, question), w["sec_a"], data),
+            (stored(tb, question), w["member_b"], data),
+        ],
+        wrong_step=[
+            (stored(tb, question), boss, unoffered(data, readings_of(question))),
+            (stored(tb, used), boss, used_data),
+        ],
+    )  # answered already
 
 
 async def row_when_act(tb: Harness, w: dict[str, Any]) -> Case:
@@ -499,13 +666,23 @@ async def row_when_act(tb: Harness, w: dict[str, Any]) -> Case:
     question = (await tb.send(sec, chat_a, line.replace("义诊", "支教")))[-1]
     data = readings_of(question)[1]
     return Case(
-        stored(tb, question), data, sec, home=chat_a["id"],
-        other_chat=[(forge(tb, w["chat_b"]["id"], data), sec, data),
-                    (forge(tb, sec["id"], data), sec, data)],
-        other_user=[(stored(tb, question), w["member_a"], data),
-                    (stored(tb, question), w["boss"], data)],  # an organiser, not the sender
-        wrong_step=[(stored(tb, question), sec, unoffered(data, readings_of(question))),
-                    (stored(tb, used), sec, used_data)])  # answered already
+        stored(tb, question),
+        data,
+        sec,
+        home=chat_a["id"],
+        other_chat=[
+            (forge(tb, w["chat_b"]["id"], data), sec, data),
+            (forge(tb, sec["id"], data), sec, data),
+        ],
+        other_user=[
+            (stored(tb, question), w["member_a"], data),
+            (stored(tb, question), w["boss"], data),
+        ],  # an organiser, not the sender
+        wrong_step=[
+            (stored(tb, question), sec, unoffered(data, readings_of(question))),
+            (stored(tb, used), sec, used_data),
+        ],
+    )  # answered already
 
 
 async def row_when_actf(tb: Harness, w: dict[str, Any]) -> Case:
@@ -519,11 +696,17 @@ async def row_when_actf(tb: Harness, w: dict[str, Any]) -> Case:
     kind, reading = parse_choice_data(data)
     past = choice_data(kind, Reading(reading.day - timedelta(days=30), reading.minute))
     return Case(
-        stored(tb, question), data, sec, home=sec["id"],
+        stored(tb, question),
+        data,
+        sec,
+        home=sec["id"],
         other_chat=[(forge(tb, chat_a["id"], data), sec, data)],
-        other_user=[(stored(tb, question), w["member_a"], data),
-                    (forge(tb, w["boss"]["id"], data), w["boss"], data)],  # not in the form
-        wrong_step=[(forge(tb, sec["id"], past), sec, past)])  # in the past
+        other_user=[
+            (stored(tb, question), w["member_a"], data),
+            (forge(tb, w["boss"]["id"], data), w["boss"], data),
+        ],  # not in the form
+        wrong_step=[(forge(tb, sec["id"], past), sec, past)],
+    )  # in the past
 
 
 async def hours_form_at_day(tb: Harness, user: User) -> Any:
@@ -541,12 +724,20 @@ async def row_when_hrs(tb: Harness, w: dict[str, Any]) -> Case:
     tomorrow = choice_data("hrs", Reading(today + timedelta(days=1)))
     long_ago = choice_data("hrs", Reading(today - timedelta(days=400)))
     return Case(
-        stored(tb, question), data, user, home=user["id"],
+        stored(tb, question),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, question), w["member_b"], data),
-                    (forge(tb, w["member_b"]["id"], data), w["member_b"], data)],  # no form
-        wrong_step=[(forge(tb, user["id"], tomorrow), user, tomorrow),
-                    (forge(tb, user["id"], long_ago), user, long_ago)])
+        other_user=[
+            (stored(tb, question), w["member_b"], data),
+            (forge(tb, w["member_b"]["id"], data), w["member_b"], data),
+        ],  # no form
+        wrong_step=[
+            (forge(tb, user["id"], tomorrow), user, tomorrow),
+            (forge(tb, user["id"], long_ago), user, long_ago),
+        ],
+    )
 
 
 async def row_hours_form(tb: Harness, w: dict[str, Any]) -> Case:
@@ -559,14 +750,18 @@ async def row_hours_form(tb: Harness, w: dict[str, Any]) -> Case:
     other = w["member_b"]
     await hours_form_at_day(tb, other)  # at the day step: nothing to confirm
     return Case(
-        stored(tb, confirm), data, user, home=user["id"],
+        stored(tb, confirm),
+        data,
+        user,
+        home=user["id"],
         other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, confirm), other, data),
-                    (stored(tb, confirm), w["sec_a"], data)],
-        wrong_step=[(forge(tb, user["id"], form_data("other")), user, form_data("other")),
-                    (forge(tb, other["id"], data), other, data),
-                    (forge(tb, w["sec_a"]["id"], form_data("no")), w["sec_a"],
-                     form_data("no"))])  # in no form
+        other_user=[(stored(tb, confirm), other, data), (stored(tb, confirm), w["sec_a"], data)],
+        wrong_step=[
+            (forge(tb, user["id"], form_data("other")), user, form_data("other")),
+            (forge(tb, other["id"], data), other, data),
+            (forge(tb, w["sec_a"]["id"], form_data("no")), w["sec_a"], form_data("no")),
+        ],
+    )  # in no form
 
 
 TABLE: dict[str, tuple[str, Builder]] = {
@@ -597,6 +792,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
 
 # --- the tests ---------------------------------------------------------------------------------
 
+
 def callback_patterns(app: Any) -> list[re.Pattern[str]]:
     """The pattern of every CallbackQueryHandler the application registered (catch-alls aside)."""
     found = []
@@ -612,8 +808,9 @@ async def test_table_covers_every_button_handler(tb: Harness) -> None:
     """A new CallbackQueryHandler without a row here fails this test."""
     patterns = callback_patterns(tb.app)
     assert patterns
-    uncovered = [p.pattern for p in patterns
-                 if not any(p.match(sample) for sample, _ in TABLE.values())]
+    uncovered = [
+        p.pattern for p in patterns if not any(p.match(sample) for sample, _ in TABLE.values())
+    ]
     assert uncovered == [], f"buttons without a row in TABLE: {uncovered}"
     for prefix, (sample, _) in TABLE.items():
         assert any(p.match(sample) for p in patterns), f"{prefix}: no handler takes {sample!r}"
@@ -643,8 +840,11 @@ async def refused(tb: Harness, message: dict[str, Any], user: User, data: str) -
     outcome = await run_through_processor(tb, update)
     await tb.drain(5)
     made = [c.method for c in em.calls[calls:] if c.method not in HARMLESS]
-    mine = [a for a in em.callback_answers[answers:]
-            if a["callback_query_id"] == update["callback_query"]["id"]]
+    mine = [
+        a
+        for a in em.callback_answers[answers:]
+        if a["callback_query_id"] == update["callback_query"]["id"]
+    ]
     problems = []
     if not outcome.startswith("refused"):
         problems.append(f"outcome {outcome}")
@@ -654,8 +854,10 @@ async def refused(tb: Harness, message: dict[str, Any], user: User, data: str) -
         problems.append(f"calls {made}")
     if dump(tb.settings.db) != before:
         problems.append("database changed")
-    if em.message(message["chat"]["id"], message["message_id"]) != message and \
-            em.message(message["chat"]["id"], message["message_id"]) is not None:
+    if (
+        em.message(message["chat"]["id"], message["message_id"]) != message
+        and em.message(message["chat"]["id"], message["message_id"]) is not None
+    ):
         problems.append("message edited")
     return "; ".join(problems) or None
 
@@ -680,12 +882,17 @@ async def test_wrong_presses_are_refused_and_change_nothing(tb: Harness, prefix:
         message = tb.em.message(message["chat"]["id"], message["message_id"]) or message
         wrong = await refused(tb, message, user, data)
         if wrong:
-            problems.append(f"{prefix} {kind}: {data!r} by {user['first_name']} in "
-                            f"{message['chat']['id']}: {wrong}")
+            problems.append(
+                f"{prefix} {kind}: {data!r} by {user['first_name']} in "
+                f"{message['chat']['id']}: {wrong}"
+            )
     assert problems == []
     # the genuine press, as meant, is not refused: the row is real
     em = tb.em
     answers = len(em.callback_answers)
     outcome = await run_through_processor(tb, em.press(case.user, case.message, case.data))
-    assert not outcome.startswith(("refused", "error")), (prefix, outcome,
-                                                           em.callback_answers[answers:])
+    assert not outcome.startswith(("refused", "error")), (
+        prefix,
+        outcome,
+        em.callback_answers[answers:],
+    )

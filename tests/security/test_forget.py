@@ -22,10 +22,20 @@ TZ = Settings().tz
 #:  the forms the stored phone may be written in). Someone else's strings are substrings of
 #: these (小明 / Ming), so "other people untouched" is checked against near misses.
 VICTIMS = [
-    ("小明🌟", "Ming_Victim42", "欧阳小明Ω", "+86 139 8765 4321",
-     ["+8613987654321", "8613987654321", "13987654321", "139 8765 4321", "139-8765-4321"]),
-    ("Zoë", "zoe_OBrien_7", "Zoë <O'Brien> & Co", "+44 7700 900123",
-     ["+447700900123", "447700900123"]),
+    (
+        "小明🌟",
+        "Ming_Victim42",
+        "欧阳小明Ω",
+        "+86 139 8765 4321",
+        ["+8613987654321", "8613987654321", "13987654321", "139 8765 4321", "139-8765-4321"],
+    ),
+    (
+        "Zoë",
+        "zoe_OBrien_7",
+        "Zoë <O'Brien> & Co",
+        "+44 7700 900123",
+        ["+447700900123", "447700900123"],
+    ),
 ]
 
 
@@ -61,8 +71,12 @@ def dump(path: Path) -> tuple[str, list[tuple[str, str, Any]]]:
     """Every cell of every table, as one text and as (table, column, value) triples."""
     conn = sqlite3.connect(path)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
         cells = []
         for table in tables:
             cur = conn.execute(f'SELECT * FROM "{table}"')
@@ -126,8 +140,16 @@ async def test_forgetme_leaves_nothing_linking_the_account(
         else:
             ask = await tb.send(v, None, f"/start guard_{token}")
             await tb.press(v, ask[0], f"guard:{token}")
-    assert len(rows(db_path, "SELECT 1 FROM guardian_consents WHERE ? IN (guardian_id,"
-                    " recorded_by)", (v["id"],))) == 2
+    assert (
+        len(
+            rows(
+                db_path,
+                "SELECT 1 FROM guardian_consents WHERE ? IN (guardian_id, recorded_by)",
+                (v["id"],),
+            )
+        )
+        == 2
+    )
 
     # hours: the victim's own (one naming them, approved; one pending) and one they approved
     own = await log(tb, v, f"3 七彩四点半 with {real}")
@@ -139,8 +161,11 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     await approve(tb, boss, rainbow)
     # an activity, an acknowledged announcement, a report-back, the coverage audit, exports
     fields = f"七彩四点半 | {when(3 * 86400)} | 2 | 5 | 大埠"
-    card = next(s for s in await tb.send(sec_a, chat_a, f"/activity {fields}")
-            if s.reply_markup and "act:" in str(s.reply_markup))
+    card = next(
+        s
+        for s in await tb.send(sec_a, chat_a, f"/activity {fields}")
+        if s.reply_markup and "act:" in str(s.reply_markup)
+    )
     act = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
     for who in (v, near):
         await tb.press(who, card, f"act:{act}:join")
@@ -160,15 +185,22 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     assert real in before_text or html.escape(real) in before_text  # the setup stored them
 
     totals = "SELECT org_id, year, quarters, entries FROM hour_totals ORDER BY org_id, year"
-    sums = ("SELECT org_id, SUM(quarters), COUNT(DISTINCT user_id) FROM hour_entries"
-            " WHERE status = 'approved' GROUP BY org_id ORDER BY org_id")
+    sums = (
+        "SELECT org_id, SUM(quarters), COUNT(DISTINCT user_id) FROM hour_entries"
+        " WHERE status = 'approved' GROUP BY org_id ORDER BY org_id"
+    )
     others = [near["id"], emoji["id"], sec_a["id"], boss["id"]]
     marks = ",".join("?" * len(others))
     kept_sql = [
         (f"SELECT * FROM people WHERE user_id IN ({marks}) ORDER BY user_id", others),
         (f"SELECT * FROM users WHERE id IN ({marks}) ORDER BY id", others),
-        ((f"SELECT id, user_id, org_id, served_on, quarters, description, status FROM"
-         f" hour_entries WHERE user_id IN ({marks}) ORDER BY id"), others),
+        (
+            (
+                f"SELECT id, user_id, org_id, served_on, quarters, description, status FROM"
+                f" hour_entries WHERE user_id IN ({marks}) ORDER BY id"
+            ),
+            others,
+        ),
         (f"SELECT * FROM activity_signups WHERE user_id IN ({marks}) ORDER BY user_id", others),
         (f"SELECT * FROM roles WHERE user_id IN ({marks}) ORDER BY user_id", others),
     ]
@@ -189,8 +221,11 @@ async def test_forgetme_leaves_nothing_linking_the_account(
         assert s not in text, s
     assert [c for c in cells if c[2] == uid] == []  # as an integer, in any column
     wal = Path(f"{db_path}-wal")
-    blobs = {"db": db_path.read_bytes(), "backup": backup.read_bytes(),
-             "wal": wal.read_bytes() if wal.exists() else b""}
+    blobs = {
+        "db": db_path.read_bytes(),
+        "backup": backup.read_bytes(),
+        "wal": wal.read_bytes() if wal.exists() else b"",
+    }
     binary = {uid.to_bytes(6, "big"), uid.to_bytes(8, "big"), varint(uid)}
     for name, blob in blobs.items():
         for s in strings:
@@ -216,7 +251,9 @@ async def test_forgetme_leaves_nothing_linking_the_account(
 
     # the next message stores the id alone; re-registering does not bring the hours back
     await tb.send(v, None, "/start")
-    assert rows(db_path, "SELECT first_name, username FROM users WHERE id = ?", (uid,)) == [("", None)]
+    assert rows(db_path, "SELECT first_name, username FROM users WHERE id = ?", (uid,)) == [
+        ("", None)
+    ]
     await register_with_phone(tb, v, real, phone_shared, "yanshan.dabu")
     assert rows(db_path, "SELECT COUNT(*) FROM hour_entries WHERE user_id = ?", (uid,)) == [(0,)]
     assert (await tb.services.hours.summary(uid)).approved == 0
@@ -228,8 +265,11 @@ async def test_forgetting_twice_and_strangers(tb: Harness) -> None:
     t = await build_tower(tb)
     stranger = t["outsider"]
     await tb.send(stranger, None, "/start")
-    assert (await tb.db.fetchone("SELECT first_name, username FROM users WHERE id = ?",
-                                 (stranger["id"],)))["first_name"] == ""
+    assert (
+        await tb.db.fetchone(
+            "SELECT first_name, username FROM users WHERE id = ?", (stranger["id"],)
+        )
+    )["first_name"] == ""
     for _ in range(2):
         ask = await tb.send(stranger, None, "/forgetme")
         done = await tb.press(stranger, ask[0], "forget:y")

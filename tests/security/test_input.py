@@ -28,11 +28,48 @@ from bot.settings import Settings
 from bot.texts import t
 from tests.conftest import Harness
 
-FOREIGN = ["²", "³", "½", "٣", "۳", "३", "৩", "๓", "①", "⑩", "𝟑", "𝟘", "Ⅻ", "三", "¹", "᠓",
-           "߃", "𝍩"]
-INVISIBLE = ["\u200b", "\u200c", "\u200d", "\ufeff", "\u202a", "\u202b", "\u202c", "\u202d",
-             "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u00ad", "\u200e", "\u200f",
-             "\u061c", "\u2060", "\u180e", "\U000e0041"]
+FOREIGN = [
+    "²",
+    "³",
+    "½",
+    "٣",
+    "۳",
+    "३",
+    "৩",
+    "๓",
+    "①",
+    "⑩",
+    "𝟑",
+    "𝟘",
+    "Ⅻ",
+    "三",
+    "¹",
+    "᠓",
+    "߃",
+    "𝍩",
+]
+INVISIBLE = [
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\ufeff",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u00ad",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\u2060",
+    "\u180e",
+    "\U000e0041",
+]
 CONTROL = ["\x07", "\x1b", "\x00", "\x7f", "\x85", "\x9b", "\u2028", "\u2029"]
 LONG = ["9" * 5000 + "x", "x" * 20000, "<" * 8000, "&" * 4096, "长" * 6000, "🙂" * 3000]
 MARK = {
@@ -46,15 +83,22 @@ INTERNAL = {"zh": t("zh", "err_internal"), "en": t("en", "err_internal")}
 def when(days: int) -> str:
     tz = Settings().tz
     return datetime.fromtimestamp(datetime.now(tz).timestamp() + days * 86400, tz).strftime(
-        "%Y-%m-%d %H:%M")
+        "%Y-%m-%d %H:%M"
+    )
 
 
 async def dump(tb: Harness) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (sorted), to show a refused input changed nothing."""
-    tables = [r[0] for r in await tb.db.fetchall(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    return {name: sorted(map(tuple, await tb.db.fetchall(f'SELECT * FROM "{name}"')), key=repr)
-            for name in tables}
+    tables = [
+        r[0]
+        for r in await tb.db.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {
+        name: sorted(map(tuple, await tb.db.fetchall(f'SELECT * FROM "{name}"')), key=repr)
+        for name in tables
+    }
 
 
 async def refused(tb: Harness, user: dict, chat: dict | None, text: str, lang: str) -> str:
@@ -102,6 +146,7 @@ def chat_of(tower: dict[str, Any], who: str, command: str) -> dict | None:
 
 # --- numbers ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_foreign_digits_are_refused_everywhere(tb: Harness, tower: dict, lang: str) -> None:
     await speaking(tb, tower, lang)
@@ -118,9 +163,12 @@ async def test_foreign_digits_are_refused_everywhere(tb: Harness, tower: dict, l
 
 async def test_full_width_digits_read_as_ascii(tb: Harness, tower: dict) -> None:
     ma = tower["member_a"]
-    yesterday = (date.today().toordinal() - 1)
-    day = date.fromordinal(yesterday).isoformat().translate(
-        {ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    yesterday = date.today().toordinal() - 1
+    day = (
+        date.fromordinal(yesterday)
+        .isoformat()
+        .translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    )
     await tb.send(ma, None, f"/hours ２．５ {day} 全角")
     row = await tb.db.fetchone("SELECT quarters, served_on, description FROM hour_entries")
     assert tuple(row) == (10, date.fromordinal(yesterday).isoformat(), "全角")
@@ -133,8 +181,11 @@ async def test_full_width_digits_read_as_ascii(tb: Harness, tower: dict) -> None
 
 def test_every_unicode_number_character() -> None:
     """Each of Python's digits/numerics: ASCII and full-width pass, every other one is refused."""
-    numeric = [chr(i) for i in range(sys.maxunicode + 1)
-               if chr(i).isnumeric() or unicodedata.category(chr(i)) in ("Nd", "Nl", "No")]
+    numeric = [
+        chr(i)
+        for i in range(sys.maxunicode + 1)
+        if chr(i).isnumeric() or unicodedata.category(chr(i)) in ("Nd", "Nl", "No")
+    ]
     assert len(numeric) > 1800
     for ch in numeric:
         if "0" <= ch <= "9":
@@ -150,6 +201,7 @@ def test_every_unicode_number_character() -> None:
 
 
 # --- invisible and control characters --------------------------------------------------------
+
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_invisible_and_control_characters_in_names_and_titles(
@@ -188,6 +240,7 @@ def test_any_format_character_is_refused(head: str, cf: str, tail: str) -> None:
 
 # --- echoes and lengths ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_echoed_input_is_an_excerpt(tb: Harness, tower: dict, lang: str) -> None:
     await speaking(tb, tower, lang)
@@ -196,8 +249,9 @@ async def test_echoed_input_is_an_excerpt(tb: Harness, tower: dict, lang: str) -
         for user, chat, command in (
             (ma, None, f"/hours {junk} 服务"),
             # (/hours alone starts the guided entry now: a refused one-liner stands in for it)
-            (ma, None, f"/hours 1 {junk[:3]}-1-1 服务") if junk[0] == "9" else
-            (ma, None, "/hours 0 服务"),
+            (ma, None, f"/hours 1 {junk[:3]}-1-1 服务")
+            if junk[0] == "9"
+            else (ma, None, "/hours 0 服务"),
             (boss, root, f"/deadline status {junk}"),
             (boss, root, f"/deadline new 述职 | {junk}"),
             (boss, root, f"/org add {junk} 新组织"),
@@ -212,11 +266,13 @@ async def test_echoed_input_is_an_excerpt(tb: Harness, tower: dict, lang: str) -
 @settings(max_examples=300, deadline=None)
 @given(st.text(min_size=0, max_size=5000))
 def test_no_refusal_outgrows_a_message(text: str) -> None:
-    for parse in (lambda: hours.parse_hours(text, date(2026, 3, 15)),
-                  lambda: campaigns.parse_new(text, Settings().tz, 0),
-                  lambda: campaigns.parse_id(text),
-                  lambda: validate.org_code(text),
-                  lambda: validate.clean_text(text, max_len=50, field="name")):
+    for parse in (
+        lambda: hours.parse_hours(text, date(2026, 3, 15)),
+        lambda: campaigns.parse_new(text, Settings().tz, 0),
+        lambda: campaigns.parse_id(text),
+        lambda: validate.org_code(text),
+        lambda: validate.clean_text(text, max_len=50, field="name"),
+    ):
         try:
             parse()
         except Refusal as exc:
@@ -237,7 +293,9 @@ async def test_lengths_count_what_was_typed(tb: Harness, tower: dict) -> None:
     state = await tb.services.people.registration(newcomer["id"])
     assert state.real_name == "<&" * 25
     await tb.send(boss, root, "/org add yanshan.amp " + "&" * 100)
-    assert (await tb.db.fetchone("SELECT name FROM orgs WHERE code = 'yanshan.amp'"))[0] == "&" * 100
+    assert (await tb.db.fetchone("SELECT name FROM orgs WHERE code = 'yanshan.amp'"))[
+        0
+    ] == "&" * 100
     await tb.send(boss, root, f"/deadline new {'<' * 100} | {when(30)}")
     assert (await tb.db.fetchone("SELECT title FROM campaigns"))[0] == "<" * 100
     answer = await refused(tb, boss, root, "/announce " + "<" * 3501, "zh")
@@ -248,6 +306,7 @@ async def test_lengths_count_what_was_typed(tb: Harness, tower: dict) -> None:
 
 # --- activities: helpers ready, wiring after the activities package lands --------------------
 
+
 async def test_activity_inputs_follow_the_same_rules(tb: Harness, tower: dict) -> None:
     tb.em.limits = False
     sec_a, chat_a = tower["sec_a"], tower["chat_a"]
@@ -255,10 +314,12 @@ async def test_activity_inputs_follow_the_same_rules(tb: Harness, tower: dict) -
         [(f"/activity 清扫 | {when(7)[:-1]}{d} | 2 | 10 | 村委", "digits") for d in FOREIGN]
         + [(f"/activity 清扫 | {when(7)} | {d} | 10 | 村委", "digits") for d in FOREIGN]
         + [(f"/activity 清扫 | {when(7)} | 2 | 1{d} | 村委", "digits") for d in FOREIGN]
-        + [(f"/activity 清扫 | {when(7)} | 2 | 10 | 村委 | 25.1{d},110.3", "digits")
-           for d in FOREIGN]
-        + [(f"/close {d}", "digits") for d in FOREIGN] + [(f"/checkin {d}", "digits")
-                                                       for d in FOREIGN]
+        + [
+            (f"/activity 清扫 | {when(7)} | 2 | 10 | 村委 | 25.1{d},110.3", "digits")
+            for d in FOREIGN
+        ]
+        + [(f"/close {d}", "digits") for d in FOREIGN]
+        + [(f"/checkin {d}", "digits") for d in FOREIGN]
         + [(f"/activity 清{c}扫 | {when(7)} | 2 | 10 | 村委", "invisible") for c in INVISIBLE]
         + [(f"/activity 清扫 | {when(7)} | 2 | 10 | 村{c}委", "invisible") for c in INVISIBLE]
     ):

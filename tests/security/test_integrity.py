@@ -49,10 +49,18 @@ async def bound_org(tb: Harness, chat_id: int) -> int | None:
 
 # --- 2. /bind and /unbind need someone who administers the chat --------------------------------
 
-@pytest.mark.parametrize("status, allowed", [
-    ("member", False), ("restricted", False), ("left", False), ("kicked", False),
-    ("administrator", True), ("creator", True),
-])
+
+@pytest.mark.parametrize(
+    "status, allowed",
+    [
+        ("member", False),
+        ("restricted", False),
+        ("left", False),
+        ("kicked", False),
+        ("administrator", True),
+        ("creator", True),
+    ],
+)
 async def test_bind_needs_chat_admin(tb: Harness, w: dict, status: str, allowed: bool) -> None:
     group = w["group"]
     before = dump(tb.settings.db)
@@ -93,8 +101,9 @@ async def test_unbind_needs_chat_admin(tb: Harness, w: dict) -> None:
 
 @pytest.mark.parametrize("sender", ["anonymous admin", "channel"])
 @pytest.mark.parametrize("command", ["/bind yanshan.x", "/unbind"])
-async def test_hidden_senders_are_told_to_show_themselves(tb: Harness, w: dict, sender: str,
-                                                          command: str) -> None:
+async def test_hidden_senders_are_told_to_show_themselves(
+    tb: Harness, w: dict, sender: str, command: str
+) -> None:
     em = tb.em
     chat = em.chats[w["group"]["id"] if command.startswith("/bind") else w["chat_a"]["id"]]
     if sender == "anonymous admin":
@@ -102,8 +111,9 @@ async def test_hidden_senders_are_told_to_show_themselves(tb: Harness, w: dict, 
     else:
         who, as_chat = CHANNEL_BOT, {"id": -1001234567890, "type": "channel", "title": "频道"}
     before = dump(tb.settings.db)
-    msg = em._store_message(chat, who, {"text": command, "entities": auto_entities(command)},
-                            sender_chat=as_chat)
+    msg = em._store_message(
+        chat, who, {"text": command, "entities": auto_entities(command)}, sender_chat=as_chat
+    )
     sent = await tb.deliver(em._emit("message", msg))
     text = " ".join(s.text or "" for s in sent)
     assert "匿名" in text, text
@@ -111,6 +121,7 @@ async def test_hidden_senders_are_told_to_show_themselves(tb: Harness, w: dict, 
 
 
 # --- 6. nobody credits themselves ----------------------------------------------------------------
+
 
 async def test_organiser_does_not_approve_own_attendance(tb: Harness, w: dict) -> None:
     from datetime import datetime
@@ -130,19 +141,29 @@ async def test_organiser_does_not_approve_own_attendance(tb: Harness, w: dict) -
         await tb.press(user, checkin, f"act:{act_id}:in")
     closed = " ".join(s.text or "" for s in await tb.send(sec, chat_a, f"/close {act_id}"))
     assert "待审核" in closed
-    rows = {r["user_id"]: (r["status"], r["decided_by"]) for r in await tb.db.fetchall(
-        "SELECT user_id, status, decided_by FROM hour_entries WHERE source = ?",
-        (f"activity:{act_id}",))}
+    rows = {
+        r["user_id"]: (r["status"], r["decided_by"])
+        for r in await tb.db.fetchall(
+            "SELECT user_id, status, decided_by FROM hour_entries WHERE source = ?",
+            (f"activity:{act_id}",),
+        )
+    }
     assert rows == {ma["id"]: ("approved", sec["id"]), sec["id"]: ("pending", None)}
     listing = (await tb.send(sec, None, "/pending"))[0]
     assert "清扫" not in (listing.text or "")  # not offered to themselves
-    entry = int((await tb.db.fetchone(
-        "SELECT id FROM hour_entries WHERE user_id = ? AND source = ?",
-        (sec["id"], f"activity:{act_id}")))[0])
+    entry = int(
+        (
+            await tb.db.fetchone(
+                "SELECT id FROM hour_entries WHERE user_id = ? AND source = ?",
+                (sec["id"], f"activity:{act_id}"),
+            )
+        )[0]
+    )
     other = (await tb.send(w["staff"], None, "/pending"))[0]
     await tb.press(w["staff"], other, f"hrs:ok:{entry}:0")
-    status = await tb.db.fetchone("SELECT status, decided_by FROM hour_entries WHERE id = ?",
-                                  (entry,))
+    status = await tb.db.fetchone(
+        "SELECT status, decided_by FROM hour_entries WHERE id = ?", (entry,)
+    )
     assert (status[0], status[1]) == ("approved", w["staff"]["id"])
 
 
@@ -164,6 +185,7 @@ async def test_nobody_changes_their_own_role(tb: Harness, w: dict, how: str, wor
 
 # --- 7. roles go to the right person -------------------------------------------------------------
 
+
 async def rename(tb: Harness, user: dict, username: str | None, chat: dict) -> dict:
     """The user takes a new username, and the bot sees it (they write in `chat`)."""
     tb.em.users[user["id"]]["username"] = username
@@ -178,16 +200,19 @@ async def role_of(tb: Harness, user_id: int) -> str | None:
 
 
 @pytest.mark.parametrize("name", ["@tom_b", "@TOM_B", "@Tom_B", "@tom_B"])
-async def test_username_in_any_case_finds_the_registered_holder(tb: Harness, w: dict,
-                                                                name: str) -> None:
+async def test_username_in_any_case_finds_the_registered_holder(
+    tb: Harness, w: dict, name: str
+) -> None:
     sent = await tb.send(w["boss"], w["chat_b"], f"/role secretary {name}")
     assert "书记" in sent[0].text and await role_of(tb, w["member_b"]["id"]) == "secretary"
 
 
-@pytest.mark.parametrize("name", ["@nobody_here", "@xy", "@名字啊啊", "@tom_b!", "@", "@@tom_b",
-                                  "@" + "a" * 40])
-async def test_unknown_or_malformed_usernames_ask_for_a_reply(tb: Harness, w: dict,
-                                                              name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["@nobody_here", "@xy", "@名字啊啊", "@tom_b!", "@", "@@tom_b", "@" + "a" * 40]
+)
+async def test_unknown_or_malformed_usernames_ask_for_a_reply(
+    tb: Harness, w: dict, name: str
+) -> None:
     before = dump(tb.settings.db)
     sent = await tb.send(w["boss"], w["chat_b"], f"/role secretary {name}")
     assert "回复" in sent[0].text, sent[0].text

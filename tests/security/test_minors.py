@@ -33,7 +33,8 @@ async def begin_minor(tb: Harness, minor: dict, code: str = "yanshan.dabu") -> s
 
 async def consents(tb: Harness) -> list[dict]:
     rows = await tb.db.fetchall(
-        "SELECT minor_id, org_id, method, guardian_id, recorded_by FROM guardian_consents")
+        "SELECT minor_id, org_id, method, guardian_id, recorded_by FROM guardian_consents"
+    )
     return [dict(r) for r in rows]
 
 
@@ -91,8 +92,15 @@ async def test_guardian_link_happy_path(tower: dict, tb: Harness) -> None:
     done = await tb.press(parent, ask[0], f"guard:{token}")
     assert any("已记录" in (s.text or "") for s in done if s.chat_id == parent["id"])
     dabu = (await tb.db.fetchone("SELECT id FROM orgs WHERE code = 'yanshan.dabu'"))["id"]
-    assert await consents(tb) == [{"minor_id": minor["id"], "org_id": dabu, "method": "telegram",
-                                   "guardian_id": parent["id"], "recorded_by": None}]
+    assert await consents(tb) == [
+        {
+            "minor_id": minor["id"],
+            "org_id": dabu,
+            "method": "telegram",
+            "guardian_id": parent["id"],
+            "recorded_by": None,
+        }
+    ]
     assert await tb.drain()
     assert "监护人已同意" in tb.last_text(minor["id"])
     await finish(tb, minor)
@@ -112,8 +120,9 @@ async def test_own_account_and_second_use_are_refused(tower: dict, tb: Harness) 
     ask = await tb.send(parent, None, f"/start guard_{token}")
     await tb.press(parent, ask[0], f"guard:{token}")
     # the outbox may deliver the minor's "go on" message meanwhile: read the answer to `other`
-    second = [m for m in await tb.send(other, None, f"/start guard_{token}")
-              if m.chat_id == other["id"]]
+    second = [
+        m for m in await tb.send(other, None, f"/start guard_{token}") if m.chat_id == other["id"]
+    ]
     assert "已经用过" in second[0].text
     await tb.press(parent, ask[0], f"guard:{token}")  # the same button pressed again
     # its keyboard is gone, so the central button check refuses it before the consent does
@@ -143,9 +152,18 @@ async def test_an_expired_link_is_refused(clocked: tuple[Harness, FakeClock, dic
 def forgeries(token: str) -> list[str]:
     """Links a guesser or a tamperer might try."""
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
-    return [secrets.token_urlsafe(16), flipped, token[:-1], token + "A", "A" * 22, "x",
-            token.upper() if token.upper() != token else token.lower(), "../../" + token,
-            token + "'--", "%00" + token]
+    return [
+        secrets.token_urlsafe(16),
+        flipped,
+        token[:-1],
+        token + "A",
+        "A" * 22,
+        "x",
+        token.upper() if token.upper() != token else token.lower(),
+        "../../" + token,
+        token + "'--",
+        "%00" + token,
+    ]
 
 
 async def test_forged_tokens_are_refused(tower: dict, tb: Harness) -> None:
@@ -162,7 +180,9 @@ async def test_forged_tokens_are_refused(tower: dict, tb: Harness) -> None:
         assert tb.em.callback_answers[-1]["show_alert"], forged
     assert await consents(tb) == []
     assert (await tb.services.people.registration(minor["id"])).step == "guardian"
-    open_ = await tb.db.fetchone("SELECT COUNT(*) AS n FROM guardian_requests WHERE used_at IS NULL")
+    open_ = await tb.db.fetchone(
+        "SELECT COUNT(*) AS n FROM guardian_requests WHERE used_at IS NULL"
+    )
     assert open_["n"] == 1
 
 
@@ -239,8 +259,12 @@ async def test_a_minor_without_a_link_picks_the_org_first(tower: dict, tb: Harne
     minor = tb.em.add_user("小华")
     await tb.send(minor, None, "/register")
     picker = await tb.press(minor, tb.em.messages_to(minor["id"])[-1], "reg:age:y")
-    pick = next(b["callback_data"] for row in picker[-1].reply_markup["inline_keyboard"]
-                for b in row if b["callback_data"].startswith("reg:pick:"))
+    pick = next(
+        b["callback_data"]
+        for row in picker[-1].reply_markup["inline_keyboard"]
+        for b in row
+        if b["callback_data"].startswith("reg:pick:")
+    )
     link = await tb.press(minor, picker[-1], pick)
     assert "start=guard_" in link[-1].text
     state = await tb.services.people.registration(minor["id"])

@@ -37,10 +37,15 @@ async def test_exports_and_role_changes_are_logged_for_staff(tb: Harness) -> Non
     said = tb.em.text(t["member_a"], chat_a, "hi")["message"]
     await tb.send(boss, chat_a, "/role staff", reply_to=said)
     await tb.send(t["member_b"], None, "/mydata")
-    rows = await tb.db.fetchall("SELECT actor_id, action, detail, target_id FROM audit_log"
-                                " ORDER BY id")
+    rows = await tb.db.fetchall(
+        "SELECT actor_id, action, detail, target_id FROM audit_log ORDER BY id"
+    )
     assert [(r["action"], r["detail"]) for r in rows][-4:] == [
-        ("export", "members"), ("export", "hours"), ("role", "staff"), ("mydata", "json")]
+        ("export", "members"),
+        ("export", "hours"),
+        ("role", "staff"),
+        ("mydata", "json"),
+    ]
     await tb.drain()
 
     async def ask(user: dict, chat: dict | None, text: str) -> str:

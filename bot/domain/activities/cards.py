@@ -26,22 +26,38 @@ def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
         status = t(lang, "act_card_closed")
     elif now >= a.starts_at:
         status = t(lang, "act_card_started")
-    return t(lang, "act_card", id=a.id, title=a.title, when=fmt_when(a.starts_at, tz, lang, today=local(now, tz).date()),
-             place=a.place, hours=fmt_hours(a.quarters), org=a.org_name or "",
-             count=count_line(a, lang), status=status)
+    return t(
+        lang,
+        "act_card",
+        id=a.id,
+        title=a.title,
+        when=fmt_when(a.starts_at, tz, lang, today=local(now, tz).date()),
+        place=a.place,
+        hours=fmt_hours(a.quarters),
+        org=a.org_name or "",
+        count=count_line(a, lang),
+        status=status,
+    )
 
 
 def card_markup(a: Activity, lang: str, now: float) -> dict[str, Any] | None:
     """Bot API reply_markup of a card: Sign up / Cancel while sign-up is open."""
     if a.status != "open" or now >= a.starts_at:
         return None
-    return {"inline_keyboard": [[
-        {"text": t(lang, "act_btn_join"), "callback_data": callbacks.build(a.id, "join")},
-        {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")},
-    ]]}
+    return {
+        "inline_keyboard": [
+            [
+                {"text": t(lang, "act_btn_join"), "callback_data": callbacks.build(a.id, "join")},
+                {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")},
+            ]
+        ]
+    }
 
 
 def checkin_markup(a: Activity, lang: str) -> dict[str, Any]:
     """Bot API reply_markup of the check-in message: one Check in button."""
-    return {"inline_keyboard": [[
-        {"text": t(lang, "act_btn_checkin"), "callback_data": callbacks.build(a.id, "in")}]]}
+    return {
+        "inline_keyboard": [
+            [{"text": t(lang, "act_btn_checkin"), "callback_data": callbacks.build(a.id, "in")}]
+        ]
+    }

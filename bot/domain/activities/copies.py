@@ -51,8 +51,11 @@ class CardCopies:
         found: list[tuple[int, int]] = []
         gone: list[int] = []
         for activity_id in activity_ids:
-            cards = [c for c in await repo.cards_of(db.reader, [activity_id])
-                     if c.message_id is None and c.outbox_id is not None]
+            cards = [
+                c
+                for c in await repo.cards_of(db.reader, [activity_id])
+                if c.message_id is None and c.outbox_id is not None
+            ]
             if not cards:
                 continue
             items = {i.id: i for i in await self.outbox.by_ref(f"act:{activity_id}")}
@@ -87,5 +90,7 @@ class CardCopies:
 
     async def behind(self, activity: Activity, done: set[int]) -> bool:
         """Is any copy of `activity` (other than the card ids in `done`) older than `activity`?"""
-        return any(c.id not in done and c.shown_version < activity.version
-                   for c in await repo.cards_of(self.db.reader, [activity.id]))
+        return any(
+            c.id not in done and c.shown_version < activity.version
+            for c in await repo.cards_of(self.db.reader, [activity.id])
+        )

@@ -43,8 +43,15 @@ class FormSteps:
     def examples(self) -> dict[str, str]:
         raise NotImplementedError
 
-    async def create(self, user_id: int, chat_id: int, data: ActivityInput, lang: str, *,
-                     origin_by_outbox: bool = False) -> Created:
+    async def create(
+        self,
+        user_id: int,
+        chat_id: int,
+        data: ActivityInput,
+        lang: str,
+        *,
+        origin_by_outbox: bool = False,
+    ) -> Created:
         raise NotImplementedError
 
     async def form_begin(self, user_id: int, chat_id: int, lang: str) -> FormState:
@@ -53,8 +60,9 @@ class FormSteps:
         state = FormState(chat_id=chat_id, org_id=org.id)
         async with self.db.transaction() as tx:
             await user_repo.set_flow(tx, user_id, FORM, state.model_dump(), self.clock.time())
-            await self.outbox.add(tx, user_id, t(lang, "act_form_title", org=org.name),
-                                  ref="act:form")
+            await self.outbox.add(
+                tx, user_id, t(lang, "act_form_title", org=org.name), ref="act:form"
+            )
         return state
 
     async def form_state(self, user_id: int) -> FormState | None:
@@ -64,9 +72,14 @@ class FormSteps:
             return None
         return FormState.model_validate(flow.state)
 
-    async def form_answer(self, user_id: int, text: str | None,
-                          location: tuple[float, float] | None, lang: str,
-                          chosen: Reading | None = None) -> tuple[FormState, Created | None]:
+    async def form_answer(
+        self,
+        user_id: int,
+        text: str | None,
+        location: tuple[float, float] | None,
+        lang: str,
+        chosen: Reading | None = None,
+    ) -> tuple[FormState, Created | None]:
         """One answer to the form's current step (`chosen`: a start time pressed); the last one
         creates the activity."""
         state = await self.form_state(user_id)
@@ -93,9 +106,16 @@ class FormSteps:
                 lat, lon = parse_coords(text, ex)
             assert state.title and state.starts_at and state.quarters and state.capacity
             assert state.place
-            data = ActivityInput(title=state.title, starts_at=state.starts_at,
-                                 quarters=state.quarters, capacity=state.capacity,
-                                 place=state.place, lat=lat, lon=lon, cascade=state.cascade)
+            data = ActivityInput(
+                title=state.title,
+                starts_at=state.starts_at,
+                quarters=state.quarters,
+                capacity=state.capacity,
+                place=state.place,
+                lat=lat,
+                lon=lon,
+                cascade=state.cascade,
+            )
             created = await self.create(user_id, state.chat_id, data, lang, origin_by_outbox=True)
             async with self.db.transaction() as tx:
                 await user_repo.clear_flow(tx, user_id)

@@ -31,15 +31,15 @@ class JoinBatcher:
 
     MAX_BATCH = 500
 
-    def __init__(self, db: Database,
-                 decide: Callable[[Conn, list[Press]], Awaitable[None]]) -> None:
+    def __init__(
+        self, db: Database, decide: Callable[[Conn, list[Press]], Awaitable[None]]
+    ) -> None:
         self.db = db
         self.decide = decide
         self._queue: list[Press] = []
         self._worker: asyncio.Task[None] | None = None
 
-    async def submit(self, activity_id: int, user_id: int,
-                     overlaps: list[Activity]) -> JoinResult:
+    async def submit(self, activity_id: int, user_id: int, overlaps: list[Activity]) -> JoinResult:
         """Queue one press; its answer comes once its batch has committed."""
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
         self._queue.append(Press(activity_id, user_id, overlaps, future))
@@ -49,8 +49,8 @@ class JoinBatcher:
 
     async def _run(self) -> None:
         while self._queue:
-            batch = self._queue[:self.MAX_BATCH]
-            del self._queue[:self.MAX_BATCH]
+            batch = self._queue[: self.MAX_BATCH]
+            del self._queue[: self.MAX_BATCH]
             try:
                 async with self.db.transaction() as tx:
                     await self.decide(tx, batch)
@@ -58,7 +58,8 @@ class JoinBatcher:
                 for press in batch:
                     if not press.future.done():
                         press.future.set_exception(
-                            exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+                            exc if isinstance(exc, Exception) else RuntimeError("cancelled")
+                        )
                 if not isinstance(exc, Exception):
                     raise
                 continue
@@ -71,4 +72,3 @@ class JoinBatcher:
                     press.future.set_result(press.outcome)
                 else:  # pragma: no cover - decide() answers every press
                     press.future.set_exception(RuntimeError("press left undecided"))
-

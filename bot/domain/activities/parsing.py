@@ -49,6 +49,7 @@ def _norm(text: str | None) -> str:
 def _nfc(text: str | None) -> str:
     return " ".join(unicodedata.normalize("NFC", text or "").split())
 
+
 def is_skip(text: str | None) -> bool:
     """The guided form's answer for "no coordinates"."""
     return _norm(text).lower() in SKIP_WORDS
@@ -84,8 +85,13 @@ def parse_place(text: str | None, ex: dict[str, str]) -> str:
     return value
 
 
-def parse_when(text: str | None, now: float, settings: Settings, ex: dict[str, str],
-               chosen: Reading | None = None) -> float:
+def parse_when(
+    text: str | None,
+    now: float,
+    settings: Settings,
+    ex: dict[str, str],
+    chosen: Reading | None = None,
+) -> float:
     """A start time as people write it (`明天 9点`, `2026-12-20 09:00`, `Sat 3pm`) in the
     configured zone, in the future and within a year; `Choose` when it reads several ways."""
     try:
@@ -137,8 +143,9 @@ def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
     return lat, lon
 
 
-def parse_activity(text: str | None, now: float, settings: Settings,
-                   chosen: Reading | None = None) -> ActivityInput:
+def parse_activity(
+    text: str | None, now: float, settings: Settings, chosen: Reading | None = None
+) -> ActivityInput:
     """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade]'.
 
     The other fields are checked before a `Choose` about the time is raised, so the question
@@ -167,8 +174,16 @@ def parse_activity(text: str | None, now: float, settings: Settings,
             raise Refusal("err_act_extra", got=validate.excerpt(extra), **ex)
     if ask is not None:
         raise ask
-    return ActivityInput(title=title, starts_at=starts_at, quarters=quarters, capacity=capacity,
-                         place=place, lat=lat, lon=lon, cascade=cascade)
+    return ActivityInput(
+        title=title,
+        starts_at=starts_at,
+        quarters=quarters,
+        capacity=capacity,
+        place=place,
+        lat=lat,
+        lon=lon,
+        cascade=cascade,
+    )
 
 
 def parse_id(text: str | None) -> int:
@@ -211,4 +226,3 @@ def fmt_span(seconds: float, lang: str) -> str:
     if seconds >= 60:
         return t(lang, "act_span_m", n=round(seconds / 60))
     return t(lang, "act_span_s", n=seconds)
-

@@ -70,9 +70,18 @@ class FormState(BaseModel):
 class Credit(Protocol):
     """What /close needs of the hours service (bot.domain.hours.Hours.credit)."""
 
-    async def credit(self, conn: Conn, *, user_id: int, org_id: int, hours: float,
-                     served_on: str, description: str, source: str, by: int) -> int:
+    async def credit(
+        self,
+        conn: Conn,
+        *,
+        user_id: int,
+        org_id: int,
+        hours: float,
+        served_on: str,
+        description: str,
+        source: str,
+        by: int,
+    ) -> int:
         """Credit hours inside the caller's transaction (approved, unless `by` is the person
         credited: then pending); returns the entry id."""
         ...
-

@@ -64,8 +64,16 @@ LIST_LIMIT = 30
 class Activities(FormSteps, ServiceBase):
     """Services behind /activity, /activities, /checkin, /close and the card buttons."""
 
-    def __init__(self, db: Database, access: Access, outbox: Outbox, reminders: Reminders,
-                 clock: Clock, settings: Settings, hours: Credit | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        outbox: Outbox,
+        reminders: Reminders,
+        clock: Clock,
+        settings: Settings,
+        hours: Credit | None = None,
+    ) -> None:
         super().__init__(db, access, outbox, reminders, clock, settings)
         self.hours = hours
         self.cards = CardCopies(db, outbox)  # the gateway's card editor listens here
@@ -80,8 +88,9 @@ class Activities(FormSteps, ServiceBase):
     def when(self, ts: float, lang: str | None = None) -> str:
         """A time as people read it ('12月8日（周二）18:00' / 'Tue 8 Dec, 18:00')."""
         tz = self.settings.tz
-        return fmt_when(ts, tz, lang or self.settings.language,
-                        today=local(self.clock.time(), tz).date())
+        return fmt_when(
+            ts, tz, lang or self.settings.language, today=local(self.clock.time(), tz).date()
+        )
 
     def examples(self) -> dict[str, str]:
         """Values for the examples in usage texts."""
@@ -138,22 +147,39 @@ class Activities(FormSteps, ServiceBase):
         """Bot API reply_markup of the check-in message."""
         return card_view.checkin_markup(a, lang)
 
-
-    async def record_card(self, activity_id: int, chat_id: int, message_id: int,
-                          version: int, kind: str = "card", guard_id: int | None = None) -> None:
+    async def record_card(
+        self,
+        activity_id: int,
+        chat_id: int,
+        message_id: int,
+        version: int,
+        kind: str = "card",
+        guard_id: int | None = None,
+    ) -> None:
         """A card (or check-in) sent as a direct reply: remember it, drop its outbox stand-in."""
         async with self.db.transaction() as tx:
             if guard_id is not None and not await self.outbox.settle(tx, guard_id):
-                log.warning("activity %s: %s went out twice (outbox copy %s was first)",
-                            activity_id, kind, guard_id)
+                log.warning(
+                    "activity %s: %s went out twice (outbox copy %s was first)",
+                    activity_id,
+                    kind,
+                    guard_id,
+                )
                 return  # the card row stays linked to the outbox copy, which resolves
-            await repo.add_card(tx, activity_id=activity_id, chat_id=chat_id, kind=kind,
-                                message_id=message_id, shown_version=version)
+            await repo.add_card(
+                tx,
+                activity_id=activity_id,
+                chat_id=chat_id,
+                kind=kind,
+                message_id=message_id,
+                shown_version=version,
+            )
         if kind == "card":
             self.cards.mark(activity_id)  # a press may have come in between
 
-    async def verify_button(self, activity_id: int, chat_id: int, message_id: int | None,
-                            kind: str) -> None:
+    async def verify_button(
+        self, activity_id: int, chat_id: int, message_id: int | None, kind: str
+    ) -> None:
         """In a group, a button counts only on a message recorded for that very activity.
 
         Private copies (deep links) carry only the card's buttons, and the handler has made
@@ -171,8 +197,15 @@ class Activities(FormSteps, ServiceBase):
             raise Refusal("err_act_bad_button")
 
     # --- creating ----------------------------------------------------------------------------
-    async def create(self, user_id: int, chat_id: int, data: ActivityInput, lang: str, *,
-                     origin_by_outbox: bool = False) -> Created:
+    async def create(
+        self,
+        user_id: int,
+        chat_id: int,
+        data: ActivityInput,
+        lang: str,
+        *,
+        origin_by_outbox: bool = False,
+    ) -> Created:
         """Store the activity, schedule its reminders, queue cascade copies (and, for the guided
         form, the origin chat's card) through the outbox."""
         org = await self.chat_org(chat_id)
@@ -182,9 +215,20 @@ class Activities(FormSteps, ServiceBase):
             raise Refusal("err_act_past", got=self.when(data.starts_at), **self.examples())
         async with self.db.transaction() as tx:
             activity_id = await repo.insert(
-                tx, org_id=org.id, title=data.title, place=data.place, starts_at=data.starts_at,
-                quarters=data.quarters, capacity=data.capacity, lat=data.lat, lon=data.lon,
-                radius_m=RADIUS_M, lang=lang, created_by=user_id, now=now)
+                tx,
+                org_id=org.id,
+                title=data.title,
+                place=data.place,
+                starts_at=data.starts_at,
+                quarters=data.quarters,
+                capacity=data.capacity,
+                lat=data.lat,
+                lon=data.lon,
+                radius_m=RADIUS_M,
+                lang=lang,
+                created_by=user_id,
+                now=now,
+            )
             activity = await repo.get(tx, activity_id)
             assert activity is not None
             for span in self.settings.activity_reminders:
@@ -198,32 +242,56 @@ class Activities(FormSteps, ServiceBase):
             for target in targets:
                 await self._queue_card(tx, activity, target)
             # the card the handler replies with: a crash or a 429 before it goes loses nothing
-            guard_id = None if origin_by_outbox else await self._queue_card(
-                tx, activity, chat_id, guard=True)
-        return Created(activity=activity, copies=len(targets) - int(origin_by_outbox),
-                       guard_id=guard_id)
+            guard_id = (
+                None
+                if origin_by_outbox
+                else await self._queue_card(tx, activity, chat_id, guard=True)
+            )
+        return Created(
+            activity=activity, copies=len(targets) - int(origin_by_outbox), guard_id=guard_id
+        )
 
-    async def _queue_card(self, tx: Conn, activity: Activity, chat_id: int, *,
-                          kind: str = "card", text: str | None = None,
-                          markup: dict[str, Any] | None = None, guard: bool = False) -> int | None:
+    async def _queue_card(
+        self,
+        tx: Conn,
+        activity: Activity,
+        chat_id: int,
+        *,
+        kind: str = "card",
+        text: str | None = None,
+        markup: dict[str, Any] | None = None,
+        guard: bool = False,
+    ) -> int | None:
         """Queue a card (or check-in) copy and record it, linked to its outbox row."""
         # a card is a live control with buttons: folding it into a digest would break it
         queue = self.outbox.guard if guard else partial(self.outbox.add, urgent=True)
         outbox_id = await queue(
-            tx, chat_id, text or self.card_text(activity),
-            reply_markup=markup or self.card_markup(activity), ref=f"act:{activity.id}",
-            dedupe_key=None if guard else f"act:{activity.id}:{kind}:{chat_id}")
+            tx,
+            chat_id,
+            text or self.card_text(activity),
+            reply_markup=markup or self.card_markup(activity),
+            ref=f"act:{activity.id}",
+            dedupe_key=None if guard else f"act:{activity.id}:{kind}:{chat_id}",
+        )
         if outbox_id is not None:
-            await repo.add_card(tx, activity_id=activity.id, chat_id=chat_id, kind=kind,
-                                outbox_id=outbox_id, shown_version=activity.version)
+            await repo.add_card(
+                tx,
+                activity_id=activity.id,
+                chat_id=chat_id,
+                kind=kind,
+                outbox_id=outbox_id,
+                shown_version=activity.version,
+            )
         return outbox_id
 
     # --- signing up --------------------------------------------------------------------------
-    async def join(self, user_id: int, activity_id: int, chat_id: int = 0,
-                   message_id: int | None = None) -> JoinResult:
+    async def join(
+        self, user_id: int, activity_id: int, chat_id: int = 0, message_id: int | None = None
+    ) -> JoinResult:
         """Take a place (or a waitlist position); a repeated press changes nothing."""
         registered, card_activity, card_kind = await repo.press_context(
-            self.db.reader, user_id, chat_id, message_id or 0)
+            self.db.reader, user_id, chat_id, message_id or 0
+        )
         if chat_id < 0 and (card_activity != activity_id or card_kind != "card"):
             await self.verify_button(activity_id, chat_id, message_id, "card")
         if not registered:
@@ -256,35 +324,53 @@ class Activities(FormSteps, ServiceBase):
                 press.outcome = refusal
                 continue
             status: Literal["confirmed", "waiting"] = (
-                "confirmed" if activity.confirmed < activity.capacity else "waiting")
+                "confirmed" if activity.confirmed < activity.capacity else "waiting"
+            )
             seq = activity.next_seq + 1
             if not await repo.claim(tx, activity.id, press.user_id, status, seq, now):
                 existing = await repo.signup_of(tx, activity.id, press.user_id)
                 assert existing is not None
                 waiting = existing.status == "waiting"
-                position = (await repo.waiting_position(tx, activity.id, existing.seq)
-                            if waiting else 0)
+                position = (
+                    await repo.waiting_position(tx, activity.id, existing.seq) if waiting else 0
+                )
                 press.outcome = JoinResult(
                     kind="already_waiting" if waiting else "already_confirmed",
-                    activity=activity, position=position)
+                    activity=activity,
+                    position=position,
+                )
                 continue
-            activity = activity.model_copy(update={
-                "confirmed": activity.confirmed + int(status == "confirmed"),
-                "waiting": activity.waiting + int(status == "waiting"), "next_seq": seq,
-                "version": activity.version + 1})
+            activity = activity.model_copy(
+                update={
+                    "confirmed": activity.confirmed + int(status == "confirmed"),
+                    "waiting": activity.waiting + int(status == "waiting"),
+                    "next_seq": seq,
+                    "version": activity.version + 1,
+                }
+            )
             state[activity.id] = activity
             if press.overlaps:
                 await self._warn_overlap(tx, press.user_id, activity, press.overlaps)
             press.outcome = JoinResult(
-                kind=status, activity=activity,
+                kind=status,
+                activity=activity,
                 position=activity.waiting if status == "waiting" else 0,
-                overlaps=len(press.overlaps))
+                overlaps=len(press.overlaps),
+            )
         for activity_id, activity in state.items():
             if activity is not None and any(
-                    p.activity_id == activity_id and isinstance(p.outcome, JoinResult)
-                    and p.outcome.kind in ("confirmed", "waiting") for p in presses):
-                await repo.set_counters(tx, activity_id, confirmed=activity.confirmed,
-                                        waiting=activity.waiting, next_seq=activity.next_seq)
+                p.activity_id == activity_id
+                and isinstance(p.outcome, JoinResult)
+                and p.outcome.kind in ("confirmed", "waiting")
+                for p in presses
+            ):
+                await repo.set_counters(
+                    tx,
+                    activity_id,
+                    confirmed=activity.confirmed,
+                    waiting=activity.waiting,
+                    next_seq=activity.next_seq,
+                )
                 self.db.on_commit(partial(self.cards.mark, activity_id))
 
     def _require_open(self, activity: Activity, now: float) -> None:
@@ -295,20 +381,32 @@ class Activities(FormSteps, ServiceBase):
         if now >= activity.starts_at:
             raise Refusal("err_act_signup_closed", title=activity.title)
 
-    async def _warn_overlap(self, tx: Conn, user_id: int, activity: Activity,
-                            overlaps: list[Activity]) -> None:
+    async def _warn_overlap(
+        self, tx: Conn, user_id: int, activity: Activity, overlaps: list[Activity]
+    ) -> None:
         langs = await repo.user_langs(tx, [user_id])
         lang = self.lang_of(*langs.get(user_id, (None, None)))
-        others = "\n".join(t(lang, "act_overlap_line", title=o.title,
-                                  when=self.when(o.starts_at, lang))
-                           for o in overlaps)
+        others = "\n".join(
+            t(lang, "act_overlap_line", title=o.title, when=self.when(o.starts_at, lang))
+            for o in overlaps
+        )
         await self.outbox.add(
-            tx, user_id, t(lang, "act_overlap", title=activity.title,
-                           when=self.when(activity.starts_at, lang), others=others),
-            ref=f"act:{activity.id}", dedupe_key=f"act:{activity.id}:overlap:{user_id}")
+            tx,
+            user_id,
+            t(
+                lang,
+                "act_overlap",
+                title=activity.title,
+                when=self.when(activity.starts_at, lang),
+                others=others,
+            ),
+            ref=f"act:{activity.id}",
+            dedupe_key=f"act:{activity.id}:overlap:{user_id}",
+        )
 
-    async def leave(self, user_id: int, activity_id: int, chat_id: int = 0,
-                    message_id: int | None = None) -> LeaveResult:
+    async def leave(
+        self, user_id: int, activity_id: int, chat_id: int = 0, message_id: int | None = None
+    ) -> LeaveResult:
         """Give up a place; the first waiting person moves up and is told privately."""
         await self.verify_button(activity_id, chat_id, message_id, "card")
         async with self.db.transaction() as tx:
@@ -331,11 +429,21 @@ class Activities(FormSteps, ServiceBase):
             langs = await repo.user_langs(tx, [promoted])
             lang = self.lang_of(*langs.get(promoted, (None, None)))
             await self.outbox.add(
-                tx, promoted, t(lang, "act_promoted", title=activity.title,
-                                when=self.when(activity.starts_at, lang), place=activity.place),
+                tx,
+                promoted,
+                t(
+                    lang,
+                    "act_promoted",
+                    title=activity.title,
+                    when=self.when(activity.starts_at, lang),
+                    place=activity.place,
+                ),
                 ref=f"act:{activity.id}",
-                extra={"fallback": True, "fallback_text": t(lang, "act_promoted_fallback",
-                                                            title=activity.title)})
+                extra={
+                    "fallback": True,
+                    "fallback_text": t(lang, "act_promoted_fallback", title=activity.title),
+                },
+            )
         return promoted
 
     async def forget(self, user_id: int) -> None:
@@ -376,11 +484,21 @@ class Activities(FormSteps, ServiceBase):
             for s in people:
                 lang = self.lang_of(s.lang, s.tg_lang)
                 await self.outbox.add(
-                    tx, s.user_id, t(lang, "act_cancelled_notice", title=activity.title,
-                                     when=self.when(activity.starts_at, lang)),
-                    ref=f"act:{activity_id}", dedupe_key=f"act:{activity_id}:cancel:{s.user_id}",
-                    extra={"fallback": True, "fallback_text": t(
-                        lang, "act_cancelled_fallback", title=activity.title)})
+                    tx,
+                    s.user_id,
+                    t(
+                        lang,
+                        "act_cancelled_notice",
+                        title=activity.title,
+                        when=self.when(activity.starts_at, lang),
+                    ),
+                    ref=f"act:{activity_id}",
+                    dedupe_key=f"act:{activity_id}:cancel:{s.user_id}",
+                    extra={
+                        "fallback": True,
+                        "fallback_text": t(lang, "act_cancelled_fallback", title=activity.title),
+                    },
+                )
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
         assert activity is not None
@@ -397,8 +515,12 @@ class Activities(FormSteps, ServiceBase):
                 self._require_open(activity, 0)
             opens, _ = self.checkin_window(activity)
             if now < opens:  # nobody could have checked in yet
-                raise Refusal("err_act_close_early", title=activity.title,
-                              when=self.when(activity.starts_at), opens=self.when(opens))
+                raise Refusal(
+                    "err_act_close_early",
+                    title=activity.title,
+                    when=self.when(activity.starts_at),
+                    opens=self.when(opens),
+                )
             await repo.set_status(tx, activity_id, "closed", now)
             await self.reminders.cancel(tx, KIND, activity_id)
             served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
@@ -410,34 +532,70 @@ class Activities(FormSteps, ServiceBase):
                     no_show += 1
                     continue
                 entry_id = await self._credit(
-                    tx, user_id=s.user_id, org_id=s.org_id or activity.org_id,
-                    quarters=activity.quarters, served_on=served_on,
-                    description=activity.title, source=f"activity:{activity_id}", by=user_id)
+                    tx,
+                    user_id=s.user_id,
+                    org_id=s.org_id or activity.org_id,
+                    quarters=activity.quarters,
+                    served_on=served_on,
+                    description=activity.title,
+                    source=f"activity:{activity_id}",
+                    by=user_id,
+                )
                 await repo.set_attendance(tx, activity_id, s.user_id, "present", entry_id)
                 present += 1
                 own = own or s.user_id == user_id
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
         assert activity is not None
-        return CloseResult(activity=activity, present=present, no_show=no_show,
-                           credited_quarters=present * activity.quarters, own_pending=own)
+        return CloseResult(
+            activity=activity,
+            present=present,
+            no_show=no_show,
+            credited_quarters=present * activity.quarters,
+            own_pending=own,
+        )
 
-    async def _credit(self, tx: Conn, *, user_id: int, org_id: int, quarters: int,
-                      served_on: str, description: str, source: str, by: int) -> int:
+    async def _credit(
+        self,
+        tx: Conn,
+        *,
+        user_id: int,
+        org_id: int,
+        quarters: int,
+        served_on: str,
+        description: str,
+        source: str,
+        by: int,
+    ) -> int:
         if self.hours is not None:
             return await self.hours.credit(
-                tx, user_id=user_id, org_id=org_id, hours=quarters / 4, served_on=served_on,
-                description=description, source=source, by=by)
+                tx,
+                user_id=user_id,
+                org_id=org_id,
+                hours=quarters / 4,
+                served_on=served_on,
+                description=description,
+                source=source,
+                by=by,
+            )
         own = user_id == by  # nobody credits themselves: their entry waits for another approver
         return await hours_repo.insert(
-            tx, user_id=user_id, org_id=org_id, served_on=served_on, quarters=quarters,
-            description=description, now=self.clock.time(),
-            status="pending" if own else "approved", source=source,
-            decided_by=None if own else by)
+            tx,
+            user_id=user_id,
+            org_id=org_id,
+            served_on=served_on,
+            quarters=quarters,
+            description=description,
+            now=self.clock.time(),
+            status="pending" if own else "approved",
+            source=source,
+            decided_by=None if own else by,
+        )
 
     # --- check-in ----------------------------------------------------------------------------
-    async def open_checkin(self, user_id: int, chat_id: int, activity_id: int,
-                           lang: str = "zh") -> tuple[Activity, int | None]:
+    async def open_checkin(
+        self, user_id: int, chat_id: int, activity_id: int, lang: str = "zh"
+    ) -> tuple[Activity, int | None]:
         """Allow check-in (organiser, until an hour after the start); the activity and the
         outbox stand-in of the check-in message the handler replies with."""
         activity = await self.organised(user_id, chat_id, activity_id)
@@ -449,16 +607,28 @@ class Activities(FormSteps, ServiceBase):
         async with self.db.transaction() as tx:
             await repo.open_checkin(tx, activity_id)
             guard_id = await self._queue_card(
-                tx, activity, chat_id, kind="checkin", text=self.checkin_text(activity, lang),
-                markup=self.checkin_markup(activity, lang), guard=True)
+                tx,
+                activity,
+                chat_id,
+                kind="checkin",
+                text=self.checkin_text(activity, lang),
+                markup=self.checkin_markup(activity, lang),
+                guard=True,
+            )
         return activity, guard_id
 
     def checkin_text(self, a: Activity, lang: str) -> str:
         """The check-in message: the window, and the radius if a location is required."""
         opens, closes = self.checkin_window(a)
         geo = t(lang, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
-        return t(lang, "act_checkin_open", title=a.title, opens=self.when(opens),
-                 closes=self.when(closes), geo=Raw(geo))
+        return t(
+            lang,
+            "act_checkin_open",
+            title=a.title,
+            opens=self.when(opens),
+            closes=self.when(closes),
+            geo=Raw(geo),
+        )
 
     def checkin_window(self, a: Activity) -> tuple[float, float]:
         """When check-in opens and closes: an hour either side of the start."""
@@ -469,13 +639,18 @@ class Activities(FormSteps, ServiceBase):
             self._require_open(a, 0)
         opens, closes = self.checkin_window(a)
         if not a.checkin_open or not opens <= now <= closes:
-            raise Refusal("err_act_checkin_window", title=a.title, opens=self.when(opens),
-                          closes=self.when(closes))
+            raise Refusal(
+                "err_act_checkin_window",
+                title=a.title,
+                opens=self.when(opens),
+                closes=self.when(closes),
+            )
         if s is None or s.status != "confirmed":
             raise Refusal("err_act_checkin_not_signed", title=a.title)
 
-    async def checkin_press(self, user_id: int, activity_id: int, chat_id: int,
-                            message_id: int | None) -> CheckinResult:
+    async def checkin_press(
+        self, user_id: int, activity_id: int, chat_id: int, message_id: int | None
+    ) -> CheckinResult:
         """The check-in button: done at once, or (with coordinates) ask for a live location."""
         await self.verify_button(activity_id, chat_id, message_id, "checkin")
         activity = await self.get(activity_id)
@@ -490,8 +665,9 @@ class Activities(FormSteps, ServiceBase):
             return CheckinResult(kind="already", activity=activity)
         if activity.lat is not None:
             async with self.db.transaction() as tx:
-                await user_repo.set_flow(tx, user_id, CHECKIN_FLOW,
-                                         {"activity_id": activity.id}, now)
+                await user_repo.set_flow(
+                    tx, user_id, CHECKIN_FLOW, {"activity_id": activity.id}, now
+                )
             return CheckinResult(kind="need_location", activity=activity)
         async with self.db.transaction() as tx:
             done = await repo.check_in(tx, activity.id, user_id, now)
@@ -501,8 +677,9 @@ class Activities(FormSteps, ServiceBase):
         """`/start actin_<id>`: the private side of a check-in that needs a location."""
         return await self._checkin_start(user_id, await self.get(activity_id))
 
-    async def checkin_location(self, user_id: int, lat: float, lon: float,
-                               live_period: int | None) -> tuple[CheckinResult, int]:
+    async def checkin_location(
+        self, user_id: int, lat: float, lon: float, live_period: int | None
+    ) -> tuple[CheckinResult, int]:
         """A location sent in the check-in flow: live, inside the radius, in the window."""
         flow = await user_repo.get_flow(self.db.reader, user_id)
         if flow is None or flow.name != CHECKIN_FLOW:
@@ -536,9 +713,16 @@ class Activities(FormSteps, ServiceBase):
         for s in await repo.roster(conn, activity.id, ("confirmed",)):
             lang = self.lang_of(s.lang, s.tg_lang)
             await self.outbox.add(
-                conn, s.user_id, t(lang, "act_reminder", title=activity.title,
-                                   when=self.when(activity.starts_at, lang), place=activity.place,
-                                   left=fmt_span(left, lang)),
+                conn,
+                s.user_id,
+                t(
+                    lang,
+                    "act_reminder",
+                    title=activity.title,
+                    when=self.when(activity.starts_at, lang),
+                    place=activity.place,
+                    left=fmt_span(left, lang),
+                ),
                 ref=f"act:{activity.id}",
-                dedupe_key=f"act:{activity.id}:rem:{reminder.step}:{s.user_id}")
-
+                dedupe_key=f"act:{activity.id}:rem:{reminder.step}:{s.user_id}",
+            )
