@@ -128,7 +128,7 @@ async def hours(s: Script, w: dict[str, Any]) -> None:
     await s.say(hong, None, f"/hours 2.5 {s.local(-2 * DAY)[:10]} 七彩四点半 作业辅导")
     await s.say(hong, None, f"/hours 8 {s.local(-1 * DAY)[:10]} 桂林马拉松 补给站志愿服务")
     await s.say(hong, None, "/hours 30 打扫青少年之家")
-    await s.say(hong, None, "/hours 1 打扫青少年之家")
+    await s.say(hong, None, "/hours 1 昨天 打扫青少年之家")  # a date as people say it
     await s.say(lina, None, "/pending")
     for _ in range(2):
         listing = s.last_with(lina["id"], "hrs:ok:")
@@ -200,3 +200,7 @@ async def figures(s: Script, w: dict[str, Any]) -> None:
     s.save_photo("chart-hours.png")
     await s.say(w["boss"], w["root"], "/chart tower")
     s.save_photo("chart-tower.png")
+    # a workbook ready to forward upward: title row, frozen header, totals, no internal codes
+    await s.say(w["boss"], w["root"], "/export hours")
+    await s.settle()
+    s.save_file("hours-export.xlsx", ".xlsx")

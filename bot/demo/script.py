@@ -104,8 +104,13 @@ class Script:
 
     def save_photo(self, name: str) -> Path | None:
         """Write the newest photo the bot sent to the demo folder."""
+        return self.save_file(name, ".png")
+
+    def save_file(self, name: str, suffix: str) -> Path | None:
+        """Write the newest photo or document (by its file name's `suffix`) to the demo folder."""
         for doc in reversed(self.em.documents):
-            if doc.get("kind") == "photo" or str(doc.get("file_name", "")).endswith(".png"):
+            photo = suffix == ".png" and doc.get("kind") == "photo"
+            if photo or str(doc.get("file_name", "")).endswith(suffix):
                 path = self.out / name
                 path.write_bytes(doc["bytes"])
                 print("  " + self.n("demo_file", path=path))
