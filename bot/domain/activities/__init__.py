@@ -1,13 +1,16 @@
 """Activities: sign-up cards across the tower, capacity and waitlist, reminders, check-in,
 attendance and the hours it earns.
 
-One concern per module: `parsing` (what organisers type), `service` (`Activities`), `joins`
-(presses decided in batches), `cards` (card text and markup), `copies` (where the card copies
-are and which are stale), `callbacks` (the buttons' callback data), `results`.
+One concern per module: `parsing` (what organisers type), `service` (`Activities`, with its
+mixins `form`, `checkin` and `ending`), `joins` (presses decided in batches), `cards` (card
+text and markup), `copies` (where the card copies are and which are stale), `callbacks` (the
+buttons' callback data), `results`.
 """
 
 from bot.domain.activities import callbacks
+from bot.domain.activities.checkin import CHECKIN_FLOW
 from bot.domain.activities.copies import CardCopies
+from bot.domain.activities.ending import KIND
 from bot.domain.activities.form import FORM
 from bot.domain.activities.joins import JoinBatcher
 from bot.domain.activities.parsing import (
@@ -29,7 +32,7 @@ from bot.domain.activities.results import (
     JoinResult,
     LeaveResult,
 )
-from bot.domain.activities.service import CHECKIN_FLOW, KIND, Activities
+from bot.domain.activities.service import Activities
 
 __all__ = [
     "CHECKIN_FLOW",

@@ -16,19 +16,18 @@ from typing import Any, Literal
 
 from bot.domain.access import Access
 from bot.domain.activities import cards as card_view
+from bot.domain.activities.checkin import CheckinSteps
 from bot.domain.activities.copies import CardCopies
+from bot.domain.activities.ending import KIND, EndingSteps
 from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
 from bot.domain.activities.parsing import (
     ActivityInput,
-    distance_m,
     example_values,
     fmt_span,
     step_name,
 )
 from bot.domain.activities.results import (
-    CheckinResult,
-    CloseResult,
     Created,
     Credit,
     JoinResult,
@@ -37,31 +36,27 @@ from bot.domain.activities.results import (
 from bot.domain.clock import Clock, fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
-from bot.domain.models_activities import Activity, Signup
+from bot.domain.models_activities import Activity
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.domain.service import ServiceBase
 from bot.settings import Settings
-from bot.texts import Raw, normalise_lang, t
+from bot.texts import normalise_lang, t
 from storage import activities as repo
-from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
 
 log = logging.getLogger(__name__)
 
-KIND = "activity"  # reminders kind
-# guided-flow names: FORM lives beside its steps (form.py)
-CHECKIN_FLOW = "activity_checkin"
-CHECKIN_BEFORE = 3600.0  # the check-in window: 2 h around the start
-CHECKIN_AFTER = 3600.0
+# KIND (reminders) lives in ending.py; the guided-flow names beside their steps (form.py,
+# checkin.py)
 RADIUS_M = 300
 LIST_LIMIT = 30
 
 
-class Activities(FormSteps, ServiceBase):
+class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
     """Services behind /activity, /activities, /checkin, /close and the card buttons."""
 
     def __init__(
@@ -469,235 +464,6 @@ class Activities(FormSteps, ServiceBase):
         """Per activity: its messages (cards, reminders, notices) given up for good."""
         counts = await self.outbox.failed_counts(f"act:{i}" for i in activity_ids)
         return {i: counts[f"act:{i}"] for i in activity_ids if f"act:{i}" in counts}
-
-    # --- ending ------------------------------------------------------------------------------
-    async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
-        """The organiser calls it off: everyone signed up or waiting is told privately."""
-        await self.organised(user_id, chat_id, activity_id)
-        async with self.db.transaction() as tx:
-            activity = await repo.get(tx, activity_id)
-            assert activity is not None
-            if not await repo.set_status(tx, activity_id, "cancelled", self.clock.time()):
-                self._require_open(activity, 0)
-            await self.reminders.cancel(tx, KIND, activity_id)
-            people = await repo.roster(tx, activity_id, ("confirmed", "waiting"))
-            for s in people:
-                lang = self.lang_of(s.lang, s.tg_lang)
-                await self.outbox.add(
-                    tx,
-                    s.user_id,
-                    t(
-                        lang,
-                        "act_cancelled_notice",
-                        title=activity.title,
-                        when=self.when(activity.starts_at, lang),
-                    ),
-                    ref=f"act:{activity_id}",
-                    dedupe_key=f"act:{activity_id}:cancel:{s.user_id}",
-                    extra={
-                        "fallback": True,
-                        "fallback_text": t(lang, "act_cancelled_fallback", title=activity.title),
-                    },
-                )
-            activity = await repo.get(tx, activity_id)
-            self.db.on_commit(lambda: self.cards.mark(activity_id))
-        assert activity is not None
-        return activity, len(people)
-
-    async def close(self, user_id: int, chat_id: int, activity_id: int) -> CloseResult:
-        """Credit every checked-in person the activity's hours (approved); record no-shows."""
-        await self.organised(user_id, chat_id, activity_id)
-        now = self.clock.time()
-        async with self.db.transaction() as tx:
-            activity = await repo.get(tx, activity_id)
-            assert activity is not None
-            if activity.status != "open":
-                self._require_open(activity, 0)
-            opens, _ = self.checkin_window(activity)
-            if now < opens:  # nobody could have checked in yet
-                raise Refusal(
-                    "err_act_close_early",
-                    title=activity.title,
-                    when=self.when(activity.starts_at),
-                    opens=self.when(opens),
-                )
-            await repo.set_status(tx, activity_id, "closed", now)
-            await self.reminders.cancel(tx, KIND, activity_id)
-            served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
-            present = no_show = 0
-            own = False
-            for s in await repo.roster(tx, activity_id, ("confirmed",)):
-                if s.checked_in_at is None:
-                    await repo.set_attendance(tx, activity_id, s.user_id, "no_show", None)
-                    no_show += 1
-                    continue
-                entry_id = await self._credit(
-                    tx,
-                    user_id=s.user_id,
-                    org_id=s.org_id or activity.org_id,
-                    quarters=activity.quarters,
-                    served_on=served_on,
-                    description=activity.title,
-                    source=f"activity:{activity_id}",
-                    by=user_id,
-                )
-                await repo.set_attendance(tx, activity_id, s.user_id, "present", entry_id)
-                present += 1
-                own = own or s.user_id == user_id
-            activity = await repo.get(tx, activity_id)
-            self.db.on_commit(lambda: self.cards.mark(activity_id))
-        assert activity is not None
-        return CloseResult(
-            activity=activity,
-            present=present,
-            no_show=no_show,
-            credited_quarters=present * activity.quarters,
-            own_pending=own,
-        )
-
-    async def _credit(
-        self,
-        tx: Conn,
-        *,
-        user_id: int,
-        org_id: int,
-        quarters: int,
-        served_on: str,
-        description: str,
-        source: str,
-        by: int,
-    ) -> int:
-        if self.hours is not None:
-            return await self.hours.credit(
-                tx,
-                user_id=user_id,
-                org_id=org_id,
-                hours=quarters / 4,
-                served_on=served_on,
-                description=description,
-                source=source,
-                by=by,
-            )
-        own = user_id == by  # nobody credits themselves: their entry waits for another approver
-        return await hours_repo.insert(
-            tx,
-            user_id=user_id,
-            org_id=org_id,
-            served_on=served_on,
-            quarters=quarters,
-            description=description,
-            now=self.clock.time(),
-            status="pending" if own else "approved",
-            source=source,
-            decided_by=None if own else by,
-        )
-
-    # --- check-in ----------------------------------------------------------------------------
-    async def open_checkin(
-        self, user_id: int, chat_id: int, activity_id: int, lang: str = "zh"
-    ) -> tuple[Activity, int | None]:
-        """Allow check-in (organiser, until an hour after the start); the activity and the
-        outbox stand-in of the check-in message the handler replies with."""
-        activity = await self.organised(user_id, chat_id, activity_id)
-        if activity.status != "open":
-            self._require_open(activity, 0)
-        now = self.clock.time()
-        if now > activity.starts_at + CHECKIN_AFTER:
-            raise Refusal("err_act_checkin_over", title=activity.title)
-        async with self.db.transaction() as tx:
-            await repo.open_checkin(tx, activity_id)
-            guard_id = await self._queue_card(
-                tx,
-                activity,
-                chat_id,
-                kind="checkin",
-                text=self.checkin_text(activity, lang),
-                markup=self.checkin_markup(activity, lang),
-                guard=True,
-            )
-        return activity, guard_id
-
-    def checkin_text(self, a: Activity, lang: str) -> str:
-        """The check-in message: the window, and the radius if a location is required."""
-        opens, closes = self.checkin_window(a)
-        geo = t(lang, "act_checkin_geo", radius=a.radius_m) if a.lat is not None else ""
-        return t(
-            lang,
-            "act_checkin_open",
-            title=a.title,
-            opens=self.when(opens),
-            closes=self.when(closes),
-            geo=Raw(geo),
-        )
-
-    def checkin_window(self, a: Activity) -> tuple[float, float]:
-        """When check-in opens and closes: an hour either side of the start."""
-        return a.starts_at - CHECKIN_BEFORE, a.starts_at + CHECKIN_AFTER
-
-    def _require_checkin(self, a: Activity, s: Signup | None, now: float) -> None:
-        if a.status != "open":
-            self._require_open(a, 0)
-        opens, closes = self.checkin_window(a)
-        if not a.checkin_open or not opens <= now <= closes:
-            raise Refusal(
-                "err_act_checkin_window",
-                title=a.title,
-                opens=self.when(opens),
-                closes=self.when(closes),
-            )
-        if s is None or s.status != "confirmed":
-            raise Refusal("err_act_checkin_not_signed", title=a.title)
-
-    async def checkin_press(
-        self, user_id: int, activity_id: int, chat_id: int, message_id: int | None
-    ) -> CheckinResult:
-        """The check-in button: done at once, or (with coordinates) ask for a live location."""
-        await self.verify_button(activity_id, chat_id, message_id, "checkin")
-        activity = await self.get(activity_id)
-        return await self._checkin_start(user_id, activity)
-
-    async def _checkin_start(self, user_id: int, activity: Activity) -> CheckinResult:
-        now = self.clock.time()
-        signup = await repo.signup_of(self.db.reader, activity.id, user_id)
-        self._require_checkin(activity, signup, now)
-        assert signup is not None
-        if signup.checked_in_at is not None:
-            return CheckinResult(kind="already", activity=activity)
-        if activity.lat is not None:
-            async with self.db.transaction() as tx:
-                await user_repo.set_flow(
-                    tx, user_id, CHECKIN_FLOW, {"activity_id": activity.id}, now
-                )
-            return CheckinResult(kind="need_location", activity=activity)
-        async with self.db.transaction() as tx:
-            done = await repo.check_in(tx, activity.id, user_id, now)
-        return CheckinResult(kind="done" if done else "already", activity=activity)
-
-    async def checkin_link(self, user_id: int, activity_id: int) -> CheckinResult:
-        """`/start actin_<id>`: the private side of a check-in that needs a location."""
-        return await self._checkin_start(user_id, await self.get(activity_id))
-
-    async def checkin_location(
-        self, user_id: int, lat: float, lon: float, live_period: int | None
-    ) -> tuple[CheckinResult, int]:
-        """A location sent in the check-in flow: live, inside the radius, in the window."""
-        flow = await user_repo.get_flow(self.db.reader, user_id)
-        if flow is None or flow.name != CHECKIN_FLOW:
-            raise Refusal("err_wrong_step")
-        activity = await self.get(int(flow.state.get("activity_id") or 0))
-        if not live_period:
-            raise Refusal("err_act_live_only")
-        assert activity.lat is not None and activity.lon is not None
-        metres = round(distance_m(lat, lon, activity.lat, activity.lon))
-        async with self.db.transaction() as tx:
-            now = self.clock.time()
-            signup = await repo.signup_of(tx, activity.id, user_id)
-            self._require_checkin(activity, signup, now)
-            if metres > activity.radius_m:
-                raise Refusal("err_act_too_far", metres=metres, radius=activity.radius_m)
-            done = await repo.check_in(tx, activity.id, user_id, now)
-            await user_repo.clear_flow(tx, user_id)
-        return CheckinResult(kind="done" if done else "already", activity=activity), metres
 
     # --- reminders ---------------------------------------------------------------------------
     async def on_reminder(self, conn: Conn, reminder: Reminder) -> None:
