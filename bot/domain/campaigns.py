@@ -19,24 +19,37 @@ staff above.
 from __future__ import annotations
 
 import logging
-import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
-
-from bot.domain import validate
 from bot.domain.access import RANK, Access
-from bot.domain.clock import Clock, fmt_local, fmt_when, local
+from bot.domain.campaigns_board import Board, BoardRow, Created, Option, Received, State
+from bot.domain.campaigns_input import (
+    MAX_AHEAD,
+    SUBMIT_DATA,
+    SUBMIT_LINK,
+    TITLE_MAX,
+    NewCampaign,
+    fmt_size,
+    fmt_span,
+    ladder,
+    parse_due,
+    parse_id,
+    parse_new,
+    parse_submit_data,
+    submit_data,
+    submit_payload,
+)
+from bot.domain.clock import Clock, fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
-from bot.domain.models_campaigns import Campaign, Submission
+from bot.domain.models_campaigns import Campaign
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.domain.service import ServiceBase
-from bot.domain.when import Choose, Reading, future_moment, local_ts
+from bot.domain.when import Reading
 from bot.settings import Settings
 from bot.texts import Raw, mention, t
 from storage import campaigns as repo
@@ -45,185 +58,45 @@ from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
 
+__all__ = [
+    "BOARD_LINES",
+    "DAY",
+    "KIND",
+    "MAX_AHEAD",
+    "REPORT_MAX",
+    "SUBMIT_DATA",
+    "SUBMIT_FLOW",
+    "SUBMIT_LINK",
+    "TITLE_MAX",
+    "Board",
+    "BoardRow",
+    "Campaigns",
+    "Created",
+    "LangOf",
+    "NewCampaign",
+    "Option",
+    "Received",
+    "State",
+    "fmt_size",
+    "fmt_span",
+    "ladder",
+    "parse_due",
+    "parse_id",
+    "parse_new",
+    "parse_submit_data",
+    "submit_data",
+    "submit_payload",
+]
+
 log = logging.getLogger(__name__)
 
 KIND = "campaign"
 SUBMIT_FLOW = "campaign_submit"
-TITLE_MAX = 100
 REPORT_MAX = 4000
-MAX_AHEAD = 400 * 86400  # a due time more than ~13 months ahead is a typo
 BOARD_LINES = 60
 DAY = 86400.0
 
 LangOf = Callable[[int], Awaitable[str]]
-State = Literal["on_time", "late", "missing"]
-
-
-# --- parsing (pure) -------------------------------------------------------------------------
-
-
-class NewCampaign(BaseModel):
-    title: str
-    due_at: float
-    scope: Literal["children", "all"] = "children"
-
-
-def parse_due(text: str, tz: Any, now: float, chosen: Reading | None = None) -> float:
-    """A due time as people write it, in `tz` → UTC seconds; refuse malformed or past times,
-    `Choose` when it reads several ways (`chosen`: the reading pressed since)."""
-    value = " ".join(text.split())
-    try:
-        ts = local_ts(future_moment(value, now, tz, chosen), tz, value)
-    except Refusal as exc:
-        if isinstance(exc, Choose) or exc.key in ("err_foreign_digits", "err_stale_button"):
-            raise
-        raise Refusal("err_deadline_date", got=validate.excerpt(value)) from None
-    if ts <= now:
-        raise Refusal("err_deadline_past", due=value, now=fmt_local(now, tz))
-    if ts - now > MAX_AHEAD:
-        raise Refusal("err_deadline_far", due=value)
-    return ts
-
-
-def parse_new(text: str | None, tz: Any, now: float, chosen: Reading | None = None) -> NewCampaign:
-    """`<title> | <YYYY-MM-DD HH:MM> [| all]` → a validated new campaign."""
-    parts = [p.strip() for p in (text or "").split("|")]
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise Refusal("err_deadline_parts")
-    if len(parts) > 3:
-        raise Refusal("err_deadline_parts")
-    title = unicodedata.normalize("NFC", parts[0])
-    if len(title) > TITLE_MAX:
-        raise Refusal("err_deadline_title_long", max=TITLE_MAX, got=len(title))
-    if any(unicodedata.category(ch) == "Cc" for ch in title):
-        raise Refusal("err_deadline_title_chars")
-    validate.no_invisible(title, field="title")
-    scope: Literal["children", "all"] = "children"
-    if len(parts) == 3:
-        if parts[2].lower() not in ("all", "全部"):
-            raise Refusal("err_deadline_scope", got=validate.excerpt(parts[2], 20))
-        scope = "all"
-    return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now, chosen), scope=scope)
-
-
-# --- callback data and deep link: choosing what to submit ------------------------------------
-
-#: a /submit choice button (the handler is registered on it; a stale one is refused there)
-SUBMIT_DATA = re.compile(r"^sub:")
-_SUBMIT = re.compile(r"sub:([0-9]{1,12}):([0-9]{1,12})")  # the whole data, ASCII digits
-#: the deep-link prefix of `/start sub_<campaign id>`, sent in reminders
-SUBMIT_LINK = "sub"
-
-
-def submit_data(campaign_id: int, org_id: int) -> str:
-    """The button that chooses to submit for `org_id` to campaign `campaign_id`."""
-    return f"sub:{campaign_id}:{org_id}"
-
-
-def parse_submit_data(data: str | None) -> tuple[int, int]:
-    """(campaign id, org id) of a /submit choice; a stale or forged one is refused."""
-    match = _SUBMIT.fullmatch(data or "")
-    if match is None:
-        raise Refusal("err_stale_button")
-    return int(match.group(1)), int(match.group(2))
-
-
-def submit_payload(campaign_id: int) -> str:
-    """The `/start` payload that opens /submit for one campaign (parsed by `parse_id`)."""
-    return f"{SUBMIT_LINK}_{campaign_id}"
-
-
-def parse_id(text: str | None) -> int:
-    """A campaign id ('3' or '#3') in ASCII (or full-width) digits."""
-    return validate.ascii_int(text, key="err_camp_bad_id")
-
-
-def ladder(
-    due_at: float, now: float, rungs: list[float], overdue_days: int, interval: float
-) -> list[tuple[str, float]]:
-    """(step, due time) of every reminder of a campaign; rungs already past are skipped."""
-    steps = [
-        (f"before:{int(r)}", due_at - r)
-        for r in sorted(set(rungs), reverse=True)
-        if r > 0 and due_at - r > now
-    ]
-    steps.append(("due", due_at))
-    for k in range(1, overdue_days + 1):
-        steps.append((f"overdue:{k}", due_at + k * interval))
-    if overdue_days > 0:
-        steps.append(("escalate", due_at + overdue_days * interval))
-    return steps
-
-
-def fmt_span(seconds: float, lang: str) -> str:
-    """A rough duration: '3 天 4 小时', '2 h 5 min', '30 s'."""
-    s = max(0, round(seconds))
-    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-    parts = []
-    for name, size in units:
-        if s >= size:
-            parts.append(t(lang, "camp_unit_" + name, n=s // size))
-            s %= size
-        if len(parts) == 2:
-            break
-    return " ".join(parts) or t(lang, "camp_unit_s", n=0)
-
-
-def fmt_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
-
-
-# --- results ---------------------------------------------------------------------------------
-
-
-class BoardRow(BaseModel):
-    org_id: int
-    code: str
-    name: str
-    state: State
-    has_secretary: bool
-    submitter: str | None = None
-    submitted_at: float | None = None
-
-
-class Board(BaseModel):
-    campaign: Campaign
-    org: Org
-    rows: list[BoardRow]
-    undelivered: int = 0  # the campaign's messages Telegram refused for good
-
-    def count(self, state: State) -> int:
-        return sum(1 for r in self.rows if r.state == state)
-
-    @property
-    def missing(self) -> list[BoardRow]:
-        return [r for r in self.rows if r.state == "missing"]
-
-
-class Created(BaseModel):
-    campaign: Campaign
-    owing: int
-    no_secretary: list[str]
-    reminders: list[float]
-
-
-class Option(BaseModel):
-    campaign: Campaign
-    org: Org
-    submitted: bool = False
-
-
-class Received(BaseModel):
-    campaign: Campaign
-    org: Org
-    submission: Submission
-    replaced: bool
 
 
 # --- the service -----------------------------------------------------------------------------
