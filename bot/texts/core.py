@@ -139,7 +139,7 @@ EN = {
     "err_stale_button": "This button is no longer valid.",
     "err_button_elsewhere": "This button does not belong here or is not yours; nothing was done.",
     "err_need_chat_admin": "Only the owner or an administrator of this group can bind or unbind it.",
-    "err_bind_anonymous": "You are posting as an anonymous admin (or a channel), so I cannot tell who you are. Turn off “Remain anonymous” in the group settings and send it again.",
+    "err_bind_anonymous": 'You are posting as an anonymous admin (or a channel), so I cannot tell who you are. Turn off "Remain anonymous" in the group settings and send it again.',
     "err_role_self": "You cannot change your own role; another staff member has to.",
     "err_role_username": "I cannot tell which registered person @{username} is; reply to their message with /role instead.",
     "err_unknown_command": "Unknown command. Send /help to see what you can do.",

@@ -30,7 +30,7 @@ EN = {
     "demo_shares": "shares their contact",
     "demo_sends_file": "sends the file {name}",
     "demo_scene_setup": "1. Building the tower: the district chat and the chats of the orgs below",
-    "demo_menu": "The “/” menu ({where}): {commands}",
+    "demo_menu": 'The "/" menu ({where}): {commands}',
     "demo_menu_private": "private chat",
     "demo_menu_group": "group members",
     "demo_menu_admins": "group administrators",

@@ -135,7 +135,7 @@ EN = {
     "xl_activity_closed": "closed",
     "xl_activity_cancelled": "cancelled",
     "xl_campaign_sheet": "Report-back",
-    "xl_campaign_title": "Report-back \u201c{title}\u201d, submissions (due {due})",
+    "xl_campaign_title": 'Report-back "{title}", submissions (due {due})',
     "xl_campaign_head": "Org|Status|Submitted by|Submitted at|Versions|File|Text (first 1000 characters)",
     "xl_campaign_on_time": "on time",
     "xl_campaign_late": "late",
