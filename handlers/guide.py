@@ -42,6 +42,7 @@ LINKABLE = frozenset(
         "cancel",
         "help",
         "auditlog",
+        "audit",
     }
 )
 #: a message kind (PTB attribute) → the one line that says what it is for here

@@ -72,4 +72,4 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_help_section("help_privacy", "member")
     hooks.add_help_section("help_auditlog", "staff")
     app.add_handler(CommandHandler("mydata", my_data))
-    app.add_handler(CommandHandler("auditlog", audit_log))
+    app.add_handler(CommandHandler(["audit", "auditlog"], audit_log))

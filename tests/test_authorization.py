@@ -548,6 +548,7 @@ MATRIX: list[Row] = [
     # a stranger gets what is kept about them too (their Telegram identity, their language)
     Row("/mydata", in_private(False), document_to_asker("mydata")),
     Row("/auditlog", auditlog_expect, replied("最近 20 条")),
+    Row("/audit", auditlog_expect, replied("最近 20 条")),  # the same list, the name
     # a fresh minor per cell (prepare returns their token); last: the minors stay mid-register
     Row("/consent {act}", consent_expect, consent_recorded, prepare=waiting_minor),
 ]

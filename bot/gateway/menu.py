@@ -32,6 +32,7 @@ PRIVATE = (
     "cancel",
     "forgetme",
     "auditlog",
+    "audit",
     "help",
 )
 #: group chats: what every member may ask about the chat's org
