@@ -590,6 +590,9 @@ async def test_custom_star_thresholds_through_me(tmp_path):
                 listing = (await tb.send(approver[who], None, "/pending"))[-1]
                 await tb.press(approver[who], listing, f"hrs:ok:{entry_id}:0")
                 assert (await entry(tb, entry_id))["status"] == "approved"
+                # the approval notice goes through the outbox; let it land before /me so the
+                # first reply to /me is /me's own answer
+                assert await tb.drain()
                 me = (await tb.send(t[who], None, "/me"))[0].text
                 assert star_line(me) == want, (who, n, me)
     finally:

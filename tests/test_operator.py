@@ -48,4 +48,5 @@ async def test_me_shows_the_own_user_id_before_and_after_registering(tb: Harness
     tb.settings.superusers.append(boss["id"])
     await tb.send(boss, root, "/setup yanshan 雁山区团委")
     await register(tb, boss, "王晓明", "yanshan")
+    assert await tb.drain()  # notices from registering land before /me's own answer
     assert "ID：7000001" in (await tb.send(boss, None, "/me"))[0].text
