@@ -33,6 +33,7 @@ from bot.domain.people import People
 from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
 from bot.domain.roster import Roster
+from bot.domain.service import Core
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
 from bot.domain.welcome import Welcomes
@@ -50,6 +51,7 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
     outbox = Outbox(db, clock)
     reminders = Reminders(db, clock)
     people = People(db, access, clock, default_lang=settings.language)
+    core = Core(db, access, outbox, reminders, clock, settings)
     hours = Hours(db, access, outbox, clock, settings, people.lang)
     # quiet by design: a group's messages over its daily budget wait for the evening digest
     digest = DigestBudget(settings, clock, reminders, outbox)
@@ -68,16 +70,16 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         minors=Minors(db, access, clock, outbox, people),
         hours=hours,
         # /close credits attendance through hours; 'activity' reminders
-        activities=Activities(db, access, outbox, reminders, clock, settings, hours=hours),
+        activities=Activities(core, hours=hours),
         # 'campaign' reminders: the ladder, the board at the due time, the escalation
-        campaigns=Campaigns(db, access, outbox, reminders, clock, settings, people.lang),
+        campaigns=Campaigns(core, people.lang),
         digest=digest,
         announcements=Announcements(db, access, clock, outbox, reminders, settings),
         stats=Stats(db, access, clock, settings),
         audit=Audit(db, access, clock, outbox, settings, people.lang),
         privacy=Privacy(db, access, clock, settings.retention_days),
         # one welcome per group per window, through the outbox and the daily budget
-        welcomes=Welcomes(db, access, outbox, reminders, clock, settings),
+        welcomes=Welcomes(core),
         roster=Roster(db, clock),
     )
 

@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.domain.access import RANK, Access
+from bot.domain.access import RANK
 from bot.domain.campaigns_board import Board, BoardRow, Created, Option, Received, State
 from bot.domain.campaigns_input import (
     MAX_AHEAD,
@@ -41,22 +41,19 @@ from bot.domain.campaigns_input import (
     submit_data,
     submit_payload,
 )
-from bot.domain.clock import Clock, fmt_when, local
+from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign
 from bot.domain.models_reminders import Reminder
-from bot.domain.outbox import Outbox
-from bot.domain.reminders import Reminders
-from bot.domain.service import ServiceBase
+from bot.domain.service import Core, ServiceBase
 from bot.domain.when import Reading
-from bot.settings import Settings
 from bot.texts import Raw, mention, t
 from storage import campaigns as repo
 from storage import chats as chat_repo
 from storage import orgs as org_repo
 from storage import users as user_repo
-from storage.db import Conn, Database
+from storage.db import Conn
 
 __all__ = [
     "BOARD_LINES",
@@ -107,22 +104,17 @@ class Campaigns(ServiceBase):
 
     def __init__(
         self,
-        db: Database,
-        access: Access,
-        outbox: Outbox,
-        reminders: Reminders,
-        clock: Clock,
-        settings: Settings,
+        core: Core,
         lang_of: LangOf,
         overdue_interval: float = DAY,
     ) -> None:
-        super().__init__(db, access, outbox, reminders, clock, settings)
+        super().__init__(core)
         self.lang_of = lang_of
         #: seconds between overdue reminders (a day; tests use seconds); read at creation
         self.overdue_interval = overdue_interval
         #: set at start-up from getMe, for `sub_<id>` deep links in reminders
         self.bot_username = ""
-        reminders.on(KIND, self.on_reminder)
+        self.reminders.on(KIND, self.on_reminder)
 
     # --- helpers -----------------------------------------------------------------------------
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox
@@ -10,24 +12,28 @@ from bot.settings import Settings
 from storage.db import Database
 
 
+@dataclass(frozen=True)
+class Core:
+    """The six collaborators every reminder-driven service is built from (one per application)."""
+
+    db: Database
+    access: Access
+    outbox: Outbox
+    reminders: Reminders
+    clock: Clock
+    settings: Settings
+
+
 class ServiceBase:
     """Holds the database, access rules, outbox, reminders, clock and settings of a service.
 
     The subclass registers its own reminder handler (`reminders.on(KIND, ...)`) after this.
     """
 
-    def __init__(
-        self,
-        db: Database,
-        access: Access,
-        outbox: Outbox,
-        reminders: Reminders,
-        clock: Clock,
-        settings: Settings,
-    ) -> None:
-        self.db = db
-        self.access = access
-        self.outbox = outbox
-        self.reminders = reminders
-        self.clock = clock
-        self.settings = settings
+    def __init__(self, core: Core) -> None:
+        self.db = core.db
+        self.access = core.access
+        self.outbox = core.outbox
+        self.reminders = core.reminders
+        self.clock = core.clock
+        self.settings = core.settings

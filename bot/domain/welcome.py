@@ -11,18 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.access import Access
-from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_reminders import Reminder
-from bot.domain.outbox import Outbox
-from bot.domain.reminders import Reminders
-from bot.domain.service import ServiceBase
+from bot.domain.service import Core, ServiceBase
 from bot.domain.tower import join_payload
-from bot.settings import Settings
 from bot.texts import Raw, mention, t
-from storage.db import Conn, Database
+from storage.db import Conn
 
 KIND = "welcome"
 MAX_NAMES = 20
@@ -33,20 +28,15 @@ class Welcomes(ServiceBase):
 
     def __init__(
         self,
-        db: Database,
-        access: Access,
-        outbox: Outbox,
-        reminders: Reminders,
-        clock: Clock,
-        settings: Settings,
+        core: Core,
     ) -> None:
-        super().__init__(db, access, outbox, reminders, clock, settings)
+        super().__init__(core)
         #: the bot's username, for the registration deep link (set at start-up)
         self.bot_username = ""
         self._last: dict[int, float] = {}
         self._waiting: dict[int, dict[int, str]] = {}
         self._welcomed: dict[tuple[int, int], float] = {}
-        reminders.on(KIND, self._flush)
+        self.reminders.on(KIND, self._flush)
 
     async def arrived(self, chat_id: int, newcomers: list[tuple[int, str]]) -> bool:
         """People (user id, first name) joined `chat_id`; True if a welcome was queued now."""

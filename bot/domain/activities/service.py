@@ -14,7 +14,6 @@ import logging
 from functools import partial
 from typing import Any, Literal
 
-from bot.domain.access import Access
 from bot.domain.activities import cards as card_view
 from bot.domain.activities.checkin import CheckinSteps
 from bot.domain.activities.copies import CardCopies
@@ -33,20 +32,17 @@ from bot.domain.activities.results import (
     JoinResult,
     LeaveResult,
 )
-from bot.domain.clock import Clock, fmt_when, local
+from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_activities import Activity
 from bot.domain.models_reminders import Reminder
-from bot.domain.outbox import Outbox
-from bot.domain.reminders import Reminders
-from bot.domain.service import ServiceBase
-from bot.settings import Settings
+from bot.domain.service import Core, ServiceBase
 from bot.texts import normalise_lang, t
 from storage import activities as repo
 from storage import orgs as org_repo
 from storage import users as user_repo
-from storage.db import Conn, Database
+from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +57,14 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
 
     def __init__(
         self,
-        db: Database,
-        access: Access,
-        outbox: Outbox,
-        reminders: Reminders,
-        clock: Clock,
-        settings: Settings,
+        core: Core,
         hours: Credit | None = None,
     ) -> None:
-        super().__init__(db, access, outbox, reminders, clock, settings)
+        super().__init__(core)
         self.hours = hours
-        self.cards = CardCopies(db, outbox)  # the gateway's card editor listens here
-        self._joins = JoinBatcher(db, self._join_batch)
-        reminders.on(KIND, self.on_reminder)
+        self.cards = CardCopies(self.db, self.outbox)  # the gateway's card editor listens here
+        self._joins = JoinBatcher(self.db, self._join_batch)
+        self.reminders.on(KIND, self.on_reminder)
 
     # --- small helpers -----------------------------------------------------------------------
     def lang_of(self, lang: str | None, tg_lang: str | None) -> str:
