@@ -27,6 +27,7 @@ from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
 from bot.domain.hours import Hours
+from bot.domain.instances import Instances
 from bot.domain.minors import Minors
 from bot.domain.outbox import Outbox
 from bot.domain.people import People
@@ -37,6 +38,7 @@ from bot.domain.service import Core
 from bot.domain.stats import Stats
 from bot.domain.tower import Tower
 from bot.domain.welcome import Welcomes
+from bot.gateway.leader import SenderLeader
 from bot.gateway.menu import publish_menus
 from bot.gateway.sender import Sender
 from bot.settings import Settings
@@ -139,7 +141,11 @@ async def startup(app: Application) -> None:
     services.campaigns.bot_username = app.bot.username or ""
     services.welcomes.bot_username = app.bot.username or ""
     services.sender = Sender(app.bot, services.outbox, db, clock, settings.rate)
-    await services.sender.start()
+    mode = "webhook" if settings.webhook_url else "polling"
+    services.leader = SenderLeader(
+        services.sender, Instances(db, mode=mode, ttl=settings.lease_seconds)
+    )
+    await services.leader.start()
     try:  # the "/" menu per scope and language; a bot without it still works
         await publish_menus(app.bot)
     except Exception as exc:  # noqa: BLE001  (never fatal: logged and start-up goes on)
@@ -155,8 +161,8 @@ async def shutdown(app: Application) -> None:
     services: Services | None = app.bot_data.pop("services", None)
     if services is None:
         return
-    if services.sender is not None:
-        await services.sender.stop()
+    if services.leader is not None:
+        await services.leader.stop()
     await services.db.close()
     log.info("stopped: outbox sender and database closed")
 

@@ -30,6 +30,7 @@ from bot.settings import Settings
 from storage.db import Database
 
 if TYPE_CHECKING:
+    from bot.gateway.leader import SenderLeader
     from bot.gateway.sender import Sender
 
 
@@ -58,6 +59,8 @@ class Services:
     welcomes: Welcomes
     roster: Roster
     sender: Sender | None = None
+    #: runs `sender` while this instance holds the 'sender' lease (one sender per database)
+    leader: SenderLeader | None = None
     #: (update id, time) of the newest update handled; saved for `towerbot status`
     last_update: tuple[int, float] | None = None
     #: background tasks handlers keep a reference to (e.g. on-demand audits)

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     #: chats that did not acknowledge an announcement after this long get one reminder
     announce_ack_reminder: timedelta = timedelta(hours=24)
     webhook_url: str | None = None
+    #: seconds an instance holds the outbox sender's lease without renewing it (renewed every
+    #: third of it); after a crash a standby instance takes over within this time
+    lease_seconds: float = Field(15.0, ge=1, le=600)
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(8443, ge=1, le=65535)
     #: required with webhook_url: requests without it are refused (fail closed)

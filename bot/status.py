@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain.instances import status_of as instances_status
 from storage import status as status_repo
 from storage.db import Database
 
@@ -58,4 +59,6 @@ async def collect(db: Database) -> dict[str, Any]:
     for key in ("outbox_oldest_pending", "next_reminder_due"):
         if figures.get(key) is not None:
             figures[key] = _iso(figures[key])
+    # the instances sharing this database and which one sends the outbox
+    figures.update(await instances_status(db))
     return figures

@@ -103,6 +103,8 @@ def test_db_upgrade_import_backup_status(tmp_path: Path) -> None:
     copy.close()
     status = towerbot("status", env=env, cwd=tmp_path)
     assert status.returncode == 0 and '"outbox"' in status.stdout
+    # no instance is running: none listed, nobody sends
+    assert '"instances": []' in status.stdout and '"sender": null' in status.stdout
 
 
 def test_domain_and_storage_never_import_telegram() -> None:
