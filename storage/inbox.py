@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from pydantic import BaseModel
 
-from storage.db import Conn, fetchall, fetchone, insert_once
+from storage.db import Conn, changed, fetchall, fetchone, insert_once
 
 
 class InboxRow(BaseModel):
@@ -20,24 +20,42 @@ class InboxRow(BaseModel):
 _COLS = "update_id, chat_key, body, received_at, handled_at"
 
 
-async def add(conn: Conn, update_id: int, chat_key: int, body: str, now: float) -> bool:
+async def add(
+    conn: Conn, update_id: int, chat_key: int, body: str, now: float, owner: str = ""
+) -> bool:
     """Store once; False when this update_id is already there (a re-delivery)."""
-    return await insert_once(
-        conn,
-        "inbox",
-        {"update_id": update_id, "chat_key": chat_key, "body": body, "received_at": now},
-        key="update_id",
-    )
+    row = {"update_id": update_id, "chat_key": chat_key, "body": body, "received_at": now}
+    return await insert_once(conn, "inbox", {**row, "owner": owner}, key="update_id")
 
 
-async def pending(conn: Conn, skip: Collection[int], limit: int) -> list[InboxRow]:
-    """Unhandled rows in update_id order, leaving out the ids in `skip` (already dispatched)."""
+async def pending(
+    conn: Conn, owner: str, skip: Collection[int], limit: int
+) -> tuple[list[InboxRow], bool]:
+    """`owner`'s unhandled rows in update_id order that may run now, leaving out the ids in
+    `skip` (already dispatched); and whether any row waits behind another owner's earlier
+    unhandled row of the same chat (True: look again soon)."""
     rows = await fetchall(
         conn,
-        f"SELECT {_COLS} FROM inbox WHERE handled_at IS NULL ORDER BY update_id LIMIT ?",
-        (limit + len(skip),),
+        f"SELECT {_COLS}, EXISTS (SELECT 1 FROM inbox o WHERE o.chat_key = i.chat_key"
+        " AND o.handled_at IS NULL AND o.update_id < i.update_id AND o.owner <> i.owner)"
+        " AS blocked FROM inbox i WHERE i.handled_at IS NULL AND i.owner = ?"
+        " ORDER BY i.update_id LIMIT ?",
+        (owner, limit + len(skip)),
     )
-    return [InboxRow.model_validate(dict(r)) for r in rows if r["update_id"] not in skip][:limit]
+    free = [r for r in rows if r["update_id"] not in skip]
+    ready = [InboxRow.model_validate(dict(r)) for r in free if not r["blocked"]]
+    return ready[:limit], len(ready) < len(free)
+
+
+async def adopt(conn: Conn, owner: str, alive: Collection[str]) -> int:
+    """Take over unhandled rows of owners not in `alive` (their instance stopped); how many."""
+    marks = ", ".join("?" * len(alive)) or "''"
+    return await changed(
+        conn,
+        f"UPDATE inbox SET owner = ? WHERE handled_at IS NULL AND owner <> ?"
+        f" AND owner NOT IN ({marks})",
+        (owner, owner, *alive),
+    )
 
 
 async def mark_handled(conn: Conn, update_id: int, now: float) -> bool:

@@ -59,3 +59,34 @@ async def test_handled_rows_are_pruned_after_the_keep_time(inbox: Inbox) -> None
 async def test_empty_inbox_figures(inbox: Inbox) -> None:
     figures = await inbox.figures()
     assert figures.pending == 0 and figures.last_received_at is None
+
+
+async def test_two_instances_keep_one_chats_order_and_adopt_a_stopped_ones_rows(
+    inbox: Inbox,
+) -> None:
+    """Rows belong to the instance that accepted them; one chat's order holds across both."""
+    from bot.domain.instances import Instances
+
+    wall = [START]
+    db = inbox.db
+    a_live = Instances(db, mode="webhook", ttl=15.0, wall=lambda: wall[0])
+    b_live = Instances(db, mode="webhook", ttl=15.0, wall=lambda: wall[0])
+    a = Inbox(db, inbox.clock, owner=a_live.id, ttl=15.0, wall=lambda: wall[0])
+    b = Inbox(db, inbox.clock, owner=b_live.id, ttl=15.0, wall=lambda: wall[0])
+    await a_live.beat()
+    await b_live.beat()
+    assert await a.accept(10, -1, "{}")  # chat -1: first on A
+    assert await b.accept(11, -1, "{}")  # then on B: waits for A's
+    assert await b.accept(12, -2, "{}")  # another chat: free
+    assert [r.update_id for r in await b.pending()] == [12] and b.blocked
+    assert [r.update_id for r in await a.pending()] == [10] and not a.blocked
+    await a.mark_handled(10)
+    assert [r.update_id for r in await b.pending(skip={12})] == [11] and not b.blocked
+    # A takes one more and stops beating; while its heartbeat is fresh B leaves the row alone
+    assert await a.accept(13, -1, "{}")
+    assert await b.adopt() == 0
+    wall[0] += 16.0
+    await b_live.beat()
+    assert await b.adopt() == 1
+    assert [r.update_id for r in await b.pending(skip={11, 12})] == [13]
+    assert await a.pending() == []

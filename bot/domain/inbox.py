@@ -9,11 +9,13 @@ of being handled is handled again after the restart (as with polling).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot.domain.clock import Clock
 from storage import inbox as repo
+from storage import instances as instances_repo
 from storage.db import Database
 from storage.inbox import InboxRow
 
@@ -30,21 +32,50 @@ class InboxFigures:
 
 
 class Inbox:
-    """Store, list, mark and prune inbox rows; all SQL lives in storage/inbox.py."""
+    """Store, list, mark and prune inbox rows; all SQL lives in storage/inbox.py.
 
-    def __init__(self, db: Database, clock: Clock, keep_handled: float = KEEP_HANDLED) -> None:
+    With several instances on one database, each row belongs to the instance (`owner`, its
+    id in `instances`) that accepted it; see `pending` and `adopt`.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        keep_handled: float = KEEP_HANDLED,
+        *,
+        owner: str = "",
+        ttl: float = 15.0,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.keep_handled = keep_handled
+        self.owner = owner
+        self.ttl = ttl
+        self.wall = wall
+        #: set by `pending`: some row waits for another instance to handle an earlier one
+        self.blocked = False
 
     async def accept(self, update_id: int, chat_key: int, body: str) -> bool:
         """Commit one update; False for a duplicate update_id (already stored)."""
         async with self.db.transaction() as tx:
-            return await repo.add(tx, update_id, chat_key, body, self.clock.time())
+            return await repo.add(tx, update_id, chat_key, body, self.clock.time(), self.owner)
 
     async def pending(self, skip: Collection[int] = (), limit: int = 100) -> list[InboxRow]:
-        """Unhandled updates, oldest update_id first, except those in `skip`."""
-        return await repo.pending(self.db.reader, skip, limit)
+        """This instance's unhandled updates, oldest update_id first, except those in `skip`
+        and those whose chat has an earlier update still unhandled on another instance."""
+        rows, self.blocked = await repo.pending(self.db.reader, self.owner, skip, limit)
+        return rows
+
+    async def adopt(self) -> int:
+        """Take over the unhandled rows of instances whose heartbeat stopped (or of none)."""
+        cutoff = self.wall() - self.ttl
+        alive = [
+            i.id for i in await instances_repo.instances(self.db.reader) if i.seen_at >= cutoff
+        ]
+        async with self.db.transaction() as tx:
+            return await repo.adopt(tx, self.owner, [*alive, self.owner])
 
     async def mark_handled(self, update_id: int) -> None:
         """Record that the Application has processed this update."""

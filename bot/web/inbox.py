@@ -4,6 +4,10 @@ Rows are dispatched in update_id order, each in its own task through the Applica
 processor (`PerChatUpdateProcessor`), exactly as PTB's own update fetcher does with concurrent
 updates: one chat's updates keep their order, other chats run alongside. At start the worker
 first picks up rows a crash left unhandled. Handled rows are pruned once an hour.
+
+With several instances (one database), each worker handles the rows its own web server
+accepted, never one whose chat has an earlier update still unhandled on another instance, and
+every `ttl / 3` seconds adopts the rows of instances whose heartbeat stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from bot.domain.inbox import Inbox
 from storage.inbox import InboxRow
 
 log = logging.getLogger(__name__)
+
+#: seconds between looks while a chat's update waits for another instance to handle an earlier one
+BLOCKED_POLL = 0.1
 
 
 class InboxWorker:
@@ -75,9 +82,13 @@ class InboxWorker:
                 await asyncio.wait(late)
 
     async def _run(self) -> None:
-        pruned = 0.0
+        pruned = adopted = 0.0
         while True:
             self._wake.clear()
+            if time.monotonic() - adopted > self.inbox.ttl / 3:
+                adopted = time.monotonic()
+                if taken := await self.inbox.adopt():
+                    log.info("inbox: took over %d updates of a stopped instance", taken)
             rows = await self.inbox.pending(skip=self._dispatched, limit=self.max_in_flight)
             for row in rows:
                 await self._room.acquire()
@@ -87,8 +98,11 @@ class InboxWorker:
                 if removed := await self.inbox.prune():
                     log.info("inbox: pruned %d handled updates", removed)
             if len(rows) < self.max_in_flight:
+                # another instance's earlier update of a chat holds ours back: look again soon;
+                # otherwise wake on a new row, and now and then for rows of stopped instances
+                pause = BLOCKED_POLL if self.inbox.blocked else self.inbox.ttl / 3
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.prune_every)
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(pause, self.prune_every))
 
     def _dispatch(self, row: InboxRow) -> None:
         self._dispatched.add(row.update_id)

@@ -102,7 +102,13 @@ async def _run(
         if app.post_init is not None:  # bot/app.py startup: database, services, timers
             await app.post_init(app)
         services = services_of(app)
-        inbox = Inbox(services.db, services.clock)
+        assert services.leader is not None
+        inbox = Inbox(
+            services.db,
+            services.clock,
+            owner=services.leader.instances.id,
+            ttl=settings.lease_seconds,
+        )
         worker = InboxWorker(app, inbox, max_in_flight=4 * settings.concurrency)
         await app.start()
         await worker.start()

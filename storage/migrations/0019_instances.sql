@@ -16,3 +16,10 @@ CREATE TABLE leases (
     owner      TEXT NOT NULL,
     expires_at DOUBLE PRECISION NOT NULL
 );
+
+-- Webhook rows belong to the instance that accepted them. A row is handled only when no
+-- earlier row of the same chat, held by another instance, is still unhandled (one chat's
+-- updates in update_id order across instances); rows of an instance whose heartbeat stopped
+-- are adopted by a live one. Rows from before this migration (owner '') are adopted too.
+ALTER TABLE inbox ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX inbox_chat_pending ON inbox(chat_key, update_id) WHERE handled_at IS NULL;
