@@ -64,3 +64,27 @@ async def test_activity_card_shows_the_time_as_people_read_it(tb, tower):
     card = out[-1].text
     assert f"{fmt_day(today + timedelta(days=1), 'zh', today)}15:00" in card
     assert "Asia/Shanghai" not in card
+
+
+async def test_a_double_tap_on_a_reading_creates_one_deadline_and_one_activity(tb, tower):
+    """Two taps that left the phone before the buttons vanished: the second creates nothing.
+
+    A press removes the buttons before it creates anything; Telegram refuses the second removal
+    ("message is not modified"), so the second press stops there (one chat's updates are
+    handled one at a time, so the second always comes after the first is done)."""
+    boss, root, chat_a = tower["boss"], tower["root"], tower["chat_a"]
+    for chat, line, table in (
+        (root, "/deadline new 年度述职 | 下周六 9点", "campaigns"),
+        (chat_a, "/activity 义诊 | 下周六 9点 | 2 | 5 | 村委", "activities"),
+    ):
+        question = (await tb.send(boss, chat, line))[-1]
+        shown = tb.em.message(question.chat_id, question.message_id)
+        data = choices(question)[0]
+        # both presses carry the keyboard as it was when they were made
+        first, second = tb.em.press(boss, shown, data), tb.em.press(boss, shown, data)
+        mark = len(tb.em.callback_answers)
+        await tb.deliver(first)
+        await tb.deliver(second)
+        assert await count(tb, table) == 1, table
+        answers = tb.em.callback_answers[mark:]
+        assert len(answers) == 2, answers  # the second tap is answered too, not left spinning
