@@ -17,7 +17,6 @@ the run after a warm-up; `broadcast ratio=` is the median efficiency, with its s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import tempfile
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, collect, interleave, parse_options, summary
+from bench.runner import Figures, parse_options, run_and_report
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, settings_for, tree
 from bot.emulator import Emulator
@@ -135,15 +134,10 @@ def main(argv: list[str] | None = None) -> int:
 
     minimum = args.chats / args.rate
     acks = args.chats * args.acks_per_chat
-    rounds = asyncio.run(
-        interleave(
-            {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
-            args.pairs,
-            args.warmup,
-        )
-    )
-    figures = collect(
-        rounds,
+    _, figures = run_and_report(
+        "broadcast",
+        args,
+        {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
         {
             "ratio": lambda r: minimum / r["broadcast"]["seconds"],
             "seconds": lambda r: r["broadcast"]["seconds"],
@@ -155,18 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             "rejected": lambda r: r["broadcast"]["rejected"],
             "status_ok": lambda r: r["broadcast"]["status_ok"],
         },
-    )
-    print(
-        summary(
-            "broadcast",
-            figures,
-            {
-                "chats": args.chats,
-                "acks_per_chat": args.acks_per_chat,
-                "rate": f"{args.rate:g}",
-                "pairs": args.pairs,
-            },
-        )
+        {
+            "chats": args.chats,
+            "acks_per_chat": args.acks_per_chat,
+            "rate": f"{args.rate:g}",
+            "pairs": args.pairs,
+        },
     )
     ok = (
         min(figures["delivered"]) == args.chats

@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bot.app
-from bench.runner import Figures, collect, interleave, parse_options, summary
+from bench.runner import Figures, parse_options, run_and_report
 from bot.app import services_of
 from bot.demo.worlds import in_process, settings_for
 from bot.domain.clock import Clock
@@ -225,15 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.basicConfig(level=logging.ERROR)
     bot.app.build_services = with_bench_handler(bot.app.build_services)  # type: ignore[assignment]
-    rounds = asyncio.run(
-        interleave(
-            {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
-            args.pairs,
-            args.warmup,
-        )
-    )
-    figures = collect(
-        rounds,
+    _, figures = run_and_report(
+        "reminders",
+        args,
+        {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
         {
             "ratio": lambda r: r["pending"]["restore_s"] / r["empty"]["startup_s"],
             "restore_ms": lambda r: 1000 * r["pending"]["restore_s"],
@@ -248,18 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             "down_fired_old": lambda r: r["pending"]["down_fired_old"],
             "peak_mb": lambda r: r["pending"]["peak_mb"],
         },
-    )
-    print(
-        summary(
-            "reminders",
-            figures,
-            {
-                "pending": args.pending,
-                "burst": args.burst,
-                "pairs": args.pairs,
-                "p99_target_ms": 1000,
-            },
-        )
+        {"pending": args.pending, "burst": args.burst, "pairs": args.pairs, "p99_target_ms": 1000},
     )
     ok = (
         max(figures["duplicates"]) == 0

@@ -36,7 +36,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, collect, interleave, parse_options, summary
+from bench.runner import Figures, parse_options, run_and_report
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, register_people, settings_for
 from bot.emulator import Emulator
@@ -239,24 +239,19 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     logging.basicConfig(level=logging.WARNING)
-    rounds = asyncio.run(
-        interleave(
-            {
-                "bare": lambda: bare_side(args.presses, args.chats, args.transport),
-                "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
-            },
-            args.pairs,
-            args.warmup,
-        )
-    )
 
     def lost(r: dict[str, Figures]) -> float:
         bot = r["bot"]
         unlisted = args.presses - (bot["confirmed"] + bot["waiting"])
         return unlisted + (args.presses - bot["answered"])
 
-    figures = collect(
-        rounds,
+    rounds, figures = run_and_report(
+        "signup_storm",
+        args,
+        {
+            "bare": lambda: bare_side(args.presses, args.chats, args.transport),
+            "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
+        },
         {
             "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
             "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
@@ -268,20 +263,14 @@ def main(argv: list[str] | None = None) -> int:
             "rejected": lambda r: r["bot"]["rejected"],
             "settle_s": lambda r: r["bot"]["settle"],
         },
-    )
-    print(
-        summary(
-            "signup_storm",
-            figures,
-            {
-                "presses": args.presses,
-                "capacity": args.capacity,
-                "chats": args.chats,
-                "transport": args.transport,
-                "pairs": args.pairs,
-                "target": 0.5,
-            },
-        )
+        {
+            "presses": args.presses,
+            "capacity": args.capacity,
+            "chats": args.chats,
+            "transport": args.transport,
+            "pairs": args.pairs,
+            "target": 0.5,
+        },
     )
     ok = (
         max(figures["overbooked"]) == 0
