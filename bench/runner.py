@@ -172,3 +172,8 @@ def run_and_report(
     figures = collect(rounds, derive)
     print(summary(name, figures, params))
     return rounds, figures
+
+
+def params(args: argparse.Namespace, *names: str, **more: object) -> dict[str, object]:
+    """A summary line's constant parameters: each named option's value, then `more`."""
+    return {name: getattr(args, name) for name in names} | more
