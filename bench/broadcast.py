@@ -17,7 +17,6 @@ the run after a warm-up; `broadcast ratio=` is the median efficiency, with its s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import tempfile
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, collect, interleave, parse_options, summary
+from bench.runner import Figures, params, parse_options, run_and_report
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, settings_for, tree
 from bot.emulator import Emulator
@@ -120,30 +119,24 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
     return result
 
 
+#: the sizes (each a --name option), and what --quick shrinks them to
+SIZES = {"chats": 1000, "acks_per_chat": 5, "rate": 200.0}
+QUICK, SMALL = "100 chats, 200 acknowledgements", {"chats": 100, "acks_per_chat": 2}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a copy or an ack went missing."""
-    args = parse_options(
-        __doc__,
-        argv,
-        "100 chats, 200 acknowledgements",
-        {"chats": 1000, "acks_per_chat": 5, "rate": 200.0},
-        {"chats": 100, "acks_per_chat": 2},
-    )
+    args = parse_options(__doc__, argv, QUICK, SIZES, SMALL)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("towerbot.updates").setLevel(logging.WARNING)
 
     minimum = args.chats / args.rate
     acks = args.chats * args.acks_per_chat
-    rounds = asyncio.run(
-        interleave(
-            {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
-            args.pairs,
-            args.warmup,
-        )
-    )
-    figures = collect(
-        rounds,
+    _, figures = run_and_report(
+        "broadcast",
+        args,
+        {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
         {
             "ratio": lambda r: minimum / r["broadcast"]["seconds"],
             "seconds": lambda r: r["broadcast"]["seconds"],
@@ -155,18 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             "rejected": lambda r: r["broadcast"]["rejected"],
             "status_ok": lambda r: r["broadcast"]["status_ok"],
         },
-    )
-    print(
-        summary(
-            "broadcast",
-            figures,
-            {
-                "chats": args.chats,
-                "acks_per_chat": args.acks_per_chat,
-                "rate": f"{args.rate:g}",
-                "pairs": args.pairs,
-            },
-        )
+        params(args, "chats", "acks_per_chat", rate=f"{args.rate:g}", pairs=args.pairs),
     )
     ok = (
         min(figures["delivered"]) == args.chats

@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bot.app
-from bench.runner import Figures, collect, interleave, parse_options, summary
+from bench.runner import Figures, params, parse_options, run_and_report
 from bot.app import services_of
 from bot.demo.worlds import in_process, settings_for
 from bot.domain.clock import Clock
@@ -214,26 +214,20 @@ async def run(pending: int, burst: int) -> Figures:
     return result
 
 
+#: the sizes (each a --name option), and what --quick shrinks them to
+SIZES = {"pending": 10_000, "burst": 1_000}
+QUICK, SMALL = "1,000 pending, 100 in the burst", {"pending": 1_000, "burst": 100}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 when a reminder was lost or doubled."""
-    args = parse_options(
-        __doc__,
-        argv,
-        "1,000 pending, 100 in the burst",
-        {"pending": 10_000, "burst": 1_000},
-        {"pending": 1_000, "burst": 100},
-    )
+    args = parse_options(__doc__, argv, QUICK, SIZES, SMALL)
     logging.basicConfig(level=logging.ERROR)
     bot.app.build_services = with_bench_handler(bot.app.build_services)  # type: ignore[assignment]
-    rounds = asyncio.run(
-        interleave(
-            {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
-            args.pairs,
-            args.warmup,
-        )
-    )
-    figures = collect(
-        rounds,
+    _, figures = run_and_report(
+        "reminders",
+        args,
+        {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
         {
             "ratio": lambda r: r["pending"]["restore_s"] / r["empty"]["startup_s"],
             "restore_ms": lambda r: 1000 * r["pending"]["restore_s"],
@@ -248,18 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             "down_fired_old": lambda r: r["pending"]["down_fired_old"],
             "peak_mb": lambda r: r["pending"]["peak_mb"],
         },
-    )
-    print(
-        summary(
-            "reminders",
-            figures,
-            {
-                "pending": args.pending,
-                "burst": args.burst,
-                "pairs": args.pairs,
-                "p99_target_ms": 1000,
-            },
-        )
+        params(args, "pending", "burst", "pairs", p99_target_ms=1000),
     )
     ok = (
         max(figures["duplicates"]) == 0

@@ -13,6 +13,7 @@ same with a single side. Per round the bench derives its ratios and absolute fig
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import statistics
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -155,3 +156,24 @@ def parse_options(
         for name, value in small.items():
             setattr(args, name, value)
     return args
+
+
+def run_and_report(
+    name: str,
+    args: argparse.Namespace,
+    sides: Mapping[str, Side],
+    derive: Mapping[str, Callable[[Round], float]],
+    params: Mapping[str, object],
+) -> tuple[list[Round], dict[str, list[float]]]:
+    """A bench's measuring: `interleave` the sides (`args.pairs` rounds after `args.warmup`),
+    `collect` the derived figures and print the `summary` line with `params`. The measured
+    rounds and the figures, for the bench's own verdict."""
+    rounds = asyncio.run(interleave(sides, args.pairs, args.warmup))
+    figures = collect(rounds, derive)
+    print(summary(name, figures, params))
+    return rounds, figures
+
+
+def params(args: argparse.Namespace, *names: str, **more: object) -> dict[str, object]:
+    """A summary line's constant parameters: each named option's value, then `more`."""
+    return {name: getattr(args, name) for name in names} | more

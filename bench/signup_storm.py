@@ -20,6 +20,7 @@ loopback HTTP like a real Bot API server (there the emulator's HTTP server domin
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import math
@@ -36,7 +37,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, collect, interleave, parse_options, summary
+from bench.runner import Figures, params, parse_options, run_and_report
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, register_people, settings_for
 from bot.emulator import Emulator
@@ -226,37 +227,33 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
     return result
 
 
+#: the sizes (each a --name option), and what --quick shrinks them to
+SIZES = {"presses": 2000, "capacity": 100, "chats": 5}
+QUICK, SMALL = "200 presses, capacity 20", {"presses": 200, "capacity": 20}
+
+
+def transport_option(parser: argparse.ArgumentParser) -> None:
+    """--transport: the bot's Bot API over HTTP or in-process (the default)."""
+    parser.add_argument("--transport", choices=("http", "inproc"), default="inproc")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print the summary line; 1 on overbooking, a lost press, a 429."""
-    args = parse_options(
-        __doc__,
-        argv,
-        "200 presses, capacity 20",
-        {"presses": 2000, "capacity": 100, "chats": 5},
-        {"presses": 200, "capacity": 20},
-        lambda parser: parser.add_argument(
-            "--transport", choices=("http", "inproc"), default="inproc"
-        ),
-    )
+    args = parse_options(__doc__, argv, QUICK, SIZES, SMALL, transport_option)
     logging.basicConfig(level=logging.WARNING)
-    rounds = asyncio.run(
-        interleave(
-            {
-                "bare": lambda: bare_side(args.presses, args.chats, args.transport),
-                "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
-            },
-            args.pairs,
-            args.warmup,
-        )
-    )
 
     def lost(r: dict[str, Figures]) -> float:
         bot = r["bot"]
         unlisted = args.presses - (bot["confirmed"] + bot["waiting"])
         return unlisted + (args.presses - bot["answered"])
 
-    figures = collect(
-        rounds,
+    rounds, figures = run_and_report(
+        "signup_storm",
+        args,
+        {
+            "bare": lambda: bare_side(args.presses, args.chats, args.transport),
+            "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
+        },
         {
             "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
             "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
@@ -268,20 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             "rejected": lambda r: r["bot"]["rejected"],
             "settle_s": lambda r: r["bot"]["settle"],
         },
-    )
-    print(
-        summary(
-            "signup_storm",
-            figures,
-            {
-                "presses": args.presses,
-                "capacity": args.capacity,
-                "chats": args.chats,
-                "transport": args.transport,
-                "pairs": args.pairs,
-                "target": 0.5,
-            },
-        )
+        params(args, "presses", "capacity", "chats", "transport", "pairs", target=0.5),
     )
     ok = (
         max(figures["overbooked"]) == 0

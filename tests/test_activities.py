@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.demo.worlds import register_people
 from bot.domain.activities import distance_m, parse_activity, step_name
 from bot.domain.errors import Refusal
 from bot.gateway.cards import CardEditor
@@ -19,7 +20,6 @@ from bot.settings import Settings
 from storage import activities as act_repo
 from storage import hours as hours_repo
 from storage import reminders as rem_repo
-from storage import users as users_repo
 from tests.conftest import Harness, build_tower, start_harness
 
 TZ = Settings().tz
@@ -44,6 +44,12 @@ async def create(tb: Harness, who: dict, chat: dict, fields: str) -> tuple[int, 
     return await latest_activity(tb), cards[0]
 
 
+async def join(tb: Harness, card: Any, act_id: int, *people: dict) -> None:
+    """Each of `people`, in turn, presses "join" on `card`, activity `act_id`'s card."""
+    for person in people:
+        await tb.press(person, card, f"act:{act_id}:join")
+
+
 async def wait_for(predicate, timeout: float = 10.0, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -62,21 +68,10 @@ async def register_many(tb: Harness, n: int, org_code: str, prefix: str) -> list
     org = await tb.services.tower.org_by_code(org_code)
     users = [tb.em.add_user(f"{prefix}{i}") for i in range(n)]
     tb.em.started.update(u["id"] for u in users)  # as if each had pressed Start
-    now = time.time()
     async with tb.db.transaction() as tx:
-        for u in users:
-            await users_repo.upsert_user(
-                tx,
-                user_id=u["id"],
-                first_name=u["first_name"],
-                username=None,
-                tg_lang="zh",
-                started=True,
-                now=now,
-            )
-            await users_repo.save_person(
-                tx, user_id=u["id"], real_name=f"R{u['id']}", phone=None, org_id=org.id, now=now
-            )
+        await register_people(
+            tx, users, org.id, tg_lang="zh", real_name=lambda u: f"R{u['id']}", usernames=False
+        )
     return users
 
 
@@ -236,8 +231,7 @@ async def test_cancellations_promote_in_order(tb: Harness) -> None:
     nxt, _ = when(2 * 86400)
     act_id, card = await create(tb, t["sec_a"], t["chat_a"], f"清扫 | {nxt} | 1 | 2 | 河边")
     people = await register_many(tb, 5, "yanshan.dabu", "P")
-    for p in people:
-        await tb.press(p, card, f"act:{act_id}:join")
+    await join(tb, card, act_id, *people)
     ids = [p["id"] for p in people]
     # 0, 1 confirmed; 2, 3, 4 waiting. A waiting person leaving promotes nobody.
     await tb.press(people[3], card, f"act:{act_id}:leave")
@@ -316,8 +310,7 @@ async def test_reminders_fire_once_across_a_restart(tmp_path: Path) -> None:
     ctx, tb = await start_harness(tmp_path, activity_reminders=[first, second])
     t = await build_tower(tb)
     act_id, card = await create(tb, t["sec_a"], t["chat_a"], f"夜跑 | {start_text} | 1 | 10 | 操场")
-    await tb.press(t["member_a"], card, f"act:{act_id}:join")
-    await tb.press(t["member_b"], card, f"act:{act_id}:join")
+    await join(tb, card, act_id, t["member_a"], t["member_b"])
     em = tb.em
 
     def reminders_to(user: dict) -> list[str]:
@@ -528,8 +521,7 @@ async def test_cancel_tells_everyone_and_list_shows_open_ones(tb: Harness) -> No
     nxt, _ = when(2 * 86400)
     keep, _ = await create(tb, t["boss"], t["root"], f"全区活动 | {nxt} | 1 | 5 | 区里")
     act_id, card = await create(tb, t["sec_a"], t["chat_a"], f"乡里活动 | {nxt} | 1 | 1 | 乡里")
-    await tb.press(t["member_a"], card, f"act:{act_id}:join")
-    await tb.press(t["boss"], card, f"act:{act_id}:join")  # waiting
+    await join(tb, card, act_id, t["member_a"], t["boss"])  # the boss waits
     listed = (await tb.send(t["boss"], t["root"], "/activities"))[0].text
     assert f"#{keep} 全区活动" in listed and f"#{act_id} 乡里活动" in listed
     assert "1/1 · 候补 1" in listed

@@ -104,13 +104,24 @@ def in_private(need_person: bool) -> Expect:
     return expect
 
 
-def at_branch_activity(role: str, pos: str) -> str | None:
-    """/checkin, /close of the branch's activity: from its chat or above, by its organisers."""
-    if pos == "private":
-        return "err_group_only"
-    if pos == "sibling":
-        return "err_act_unknown"
-    return None if rank_at(role, "yanshan.dabu") >= 1 else "err_need_secretary"
+def of_the_branch(sibling: str) -> Callable[[str, str], str | None]:
+    """What a command about the branch's own thing expects: a group of the branch or above and
+    its secretary or higher; `sibling` is what a sibling branch's chat (without it) hears."""
+
+    def expect(role: str, pos: str) -> str | None:
+        if pos == "private":
+            return "err_group_only"
+        if pos == "sibling":
+            return sibling
+        return None if rank_at(role, "yanshan.dabu") >= 1 else "err_need_secretary"
+
+    return expect
+
+
+#: /checkin, /close of the branch's activity: from its chat or above, by its organisers
+at_branch_activity = of_the_branch("err_act_unknown")
+#: /announce status: the latest announcement of the chat's subtree (the branch's)
+branch_board = of_the_branch("err_ann_none")
 
 
 def approver(role: str, pos: str) -> str | None:
@@ -483,15 +494,6 @@ def auditlog_expect(role: str, pos: str) -> str | None:
     if pos == "private":
         return None if GRANTS[role][0] == "staff" else "err_need_staff"
     return STAFF(role, pos)
-
-
-def branch_board(role: str, pos: str) -> str | None:
-    """/announce status: the latest announcement of the chat's subtree (the branch's)."""
-    if pos == "private":
-        return "err_group_only"
-    if pos == "sibling":
-        return "err_ann_none"
-    return None if rank_at(role, "yanshan.dabu") >= 1 else "err_need_secretary"
 
 
 MATRIX: list[Row] = [

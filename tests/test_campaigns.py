@@ -79,6 +79,13 @@ def test_parse_due_local_midnight() -> None:
     assert parse_due(" 2026-12-01   00:30 ", SHANGHAI, NOW) == DUE_TS
 
 
+def refusal(parse: Callable[..., Any], text: str, tz: ZoneInfo = SHANGHAI) -> str:
+    """The key of the Refusal `parse(text, tz, NOW)` must raise."""
+    with pytest.raises(Refusal) as err:
+        parse(text, tz, NOW)
+    return err.value.key
+
+
 @pytest.mark.parametrize(
     "text,key",
     [
@@ -92,15 +99,12 @@ def test_parse_due_local_midnight() -> None:
     ],
 )
 def test_parse_due_refusals(text: str, key: str) -> None:
-    with pytest.raises(Refusal) as err:
-        parse_due(text, SHANGHAI, NOW)
-    assert err.value.key == key
+    assert refusal(parse_due, text) == key
 
 
 def test_parse_due_skipped_dst_hour() -> None:
-    with pytest.raises(Refusal) as err:
-        parse_due("2027-03-14 02:30", ZoneInfo("America/New_York"), NOW)
-    assert err.value.key == "err_deadline_date"
+    new_york = ZoneInfo("America/New_York")
+    assert refusal(parse_due, "2027-03-14 02:30", new_york) == "err_deadline_date"
 
 
 @pytest.mark.parametrize(
@@ -116,9 +120,7 @@ def test_parse_due_skipped_dst_hour() -> None:
     ],
 )
 def test_parse_new_refusals(text: str, key: str) -> None:
-    with pytest.raises(Refusal) as err:
-        parse_new(text, SHANGHAI, NOW)
-    assert err.value.key == key
+    assert refusal(parse_new, text) == key
 
 
 def test_parse_new_all() -> None:

@@ -16,6 +16,7 @@ from telegram.error import BadRequest, Conflict
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
 from bot.emulator import Emulator
+from tests.helpers import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -86,15 +87,6 @@ class Receiver:
 
     def update_ids(self) -> list[int]:
         return [r.update["update_id"] for r in self.received]
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds (fails the test after ``timeout`` seconds)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -25,6 +25,13 @@ async def entry(tb: Any, entry_id: int) -> dict:
     return dict(row)
 
 
+async def listed(tb: Any, tower: dict, *staff: str) -> tuple[int, list]:
+    """member_a logs 2 hours of 七彩四点半; the entry's id and the /pending listing each of
+    `staff` (the tower's names for them) then gets in private, in that order."""
+    entry_id = await log(tb, tower["member_a"], "2 七彩四点半")
+    return entry_id, [(await tb.send(tower[who], None, "/pending"))[0] for who in staff]
+
+
 async def log(tb: Any, user: dict, text: str) -> int:
     """Log hours; returns the new entry's id."""
     before = await count_rows(tb)
@@ -222,9 +229,7 @@ async def test_nobody_approves_their_own_entries(tb, tower):
 
 async def test_approve_and_reject_at_once_make_exactly_one_decision(tb, tower):
     ma, sec, boss = tower["member_a"], tower["sec_a"], tower["boss"]
-    entry_id = await log(tb, ma, "2 七彩四点半")
-    l1 = (await tb.send(sec, None, "/pending"))[0]
-    l2 = (await tb.send(boss, None, "/pending"))[0]
+    entry_id, (l1, l2) = await listed(tb, tower, "sec_a", "boss")
     prompt = next(
         s for s in await tb.press(boss, l2, f"hrs:no:{entry_id}:0") if s.method == "sendMessage"
     )
@@ -245,9 +250,7 @@ async def test_approve_and_reject_at_once_make_exactly_one_decision(tb, tower):
 
 async def test_two_approves_at_once_one_decision_one_notification(tb, tower):
     ma, sec, boss = tower["member_a"], tower["sec_a"], tower["boss"]
-    entry_id = await log(tb, ma, "2 七彩四点半")
-    l1 = (await tb.send(sec, None, "/pending"))[0]
-    l2 = (await tb.send(boss, None, "/pending"))[0]
+    entry_id, (l1, l2) = await listed(tb, tower, "sec_a", "boss")
     mark = len(tb.em.callback_answers)
     await asyncio.gather(
         tb.press(sec, l1, f"hrs:ok:{entry_id}:0"), tb.press(boss, l2, f"hrs:ok:{entry_id}:0")
@@ -270,10 +273,8 @@ async def test_two_approves_at_once_one_decision_one_notification(tb, tower):
 
 
 async def test_stale_button_says_who_decided_and_when(tb, tower):
-    ma, sec, boss = tower["member_a"], tower["sec_a"], tower["boss"]
-    entry_id = await log(tb, ma, "2 七彩四点半")
-    old = (await tb.send(boss, None, "/pending"))[0]
-    listing = (await tb.send(sec, None, "/pending"))[0]
+    sec, boss = tower["sec_a"], tower["boss"]
+    entry_id, (old, listing) = await listed(tb, tower, "boss", "sec_a")
     await tb.press(sec, listing, f"hrs:ok:{entry_id}:0")
     await tb.press(boss, old, f"hrs:ok:{entry_id}:0")
     answer = tb.em.callback_answers[-1]
@@ -309,9 +310,8 @@ async def _org_id(tb: Any, code: str) -> int:
 
 
 async def test_reject_without_reason(tb, tower):
-    ma, sec = tower["member_a"], tower["sec_a"]
-    entry_id = await log(tb, ma, "2 七彩四点半")
-    listing = (await tb.send(sec, None, "/pending"))[0]
+    sec = tower["sec_a"]
+    entry_id, (listing,) = await listed(tb, tower, "sec_a")
     out = await tb.press(sec, listing, f"hrs:no:{entry_id}:0")
     prompt = next(s for s in out if s.method == "sendMessage")
     await tb.press(sec, prompt, f"hrs:nr:{entry_id}")
@@ -321,9 +321,8 @@ async def test_reject_without_reason(tb, tower):
 
 
 async def test_decided_entries_never_change(tb, tower):
-    ma, sec = tower["member_a"], tower["sec_a"]
-    entry_id = await log(tb, ma, "2 七彩四点半")
-    listing = (await tb.send(sec, None, "/pending"))[0]
+    sec = tower["sec_a"]
+    entry_id, (listing,) = await listed(tb, tower, "sec_a")
     await tb.press(sec, listing, f"hrs:ok:{entry_id}:0")
     for sql in (
         "UPDATE hour_entries SET quarters = 40 WHERE id = ?",
@@ -498,9 +497,8 @@ async def test_export_myhours_is_a_service_record_to_certify(tb, tower):
 async def test_cli_export_hours(tb, tower, tmp_path, monkeypatch):
     from bot import cli
 
-    ma, sec = tower["member_a"], tower["sec_a"]
-    entry_id = await log(tb, ma, "2 七彩四点半")
-    listing = (await tb.send(sec, None, "/pending"))[0]
+    sec = tower["sec_a"]
+    entry_id, (listing,) = await listed(tb, tower, "sec_a")
     await tb.press(sec, listing, f"hrs:ok:{entry_id}:0")
     monkeypatch.setenv("TOWERBOT_DB", tb.settings.db)
     out = tmp_path / "hours.xlsx"

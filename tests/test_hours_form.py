@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from bot.domain.clock import fmt_day
 
 
 async def rows(tb: Any) -> list[dict]:
+    """Every hour entry's served_on, quarters, description and status, in the order logged."""
     return [
         dict(r)
         for r in await tb.db.fetchall(
             "SELECT served_on, quarters, description, status FROM hour_entries ORDER BY id"
         )
     ]
+
+
+def pending(served_on: date, quarters: int, description: str) -> dict:
+    """The row `rows` gives for a pending entry of `quarters` quarter hours on `served_on`."""
+    return {
+        "served_on": served_on.isoformat(),
+        "quarters": quarters,
+        "description": description,
+        "status": "pending",
+    }
 
 
 def buttons(message: Any) -> list[tuple[str, str]]:
@@ -29,14 +40,7 @@ async def test_yesterday_in_one_line_is_the_date_not_the_description(tb, tower):
     ma = tower["member_a"]
     await tb.send(ma, None, "/hours 2 昨天 七彩四点半")
     yesterday = tb.services.hours.today() - timedelta(days=1)
-    assert await rows(tb) == [
-        {
-            "served_on": yesterday.isoformat(),
-            "quarters": 8,
-            "description": "七彩四点半",
-            "status": "pending",
-        }
-    ]
+    assert await rows(tb) == [pending(yesterday, 8, "七彩四点半")]
 
 
 async def test_guided_hours_today_yesterday_or_a_typed_day(tb, tower):
@@ -57,14 +61,7 @@ async def test_guided_hours_today_yesterday_or_a_typed_day(tb, tower):
     assert await rows(tb) == []  # nothing before the confirmation
     ok = next(data for label, data in buttons(out[-1]) if "确认" in label)
     out = await tb.press(ma, out[-1], ok)
-    assert await rows(tb) == [
-        {
-            "served_on": (today - timedelta(days=1)).isoformat(),
-            "quarters": 10,
-            "description": "七彩四点半",
-            "status": "pending",
-        }
-    ]
+    assert await rows(tb) == [pending((today - timedelta(days=1)), 10, "七彩四点半")]
 
 
 async def test_guided_hours_another_day_typed_and_a_stale_confirm(tb, tower):
@@ -99,14 +96,7 @@ async def test_an_uncertain_date_is_asked_with_buttons(tb, tower):
     offered = buttons(out[-1])
     assert offered[0][0] == fmt_day(offered_day, "zh", today)
     await tb.press(ma, out[-1], offered[0][1])
-    assert await rows(tb) == [
-        {
-            "served_on": offered_day.isoformat(),
-            "quarters": 12,
-            "description": "社区服务",
-            "status": "pending",
-        }
-    ]
+    assert await rows(tb) == [pending(offered_day, 12, "社区服务")]
 
 
 async def test_todays_weekday_is_today_or_a_week_ago(tb, tower):

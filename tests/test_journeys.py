@@ -293,11 +293,17 @@ async def secretary_report_back(tb: Harness, tower: dict, lang: str) -> Journey:
 # --- staff -----------------------------------------------------------------------------------
 
 
+async def sent_by_staff(tb: Harness, tower: dict, lang: str, zh: str, en: str) -> Journey:
+    """A staff member (`staff_of`) sends `zh` or `en` (by `lang`) in the root's group: their
+    journey."""
+    j = Journey(tb, await staff_of(tb, tower, lang))
+    await j.send(say(lang, zh, en), tower["root"])
+    return j
+
+
 async def staff_announce(tb: Harness, tower: dict, lang: str) -> Journey:
-    staff = await staff_of(tb, tower, lang)
-    j = Journey(tb, staff)
-    await j.send(
-        say(lang, "/announce 本周五前上报活动计划", "/announce Plans due Friday"), tower["root"]
+    j = await sent_by_staff(
+        tb, tower, lang, "/announce 本周五前上报活动计划", "/announce Plans due Friday"
     )
     assert await count(tb, "SELECT COUNT(*) FROM announcements") == 1
     assert say(lang, "通知 #1 已发往", "Announcement #1 is on its way") in j.text()
@@ -305,15 +311,12 @@ async def staff_announce(tb: Harness, tower: dict, lang: str) -> Journey:
 
 
 async def staff_deadline(tb: Harness, tower: dict, lang: str) -> Journey:
-    staff = await staff_of(tb, tower, lang)
-    j = Journey(tb, staff)
-    await j.send(
-        say(
-            lang,
-            "/deadline new 年度述职 | 明天 下午3点",
-            "/deadline new Annual report | tomorrow 3pm",
-        ),
-        tower["root"],
+    j = await sent_by_staff(
+        tb,
+        tower,
+        lang,
+        "/deadline new 年度述职 | 明天 下午3点",
+        "/deadline new Annual report | tomorrow 3pm",
     )
     row = await tb.db.fetchone("SELECT * FROM campaigns")
     assert row is not None and row["title"] == say(lang, "年度述职", "Annual report")
@@ -325,9 +328,7 @@ async def staff_deadline(tb: Harness, tower: dict, lang: str) -> Journey:
 
 
 async def staff_stats(tb: Harness, tower: dict, lang: str) -> Journey:
-    staff = await staff_of(tb, tower, lang)
-    j = Journey(tb, staff)
-    await j.send("/stats", tower["root"])
+    j = await sent_by_staff(tb, tower, lang, "/stats", "/stats")
     assert say(lang, "注册团员青年 5 人", "Registered members 5") in j.text()
     return j
 
@@ -345,20 +346,21 @@ async def staff_export(tb: Harness, tower: dict, lang: str) -> Journey:
     return j
 
 
-TASKS = {
-    ("member", "register"): member_register,
-    ("member", "hours_one_line"): member_hours_one_line,
-    ("member", "hours_guided"): member_hours_guided,
-    ("member", "signup"): member_signup,
-    ("member", "my_record"): member_my_record,
-    ("secretary", "approve"): secretary_approve,
-    ("secretary", "post_activity"): secretary_post_activity,
-    ("secretary", "report_back"): secretary_report_back,
-    ("staff", "announce"): staff_announce,
-    ("staff", "deadline"): staff_deadline,
-    ("staff", "stats"): staff_stats,
-    ("staff", "export"): staff_export,
-}
+ROLES = ("member", "secretary", "staff")
+
+
+def journeys(namespace: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    """(role, task) -> the journey function `role_task(tb, tower, lang) -> Journey` of
+    `namespace`, for each of the ROLES."""
+    found = {}
+    for name, fn in namespace.items():
+        role, _, task = name.partition("_")
+        if role in ROLES and task and getattr(fn, "__annotations__", {}).get("return") == "Journey":
+            found[role, task] = fn
+    return found
+
+
+TASKS = journeys(dict(globals()))
 
 
 def test_every_task_is_counted_in_both_languages() -> None:

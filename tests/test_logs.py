@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from bot import logs
 from bot.app import build_application
-from bot.demo.worlds import SUPERUSER, polling
+from bot.demo.worlds import polling, settings_for
 from bot.emulator import Emulator
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError, load_settings
 
 
 @pytest.fixture
@@ -32,13 +31,8 @@ async def _run_once(tmp_path: Path, level: str, caplog: pytest.LogCaptureFixture
     logs.configure(level)
     em = Emulator()
     url = await em.serve()
-    settings = Settings(
-        _env_file=None,
-        token=SecretStr(em.token),
-        db=str(tmp_path / "t.db"),
-        api_base_url=url + "/bot",
-        superusers=[SUPERUSER],
-        log_level=level,
+    settings = settings_for(
+        em, tmp_path / "t.db", _env_file=None, api_base_url=url + "/bot", log_level=level
     )
     user = em.add_user("小红")
     app = build_application(settings)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
+from bot.demo.worlds import record_group, record_start
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox, migrate_chat, split_text
 from bot.emulator import Emulator
@@ -176,25 +177,8 @@ async def test_blocked_user_becomes_unreachable_with_one_fallback_mention(env: E
         org = await orgs_repo.insert(
             conn, code="dabu", name="大埠乡团委", kind=None, parent=None, now=now
         )
-        await chats_repo.upsert(
-            conn,
-            chat_id=group["id"],
-            type="group",
-            title=group["title"],
-            active=True,
-            is_admin=False,
-            now=now,
-        )
-        await chats_repo.bind(conn, group["id"], org.id)
-        await users_repo.upsert_user(
-            conn,
-            user_id=member["id"],
-            first_name=member["first_name"],
-            username=None,
-            tg_lang="zh",
-            started=True,
-            now=now,
-        )
+        await record_group(conn, group, now, org.id)
+        await record_start(conn, member, tg_lang="zh", now=now)
         await users_repo.save_person(
             conn,
             user_id=member["id"],
@@ -204,15 +188,7 @@ async def test_blocked_user_becomes_unreachable_with_one_fallback_mention(env: E
             now=now,
         )
         # Telegram names are kept only for registered people: recorded again once registered
-        await users_repo.upsert_user(
-            conn,
-            user_id=member["id"],
-            first_name=member["first_name"],
-            username=None,
-            tg_lang="zh",
-            started=True,
-            now=now,
-        )
+        await record_start(conn, member, tg_lang="zh", now=now)
     em.inject("sendMessage", chat_id=member["id"], error="blocked", times=5)
     item_id = await env.outbox.send(
         member["id"],
@@ -244,15 +220,7 @@ async def test_blocked_user_becomes_unreachable_with_one_fallback_mention(env: E
 async def test_bot_removed_from_group_marks_chat_inactive(env: Env) -> None:
     group = env.em.add_group("Old group")
     async with env.db.transaction() as conn:
-        await chats_repo.upsert(
-            conn,
-            chat_id=group["id"],
-            type="group",
-            title="Old group",
-            active=True,
-            is_admin=False,
-            now=env.clock.time(),
-        )
+        await record_group(conn, group, env.clock.time())
     env.em.inject("sendMessage", chat_id=group["id"], error="blocked", times=1)
     item_id = await env.outbox.send(group["id"], "hello?")
     assert await env.sender.drain(10)
@@ -267,16 +235,7 @@ async def test_migrated_group_moves_chat_id_and_resends_once(env: Env) -> None:
     now = env.clock.time()
     async with env.db.transaction() as conn:
         org = await orgs_repo.insert(conn, code="b", name="Branch", kind=None, parent=None, now=now)
-        await chats_repo.upsert(
-            conn,
-            chat_id=group["id"],
-            type="group",
-            title="Branch",
-            active=True,
-            is_admin=False,
-            now=now,
-        )
-        await chats_repo.bind(conn, group["id"], org.id)
+        await record_group(conn, group, now, org.id)
     em.inject("sendMessage", chat_id=group["id"], error="migrated", times=1)
     await env.sender.stop()
     first = await env.outbox.send(group["id"], "first")

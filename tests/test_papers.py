@@ -22,10 +22,9 @@ from openpyxl.utils import get_column_letter
 
 from bot.domain import charts
 from bot.domain.xlsx import CREATOR, day_words, text_width
-from bot.gateway.probe import BotProbe
 from tests import test_stats
 from tests.conftest import Harness
-from tests.test_stats import seed_figures, world
+from tests.test_stats import root_view, seeded_world
 
 #: the harness whose clock the world moves on (test_stats.ftb, registered here under this name)
 moving_harness = test_stats.ftb
@@ -36,9 +35,7 @@ TOTALS = ("合计", "合计（已通过）")
 
 async def exports(tb: Harness) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The world of test_stats with known figures, and every export kind through /export."""
-    t = await world(tb)
-    await tb.services.audit.nightly(BotProbe(tb.app.bot))
-    await seed_figures(tb, t)
+    t = await seeded_world(tb)
     books: dict[str, bytes] = {}
     for kind in ("hours", "members", "activities", "campaign 1"):
         mark = len(tb.em.documents)
@@ -170,12 +167,9 @@ def texts_of(fig: Any) -> list[str]:
 
 async def test_charts_are_stamped_capped_and_empty_in_words(moving_harness: Harness) -> None:
     tb = moving_harness  # the world moves its clock on (OffsetClock)
-    t = await world(tb)
-    await tb.services.audit.nightly(BotProbe(tb.app.bot))
-    await seed_figures(tb, t)
+    t = await seeded_world(tb)
     stats = tb.services.stats
-    root = await tb.services.tower.org_by_code("yanshan")
-    view = await stats.view(root)
+    root, view = await root_view(tb)
     today = date(2025, 12, 1)
     hours = charts.bars_figure(charts.hours_data(view, "zh", today))
     assert "截至 12月1日" in texts_of(hours)

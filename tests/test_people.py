@@ -6,6 +6,7 @@ import pytest
 
 from storage import users as user_repo
 from tests.conftest import Harness, register
+from tests.helpers import replies
 
 
 async def person(tb: Harness, user: dict):
@@ -97,14 +98,15 @@ async def test_overlong_and_empty_names_change_nothing(tower: dict, tb: Harness)
 async def test_cancel_leaves_and_rerun_edits(tower: dict, tb: Harness) -> None:
     member = tower["member_a"]
     await tb.send(member, None, "/register")
-    left = await tb.send(member, None, "/cancel")
-    assert "已退出" in left[0].text
-    nothing = await tb.send(member, None, "/cancel")
-    assert "没有" in nothing[0].text
-    edit = await tb.send(member, None, "/register")
-    assert "当前：陈小红" in edit[0].text
-    picker = await tb.send(member, None, "陈晓红")
-    assert "选择" in picker[0].text  # editing lets the person move org
+    await replies(
+        tb,
+        member,
+        None,
+        ("/cancel", "已退出"),
+        ("/cancel", "没有"),  # nothing to cancel
+        ("/register", "当前：陈小红"),  # a rerun edits
+        ("陈晓红", "选择"),  # editing lets the person move org
+    )
     await tb.send(member, None, "yanshan.dabu")
     consent = await tb.send(member, None, "跳过")
     done = await tb.press(member, consent[-1], "reg:consent:y")

@@ -71,6 +71,20 @@ async def test_audit_on_demand_from_org_with_invite_link(tb: Harness) -> None:
     assert len(tb.texts(t["chat_a"]["id"])) == group_before + 1  # just the /org answer
 
 
+async def seeded_world(tb: Harness) -> dict[str, Any]:
+    """The `world`, audited overnight (`audit.nightly`), then with `seed_figures`."""
+    t = await world(tb)
+    await tb.services.audit.nightly(BotProbe(tb.app.bot))
+    await seed_figures(tb, t)
+    return t
+
+
+async def root_view(tb: Harness) -> tuple[Any, Any]:
+    """The root org (yanshan) and its stats view."""
+    root = await tb.services.tower.org_by_code("yanshan")
+    return root, await tb.services.stats.view(root)
+
+
 async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
     """Known hours, activities and report-backs, through the bot as people use it.
 
@@ -145,9 +159,7 @@ async def ftb(tmp_path) -> Any:
 
 async def test_stats_figures_rolled_up_and_per_child(ftb: Harness) -> None:
     tb = ftb
-    t = await world(tb)
-    await tb.services.audit.nightly(BotProbe(tb.app.bot))
-    await seed_figures(tb, t)
+    t = await seeded_world(tb)
     refused = await tb.send(t["member_b"], t["chat_b"], "/stats")
     assert "secretary or staff" in refused[0].text  # Tom reads English
     text = (await tb.send(t["boss"], t["root"], "/stats"))[0].text
@@ -166,12 +178,9 @@ async def test_stats_figures_rolled_up_and_per_child(ftb: Harness) -> None:
 
 async def test_charts_are_pngs_built_from_the_figures(ftb: Harness) -> None:
     tb = ftb
-    t = await world(tb)
-    await tb.services.audit.nightly(BotProbe(tb.app.bot))
-    await seed_figures(tb, t)
+    t = await seeded_world(tb)
     stats = tb.services.stats
-    root = await tb.services.tower.org_by_code("yanshan")
-    view = await stats.view(root)
+    root, view = await root_view(tb)
     hours = charts.hours_data(view, "zh")
     assert hours.labels == ["大埠乡团委", "雁山街道团工委"]
     assert list(hours.series.values()) == [[14.0, 2.0], [14.0, 7.0]]
@@ -200,9 +209,7 @@ async def test_charts_are_pngs_built_from_the_figures(ftb: Harness) -> None:
 
 async def test_exports_go_privately(ftb: Harness) -> None:
     tb = ftb
-    t = await world(tb)
-    await tb.services.audit.nightly(BotProbe(tb.app.bot))
-    await seed_figures(tb, t)
+    t = await seeded_world(tb)
     boss = t["boss"]
     for args in ("members", "activities", "campaign 1"):
         answer = await tb.send(boss, t["root"], f"/export {args}")
@@ -232,64 +239,28 @@ async def test_exports_go_privately(ftb: Harness) -> None:
     assert "#99" in unknown[-1].text
 
 
+def health_row(**changes: Any) -> dict[str, Any]:
+    """A row for `charts.health`: a staffed org with its chat, nobody in it and nothing owed,
+    but for `changes`."""
+    row: dict[str, Any] = {
+        "has_chat": True,
+        "campaigns_missing": 0,
+        "members": 0,
+        "members_in_chat": 0,
+        "staffed": True,
+        "campaigns_due": 0,
+    }
+    return row | changes
+
+
 @pytest.mark.parametrize(
     "row,colour",
     [
-        (
-            {
-                "has_chat": False,
-                "campaigns_missing": 0,
-                "members": 0,
-                "members_in_chat": 0,
-                "staffed": True,
-                "campaigns_due": 0,
-            },
-            "red",
-        ),
-        (
-            {
-                "has_chat": True,
-                "campaigns_missing": 1,
-                "members": 0,
-                "members_in_chat": 0,
-                "staffed": True,
-                "campaigns_due": 0,
-            },
-            "red",
-        ),
-        (
-            {
-                "has_chat": True,
-                "campaigns_missing": 0,
-                "members": 10,
-                "members_in_chat": 7,
-                "staffed": True,
-                "campaigns_due": 0,
-            },
-            "amber",
-        ),
-        (
-            {
-                "has_chat": True,
-                "campaigns_missing": 0,
-                "members": 10,
-                "members_in_chat": 8,
-                "staffed": True,
-                "campaigns_due": 0,
-            },
-            "green",
-        ),
-        (
-            {
-                "has_chat": True,
-                "campaigns_missing": 0,
-                "members": 0,
-                "members_in_chat": 0,
-                "staffed": True,
-                "campaigns_due": 1,
-            },
-            "amber",
-        ),
+        (health_row(has_chat=False), "red"),
+        (health_row(campaigns_missing=1), "red"),
+        (health_row(members=10, members_in_chat=7), "amber"),
+        (health_row(members=10, members_in_chat=8), "green"),
+        (health_row(campaigns_due=1), "amber"),
     ],
 )
 def test_health_colours(row: dict[str, Any], colour: str) -> None:

@@ -7,6 +7,7 @@ import pytest
 from storage import chats as chat_repo
 from storage import orgs as org_repo
 from tests.conftest import SUPERUSER_ID, Harness
+from tests.helpers import replies
 
 
 async def org_count(tb: Harness) -> int:
@@ -55,16 +56,16 @@ async def test_org_add_and_duplicates(tower: dict, tb: Harness) -> None:
 async def test_bind_rules(tower: dict, tb: Harness) -> None:
     em, boss = tb.em, tower["boss"]
     new_chat = em.add_group("另一个群", members=[boss["id"], tower["sec_a"]["id"]])
-    taken = await tb.send(boss, new_chat, "/bind yanshan.dabu")
-    assert "已绑定群" in taken[0].text
-    unknown = await tb.send(boss, new_chat, "/bind nosuch")
-    assert "找不到" in unknown[0].text
-    extra = await tb.send(boss, new_chat, "/bind a b")
-    assert "用法" in extra[0].text
-    by_secretary = await tb.send(tower["sec_a"], tower["chat_a"], "/unbind")
-    assert "团干部" in by_secretary[0].text
-    in_private = await tb.send(boss, None, "/bind yanshan.dabu")
-    assert "群聊" in in_private[0].text
+    await replies(
+        tb,
+        boss,
+        new_chat,
+        ("/bind yanshan.dabu", "已绑定群"),  # taken
+        ("/bind nosuch", "找不到"),
+        ("/bind a b", "用法"),
+    )
+    await replies(tb, tower["sec_a"], tower["chat_a"], ("/unbind", "团干部"))  # by a secretary
+    await replies(tb, boss, None, ("/bind yanshan.dabu", "群聊"))  # in private
     assert (await chat_repo.of_org(tb.db.reader, 2)).id == tower["chat_a"]["id"]
     await tb.send(boss, tower["chat_a"], "/unbind")
     assert (await chat_repo.get(tb.db.reader, tower["chat_a"]["id"])).org_id is None
@@ -156,11 +157,13 @@ async def test_group_commands_refused_in_private(tb: Harness, command: str) -> N
     assert len(sent) == 1 and "群聊" in sent[0].text
 
 
-async def test_org_import_is_idempotent(tb: Harness) -> None:
-    tree = {
+def four_orgs(**root: str) -> dict:
+    """A new tree of four orgs: 雁山区团委 (yanshan, with `root`'s fields) over 甲 (over 甲一)
+    and 乙."""
+    return {
         "code": "yanshan",
         "name": "雁山区团委",
-        "kind": "district",
+        **root,
         "children": [
             {
                 "code": "yanshan.a",
@@ -170,6 +173,10 @@ async def test_org_import_is_idempotent(tb: Harness) -> None:
             {"code": "yanshan.b", "name": "乙"},
         ],
     }
+
+
+async def test_org_import_is_idempotent(tb: Harness) -> None:
+    tree = four_orgs(kind="district")
     first = await tb.services.tower.import_tree(tree)
     assert first.created == 4
     second = await tb.services.tower.import_tree(tree)
@@ -183,18 +190,7 @@ async def test_org_import_is_idempotent(tb: Harness) -> None:
 async def test_org_import_reports_progress_per_org(tb: Harness) -> None:
     from bot.domain.tower import count_tree
 
-    tree = {
-        "code": "yanshan",
-        "name": "雁山区团委",
-        "children": [
-            {
-                "code": "yanshan.a",
-                "name": "甲",
-                "children": [{"code": "yanshan.a.1", "name": "甲一"}],
-            },
-            {"code": "yanshan.b", "name": "乙"},
-        ],
-    }
+    tree = four_orgs()
     steps: list[int] = []
     await tb.services.tower.import_tree(tree, progress=steps.append)
     assert steps == [1, 1, 1, 1] and count_tree(tree) == 4

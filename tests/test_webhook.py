@@ -8,9 +8,10 @@ header and every reply travel over real sockets. Forged requests go straight to 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.app import build_application
 from bot.emulator import Emulator
 from bot.settings import Settings
 from bot.web.serve import bind, serve
+from tests import helpers
 from tests.conftest import SUPERUSER_ID
 from tests.test_settings_cli import towerbot
 
@@ -73,12 +75,8 @@ class Hooked:
         return update
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
+#: the waits here allow 10 s (the bot answers through its own webhook server)
+until = functools.partial(helpers.until, timeout=10.0)
 
 
 @pytest.fixture

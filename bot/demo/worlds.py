@@ -131,6 +131,24 @@ def codes_of(node: dict, out: list[str] | None = None) -> list[str]:
     return out
 
 
+async def record_group(tx: Any, group: dict, now: float, org_id: int | None = None) -> None:
+    """The emulator group `group` recorded in storage as an active chat of the bot (not an
+    admin there), as of `now`, and bound to `org_id` when one is given."""
+    from storage import chats as chat_repo
+
+    await chat_repo.upsert(
+        tx,
+        chat_id=group["id"],
+        type=group["type"],
+        title=group["title"],
+        active=True,
+        is_admin=False,
+        now=now,
+    )
+    if org_id is not None:
+        await chat_repo.bind(tx, group["id"], org_id)
+
+
 async def bind_groups(
     services: Any,
     em: Emulator,
@@ -138,8 +156,6 @@ async def bind_groups(
     members: Sequence[int] | Callable[[str], Sequence[int]],
 ) -> dict[str, dict]:
     """One supergroup per org (with `members`, or `members(code)`), bound to it, in one go."""
-    from storage import chats as chat_repo
-
     groups: dict[str, dict] = {}
     now = services.clock.time()
     async with services.db.transaction() as tx:
@@ -147,21 +163,30 @@ async def bind_groups(
             people = members(code) if callable(members) else members
             group = em.add_group(f"{code} 群", members=list(people), type="supergroup")
             org = await services.tower.org_by_code(code)
-            await chat_repo.upsert(
-                tx,
-                chat_id=group["id"],
-                type="supergroup",
-                title=group["title"],
-                active=True,
-                is_admin=False,
-                now=now,
-            )
-            await chat_repo.bind(tx, group["id"], org.id)
+            await record_group(tx, group, now, org.id)
             groups[code] = group
     return groups
 
 
 # --- people ----------------------------------------------------------------------------------
+async def record_start(
+    tx: Any, user: dict, *, tg_lang: str, now: float, username: str | None = None
+) -> None:
+    """The emulator user `user` recorded in storage as one who started the bot (their users
+    row: first name, `username`, `tg_lang`), as of `now`."""
+    from storage import users as user_repo
+
+    await user_repo.upsert_user(
+        tx,
+        user_id=user["id"],
+        first_name=user["first_name"],
+        username=username,
+        tg_lang=tg_lang,
+        started=True,
+        now=now,
+    )
+
+
 async def register_people(
     tx: Any,
     users: Iterable[dict],
@@ -176,15 +201,8 @@ async def register_people(
 
     now = time.time()
     for user in users:
-        await user_repo.upsert_user(
-            tx,
-            user_id=user["id"],
-            first_name=user["first_name"],
-            username=user.get("username") if usernames else None,
-            tg_lang=tg_lang,
-            started=True,
-            now=now,
-        )
+        username = user.get("username") if usernames else None
+        await record_start(tx, user, tg_lang=tg_lang, now=now, username=username)
         await user_repo.save_person(
             tx, user_id=user["id"], real_name=real_name(user), phone=None, org_id=org_id, now=now
         )

@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, open_services, tree
+from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, open_services, record_start, tree
 from bot.emulator import Emulator, Sent
 
 __all__ = ["SUPERUSER", "bind_groups", "codes_of", "open_services", "tree"]  # the suite's world
@@ -24,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class BotProcess:
     """`botproc.py` as a child process; `start()` waits until it polls the emulator."""
+
+    #: the Bot API call that shows the process is up (start-up done), and what it not coming says
+    ready_call = "deleteWebhook"
+    not_ready = "did not start"
 
     def __init__(self, em: Emulator, db: Path, logs: Path, *, rate: float = 200.0) -> None:
         self.em = em
@@ -45,9 +50,9 @@ class BotProcess:
         self.proc = self._spawn(self.em.base_url)
         # start-up (database, sender, timers) is done before the updater's first call
         await wait_for(
-            lambda: any(c.method == "deleteWebhook" for c in self.em.calls[mark:]),
+            lambda: any(c.method == self.ready_call for c in self.em.calls[mark:]),
             timeout,
-            f"bot process #{self.runs} did not start",
+            f"bot process #{self.runs} {self.not_ready}",
             self,
         )
 
@@ -145,3 +150,114 @@ def has_button(prefix: str) -> Callable[[Sent], bool]:
         )
 
     return pick
+
+
+@asynccontextmanager
+async def served(
+    tmp_path: Path,
+    *,
+    rate: float = 200.0,
+    hold: float | None = None,
+    process: type[BotProcess] = BotProcess,
+    **limits: Any,
+) -> AsyncIterator[tuple[Emulator, Path, BotProcess]]:
+    """The emulator served over HTTP (no global rate limit; `limits` for its other ones), the
+    database path in `tmp_path` and a not yet started `process` (rate `rate`) on it; `hold`
+    makes a call the tests fail with "timeout" hang that many seconds first. On the way out
+    the bot is killed and the emulator closed."""
+    em = Emulator(global_per_second=None, **limits)
+    if hold is not None:
+        em.http_timeout_delay = hold
+    await em.serve()
+    db = tmp_path / "tower.sqlite3"
+    bot = process(em, db, tmp_path, rate=rate)
+    try:
+        yield em, db, bot
+    finally:
+        bot.kill()
+        await em.close()
+
+
+async def bound_world(
+    em: Emulator, db: Path, shape: dict, codes: list[str], members: list[int]
+) -> dict[str, dict]:
+    """`shape` imported into the database at `db` and one group with `members` bound to each
+    of `codes`, through services that are closed again; the groups by code."""
+    services = await open_services(em, db)
+    try:
+        await services.tower.import_tree(shape)
+        return await bind_groups(services, em, codes, members)
+    finally:
+        await services.db.close()
+
+
+@asynccontextmanager
+async def held(
+    em: Emulator, bot: BotProcess, method: str, what: str, **where: Any
+) -> AsyncIterator[None]:
+    """Make the bot's next `method` call (the one with `where`'s fields, e.g. chat_id=...) fail
+    with "timeout", which first hangs for `em.http_timeout_delay`; the block sends the update
+    that leads to it, and on leaving waits up to 60 s (failing with `what`) for that call."""
+    em.inject(method, error="timeout", times=1, **where)
+    mark = len(em.calls)
+    yield
+    await wait_for(lambda: any(c.method == method for c in em.calls[mark:]), 60, what, bot)
+
+
+def branch_tree(count: int) -> dict:
+    """A two-level tree: the root `d` (区团委) and `count` branches `d.b0`, `d.b1`, ..."""
+    return {
+        "code": "d",
+        "name": "区团委",
+        "children": [{"code": f"d.b{i}", "name": f"团支部{i}"} for i in range(count)],
+    }
+
+
+async def remind_secretaries(
+    em: Emulator,
+    db: Path,
+    count: int,
+    due: Callable[[float, int], float],
+    shape: dict | None = None,
+) -> dict[int, int]:
+    """Through services opened on `db` (after importing `shape`, when given): for each of the
+    branches `d.b0` .. `d.b{count - 1}` of `d`, a new secretary `书记{i}` who started the bot,
+    a campaign `述职{i}` of `d`, due in 7 days, that the branch owes, and its "before:604800"
+    reminder due at `due(now, i)`. The campaign id -> its secretary's user id."""
+    from storage import campaigns as campaign_repo
+    from storage import users as user_repo
+
+    secretaries: dict[int, int] = {}
+    services = await open_services(em, db)
+    try:
+        if shape is not None:
+            await services.tower.import_tree(shape)
+        root = await services.tower.org_by_code("d")
+        now = services.clock.time()
+        async with services.db.transaction() as tx:
+            for i in range(count):
+                org = await services.tower.org_by_code(f"d.b{i}")
+                person = em.add_user(f"书记{i}")
+                em.started.add(person["id"])
+                await record_start(tx, person, tg_lang="zh-hans", now=now)
+                await user_repo.set_role(
+                    tx, org_id=org.id, user_id=person["id"], role="secretary", by=SUPERUSER, now=now
+                )
+                campaign = await campaign_repo.insert(
+                    tx,
+                    org_id=root.id,
+                    title=f"述职{i}",
+                    due_at=now + 7 * 86400,
+                    scope="children",
+                    created_by=SUPERUSER,
+                    now=now,
+                    owing=[org.id],
+                )
+                added = await services.reminders.add(
+                    tx, "campaign", campaign.id, "before:604800", due(now, i)
+                )
+                assert added
+                secretaries[campaign.id] = person["id"]
+    finally:
+        await services.db.close()
+    return secretaries

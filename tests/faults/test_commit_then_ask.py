@@ -17,9 +17,10 @@ from bot.demo.worlds import register_people
 from bot.emulator import Emulator, Sent
 from tests.faults.conftest import (
     SUPERUSER,
-    BotProcess,
     has_button,
+    held,
     open_services,
+    served,
     sql,
     tree,
     wait_for,
@@ -50,12 +51,8 @@ def _press(em: Emulator, user: dict[str, Any], sent: Sent, data: str) -> None:
 
 
 async def test_kill_9_between_reject_commit_and_reason_prompt(tmp_path: Path) -> None:
-    em = Emulator(global_per_second=None)
-    em.http_timeout_delay = 120.0  # the held call hangs until the kill
-    await em.serve()
-    db = tmp_path / "tower.sqlite3"
-    bot = BotProcess(em, db, tmp_path)
-    try:
+    # the held call hangs until the kill
+    async with served(tmp_path, hold=120.0) as (em, db, bot):
         boss = em.add_user("晓明", user_id=SUPERUSER)
         member = em.add_user("小红")
         services = await _world(em, db, [boss, member])
@@ -72,15 +69,8 @@ async def test_kill_9_between_reject_commit_and_reason_prompt(tmp_path: Path) ->
         em.text(boss, None, "/pending")
         await wait_for(lambda: bool(_to(em, boss, reject)), 60, "the /pending listing", bot)
         listing = _to(em, boss, reject)[0]
-        em.inject("sendMessage", chat_id=boss["id"], error="timeout", times=1)
-        mark = len(em.calls)
-        _press(em, boss, listing, f"hrs:no:{entry}:0")
-        await wait_for(
-            lambda: any(c.method == "sendMessage" for c in em.calls[mark:]),
-            60,
-            "the direct reason question",
-            bot,
-        )
+        async with held(em, bot, "sendMessage", "the direct reason question", chat_id=boss["id"]):
+            _press(em, boss, listing, f"hrs:no:{entry}:0")
         assert sql(db, "SELECT name FROM flows WHERE user_id = ?", (boss["id"],)) == [
             ("hours_reason",)
         ]  # committed
@@ -119,20 +109,12 @@ async def test_kill_9_between_reject_commit_and_reason_prompt(tmp_path: Path) ->
         )
         assert sum(told in (s.text or "") for s in _to(em, member)) == 1
         assert len(_to(em, boss, prompt)) == 1
-    finally:
-        bot.kill()
-        await em.close()
 
 
 async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
     """Killed after the hooks (before the erasure): the stand-in asks, one press finishes.
     Killed after the erasure (before "done"): nothing of the person is left to ask about."""
-    em = Emulator(global_per_second=None)
-    em.http_timeout_delay = 120.0
-    await em.serve()
-    db = tmp_path / "tower.sqlite3"
-    bot = BotProcess(em, db, tmp_path)
-    try:
+    async with served(tmp_path, hold=120.0) as (em, db, bot):
         early, late = em.add_user("小红"), em.add_user("小刚")
         services = await _world(em, db, [early, late])
         try:
@@ -156,15 +138,8 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
         # 1. `late`: the erasure commits, the "done" reply hangs
         em.text(late, None, "/forgetme")
         await wait_for(lambda: bool(_to(em, late, yes)), 60, "the question (late)", bot)
-        em.inject("sendMessage", chat_id=late["id"], error="timeout", times=1)
-        mark = len(em.calls)
-        _press(em, late, _to(em, late, yes)[0], "forget:y")
-        await wait_for(
-            lambda: any(c.method == "sendMessage" for c in em.calls[mark:]),
-            60,
-            "the direct done reply",
-            bot,
-        )
+        async with held(em, bot, "sendMessage", "the direct done reply", chat_id=late["id"]):
+            _press(em, late, _to(em, late, yes)[0], "forget:y")
         assert person(late) == [] and entry(late) == []  # erased
         bot.kill()
 
@@ -172,15 +147,8 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
         await bot.start()
         em.text(early, None, "/forgetme")
         await wait_for(lambda: bool(_to(em, early, yes)), 60, "the question (early)", bot)
-        em.inject("answerCallbackQuery", error="timeout", times=1)
-        mark = len(em.calls)
-        _press(em, early, _to(em, early, yes)[0], "forget:y")
-        await wait_for(
-            lambda: any(c.method == "answerCallbackQuery" for c in em.calls[mark:]),
-            60,
-            "the press answer",
-            bot,
-        )
+        async with held(em, bot, "answerCallbackQuery", "the press answer"):
+            _press(em, early, _to(em, early, yes)[0], "forget:y")
         assert entry(early) == [] and person(early) != []  # the hooks ran, the erasure did not
         bot.kill()
         asked = len(_to(em, early, yes))
@@ -230,6 +198,3 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
                 "SELECT COUNT(*) FROM outbox WHERE chat_id = ? OR user_id = ?",
                 (user["id"], user["id"]),
             ) == [(0,)]
-    finally:
-        bot.kill()
-        await em.close()

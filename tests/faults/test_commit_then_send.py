@@ -13,15 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.emulator import Emulator
 from tests.faults.conftest import (
     SUPERUSER,
-    BotProcess,
-    bind_groups,
+    bound_world,
     codes_of,
     has_button,
-    open_services,
+    held,
     sends,
+    served,
     sql,
     tree,
     wait_for,
@@ -29,35 +28,18 @@ from tests.faults.conftest import (
 
 
 async def test_kill_9_between_activity_commit_and_card_reply(tmp_path: Path) -> None:
-    em = Emulator(global_per_second=None)
-    em.http_timeout_delay = 120.0  # the direct reply hangs until the kill
-    await em.serve()
-    db = tmp_path / "tower.sqlite3"
-    bot = BotProcess(em, db, tmp_path)
-    try:
+    # the direct reply hangs until the kill
+    async with served(tmp_path, hold=120.0) as (em, db, bot):
         boss = em.add_user("晓明", user_id=SUPERUSER)
         member = em.add_user("小红")
-        services = await open_services(em, db)
-        try:
-            shape = tree(4)
-            await services.tower.import_tree(shape)
-            groups = await bind_groups(
-                services, em, codes_of(shape)[:1], [boss["id"], member["id"]]
-            )
-        finally:
-            await services.db.close()
+        shape = tree(4)
+        groups = await bound_world(em, db, shape, codes_of(shape)[:1], [boss["id"], member["id"]])
         group = next(iter(groups.values()))
         await bot.start()
         when = datetime.fromtimestamp(time.time() + 3 * 86400, ZoneInfo("Asia/Shanghai"))
-        em.inject("sendMessage", chat_id=group["id"], error="timeout", times=1)
-        mark = len(em.calls)
-        em.text(boss, group, f"/activity 植树 | {when:%Y-%m-%d %H:%M} | 2 | 5 | 雁山公园")
-        await wait_for(
-            lambda: any(c.method == "sendMessage" for c in em.calls[mark:]),
-            60,
-            "the direct card reply",
-            bot,
-        )
+        line = f"/activity 植树 | {when:%Y-%m-%d %H:%M} | 2 | 5 | 雁山公园"
+        async with held(em, bot, "sendMessage", "the direct card reply", chat_id=group["id"]):
+            em.text(boss, group, line)
         assert sql(db, "SELECT COUNT(*) FROM activities")[0][0] == 1  # committed
         bot.kill()
         card = has_button("act:1:join")
@@ -80,6 +62,3 @@ async def test_kill_9_between_activity_commit_and_card_reply(tmp_path: Path) -> 
         answer = em.callback_answers[answers].get("text") or ""
         # not "stale button": the card the outbox sent is a recorded copy of the activity
         assert "不属于这张活动卡片" not in answer, answer
-    finally:
-        bot.kill()
-        await em.close()

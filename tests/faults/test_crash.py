@@ -15,12 +15,13 @@ from pathlib import Path
 from bot.emulator import Emulator
 from tests.faults.conftest import (
     SUPERUSER,
-    BotProcess,
-    bind_groups,
+    bound_world,
+    branch_tree,
     codes_of,
     has_button,
-    open_services,
+    remind_secretaries,
     sends,
+    served,
     sql,
     tree,
     wait_for,
@@ -42,19 +43,10 @@ def accepted_but_pending(em: Emulator, db: Path, ref_like: str, got: dict[int, i
 
 async def test_kill_9_during_a_500_chat_announcement(tmp_path: Path) -> None:
     chats = 500
-    em = Emulator(global_per_second=None)
-    await em.serve()
-    db = tmp_path / "tower.sqlite3"
-    bot = BotProcess(em, db, tmp_path, rate=200)
-    try:
+    async with served(tmp_path, rate=200) as (em, db, bot):
         boss = em.add_user("晓明", user_id=SUPERUSER)
-        services = await open_services(em, db)
-        try:
-            shape = tree(chats)
-            await services.tower.import_tree(shape)
-            groups = await bind_groups(services, em, codes_of(shape), [boss["id"]])
-        finally:
-            await services.db.close()
+        shape = tree(chats)
+        groups = await bound_world(em, db, shape, codes_of(shape), [boss["id"]])
         assert len(groups) == chats
 
         await bot.start()
@@ -105,75 +97,17 @@ async def test_kill_9_during_a_500_chat_announcement(tmp_path: Path) -> None:
             db, "SELECT status, COUNT(*) FROM outbox WHERE ref = 'announce:1' GROUP BY status"
         ) == [("sent", chats)]
         assert bot.alive()
-    finally:
-        bot.kill()
-        await em.close()
 
 
 async def test_kill_9_during_a_reminder_burst(tmp_path: Path) -> None:
     count = 300
-    em = Emulator(global_per_second=None)
-    await em.serve()
-    db = tmp_path / "tower.sqlite3"
     # a slower overall rate stretches the burst over several seconds
-    bot = BotProcess(em, db, tmp_path, rate=40)
-    try:
-        from storage import campaigns as campaign_repo
-        from storage import users as user_repo
-
+    async with served(tmp_path, rate=40) as (em, db, bot):
         em.add_user("晓明", user_id=SUPERUSER)
-        secretaries: dict[int, int] = {}  # campaign id -> secretary's user id
-        services = await open_services(em, db)
-        try:
-            shape = {
-                "code": "d",
-                "name": "区团委",
-                "children": [{"code": f"d.b{i}", "name": f"团支部{i}"} for i in range(count)],
-            }
-            await services.tower.import_tree(shape)
-            root = await services.tower.org_by_code("d")
-            now = services.clock.time()
-            # due a few seconds from now, spread over ~6 s: some fire before the kill, some after
-            first = now + 6.0
-            async with services.db.transaction() as tx:
-                for i in range(count):
-                    org = await services.tower.org_by_code(f"d.b{i}")
-                    person = em.add_user(f"书记{i}")
-                    em.started.add(person["id"])
-                    await user_repo.upsert_user(
-                        tx,
-                        user_id=person["id"],
-                        first_name=person["first_name"],
-                        username=None,
-                        tg_lang="zh-hans",
-                        started=True,
-                        now=now,
-                    )
-                    await user_repo.set_role(
-                        tx,
-                        org_id=org.id,
-                        user_id=person["id"],
-                        role="secretary",
-                        by=SUPERUSER,
-                        now=now,
-                    )
-                    campaign = await campaign_repo.insert(
-                        tx,
-                        org_id=root.id,
-                        title=f"述职{i}",
-                        due_at=now + 7 * 86400,
-                        scope="children",
-                        created_by=SUPERUSER,
-                        now=now,
-                        owing=[org.id],
-                    )
-                    added = await services.reminders.add(
-                        tx, "campaign", campaign.id, "before:604800", first + i * 6.0 / count
-                    )
-                    assert added
-                    secretaries[campaign.id] = person["id"]
-        finally:
-            await services.db.close()
+        # due a few seconds from now, spread over ~6 s: some fire before the kill, some after
+        secretaries = await remind_secretaries(
+            em, db, count, lambda now, i: now + 6.0 + i * 6.0 / count, branch_tree(count)
+        )
         people = set(secretaries.values())
 
         def reminded() -> dict[int, int]:
@@ -241,6 +175,3 @@ async def test_kill_9_during_a_reminder_burst(tmp_path: Path) -> None:
         assert per_campaign == {f"campaign:{c}": 1 for c in secretaries}
         assert sql(db, "SELECT status, COUNT(*) FROM outbox GROUP BY status") == [("sent", count)]
         assert bot.alive()
-    finally:
-        bot.kill()
-        await em.close()

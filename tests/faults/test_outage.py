@@ -10,14 +10,16 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.emulator import Emulator
 from tests.faults.conftest import (
     SUPERUSER,
-    BotProcess,
-    bind_groups,
+    bound_world,
+    branch_tree,
+    codes_of,
     has_button,
     open_services,
+    remind_secretaries,
     sends,
+    served,
     sql,
     wait_for,
 )
@@ -26,72 +28,20 @@ OUTAGE = 30.0
 
 
 async def test_api_unreachable_for_30_seconds(tmp_path: Path) -> None:
-    em = Emulator(global_per_second=None, per_chat_burst=20)
-    url = await em.serve()
-    port = urlsplit(url).port
-    db = tmp_path / "tower.sqlite3"
-    bot = BotProcess(em, db, tmp_path, rate=10)  # slow: the announcement is still going out
     branches, reminders, writers, outbox_rows = 30, 10, 10, 20
-    try:
-        from storage import campaigns as campaign_repo
-        from storage import users as user_repo
-
+    # slow (rate 10): the announcement is still going out
+    async with served(tmp_path, rate=10, per_chat_burst=20) as (em, db, bot):
+        url = em.base_url
+        port = urlsplit(url).port
         boss = em.add_user("晓明", user_id=SUPERUSER)
-        secretaries: set[int] = set()
-        services = await open_services(em, db)
-        try:
-            shape = {
-                "code": "d",
-                "name": "区团委",
-                "children": [
-                    {"code": f"d.b{i}", "name": f"团支部{i}"} for i in range(branches - 1)
-                ],
-            }
-            await services.tower.import_tree(shape)
-            groups = await bind_groups(
-                services, em, [n["code"] for n in [shape, *shape["children"]]], [boss["id"]]
-            )
-            root = await services.tower.org_by_code("d")
-            now = services.clock.time()
-            # report-back reminders that come due in the middle of the outage (~20-25 s on)
-            async with services.db.transaction() as tx:
-                for i in range(reminders):
-                    org = await services.tower.org_by_code(f"d.b{i}")
-                    person = em.add_user(f"书记{i}")
-                    em.started.add(person["id"])
-                    secretaries.add(person["id"])
-                    await user_repo.upsert_user(
-                        tx,
-                        user_id=person["id"],
-                        first_name=person["first_name"],
-                        username=None,
-                        tg_lang="zh-hans",
-                        started=True,
-                        now=now,
-                    )
-                    await user_repo.set_role(
-                        tx,
-                        org_id=org.id,
-                        user_id=person["id"],
-                        role="secretary",
-                        by=SUPERUSER,
-                        now=now,
-                    )
-                    campaign = await campaign_repo.insert(
-                        tx,
-                        org_id=root.id,
-                        title=f"述职{i}",
-                        due_at=now + 7 * 86400,
-                        scope="children",
-                        created_by=SUPERUSER,
-                        now=now,
-                        owing=[org.id],
-                    )
-                    await services.reminders.add(
-                        tx, "campaign", campaign.id, "before:604800", now + 20 + i * 0.5
-                    )
-        finally:
-            await services.db.close()
+        shape = branch_tree(branches - 1)
+        groups = await bound_world(em, db, shape, codes_of(shape), [boss["id"]])
+        # report-back reminders that come due in the middle of the outage (~20-25 s on)
+        secretaries = set(
+            (
+                await remind_secretaries(em, db, reminders, lambda now, i: now + 20 + i * 0.5)
+            ).values()
+        )
         chat_ids = {g["id"] for g in groups.values()}
         copy = has_button("ann:")
 
@@ -159,6 +109,3 @@ async def test_api_unreachable_for_30_seconds(tmp_path: Path) -> None:
         ) == [("done", reminders)]
         await wait_for(lambda: not em.pending_updates, 30, "every update acknowledged", bot)
         assert bot.alive()
-    finally:
-        bot.kill()
-        await em.close()

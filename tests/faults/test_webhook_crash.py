@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from bot.emulator import Emulator
-from tests.faults.conftest import ROOT, SUPERUSER, BotProcess, open_services, sql, wait_for
+from tests.faults.conftest import ROOT, SUPERUSER, BotProcess, open_services, served, sql, wait_for
 
 SECRET = "fault-suite_webhook-secret-0123456789"
 
@@ -29,22 +29,13 @@ def free_port() -> int:
 class WebhookBot(BotProcess):
     """`towerbot run` with TOWERBOT_WEBHOOK_*; `start()` waits for its setWebhook."""
 
-    def __init__(self, em: Emulator, db: Path, logs: Path) -> None:
-        super().__init__(em, db, logs)
+    ready_call = "setWebhook"
+    not_ready = "did not set its webhook"
+
+    def __init__(self, em: Emulator, db: Path, logs: Path, *, rate: float = 200.0) -> None:
+        super().__init__(em, db, logs, rate=rate)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram"
-
-    async def start(self, timeout: float = 90.0) -> None:
-        self.runs += 1
-        mark = len(self.em.calls)
-        assert self.em.base_url
-        self.proc = self._spawn(self.em.base_url)
-        await wait_for(
-            lambda: any(c.method == "setWebhook" for c in self.em.calls[mark:]),
-            timeout,
-            f"bot process #{self.runs} did not set its webhook",
-            self,
-        )
 
     def _spawn(self, url: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
@@ -75,11 +66,7 @@ def replied(em: Emulator, users: list[dict]) -> set[int]:
 
 
 async def test_kill_9_after_the_200_loses_no_update(tmp_path: Path) -> None:
-    em = Emulator(global_per_second=None)
-    await em.serve()
-    db = tmp_path / "tower.sqlite3"
-    bot = WebhookBot(em, db, tmp_path)
-    try:
+    async with served(tmp_path, process=WebhookBot) as (em, db, bot):
         await bot.start()
         assert em.webhook_url == bot.url and em.webhook_secret == SECRET
         users = [em.add_user(f"志愿者{i}") for i in range(20)]
@@ -117,18 +104,11 @@ async def test_kill_9_after_the_200_loses_no_update(tmp_path: Path) -> None:
         bot.stop()  # SIGTERM: a clean stop
         assert bot.proc is not None and bot.proc.returncode == 0, bot.log_tail()
         assert "Traceback" not in (tmp_path / "bot2.log").read_text(errors="replace")
-    finally:
-        bot.kill()
-        await em.close()
 
 
 async def test_restart_handles_rows_left_in_the_inbox_in_order(tmp_path: Path) -> None:
     """Rows a crash left unhandled go first at start-up, one chat's in update_id order."""
-    em = Emulator(global_per_second=None)
-    await em.serve()
-    db = tmp_path / "tower.sqlite3"
-    bot = WebhookBot(em, db, tmp_path)
-    try:
+    async with served(tmp_path, process=WebhookBot) as (em, db, bot):
         from bot.domain.inbox import Inbox
 
         user = em.add_user("晓明", language_code="en")
@@ -152,6 +132,3 @@ async def test_restart_handles_rows_left_in_the_inbox_in_order(tmp_path: Path) -
             "inbox drained",
             bot,
         )
-    finally:
-        bot.kill()
-        await em.close()

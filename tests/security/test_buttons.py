@@ -50,18 +50,51 @@ User = dict[str, Any]
 Press = tuple[dict[str, Any], User, str]  # (message, presser, data)
 
 
+#: the kinds of wrong press a row names (each row names at least one of each)
+OTHER_CHAT, OTHER_USER, WRONG_STEP = KINDS = ("other chat", "other user", "wrong step")
+
+
 @dataclass
 class Case:
-    """A real button: the genuine message, its data, who it is for, and the wrong presses."""
+    """A real button: the genuine message, its data, who it is for, and the wrong presses by
+    kind (added by `copy`, `private` and `on`). Malformed data is pressed by `user` on the
+    genuine message and on a copy forged in its chat."""
 
+    tb: Harness
     message: dict[str, Any]
     data: str
     user: User
-    other_chat: list[Press] = field(default_factory=list)
-    other_user: list[Press] = field(default_factory=list)
-    wrong_step: list[Press] = field(default_factory=list)
-    #: (a chat id where a forged copy of malformed data is pressed by `user`)
-    home: int = 0
+    presses: dict[str, list[Press]] = field(default_factory=lambda: {k: [] for k in KINDS})
+
+    def copy(
+        self, kind: str, chat_id: int, who: User | None = None, data: str | None = None
+    ) -> Case:
+        """Add a `kind` press by `who` (the button's user unless given) on a copy forged in
+        `chat_id` carrying `data` (the genuine data unless given)."""
+        data = self.data if data is None else data
+        who = self.user if who is None else who
+        self.presses[kind].append((forge(self.tb, chat_id, data), who, data))
+        return self
+
+    def private(self, kind: str, who: User | None = None, data: str | None = None) -> Case:
+        """`copy`, forged in the private chat of `who` (the button's user unless given)."""
+        return self.copy(kind, (self.user if who is None else who)["id"], who, data)
+
+    def on(
+        self, kind: str, who: User | None = None, data: str | None = None, sent: Any = None
+    ) -> Case:
+        """Add a `kind` press by `who` (the button's user unless given) of `data` (the genuine
+        data unless given) on the genuine message, or on `sent`, another the bot sent."""
+        message = self.message if sent is None else stored(self.tb, sent)
+        who = self.user if who is None else who
+        self.presses[kind].append((message, who, self.data if data is None else data))
+        return self
+
+
+def button(tb: Harness, sent: Any, data: str, user: User) -> Case:
+    """The row of the bot's message `sent` (as stored now), whose button `data` is for `user`;
+    its wrong presses are added to it."""
+    return Case(tb, stored(tb, sent), data, user)
 
 
 Builder = Callable[[Harness, dict[str, Any]], Awaitable[Case]]
@@ -160,38 +193,26 @@ async def reg_picker(tb: Harness, w: dict[str, Any]) -> tuple[User, Any]:
 async def row_reg_org(tb: Harness, w: dict[str, Any]) -> Case:
     user, picker = await reg_picker(tb, w)
     data = reg_data("org", await org_id(tb, "yanshan.dabu"))
-    return Case(
-        stored(tb, picker),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[
-            (stored(tb, picker), w["member_a"], data),
-            (forge(tb, w["member_a"]["id"], data), w["member_a"], data),
-        ],  # not registering
-        wrong_step=[
-            (forge(tb, user["id"], reg_data("org", NOWHERE)), user, reg_data("org", NOWHERE)),
-            (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data),
-        ],
+    return (
+        button(tb, picker, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_a"])  # not registering
+        .private(OTHER_USER, w["member_a"])
+        .private(WRONG_STEP, data=reg_data("org", NOWHERE))
+        .private(WRONG_STEP, w["sec_a"])
     )
 
 
 async def row_reg_pick(tb: Harness, w: dict[str, Any]) -> Case:
     user, picker = await reg_picker(tb, w)
     data = button_data(picker, "reg:pick:")
-    return Case(
-        stored(tb, picker),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, picker), w["member_a"], data)],
-        wrong_step=[
-            (forge(tb, user["id"], reg_data("pick", NOWHERE)), user, reg_data("pick", NOWHERE)),
-            (forge(tb, user["id"], reg_data("consent", True)), user, reg_data("consent", True)),
-            (forge(tb, user["id"], reg_data("confirm", True)), user, reg_data("confirm", True)),
-        ],
+    return (
+        button(tb, picker, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_a"])
+        .private(WRONG_STEP, data=reg_data("pick", NOWHERE))
+        .private(WRONG_STEP, data=reg_data("consent", True))
+        .private(WRONG_STEP, data=reg_data("confirm", True))
     )
 
 
@@ -208,18 +229,13 @@ async def row_reg_consent(tb: Harness, w: dict[str, Any]) -> Case:
     user, consent = await at_consent(tb, "同意者")
     data = reg_data("consent", True)
     picker_user, _ = await reg_picker(tb, w)
-    return Case(
-        stored(tb, consent),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, consent), w["member_a"], data)],
-        wrong_step=[
-            (forge(tb, user["id"], reg_data("confirm", True)), user, reg_data("confirm", True)),
-            (forge(tb, user["id"], reg_data("pick", 1)), user, reg_data("pick", 1)),
-            (forge(tb, picker_user["id"], data), picker_user, data),
-        ],
+    return (
+        button(tb, consent, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_a"])
+        .private(WRONG_STEP, data=reg_data("confirm", True))
+        .private(WRONG_STEP, data=reg_data("pick", 1))
+        .private(WRONG_STEP, picker_user)
     )
 
 
@@ -228,17 +244,12 @@ async def row_reg_confirm(tb: Harness, w: dict[str, Any]) -> Case:
     (reg:confirm:n); a confirm:y counts only after consent, so at this step it is refused."""
     user, consent = await at_consent(tb, "确认者")
     data = reg_data("confirm", False)
-    return Case(
-        stored(tb, consent),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, consent), w["member_a"], data)],
-        wrong_step=[
-            (forge(tb, user["id"], reg_data("confirm", True)), user, reg_data("confirm", True)),
-            (forge(tb, w["member_a"]["id"], data), w["member_a"], data),
-        ],
+    return (
+        button(tb, consent, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_a"])
+        .private(WRONG_STEP, data=reg_data("confirm", True))
+        .private(WRONG_STEP, w["member_a"])
     )
 
 
@@ -249,15 +260,12 @@ async def row_forget(tb: Harness, w: dict[str, Any]) -> Case:
     data = forget_data(True)
     outsider = w["outsider"]
     await tb.send(outsider, None, "/start")
-    return Case(
-        stored(tb, question),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, question), w["member_b"], data)],
+    return (
+        button(tb, question, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_b"])
         # nothing to forget any more (never registered, or already forgotten)
-        wrong_step=[(forge(tb, outsider["id"], data), outsider, data)],
+        .private(WRONG_STEP, outsider)
     )
 
 
@@ -268,23 +276,12 @@ async def row_hours_dup(tb: Harness, w: dict[str, Any]) -> Case:
     question = with_button(tb, user["id"], "hrs:dup:")
     data = button_data(question, "hrs:dup:")
     draft = int(data.split(":")[2])
-    return Case(
-        stored(tb, question),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_b"]["id"], data), user, data)],
-        other_user=[
-            (stored(tb, question), w["sec_a"], data),
-            (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data),
-        ],  # not their draft
-        wrong_step=[
-            (
-                forge(tb, user["id"], hours_data(HoursButton("dup", draft + 1, yes=True))),
-                user,
-                hours_data(HoursButton("dup", draft + 1, yes=True)),
-            )
-        ],
+    return (
+        button(tb, question, data, user)
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .on(OTHER_USER, w["sec_a"])  # not their draft
+        .private(OTHER_USER, w["sec_a"])
+        .private(WRONG_STEP, data=hours_data(HoursButton("dup", draft + 1, yes=True)))
     )
 
 
@@ -295,25 +292,12 @@ async def row_hours_my(tb: Harness, w: dict[str, Any]) -> Case:
     await tb.send(user, None, "/myhours")
     page = with_button(tb, user["id"], "hrs:my:")
     data = hours_data(HoursButton("my", 1))
-    return Case(
-        stored(tb, page),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, page), w["member_b"], data)],
-        wrong_step=[
-            (
-                forge(tb, user["id"], hours_data(HoursButton("my", 2))),
-                user,
-                hours_data(HoursButton("my", 2)),
-            ),
-            (
-                forge(tb, user["id"], hours_data(HoursButton("my", NOWHERE))),
-                user,
-                hours_data(HoursButton("my", NOWHERE)),
-            ),
-        ],
+    return (
+        button(tb, page, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_b"])
+        .private(WRONG_STEP, data=hours_data(HoursButton("my", 2)))
+        .private(WRONG_STEP, data=hours_data(HoursButton("my", NOWHERE)))
     )
 
 
@@ -344,25 +328,16 @@ async def listing_case(tb: Harness, w: dict[str, Any], verb: str) -> Case:
     mine = hours_data(HoursButton(verb, own, scope=0))  # type: ignore[arg-type]
     elsewhere = hours_data(HoursButton(verb, entry, scope=await org_id(tb, "yanshan.jiedao")))  # type: ignore[arg-type]
     ghost = hours_data(HoursButton(verb, NOWHERE, scope=dabu))  # type: ignore[arg-type]
-    return Case(
-        stored(tb, listing),
-        data,
-        sec,
-        home=chat_a["id"],
-        other_chat=[
-            (forge(tb, w["chat_b"]["id"], data), sec, data),
-            (forge(tb, sec["id"], data), sec, data),
-            (forge(tb, chat_a["id"], elsewhere), sec, elsewhere),
-        ],
-        other_user=[
-            (stored(tb, listing), ma, data),  # her own entry
-            (stored(tb, listing), w["outsider"], data),
-            (forge(tb, sec["id"], mine), sec, mine),
-        ],  # the secretary's own entry
-        wrong_step=[
-            (forge(tb, chat_a["id"], stale), sec, stale),  # decided already
-            (forge(tb, chat_a["id"], ghost), sec, ghost),
-        ],
+    return (
+        button(tb, listing, data, sec)
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .private(OTHER_CHAT)
+        .copy(OTHER_CHAT, chat_a["id"], data=elsewhere)
+        .on(OTHER_USER, ma)  # her own entry
+        .on(OTHER_USER, w["outsider"])
+        .private(OTHER_USER, data=mine)  # the secretary's own entry
+        .copy(WRONG_STEP, chat_a["id"], data=stale)  # decided already
+        .copy(WRONG_STEP, chat_a["id"], data=ghost)
     )
 
 
@@ -383,17 +358,12 @@ async def row_hours_nr(tb: Harness, w: dict[str, Any]) -> Case:
     prompt = with_button(tb, boss["id"], "hrs:nr:")
     data = hours_data(HoursButton("nr", entry))
     other = hours_data(HoursButton("nr", done))
-    return Case(
-        stored(tb, prompt),
-        data,
-        boss,
-        home=boss["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), boss, data)],
-        other_user=[
-            (stored(tb, prompt), w["sec_a"], data),
-            (forge(tb, w["sec_a"]["id"], data), w["sec_a"], data),
-        ],  # not asked
-        wrong_step=[(forge(tb, boss["id"], other), boss, other)],
+    return (
+        button(tb, prompt, data, boss)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["sec_a"])  # not asked
+        .private(OTHER_USER, w["sec_a"])
+        .private(WRONG_STEP, data=other)
     )
 
 
@@ -421,26 +391,14 @@ async def row_act_join(tb: Harness, w: dict[str, Any]) -> Case:
     data = act_callbacks.build(act_id, "join")
     mine = w["member_b"]
     cancelled = act_callbacks.build(off, "join")
-    return Case(
-        stored(tb, card),
-        data,
-        mine,
-        home=w["chat_a"]["id"],
-        other_chat=[(forge(tb, w["chat_b"]["id"], data), mine, data)],
-        other_user=[(forge(tb, w["sec_a"]["id"], data), mine, data)],  # someone's private copy
-        wrong_step=[
-            (forge(tb, mine["id"], cancelled), mine, cancelled),
-            (
-                forge(tb, w["chat_a"]["id"], act_callbacks.build(NOWHERE, "join")),
-                mine,
-                act_callbacks.build(NOWHERE, "join"),
-            ),
-            (
-                forge(tb, mine["id"], act_callbacks.build(NOWHERE, "join")),
-                mine,
-                act_callbacks.build(NOWHERE, "join"),
-            ),
-        ],
+    nowhere = act_callbacks.build(NOWHERE, "join")
+    return (
+        button(tb, card, data, mine)
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .copy(OTHER_USER, w["sec_a"]["id"])  # someone's private copy
+        .private(WRONG_STEP, data=cancelled)
+        .copy(WRONG_STEP, w["chat_a"]["id"], data=nowhere)
+        .private(WRONG_STEP, data=nowhere)
     )
 
 
@@ -449,20 +407,11 @@ async def row_act_leave(tb: Harness, w: dict[str, Any]) -> Case:
     data = act_callbacks.build(act_id, "leave")
     ma = w["member_a"]
     await tb.press(w["sec_a"], card, act_callbacks.build(act_id, "join"))
-    return Case(
-        stored(tb, card),
-        data,
-        w["sec_a"],
-        home=w["chat_a"]["id"],
-        other_chat=[(forge(tb, w["chat_b"]["id"], data), w["sec_a"], data)],
-        other_user=[(stored(tb, card), ma, data)],  # not signed up
-        wrong_step=[
-            (
-                forge(tb, w["chat_a"]["id"], act_callbacks.build(w["card"][2], "leave")),
-                w["sec_a"],
-                act_callbacks.build(w["card"][2], "leave"),
-            )
-        ],
+    return (
+        button(tb, card, data, w["sec_a"])
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .on(OTHER_USER, ma)  # not signed up
+        .copy(WRONG_STEP, w["chat_a"]["id"], data=act_callbacks.build(w["card"][2], "leave"))
     )
 
 
@@ -476,24 +425,14 @@ async def row_act_in(tb: Harness, w: dict[str, Any]) -> Case:
     checkin = with_button(tb, chat_a["id"], f"act:{act_id}:in")
     data = act_callbacks.build(act_id, "in")
     first_id = (await activity_card(tb, w))[0]
-    return Case(
-        stored(tb, checkin),
-        data,
-        w["boss"],
-        home=chat_a["id"],
-        other_chat=[
-            (forge(tb, w["chat_b"]["id"], data), w["boss"], data),
-            (forge(tb, w["boss"]["id"], data), w["boss"], data),
-        ],  # never private
-        other_user=[(stored(tb, checkin), w["member_b"], data)],  # not signed up
-        wrong_step=[
-            (stored(tb, checkin), w["boss"], act_callbacks.build(first_id, "in")),
-            (
-                forge(tb, chat_a["id"], act_callbacks.build(first_id, "in")),
-                w["boss"],
-                act_callbacks.build(first_id, "in"),
-            ),
-        ],
+    first = act_callbacks.build(first_id, "in")
+    return (
+        button(tb, checkin, data, w["boss"])
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .private(OTHER_CHAT)  # never private
+        .on(OTHER_USER, w["member_b"])  # not signed up
+        .on(WRONG_STEP, data=first)
+        .copy(WRONG_STEP, chat_a["id"], data=first)
     )
 
 
@@ -505,23 +444,12 @@ async def row_ann_ack(tb: Harness, w: dict[str, Any]) -> Case:
     ann_id = int(data.split(":")[1])
     stranger = tb.em.add_user("陌生人")  # can see a public group's buttons, is not in it
     await tb.send(stranger, None, "/start")  # a first contact is recorded: not the press's
-    return Case(
-        stored(tb, copy),
-        data,
-        w["member_a"],
-        home=w["chat_a"]["id"],
-        other_chat=[
-            (forge(tb, w["chat_b"]["id"], data), w["member_b"], data),
-            (forge(tb, w["member_a"]["id"], data), w["member_a"], data),
-        ],
-        other_user=[(stored(tb, copy), stranger, data)],
-        wrong_step=[
-            (
-                forge(tb, w["chat_a"]["id"], ack_data(ann_id + 1)),
-                w["member_a"],
-                ack_data(ann_id + 1),
-            )
-        ],
+    return (
+        button(tb, copy, data, w["member_a"])
+        .copy(OTHER_CHAT, w["chat_b"]["id"], w["member_b"])
+        .private(OTHER_CHAT)
+        .on(OTHER_USER, stranger)
+        .copy(WRONG_STEP, w["chat_a"]["id"], data=ack_data(ann_id + 1))
     )
 
 
@@ -536,29 +464,14 @@ async def row_sub(tb: Harness, w: dict[str, Any]) -> Case:
     data = button_data(offer, "sub:")
     campaign = int(data.split(":")[1])
     dabu, root_org = await org_id(tb, "yanshan.dabu"), await org_id(tb, "yanshan")
-    return Case(
-        stored(tb, offer),
-        data,
-        sec,
-        home=sec["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), sec, data)],
-        other_user=[
-            (stored(tb, offer), w["member_b"], data),
-            (forge(tb, w["member_b"]["id"], data), w["member_b"], data),
-        ],  # not theirs
-        wrong_step=[
-            (
-                forge(tb, sec["id"], submit_data(third, dabu)),
-                sec,
-                submit_data(third, dabu),
-            ),  # cancelled
-            (
-                forge(tb, sec["id"], submit_data(campaign, root_org)),
-                sec,
-                submit_data(campaign, root_org),
-            ),  # not owed by that org
-            (forge(tb, sec["id"], submit_data(NOWHERE, dabu)), sec, submit_data(NOWHERE, dabu)),
-        ],
+    return (
+        button(tb, offer, data, sec)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_b"])  # not theirs
+        .private(OTHER_USER, w["member_b"])
+        .private(WRONG_STEP, data=submit_data(third, dabu))  # cancelled
+        .private(WRONG_STEP, data=submit_data(campaign, root_org))  # not owed by that org
+        .private(WRONG_STEP, data=submit_data(NOWHERE, dabu))
     )
 
 
@@ -577,14 +490,11 @@ async def row_guard(tb: Harness, w: dict[str, Any]) -> Case:
     ask = with_button(tb, guardian["id"], "guard:")
     data = guard_data(match.group(1))
     unknown = guard_data("A" * 22)  # well formed, but no such request
-    return Case(
-        stored(tb, ask),
-        data,
-        guardian,
-        home=guardian["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), guardian, data)],
-        other_user=[(stored(tb, ask), minor, data)],  # the minor's own account
-        wrong_step=[(forge(tb, guardian["id"], unknown), guardian, unknown)],
+    return (
+        button(tb, ask, data, guardian)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, minor)  # the minor's own account
+        .private(WRONG_STEP, data=unknown)
     )
 
 
@@ -594,15 +504,12 @@ async def row_guide(tb: Harness, w: dict[str, Any]) -> Case:
     await tb.send(user, None, "你好")
     offer = with_button(tb, user["id"], "guide:")
     data = guide_data("me")
-    return Case(
-        stored(tb, offer),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, offer), w["member_b"], data)],
+    return (
+        button(tb, offer, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_b"])
         # an action no "what I can do" button offers (a path it may not start)
-        wrong_step=[(forge(tb, user["id"], "guide:setup"), user, "guide:setup")],
+        .private(WRONG_STEP, data="guide:setup")
     )
 
 
@@ -626,63 +533,40 @@ def unoffered(data: str, offered: list[str]) -> str:
     return other
 
 
+async def asked_again(
+    tb: Harness, user: User, chat: dict[str, Any], first: str, again: str, elsewhere: int
+) -> Case:
+    """`user` sends `first` in `chat` and answers its date question with the first reading,
+    then sends `again`: the row of the new question's second reading, for `user` only, with
+    presses of `user` on copies in `elsewhere` and in private, of the reading the question did
+    not offer, and of the answered question's reading."""
+    used = (await tb.send(user, chat, first))[-1]
+    used_data = readings_of(used)[0]
+    await tb.press(user, used, used_data)
+    question = (await tb.send(user, chat, again))[-1]
+    data = readings_of(question)[1]
+    return (
+        button(tb, question, data, user)
+        .copy(OTHER_CHAT, elsewhere)
+        .private(OTHER_CHAT)
+        .on(WRONG_STEP, data=unoffered(data, readings_of(question)))
+        .on(WRONG_STEP, data=used_data, sent=used)  # answered already
+    )
+
+
 async def row_when_dl(tb: Harness, w: dict[str, Any]) -> Case:
     """/deadline new with "9点": 09:00 or 21:00, for the sender of the command only."""
-    boss, root = w["boss"], w["root"]
-    out = await tb.send(boss, root, "/deadline new 年度述职 | 下周六 9点")
-    used = out[-1]
-    used_data = readings_of(used)[0]
-    await tb.press(boss, used, used_data)
-    question = (await tb.send(boss, root, "/deadline new 年中述职 | 下周六 9点"))[-1]
-    data = readings_of(question)[1]
-    return Case(
-        stored(tb, question),
-        data,
-        boss,
-        home=root["id"],
-        other_chat=[
-            (forge(tb, w["chat_a"]["id"], data), boss, data),
-            (forge(tb, boss["id"], data), boss, data),
-        ],
-        other_user=[
-            (stored(tb, question), w["sec_a"], data),
-            (stored(tb, question), w["member_b"], data),
-        ],
-        wrong_step=[
-            (stored(tb, question), boss, unoffered(data, readings_of(question))),
-            (stored(tb, used), boss, used_data),
-        ],
-    )  # answered already
+    first, again = "/deadline new 年度述职 | 下周六 9点", "/deadline new 年中述职 | 下周六 9点"
+    case = await asked_again(tb, w["boss"], w["root"], first, again, w["chat_a"]["id"])
+    return case.on(OTHER_USER, w["sec_a"]).on(OTHER_USER, w["member_b"])
 
 
 async def row_when_act(tb: Harness, w: dict[str, Any]) -> Case:
     """A one-line /activity in a group with "9点": the organiser who sent it picks."""
-    sec, chat_a = w["sec_a"], w["chat_a"]
     line = "/activity 义诊 | 下周六 9点 | 2 | 5 | 村委"
-    out = await tb.send(sec, chat_a, line)
-    used = out[-1]
-    used_data = readings_of(used)[0]
-    await tb.press(sec, used, used_data)
-    question = (await tb.send(sec, chat_a, line.replace("义诊", "支教")))[-1]
-    data = readings_of(question)[1]
-    return Case(
-        stored(tb, question),
-        data,
-        sec,
-        home=chat_a["id"],
-        other_chat=[
-            (forge(tb, w["chat_b"]["id"], data), sec, data),
-            (forge(tb, sec["id"], data), sec, data),
-        ],
-        other_user=[
-            (stored(tb, question), w["member_a"], data),
-            (stored(tb, question), w["boss"], data),
-        ],  # an organiser, not the sender
-        wrong_step=[
-            (stored(tb, question), sec, unoffered(data, readings_of(question))),
-            (stored(tb, used), sec, used_data),
-        ],
-    )  # answered already
+    again = line.replace("义诊", "支教")
+    case = await asked_again(tb, w["sec_a"], w["chat_a"], line, again, w["chat_b"]["id"])
+    return case.on(OTHER_USER, w["member_a"]).on(OTHER_USER, w["boss"])  # an organiser
 
 
 async def row_when_actf(tb: Harness, w: dict[str, Any]) -> Case:
@@ -695,18 +579,13 @@ async def row_when_actf(tb: Harness, w: dict[str, Any]) -> Case:
     data = readings_of(question)[1]
     kind, reading = parse_choice_data(data)
     past = choice_data(kind, Reading(reading.day - timedelta(days=30), reading.minute))
-    return Case(
-        stored(tb, question),
-        data,
-        sec,
-        home=sec["id"],
-        other_chat=[(forge(tb, chat_a["id"], data), sec, data)],
-        other_user=[
-            (stored(tb, question), w["member_a"], data),
-            (forge(tb, w["boss"]["id"], data), w["boss"], data),
-        ],  # not in the form
-        wrong_step=[(forge(tb, sec["id"], past), sec, past)],
-    )  # in the past
+    return (
+        button(tb, question, data, sec)
+        .copy(OTHER_CHAT, chat_a["id"])
+        .on(OTHER_USER, w["member_a"])
+        .private(OTHER_USER, w["boss"])  # not in the form
+        .private(WRONG_STEP, data=past)  # in the past
+    )
 
 
 async def hours_form_at_day(tb: Harness, user: User) -> Any:
@@ -723,20 +602,13 @@ async def row_when_hrs(tb: Harness, w: dict[str, Any]) -> Case:
     today = tb.services.hours.today()
     tomorrow = choice_data("hrs", Reading(today + timedelta(days=1)))
     long_ago = choice_data("hrs", Reading(today - timedelta(days=400)))
-    return Case(
-        stored(tb, question),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[
-            (stored(tb, question), w["member_b"], data),
-            (forge(tb, w["member_b"]["id"], data), w["member_b"], data),
-        ],  # no form
-        wrong_step=[
-            (forge(tb, user["id"], tomorrow), user, tomorrow),
-            (forge(tb, user["id"], long_ago), user, long_ago),
-        ],
+    return (
+        button(tb, question, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, w["member_b"])
+        .private(OTHER_USER, w["member_b"])  # no form
+        .private(WRONG_STEP, data=tomorrow)
+        .private(WRONG_STEP, data=long_ago)
     )
 
 
@@ -749,19 +621,15 @@ async def row_hours_form(tb: Harness, w: dict[str, Any]) -> Case:
     data = form_data("ok")
     other = w["member_b"]
     await hours_form_at_day(tb, other)  # at the day step: nothing to confirm
-    return Case(
-        stored(tb, confirm),
-        data,
-        user,
-        home=user["id"],
-        other_chat=[(forge(tb, w["chat_a"]["id"], data), user, data)],
-        other_user=[(stored(tb, confirm), other, data), (stored(tb, confirm), w["sec_a"], data)],
-        wrong_step=[
-            (forge(tb, user["id"], form_data("other")), user, form_data("other")),
-            (forge(tb, other["id"], data), other, data),
-            (forge(tb, w["sec_a"]["id"], form_data("no")), w["sec_a"], form_data("no")),
-        ],
-    )  # in no form
+    return (
+        button(tb, confirm, data, user)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .on(OTHER_USER, other)
+        .on(OTHER_USER, w["sec_a"])
+        .private(WRONG_STEP, data=form_data("other"))
+        .private(WRONG_STEP, other)
+        .private(WRONG_STEP, w["sec_a"], form_data("no"))  # in no form
+    )
 
 
 TABLE: dict[str, tuple[str, Builder]] = {
@@ -869,14 +737,12 @@ async def test_wrong_presses_are_refused_and_change_nothing(tb: Harness, prefix:
     case = await TABLE[prefix][1](tb, w)
     await settle(tb, 2.5)
     case.message = tb.em.message(case.message["chat"]["id"], case.message["message_id"])
-    presses: list[tuple[str, Press]] = []
-    presses += [("other chat", p) for p in case.other_chat]
-    presses += [("other user", p) for p in case.other_user]
-    presses += [("wrong step", p) for p in case.wrong_step]
+    presses = [(kind, p) for kind in KINDS for p in case.presses[kind]]
+    home = case.message["chat"]["id"]
     for bad in malformed(case.data):
         presses.append(("malformed on the message", (case.message, case.user, bad)))
-        presses.append(("malformed on a copy", (forge(tb, case.home, bad), case.user, bad)))
-    assert len(case.other_chat) >= 1 and len(case.other_user) >= 1 and len(case.wrong_step) >= 1
+        presses.append(("malformed on a copy", (forge(tb, home, bad), case.user, bad)))
+    assert all(len(case.presses[kind]) >= 1 for kind in KINDS)
     problems = []
     for kind, (message, user, data) in presses:
         message = tb.em.message(message["chat"]["id"], message["message_id"]) or message
