@@ -36,19 +36,11 @@ CHARTS = ("hours", "coverage", "tower")
 
 
 def _figures_text(context: Context, f: Figures) -> dict[str, object]:
-    values: dict[str, object] = f.model_dump(exclude={"org"})
-    values.update(
-        org=f.org.name,
-        chat_pct=f.chat_pct,
-        staffed_pct=f.staffed_pct,
-        member_pct=f.member_pct,
-        attendance_pct=f.attendance_pct,
-        hours_year=f.hours_year,
-        hours_all=f.hours_all,
-    )
+    numbers = f.numbers()
+    values: dict[str, object] = {**numbers, "org": f.org.name}
     # no audit has run: coverage is unknown, not 0 %
     values["member_cov"] = (
-        tr(context, "stats_pct", pct=f.member_pct)
+        tr(context, "stats_pct", pct=numbers["member_pct"])
         if f.members_checked
         else tr(context, "stats_not_checked")
     )
