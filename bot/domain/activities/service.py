@@ -28,12 +28,12 @@ from bot.domain.activities.parsing import (
 )
 from bot.domain.activities.results import (
     Created,
-    Credit,
     JoinResult,
     LeaveResult,
 )
 from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
+from bot.domain.hours import Hours
 from bot.domain.models import Org
 from bot.domain.models_activities import Activity
 from bot.domain.models_reminders import Reminder
@@ -58,7 +58,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
     def __init__(
         self,
         core: Core,
-        hours: Credit | None = None,
+        hours: Hours,
     ) -> None:
         super().__init__(core)
         self.hours = hours
