@@ -6,6 +6,8 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.domain.activities.copies import CardCopies
 from bot.domain.activities.results import CloseResult
 from bot.domain.clock import Clock, local
@@ -17,7 +19,7 @@ from bot.domain.reminders import Reminders
 from bot.settings import Settings
 from bot.texts import t
 from storage import activities as repo
-from storage.db import Database
+from storage.db import Conn, Database
 
 KIND = "activity"  # reminders kind: scheduled in service.py, cancelled here
 
@@ -51,6 +53,28 @@ class EndingSteps:
     def checkin_window(self, a: Activity) -> tuple[float, float]:
         raise NotImplementedError
 
+    async def tell(
+        self,
+        tx: Conn,
+        user_id: int,
+        lang: str,
+        activity: Activity,
+        key: str,
+        fields: dict[str, object] | None = None,
+        **queue: Any,
+    ) -> None:
+        """Queue a private message about `activity`, filed under it: every such text names its
+        title and start in the person's language (`fields`: the text's other values; `queue`:
+        the outbox's options). Cancel, promotion, overlap and reminders all tell this way."""
+        text = t(
+            lang,
+            key,
+            title=activity.title,
+            when=self.when(activity.starts_at, lang),
+            **(fields or {}),
+        )
+        await self.outbox.add(tx, user_id, text, ref=f"act:{activity.id}", **queue)
+
     async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
         """The organiser calls it off: everyone signed up or waiting is told privately."""
         await self.organised(user_id, chat_id, activity_id)
@@ -63,16 +87,12 @@ class EndingSteps:
             people = await repo.roster(tx, activity_id, ("confirmed", "waiting"))
             for s in people:
                 lang = self.lang_of(s.lang, s.tg_lang)
-                await self.outbox.add(
+                await self.tell(
                     tx,
                     s.user_id,
-                    t(
-                        lang,
-                        "act_cancelled_notice",
-                        title=activity.title,
-                        when=self.when(activity.starts_at, lang),
-                    ),
-                    ref=f"act:{activity_id}",
+                    lang,
+                    activity,
+                    "act_cancelled_notice",
                     dedupe_key=f"act:{activity_id}:cancel:{s.user_id}",
                     extra={
                         "fallback": True,
