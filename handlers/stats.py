@@ -4,7 +4,6 @@ and the on-demand coverage audit after /org (secretary or staff; the result goes
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 
 from telegram import ReplyParameters, Update
@@ -118,17 +117,8 @@ async def _export_orgs(update: Update, context: Context) -> list[Org]:
 
 
 async def _queue(context: Context, user_id: int, data: bytes, filename: str, caption: str) -> None:
-    await context.services.outbox.send(
-        user_id,
-        caption,
-        user_id=user_id,
-        kind="document",
-        ref="export",
-        extra={
-            "data_b64": base64.b64encode(data).decode("ascii"),
-            "filename": filename,
-            "mime_type": XLSX,
-        },
+    await context.services.outbox.send_document(
+        user_id, data, filename=filename, mime_type=XLSX, caption=caption, ref="export"
     )
 
 
