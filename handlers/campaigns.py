@@ -146,9 +146,7 @@ def _list_line(context: Context, board: Board) -> str:
     return tr(
         context,
         "camp_list_line",
-        id=c.id,
-        title=c.title,
-        due=campaigns.fmt(c.due_at, context.lang),
+        **campaigns.about(c, context.lang),
         done=len(board.rows) - board.count("missing"),
         total=len(board.rows),
         state=Raw(state),
@@ -232,11 +230,8 @@ def ask_text(context: Context, option: Option) -> str:
     text = tr(
         context,
         "camp_ask_report",
-        id=c.id,
-        title=c.title,
+        **campaigns.about(c, context.lang),
         org=option.org.name,
-        due=campaigns.fmt(c.due_at, context.lang),
-        tz=context.services.settings.timezone,
     )
     if option.submitted or campaigns.clock.time() > c.due_at:
         note = tr(context, "camp_late_note") if campaigns.clock.time() > c.due_at else ""

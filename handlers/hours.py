@@ -71,6 +71,16 @@ def _day(context: Context, served_on: str) -> str:
     return fmt_day(date.fromisoformat(served_on), context.lang, context.services.hours.today())
 
 
+def _entry(context: Context, e: HourEntry, limit: int | None = None) -> dict[str, object]:
+    """An entry as every /hours text names it: id, day, hours, description (cut at `limit`)."""
+    return {
+        "id": e.id,
+        "date": _day(context, e.served_on),
+        "hours": fmt_hours(e.quarters),
+        "description": e.description[:limit],
+    }
+
+
 def _stars(context: Context, level: int) -> str:
     return "★" * level
 
@@ -211,10 +221,7 @@ async def _answer_logged(update: Update, context: Context, logged: Logged) -> No
             tr(
                 context,
                 "hours_duplicate_ask",
-                id=dup.id,
-                date=_day(context, dup.served_on),
-                hours=fmt_hours(dup.quarters),
-                description=dup.description[:100],
+                **_entry(context, dup, 100),
             ),
             keyboard(
                 [
@@ -243,10 +250,7 @@ async def _logged(update: Update, context: Context, entry: HourEntry) -> None:
         tr(
             context,
             "hours_logged",
-            id=entry.id,
-            date=_day(context, entry.served_on),
-            hours=fmt_hours(entry.quarters),
-            description=entry.description,
+            **_entry(context, entry),
         ),
     )
 
@@ -283,11 +287,8 @@ async def _history(
             tr(
                 context,
                 "myhours_line",
-                id=e.id,
-                date=_day(context, e.served_on),
-                hours=fmt_hours(e.quarters),
+                **_entry(context, e, 120),
                 status=tr(context, "hours_status_" + e.status),
-                description=e.description[:120],
             )
         )
         if e.reason:
@@ -371,12 +372,9 @@ async def _listing(
             tr(
                 context,
                 "pending_line",
-                id=e.id,
+                **_entry(context, e, 150),
                 who=Raw(who),
                 org=e.org_name,
-                date=_day(context, e.served_on),
-                hours=fmt_hours(e.quarters),
-                description=e.description[:150],
             )
         )
         rows.append(

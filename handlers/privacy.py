@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
@@ -21,17 +19,13 @@ async def my_data(update: Update, context: Context) -> None:
     services = context.services
     uid = actor(update).user_id
     data = await services.privacy.mydata(uid)
-    await services.outbox.send(
+    await services.outbox.send_document(
         uid,
-        tr(context, "mydata_caption"),
-        user_id=uid,
-        kind="document",
+        data,
+        filename="mydata.json",
+        mime_type="application/json",
+        caption=tr(context, "mydata_caption"),
         ref="mydata",
-        extra={
-            "data_b64": base64.b64encode(data).decode("ascii"),
-            "filename": "mydata.json",
-            "mime_type": "application/json",
-        },
     )
     await reply(update, context, tr(context, "mydata_sent"))
 

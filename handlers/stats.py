@@ -4,7 +4,6 @@ and the on-demand coverage audit after /org (secretary or staff; the result goes
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 
 from telegram import ReplyParameters, Update
@@ -36,19 +35,11 @@ CHARTS = ("hours", "coverage", "tower")
 
 
 def _figures_text(context: Context, f: Figures) -> dict[str, object]:
-    values: dict[str, object] = f.model_dump(exclude={"org"})
-    values.update(
-        org=f.org.name,
-        chat_pct=f.chat_pct,
-        staffed_pct=f.staffed_pct,
-        member_pct=f.member_pct,
-        attendance_pct=f.attendance_pct,
-        hours_year=f.hours_year,
-        hours_all=f.hours_all,
-    )
+    numbers = f.numbers()
+    values: dict[str, object] = {**numbers, "org": f.org.name}
     # no audit has run: coverage is unknown, not 0 %
     values["member_cov"] = (
-        tr(context, "stats_pct", pct=f.member_pct)
+        tr(context, "stats_pct", pct=numbers["member_pct"])
         if f.members_checked
         else tr(context, "stats_not_checked")
     )
@@ -126,17 +117,8 @@ async def _export_orgs(update: Update, context: Context) -> list[Org]:
 
 
 async def _queue(context: Context, user_id: int, data: bytes, filename: str, caption: str) -> None:
-    await context.services.outbox.send(
-        user_id,
-        caption,
-        user_id=user_id,
-        kind="document",
-        ref="export",
-        extra={
-            "data_b64": base64.b64encode(data).decode("ascii"),
-            "filename": filename,
-            "mime_type": XLSX,
-        },
+    await context.services.outbox.send_document(
+        user_id, data, filename=filename, mime_type=XLSX, caption=caption, ref="export"
     )
 
 

@@ -32,6 +32,7 @@ from bot.domain.models_announcements import Ack, Announcement, Target
 from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
+from bot.domain.service import Core, ServiceBase
 from bot.settings import Settings
 from bot.texts import Raw, t
 from storage import announcements as repo
@@ -112,7 +113,7 @@ class Board(BaseModel):
         return out
 
 
-class Announcements:
+class Announcements(ServiceBase):
     """Services behind /announce, its button, its status board and its reminder."""
 
     def __init__(
@@ -124,12 +125,7 @@ class Announcements:
         reminders: Reminders,
         settings: Settings,
     ) -> None:
-        self.db = db
-        self.access = access
-        self.clock = clock
-        self.outbox = outbox
-        self.reminders = reminders
-        self.settings = settings
+        super().__init__(Core(db, access, outbox, reminders, clock, settings))
         reminders.on("announce", self._remind)
 
     async def post(

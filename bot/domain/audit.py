@@ -194,15 +194,15 @@ class Audit:
 
 def render(lang: str, result: AuditResult) -> str:
     """The private report: real names are fine here (never in a group)."""
+    # what both reports say of the chat
+    head = {
+        "title": result.title,
+        "org": result.org.name,
+        "checked": result.checked,
+        "unknown": result.unknown,
+    }
     if not result.missing:
-        return t(
-            lang,
-            "audit_all_present",
-            title=result.title,
-            org=result.org.name,
-            checked=result.checked,
-            unknown=result.unknown,
-        )
+        return t(lang, "audit_all_present", **head)
     lines = []
     for m in result.missing[:100]:
         handle = f" @{html.escape(m.username)}" if m.username else ""
@@ -217,11 +217,8 @@ def render(lang: str, result: AuditResult) -> str:
     return t(
         lang,
         "audit_report",
-        title=result.title,
-        org=result.org.name,
-        checked=result.checked,
+        **head,
         n=len(result.missing),
         names=Raw("\n".join(lines)),
         link=Raw(link),
-        unknown=result.unknown,
     )

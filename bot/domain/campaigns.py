@@ -125,6 +125,15 @@ class Campaigns(ServiceBase):
         """A time as people read it ('12月1日（周二）18:00' / 'Tue 1 Dec, 18:00')."""
         return fmt_when(ts, self.tz, lang, today=local(self.clock.time(), self.tz).date())
 
+    def about(self, c: Campaign, lang: str) -> dict[str, object]:
+        """How every campaign text names one: id, title, due time and the zone it is in."""
+        return {
+            "id": c.id,
+            "title": c.title,
+            "due": self.fmt(c.due_at, lang),
+            "tz": self.settings.timezone,
+        }
+
     def link(self, campaign_id: int) -> str:
         if not self.bot_username:
             return f"/submit {campaign_id}"
@@ -250,11 +259,8 @@ class Campaigns(ServiceBase):
         head = t(
             lang,
             "camp_board_head",
-            id=c.id,
-            title=c.title,
+            **self.about(c, lang),
             org=board.org.name,
-            due=self.fmt(c.due_at, lang),
-            tz=self.settings.timezone,
             state=t(lang, self._state_key(c)),
         )
         counts = t(
@@ -434,10 +440,7 @@ class Campaigns(ServiceBase):
                 text = t(
                     lang,
                     "camp_escalate",
-                    id=campaign.id,
-                    title=campaign.title,
-                    due=self.fmt(campaign.due_at, lang),
-                    tz=self.settings.timezone,
+                    **self.about(campaign, lang),
                     n=len(board.missing),
                     total=len(board.rows),
                     lines=Raw("\n".join(lines)),
@@ -485,21 +488,16 @@ class Campaigns(ServiceBase):
             text = t(
                 lang,
                 key,
-                id=campaign.id,
-                title=campaign.title,
+                **self.about(campaign, lang),
                 org=row.name,
-                due=self.fmt(campaign.due_at, lang),
-                tz=self.settings.timezone,
                 span=span,
                 link=link,
             )
             group_text = t(
                 group_lang,
                 "camp_remind_group",
-                id=campaign.id,
-                title=campaign.title,
+                **self.about(campaign, group_lang),
                 org=row.name,
-                due=self.fmt(campaign.due_at, group_lang),
                 link=link,
             )
             dedupe = f"campaign:{campaign.id}:{step}:{row.org_id}:{grant.user_id}"
@@ -565,9 +563,7 @@ class Campaigns(ServiceBase):
             text = t(
                 lang,
                 "camp_no_secretary",
-                id=campaign.id,
-                title=campaign.title,
-                due=self.fmt(campaign.due_at, lang),
+                **self.about(campaign, lang),
                 orgs="、".join(names) if lang == "zh" else ", ".join(names),
             )
             await self.outbox.add(

@@ -81,36 +81,44 @@ def empty_reason(kind: str, view: StatsView) -> str | None:
     return None
 
 
-def hours_data(view: StatsView, lang: str, today: date | None = None) -> BarData:
-    """Approved hours per direct child: this year and all time."""
+def _bars(
+    view: StatsView,
+    lang: str,
+    today: date | None,
+    title: str,
+    series: dict[str, str],
+    unit: str,
+    xmax: float | None = None,
+) -> BarData:
+    """One bar group per direct child; `series` maps a catalogue key to a `Figures.numbers` name."""
     groups = _groups(view)
+    numbers = [f.numbers() for f in groups]
     return BarData(
         stamp=stamp(lang, today) if today else "",
-        title=str(t(lang, "chart_hours_title", org=view.total.org.name)),
+        title=str(t(lang, title, org=view.total.org.name)),
         labels=[f.org.name for f in groups],
         series={
-            str(t(lang, "chart_hours_year")): [f.hours_year for f in groups],
-            str(t(lang, "chart_hours_all")): [f.hours_all for f in groups],
+            str(t(lang, key)): [float(n[name]) for n in numbers] for key, name in series.items()
         },
-        unit=str(t(lang, "chart_unit_hours")),
+        unit=unit,
+        xmax=xmax,
     )
+
+
+def hours_data(view: StatsView, lang: str, today: date | None = None) -> BarData:
+    """Approved hours per direct child: this year and all time."""
+    series = {"chart_hours_year": "hours_year", "chart_hours_all": "hours_all"}
+    return _bars(view, lang, today, "chart_hours_title", series, str(t(lang, "chart_unit_hours")))
 
 
 def coverage_data(view: StatsView, lang: str, today: date | None = None) -> BarData:
     """Per direct child: chat coverage, staffing and member coverage, in %."""
-    groups = _groups(view)
-    return BarData(
-        stamp=stamp(lang, today) if today else "",
-        title=str(t(lang, "chart_coverage_title", org=view.total.org.name)),
-        labels=[f.org.name for f in groups],
-        series={
-            str(t(lang, "chart_cov_chats")): [float(f.chat_pct) for f in groups],
-            str(t(lang, "chart_cov_staffed")): [float(f.staffed_pct) for f in groups],
-            str(t(lang, "chart_cov_members")): [float(f.member_pct) for f in groups],
-        },
-        unit="%",
-        xmax=100.0,
-    )
+    series = {
+        "chart_cov_chats": "chat_pct",
+        "chart_cov_staffed": "staffed_pct",
+        "chart_cov_members": "member_pct",
+    }
+    return _bars(view, lang, today, "chart_coverage_title", series, "%", xmax=100.0)
 
 
 def health(row: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ removed from becomes inactive, and a migrated group moves everywhere to its supe
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -140,6 +141,19 @@ class Outbox:
         """`add` in a transaction of its own."""
         async with self.db.transaction() as conn:
             return await self.add(conn, chat_id, text, **kwargs)
+
+    async def send_document(
+        self, user_id: int, data: bytes, *, filename: str, mime_type: str, caption: str, ref: str
+    ) -> int | None:
+        """A file for the person's private chat (an export, /mydata), queued as kind "document"."""
+        extra = {
+            "data_b64": base64.b64encode(data).decode("ascii"),
+            "filename": filename,
+            "mime_type": mime_type,
+        }
+        return await self.send(
+            user_id, caption, user_id=user_id, kind="document", ref=ref, extra=extra
+        )
 
     # -- "commit, then send directly", made crash-proof --------------------------------------
 

@@ -28,6 +28,15 @@ def pct(part: int, whole: int) -> int:
     return round(100 * part / whole) if whole else 0
 
 
+# a percentage of Figures: its name, then the count over the count it is a share of
+PERCENTAGES: dict[str, tuple[str, str]] = {
+    "chat_pct": ("chats", "orgs"),
+    "staffed_pct": ("staffed", "orgs"),
+    "member_pct": ("members_in_chat", "members"),
+    "attendance_pct": ("attended", "signed_up"),
+}
+
+
 class Figures(BaseModel):
     """One org's subtree, every figure rolled up (hours in quarter-hours)."""
 
@@ -49,29 +58,18 @@ class Figures(BaseModel):
     missing: int = 0
     not_due: int = 0
 
-    @property
-    def chat_pct(self) -> int:
-        return pct(self.chats, self.orgs)
-
-    @property
-    def staffed_pct(self) -> int:
-        return pct(self.staffed, self.orgs)
-
-    @property
-    def member_pct(self) -> int:
-        return pct(self.members_in_chat, self.members)
-
-    @property
-    def attendance_pct(self) -> int:
-        return pct(self.attended, self.signed_up)
-
-    @property
-    def hours_all(self) -> float:
-        return self.quarters_all / 4
-
-    @property
-    def hours_year(self) -> float:
-        return self.quarters_year / 4
+    def numbers(self) -> dict[str, int | float]:
+        """Every figure by name: the counts, the PERCENTAGES and the hours (for texts, charts)."""
+        counts: dict[str, int] = self.model_dump(exclude={"org"})
+        shares = {
+            name: pct(counts[part], counts[whole]) for name, (part, whole) in PERCENTAGES.items()
+        }
+        return {
+            **counts,
+            **shares,
+            "hours_all": self.quarters_all / 4,
+            "hours_year": self.quarters_year / 4,
+        }
 
 
 class StatsView(BaseModel):

@@ -309,14 +309,12 @@ class Tower:
         """my_chat_member: the bot was added, promoted, demoted or removed."""
         active = status in ("member", "administrator", "creator", "restricted")
         async with self.db.transaction() as tx:
-            await chat_repo.upsert(
+            await self._upsert_chat(
                 tx,
-                chat_id=chat.id,
-                type=chat.type,
-                title=chat.title,
+                chat,
+                self.clock.time(),
                 active=active,
                 is_admin=status in ("administrator", "creator"),
-                now=self.clock.time(),
             )
 
     async def migrated(self, old_id: int, new_id: int) -> None:
@@ -328,14 +326,17 @@ class Tower:
         async with self.db.transaction() as tx:
             await chat_repo.set_title(tx, chat_id, title, self.clock.time())
 
-    async def _upsert_chat(self, tx: Any, chat: Chat, now: float) -> None:
+    async def _upsert_chat(
+        self, tx: Any, chat: Chat, now: float, *, active: bool = True, is_admin: bool | None = None
+    ) -> None:
+        """Store the chat as seen now (is_admin None: the bot's rights are not known here)."""
         await chat_repo.upsert(
             tx,
             chat_id=chat.id,
             type=chat.type,
             title=chat.title,
-            active=True,
-            is_admin=None,
+            active=active,
+            is_admin=is_admin,
             now=now,
         )
 

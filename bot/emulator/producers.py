@@ -214,30 +214,28 @@ class Producers(World):
 
     def user_blocked_bot(self, user: UserRef) -> JSONDict:
         """The user blocks the bot (private ``my_chat_member`` member → kicked)."""
-        u = self._user(user)
-        c = self._chat(None, u)
-        body = {
-            "chat": snap(c),
-            "from": snap(u),
-            "date": self.now(),
-            "old_chat_member": self.member_object(c, self.bot_user, "member"),
-            "new_chat_member": self.member_object(c, self.bot_user, "kicked"),
-        }
-        self.blocked.add(u["id"])
-        return self._emit("my_chat_member", body)
+        return self._private_bot_status(user, blocked=True)
 
     def user_unblocked_bot(self, user: UserRef) -> JSONDict:
         """The user unblocks the bot (private ``my_chat_member`` kicked → member)."""
+        return self._private_bot_status(user, blocked=False)
+
+    def _private_bot_status(self, user: UserRef, *, blocked: bool) -> JSONDict:
+        """The bot's membership of a private chat flips between member and kicked."""
         u = self._user(user)
         c = self._chat(None, u)
+        old, new = ("member", "kicked") if blocked else ("kicked", "member")
         body = {
             "chat": snap(c),
             "from": snap(u),
             "date": self.now(),
-            "old_chat_member": self.member_object(c, self.bot_user, "kicked"),
-            "new_chat_member": self.member_object(c, self.bot_user, "member"),
+            "old_chat_member": self.member_object(c, self.bot_user, old),
+            "new_chat_member": self.member_object(c, self.bot_user, new),
         }
-        self.blocked.discard(u["id"])
+        if blocked:
+            self.blocked.add(u["id"])
+        else:
+            self.blocked.discard(u["id"])
         return self._emit("my_chat_member", body)
 
     def user_joined(

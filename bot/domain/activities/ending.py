@@ -6,17 +6,19 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.domain.activities.copies import CardCopies
-from bot.domain.activities.results import CloseResult, Credit
+from bot.domain.activities.results import CloseResult
 from bot.domain.clock import Clock, local
 from bot.domain.errors import Refusal
+from bot.domain.hours import Hours
 from bot.domain.models_activities import Activity
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
 from bot.texts import t
 from storage import activities as repo
-from storage import hours as hours_repo
 from storage.db import Conn, Database
 
 KIND = "activity"  # reminders kind: scheduled in service.py, cancelled here
@@ -33,7 +35,7 @@ class EndingSteps:
     outbox: Outbox
     reminders: Reminders
     settings: Settings
-    hours: Credit | None
+    hours: Hours  # /close credits attendance through it
     cards: CardCopies
 
     def lang_of(self, lang: str | None, tg_lang: str | None) -> str:
@@ -51,6 +53,28 @@ class EndingSteps:
     def checkin_window(self, a: Activity) -> tuple[float, float]:
         raise NotImplementedError
 
+    async def tell(
+        self,
+        tx: Conn,
+        user_id: int,
+        lang: str,
+        activity: Activity,
+        key: str,
+        fields: dict[str, object] | None = None,
+        **queue: Any,
+    ) -> None:
+        """Queue a private message about `activity`, filed under it: every such text names its
+        title and start in the person's language (`fields`: the text's other values; `queue`:
+        the outbox's options). Cancel, promotion, overlap and reminders all tell this way."""
+        text = t(
+            lang,
+            key,
+            title=activity.title,
+            when=self.when(activity.starts_at, lang),
+            **(fields or {}),
+        )
+        await self.outbox.add(tx, user_id, text, ref=f"act:{activity.id}", **queue)
+
     async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
         """The organiser calls it off: everyone signed up or waiting is told privately."""
         await self.organised(user_id, chat_id, activity_id)
@@ -63,16 +87,12 @@ class EndingSteps:
             people = await repo.roster(tx, activity_id, ("confirmed", "waiting"))
             for s in people:
                 lang = self.lang_of(s.lang, s.tg_lang)
-                await self.outbox.add(
+                await self.tell(
                     tx,
                     s.user_id,
-                    t(
-                        lang,
-                        "act_cancelled_notice",
-                        title=activity.title,
-                        when=self.when(activity.starts_at, lang),
-                    ),
-                    ref=f"act:{activity_id}",
+                    lang,
+                    activity,
+                    "act_cancelled_notice",
                     dedupe_key=f"act:{activity_id}:cancel:{s.user_id}",
                     extra={
                         "fallback": True,
@@ -111,11 +131,11 @@ class EndingSteps:
                     await repo.set_attendance(tx, activity_id, s.user_id, "no_show", None)
                     no_show += 1
                     continue
-                entry_id = await self._credit(
+                entry_id = await self.hours.credit(
                     tx,
                     user_id=s.user_id,
                     org_id=s.org_id or activity.org_id,
-                    quarters=activity.quarters,
+                    hours=activity.quarters / 4,
                     served_on=served_on,
                     description=activity.title,
                     source=f"activity:{activity_id}",
@@ -133,41 +153,4 @@ class EndingSteps:
             no_show=no_show,
             credited_quarters=present * activity.quarters,
             own_pending=own,
-        )
-
-    async def _credit(
-        self,
-        tx: Conn,
-        *,
-        user_id: int,
-        org_id: int,
-        quarters: int,
-        served_on: str,
-        description: str,
-        source: str,
-        by: int,
-    ) -> int:
-        if self.hours is not None:
-            return await self.hours.credit(
-                tx,
-                user_id=user_id,
-                org_id=org_id,
-                hours=quarters / 4,
-                served_on=served_on,
-                description=description,
-                source=source,
-                by=by,
-            )
-        own = user_id == by  # nobody credits themselves: their entry waits for another approver
-        return await hours_repo.insert(
-            tx,
-            user_id=user_id,
-            org_id=org_id,
-            served_on=served_on,
-            quarters=quarters,
-            description=description,
-            now=self.clock.time(),
-            status="pending" if own else "approved",
-            source=source,
-            decided_by=None if own else by,
         )

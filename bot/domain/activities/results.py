@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel
 
 from bot.domain.models_activities import Activity
-from storage.db import Conn
 
 
 class JoinResult(BaseModel):
@@ -65,23 +64,3 @@ class FormState(BaseModel):
     capacity: int | None = None
     place: str | None = None
     cascade: bool = False
-
-
-class Credit(Protocol):
-    """What /close needs of the hours service (bot.domain.hours.Hours.credit)."""
-
-    async def credit(
-        self,
-        conn: Conn,
-        *,
-        user_id: int,
-        org_id: int,
-        hours: float,
-        served_on: str,
-        description: str,
-        source: str,
-        by: int,
-    ) -> int:
-        """Credit hours inside the caller's transaction (approved, unless `by` is the person
-        credited: then pending); returns the entry id."""
-        ...

@@ -28,12 +28,12 @@ from bot.domain.activities.parsing import (
 )
 from bot.domain.activities.results import (
     Created,
-    Credit,
     JoinResult,
     LeaveResult,
 )
 from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
+from bot.domain.hours import Hours
 from bot.domain.models import Org
 from bot.domain.models_activities import Activity
 from bot.domain.models_reminders import Reminder
@@ -58,7 +58,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
     def __init__(
         self,
         core: Core,
-        hours: Credit | None = None,
+        hours: Hours,
     ) -> None:
         super().__init__(core)
         self.hours = hours
@@ -376,17 +376,13 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
             t(lang, "act_overlap_line", title=o.title, when=self.when(o.starts_at, lang))
             for o in overlaps
         )
-        await self.outbox.add(
+        await self.tell(
             tx,
             user_id,
-            t(
-                lang,
-                "act_overlap",
-                title=activity.title,
-                when=self.when(activity.starts_at, lang),
-                others=others,
-            ),
-            ref=f"act:{activity.id}",
+            lang,
+            activity,
+            "act_overlap",
+            {"others": others},
             dedupe_key=f"act:{activity.id}:overlap:{user_id}",
         )
 
@@ -414,17 +410,13 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
         if promoted is not None:
             langs = await repo.user_langs(tx, [promoted])
             lang = self.lang_of(*langs.get(promoted, (None, None)))
-            await self.outbox.add(
+            await self.tell(
                 tx,
                 promoted,
-                t(
-                    lang,
-                    "act_promoted",
-                    title=activity.title,
-                    when=self.when(activity.starts_at, lang),
-                    place=activity.place,
-                ),
-                ref=f"act:{activity.id}",
+                lang,
+                activity,
+                "act_promoted",
+                {"place": activity.place},
                 extra={
                     "fallback": True,
                     "fallback_text": t(lang, "act_promoted_fallback", title=activity.title),
@@ -469,17 +461,12 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
         left = activity.starts_at - reminder.due_at
         for s in await repo.roster(conn, activity.id, ("confirmed",)):
             lang = self.lang_of(s.lang, s.tg_lang)
-            await self.outbox.add(
+            await self.tell(
                 conn,
                 s.user_id,
-                t(
-                    lang,
-                    "act_reminder",
-                    title=activity.title,
-                    when=self.when(activity.starts_at, lang),
-                    place=activity.place,
-                    left=fmt_span(left, lang),
-                ),
-                ref=f"act:{activity.id}",
+                lang,
+                activity,
+                "act_reminder",
+                {"place": activity.place, "left": fmt_span(left, lang)},
                 dedupe_key=f"act:{activity.id}:rem:{reminder.step}:{s.user_id}",
             )
