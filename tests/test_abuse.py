@@ -97,8 +97,14 @@ ARGS = st.lists(st.one_of(WORDS, st.text(min_size=1, max_size=30)), max_size=8).
 INTERNAL = {CATALOGUES["zh"]["err_internal"], CATALOGUES["en"]["err_internal"]}
 
 
-#: kv rows written on every update by design (`towerbot status`), not by the command
-VOLATILE = ("INSERT INTO \"kv\" VALUES('heartbeat'", "INSERT INTO \"kv\" VALUES('last_update'")
+#: rows written by design on every update or every few seconds (`towerbot status`, the
+#: instance's heartbeat and its sender lease), not by the command
+VOLATILE = (
+    "INSERT INTO \"kv\" VALUES('heartbeat'",
+    "INSERT INTO \"kv\" VALUES('last_update'",
+    'INSERT INTO "instances"',
+    'INSERT INTO "leases"',
+)
 
 
 def dump(path: str) -> list[str]:
