@@ -22,3 +22,9 @@ async def replies(tb: Any, user: dict, chat: dict | None, *exchanges: tuple[str,
     for text, expected in exchanges:
         sent = await tb.send(user, chat, text)
         assert expected in (sent[0].text or ""), (text, [s.text for s in sent])
+
+
+def with_button(sent: list, data: str) -> Any:
+    """The message among `sent` that carries a button with callback `data` (an outbox notice
+    or a card edit may land between a command and its answer)."""
+    return next(s for s in sent if f"'{data}'" in str(s.reply_markup))

@@ -21,6 +21,7 @@ from storage import activities as act_repo
 from storage import hours as hours_repo
 from storage import reminders as rem_repo
 from tests.conftest import Harness, build_tower, start_harness
+from tests.helpers import with_button
 
 TZ = Settings().tz
 
@@ -366,9 +367,13 @@ async def test_checkin_window_roster_and_close_credits_hours(tb: Harness) -> Non
     sent = await tb.send(t["sec_a"], t["chat_a"], "/checkin")
     assert first_reply(sent).text.startswith("用法")
 
-    button = (await tb.send(t["sec_a"], t["chat_a"], f"/checkin {act_id}"))[0]
+    button = with_button(
+        await tb.send(t["sec_a"], t["chat_a"], f"/checkin {act_id}"), f"act:{act_id}:in"
+    )
     assert "签到已开放" in button.text
-    far_button = (await tb.send(t["sec_a"], t["chat_a"], f"/checkin {far_id}"))[0]
+    far_button = with_button(
+        await tb.send(t["sec_a"], t["chat_a"], f"/checkin {far_id}"), f"act:{far_id}:in"
+    )
 
     mark = len(tb.em.callback_answers)
     await tb.press(t["member_b"], button, f"act:{act_id}:in")  # not signed up
@@ -416,7 +421,9 @@ async def test_checkin_needs_a_live_location_nearby(tb: Harness) -> None:
         tb, t["sec_a"], t["chat_a"], f"定点签到 | {soon} | 1 | 5 | 广场 | 25.1823,110.3051"
     )
     await tb.press(t["member_a"], card, f"act:{act_id}:join")
-    button = (await tb.send(t["sec_a"], t["chat_a"], f"/checkin {act_id}"))[0]
+    button = with_button(
+        await tb.send(t["sec_a"], t["chat_a"], f"/checkin {act_id}"), f"act:{act_id}:in"
+    )
     assert "300 米" in button.text
     mark = len(tb.em.callback_answers)
     await tb.press(t["member_a"], button, f"act:{act_id}:in")

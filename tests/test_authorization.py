@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.texts import CATALOGUES
 from handlers.common import PRIVATE_REFUSALS
 from tests.conftest import Harness, build_tower, register
+from tests.helpers import with_button
 from tests.test_abuse import dump, pattern_of, run_through_processor, settle
 
 ROLES = [
@@ -404,7 +405,9 @@ async def fresh_activity(tb: Harness, cast: dict, role: str, pos: str, n: int) -
     card = next(s for s in sent if "act:" in str(s.reply_markup))
     act = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
     await tb.press(member, card, f"act:{act}:join")
-    button = (await tb.send(boss, here, f"/checkin {act}"))[0]
+    # the check-in message by its button: a notice from the outbox may land in between
+    sent = await tb.send(boss, here, f"/checkin {act}")
+    button = with_button(sent, f"act:{act}:in")
     await tb.press(member, button, f"act:{act}:in")
     cast["closing"] = act
     return act

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from bot.domain import charts
 from schedules.audit import BotProbe
 from tests.conftest import Harness, build_tower, register, start_harness
+from tests.helpers import with_button
 from tests.test_campaigns import OffsetClock
 
 
@@ -125,7 +126,7 @@ async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
     act_id, card = acts["清扫"]
     for who in ("member_a", "gang", "sec_a"):
         await tb.press(t[who], card, f"act:{act_id}:join")
-    button = (await tb.send(sec, chat_a, f"/checkin {act_id}"))[0]
+    button = with_button(await tb.send(sec, chat_a, f"/checkin {act_id}"), f"act:{act_id}:in")
     for who in ("member_a", "gang"):
         await tb.press(t[who], button, f"act:{act_id}:in")
     closed = (await tb.send(sec, chat_a, f"/close {act_id}"))[0].text
