@@ -89,3 +89,62 @@ async def test_a_dead_holders_lease_expires_and_the_standby_sends_the_rest(tmp_p
     finally:
         await ctx_b.__aexit__(None, None, None)
         await ctx_a.__aexit__(None, None, None)
+
+
+async def test_a_restart_on_the_same_machine_takes_over_at_once(tmp_path):
+    """A crashed instance's lease and rows pass to its restart without waiting for expiry."""
+    import os
+    import subprocess
+    import sys
+
+    from bot.domain.instances import SENDER, Instances
+    from storage import instances as repo
+
+    em = Emulator(per_chat_burst=20)
+    ctx, tb = await start_harness(tmp_path, em=em, lease_seconds=600)  # would wait 10 min
+    try:
+        db, me = tb.services.db, tb.services.leader
+        assert me is not None and me.holding
+        # a process that ran here before this one and is gone now, holding the sender lease
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        ghost = Instances(db, mode="webhook", ttl=600, wall=lambda: me.instances.started_at - 5)
+        ghost.id, ghost_pid = f"{ghost.host}:{gone.stdout.strip()}:dead", int(gone.stdout)
+        async with db.transaction() as tx:
+            await repo.gone(tx, me.instances.id)
+            await repo.seen(
+                tx,
+                repo.InstanceRow(
+                    id=ghost.id,
+                    host=ghost.host,
+                    pid=ghost_pid,
+                    mode="webhook",
+                    started_at=ghost.wall(),
+                    seen_at=ghost.wall(),
+                ),
+            )
+            assert await repo.claim(tx, SENDER, ghost.id, ghost.wall(), 600)
+        assert not await me.instances.claim(SENDER)  # held by the dead one, for 10 minutes
+        # a live neighbour (this very process, under another id) is left alone
+        async with db.transaction() as tx:
+            await repo.seen(
+                tx,
+                repo.InstanceRow(
+                    id="here:alive",
+                    host=ghost.host,
+                    pid=os.getpid(),
+                    mode="webhook",
+                    started_at=0.0,
+                    seen_at=0.0,
+                ),
+            )
+        assert await me.instances.clear_dead_neighbours() == [ghost.id]
+        assert await me.instances.claim(SENDER)
+        ids = [i["id"] for i in (await status_of(db))["instances"]]
+        assert ghost.id not in ids and "here:alive" in ids
+    finally:
+        await ctx.__aexit__(None, None, None)

@@ -57,6 +57,24 @@ class Instances:
             await repo.seen(tx, row)
             await repo.forget_silent(tx, now - 10 * self.ttl)
 
+    async def clear_dead_neighbours(self) -> list[str]:
+        """At start-up: forget instances on this host, started before this one, whose process
+        is gone (a crash and a restart), so their lease and inbox rows pass on at once instead
+        of after `ttl`. Instances elsewhere are left to expire."""
+        dead = [
+            row.id
+            for row in await repo.instances(self.db.reader)
+            if row.host == self.host
+            and row.id != self.id
+            and row.started_at <= self.started_at
+            and not _alive(row.pid)
+        ]
+        if dead:
+            async with self.db.transaction() as tx:
+                for instance_id in dead:
+                    await repo.gone(tx, instance_id)
+        return dead
+
     async def claim(self, name: str) -> bool:
         """Take or renew lease `name`; False while another live instance holds it."""
         async with self.db.transaction() as tx:
@@ -70,6 +88,19 @@ class Instances:
     async def view(self) -> dict[str, Any]:
         """Instances with their age of heartbeat, and who holds which lease (for status)."""
         return await status_of(self.db, self.wall)
+
+
+def _alive(pid: int) -> bool:
+    """A process with this id runs on this machine (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    except OSError:
+        return True
+    return True
 
 
 def view(

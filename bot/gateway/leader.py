@@ -30,6 +30,11 @@ class SenderLeader:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        try:
+            if dead := await self.instances.clear_dead_neighbours():
+                log.info("took over from stopped instances on this machine: %s", ", ".join(dead))
+        except Exception as exc:  # noqa: BLE001 - their lease then expires on its own
+            log.warning("could not check for stopped instances: %r", exc)
         await self._tick()
         self._task = asyncio.create_task(self._loop(), name="sender-leader")
 
