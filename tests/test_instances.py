@@ -94,7 +94,6 @@ async def test_a_dead_holders_lease_expires_and_the_standby_sends_the_rest(tmp_p
 async def test_a_restart_on_the_same_machine_takes_over_at_once(tmp_path):
     """A crashed instance's lease and rows pass to its restart without waiting for expiry."""
     import os
-    import subprocess
     import sys
 
     from bot.domain.instances import SENDER, Instances
@@ -106,14 +105,10 @@ async def test_a_restart_on_the_same_machine_takes_over_at_once(tmp_path):
         db, me = tb.services.db, tb.services.leader
         assert me is not None and me.holding
         # a process that ran here before this one and is gone now, holding the sender lease
-        gone = subprocess.run(
-            [sys.executable, "-c", "import os; print(os.getpid())"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        await gone.wait()  # its pid is free now
         ghost = Instances(db, mode="webhook", ttl=600, wall=lambda: me.instances.started_at - 5)
-        ghost.id, ghost_pid = f"{ghost.host}:{gone.stdout.strip()}:dead", int(gone.stdout)
+        ghost.id, ghost_pid = f"{ghost.host}:{gone.pid}:dead", gone.pid
         async with db.transaction() as tx:
             await repo.gone(tx, me.instances.id)
             await repo.seen(

@@ -13,11 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from bot.domain.instances import SENDER, Instances
 from bot.gateway.sender import Sender
 
 log = logging.getLogger(__name__)
+
+#: the share of a lease's time a holder sends without having renewed it
+LICENCE = 0.8
 
 
 class SenderLeader:
@@ -58,12 +62,16 @@ class SenderLeader:
             await self._tick()
 
     async def _tick(self) -> None:
+        began = time.monotonic()
         try:
             await self.instances.beat()
             held = await self.instances.claim(SENDER)
         except Exception as exc:  # noqa: BLE001 - keep the current role; try again next tick
             log.warning("sender lease not renewed: %r", exc)
             return
+        if held:
+            # the lease runs from before the claim; stop starting sends well before it ends
+            self.sender.licensed_until = began + LICENCE * self.instances.ttl
         if held and not self.holding:
             log.info("this instance sends the outbox (%s)", self.instances.id)
             await self.sender.start()

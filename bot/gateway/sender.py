@@ -19,6 +19,7 @@ import asyncio
 import base64
 import heapq
 import logging
+import math
 import time
 from bisect import insort
 from collections import Counter
@@ -89,6 +90,9 @@ class Sender:
         self.max_in_flight = max_in_flight
         self.chat_interval = chat_interval
         self._burst = max(1.0, self.rate * 0.05)
+        #: monotonic time after which no new send starts (set by the leader from its lease, so
+        #: a holder whose renewal stalled stops before a standby may take over); inf: no lease
+        self.licensed_until = math.inf
         self._reset()
 
     def _reset(self) -> None:
@@ -243,6 +247,8 @@ class Sender:
                 heapq.heappush(self._waiting, (ready, chat.queue[0].id, chat_id))
                 continue
             heapq.heappush(self._ready, (chat.queue[0].id, chat_id))
+        if self._ready and now >= self.licensed_until:
+            return POLL  # the lease may have lapsed: start nothing until it is renewed
         while self._ready and len(self._in_flight) < self.max_in_flight:
             if self._tokens < 1.0:
                 return (1.0 - self._tokens) / self.rate
