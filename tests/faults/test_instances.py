@@ -11,23 +11,12 @@ order although they land on different instances; reminders due meanwhile fire on
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from bot.emulator import Emulator
+from bot.emulator.balancer import Balancer, free_port, webhook_env
 from tests.faults.conftest import (
     ROOT,
     SUPERUSER,
@@ -48,54 +37,6 @@ LEASE = 2  # seconds: a killed sender's lease expires quickly
 CHATS = 300
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Balancer:
-    """Round-robin over the instances' ports; a backend that does not answer is skipped."""
-
-    def __init__(self, ports: list[int]) -> None:
-        self.ports = ports
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/telegram"
-        self._turn = itertools.cycle(range(len(ports)))
-        self.served: list[int] = []  # which backend took each delivery
-        self._client = httpx.AsyncClient(timeout=30)
-
-    async def forward(self, request: Request) -> Response:
-        body = await request.body()
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        for _ in self.ports:
-            index = next(self._turn)
-            try:
-                answer = await self._client.post(
-                    f"http://127.0.0.1:{self.ports[index]}/telegram", content=body, headers=headers
-                )
-            except httpx.TransportError:
-                continue  # dead backend: the next one
-            self.served.append(index)
-            return Response(answer.content, status_code=answer.status_code)
-        return Response("no backend", status_code=502)
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[Balancer]:
-        app = Starlette(routes=[Route("/telegram", self.forward, methods=["POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        try:
-            yield self
-        finally:
-            server.should_exit = True
-            await task
-            await self._client.aclose()
-
-
 class Instance(BotProcess):
     """`towerbot run` in webhook mode on its own port, published as the balancer's URL."""
 
@@ -109,20 +50,16 @@ class Instance(BotProcess):
         self.public = public
 
     def _spawn(self, url: str) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
-        env.update(
-            PYTHONPATH=str(ROOT),
-            TOWERBOT_TOKEN=self.em.token,
-            TOWERBOT_DB=str(self.db),
-            TOWERBOT_API_BASE_URL=url.rstrip("/") + "/bot",
-            TOWERBOT_SUPERUSERS=str(SUPERUSER),
-            TOWERBOT_FLOOD_LIMIT="10000",
-            TOWERBOT_RATE="200",
-            TOWERBOT_LEASE_SECONDS=str(LEASE),
-            TOWERBOT_WEBHOOK_URL=self.public,
-            TOWERBOT_WEBHOOK_LISTEN="127.0.0.1",
-            TOWERBOT_WEBHOOK_PORT=str(self.port),
-            TOWERBOT_WEBHOOK_SECRET=SECRET,
+        env = webhook_env(
+            self.em,
+            self.db,
+            root=ROOT,
+            port=self.port,
+            public=self.public,
+            secret=SECRET,
+            superuser=SUPERUSER,
+            rate=200,
+            lease_seconds=LEASE,
         )
         with open(self.logs / f"bot{self.runs}.log", "wb") as log:
             return subprocess.Popen(

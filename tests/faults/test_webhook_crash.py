@@ -8,22 +8,15 @@ update once it got a 2xx, so the only copy after the answer is the bot's inbox t
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from bot.emulator import Emulator
+from bot.emulator.balancer import free_port, webhook_env
 from tests.faults.conftest import ROOT, SUPERUSER, BotProcess, open_services, served, sql, wait_for
 
 SECRET = "fault-suite_webhook-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class WebhookBot(BotProcess):
@@ -38,18 +31,14 @@ class WebhookBot(BotProcess):
         self.url = f"http://127.0.0.1:{self.port}/telegram"
 
     def _spawn(self, url: str) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
-        env.update(
-            PYTHONPATH=str(ROOT),
-            TOWERBOT_TOKEN=self.em.token,
-            TOWERBOT_DB=str(self.db),
-            TOWERBOT_API_BASE_URL=url.rstrip("/") + "/bot",
-            TOWERBOT_SUPERUSERS=str(SUPERUSER),
-            TOWERBOT_FLOOD_LIMIT="10000",
-            TOWERBOT_WEBHOOK_URL=self.url,
-            TOWERBOT_WEBHOOK_LISTEN="127.0.0.1",
-            TOWERBOT_WEBHOOK_PORT=str(self.port),
-            TOWERBOT_WEBHOOK_SECRET=SECRET,
+        env = webhook_env(
+            self.em,
+            self.db,
+            root=ROOT,
+            port=self.port,
+            public=self.url,
+            secret=SECRET,
+            superuser=SUPERUSER,
         )
         with open(self.logs / f"bot{self.runs}.log", "wb") as log:
             return subprocess.Popen(
