@@ -54,7 +54,7 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
     reminders = Reminders(db, clock)
     people = People(db, access, clock, default_lang=settings.language)
     core = Core(db, access, outbox, reminders, clock, settings)
-    hours = Hours(db, access, outbox, clock, settings, people.lang)
+    hours = Hours(core, people.lang)
     # quiet by design: a group's messages over its daily budget wait for the evening digest
     digest = DigestBudget(settings, clock, reminders, outbox)
     outbox.budget = digest
@@ -76,9 +76,9 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         # 'campaign' reminders: the ladder, the board at the due time, the escalation
         campaigns=Campaigns(core, people.lang),
         digest=digest,
-        announcements=Announcements(db, access, clock, outbox, reminders, settings),
-        stats=Stats(db, access, clock, settings),
-        audit=Audit(db, access, clock, outbox, settings, people.lang),
+        announcements=Announcements(core),
+        stats=Stats(core),
+        audit=Audit(core, people.lang),
         privacy=Privacy(db, access, clock, settings.retention_days),
         # one welcome per group per window, through the outbox and the daily budget
         welcomes=Welcomes(core),

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain.activities import (
@@ -33,6 +33,7 @@ from handlers import when as when_handlers
 from handlers.common import (
     GROUPS,
     actor,
+    add_handlers,
     chat_id_of,
     deep_link,
     is_private,
@@ -444,13 +445,20 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_forget_hook(forget_hook)
     hooks.add_help_section("act_help_member", "member")
     hooks.add_help_section("act_help_secretary", "secretary")
-    app.add_handler(CommandHandler("activity", activity))
-    app.add_handler(CommandHandler("activities", activities_list))
-    app.add_handler(CommandHandler("checkin", checkin))
-    app.add_handler(CommandHandler("close", close))
-    app.add_handler(CallbackQueryHandler(button, pattern=callbacks.PATTERN))
-    app.add_handler(CallbackQueryHandler(activity_when_button, pattern=choice_pattern(WHEN_KIND)))
-    app.add_handler(CallbackQueryHandler(form_when_button, pattern=choice_pattern(FORM_WHEN_KIND)))
+    add_handlers(
+        app,
+        commands={
+            "activity": activity,
+            "activities": activities_list,
+            "checkin": checkin,
+            "close": close,
+        },
+        buttons={
+            callbacks.PATTERN: button,
+            choice_pattern(WHEN_KIND): activity_when_button,
+            choice_pattern(FORM_WHEN_KIND): form_when_button,
+        },
+    )
     if app.job_queue is not None:
         app.job_queue.run_once(
             start_cards, when=0, name="activities:start", job_kwargs={"misfire_grace_time": None}

@@ -7,7 +7,7 @@ import html
 import re
 
 from telegram import Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain import validate
@@ -19,6 +19,7 @@ from bot.texts import Raw, tn
 from handlers.common import (
     GROUPS,
     actor,
+    add_handlers,
     chat_id_of,
     message_of,
     pressed_message,
@@ -197,5 +198,4 @@ async def ack_button(update: Update, context: Context) -> None:
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_help_section("help_announce", "staff")
-    app.add_handler(CommandHandler("announce", announce))
-    app.add_handler(CallbackQueryHandler(ack_button, pattern=ACK_DATA))
+    add_handlers(app, commands={"announce": announce}, buttons={ACK_DATA: ack_button})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from telegram import Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain.campaigns import (
@@ -27,6 +27,7 @@ from bot.texts import Raw
 from handlers import when as when_handlers
 from handlers.common import (
     actor,
+    add_handlers,
     chat_id_of,
     is_private,
     keyboard,
@@ -311,7 +312,8 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_deep_link(SUBMIT_LINK, submit_link)
     hooks.add_help_section("help_campaigns_secretary", "secretary")
     hooks.add_help_section("help_campaigns_staff", "staff")
-    app.add_handler(CommandHandler("deadline", deadline))
-    app.add_handler(CommandHandler("submit", submit))
-    app.add_handler(CallbackQueryHandler(submit_button, pattern=SUBMIT_DATA))
-    app.add_handler(CallbackQueryHandler(deadline_when_button, pattern=choice_pattern(WHEN_KIND)))
+    add_handlers(
+        app,
+        commands={"deadline": deadline, "submit": submit},
+        buttons={SUBMIT_DATA: submit_button, choice_pattern(WHEN_KIND): deadline_when_button},
+    )

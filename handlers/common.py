@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -22,7 +22,12 @@ from telegram import (
 from telegram import Chat as TgChat
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+)
 
 from bot.context import Context
 from bot.domain.errors import Refusal
@@ -41,10 +46,26 @@ _BUTTON_DATA = re.compile(r"[!-~]{1,64}", re.ASCII)
 #: generic one (an activity card's buttons name the card)
 _FOREIGN_BUTTON = {"act:": "err_act_bad_button"}
 _T = TypeVar("_T")
+#: a handler's callback, as a feature registers it
+Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 #: refusals of a private-only command used in a group: answered with a private-chat button
 PRIVATE_REFUSALS = frozenset({"err_private_only", "err_submit_private"})
 # guided flows and deep links are registered per application: `Hooks` in bot/context.py
+
+
+def add_handlers(
+    app: Application,
+    *,
+    commands: Mapping[str | tuple[str, ...], Callback] | None = None,
+    buttons: Mapping[str | re.Pattern[str], Callback] | None = None,
+) -> None:
+    """A feature's commands (name, or names, → callback), then its buttons (callback data
+    pattern → callback), registered in the order given."""
+    for names, callback in (commands or {}).items():
+        app.add_handler(CommandHandler(names, callback))
+    for pattern, callback in (buttons or {}).items():
+        app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
 
 
 def actor(update: Update) -> Actor:

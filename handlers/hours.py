@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain.clock import fmt_day
@@ -42,6 +42,7 @@ from bot.gateway.markup import markup_of
 from bot.texts import Raw
 from handlers.common import (
     actor,
+    add_handlers,
     display_name,
     is_private,
     keyboard,
@@ -528,13 +529,15 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_forget_hook(forget_hook)
     hooks.add_help_section("help_hours_member", "member")
     hooks.add_help_section("help_hours_secretary", "secretary")
-    app.add_handler(CommandHandler("hours", log_hours))
-    app.add_handler(CommandHandler("myhours", my_hours))
-    app.add_handler(CommandHandler("pending", pending))
-    app.add_handler(CommandHandler("export", export))
-    app.add_handler(CallbackQueryHandler(duplicate_button, pattern=hours_pattern("dup")))
-    app.add_handler(CallbackQueryHandler(day_button, pattern=choice_pattern(DAY_KIND)))
-    app.add_handler(CallbackQueryHandler(form_button, pattern=form_pattern()))
-    app.add_handler(CallbackQueryHandler(my_hours_page, pattern=hours_pattern("my")))
-    app.add_handler(CallbackQueryHandler(decide_button, pattern=hours_pattern("ok", "no")))
-    app.add_handler(CallbackQueryHandler(no_reason_button, pattern=hours_pattern("nr")))
+    add_handlers(
+        app,
+        commands={"hours": log_hours, "myhours": my_hours, "pending": pending, "export": export},
+        buttons={
+            hours_pattern("dup"): duplicate_button,
+            choice_pattern(DAY_KIND): day_button,
+            form_pattern(): form_button,
+            hours_pattern("my"): my_hours_page,
+            hours_pattern("ok", "no"): decide_button,
+            hours_pattern("nr"): no_reason_button,
+        },
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain.errors import Refusal
@@ -18,6 +18,7 @@ from bot.domain.minors import (
 )
 from handlers.common import (
     actor,
+    add_handlers,
     deep_link,
     keyboard,
     query_of,
@@ -94,5 +95,4 @@ async def record_consent(update: Update, context: Context) -> None:
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_deep_link(GUARD_LINK, guardian_link)
     hooks.add_help_section("help_consent", "secretary")
-    app.add_handler(CommandHandler("consent", record_consent))
-    app.add_handler(CallbackQueryHandler(guardian_button, pattern=GUARD_DATA))
+    add_handlers(app, commands={"consent": record_consent}, buttons={GUARD_DATA: guardian_button})

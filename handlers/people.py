@@ -9,7 +9,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, MessageHandler, filters
 
 from bot.context import Context, Hooks
 from bot.domain.errors import Refusal
@@ -28,6 +28,7 @@ from bot.domain.tower import JOIN_LINK, parse_join_payload
 from bot.texts import Raw
 from handlers.common import (
     actor,
+    add_handlers,
     deep_link,
     is_private,
     keyboard,
@@ -425,15 +426,19 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_flow(REGISTER, registration_input)
     hooks.add_deep_link(JOIN_LINK, join_link)
     hooks.add_deep_link("help", help_link)
-    app.add_handler(CommandHandler("start", start))
-    app.add_handler(CommandHandler("register", register))
-    app.add_handler(CommandHandler("cancel", cancel))
-    app.add_handler(CommandHandler("me", me))
-    app.add_handler(CommandHandler("forgetme", forget_me))
-    app.add_handler(CommandHandler("lang", lang))
-    app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CallbackQueryHandler(registration_button, pattern=REG_DATA))
-    app.add_handler(CallbackQueryHandler(forget_button, pattern=FORGET_DATA))
+    add_handlers(
+        app,
+        commands={
+            "start": start,
+            "register": register,
+            "cancel": cancel,
+            "me": me,
+            "forgetme": forget_me,
+            "lang": lang,
+            "help": help_command,
+        },
+        buttons={REG_DATA: registration_button, FORGET_DATA: forget_button},
+    )
 
 
 def register_fallback(app: Application) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain.clock import fmt_local
 from bot.texts import Raw
-from handlers.common import actor, chat_id_of, is_private, reply, require_private, tr
+from handlers.common import actor, add_handlers, chat_id_of, is_private, reply, require_private, tr
 
 AUDIT_DEFAULT, AUDIT_MAX = 20, 100
 
@@ -65,5 +65,4 @@ async def audit_log(update: Update, context: Context) -> None:
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_help_section("help_privacy", "member")
     hooks.add_help_section("help_auditlog", "staff")
-    app.add_handler(CommandHandler("mydata", my_data))
-    app.add_handler(CommandHandler(["audit", "auditlog"], audit_log))
+    add_handlers(app, commands={"mydata": my_data, ("audit", "auditlog"): audit_log})

@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from telegram import ReplyParameters, Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain import charts, validate
@@ -21,6 +21,7 @@ from bot.texts import Raw
 from handlers.common import (
     GROUPS,
     actor,
+    add_handlers,
     chat_id_of,
     chat_model,
     is_private,
@@ -197,5 +198,4 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_export("campaign", export_campaign)
     hooks.add_org_hook(audit_hook)
     hooks.add_help_section("help_stats", "secretary")
-    app.add_handler(CommandHandler("stats", stats))
-    app.add_handler(CommandHandler("chart", chart))
+    add_handlers(app, commands={"stats": stats, "chart": chart})

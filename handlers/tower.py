@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from telegram import Update
-from telegram.ext import Application, ChatMemberHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, ChatMemberHandler, MessageHandler, filters
 
 from bot.context import Context, Hooks
 from bot.domain import validate
@@ -16,6 +16,7 @@ from bot.gateway.probe import CHAT_ADMINS, member_status
 from bot.texts import Raw
 from handlers.common import (
     actor,
+    add_handlers,
     chat_id_of,
     chat_model,
     deep_link,
@@ -243,11 +244,9 @@ async def forget_hook(context: Context, user_id: int) -> None:
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_forget_hook(forget_hook)
-    app.add_handler(CommandHandler("setup", setup))
-    app.add_handler(CommandHandler("bind", bind))
-    app.add_handler(CommandHandler("unbind", unbind))
-    app.add_handler(CommandHandler("org", org))
-    app.add_handler(CommandHandler("role", role))
+    add_handlers(
+        app, commands={"setup": setup, "bind": bind, "unbind": unbind, "org": org, "role": role}
+    )
     app.add_handler(ChatMemberHandler(bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration))
     app.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_TITLE, title))

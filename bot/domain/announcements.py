@@ -24,7 +24,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.domain import validate
-from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
@@ -37,7 +36,7 @@ from bot.settings import Settings
 from bot.texts import Raw, t
 from storage import announcements as repo
 from storage import orgs as org_repo
-from storage.db import Conn, Database
+from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +115,9 @@ class Board(BaseModel):
 class Announcements(ServiceBase):
     """Services behind /announce, its button, its status board and its reminder."""
 
-    def __init__(
-        self,
-        db: Database,
-        access: Access,
-        clock: Clock,
-        outbox: Outbox,
-        reminders: Reminders,
-        settings: Settings,
-    ) -> None:
-        super().__init__(Core(db, access, outbox, reminders, clock, settings))
-        reminders.on("announce", self._remind)
+    def __init__(self, core: Core) -> None:
+        super().__init__(core)
+        self.reminders.on("announce", self._remind)
 
     async def post(
         self,

@@ -19,17 +19,13 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from bot.domain.access import Access
-from bot.domain.clock import Clock
 from bot.domain.models import Org
-from bot.domain.outbox import Outbox
-from bot.settings import Settings
+from bot.domain.service import Core, ServiceBase
 from bot.texts import Raw, t
 from storage import announcements as repo
 from storage import chats as chat_repo
 from storage import orgs as org_repo
 from storage import users as user_repo
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +60,13 @@ class AuditResult(BaseModel):
     invite_link: str | None = None
 
 
-class Audit:
+class Audit(ServiceBase):
     """Runs the coverage audit for one chat, a subtree, or the whole tower."""
 
     def __init__(
-        self,
-        db: Database,
-        access: Access,
-        clock: Clock,
-        outbox: Outbox,
-        settings: Settings,
-        lang_of: Callable[[int | None], Awaitable[str]],
-        rate: float = RATE,
+        self, core: Core, lang_of: Callable[[int | None], Awaitable[str]], rate: float = RATE
     ) -> None:
-        self.db = db
-        self.access = access
-        self.clock = clock
-        self.outbox = outbox
-        self.settings = settings
+        super().__init__(core)
         self.lang_of = lang_of
         self.interval = 1.0 / rate
         self._next_call = 0.0

@@ -176,10 +176,8 @@ class Campaigns(ServiceBase):
                 raise Refusal("err_deadline_no_orgs", org=org.name)
             campaign = await repo.insert(
                 tx,
+                **new.model_dump(),  # the typed fields are the columns
                 org_id=org.id,
-                title=new.title,
-                due_at=new.due_at,
-                scope=new.scope,
                 created_by=user_id,
                 now=now,
                 owing=[o.id for o in owing],

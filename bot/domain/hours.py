@@ -9,8 +9,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
-from bot.domain.access import Access
-from bot.domain.clock import Clock, fmt_day, fmt_local, local
+from bot.domain.clock import fmt_day, fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.hours_input import (  # noqa: F401 - the parser's names stay importable here
     MAX_DAYS_BACK,
@@ -21,13 +20,12 @@ from bot.domain.hours_input import (  # noqa: F401 - the parser's names stay imp
 )
 from bot.domain.models import Org
 from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
-from bot.domain.outbox import Outbox
-from bot.settings import Settings
+from bot.domain.service import Core, ServiceBase
 from bot.texts import Raw, t
 from storage import hours as repo
 from storage import orgs as org_repo
 from storage import users as user_repo
-from storage.db import Conn, Database
+from storage.db import Conn
 
 DUPLICATE_WINDOW = 86400.0
 PAGE = 8
@@ -186,23 +184,11 @@ class RejectState(RejectWhere):
 LangOf = Callable[[int], Awaitable[str]]
 
 
-class Hours:
+class Hours(ServiceBase):
     """Services behind /hours, /myhours, /pending, the decision buttons, stars and exports."""
 
-    def __init__(
-        self,
-        db: Database,
-        access: Access,
-        outbox: Outbox,
-        clock: Clock,
-        settings: Settings,
-        lang_of: LangOf,
-    ) -> None:
-        self.db = db
-        self.access = access
-        self.outbox = outbox
-        self.clock = clock
-        self.settings = settings
+    def __init__(self, core: Core, lang_of: LangOf) -> None:
+        super().__init__(core)
         self.lang_of = lang_of
 
     # --- time ------------------------------------------------------------------------------
@@ -232,45 +218,21 @@ class Hours:
         if person is None:
             raise Refusal("err_not_registered")
         now = self.clock.time()
+        # the entry as stored: the duplicate check, a draft and the entry all take these
+        typed: dict[str, Any] = {
+            "user_id": user_id,
+            "served_on": parsed.served_on.isoformat(),
+            "quarters": parsed.quarters,
+            "description": parsed.description,
+        }
         async with self.db.transaction() as tx:
             if not confirm_duplicate:
-                dup = await repo.find_duplicate(
-                    tx,
-                    user_id=user_id,
-                    served_on=parsed.served_on.isoformat(),
-                    quarters=parsed.quarters,
-                    description=parsed.description,
-                    since=now - DUPLICATE_WINDOW,
-                )
+                dup = await repo.find_duplicate(tx, **typed, since=now - DUPLICATE_WINDOW)
                 if dup is not None:
-                    draft_id = await repo.insert_draft(
-                        tx,
-                        user_id=user_id,
-                        served_on=parsed.served_on.isoformat(),
-                        quarters=parsed.quarters,
-                        description=parsed.description,
-                        now=now,
-                    )
-                    return Logged(
-                        duplicate_of=dup,
-                        draft=Draft(
-                            id=draft_id,
-                            user_id=user_id,
-                            served_on=parsed.served_on.isoformat(),
-                            quarters=parsed.quarters,
-                            description=parsed.description,
-                            created_at=now,
-                        ),
-                    )
-            entry_id = await repo.insert(
-                tx,
-                user_id=user_id,
-                org_id=person.org_id,
-                served_on=parsed.served_on.isoformat(),
-                quarters=parsed.quarters,
-                description=parsed.description,
-                now=now,
-            )
+                    draft_id = await repo.insert_draft(tx, **typed, now=now)
+                    draft = Draft(id=draft_id, **typed, created_at=now)
+                    return Logged(duplicate_of=dup, draft=draft)
+            entry_id = await repo.insert(tx, **typed, org_id=person.org_id, now=now)
             entry = await repo.get(tx, entry_id)
         return Logged(entry=entry)
 

@@ -1,4 +1,4 @@
-"""What the reminder-driven services share: the same six collaborators, held the same way."""
+"""What the domain services share: the same six collaborators, held the same way."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from storage.db import Database
 
 @dataclass(frozen=True)
 class Core:
-    """The six collaborators every reminder-driven service is built from (one per application)."""
+    """The six collaborators the domain services are built from (one per application)."""
 
     db: Database
     access: Access
@@ -27,7 +27,8 @@ class Core:
 class ServiceBase:
     """Holds the database, access rules, outbox, reminders, clock and settings of a service.
 
-    The subclass registers its own reminder handler (`reminders.on(KIND, ...)`) after this.
+    A reminder-driven subclass registers its own handler (`reminders.on(KIND, ...)`) after this;
+    the others simply leave `reminders` unused.
     """
 
     def __init__(self, core: Core) -> None:

@@ -7,19 +7,18 @@ import html
 from datetime import date, datetime
 from typing import Any
 
+from openpyxl import Workbook
 from pydantic import BaseModel
 
-from bot.domain.access import Access
-from bot.domain.clock import Clock, fmt_local, local
+from bot.domain.clock import fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.service import ServiceBase
 from bot.domain.xlsx import PCT, Sheet, book, day_words, save
-from bot.settings import Settings
 from bot.texts import t
 from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import stats as repo
-from storage.db import Database
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -77,14 +76,8 @@ class StatsView(BaseModel):
     children: list[Figures]
 
 
-class Stats:
+class Stats(ServiceBase):
     """Services behind /stats, /chart and the member/activity/campaign exports."""
-
-    def __init__(self, db: Database, access: Access, clock: Clock, settings: Settings) -> None:
-        self.db = db
-        self.access = access
-        self.clock = clock
-        self.settings = settings
 
     def today(self) -> date:
         return datetime.fromtimestamp(self.clock.time(), self.settings.tz).date()
@@ -126,16 +119,31 @@ class Stats:
     def _title(self, lang: str, org: str, what: str) -> str:
         return self._plain(lang, "xl_title", org=org, what=what, date=day_words(lang, self.today()))
 
+    def _book(
+        self,
+        lang: str,
+        org: str,
+        what: str,
+        sheet: str,
+        head: str,
+        formats: dict[int, str] | None = None,
+    ) -> tuple[Workbook, Sheet]:
+        """A workbook titled for `what` of `org` today, with its one sheet (`sheet`, `head`:
+        the keys of the sheet's name and of its '|'-separated column headings)."""
+        title = self._title(lang, org, what)
+        wb = book(title)
+        header = self._plain(lang, head).split("|")
+        return wb, Sheet(wb, self._plain(lang, sheet), title=title, header=header, formats=formats)
+
     async def members_workbook(self, org: Org, lang: str) -> bytes:
         """Registered members of the subtree with role, chat presence and approved hours."""
         rows = await repo.members_rows(self.db.reader, org.path)
-        title = self._title(lang, org.name, self._plain(lang, "xl_members_what"))
-        wb = book(title)
-        ws = Sheet(
-            wb,
-            self._plain(lang, "xl_members_sheet"),
-            title=title,
-            header=self._plain(lang, "xl_members_head").split("|"),
+        wb, ws = self._book(
+            lang,
+            org.name,
+            self._plain(lang, "xl_members_what"),
+            "xl_members_sheet",
+            "xl_members_head",
         )
         in_chat_count = quarters = 0
         for r in rows:
@@ -178,13 +186,12 @@ class Stats:
     async def activities_workbook(self, org: Org, lang: str) -> bytes:
         """Every activity of the subtree with sign-ups and attendance (a rate as a number)."""
         rows = await repo.activities_rows(self.db.reader, org.path)
-        title = self._title(lang, org.name, self._plain(lang, "xl_activities_what"))
-        wb = book(title)
-        ws = Sheet(
-            wb,
-            self._plain(lang, "xl_activities_sheet"),
-            title=title,
-            header=self._plain(lang, "xl_activities_head").split("|"),
+        wb, ws = self._book(
+            lang,
+            org.name,
+            self._plain(lang, "xl_activities_what"),
+            "xl_activities_sheet",
+            "xl_activities_head",
             formats={12: PCT},
         )
         sums = [0, 0, 0, 0]
@@ -244,23 +251,13 @@ class Stats:
         if user_id is not None:
             await self.access.require(user_id, owner, "secretary")
         now = self.clock.time()
-        title = self._title(
+        what = self._plain(
             lang,
-            owner.name,
-            self._plain(
-                lang,
-                "xl_campaign_title",
-                title=head["title"],
-                due=fmt_local(head["due_at"], self.settings.tz),
-            ),
+            "xl_campaign_title",
+            title=head["title"],
+            due=fmt_local(head["due_at"], self.settings.tz),
         )
-        wb = book(title)
-        ws = Sheet(
-            wb,
-            self._plain(lang, "xl_campaign_sheet"),
-            title=title,
-            header=self._plain(lang, "xl_campaign_head").split("|"),
-        )
+        wb, ws = self._book(lang, owner.name, what, "xl_campaign_sheet", "xl_campaign_head")
         counts: dict[str, int] = {}
         for r in rows:
             if r["submitted_at"] is None:

@@ -2,15 +2,15 @@
 attendance and the hours it earns.
 
 One concern per module: `parsing` (what organisers type), `service` (`Activities`, with its
-mixins `form`, `checkin` and `ending`), `joins` (presses decided in batches), `cards` (card
+mixins `form`, `checkin` and `ending` on their shared `base`), `joins` (presses decided in batches), `cards` (card
 text and markup), `copies` (where the card copies are and which are stale), `callbacks` (the
 buttons' callback data), `results`.
 """
 
 from bot.domain.activities import callbacks
+from bot.domain.activities.base import KIND
 from bot.domain.activities.checkin import CHECKIN_FLOW
 from bot.domain.activities.copies import CardCopies
-from bot.domain.activities.ending import KIND
 from bot.domain.activities.form import FORM
 from bot.domain.activities.joins import JoinBatcher
 from bot.domain.activities.parsing import (

@@ -6,61 +6,20 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 
 from __future__ import annotations
 
-from typing import Any
-
+from bot.domain.activities.base import CHECKIN_AFTER, ActivityBase
 from bot.domain.activities.parsing import distance_m
 from bot.domain.activities.results import CheckinResult
-from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity, Signup
 from bot.texts import Raw, t
 from storage import activities as repo
 from storage import users as user_repo
-from storage.db import Conn, Database
 
 CHECKIN_FLOW = "activity_checkin"  # the guided flow waiting for a live location
-CHECKIN_BEFORE = 3600.0  # the check-in window: 2 h around the start
-CHECKIN_AFTER = 3600.0
 
 
-class CheckinSteps:
-    """The check-in steps; `Activities` provides the services, cards and refusals."""
-
-    db: Database
-    clock: Clock
-
-    def when(self, ts: float, lang: str | None = None) -> str:
-        raise NotImplementedError
-
-    async def get(self, activity_id: int) -> Activity:
-        raise NotImplementedError
-
-    async def organised(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
-        raise NotImplementedError
-
-    def _require_open(self, activity: Activity, now: float) -> None:
-        raise NotImplementedError
-
-    def checkin_markup(self, a: Activity, lang: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def verify_button(
-        self, activity_id: int, chat_id: int, message_id: int | None, kind: str
-    ) -> None:
-        raise NotImplementedError
-
-    async def _queue_card(
-        self,
-        tx: Conn,
-        activity: Activity,
-        chat_id: int,
-        *,
-        kind: str = "card",
-        text: str | None = None,
-        markup: dict[str, Any] | None = None,
-        guard: bool = False,
-    ) -> int | None:
-        raise NotImplementedError
+class CheckinSteps(ActivityBase):
+    """The check-in steps."""
 
     async def open_checkin(
         self, user_id: int, chat_id: int, activity_id: int, lang: str = "zh"
@@ -98,10 +57,6 @@ class CheckinSteps:
             closes=self.when(closes),
             geo=Raw(geo),
         )
-
-    def checkin_window(self, a: Activity) -> tuple[float, float]:
-        """When check-in opens and closes: an hour either side of the start."""
-        return a.starts_at - CHECKIN_BEFORE, a.starts_at + CHECKIN_AFTER
 
     def _require_checkin(self, a: Activity, s: Signup | None, now: float) -> None:
         if a.status != "open":

@@ -6,74 +6,16 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 
 from __future__ import annotations
 
-from typing import Any
-
-from bot.domain.activities.copies import CardCopies
+from bot.domain.activities.base import KIND, ActivityBase
 from bot.domain.activities.results import CloseResult
-from bot.domain.clock import Clock, local
+from bot.domain.clock import local
 from bot.domain.errors import Refusal
-from bot.domain.hours import Hours
 from bot.domain.models_activities import Activity
-from bot.domain.outbox import Outbox
-from bot.domain.reminders import Reminders
-from bot.settings import Settings
-from bot.texts import t
 from storage import activities as repo
-from storage.db import Conn, Database
-
-KIND = "activity"  # reminders kind: scheduled in service.py, cancelled here
 
 
-class EndingSteps:
-    """Cancel, close and the hours they credit; `Activities` provides the rest.
-
-    `checkin_window` comes from `CheckinSteps`, which must precede this class in the bases.
-    """
-
-    db: Database
-    clock: Clock
-    outbox: Outbox
-    reminders: Reminders
-    settings: Settings
-    hours: Hours  # /close credits attendance through it
-    cards: CardCopies
-
-    def lang_of(self, lang: str | None, tg_lang: str | None) -> str:
-        raise NotImplementedError
-
-    def when(self, ts: float, lang: str | None = None) -> str:
-        raise NotImplementedError
-
-    async def organised(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
-        raise NotImplementedError
-
-    def _require_open(self, activity: Activity, now: float) -> None:
-        raise NotImplementedError
-
-    def checkin_window(self, a: Activity) -> tuple[float, float]:
-        raise NotImplementedError
-
-    async def tell(
-        self,
-        tx: Conn,
-        user_id: int,
-        lang: str,
-        activity: Activity,
-        key: str,
-        fields: dict[str, object] | None = None,
-        **queue: Any,
-    ) -> None:
-        """Queue a private message about `activity`, filed under it: every such text names its
-        title and start in the person's language (`fields`: the text's other values; `queue`:
-        the outbox's options). Cancel, promotion, overlap and reminders all tell this way."""
-        text = t(
-            lang,
-            key,
-            title=activity.title,
-            when=self.when(activity.starts_at, lang),
-            **(fields or {}),
-        )
-        await self.outbox.add(tx, user_id, text, ref=f"act:{activity.id}", **queue)
+class EndingSteps(ActivityBase):
+    """Cancel, close and the hours they credit."""
 
     async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
         """The organiser calls it off: everyone signed up or waiting is told privately."""
@@ -84,25 +26,18 @@ class EndingSteps:
             if not await repo.set_status(tx, activity_id, "cancelled", self.clock.time()):
                 self._require_open(activity, 0)
             await self.reminders.cancel(tx, KIND, activity_id)
-            people = await repo.roster(tx, activity_id, ("confirmed", "waiting"))
-            for s in people:
-                lang = self.lang_of(s.lang, s.tg_lang)
-                await self.tell(
-                    tx,
-                    s.user_id,
-                    lang,
-                    activity,
-                    "act_cancelled_notice",
-                    dedupe_key=f"act:{activity_id}:cancel:{s.user_id}",
-                    extra={
-                        "fallback": True,
-                        "fallback_text": t(lang, "act_cancelled_fallback", title=activity.title),
-                    },
-                )
+            told = await self.tell_roster(
+                tx,
+                activity,
+                ("confirmed", "waiting"),
+                "act_cancelled_notice",
+                once="cancel",
+                fallback="act_cancelled_fallback",
+            )
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
         assert activity is not None
-        return activity, len(people)
+        return activity, told
 
     async def close(self, user_id: int, chat_id: int, activity_id: int) -> CloseResult:
         """Credit every checked-in person the activity's hours (approved); record no-shows."""

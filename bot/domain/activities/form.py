@@ -5,6 +5,7 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 
 from __future__ import annotations
 
+from bot.domain.activities.base import ActivityBase
 from bot.domain.activities.parsing import (
     ActivityInput,
     is_skip,
@@ -16,43 +17,16 @@ from bot.domain.activities.parsing import (
     parse_when,
 )
 from bot.domain.activities.results import Created, FormState
-from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
-from bot.domain.models import Org
-from bot.domain.outbox import Outbox
 from bot.domain.when import Reading
-from bot.settings import Settings
 from bot.texts import t
 from storage import users as user_repo
-from storage.db import Database
 
 FORM = "activity_form"  # the guided flow's name
 
 
-class FormSteps:
-    """The form's steps; `Activities` provides the services and `create`."""
-
-    db: Database
-    clock: Clock
-    outbox: Outbox
-    settings: Settings
-
-    async def require_organiser(self, user_id: int, chat_id: int) -> Org:
-        raise NotImplementedError
-
-    def examples(self) -> dict[str, str]:
-        raise NotImplementedError
-
-    async def create(
-        self,
-        user_id: int,
-        chat_id: int,
-        data: ActivityInput,
-        lang: str,
-        *,
-        origin_by_outbox: bool = False,
-    ) -> Created:
-        raise NotImplementedError
+class FormSteps(ActivityBase):
+    """The form's steps."""
 
     async def form_begin(self, user_id: int, chat_id: int, lang: str) -> FormState:
         """Start the guided /activity form; its first question is queued in the same commit."""
@@ -106,15 +80,9 @@ class FormSteps:
                 lat, lon = parse_coords(text, ex)
             assert state.title and state.starts_at and state.quarters and state.capacity
             assert state.place
+            # the answers so far are the activity's fields (every step has been answered)
             data = ActivityInput(
-                title=state.title,
-                starts_at=state.starts_at,
-                quarters=state.quarters,
-                capacity=state.capacity,
-                place=state.place,
-                lat=lat,
-                lon=lon,
-                cascade=state.cascade,
+                **state.model_dump(exclude={"step", "chat_id", "org_id"}), lat=lat, lon=lon
             )
             created = await self.create(user_id, state.chat_id, data, lang, origin_by_outbox=True)
             async with self.db.transaction() as tx:

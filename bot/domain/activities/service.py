@@ -12,127 +12,51 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any, Literal
+from typing import Literal
 
-from bot.domain.activities import cards as card_view
+from bot.domain.activities.base import KIND
 from bot.domain.activities.checkin import CheckinSteps
 from bot.domain.activities.copies import CardCopies
-from bot.domain.activities.ending import KIND, EndingSteps
+from bot.domain.activities.ending import EndingSteps
 from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
-from bot.domain.activities.parsing import (
-    ActivityInput,
-    example_values,
-    fmt_span,
-    step_name,
-)
-from bot.domain.activities.results import (
-    Created,
-    JoinResult,
-    LeaveResult,
-)
-from bot.domain.clock import fmt_when, local
+from bot.domain.activities.parsing import fmt_span
+from bot.domain.activities.results import JoinResult, LeaveResult
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
 from bot.domain.models import Org
 from bot.domain.models_activities import Activity
 from bot.domain.models_reminders import Reminder
-from bot.domain.service import Core, ServiceBase
-from bot.texts import normalise_lang, t
+from bot.domain.service import Core
+from bot.texts import t
 from storage import activities as repo
-from storage import orgs as org_repo
 from storage import users as user_repo
 from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
-# KIND (reminders) lives in ending.py; the guided-flow names beside their steps (form.py,
-# checkin.py)
-RADIUS_M = 300
+# KIND (reminders) and RADIUS_M live in base.py; the guided-flow names beside their steps
+# (form.py, checkin.py)
 LIST_LIMIT = 30
 
 
-class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
+class Activities(FormSteps, CheckinSteps, EndingSteps):
     """Services behind /activity, /activities, /checkin, /close and the card buttons."""
 
-    def __init__(
-        self,
-        core: Core,
-        hours: Hours,
-    ) -> None:
+    def __init__(self, core: Core, hours: Hours) -> None:
         super().__init__(core)
         self.hours = hours
         self.cards = CardCopies(self.db, self.outbox)  # the gateway's card editor listens here
         self._joins = JoinBatcher(self.db, self._join_batch)
         self.reminders.on(KIND, self.on_reminder)
 
-    # --- small helpers -----------------------------------------------------------------------
-    def lang_of(self, lang: str | None, tg_lang: str | None) -> str:
-        """The person's language: chosen, else Telegram's, else the bot's default."""
-        return lang or normalise_lang(tg_lang) or self.settings.language
-
-    def when(self, ts: float, lang: str | None = None) -> str:
-        """A time as people read it ('12月8日（周二）18:00' / 'Tue 8 Dec, 18:00')."""
-        tz = self.settings.tz
-        return fmt_when(
-            ts, tz, lang or self.settings.language, today=local(self.clock.time(), tz).date()
-        )
-
-    def examples(self) -> dict[str, str]:
-        """Values for the examples in usage texts."""
-        return example_values(self.clock.time(), self.settings)
-
-    async def get(self, activity_id: int) -> Activity:
-        """The activity, or a refusal if there is none with that id."""
-        activity = await repo.get(self.db.reader, activity_id)
-        if activity is None:
-            raise Refusal("err_act_unknown", id=activity_id)
-        return activity
-
+    # --- small helpers (the shared ones are in base.py) --------------------------------------
     async def started(self, user_id: int) -> bool:
         """Has the person a private chat with the bot (can the bot write first)?"""
         user = await user_repo.get_user(self.db.reader, user_id)
         return bool(user and user.started and user.reachable)
 
-    async def require_organiser(self, user_id: int, chat_id: int) -> Org:
-        """The chat's org, if the person may organise activities there."""
-        org = await self.chat_org(chat_id)
-        await self.access.require(user_id, org, "secretary")
-        return org
-
-    async def chat_org(self, chat_id: int) -> Org:
-        """The org this chat is bound to."""
-        org = await self.access.org_of_chat(chat_id)
-        return org
-
-    async def organised(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
-        """The activity, if it belongs to this chat's subtree and the person organises it."""
-        here = await self.chat_org(chat_id)
-        activity = await repo.get(self.db.reader, activity_id)
-        org = await org_repo.get(self.db.reader, activity.org_id) if activity else None
-        if activity is None or org is None or not org.path.startswith(here.path):
-            raise Refusal("err_act_unknown", id=activity_id)
-        await self.access.require(user_id, org, "secretary")
-        return activity
-
     # --- cards -------------------------------------------------------------------------------
-    def card_text(self, a: Activity, lang: str | None = None) -> str:
-        """The card's text now (in the activity's language unless told)."""
-        return card_view.card_text(a, lang or a.lang, self.clock.time(), self.settings.tz)
-
-    @staticmethod
-    def count_line(a: Activity, lang: str) -> str:
-        """'12/50 · waitlist 3'."""
-        return card_view.count_line(a, lang)
-
-    def card_markup(self, a: Activity, lang: str | None = None) -> dict[str, Any] | None:
-        """Bot API reply_markup of a card: Sign up / Cancel while sign-up is open."""
-        return card_view.card_markup(a, lang or a.lang, self.clock.time())
-
-    def checkin_markup(self, a: Activity, lang: str) -> dict[str, Any]:
-        """Bot API reply_markup of the check-in message."""
-        return card_view.checkin_markup(a, lang)
-
     async def record_card(
         self,
         activity_id: int,
@@ -162,113 +86,6 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
             )
         if kind == "card":
             self.cards.mark(activity_id)  # a press may have come in between
-
-    async def verify_button(
-        self, activity_id: int, chat_id: int, message_id: int | None, kind: str
-    ) -> None:
-        """In a group, a button counts only on a message recorded for that very activity.
-
-        Private copies (deep links) carry only the card's buttons, and the handler has made
-        sure the private chat is the presser's own: they can only affect themselves.
-        """
-        if chat_id >= 0:
-            if kind != "card":
-                raise Refusal("err_act_bad_button")  # check-in is never offered privately
-            return
-        card = await repo.card_at(self.db.reader, chat_id, message_id or 0)
-        if card is None:
-            await self.cards.resolve([activity_id])
-            card = await repo.card_at(self.db.reader, chat_id, message_id or 0)
-        if card is None or card.activity_id != activity_id or card.kind != kind:
-            raise Refusal("err_act_bad_button")
-
-    # --- creating ----------------------------------------------------------------------------
-    async def create(
-        self,
-        user_id: int,
-        chat_id: int,
-        data: ActivityInput,
-        lang: str,
-        *,
-        origin_by_outbox: bool = False,
-    ) -> Created:
-        """Store the activity, schedule its reminders, queue cascade copies (and, for the guided
-        form, the origin chat's card) through the outbox."""
-        org = await self.chat_org(chat_id)
-        await self.access.require(user_id, org, "secretary")
-        now = self.clock.time()
-        if data.starts_at <= now:
-            raise Refusal("err_act_past", got=self.when(data.starts_at), **self.examples())
-        async with self.db.transaction() as tx:
-            activity_id = await repo.insert(
-                tx,
-                org_id=org.id,
-                title=data.title,
-                place=data.place,
-                starts_at=data.starts_at,
-                quarters=data.quarters,
-                capacity=data.capacity,
-                lat=data.lat,
-                lon=data.lon,
-                radius_m=RADIUS_M,
-                lang=lang,
-                created_by=user_id,
-                now=now,
-            )
-            activity = await repo.get(tx, activity_id)
-            assert activity is not None
-            for span in self.settings.activity_reminders:
-                due = data.starts_at - span.total_seconds()
-                if due > now:
-                    await self.reminders.add(tx, KIND, activity_id, step_name(span), due)
-            await self.reminders.add(tx, KIND, activity_id, "start", data.starts_at)
-            targets = [chat_id] if origin_by_outbox else []
-            if data.cascade:
-                targets += [c for c in await repo.active_chats_in(tx, org.path) if c != chat_id]
-            for target in targets:
-                await self._queue_card(tx, activity, target)
-            # the card the handler replies with: a crash or a 429 before it goes loses nothing
-            guard_id = (
-                None
-                if origin_by_outbox
-                else await self._queue_card(tx, activity, chat_id, guard=True)
-            )
-        return Created(
-            activity=activity, copies=len(targets) - int(origin_by_outbox), guard_id=guard_id
-        )
-
-    async def _queue_card(
-        self,
-        tx: Conn,
-        activity: Activity,
-        chat_id: int,
-        *,
-        kind: str = "card",
-        text: str | None = None,
-        markup: dict[str, Any] | None = None,
-        guard: bool = False,
-    ) -> int | None:
-        """Queue a card (or check-in) copy and record it, linked to its outbox row."""
-        # a card is a live control with buttons: folding it into a digest would break it
-        queue = self.outbox.guard if guard else partial(self.outbox.add, urgent=True)
-        outbox_id = await queue(
-            tx,
-            chat_id,
-            text or self.card_text(activity),
-            reply_markup=markup or self.card_markup(activity),
-            ref=f"act:{activity.id}",
-            dedupe_key=None if guard else f"act:{activity.id}:{kind}:{chat_id}",
-        )
-        if outbox_id is not None:
-            await repo.add_card(
-                tx,
-                activity_id=activity.id,
-                chat_id=chat_id,
-                kind=kind,
-                outbox_id=outbox_id,
-                shown_version=activity.version,
-            )
-        return outbox_id
 
     # --- signing up --------------------------------------------------------------------------
     async def join(
@@ -359,14 +176,6 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
                 )
                 self.db.on_commit(partial(self.cards.mark, activity_id))
 
-    def _require_open(self, activity: Activity, now: float) -> None:
-        if activity.status == "cancelled":
-            raise Refusal("err_act_cancelled", title=activity.title)
-        if activity.status != "open":
-            raise Refusal("err_act_closed", title=activity.title)
-        if now >= activity.starts_at:
-            raise Refusal("err_act_signup_closed", title=activity.title)
-
     async def _warn_overlap(
         self, tx: Conn, user_id: int, activity: Activity, overlaps: list[Activity]
     ) -> None:
@@ -377,13 +186,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
             for o in overlaps
         )
         await self.tell(
-            tx,
-            user_id,
-            lang,
-            activity,
-            "act_overlap",
-            {"others": others},
-            dedupe_key=f"act:{activity.id}:overlap:{user_id}",
+            tx, user_id, lang, activity, "act_overlap", {"others": others}, once="overlap"
         )
 
     async def leave(
@@ -417,10 +220,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
                 activity,
                 "act_promoted",
                 {"place": activity.place},
-                extra={
-                    "fallback": True,
-                    "fallback_text": t(lang, "act_promoted_fallback", title=activity.title),
-                },
+                fallback="act_promoted_fallback",
             )
         return promoted
 
@@ -459,14 +259,11 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, ServiceBase):
             self.db.on_commit(lambda: self.cards.mark(activity.id))
             return
         left = activity.starts_at - reminder.due_at
-        for s in await repo.roster(conn, activity.id, ("confirmed",)):
-            lang = self.lang_of(s.lang, s.tg_lang)
-            await self.tell(
-                conn,
-                s.user_id,
-                lang,
-                activity,
-                "act_reminder",
-                {"place": activity.place, "left": fmt_span(left, lang)},
-                dedupe_key=f"act:{activity.id}:rem:{reminder.step}:{s.user_id}",
-            )
+        await self.tell_roster(
+            conn,
+            activity,
+            ("confirmed",),
+            "act_reminder",
+            lambda lang: {"place": activity.place, "left": fmt_span(left, lang)},
+            once=f"rem:{reminder.step}",
+        )
