@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, open_services, record_start, tree
 from bot.emulator import Emulator, Sent
+from bot.emulator.balancer import free_port, webhook_env
 
 __all__ = ["SUPERUSER", "bind_groups", "codes_of", "open_services", "tree"]  # the suite's world
 BOTPROC = Path(__file__).with_name("botproc.py")
@@ -58,22 +59,15 @@ class BotProcess:
 
     def _spawn(self, url: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOWERBOT_")}
+        args = ["--db", str(self.db), "--api", url, "--token", self.em.token]
+        args += ["--superuser", str(SUPERUSER), "--rate", str(self.rate)]
+        return self._popen([str(BOTPROC), *args], env)
+
+    def _popen(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """`python args...` in `logs`, its output in `logs/bot<run>.log`."""
         with open(self.logs / f"bot{self.runs}.log", "wb") as log:
             return subprocess.Popen(
-                [
-                    sys.executable,
-                    str(BOTPROC),
-                    "--db",
-                    str(self.db),
-                    "--api",
-                    url,
-                    "--token",
-                    self.em.token,
-                    "--superuser",
-                    str(SUPERUSER),
-                    "--rate",
-                    str(self.rate),
-                ],
+                [sys.executable, *args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.logs,
@@ -105,6 +99,58 @@ class BotProcess:
             text = path.read_text(errors="replace").splitlines()
             out.append(f"--- {path.name} (last {lines} lines)\n" + "\n".join(text[-lines:]))
         return "\n".join(out)
+
+
+class WebhookBot(BotProcess):
+    """`towerbot run` in webhook mode on its own port of loopback, published as `public` (a
+    load balancer's URL) or else as its own URL; `settings` become TOWERBOT_* variables.
+    `start()` waits for its setWebhook."""
+
+    ready_call = "setWebhook"
+    not_ready = "did not set its webhook"
+    secret = "fault-suite_webhook-secret-0123456789"
+
+    def __init__(
+        self,
+        em: Emulator,
+        db: Path,
+        logs: Path,
+        *,
+        rate: float = 200.0,
+        port: int | None = None,
+        public: str | None = None,
+        settings: dict[str, object] | None = None,
+    ) -> None:
+        logs.mkdir(exist_ok=True)
+        super().__init__(em, db, logs, rate=rate)
+        self.port = port or free_port()
+        self.url = public or f"http://127.0.0.1:{self.port}/telegram"
+        self.settings = settings or {}
+
+    def _spawn(self, url: str) -> subprocess.Popen[bytes]:
+        env = webhook_env(
+            self.em,
+            self.db,
+            root=ROOT,
+            port=self.port,
+            public=self.url,
+            secret=self.secret,
+            superuser=SUPERUSER,
+            **self.settings,
+        )
+        return self._popen(["-m", "bot", "run"], env)
+
+
+def accepted_but_pending(em: Emulator, db: Path, ref_like: str, got: dict[int, int]) -> int:
+    """Messages Telegram accepted whose outbox rows were still pending (the bot just died):
+    the bound on duplicates after a restart or a takeover."""
+    pending = {
+        chat
+        for (chat,) in sql(
+            db, "SELECT chat_id FROM outbox WHERE ref LIKE ? AND status = 'pending'", (ref_like,)
+        )
+    }
+    return sum(1 for chat in pending if got.get(chat, 0) > 0)
 
 
 async def wait_for(

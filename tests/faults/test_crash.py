@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.emulator import Emulator
 from tests.faults.conftest import (
     SUPERUSER,
+    accepted_but_pending,
     bound_world,
     branch_tree,
     codes_of,
@@ -28,17 +28,6 @@ from tests.faults.conftest import (
 )
 
 MAX_IN_FLIGHT = 64  # bot/gateway/sender.py Sender(max_in_flight=64)
-
-
-def accepted_but_pending(em: Emulator, db: Path, ref_like: str, got: dict[int, int]) -> int:
-    """Messages Telegram accepted whose outbox rows were still pending when the bot died."""
-    pending = {
-        chat
-        for (chat,) in sql(
-            db, "SELECT chat_id FROM outbox WHERE ref LIKE ? AND status = 'pending'", (ref_like,)
-        )
-    }
-    return sum(1 for chat in pending if got.get(chat, 0) > 0)
 
 
 async def test_kill_9_during_a_500_chat_announcement(tmp_path: Path) -> None:

@@ -11,16 +11,13 @@ order although they land on different instances; reminders due meanwhile fire on
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
-from bot.emulator import Emulator
-from bot.emulator.balancer import Balancer, free_port, webhook_env
+from bot.emulator.balancer import Balancer, free_port
 from tests.faults.conftest import (
-    ROOT,
     SUPERUSER,
-    BotProcess,
+    WebhookBot,
+    accepted_but_pending,
     bound_world,
     branch_tree,
     codes_of,
@@ -32,43 +29,8 @@ from tests.faults.conftest import (
     wait_for,
 )
 
-SECRET = "fault-suite_instances-secret-0123456789"
 LEASE = 2  # seconds: a killed sender's lease expires quickly
 CHATS = 300
-
-
-class Instance(BotProcess):
-    """`towerbot run` in webhook mode on its own port, published as the balancer's URL."""
-
-    ready_call = "setWebhook"
-    not_ready = "did not set its webhook"
-
-    def __init__(self, em: Emulator, db: Path, logs: Path, port: int, public: str) -> None:
-        logs.mkdir(exist_ok=True)
-        super().__init__(em, db, logs, rate=200)
-        self.port = port
-        self.public = public
-
-    def _spawn(self, url: str) -> subprocess.Popen[bytes]:
-        env = webhook_env(
-            self.em,
-            self.db,
-            root=ROOT,
-            port=self.port,
-            public=self.public,
-            secret=SECRET,
-            superuser=SUPERUSER,
-            rate=200,
-            lease_seconds=LEASE,
-        )
-        with open(self.logs / f"bot{self.runs}.log", "wb") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.logs,
-                env=env,
-            )
 
 
 def sender_pid(db: Path) -> int | None:
@@ -85,7 +47,15 @@ async def test_three_instances_one_killed_mid_announcement(tmp_path: Path) -> No
         ports = [free_port() for _ in range(3)]
         async with Balancer(ports).running() as lb:
             bots = [
-                Instance(em, db, tmp_path / f"i{n}", port, lb.url) for n, port in enumerate(ports)
+                WebhookBot(
+                    em,
+                    db,
+                    tmp_path / f"i{n}",
+                    port=port,
+                    public=lb.url,
+                    settings={"rate": 200, "lease_seconds": LEASE},
+                )
+                for n, port in enumerate(ports)
             ]
             try:
                 for bot in bots:
@@ -110,15 +80,7 @@ async def test_three_instances_one_killed_mid_announcement(tmp_path: Path) -> No
                 await wait_for(lambda: len(sends(em, copy)) >= 60, 90, "copies", interval=0.002)
                 leader.kill()
                 got = sends(em, copy)
-                pending = {
-                    chat
-                    for (chat,) in sql(
-                        db,
-                        "SELECT chat_id FROM outbox WHERE ref LIKE 'announce:%'"
-                        " AND status = 'pending'",
-                    )
-                }
-                in_flight = sum(1 for chat in pending if got.get(chat, 0) > 0)
+                in_flight = accepted_but_pending(em, db, "announce:%", got)
                 at_kill = len(got)
                 assert 0 < at_kill < CHATS, "the kill must land mid-announcement"
 

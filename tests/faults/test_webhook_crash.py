@@ -8,46 +8,18 @@ update once it got a 2xx, so the only copy after the answer is the bot's inbox t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.emulator import Emulator
-from bot.emulator.balancer import free_port, webhook_env
-from tests.faults.conftest import ROOT, SUPERUSER, BotProcess, open_services, served, sql, wait_for
+from tests.faults.conftest import (
+    WebhookBot,
+    open_services,
+    served,
+    sql,
+    wait_for,
+)
 
-SECRET = "fault-suite_webhook-secret-0123456789"
-
-
-class WebhookBot(BotProcess):
-    """`towerbot run` with TOWERBOT_WEBHOOK_*; `start()` waits for its setWebhook."""
-
-    ready_call = "setWebhook"
-    not_ready = "did not set its webhook"
-
-    def __init__(self, em: Emulator, db: Path, logs: Path, *, rate: float = 200.0) -> None:
-        super().__init__(em, db, logs, rate=rate)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/telegram"
-
-    def _spawn(self, url: str) -> subprocess.Popen[bytes]:
-        env = webhook_env(
-            self.em,
-            self.db,
-            root=ROOT,
-            port=self.port,
-            public=self.url,
-            secret=SECRET,
-            superuser=SUPERUSER,
-        )
-        with open(self.logs / f"bot{self.runs}.log", "wb") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.logs,
-                env=env,
-            )
+SECRET = WebhookBot.secret
 
 
 def replied(em: Emulator, users: list[dict]) -> set[int]:
