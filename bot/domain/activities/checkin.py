@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain import cache as flows
 from bot.domain.activities.parsing import distance_m
 from bot.domain.activities.results import CheckinResult
 from bot.domain.clock import Clock
@@ -134,8 +135,8 @@ class CheckinSteps:
             return CheckinResult(kind="already", activity=activity)
         if activity.lat is not None:
             async with self.db.transaction() as tx:
-                await user_repo.set_flow(
-                    tx, user_id, CHECKIN_FLOW, {"activity_id": activity.id}, now
+                await flows.set_flow(
+                    self.db, tx, user_id, CHECKIN_FLOW, {"activity_id": activity.id}, now
                 )
             return CheckinResult(kind="need_location", activity=activity)
         async with self.db.transaction() as tx:
@@ -165,5 +166,5 @@ class CheckinSteps:
             if metres > activity.radius_m:
                 raise Refusal("err_act_too_far", metres=metres, radius=activity.radius_m)
             done = await repo.check_in(tx, activity.id, user_id, now)
-            await user_repo.clear_flow(tx, user_id)
+            await flows.clear_flow(self.db, tx, user_id)
         return CheckinResult(kind="done" if done else "already", activity=activity), metres

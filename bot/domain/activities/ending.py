@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.domain.activities.copies import CardCopies
 from bot.domain.activities.results import CloseResult, Credit
+from bot.domain.cache import after_commit
 from bot.domain.clock import Clock, local
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity
@@ -57,6 +58,7 @@ class EndingSteps:
         async with self.db.transaction() as tx:
             activity = await repo.get(tx, activity_id)
             assert activity is not None
+            after_commit(self.db, "upcoming")  # off everyone's /me
             if not await repo.set_status(tx, activity_id, "cancelled", self.clock.time()):
                 self._require_open(activity, 0)
             await self.reminders.cancel(tx, KIND, activity_id)
@@ -102,6 +104,7 @@ class EndingSteps:
                     opens=self.when(opens),
                 )
             await repo.set_status(tx, activity_id, "closed", now)
+            after_commit(self.db, "upcoming")
             await self.reminders.cancel(tx, KIND, activity_id)
             served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
             present = no_show = 0
@@ -159,6 +162,7 @@ class EndingSteps:
                 by=by,
             )
         own = user_id == by  # nobody credits themselves: their entry waits for another approver
+        after_commit(self.db, "hours")
         return await hours_repo.insert(
             tx,
             user_id=user_id,
