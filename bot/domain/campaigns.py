@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.domain import cache as flows
 from bot.domain.access import RANK
 from bot.domain.campaigns_board import Board, BoardRow, Created, Option, Received, State
 from bot.domain.campaigns_input import (
@@ -326,7 +327,8 @@ class Campaigns(ServiceBase):
         """The next text or document this person sends is the report for (campaign, org)."""
         campaign, org = await self._check_submitter(user_id, campaign_id, org_id)
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(
+            await flows.set_flow(
+                self.db,
                 tx,
                 user_id,
                 SUBMIT_FLOW,
@@ -409,7 +411,7 @@ class Campaigns(ServiceBase):
             )
             flow = await user_repo.get_flow(tx, user_id)
             if flow is not None and flow.name == SUBMIT_FLOW:
-                await user_repo.clear_flow(tx, user_id)
+                await flows.clear_flow(self.db, tx, user_id)
         return Received(campaign=campaign, org=org, submission=saved, replaced=before is not None)
 
     # --- reminders (run inside the claiming transaction) --------------------------------------

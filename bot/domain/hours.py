@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 from pydantic import BaseModel
 
+from bot.domain import cache as flows
+from bot.domain.cache import MISSING, after_commit, cache_of
 from bot.domain.clock import fmt_day, fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.hours_input import (  # noqa: F401 - the parser's names stay importable here
@@ -233,6 +235,7 @@ class Hours(ServiceBase):
                     draft = Draft(id=draft_id, **typed, created_at=now)
                     return Logged(duplicate_of=dup, draft=draft)
             entry_id = await repo.insert(tx, **typed, org_id=person.org_id, now=now)
+            after_commit(self.db, "hours")
             entry = await repo.get(tx, entry_id)
         return Logged(entry=entry)
 
@@ -256,6 +259,7 @@ class Hours(ServiceBase):
                 description=draft.description,
                 now=self.clock.time(),
             )
+            after_commit(self.db, "hours")
             return await repo.get(tx, entry_id)
 
     async def credit(
@@ -279,6 +283,7 @@ class Hours(ServiceBase):
         if not 1 <= quarters <= 96:
             raise Refusal("err_hours_range")
         own = user_id == by
+        after_commit(self.db, "hours")
         return await repo.insert(
             conn,
             user_id=user_id,
@@ -294,13 +299,21 @@ class Hours(ServiceBase):
 
     # --- one person ------------------------------------------------------------------------
     async def summary(self, user_id: int) -> Summary:
-        approved, year, pending = await repo.person_sums(self.db.reader, user_id, self.year_start())
-        return Summary(
+        """Hour sums and stars (/me); cached, read again when the year turns."""
+        cache, start = cache_of(self.db), self.year_start()
+        found = cache.get("hours", user_id)
+        if found is not MISSING and found[0] == start:
+            return cast(Summary, found[1])
+        stamp = cache.stamp()
+        approved, year, pending = await repo.person_sums(self.db.reader, user_id, start)
+        summary = Summary(
             approved=approved,
             approved_year=year,
             pending=pending,
             stars=stars_for(approved / 4, self.settings.star_thresholds),
         )
+        cache.put("hours", user_id, (start, summary), stamp)
+        return summary
 
     async def history(self, user_id: int, page: int) -> tuple[list[HourEntry], int, int, int]:
         """(entries of the page, page, pages, entries in all), newest first; pages >= 1."""
@@ -320,6 +333,7 @@ class Hours(ServiceBase):
         """/forgetme: drop pending and rejected entries; approved ones stay, anonymised."""
         async with self.db.transaction() as tx:
             await repo.delete_undecided_of(tx, user_id)
+            after_commit(self.db, "hours")
 
     # --- approval --------------------------------------------------------------------------
     async def scope_of(self, user_id: int, org_id: int | None) -> list[Org]:
@@ -382,6 +396,7 @@ class Hours(ServiceBase):
         status = "approved" if approve else "rejected"
         lang = await self.lang_of(entry.user_id)
         async with self.db.transaction() as tx:
+            after_commit(self.db, "hours")
             won = await repo.decide(
                 tx, entry_id, status=status, by=user_id, now=self.clock.time(), reason=reason
             )
@@ -413,8 +428,8 @@ class Hours(ServiceBase):
         state = RejectState(entry_id=entry_id, **where.model_dump())
         text, markup = self.reason_prompt(entry, lang)
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(
-                tx, user_id, REJECT_FLOW, state.model_dump(), self.clock.time()
+            await flows.set_flow(
+                self.db, tx, user_id, REJECT_FLOW, state.model_dump(), self.clock.time()
             )
             guard_id = await self.outbox.guard(
                 tx, user_id, text, reply_markup=markup, ref=f"hours:{entry_id}"
@@ -452,7 +467,7 @@ class Hours(ServiceBase):
         state = await self.reject_state(user_id)
         if state is not None and state.entry_id == entry_id:
             async with self.db.transaction() as tx:
-                await user_repo.clear_flow(tx, user_id)
+                await flows.clear_flow(self.db, tx, user_id)
         return await self.decide(user_id, entry_id, approve=False, reason=reason)
 
     def decision_text(self, entry: HourEntry, lang: str) -> str:

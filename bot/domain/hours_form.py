@@ -10,6 +10,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 
+from bot.domain import cache as flows
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours, Logged
 from bot.domain.hours_input import (
@@ -88,8 +89,13 @@ class HoursForm:
 
     async def _save(self, user_id: int, state: FormState) -> FormState:
         async with self.hours.db.transaction() as tx:
-            await user_repo.set_flow(
-                tx, user_id, FORM_FLOW, state.model_dump(mode="json"), self.hours.clock.time()
+            await flows.set_flow(
+                self.hours.db,
+                tx,
+                user_id,
+                FORM_FLOW,
+                state.model_dump(mode="json"),
+                self.hours.clock.time(),
             )
         return state
 
@@ -174,7 +180,7 @@ class HoursForm:
         state = await self._expect(user_id, "confirm")
         if not keep:
             async with self.hours.db.transaction() as tx:
-                await user_repo.clear_flow(tx, user_id)
+                await flows.clear_flow(self.hours.db, tx, user_id)
             return FormStep(None)
         return await self._finish(user_id, state)
 
@@ -189,5 +195,5 @@ class HoursForm:
             context={"today": self.hours.today()},
         )
         async with self.hours.db.transaction() as tx:
-            await user_repo.clear_flow(tx, user_id)
+            await flows.clear_flow(self.hours.db, tx, user_id)
         return FormStep(None, logged=await self.hours.record(user_id, parsed))

@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 
+from bot.domain import cache as flows
 from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
@@ -180,7 +181,7 @@ class Minors:
             state = Registration.model_validate(flow.state)
             if state.minor and state.step == "guardian":
                 state.step = "name"
-                await user_repo.set_flow(tx, minor, REGISTER, state.model_dump(), now)
+                await flows.set_flow(self.db, tx, minor, REGISTER, state.model_dump(), now)
         lang = await self.people.lang(minor)
         await self.outbox.add(
             tx, minor, t(lang, "guard_minor_go_on"), dedupe_key=f"guard:{request.id}"

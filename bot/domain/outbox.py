@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.domain import cache
 from bot.domain.clock import Clock
 from bot.domain.html_split import split_html
 from bot.domain.models import OutboxItem
@@ -289,6 +290,7 @@ class Outbox:
                 return None
             user_id = item.user_id or item.chat_id
             await user_repo.set_reachable(conn, user_id, False, now)
+            cache.user_after_commit(self.db, user_id)  # a private message marks it again
             if not item.payload.get("fallback"):
                 return None
             target = await user_repo.fallback_target(conn, user_id)
@@ -313,6 +315,8 @@ class Outbox:
         """A group became a supergroup: its chat row and its messages move to the new id."""
         async with self.db.transaction() as conn:
             await migrate_chat(conn, old_chat_id, new_chat_id, self.clock.time())
+            cache.after_commit(self.db, "chat", old_chat_id)
+            cache.after_commit(self.db, "chat", new_chat_id)
         self.wake()
 
 

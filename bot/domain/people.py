@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bot.domain import cache as flows
 from bot.domain import validate
-from bot.domain.access import Access
+from bot.domain.access import Access, Identity
+from bot.domain.cache import user_after_commit
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Org, Person, User
@@ -110,15 +112,12 @@ class People:
         self.access = access
         self.clock = clock
         self.default_lang = default_lang
-        self._seen: dict[int, tuple[str, str | None, str | None, bool]] = {}
-        self._lang: dict[int, str] = {}
+        self.cache = access.cache
 
     # --- identity and language ---------------------------------------------------------------
     async def seen(self, actor: Actor, private: bool) -> None:
-        """Record a user's Telegram identity; writes only when something changed."""
-        key = (actor.first_name, actor.username, actor.tg_lang, private)
-        old = self._seen.get(actor.user_id)
-        if old == key or (old and old[:3] == key[:3] and old[3] and not private):
+        """Record a user's Telegram identity; writes only when the stored row differs."""
+        if _unchanged(await self.access.identity(actor.user_id), actor, private):
             return
         async with self.db.transaction() as tx:
             await user_repo.upsert_user(
@@ -130,28 +129,23 @@ class People:
                 started=private,
                 now=self.clock.time(),
             )
-        self._seen[actor.user_id] = key
-        self._lang.pop(actor.user_id, None)
+            user_after_commit(self.db, actor.user_id)
 
     def forget_cache(self, user_id: int) -> None:
-        self._seen.pop(user_id, None)
-        self._lang.pop(user_id, None)
+        """Nothing about the user stays in memory (after /forgetme)."""
+        self.cache.invalidate_user(user_id)
 
     async def lang(self, user_id: int | None, tg_lang: str | None = None) -> str:
         """/lang choice, else the Telegram language, else the configured default."""
         if user_id is None:
             return normalise_lang(tg_lang) or self.default_lang
-        cached = self._lang.get(user_id)
-        if cached:
-            return cached
-        user = await user_repo.get_user(self.db.reader, user_id)
-        lang = (
+        found = await self.access.identity(user_id)
+        user = found.user if found else None
+        return (
             (user.lang if user else None)
             or normalise_lang((user.tg_lang if user else None) or tg_lang)
             or self.default_lang
         )
-        self._lang[user_id] = lang
-        return lang
 
     async def set_lang(self, user_id: int, lang: str) -> str:
         lang = (lang or "").strip().lower()
@@ -159,7 +153,7 @@ class People:
             raise Refusal("err_bad_lang")
         async with self.db.transaction() as tx:
             await user_repo.set_lang(tx, user_id, lang)
-        self._lang[user_id] = lang
+            user_after_commit(self.db, user_id)
         return lang
 
     # --- registration ------------------------------------------------------------------------
@@ -170,7 +164,10 @@ class People:
         return Registration.model_validate(flow.state)
 
     async def flow_name(self, user_id: int) -> str | None:
-        """Which guided flow (if any) the person is in."""
+        """Which guided flow (if any) the person is in (cached: every private text asks)."""
+        return await self.cache.load("flow", user_id, lambda: self._read_flow_name(user_id))
+
+    async def _read_flow_name(self, user_id: int) -> str | None:
         flow = await user_repo.get_flow(self.db.reader, user_id)
         return flow.name if flow else None
 
@@ -186,7 +183,7 @@ class People:
 
         A new registration first asks whether the person is under 14; editing does not.
         """
-        person = await user_repo.get_person(self.db.reader, user_id)
+        person = await self.person(user_id)
         state = Registration(
             editing=person is not None,
             after=after,
@@ -299,7 +296,7 @@ class People:
                 org_id=state.org_id,
                 now=self.clock.time(),
             )
-            await user_repo.clear_flow(tx, user_id)
+            await flows.clear_flow(self.db, tx, user_id)
             if state.from_roster and state.phone:
                 await self._claim(tx, user_id, state)
             if actor is not None:
@@ -313,10 +310,7 @@ class People:
                     now=self.clock.time(),
                 )
             person = await user_repo.get_person(tx, user_id)
-        if actor is not None:  # just recorded above: the next update need not write it again
-            self._seen[user_id] = (actor.first_name, actor.username, actor.tg_lang, True)
-        else:
-            self._seen.pop(user_id, None)  # the next update records the Telegram name
+            user_after_commit(self.db, user_id)  # registered, maybe a role, no flow
         assert person is not None
         return person, state
 
@@ -347,12 +341,12 @@ class People:
 
     async def cancel(self, user_id: int) -> bool:
         async with self.db.transaction() as tx:
-            return await user_repo.clear_flow(tx, user_id)
+            return await flows.clear_flow(self.db, tx, user_id)
 
     async def ask_forget(self, user_id: int) -> None:
         """/forgetme asked its question: only that question's buttons may answer it."""
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, FORGET_FLOW, {}, self.clock.time())
+            await flows.set_flow(self.db, tx, user_id, FORGET_FLOW, {}, self.clock.time())
 
     async def require_forget_open(self, user_id: int) -> None:
         """A /forgetme button counts only while its question is open (the erasure, or No,
@@ -379,12 +373,15 @@ class People:
 
     async def _save(self, user_id: int, state: Registration) -> Registration:
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, REGISTER, state.model_dump(), self.clock.time())
+            await flows.set_flow(
+                self.db, tx, user_id, REGISTER, state.model_dump(), self.clock.time()
+            )
         return state
 
     # --- profile -----------------------------------------------------------------------------
     async def person(self, user_id: int) -> Person | None:
-        return await user_repo.get_person(self.db.reader, user_id)
+        found = await self.access.identity(user_id)
+        return found.person if found else None
 
     async def require_person(self, user_id: int) -> Person:
         person = await self.person(user_id)
@@ -393,13 +390,30 @@ class People:
         return person
 
     async def profile(self, user_id: int) -> Profile:
-        r = self.db.reader
-        user, person, org = await user_repo.profile(r, user_id)
-        roles = await user_repo.roles_with_orgs(r, user_id)
+        found = await self.access.identity(user_id)
+        roles = list(found.roles) if found else []
         if self.access.is_superuser(user_id):
-            root = await org_repo.root(r)
+            root = await self.access.root()
             if root:
                 roles.insert(0, (root, "superuser"))
-        return Profile(user=user or User(id=user_id), person=person, org=org, roles=roles)
+        if found is None:
+            return Profile(user=User(id=user_id), person=None, org=None, roles=roles)
+        return Profile(user=found.user, person=found.person, org=found.org, roles=roles)
 
     # /forgetme itself is bot/domain/privacy.py; forget_cache() drops what memory holds
+
+
+def _unchanged(found: Identity | None, actor: Actor, private: bool) -> bool:
+    """Whether `user_repo.upsert_user` would leave the stored users row as it is.
+
+    The Telegram name and username are kept only for registered people; a private message
+    marks the user started and reachable."""
+    if found is None:
+        return False
+    user, registered = found.user, found.person is not None
+    return (
+        user.first_name == (actor.first_name[:64] if registered else "")
+        and user.username == (actor.username if registered else None)
+        and user.tg_lang == actor.tg_lang
+        and (not private or (user.started and user.reachable))
+    )

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterable
 from typing import Any
 
+from bot.domain import cache
 from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
@@ -239,6 +240,7 @@ class Privacy:
             await minor_repo.repoint_user(tx, uid, tomb)
             await self._scrub_messages(tx, needles)
             await user_repo.erase_user(tx, uid, tomb)
+            cache.user_after_commit(self.db, uid)  # nothing about them stays in memory
         await self.db.checkpoint()
         return person is not None
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.domain import validate
+from bot.domain import cache, validate
 from bot.domain.access import Access
 from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
@@ -139,6 +139,8 @@ class Tower:
             )
             await self._upsert_chat(tx, chat, now)
             await chat_repo.bind(tx, chat.id, org.id)
+            cache.orgs_after_commit(self.db)
+            cache.after_commit(self.db, "chat", chat.id)
         return org
 
     async def add_child(
@@ -152,6 +154,7 @@ class Tower:
         async with self.db.transaction() as tx:
             if await org_repo.by_code(tx, code):
                 raise Refusal("err_duplicate_code", code=code)
+            cache.orgs_after_commit(self.db)
             return await org_repo.insert(
                 tx, code=code, name=name, kind=kind, parent=parent, now=self.clock.time()
             )
@@ -177,8 +180,10 @@ class Tower:
                 raise Refusal("err_org_has_chat", org=org.name, title=other.title)
             if other:  # an inactive chat (bot removed) gives up its binding
                 await chat_repo.bind(tx, other.id, None)
+                cache.after_commit(self.db, "chat", other.id)
             await self._upsert_chat(tx, chat, self.clock.time())
             await chat_repo.bind(tx, chat.id, org.id)
+            cache.after_commit(self.db, "chat", chat.id)
         return org
 
     async def unbind(self, user_id: int, chat_id: int, chat_admin: Check | None = None) -> Org:
@@ -189,6 +194,7 @@ class Tower:
             await chat_admin()
         async with self.db.transaction() as tx:
             await chat_repo.bind(tx, chat_id, None)
+            cache.after_commit(self.db, "chat", chat_id)
         return org
 
     async def assign_role(
@@ -205,6 +211,7 @@ class Tower:
             target = await user_repo.get_user(tx, target_id)
             if target is None or await user_repo.get_person(tx, target_id) is None:
                 raise Refusal("err_target_not_registered")
+            cache.user_after_commit(self.db, target_id)  # authorization changes at once
             if role == "member":
                 await user_repo.remove_role(tx, org_id=org.id, user_id=target_id)
             else:
@@ -268,6 +275,7 @@ class Tower:
             )
             if parent_code and parent is None:
                 raise Refusal("err_unknown_org", code=validate.excerpt(parent_code))
+            cache.orgs_after_commit(self.db)
             await self._import(tx, node, parent, result, progress or (lambda n: None))
         return result
 
@@ -321,6 +329,8 @@ class Tower:
         """A group became a supergroup: every stored reference moves to the new id."""
         async with self.db.transaction() as tx:
             await migrate_chat(tx, old_id, new_id, self.clock.time())
+            cache.after_commit(self.db, "chat", old_id)
+            cache.after_commit(self.db, "chat", new_id)
 
     async def retitled(self, chat_id: int, title: str) -> None:
         async with self.db.transaction() as tx:

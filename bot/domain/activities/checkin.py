@@ -6,6 +6,7 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 
 from __future__ import annotations
 
+from bot.domain import cache as flows
 from bot.domain.activities.base import CHECKIN_AFTER, ActivityBase
 from bot.domain.activities.parsing import distance_m
 from bot.domain.activities.results import CheckinResult
@@ -89,8 +90,8 @@ class CheckinSteps(ActivityBase):
             return CheckinResult(kind="already", activity=activity)
         if activity.lat is not None:
             async with self.db.transaction() as tx:
-                await user_repo.set_flow(
-                    tx, user_id, CHECKIN_FLOW, {"activity_id": activity.id}, now
+                await flows.set_flow(
+                    self.db, tx, user_id, CHECKIN_FLOW, {"activity_id": activity.id}, now
                 )
             return CheckinResult(kind="need_location", activity=activity)
         async with self.db.transaction() as tx:
@@ -120,5 +121,5 @@ class CheckinSteps(ActivityBase):
             if metres > activity.radius_m:
                 raise Refusal("err_act_too_far", metres=metres, radius=activity.radius_m)
             done = await repo.check_in(tx, activity.id, user_id, now)
-            await user_repo.clear_flow(tx, user_id)
+            await flows.clear_flow(self.db, tx, user_id)
         return CheckinResult(kind="done" if done else "already", activity=activity), metres

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.domain.activities.base import KIND, ActivityBase
 from bot.domain.activities.results import CloseResult
+from bot.domain.cache import after_commit
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity
@@ -23,6 +24,7 @@ class EndingSteps(ActivityBase):
         async with self.db.transaction() as tx:
             activity = await repo.get(tx, activity_id)
             assert activity is not None
+            after_commit(self.db, "upcoming")  # off everyone's /me
             if not await repo.set_status(tx, activity_id, "cancelled", self.clock.time()):
                 self._require_open(activity, 0)
             await self.reminders.cancel(tx, KIND, activity_id)
@@ -57,6 +59,7 @@ class EndingSteps(ActivityBase):
                     opens=self.when(opens),
                 )
             await repo.set_status(tx, activity_id, "closed", now)
+            after_commit(self.db, "upcoming")
             await self.reminders.cancel(tx, KIND, activity_id)
             served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
             present = no_show = 0

@@ -5,6 +5,7 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 
 from __future__ import annotations
 
+from bot.domain import cache as flows
 from bot.domain.activities.base import ActivityBase
 from bot.domain.activities.parsing import (
     ActivityInput,
@@ -33,7 +34,7 @@ class FormSteps(ActivityBase):
         org = await self.require_organiser(user_id, chat_id)
         state = FormState(chat_id=chat_id, org_id=org.id)
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, FORM, state.model_dump(), self.clock.time())
+            await flows.set_flow(self.db, tx, user_id, FORM, state.model_dump(), self.clock.time())
             await self.outbox.add(
                 tx, user_id, t(lang, "act_form_title", org=org.name), ref="act:form"
             )
@@ -86,11 +87,11 @@ class FormSteps(ActivityBase):
             )
             created = await self.create(user_id, state.chat_id, data, lang, origin_by_outbox=True)
             async with self.db.transaction() as tx:
-                await user_repo.clear_flow(tx, user_id)
+                await flows.clear_flow(self.db, tx, user_id)
             return state, created
         await self._form_save(user_id, state)
         return state, None
 
     async def _form_save(self, user_id: int, state: FormState) -> None:
         async with self.db.transaction() as tx:
-            await user_repo.set_flow(tx, user_id, FORM, state.model_dump(), self.clock.time())
+            await flows.set_flow(self.db, tx, user_id, FORM, state.model_dump(), self.clock.time())

@@ -22,6 +22,7 @@ from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
 from bot.domain.activities.parsing import fmt_span
 from bot.domain.activities.results import JoinResult, LeaveResult
+from bot.domain.cache import MISSING, after_commit, cache_of
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
 from bot.domain.models import Org
@@ -114,6 +115,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         press gets its answer (or its Refusal) on its future once the transaction commits.
         """
         now = self.clock.time()
+        after_commit(self.db, "upcoming")  # on the /me of whoever joins
         state: dict[int, Activity | None] = {}
         for press in presses:
             if press.activity_id not in state:
@@ -209,6 +211,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         return LeaveResult(kind="left", activity=activity, promoted=promoted)
 
     async def _leave(self, tx: Conn, activity: Activity, user_id: int, was: str) -> int | None:
+        after_commit(self.db, "upcoming")  # off their /me, onto the promoted person's
         promoted = await repo.leave(tx, activity.id, user_id, was)
         if promoted is not None:
             langs = await repo.user_langs(tx, [promoted])
@@ -235,8 +238,16 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
             self.cards.mark(activity.id)
 
     async def upcoming(self, user_id: int) -> list[tuple[Activity, str]]:
-        """The person's next few activities with their sign-up status (for /me)."""
-        return await repo.upcoming_of(self.db.reader, user_id, self.clock.time(), 5)
+        """The person's next few activities with their sign-up status (for /me); cached until
+        one of them starts or a sign-up or an activity's status changes."""
+        cache, now = cache_of(self.db), self.clock.time()
+        found = cache.get("upcoming", user_id)
+        if found is not MISSING and all(a.starts_at >= now for a, _ in found):
+            return list(found)
+        stamp = cache.stamp()
+        fresh = await repo.upcoming_of(self.db.reader, user_id, now, 5)
+        cache.put("upcoming", user_id, tuple(fresh), stamp)
+        return fresh
 
     async def list_open(self, chat_id: int) -> tuple[Org, list[Activity]]:
         """The chat's org and the open activities of its subtree."""

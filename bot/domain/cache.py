@@ -1,0 +1,172 @@
+"""In-memory copies of the rows every update reads: who a user is, their roles, a chat's org.
+
+Each update used to read them from SQLite, one thread hop each (see bench/roundtrip.py). The
+copies are bounded (least recently used go first) and expire after `ttl` seconds, so a write
+made by another process (the CLI, a second instance) shows within that time.
+
+Every write that changes a cached row invalidates it after its transaction commits
+(`after_commit`, through `Database.on_commit`): a rolled-back write leaves the cache as it
+was, and a reader that raced the write never stores what it read before the commit (`stamp`
+and `put`). `invalidate(kind, key)` is the one entry point; a PostgreSQL LISTEN/NOTIFY
+listener for several instances would call it with what another instance changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Literal, TypeVar, cast, get_args
+from weakref import WeakKeyDictionary
+
+from storage import users as user_repo
+from storage.db import Conn, Database
+
+#: identity: a user's users row, people row, org and roles with their orgs, by user id (None:
+#: no users row); chat: the org a chat is bound to (None: not bound), by chat id; flow: the
+#: name of the person's guided flow (None: no flow), by user id; root: the root org, key 0;
+#: hours: a person's hour sums (/me), upcoming: their next activities (/me), by user id
+Kind = Literal["identity", "chat", "flow", "root", "hours", "upcoming"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+#: what a write to an org (created, renamed) makes stale: everything that holds an Org
+ORG_KINDS: tuple[Kind, ...] = ("identity", "chat", "root")
+#: what a user id keys
+USER_KINDS: tuple[Kind, ...] = ("identity", "flow", "hours", "upcoming")
+SIZE = 20_000
+TTL = 60.0
+#: what `Cache.get` returns for a key it does not hold (None is a value: "no flow", "unbound")
+MISSING: Any = object()
+_T = TypeVar("_T")
+
+
+class Cache:
+    """Bounded, expiring copies per kind; invalidated by writes after they commit."""
+
+    def __init__(
+        self, size: int = SIZE, ttl: float = TTL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.size = size
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[Kind, OrderedDict[Hashable, tuple[float, Any]]] = {
+            kind: OrderedDict() for kind in KINDS
+        }
+        #: bumped by every invalidation: a read that started before it is not stored
+        self._generation = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, kind: Kind, key: Hashable) -> Any:
+        """The cached value, or MISSING."""
+        entries = self._entries[kind]
+        found = entries.get(key)
+        if found is None or found[0] < self._clock():
+            if found is not None:
+                del entries[key]
+            self.misses += 1
+            return MISSING
+        entries.move_to_end(key)
+        self.hits += 1
+        return found[1]
+
+    def stamp(self) -> int:
+        """Taken before reading the database; `put` stores the result only if still current."""
+        return self._generation
+
+    def put(self, kind: Kind, key: Hashable, value: Any, stamp: int) -> None:
+        """Store what was read since `stamp`, unless a write was invalidated meanwhile."""
+        if stamp != self._generation:
+            return
+        entries = self._entries[kind]
+        entries[key] = (self._clock() + self.ttl, value)
+        entries.move_to_end(key)
+        while len(entries) > self.size:
+            entries.popitem(last=False)
+
+    async def load(self, kind: Kind, key: Hashable, read: Callable[[], Awaitable[_T]]) -> _T:
+        """The cached value, else `await read()` stored."""
+        value = self.get(kind, key)
+        if value is not MISSING:
+            return cast(_T, value)
+        stamp = self.stamp()
+        value = await read()
+        self.put(kind, key, value, stamp)
+        return value
+
+    def invalidate(self, kind: Kind, key: Hashable | None = None) -> None:
+        """Drop one entry (or every entry of `kind` when `key` is None)."""
+        self._generation += 1
+        if key is None:
+            self._entries[kind].clear()
+        else:
+            self._entries[kind].pop(key, None)
+
+    def invalidate_user(self, user_id: int) -> None:
+        """Everything kept about one user (registration, /forgetme, an erasure)."""
+        for kind in USER_KINDS:
+            self.invalidate(kind, user_id)
+
+    def invalidate_orgs(self) -> None:
+        """An org was created or renamed: every copy that holds an org goes."""
+        for kind in ORG_KINDS:
+            self.invalidate(kind)
+
+    def clear(self) -> None:
+        for kind in KINDS:
+            self.invalidate(kind)
+
+    def keys(self, kind: Kind) -> list[Hashable]:
+        """The keys held (for tests and `towerbot status`)."""
+        return list(self._entries[kind])
+
+    def holds(self, key: Hashable) -> bool:
+        """Whether any kind holds an entry under `key`."""
+        return any(key in entries for entries in self._entries.values())
+
+
+# One cache per Database, so every service that writes through `db` can invalidate without
+# being handed the cache (and two applications in one process never share one).
+_CACHES: WeakKeyDictionary[Database, Cache] = WeakKeyDictionary()
+
+
+def cache_of(db: Database) -> Cache:
+    """The cache of rows read through `db`."""
+    cache = _CACHES.get(db)
+    if cache is None:
+        cache = _CACHES[db] = Cache()
+    return cache
+
+
+def after_commit(db: Database, kind: Kind, key: Hashable | None = None) -> None:
+    """Inside a transaction on `db`: invalidate (kind, key) once it commits."""
+    cache = cache_of(db)
+    db.on_commit(lambda: cache.invalidate(kind, key))
+
+
+def user_after_commit(db: Database, user_id: int) -> None:
+    """Inside a transaction on `db`: everything kept about `user_id` goes once it commits."""
+    cache = cache_of(db)
+    db.on_commit(lambda: cache.invalidate_user(user_id))
+
+
+def orgs_after_commit(db: Database) -> None:
+    """Inside a transaction on `db` that creates or renames an org."""
+    cache = cache_of(db)
+    db.on_commit(cache.invalidate_orgs)
+
+
+# --- the guided-flow writes: every one goes through here, so "flow" copies follow -----------
+
+
+async def set_flow(
+    db: Database, tx: Conn, user_id: int, name: str, state: dict[str, Any], now: float
+) -> None:
+    """Inside a transaction on `db`: the person's guided flow becomes `name` with `state`."""
+    await user_repo.set_flow(tx, user_id, name, state, now)
+    after_commit(db, "flow", user_id)
+
+
+async def clear_flow(db: Database, tx: Conn, user_id: int) -> bool:
+    """Inside a transaction on `db`: the person leaves their guided flow (False: none)."""
+    after_commit(db, "flow", user_id)
+    return await user_repo.clear_flow(tx, user_id)
