@@ -31,14 +31,24 @@ class OffsetClock(Clock):
 
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset
+        #: (due time, seconds before it) this clock should read once the world is built
+        self.aim: tuple[float, float] | None = None
+
+    def re_aim(self) -> None:
+        """Read `seconds` before the due time again from now (setting up took a while)."""
+        if self.aim is not None:
+            self.offset = self.aim[0] - self.aim[1] - time.time()
 
     def time(self) -> float:
         return time.time() + self.offset
 
 
 def clock_before(due_ts: float, seconds: float) -> OffsetClock:
-    """A clock that reads `seconds` before `due_ts` now."""
-    return OffsetClock(due_ts - seconds - time.time())
+    """A clock that reads `seconds` before `due_ts` now, and again when `harness` has built
+    the world (a slow machine must not eat into the seconds before the first reminder)."""
+    clock = OffsetClock(due_ts - seconds - time.time())
+    clock.aim = (due_ts, seconds)
+    return clock
 
 
 async def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -66,6 +76,8 @@ async def harness(tmp_path: Path, **kw: Any) -> tuple[Any, Harness, dict[str, An
     ctx, tb = await start_harness(tmp_path, **kw)
     tower = await build_tower(tb)
     await tb.drain()
+    if isinstance(kw.get("clock"), OffsetClock):
+        kw["clock"].re_aim()
     return ctx, tb, tower
 
 
