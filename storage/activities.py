@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.domain.models_activities import Activity, Card, Signup
-from storage.db import Conn, changed, fetchall, fetchone
+from storage.db import Conn, changed, fetchall, fetchone, insert_returning_id
 
 _ACT = (
     "a.id, a.org_id, a.title, a.place, a.starts_at, a.quarters, a.capacity, a.lat, a.lon,"
@@ -63,7 +63,8 @@ async def insert(
     created_by: int,
     now: float,
 ) -> int:
-    cur = await conn.execute(
+    return await insert_returning_id(
+        conn,
         "INSERT INTO activities(org_id, title, place, starts_at, quarters, capacity, lat, lon,"
         " radius_m, lang, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -81,8 +82,6 @@ async def insert(
             now,
         ),
     )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
 
 
 async def _activities(conn: Conn, rest: str, params: Iterable[Any]) -> list[Activity]:

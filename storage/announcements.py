@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.domain.models_announcements import Ack, Announcement, DigestItem, Target
-from storage.db import Conn, fetchall, fetchone, redacted
+from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted
 
 _ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
 
@@ -26,13 +26,12 @@ async def insert(
     urgent: bool,
     now: float,
 ) -> int:
-    cur = await conn.execute(
+    return await insert_returning_id(
+        conn,
         "INSERT INTO announcements(org_id, chat_id, author_id, kind, text, file_id, urgent,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (org_id, chat_id, author_id, kind, text, file_id, int(urgent), now),
     )
-    assert cur.lastrowid is not None
-    return int(cur.lastrowid)
 
 
 async def get(conn: Conn, ann_id: int) -> Announcement | None:

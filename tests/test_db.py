@@ -2,11 +2,11 @@
 
 import asyncio
 
-from storage.db import Database
+from storage.db import open_database
 
 
 async def test_cancelled_begin_leaves_no_transaction(tmp_path):
-    db = await Database(tmp_path / "c.sqlite3").connect()
+    db = await open_database(tmp_path / "c.sqlite3").connect()
     try:
         for _ in range(30):
 
@@ -35,7 +35,7 @@ async def test_failing_commit_rolls_back_and_the_writer_stays_usable(tmp_path):
 
     import pytest
 
-    db = await Database(tmp_path / "f.sqlite3").connect()
+    db = await open_database(tmp_path / "f.sqlite3").connect()
     ran = []
     try:
         async with db.transaction() as tx:
@@ -64,7 +64,7 @@ async def test_commit_raising_in_the_driver_rolls_back(tmp_path, monkeypatch):
     """COMMIT itself raising (a monkeypatched execute) leaves no transaction open."""
     import pytest
 
-    db = await Database(tmp_path / "g.sqlite3").connect()
+    db = await open_database(tmp_path / "g.sqlite3").connect()
     writer = db._writer
     real = writer.execute
     calls = {"n": 0}

@@ -9,14 +9,14 @@ import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.inbox import Inbox
-from storage.db import Database
+from storage.db import open_database
 
 START = 1_795_140_300.0
 
 
 @pytest.fixture
 async def inbox(tmp_path: Path) -> AsyncIterator[Inbox]:
-    db = await Database(tmp_path / "inbox.sqlite3").connect()
+    db = await open_database(tmp_path / "inbox.sqlite3").connect()
     try:
         yield Inbox(db, FakeClock(START), keep_handled=3600.0)
     finally:

@@ -22,7 +22,7 @@ from storage import chats as chats_repo
 from storage import orgs as orgs_repo
 from storage import outbox as repo
 from storage import users as users_repo
-from storage.db import Database
+from storage.db import Database, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     em = Emulator()
     bot = Bot(em.token, request=em.request(), get_updates_request=em.request())
     await bot.initialize()
-    db = await Database(tmp_path / "outbox.sqlite3").connect()
+    db = await open_database(tmp_path / "outbox.sqlite3").connect()
     clock = Clock()
     outbox = Outbox(db, clock)
     sender = Sender(bot, outbox, db, clock, rate=50)
@@ -400,7 +400,7 @@ async def test_restart_delivers_pending_exactly_once(env: Env) -> None:
     assert counts.get("pending", 0) > 0  # something was left for the next sender
     # a new sender on a fresh connection to the same file
     await env.db.close()
-    env.db = await Database(env.path / "outbox.sqlite3").connect()
+    env.db = await open_database(env.path / "outbox.sqlite3").connect()
     env.outbox = Outbox(env.db, env.clock)
     await env.new_sender()
     assert await env.sender.drain(20)
