@@ -343,7 +343,8 @@ async def recount(conn: Conn, activity_id: int) -> tuple[int, int]:
     """(confirmed, waiting) counted from the sign-ups themselves (tests and repairs)."""
     row = await fetchone(
         conn,
-        "SELECT COALESCE(SUM(status = 'confirmed'), 0), COALESCE(SUM(status = 'waiting'), 0)"
+        "SELECT COUNT(CASE WHEN status = 'confirmed' THEN 1 END),"
+        " COUNT(CASE WHEN status = 'waiting' THEN 1 END)"
         " FROM activity_signups WHERE activity_id = ?",
         (activity_id,),
     )
@@ -428,8 +429,8 @@ async def set_card_message(conn: Conn, card_id: int, message_id: int) -> None:
 async def mark_shown(conn: Conn, shown: list[tuple[int, int]]) -> None:
     """Batch: (card id, version) now shown (never moves backwards)."""
     await conn.executemany(
-        "UPDATE activity_cards SET shown_version = MAX(shown_version, ?) WHERE id = ?",
-        [(version, card_id) for card_id, version in shown],
+        "UPDATE activity_cards SET shown_version = ? WHERE id = ? AND shown_version < ?",
+        [(version, card_id, version) for card_id, version in shown],
     )
 
 

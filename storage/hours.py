@@ -257,7 +257,8 @@ async def person_totals_in(
         " FROM orgs o JOIN hour_entries e ON e.org_id = o.id"
         " LEFT JOIN people p ON p.user_id = e.user_id LEFT JOIN users u ON u.id = e.user_id"
         " WHERE o.path >= ? AND o.path < ? AND e.served_on >= ? AND e.served_on < ?"
-        " GROUP BY e.user_id ORDER BY approved DESC, e.user_id",
+        " GROUP BY e.user_id, p.org_id, p.real_name, u.first_name"
+        " ORDER BY approved DESC, e.user_id",
         (low, high, since, until),
     )
     return [PersonSums.model_validate(dict(r)) for r in rows]

@@ -281,7 +281,7 @@ class PostgresDatabase(Database):
         conn = self._writer
         assert conn is not None, "database not connected"
         async with self._lock:
-            await conn.raw.execute("BEGIN")
+            await conn.execute("BEGIN")
             try:
                 yield conn
             except BaseException:
@@ -289,7 +289,7 @@ class PostgresDatabase(Database):
                 await self._rollback(conn)
                 raise
             try:
-                await conn.raw.execute("COMMIT")
+                await conn.execute("COMMIT")
             except BaseException:
                 self._after_commit.clear()
                 await self._rollback(conn)
