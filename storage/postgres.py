@@ -3,7 +3,9 @@
 * One writer connection, serialised by an asyncio lock like SQLite's BEGIN IMMEDIATE writer:
   the domain decides inside `transaction()` from what it read there (sign-up counters, claims),
   so one transaction at a time per process keeps those decisions as they are on SQLite.
-* Reads (`reader`) go to a small pool; each statement takes a connection for itself.
+* Reads (`reader`) go to a second connection, one statement at a time in the order asked, like
+  SQLite's reader connection (a pool would answer concurrent reads out of order, and the
+  domain relies on first asked, first answered: a sign-up storm keeps press order).
 * The connections speak the repositories' API (storage/base.py `Conn`): `?` placeholders are
   rewritten to `$1 … $n` (outside quotes and comments, cached), `execute` gives a cursor with
   `rowcount` (from PostgreSQL's command tag) and the rows of a SELECT or RETURNING.
@@ -26,7 +28,6 @@ from types import TracebackType
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from storage.base import Conn, Database, Row, migration_files
 
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 
 #: pg_advisory_lock key held while migrating ("tower" in ASCII)
 MIGRATION_LOCK = 0x746F776572
-#: reader pool size: reads are short; the writer has its own connection
-POOL_SIZE = 4
 
 
 def is_url(target: str) -> bool:
@@ -144,9 +143,7 @@ def _args(parameters: Iterable[Any] | None) -> tuple[Any, ...]:
     return tuple(parameters) if parameters is not None else ()
 
 
-async def _run(
-    conn: asyncpg.Connection | PoolConnectionProxy, sql: str, args: tuple[Any, ...]
-) -> PgCursor:
+async def _run(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> PgCursor:
     query = translate(sql)
     if _returns_rows(sql):
         rows = await conn.fetch(query, *args)
@@ -185,15 +182,17 @@ class PgConn:
         return self.raw.is_in_transaction()
 
 
-class PgPoolConn:
-    """Reads through the pool: each statement on whichever connection is free."""
+class PgReader:
+    """The reader: one connection whose statements queue on a lock, answered in the order
+    asked (as SQLite's one reader connection answers them: first pressed, first served)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self.raw = raw
+        self._lock = asyncio.Lock()
 
     async def _run(self, sql: str, args: tuple[Any, ...]) -> PgCursor:
-        async with self.pool.acquire() as conn:
-            return await _run(conn, sql, args)
+        async with self._lock:
+            return await _run(self.raw, sql, args)
 
     def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> PgResult:
         args = _args(parameters)
@@ -202,13 +201,15 @@ class PgPoolConn:
     async def execute_fetchall(
         self, sql: str, parameters: Iterable[Any] | None = None
     ) -> list[Row]:
-        rows: list[Row] = list(await self.pool.fetch(translate(sql), *_args(parameters)))
+        async with self._lock:
+            rows: list[Row] = list(await self.raw.fetch(translate(sql), *_args(parameters)))
         return rows
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> None:
         batch = [tuple(p) for p in parameters]
         if batch:
-            await self.pool.executemany(translate(sql), batch)
+            async with self._lock:
+                await self.raw.executemany(translate(sql), batch)
 
     @property
     def in_transaction(self) -> bool:
@@ -216,34 +217,31 @@ class PgPoolConn:
 
 
 class PostgresDatabase(Database):
-    """A writer connection (serialised by a lock) and a pool of readers, on one PostgreSQL DB."""
+    """A writer connection (serialised by a lock) and a reader connection, on one PostgreSQL DB."""
 
     engine = "postgresql"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._writer: PgConn | None = None
-        self._pool: asyncpg.Pool | None = None
-        self._reader: PgPoolConn | None = None
+        self._reader: PgReader | None = None
 
     async def connect(self, migrate: bool = True) -> PostgresDatabase:
         self._writer = PgConn(await asyncpg.connect(self.target))
         try:
             if migrate:
                 await self.upgrade()
-            self._pool = await asyncpg.create_pool(self.target, min_size=1, max_size=POOL_SIZE)
-            self._reader = PgPoolConn(self._pool)
+            self._reader = PgReader(await asyncpg.connect(self.target))
         except BaseException:
             await self.close()
             raise
         return self
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-        if self._writer is not None:
-            await self._writer.raw.close()
-        self._pool = self._reader = self._writer = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.raw.close()
+        self._reader = self._writer = None
 
     async def upgrade(self) -> list[str]:
         """Apply pending migrations, one transaction each, holding the migration lock."""

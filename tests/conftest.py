@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,15 @@ SUPERUSER_ID = SUPERUSER
 # A test that uses the `engine` fixture (every `tb` test does, and modules that mark
 # `pytest.mark.usefixtures("engine")`) runs once per engine: SQLite, then PostgreSQL.
 # TOWERBOT_TEST_ENGINES=sqlite (or =postgresql) runs one only. tests/pg.py finds PostgreSQL.
+
+#: what a broken constraint or a RAISE(ABORT) trigger raises, on either engine
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+try:
+    import asyncpg
+
+    INTEGRITY_ERRORS += (asyncpg.IntegrityConstraintViolationError,)
+except ImportError:  # pragma: no cover - the PostgreSQL tests skip then
+    pass
 
 ENGINES = [
     e.strip()

@@ -102,7 +102,9 @@ class Cluster:
         """A new database copied from the template; returns its URL."""
         import asyncpg
 
-        name = f"tb_{os.getpid()}_{next(self._names)}_{''.join(c for c in label if c.isalnum())[:20]}"
+        name = (
+            f"tb_{os.getpid()}_{next(self._names)}_{''.join(c for c in label if c.isalnum())[:20]}"
+        )
         admin = await asyncpg.connect(self.admin_url)
         try:
             # FILE_COPY (PostgreSQL 15+): ~15x faster than WAL_LOG for a small template

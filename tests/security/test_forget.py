@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from tests.conftest import Harness, build_tower, register
+from tests.conftest import INTEGRITY_ERRORS, Harness, build_tower, register
 
 TZ = Settings().tz
 
@@ -242,7 +242,7 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     assert rows(db_path, "SELECT decided_by FROM hour_entries WHERE id = ?", (theirs,)) == [(tomb,)]
     assert [r for r in (rows(db_path, sql, tuple(p)) for sql, p in kept_sql)] == kept_before
     # the immutability trigger allows only that re-pointing
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         conn = sqlite3.connect(db_path)
         try:
             conn.execute("UPDATE hour_entries SET quarters = 1 WHERE id = ?", (own,))
