@@ -11,12 +11,13 @@
   `rowcount` (from PostgreSQL's command tag) and the rows of a SELECT or RETURNING.
 * Migrations are storage/migrations/pg/*.sql, run under `pg_advisory_lock` so that instances
   started together migrate once.
-* `backup()` runs `pg_dump -Fc` (the PostgreSQL client tools must be on PATH).
+* `backup()` runs `pg_dump -Fc` (from PATH, else Debian's /usr/lib/postgresql/*/bin).
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import logging
 import os
 import shutil
@@ -327,7 +328,9 @@ class PostgresDatabase(Database):
         self, target: str | Path, progress: Callable[[int, int], None] | None = None
     ) -> None:
         """`pg_dump -Fc` of the database into `target` (restore with `pg_restore`)."""
-        pg_dump = shutil.which("pg_dump")
+        pg_dump = shutil.which("pg_dump") or next(
+            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"), reverse=True)), None
+        )
         if pg_dump is None:
             raise RuntimeError("pg_dump is not on PATH: install the PostgreSQL client tools")
         if progress:

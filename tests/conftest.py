@@ -52,6 +52,7 @@ class _Current:
     engine = "sqlite"
     cluster: Cluster | None = None
     made: ClassVar[list[str]] = []
+    named: ClassVar[dict[str, str]] = {}
 
 
 @pytest.fixture(scope="session")
@@ -69,13 +70,13 @@ def pg_cluster() -> Iterator[Cluster]:
 def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     """'sqlite' or 'postgresql': where this test's databases are made (see database_target)."""
     name = getattr(request, "param", "sqlite")
-    _Current.engine, _Current.made = name, []
+    _Current.engine, _Current.made, _Current.named = name, [], {}
     _Current.cluster = request.getfixturevalue("pg_cluster") if name == "postgresql" else None
     try:
         yield name
     finally:
         cluster, made = _Current.cluster, _Current.made
-        _Current.engine, _Current.cluster, _Current.made = "sqlite", None, []
+        _Current.engine, _Current.cluster, _Current.made, _Current.named = "sqlite", None, [], {}
         if cluster is not None and made:
 
             async def drop() -> None:
@@ -90,9 +91,11 @@ async def database_target(tmp_path: Path, name: str = "towerbot.sqlite3") -> str
     PostgreSQL database (a copy of the migrated template)."""
     if _Current.engine == "postgresql":
         assert _Current.cluster is not None
-        url = await _Current.cluster.create(name.split(".")[0])
-        _Current.made.append(url)
-        return url
+        if name not in _Current.named:  # the same name again: the same database (a restart)
+            url = await _Current.cluster.create(name.split(".")[0])
+            _Current.made.append(url)
+            _Current.named[name] = url
+        return _Current.named[name]
     return str(tmp_path / name)
 
 

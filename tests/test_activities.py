@@ -22,6 +22,9 @@ from storage import reminders as rem_repo
 from storage import users as users_repo
 from tests.conftest import Harness, build_tower, start_harness
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 TZ = Settings().tz
 
 

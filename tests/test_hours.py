@@ -13,6 +13,9 @@ from openpyxl import load_workbook
 from bot.domain.hours import fmt_hours
 from tests.conftest import INTEGRITY_ERRORS, register
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 async def count_rows(tb: Any, table: str = "hour_entries") -> int:
     row = await tb.db.fetchone(f"SELECT COUNT(*) FROM {table}")
