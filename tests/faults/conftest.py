@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, open_services, tree
 from bot.emulator import Emulator, Sent
+from tests.dbdump import is_pg, sql_rows
 
 __all__ = ["SUPERUSER", "bind_groups", "codes_of", "open_services", "tree"]  # the suite's world
 BOTPROC = Path(__file__).with_name("botproc.py")
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class BotProcess:
     """`botproc.py` as a child process; `start()` waits until it polls the emulator."""
 
-    def __init__(self, em: Emulator, db: Path, logs: Path, *, rate: float = 200.0) -> None:
+    def __init__(self, em: Emulator, db: Path | str, logs: Path, *, rate: float = 200.0) -> None:
         self.em = em
         self.db = db
         self.logs = logs
@@ -121,8 +122,10 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-def sql(db: Path, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Read the database file the way another program would."""
+def sql(db: Path | str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read the database (a SQLite file or a PostgreSQL URL) the way another program would."""
+    if is_pg(db):
+        return sql_rows(db, query, params)
     conn = sqlite3.connect(str(db), timeout=30)
     try:
         return conn.execute(query, params).fetchall()

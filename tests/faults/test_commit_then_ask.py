@@ -13,8 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.demo.worlds import register_people
 from bot.emulator import Emulator, Sent
+from tests.conftest import database_target
 from tests.faults.conftest import (
     SUPERUSER,
     BotProcess,
@@ -25,8 +28,11 @@ from tests.faults.conftest import (
     wait_for,
 )
 
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
-async def _world(em: Emulator, db: Path, users: list[dict[str, Any]]) -> Any:
+
+async def _world(em: Emulator, db: Path | str, users: list[dict[str, Any]]) -> Any:
     """The tree, `users` registered at its root, and their services (closed by the caller)."""
     services = await open_services(em, db)
     await services.tower.import_tree(tree(4))
@@ -53,7 +59,7 @@ async def test_kill_9_between_reject_commit_and_reason_prompt(tmp_path: Path) ->
     em = Emulator(global_per_second=None)
     em.http_timeout_delay = 120.0  # the held call hangs until the kill
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     bot = BotProcess(em, db, tmp_path)
     try:
         boss = em.add_user("晓明", user_id=SUPERUSER)
@@ -130,7 +136,7 @@ async def test_kill_9_inside_forgetme(tmp_path: Path) -> None:
     em = Emulator(global_per_second=None)
     em.http_timeout_delay = 120.0
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     bot = BotProcess(em, db, tmp_path)
     try:
         early, late = em.add_user("小红"), em.add_user("小刚")

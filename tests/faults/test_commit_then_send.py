@@ -13,7 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.emulator import Emulator
+from tests.conftest import database_target
 from tests.faults.conftest import (
     SUPERUSER,
     BotProcess,
@@ -27,12 +30,15 @@ from tests.faults.conftest import (
     wait_for,
 )
 
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 async def test_kill_9_between_activity_commit_and_card_reply(tmp_path: Path) -> None:
     em = Emulator(global_per_second=None)
     em.http_timeout_delay = 120.0  # the direct reply hangs until the kill
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     bot = BotProcess(em, db, tmp_path)
     try:
         boss = em.add_user("晓明", user_id=SUPERUSER)

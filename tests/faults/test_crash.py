@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.emulator import Emulator
+from tests.conftest import database_target
 from tests.faults.conftest import (
     SUPERUSER,
     BotProcess,
@@ -25,6 +28,9 @@ from tests.faults.conftest import (
     tree,
     wait_for,
 )
+
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 MAX_IN_FLIGHT = 64  # bot/gateway/sender.py Sender(max_in_flight=64)
 
@@ -44,7 +50,7 @@ async def test_kill_9_during_a_500_chat_announcement(tmp_path: Path) -> None:
     chats = 500
     em = Emulator(global_per_second=None)
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     bot = BotProcess(em, db, tmp_path, rate=200)
     try:
         boss = em.add_user("晓明", user_id=SUPERUSER)
@@ -114,7 +120,7 @@ async def test_kill_9_during_a_reminder_burst(tmp_path: Path) -> None:
     count = 300
     em = Emulator(global_per_second=None)
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     # a slower overall rate stretches the burst over several seconds
     bot = BotProcess(em, db, tmp_path, rate=40)
     try:

@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from bot.emulator import Emulator
+from tests.conftest import database_target
 from tests.faults.conftest import (
     SUPERUSER,
     BotProcess,
@@ -22,6 +25,9 @@ from tests.faults.conftest import (
     wait_for,
 )
 
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 OUTAGE = 30.0
 
 
@@ -29,7 +35,7 @@ async def test_api_unreachable_for_30_seconds(tmp_path: Path) -> None:
     em = Emulator(global_per_second=None, per_chat_burst=20)
     url = await em.serve()
     port = urlsplit(url).port
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     bot = BotProcess(em, db, tmp_path, rate=10)  # slow: the announcement is still going out
     branches, reminders, writers, outbox_rows = 30, 10, 10, 20
     try:

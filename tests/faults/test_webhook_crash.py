@@ -14,8 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.emulator import Emulator
+from tests.conftest import database_target
 from tests.faults.conftest import ROOT, SUPERUSER, BotProcess, open_services, sql, wait_for
+
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 SECRET = "fault-suite_webhook-secret-0123456789"
 
@@ -77,7 +83,7 @@ def replied(em: Emulator, users: list[dict]) -> set[int]:
 async def test_kill_9_after_the_200_loses_no_update(tmp_path: Path) -> None:
     em = Emulator(global_per_second=None)
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     bot = WebhookBot(em, db, tmp_path)
     try:
         await bot.start()
@@ -126,7 +132,7 @@ async def test_restart_handles_rows_left_in_the_inbox_in_order(tmp_path: Path) -
     """Rows a crash left unhandled go first at start-up, one chat's in update_id order."""
     em = Emulator(global_per_second=None)
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")
     bot = WebhookBot(em, db, tmp_path)
     try:
         from bot.domain.inbox import Inbox
