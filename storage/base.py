@@ -82,6 +82,10 @@ class DatabaseLocked(RuntimeError):
     """The database is locked by another program for longer than the engine waits."""
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database server cannot be reached or refuses the connection (PostgreSQL)."""
+
+
 #: a migration holding this line is followed by VACUUM (pages freed earlier are rewritten)
 VACUUM_AFTER = "-- vacuum-after:"
 

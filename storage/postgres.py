@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.base import Conn, Database, Row, migration_files
+from storage.base import Conn, Database, DatabaseUnavailable, Row, migration_files
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +227,18 @@ class PostgresDatabase(Database):
         self._writer: PgConn | None = None
         self._reader: PgReader | None = None
 
+    async def _open(self) -> asyncpg.Connection:
+        try:
+            return await asyncpg.connect(self.target)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DatabaseUnavailable(f"cannot connect to {self.display}: {exc}") from exc
+
     async def connect(self, migrate: bool = True) -> PostgresDatabase:
-        self._writer = PgConn(await asyncpg.connect(self.target))
+        self._writer = PgConn(await self._open())
         try:
             if migrate:
                 await self.upgrade()
-            self._reader = PgReader(await asyncpg.connect(self.target))
+            self._reader = PgReader(await self._open())
         except BaseException:
             await self.close()
             raise

@@ -161,3 +161,25 @@ async def test_instances_starting_together_migrate_once(pg_cluster: Cluster) -> 
             await b.close()
     finally:
         await pg_cluster.drop(url)
+
+
+def test_db_upgrade_and_backup_on_postgresql(
+    pg_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`towerbot db upgrade` names the schema version (without the password); `towerbot
+    backup` writes a pg_dump archive."""
+    url = in_thread(lambda: pg_cluster.create("cli"))
+    try:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("TOWERBOT_DB", url)
+        assert main(["db", "upgrade"]) == 0
+        latest = max(v for v, _, _ in migration_files("sqlite"))
+        assert f"schema version {latest}" in capsys.readouterr().out
+        assert main(["backup", str(tmp_path / "tower.dump")]) == 0
+        assert (tmp_path / "tower.dump").read_bytes().startswith(b"PGDMP")
+        monkeypatch.setenv("TOWERBOT_DB", "postgresql://nobody:secret@127.0.0.1:1/none")
+        assert main(["db", "upgrade"]) == 2
+        err = capsys.readouterr().err
+        assert "cannot connect" in err and "secret" not in err
+    finally:
+        in_thread(lambda: pg_cluster.drop(url))

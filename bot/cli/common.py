@@ -13,9 +13,9 @@ class CliError(Exception):
 
 async def open_db(settings: Settings) -> Any:
     """Open (and migrate) the database; a lock held elsewhere becomes a CliError."""
-    from storage.db import DatabaseLocked, open_database
+    from storage.db import DatabaseLocked, DatabaseUnavailable, open_database
 
     try:
         return await open_database(settings.db).connect()
-    except DatabaseLocked as exc:
+    except (DatabaseLocked, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None

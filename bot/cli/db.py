@@ -63,7 +63,13 @@ async def copy(source: str, target: str) -> int:
     from tqdm import tqdm
 
     from storage.copy import CopyError, copy_database
-    from storage.db import DatabaseLocked, engine_of, open_database, redact_url
+    from storage.db import (
+        DatabaseLocked,
+        DatabaseUnavailable,
+        engine_of,
+        open_database,
+        redact_url,
+    )
     from storage.postgres import PostgresDatabase
     from storage.sqlite import SqliteDatabase
 
@@ -77,6 +83,9 @@ async def copy(source: str, target: str) -> int:
         raise CliError(str(exc)) from None
     try:
         dst = await open_database(target).connect()
+    except DatabaseUnavailable as exc:
+        await src.close()
+        raise CliError(str(exc)) from None
     except Exception:
         await src.close()
         raise
