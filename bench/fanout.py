@@ -41,7 +41,7 @@ from bot.domain.outbox import Outbox
 from bot.emulator import Emulator
 from bot.gateway.pacing import CHAT_INTERVAL, GROUP_MAX, GROUP_WINDOW
 from bot.gateway.sender import Sender
-from storage.db import Database
+from storage.db import open_database
 
 
 def chat_minimum(count: int, group: bool) -> float:
@@ -61,7 +61,7 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
     bot = Bot(em.token, base_url=url + "/bot", request=request)
     await bot.initialize()
     tmp = tempfile.TemporaryDirectory()
-    db = await Database(Path(tmp.name) / "fanout.sqlite3").connect()
+    db = await open_database(Path(tmp.name) / "fanout.sqlite3").connect()
     clock = Clock()
     outbox = Outbox(db, clock)
     sender = Sender(bot, outbox, db, clock, rate, max_in_flight=max_in_flight)

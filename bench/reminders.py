@@ -43,7 +43,7 @@ from bot.domain.models_reminders import Reminder
 from bot.emulator import Emulator
 from bot.settings import Settings
 from storage import reminders as repo
-from storage.db import Conn, Database
+from storage.db import Conn, Database, open_database
 
 KIND = "bench"
 FAR = 10 * 365 * 86400.0  # outbox rows held back this long: the sender leaves them alone
@@ -74,7 +74,7 @@ def p(values: list[float], q: float) -> float:
 
 async def seed(path: Path, rows: list[tuple[str, int, str, float]]) -> None:
     """Write reminder rows straight into the database (the app is not running)."""
-    db = await Database(path).connect()
+    db = await open_database(path).connect()
     try:
         async with db.transaction() as tx:
             for kind, ref_id, step, due_at in rows:

@@ -45,7 +45,7 @@ from bot.domain.clock import Clock
 from bot.settings import Settings
 from storage import hours as hours_repo
 from storage import orgs as org_repo
-from storage.db import Database
+from storage.db import open_database
 
 
 async def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -86,7 +86,7 @@ async def check(services: Any, root: Any, kids: list[Any]) -> None:
 async def measure(path: str, repeat: int, pairs: int, warmup: int) -> tuple[list[Round], str, int]:
     """Check the figures once, then interleave scan, rollups and export; (rounds, plan, kids)."""
     settings = Settings(db=path, token=None)
-    db = await Database(path).connect()
+    db = await open_database(path).connect()
     try:
         services = build_services(settings, db, Clock())
         hours, stats = services.hours, services.stats
@@ -154,7 +154,7 @@ def main() -> int:
         Path(path).unlink(missing_ok=True)
 
         async def migrate() -> None:
-            await (await Database(path).connect()).close()
+            await (await open_database(path).connect()).close()
 
         asyncio.run(migrate())
         start = time.perf_counter()

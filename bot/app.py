@@ -42,7 +42,7 @@ from bot.gateway.leader import SenderLeader
 from bot.gateway.menu import publish_menus
 from bot.gateway.sender import Sender
 from bot.settings import Settings
-from storage.db import Database
+from storage.db import Database, open_database
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ async def startup(app: Application) -> None:
         return
     settings: Settings = app.bot_data["settings"]
     clock: Clock = app.bot_data["clock"]
-    db = await Database(settings.db).connect()
+    db = await open_database(settings.db).connect()
     services = build_services(settings, db, clock)
     app.bot_data["services"] = services
     services.campaigns.bot_username = app.bot.username or ""
@@ -153,7 +153,7 @@ async def startup(app: Application) -> None:
     from schedules import restore
 
     await restore(app)
-    log.info("started: bot @%s, database %s", app.bot.username, settings.db)
+    log.info("started: bot @%s, database %s", app.bot.username, db.display)
 
 
 async def shutdown(app: Application) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.domain.models_activities import Activity, Card, Signup
-from storage.db import Conn, changed, fetchall, fetchone
+from storage.db import Conn, changed, fetchall, fetchone, insert_returning_id
 
 _ACT = (
     "a.id, a.org_id, a.title, a.place, a.starts_at, a.quarters, a.capacity, a.lat, a.lon,"
@@ -63,7 +63,8 @@ async def insert(
     created_by: int,
     now: float,
 ) -> int:
-    cur = await conn.execute(
+    return await insert_returning_id(
+        conn,
         "INSERT INTO activities(org_id, title, place, starts_at, quarters, capacity, lat, lon,"
         " radius_m, lang, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -81,8 +82,6 @@ async def insert(
             now,
         ),
     )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
 
 
 async def _activities(conn: Conn, rest: str, params: Iterable[Any]) -> list[Activity]:
@@ -344,7 +343,8 @@ async def recount(conn: Conn, activity_id: int) -> tuple[int, int]:
     """(confirmed, waiting) counted from the sign-ups themselves (tests and repairs)."""
     row = await fetchone(
         conn,
-        "SELECT COALESCE(SUM(status = 'confirmed'), 0), COALESCE(SUM(status = 'waiting'), 0)"
+        "SELECT COUNT(CASE WHEN status = 'confirmed' THEN 1 END),"
+        " COUNT(CASE WHEN status = 'waiting' THEN 1 END)"
         " FROM activity_signups WHERE activity_id = ?",
         (activity_id,),
     )
@@ -429,8 +429,8 @@ async def set_card_message(conn: Conn, card_id: int, message_id: int) -> None:
 async def mark_shown(conn: Conn, shown: list[tuple[int, int]]) -> None:
     """Batch: (card id, version) now shown (never moves backwards)."""
     await conn.executemany(
-        "UPDATE activity_cards SET shown_version = MAX(shown_version, ?) WHERE id = ?",
-        [(version, card_id) for card_id, version in shown],
+        "UPDATE activity_cards SET shown_version = ? WHERE id = ? AND shown_version < ?",
+        [(version, card_id, version) for card_id, version in shown],
     )
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.domain.models_announcements import Ack, Announcement, DigestItem, Target
-from storage.db import Conn, fetchall, fetchone, redacted
+from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted
 
 _ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
 
@@ -26,13 +26,12 @@ async def insert(
     urgent: bool,
     now: float,
 ) -> int:
-    cur = await conn.execute(
+    return await insert_returning_id(
+        conn,
         "INSERT INTO announcements(org_id, chat_id, author_id, kind, text, file_id, urgent,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (org_id, chat_id, author_id, kind, text, file_id, int(urgent), now),
     )
-    assert cur.lastrowid is not None
-    return int(cur.lastrowid)
 
 
 async def get(conn: Conn, ann_id: int) -> Announcement | None:
@@ -265,13 +264,19 @@ async def set_presence(
 async def migrate_chat(conn: Conn, old: int, new: int) -> None:
     """Move this feature's chat ids (called from bot.domain.outbox.migrate_chat)."""
     await conn.execute("UPDATE announcements SET chat_id = ? WHERE chat_id = ?", (new, old))
+    # a target already in the new chat keeps its row (the old one stays, as UPDATE OR IGNORE did)
     await conn.execute(
-        "UPDATE OR IGNORE announcement_targets SET chat_id = ? WHERE chat_id = ?", (new, old)
+        "UPDATE announcement_targets SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM announcement_targets n WHERE n.chat_id = ?"
+        " AND n.announcement_id = announcement_targets.announcement_id)",
+        (new, old, new),
     )
     await conn.execute("UPDATE announcement_acks SET chat_id = ? WHERE chat_id = ?", (new, old))
     await conn.execute("UPDATE digest_items SET chat_id = ? WHERE chat_id = ?", (new, old))
     await conn.execute(
-        "UPDATE OR IGNORE chat_presence SET chat_id = ? WHERE chat_id = ?", (new, old)
+        "UPDATE chat_presence SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM chat_presence n WHERE n.chat_id = ? AND n.user_id = chat_presence.user_id)",
+        (new, old, new),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models_campaigns import Campaign, Owing, Submission
-from storage.db import Conn, fetchall, fetchone, redacted
+from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted
 
 _CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
 _CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
@@ -24,12 +24,13 @@ async def insert(
     now: float,
     owing: list[int],
 ) -> Campaign:
-    cur = await conn.execute(
+    new_id = await insert_returning_id(
+        conn,
         "INSERT INTO campaigns(org_id, title, due_at, scope, created_by, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (org_id, title, due_at, scope, created_by, now),
     )
-    campaign_id = int(cur.lastrowid or 0)
+    campaign_id = new_id
     await conn.executemany(
         "INSERT INTO campaign_orgs(campaign_id, org_id) VALUES (?, ?)",
         [(campaign_id, o) for o in owing],

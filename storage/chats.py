@@ -23,7 +23,7 @@ async def upsert(
         "INSERT INTO chats(id, type, title, active, is_admin, updated_at)"
         " VALUES (?, ?, ?, COALESCE(?, 1), COALESCE(?, 0), ?)"
         " ON CONFLICT(id) DO UPDATE SET type = excluded.type, title = excluded.title,"
-        " active = COALESCE(?, active), is_admin = COALESCE(?, is_admin),"
+        " active = COALESCE(?, chats.active), is_admin = COALESCE(?, chats.is_admin),"
         " updated_at = excluded.updated_at",
         (chat_id, type, title, active, is_admin, now, active, is_admin),
     )

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
-from storage.db import Conn, fetchall, fetchone, redacted, subtree_range
+from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted, subtree_range
 
 _COLS = (
     "e.id, e.user_id, e.org_id, e.served_on, e.quarters, e.description, e.status, e.source,"
@@ -48,7 +48,8 @@ async def insert(
     source: str = "self",
     decided_by: int | None = None,
 ) -> int:
-    cur = await conn.execute(
+    return await insert_returning_id(
+        conn,
         "INSERT INTO hour_entries(user_id, org_id, served_on, quarters, description, status,"
         " source, created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -64,8 +65,6 @@ async def insert(
             None if status == "pending" else now,
         ),
     )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
 
 
 async def decide(
@@ -93,13 +92,12 @@ async def insert_draft(
     conn: Conn, *, user_id: int, served_on: str, quarters: int, description: str, now: float
 ) -> int:
     await conn.execute("DELETE FROM hour_drafts WHERE user_id = ?", (user_id,))
-    cur = await conn.execute(
+    return await insert_returning_id(
+        conn,
         "INSERT INTO hour_drafts(user_id, served_on, quarters, description, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
         (user_id, served_on, quarters, description, now),
     )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
 
 
 async def take_draft(conn: Conn, draft_id: int, user_id: int) -> Draft | None:
@@ -259,7 +257,8 @@ async def person_totals_in(
         " FROM orgs o JOIN hour_entries e ON e.org_id = o.id"
         " LEFT JOIN people p ON p.user_id = e.user_id LEFT JOIN users u ON u.id = e.user_id"
         " WHERE o.path >= ? AND o.path < ? AND e.served_on >= ? AND e.served_on < ?"
-        " GROUP BY e.user_id ORDER BY approved DESC, e.user_id",
+        " GROUP BY e.user_id, p.org_id, p.real_name, u.first_name"
+        " ORDER BY approved DESC, e.user_id",
         (low, high, since, until),
     )
     return [PersonSums.model_validate(dict(r)) for r in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.models_minors import ConsentMethod, GuardianRequest
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, insert_returning_id
 
 _REQUEST = "id, user_id, org_id, created_at, expires_at, used_at"
 
@@ -13,13 +13,12 @@ _REQUEST = "id, user_id, org_id, created_at, expires_at, used_at"
 async def insert_request(
     conn: Conn, *, token_hash: str, user_id: int, org_id: int, now: float, expires_at: float
 ) -> int:
-    cur = await conn.execute(
+    return await insert_returning_id(
+        conn,
         "INSERT INTO guardian_requests(token_hash, user_id, org_id, created_at, expires_at)"
         " VALUES (?, ?, ?, ?, ?)",
         (token_hash, user_id, org_id, now, expires_at),
     )
-    assert cur.lastrowid is not None
-    return int(cur.lastrowid)
 
 
 async def request_by_hash(conn: Conn, token_hash: str) -> GuardianRequest | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models import Org
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, insert_returning_id
 
 _COLS = "id, code, name, kind, parent_id, path, depth"
 
@@ -11,12 +11,12 @@ _COLS = "id, code, name, kind, parent_id, path, depth"
 async def insert(
     conn: Conn, *, code: str, name: str, kind: str | None, parent: Org | None, now: float
 ) -> Org:
-    cur = await conn.execute(
+    new_id = await insert_returning_id(
+        conn,
         "INSERT INTO orgs(code, name, kind, parent_id, created_at) VALUES (?, ?, ?, ?, ?)",
         (code, name, kind, parent.id if parent else None, now),
     )
-    org_id = cur.lastrowid
-    assert org_id is not None
+    org_id = new_id
     path = (parent.path if parent else "/") + f"{org_id}/"
     depth = parent.depth + 1 if parent else 0
     await conn.execute("UPDATE orgs SET path = ?, depth = ? WHERE id = ?", (path, depth, org_id))

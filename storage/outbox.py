@@ -157,8 +157,8 @@ async def cancel_one(conn: Conn, item_id: int) -> bool:
 async def delay(conn: Conn, item_id: int, not_before: float) -> None:
     """A pending row waits at least until `not_before`."""
     await conn.execute(
-        "UPDATE outbox SET not_before = MAX(not_before, ?) WHERE id = ? AND status = 'pending'",
-        (not_before, item_id),
+        "UPDATE outbox SET not_before = ? WHERE id = ? AND status = 'pending' AND not_before < ?",
+        (not_before, item_id, not_before),
     )
 
 

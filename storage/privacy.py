@@ -75,7 +75,7 @@ _RECORDS = (
     (
         "hours",
         (
-            "SELECT id, org_id, served_on, quarters / 4.0 AS hours, description, status,"
+            "SELECT id, org_id, served_on, CAST(quarters AS DOUBLE PRECISION) / 4 AS hours, description, status,"
             " source, created_at, decided_at, reason FROM hour_entries WHERE user_id = ?"
             " ORDER BY id"
         ),
@@ -83,7 +83,7 @@ _RECORDS = (
     (
         "hour_drafts",
         (
-            "SELECT served_on, quarters / 4.0 AS hours, description, created_at"
+            "SELECT served_on, CAST(quarters AS DOUBLE PRECISION) / 4 AS hours, description, created_at"
             " FROM hour_drafts WHERE user_id = ?"
         ),
     ),

@@ -29,8 +29,12 @@ async def cancel(conn: Conn, kind: str, ref_id: int) -> int:
 
 async def move_ref(conn: Conn, kind: str, old: int, new: int) -> None:
     """Re-point `kind` reminders from `old` to `new` (a migrated chat's digest)."""
+    # a step already scheduled for `new` keeps its row (the old one stays, as UPDATE OR IGNORE did)
     await conn.execute(
-        "UPDATE OR IGNORE reminders SET ref_id = ? WHERE kind = ? AND ref_id = ?", (new, kind, old)
+        "UPDATE reminders SET ref_id = ? WHERE kind = ? AND ref_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM reminders n WHERE n.kind = reminders.kind AND n.ref_id = ?"
+        " AND n.step = reminders.step)",
+        (new, kind, old, new),
     )
 
 

@@ -89,7 +89,7 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
             conn,
             "SELECT COUNT(DISTINCT a.id) AS activities_held,"
             " COUNT(s.user_id) AS signed_up,"
-            " COALESCE(SUM(s.attendance = 'present'), 0) AS attended"
+            " COUNT(CASE WHEN s.attendance = 'present' THEN 1 END) AS attended"
             " FROM activities a "
             + _IN.format(alias="a")
             + " LEFT JOIN activity_signups s ON s.activity_id = a.id AND s.status = 'confirmed'"
@@ -100,10 +100,11 @@ async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) ->
     out.update(
         await _one(
             conn,
-            "SELECT COALESCE(SUM(s.org_id IS NOT NULL AND s.late = 0), 0) AS on_time,"
-            " COALESCE(SUM(s.org_id IS NOT NULL AND s.late = 1), 0) AS late,"
-            " COALESCE(SUM(s.org_id IS NULL AND c.due_at <= ?), 0) AS missing,"
-            " COALESCE(SUM(s.org_id IS NULL AND c.due_at > ?), 0) AS not_due" + _OPEN_OWED,
+            "SELECT COUNT(CASE WHEN s.org_id IS NOT NULL AND s.late = 0 THEN 1 END) AS on_time,"
+            " COUNT(CASE WHEN s.org_id IS NOT NULL AND s.late = 1 THEN 1 END) AS late,"
+            " COUNT(CASE WHEN s.org_id IS NULL AND c.due_at <= ? THEN 1 END) AS missing,"
+            " COUNT(CASE WHEN s.org_id IS NULL AND c.due_at > ? THEN 1 END) AS not_due"
+            + _OPEN_OWED,
             (now, now, like),
         )
     )
@@ -156,8 +157,10 @@ async def per_org(conn: Conn, path: str, *, now: float) -> list[dict[str, Any]]:
         r[0]: (int(r[1] or 0), int(r[2] or 0))
         for r in await fetchall(
             conn,
-            "SELECT co.org_id, SUM(s.org_id IS NULL AND c.due_at <= ?),"
-            " SUM(s.org_id IS NULL AND c.due_at > ?)" + _OPEN_OWED + " GROUP BY co.org_id",
+            "SELECT co.org_id, COUNT(CASE WHEN s.org_id IS NULL AND c.due_at <= ? THEN 1 END),"
+            " COUNT(CASE WHEN s.org_id IS NULL AND c.due_at > ? THEN 1 END)"
+            + _OPEN_OWED
+            + " GROUP BY co.org_id",
             (now, now, like),
         )
     }

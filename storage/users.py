@@ -35,8 +35,9 @@ async def upsert_user(
         " VALUES (?, ?, ?, ?, ?, 1, ?)"
         " ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name,"
         " username = excluded.username, tg_lang = excluded.tg_lang,"
-        " started = MAX(started, excluded.started),"
-        " reachable = CASE WHEN excluded.started = 1 THEN 1 ELSE reachable END,"
+        " started = CASE WHEN excluded.started > users.started THEN excluded.started"
+        " ELSE users.started END,"
+        " reachable = CASE WHEN excluded.started = 1 THEN 1 ELSE users.reachable END,"
         " updated_at = excluded.updated_at",
         (user_id, first_name, username, tg_lang, int(started), now),
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -14,8 +15,94 @@ from bot.demo.worlds import SUPERUSER, YANSHAN_ORGS, found_tower, in_process, se
 from bot.domain.clock import Clock
 from bot.emulator import Emulator
 from bot.settings import Settings
+from tests.pg import Cluster, in_thread, start_cluster
 
 SUPERUSER_ID = SUPERUSER
+
+
+# --- storage engines ---------------------------------------------------------------------------
+# A test that uses the `engine` fixture (every `tb` test does, and modules that mark
+# `pytest.mark.usefixtures("engine")`) runs once per engine: SQLite, then PostgreSQL.
+# TOWERBOT_TEST_ENGINES=sqlite (or =postgresql) runs one only. tests/pg.py finds PostgreSQL.
+
+#: what a broken constraint or a RAISE(ABORT) trigger raises, on either engine
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+try:
+    import asyncpg
+
+    INTEGRITY_ERRORS += (asyncpg.IntegrityConstraintViolationError,)
+except ImportError:  # pragma: no cover - the PostgreSQL tests skip then
+    pass
+
+ENGINES = [
+    e.strip()
+    for e in os.environ.get("TOWERBOT_TEST_ENGINES", "sqlite,postgresql").split(",")
+    if e.strip()
+]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+class _Current:
+    """The engine of the running test and the PostgreSQL databases it made (dropped after)."""
+
+    engine = "sqlite"
+    cluster: Cluster | None = None
+    made: ClassVar[list[str]] = []
+    named: ClassVar[dict[str, str]] = {}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    found = start_cluster()
+    if isinstance(found, str):
+        pytest.skip(found)
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """'sqlite' or 'postgresql': where this test's databases are made (see database_target)."""
+    name = getattr(request, "param", "sqlite")
+    _Current.engine, _Current.made, _Current.named = name, [], {}
+    _Current.cluster = request.getfixturevalue("pg_cluster") if name == "postgresql" else None
+    try:
+        yield name
+    finally:
+        cluster, made = _Current.cluster, _Current.made
+        _Current.engine, _Current.cluster, _Current.made, _Current.named = "sqlite", None, [], {}
+        if cluster is not None and made:
+
+            async def drop() -> None:
+                for url in made:
+                    await cluster.drop(url)
+
+            in_thread(drop)
+
+
+async def database_target(tmp_path: Path, name: str = "towerbot.sqlite3") -> str:
+    """A fresh database on the current test's engine: a file in tmp_path, or a new
+    PostgreSQL database (a copy of the migrated template)."""
+    if _Current.engine == "postgresql":
+        assert _Current.cluster is not None
+        if name not in _Current.named:  # the same name again: the same database (a restart)
+            url = await _Current.cluster.create(name.split(".")[0])
+            _Current.made.append(url)
+            _Current.named[name] = url
+        return _Current.named[name]
+    return str(tmp_path / name)
+
+
+@pytest.fixture
+async def db_target(engine: str, tmp_path: Path) -> str:
+    """A fresh database (path or URL) on each engine."""
+    return await database_target(tmp_path)
 
 
 class Harness:
@@ -79,14 +166,14 @@ async def start_harness(
     em = em or Emulator(per_chat_burst=20)
     # tests send many commands per second from one person; the flood guard has its own tests
     settings.setdefault("flood_limit", 10_000)
-    cfg = settings_for(em, tmp_path / db_name, **settings)
+    cfg = settings_for(em, await database_target(tmp_path, db_name), **settings)
     ctx = in_process(em, cfg, clock)
     app = await ctx.__aenter__()
     return ctx, Harness(em, app, cfg)
 
 
 @pytest.fixture
-async def tb(tmp_path: Path) -> AsyncIterator[Harness]:
+async def tb(engine: str, tmp_path: Path) -> AsyncIterator[Harness]:
     ctx, harness = await start_harness(tmp_path)
     try:
         yield harness

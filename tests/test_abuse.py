@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +22,10 @@ from telegram import Update
 from bot.logs import UpdateLog
 from bot.texts import CATALOGUES
 from tests.conftest import Harness, build_tower
+from tests.dbdump import tables
+
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 COMMANDS = [
     "setup",
@@ -99,22 +102,18 @@ INTERNAL = {CATALOGUES["zh"]["err_internal"], CATALOGUES["en"]["err_internal"]}
 
 #: rows written by design on every update or every few seconds (`towerbot status`, the
 #: instance's heartbeat and its sender lease), not by the command
-VOLATILE = (
-    "INSERT INTO \"kv\" VALUES('heartbeat'",
-    "INSERT INTO \"kv\" VALUES('last_update'",
-    'INSERT INTO "instances"',
-    'INSERT INTO "leases"',
-)
+VOLATILE = ("heartbeat", "last_update")
+VOLATILE_TABLES = ("instances", "leases")
 
 
-def dump(path: str) -> list[str]:
-    """Every row of every table, as SQL lines (the heartbeat aside)."""
-    conn = sqlite3.connect(path)
-    try:
-        lines = [line for line in conn.iterdump() if not line.startswith(VOLATILE)]
-    finally:
-        conn.close()
-    return lines
+def dump(target: str) -> list[str]:
+    """Every row of every table, one line each (the heartbeat aside)."""
+    return [
+        f"{table}: {row!r}"
+        for table, (_, found) in tables(target).items()
+        for row in found
+        if not (table == "kv" and row[0] in VOLATILE) and table not in VOLATILE_TABLES
+    ]
 
 
 def pattern_of(template: str) -> re.Pattern[str]:

@@ -23,6 +23,9 @@ from storage import reminders as rem_repo
 from tests.conftest import Harness, build_tower, start_harness
 from tests.helpers import with_button
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 TZ = Settings().tz
 
 

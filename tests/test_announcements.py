@@ -15,6 +15,9 @@ from bot.domain.clock import FakeClock
 from storage import announcements as ann_repo
 from tests.conftest import Harness, build_tower, start_harness
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 TZ = ZoneInfo("Asia/Shanghai")
 MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=TZ).timestamp()
 

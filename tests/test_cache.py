@@ -23,18 +23,28 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextmanager
 def hops(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The statements this task sends to aiosqlite's threads (not the background sender's)."""
+    """The statements this task sends to the database (not the background sender's): hops to
+    aiosqlite's threads, or statements to PostgreSQL (each goes through `translate`)."""
+    import storage.postgres
+
     task = asyncio.current_task()
     seen: list[str] = []
     original = aiosqlite.core.Connection._execute
+    translate = storage.postgres.translate
 
     async def counting(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if asyncio.current_task() is task:
             seen.append(str(args[0]) if args and isinstance(args[0], str) else fn.__name__)
         return await original(self, fn, *args, **kwargs)
 
+    def counting_pg(sql: str) -> str:
+        if asyncio.current_task() is task:
+            seen.append(sql)
+        return translate(sql)
+
     with monkeypatch.context() as patch:
         patch.setattr(aiosqlite.core.Connection, "_execute", counting)
+        patch.setattr(storage.postgres, "translate", counting_pg)
         yield seen
 
 

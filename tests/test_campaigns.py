@@ -18,6 +18,9 @@ from bot.domain.clock import Clock
 from bot.domain.errors import Refusal
 from tests.conftest import Harness, build_tower, start_harness
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-12-01 00:30 in Shanghai is still 30 November in UTC
 DUE_LOCAL = "2026-12-01 00:30"

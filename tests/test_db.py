@@ -1,12 +1,12 @@
-"""Storage: transaction() under cancellation."""
+"""Storage: transaction() under cancellation and failing commits, on both engines."""
 
 import asyncio
 
-from storage.db import Database
+from storage.db import open_database
 
 
-async def test_cancelled_begin_leaves_no_transaction(tmp_path):
-    db = await Database(tmp_path / "c.sqlite3").connect()
+async def test_cancelled_begin_leaves_no_transaction(db_target):
+    db = await open_database(db_target).connect()
     try:
         for _ in range(30):
 
@@ -29,13 +29,18 @@ async def test_cancelled_begin_leaves_no_transaction(tmp_path):
         await db.close()
 
 
-async def test_failing_commit_rolls_back_and_the_writer_stays_usable(tmp_path):
+async def test_failing_commit_rolls_back_and_the_writer_stays_usable(db_target):
     """A deferred foreign key fails at COMMIT: nothing is kept, no hook runs, the next works."""
     import sqlite3
 
     import pytest
 
-    db = await Database(tmp_path / "f.sqlite3").connect()
+    integrity: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    if db_target.startswith("postgresql"):
+        import asyncpg
+
+        integrity = (asyncpg.IntegrityConstraintViolationError,)
+    db = await open_database(db_target).connect()
     ran = []
     try:
         async with db.transaction() as tx:
@@ -43,7 +48,7 @@ async def test_failing_commit_rolls_back_and_the_writer_stays_usable(tmp_path):
             await tx.execute(
                 "CREATE TABLE c(pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)"
             )
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(integrity):
             async with db.transaction() as tx:
                 await tx.execute("INSERT INTO c(pid) VALUES (99)")
                 await tx.execute("INSERT INTO kv(key, value) VALUES ('lost', 'x')")
@@ -60,11 +65,11 @@ async def test_failing_commit_rolls_back_and_the_writer_stays_usable(tmp_path):
         await db.close()
 
 
-async def test_commit_raising_in_the_driver_rolls_back(tmp_path, monkeypatch):
+async def test_commit_raising_in_the_driver_rolls_back(db_target, monkeypatch):
     """COMMIT itself raising (a monkeypatched execute) leaves no transaction open."""
     import pytest
 
-    db = await Database(tmp_path / "g.sqlite3").connect()
+    db = await open_database(db_target).connect()
     writer = db._writer
     real = writer.execute
     calls = {"n": 0}

@@ -20,6 +20,9 @@ from storage import outbox as repo
 from tests.conftest import Harness, build_tower, start_harness
 from tests.test_outbox import Env, env, started_user  # noqa: F401 - the fixture
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 # --- splitting -------------------------------------------------------------------------------
 
 _WORDS = st.sampled_from(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from telegram import (
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
@@ -14,6 +15,9 @@ from telegram import (
 from bot.gateway.menu import MENUS
 from handlers.guide import commands_of
 from tests.conftest import Harness, build_tower, start_harness
+
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 SCOPES = {
     "all_private_chats": BotCommandScopeAllPrivateChats(),

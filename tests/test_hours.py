@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sqlite3
 from datetime import date
 from typing import Any
 
@@ -12,7 +11,10 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.domain.hours import fmt_hours
-from tests.conftest import register
+from tests.conftest import INTEGRITY_ERRORS, register
+
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 async def count_rows(tb: Any, table: str = "hour_entries") -> int:
@@ -329,7 +331,7 @@ async def test_decided_entries_never_change(tb, tower):
         "UPDATE hour_entries SET status = 'pending', decided_at = NULL WHERE id = ?",
         "DELETE FROM hour_entries WHERE id = ?",
     ):
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(INTEGRITY_ERRORS):
             async with tb.db.transaction() as tx:
                 await tx.execute(sql, (entry_id,))
     assert (await entry(tb, entry_id))["quarters"] == 8
@@ -420,7 +422,7 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
     sums = await tb.db.fetchall(
         "SELECT p.real_name, SUM(CASE WHEN status = 'approved' THEN quarters ELSE 0 END) AS a,"
         " SUM(CASE WHEN status = 'pending' THEN quarters ELSE 0 END) AS p, COUNT(*) AS n"
-        " FROM hour_entries e JOIN people p ON p.user_id = e.user_id GROUP BY e.user_id"
+        " FROM hour_entries e JOIN people p ON p.user_id = e.user_id GROUP BY e.user_id, p.real_name"
     )
     want = {r["real_name"]: (r["a"] / 4, r["p"] / 4, r["n"]) for r in sums}
     assert len(want) == len(sums)  # the names are distinct: they key the sheet

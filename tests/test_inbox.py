@@ -1,22 +1,21 @@
-"""The webhook inbox on a temporary SQLite file: store once, list pending in order, prune."""
+"""The webhook inbox on a temporary database (each engine): store once, list pending in order, prune."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.inbox import Inbox
-from storage.db import Database
+from storage.db import open_database
 
 START = 1_795_140_300.0
 
 
 @pytest.fixture
-async def inbox(tmp_path: Path) -> AsyncIterator[Inbox]:
-    db = await Database(tmp_path / "inbox.sqlite3").connect()
+async def inbox(db_target: str) -> AsyncIterator[Inbox]:
+    db = await open_database(db_target).connect()
     try:
         yield Inbox(db, FakeClock(START), keep_handled=3600.0)
     finally:

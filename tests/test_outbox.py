@@ -23,7 +23,7 @@ from storage import chats as chats_repo
 from storage import orgs as orgs_repo
 from storage import outbox as repo
 from storage import users as users_repo
-from storage.db import Database
+from storage.db import Database, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +37,7 @@ class Env:
     outbox: Outbox
     sender: Sender
     path: Path
+    target: str
 
     def texts(self, chat_id: int) -> list[str]:
         return [s.text or "" for s in self.em.messages_to(chat_id)]
@@ -51,16 +52,16 @@ class Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+async def env(db_target: str, tmp_path: Path) -> AsyncIterator[Env]:
     em = Emulator()
     bot = Bot(em.token, request=em.request(), get_updates_request=em.request())
     await bot.initialize()
-    db = await Database(tmp_path / "outbox.sqlite3").connect()
+    db = await open_database(db_target).connect()
     clock = Clock()
     outbox = Outbox(db, clock)
     sender = Sender(bot, outbox, db, clock, rate=50)
     await sender.start()
-    e = Env(em, bot, db, clock, outbox, sender, tmp_path)
+    e = Env(em, bot, db, clock, outbox, sender, tmp_path, db_target)
     try:
         yield e
     finally:
@@ -359,7 +360,7 @@ async def test_restart_delivers_pending_exactly_once(env: Env) -> None:
     assert counts.get("pending", 0) > 0  # something was left for the next sender
     # a new sender on a fresh connection to the same file
     await env.db.close()
-    env.db = await Database(env.path / "outbox.sqlite3").connect()
+    env.db = await open_database(env.target).connect()
     env.outbox = Outbox(env.db, env.clock)
     await env.new_sender()
     assert await env.sender.drain(20)

@@ -15,6 +15,9 @@ from bot.domain.outbox import GUARD_GRACE
 from tests.conftest import Harness, build_tower, start_harness
 from tests.test_activities import when
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 @pytest.fixture
 async def clocked(tmp_path: Path) -> AsyncIterator[tuple[Harness, FakeClock, dict[str, Any]]]:

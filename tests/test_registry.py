@@ -19,6 +19,9 @@ from bot.emulator import Emulator
 from bot.settings import Settings
 from tests.conftest import start_harness
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 def _app(tmp_path: Path, name: str) -> object:
     em = Emulator()

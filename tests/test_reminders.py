@@ -20,6 +20,9 @@ from storage import reminders as reminder_repo
 from storage.db import Conn
 from tests.conftest import Harness, build_tower, start_harness
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 TZ = ZoneInfo("Asia/Shanghai")
 MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=TZ).timestamp()
 

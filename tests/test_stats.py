@@ -16,6 +16,9 @@ from tests.conftest import Harness, build_tower, register, start_harness
 from tests.helpers import with_button
 from tests.test_campaigns import OffsetClock
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 async def world(tb: Harness) -> dict[str, Any]:
     """build_tower, plus 王小刚 registered in 大埠乡 but never in its chat, and 小红 who left."""

@@ -1,4 +1,4 @@
-"""towerbot run | demo | db upgrade | org import | members | backup | status | export.
+"""towerbot run | demo | db upgrade | db copy | org import | members | backup | status | export.
 
 The CLI parses arguments and calls into bot/app.py and the domain; it builds nothing itself.
 Each command lives in its own module; this one holds the parser and the dispatch.
@@ -34,12 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply schema migrations")
+    copy = db_sub.add_parser(
+        "copy", help="copy a SQLite database into an empty PostgreSQL database"
+    )
+    copy.add_argument("source", metavar="SQLITE_FILE")
+    copy.add_argument("target", metavar="POSTGRESQL_URL")
     org = sub.add_parser("org", help="org tree")
     org_sub = org.add_subparsers(dest="org_command", required=True)
     imp = org_sub.add_parser("import", help="create or update orgs from a YAML tree")
     imp.add_argument("file")
     imp.add_argument("--parent", help="code of the org to import under (default: the root)")
-    backup = sub.add_parser("backup", help="SQLite online backup")
+    backup = sub.add_parser("backup", help="SQLite online backup (PostgreSQL: pg_dump -Fc archive)")
     backup.add_argument("file")
     sub.add_parser("status", help="outbox backlog, scheduled jobs, last update received")
     export_commands.add_commands(sub)
@@ -73,6 +78,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
         from bot.demo import play
 
         return await play(settings, lang=args.lang, out=Path(args.out))
+    if args.command == "db" and args.db_command == "copy":
+        return await db_commands.copy(args.source, args.target)
     if args.command == "db":
         return await db_commands.db_upgrade(settings)
     if args.command == "org":

@@ -13,9 +13,9 @@ class CliError(Exception):
 
 async def open_db(settings: Settings) -> Any:
     """Open (and migrate) the database; a lock held elsewhere becomes a CliError."""
-    from storage.db import Database, DatabaseLocked
+    from storage.db import DatabaseLocked, DatabaseUnavailable, open_database
 
     try:
-        return await Database(settings.db).connect()
-    except DatabaseLocked as exc:
+        return await open_database(settings.db).connect()
+    except (DatabaseLocked, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None

@@ -74,12 +74,12 @@ async def polling(app: Any) -> AsyncIterator[Any]:
 
 async def open_services(em: Emulator, db: Path) -> Any:
     """The bot's own services on the database file, to build a world directly in it."""
-    from storage.db import Database
+    from storage.db import open_database
 
     settings = Settings(
         _env_file=None, token=SecretStr(em.token), db=str(db), superusers=[SUPERUSER]
     )
-    database = await Database(db).connect()
+    database = await open_database(db).connect()
     return build_services(settings, database, Clock())
 
 

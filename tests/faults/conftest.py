@@ -18,6 +18,8 @@ from typing import Any
 from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, open_services, record_start, tree
 from bot.emulator import Emulator, Sent
 from bot.emulator.balancer import free_port, webhook_env
+from tests.conftest import database_target
+from tests.dbdump import is_pg, sql_rows
 
 __all__ = ["SUPERUSER", "bind_groups", "codes_of", "open_services", "tree"]  # the suite's world
 BOTPROC = Path(__file__).with_name("botproc.py")
@@ -31,7 +33,7 @@ class BotProcess:
     ready_call = "deleteWebhook"
     not_ready = "did not start"
 
-    def __init__(self, em: Emulator, db: Path, logs: Path, *, rate: float = 200.0) -> None:
+    def __init__(self, em: Emulator, db: Path | str, logs: Path, *, rate: float = 200.0) -> None:
         self.em = em
         self.db = db
         self.logs = logs
@@ -172,8 +174,10 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-def sql(db: Path, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Read the database file the way another program would."""
+def sql(db: Path | str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read the database (a SQLite file or a PostgreSQL URL) the way another program would."""
+    if is_pg(db):
+        return sql_rows(db, query, params)
     conn = sqlite3.connect(str(db), timeout=30)
     try:
         return conn.execute(query, params).fetchall()
@@ -206,7 +210,7 @@ async def served(
     hold: float | None = None,
     process: type[BotProcess] = BotProcess,
     **limits: Any,
-) -> AsyncIterator[tuple[Emulator, Path, BotProcess]]:
+) -> AsyncIterator[tuple[Emulator, Path | str, BotProcess]]:
     """The emulator served over HTTP (no global rate limit; `limits` for its other ones), the
     database path in `tmp_path` and a not yet started `process` (rate `rate`) on it; `hold`
     makes a call the tests fail with "timeout" hang that many seconds first. On the way out
@@ -215,7 +219,7 @@ async def served(
     if hold is not None:
         em.http_timeout_delay = hold
     await em.serve()
-    db = tmp_path / "tower.sqlite3"
+    db = await database_target(tmp_path, "tower.sqlite3")  # a file, or PostgreSQL
     bot = process(em, db, tmp_path, rate=rate)
     try:
         yield em, db, bot

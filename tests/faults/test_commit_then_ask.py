@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.demo.worlds import register_people
 from bot.emulator import Emulator, Sent
 from tests.faults.conftest import (
@@ -26,8 +28,11 @@ from tests.faults.conftest import (
     wait_for,
 )
 
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
-async def _world(em: Emulator, db: Path, users: list[dict[str, Any]]) -> Any:
+
+async def _world(em: Emulator, db: Path | str, users: list[dict[str, Any]]) -> Any:
     """The tree, `users` registered at its root, and their services (closed by the caller)."""
     services = await open_services(em, db)
     await services.tower.import_tree(tree(4))

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.faults.conftest import (
     SUPERUSER,
     bound_world,
@@ -25,6 +27,9 @@ from tests.faults.conftest import (
     tree,
     wait_for,
 )
+
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 async def test_kill_9_between_activity_commit_and_card_reply(tmp_path: Path) -> None:

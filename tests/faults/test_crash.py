@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.faults.conftest import (
     SUPERUSER,
     accepted_but_pending,
@@ -26,6 +28,9 @@ from tests.faults.conftest import (
     tree,
     wait_for,
 )
+
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 MAX_IN_FLIGHT = 64  # bot/gateway/sender.py Sender(max_in_flight=64)
 

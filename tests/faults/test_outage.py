@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.faults.conftest import (
     SUPERUSER,
     bound_world,
@@ -23,6 +25,9 @@ from tests.faults.conftest import (
     sql,
     wait_for,
 )
+
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 OUTAGE = 30.0
 

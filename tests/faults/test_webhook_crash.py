@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.emulator import Emulator
 from tests.faults.conftest import (
     WebhookBot,
@@ -20,6 +22,9 @@ from tests.faults.conftest import (
 )
 
 SECRET = WebhookBot.secret
+
+# each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def replied(em: Emulator, users: list[dict]) -> set[int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from tests.conftest import Harness, build_tower, register
+from tests.conftest import INTEGRITY_ERRORS, Harness, build_tower, register
+from tests.dbdump import is_pg, sql_rows, tables
 
 TZ = Settings().tz
 
@@ -67,33 +67,17 @@ async def approve(tb: Harness, approver: dict, entry_id: int) -> None:
     assert row["status"] == "approved"
 
 
-def dump(path: Path) -> tuple[str, list[tuple[str, str, Any]]]:
+def dump(target: Any) -> tuple[str, list[tuple[str, str, Any]]]:
     """Every cell of every table, as one text and as (table, column, value) triples."""
-    conn = sqlite3.connect(path)
-    try:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        cells = []
-        for table in tables:
-            cur = conn.execute(f'SELECT * FROM "{table}"')
-            cols = [d[0] for d in cur.description]
-            for row in cur.fetchall():
-                cells.extend((table, col, value) for col, value in zip(cols, row, strict=True))
-    finally:
-        conn.close()
+    cells = []
+    for table, (cols, found) in tables(target).items():
+        for row in found:
+            cells.extend((table, col, value) for col, value in zip(cols, row, strict=True))
     return "\n".join(repr(c) for c in cells), cells
 
 
-def rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+def rows(target: Any, sql: str, params: tuple = ()) -> list[tuple]:
+    return sql_rows(target, sql, params)
 
 
 def varint(value: int) -> bytes:
@@ -118,7 +102,7 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     tb: Harness, tmp_path: Path, victim: tuple
 ) -> None:
     first, username, real, phone_shared, phones = victim
-    em, db_path = tb.em, Path(tb.settings.db)
+    em, db_path = tb.em, tb.settings.db
     t = await build_tower(tb)
     boss, sec_a, root, chat_a = t["boss"], t["sec_a"], t["root"], t["chat_a"]
     v = em.add_user(first, last_name="Privat", username=username)
@@ -210,7 +194,7 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     ask = await tb.send(v, None, "/forgetme")
     done = await tb.press(v, ask[0], "forget:y")
     assert "已删除" in done[-1].text
-    backup = tmp_path / "after.sqlite3"
+    backup = tmp_path / "after.backup"
     await tb.db.backup(backup)
 
     uid = v["id"]
@@ -220,12 +204,18 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     for s in strings:
         assert s not in text, s
     assert [c for c in cells if c[2] == uid] == []  # as an integer, in any column
+    # the files themselves: SQLite's database, WAL and online backup (PostgreSQL keeps its
+    # files to itself; its backup is a compressed pg_dump archive)
     wal = Path(f"{db_path}-wal")
-    blobs = {
-        "db": db_path.read_bytes(),
-        "backup": backup.read_bytes(),
-        "wal": wal.read_bytes() if wal.exists() else b"",
-    }
+    blobs = (
+        {}
+        if is_pg(db_path)
+        else {
+            "db": Path(db_path).read_bytes(),
+            "backup": backup.read_bytes(),
+            "wal": wal.read_bytes() if wal.exists() else b"",
+        }
+    )
     binary = {uid.to_bytes(6, "big"), uid.to_bytes(8, "big"), varint(uid)}
     for name, blob in blobs.items():
         for s in strings:
@@ -242,12 +232,9 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     assert rows(db_path, "SELECT decided_by FROM hour_entries WHERE id = ?", (theirs,)) == [(tomb,)]
     assert [r for r in (rows(db_path, sql, tuple(p)) for sql, p in kept_sql)] == kept_before
     # the immutability trigger allows only that re-pointing
-    with pytest.raises(sqlite3.IntegrityError):
-        conn = sqlite3.connect(db_path)
-        try:
-            conn.execute("UPDATE hour_entries SET quarters = 1 WHERE id = ?", (own,))
-        finally:
-            conn.close()
+    with pytest.raises(INTEGRITY_ERRORS):
+        async with tb.db.transaction() as tx:
+            await tx.execute("UPDATE hour_entries SET quarters = 1 WHERE id = ?", (own,))
 
     # the next message stores the id alone; re-registering does not bring the hours back
     await tb.send(v, None, "/start")

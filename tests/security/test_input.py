@@ -89,12 +89,7 @@ def when(days: int) -> str:
 
 async def dump(tb: Harness) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (sorted), to show a refused input changed nothing."""
-    tables = [
-        r[0]
-        for r in await tb.db.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-    ]
+    tables = await tb.db.tables()
     return {
         name: sorted(map(tuple, await tb.db.fetchall(f'SELECT * FROM "{name}"')), key=repr)
         for name in tables

@@ -15,6 +15,9 @@ from storage import users as user_repo
 from tests.conftest import Harness, build_tower, start_harness
 from tests.security.test_forget import dump
 
+# every test here runs on each storage engine (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("engine")
+
 DAY = 86400
 REAL_NAME = "欧阳小华"
 PHONE = "+8613911112222"
@@ -70,7 +73,7 @@ async def test_nothing_personal_is_kept_before_consent(tower: dict, tb: Harness)
     assert state.step == "guardian" and state.minor and state.org_id
     assert state.real_name is None and state.phone is None
     await tb.drain()
-    text, _ = dump(Path(tb.settings.db))
+    text, _ = dump(tb.settings.db)
     for secret in (REAL_NAME, PHONE, PHONE[3:], "小华"):
         assert secret not in text
     assert await user_repo.get_person(tb.db.reader, minor["id"]) is None
