@@ -19,7 +19,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -87,6 +87,10 @@ MAX_WIDTH = 50  # a wider text wraps inside its column
 SAMPLE = 1000  # rows measured for the widths before the sheet starts streaming
 WIDE_COLUMNS = 7  # more columns than this print landscape
 TIME_FORMAT = "hh:mm"
+SEEN = 4096  # distinct dates a sheet remembers the day number of
+_EPOCH = datetime(1899, 12, 30)  # day 0 of the spreadsheet's calendar (from March 1900 on)
+_MARCH_1900 = datetime(1900, 3, 1)
+_ONE_DAY = timedelta(days=1)
 HEAD_FILL = "DDE6F2"  # the header row's light blue
 
 
@@ -261,6 +265,7 @@ class Sheet:
         for column, text in enumerate(header):
             fmt = wb.style(quote=is_risky(text), look="head")
             self.ws.write_string(1, column, safe_text(text), fmt)
+        self._serials: dict[date, float] = {}
         self._row = 2  # the next row to write (0-based): the data start under the header
 
     def _write(self, values: list[Scalar], *, bold: bool, indent: int, indent_column: int) -> None:
@@ -279,10 +284,13 @@ class Sheet:
             elif isinstance(value, int | float | Decimal):
                 fmt = style(self.formats.get(column), bold, shift)
                 ws.write_number(row, column, float(value), fmt)
-            elif isinstance(value, datetime):
-                ws.write_datetime(row, column, value, style(DATETIME_FORMAT, bold, shift))
-            elif isinstance(value, date):
-                ws.write_datetime(row, column, value, style(DATE_FORMAT, bold, shift))
+            elif isinstance(value, date):  # a datetime too
+                num = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
+                serial = self._serial(value)
+                if serial is None:
+                    ws.write_datetime(row, column, value, style(num, bold, shift))
+                else:
+                    ws.write_number(row, column, serial, style(num, bold, shift))
             else:  # a time of day
                 ws.write_datetime(row, column, value, style(TIME_FORMAT, bold, shift))
             if measure:
@@ -291,6 +299,20 @@ class Sheet:
                     extra += 2  # "%" and a decimal
                 self.widths[column] = max(self.widths[column], text_width(value) + extra)
         self._row += 1
+
+    def _serial(self, value: date) -> float | None:
+        """The spreadsheet's day number of a date or a wall-clock datetime, each distinct value
+        worked out once (an export repeats its days); None before March 1900, where the
+        spreadsheet's calendar has a day that never was (xlsxwriter converts those)."""
+        serial = self._serials.get(value)
+        if serial is None:
+            when = value if isinstance(value, datetime) else datetime.combine(value, time())
+            if when < _MARCH_1900:
+                return None
+            serial = (when - _EPOCH) / _ONE_DAY
+            if len(self._serials) < SEEN:
+                self._serials[value] = serial
+        return serial
 
     def add(
         self, values: list[Scalar], *, indent: int = 0, indent_column: int = 0, bold: bool = False
