@@ -91,7 +91,12 @@ SEEN = 4096  # distinct dates a sheet remembers the day number of
 _EPOCH = datetime(1899, 12, 30)  # day 0 of the spreadsheet's calendar (from March 1900 on)
 _MARCH_1900 = datetime(1900, 3, 1)
 _ONE_DAY = timedelta(days=1)
-HEAD_FILL = "DDE6F2"  # the header row's light blue
+#: the title row's and the header's own looks (a header is light blue, underlined)
+_LOOKS: dict[str, dict[str, Any]] = {
+    "": {},
+    "title": {"bold": True, "font_size": 14},
+    "head": {"bold": True, "bottom": 1, "valign": "vcenter", "pattern": 1, "bg_color": "#DDE6F2"},
+}
 
 
 def text_width(value: object) -> int:
@@ -157,11 +162,12 @@ class Book:
         quote: bool = False,
         look: str = "",
     ) -> Any:
-        """The one shared cell format for this combination (None: the default style)."""
+        """The one shared cell format for this combination (None: the default style);
+        `look` is "title" or "head" for those rows."""
         key = (num, bold, indent, wrap, quote, look)
         if key in self._styles:
             return self._styles[key]
-        props: dict[str, Any] = {}
+        props: dict[str, Any] = dict(_LOOKS[look])
         if num:
             props["num_format"] = num
         if bold:
@@ -172,11 +178,6 @@ class Book:
             props.update(text_wrap=True, valign="top")
         if quote:
             props["quote_prefix"] = True
-        if look == "title":
-            props = {**props, "bold": True, "font_size": 14, "top": 0}
-        elif look == "head":
-            props = {**props, "bold": True, "top": 0, "bottom": 1, "valign": "vcenter"}
-            props.update(pattern=1, bg_color="#" + HEAD_FILL)
         fmt = self.wb.add_format(props) if props else None
         self._styles[key] = fmt
         return fmt
@@ -272,8 +273,8 @@ class Sheet:
         ws, row, style = self.ws, self._row, self.book.style
         measure = self.rows < SAMPLE or bold
         for column, value in enumerate(values):
-            if value is None:
-                continue
+            if value is None or value == "":
+                continue  # a blank cell (an empty text is written as none, like openpyxl did)
             shift = indent if column == indent_column else 0
             if isinstance(value, str):
                 wrap = not shift and len(value) > MAX_WIDTH // 2 and text_width(value) > MAX_WIDTH
