@@ -16,7 +16,7 @@ inserts straight into SQLite), then, in the same run and on the same database:
   xlsxwriter in constant_memory mode), wall clock (`export_s`, target < 20 s) and CPU time
   (`export_cpu_s`, steadier on a busy machine),
 * measures the export's memory in fresh subprocesses, one per size: each opens the database,
-  writes the export once and reports its peak resident set (ru_maxrss, which counts what
+  writes the export once and reports its peak resident set (VmHWM, which counts what
   tracemalloc misses: SQLite's cache, zlib, xlsxwriter's buffers). `export_mem_mb` is that peak
   for the full export, `small_export_mem_mb` for a 2,000-entry district built beside it, and
   `mem_delta_mb` the difference (target <= 50: the export streams, so its size barely shows),
@@ -165,13 +165,18 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def resident_mb() -> float:
-    """This process's resident set now, in MB (Linux; elsewhere the peak so far)."""
+def status_mb(field: str) -> float:
+    """A size from /proc/self/status in MB (Linux; elsewhere ru_maxrss, the peak so far).
+
+    VmHWM is this program's own peak: ru_maxrss survives exec, so a subprocess started by a
+    big parent would report the parent's size."""
     try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
     except OSError:
-        return rss_mb()
-    return pages * resource.getpagesize() / 2**20
+        pass
+    return rss_mb()
 
 
 async def export_once(path: str) -> dict[str, float]:
@@ -181,9 +186,9 @@ async def export_once(path: str) -> dict[str, float]:
         services = build_services(Settings(db=path, token=None), db, Clock())
         root = await org_repo.root(db.reader)
         assert root is not None
-        before = resident_mb()
+        before = status_mb("VmRSS")
         data = await xl.subtree_workbook(services.hours, root, year=None, lang="zh")
-        return {"before_mb": before, "peak_mb": rss_mb(), "file_mb": len(data) / 1e6}
+        return {"before_mb": before, "peak_mb": status_mb("VmHWM"), "file_mb": len(data) / 1e6}
     finally:
         await db.close()
 
