@@ -12,12 +12,20 @@ inserts straight into SQLite), then, in the same run and on the same database:
 * times the /stats figures (`Stats.figures`, every figure of a subtree: hours from
   `hour_totals`, volunteers, members, chats, ...) for the root and for each direct child, and
   prints their ratio to the same scan (`stats_ratio`),
-* times writing the 200,000-row export (`export_hours.subtree_workbook`, openpyxl write_only),
-* reports peak memory (ru_maxrss).
+* times writing the 200,000-row export (`export_hours.subtree_workbook`, streamed by
+  xlsxwriter in constant_memory mode), wall clock (`export_s`, target < 20 s) and CPU time
+  (`export_cpu_s`, steadier on a busy machine),
+* measures the export's memory in fresh subprocesses, one per size: each opens the database,
+  writes the export once and reports its peak resident set (VmHWM, which counts what
+  tracemalloc misses: SQLite's cache, zlib, xlsxwriter's buffers). `export_mem_mb` is that peak
+  for the full export, `small_export_mem_mb` for a 2,000-entry district built beside it, and
+  `mem_delta_mb` the difference (target <= 50: the export streams, so its size barely shows),
+* reports the whole run's peak memory (`peak_mb`, ru_maxrss).
 
 The scan, the product's rollups and the export run as three sides interleaved by
 bench/runner.py (one warm-up round, then `--pairs` rounds); each timing inside a side is the
-median of `--repeat` calls. Prints `rollup ratio=… spread=… stats_ratio=… ...`.
+median of `--repeat` calls. Prints `rollup ratio=… spread=… stats_ratio=… ... export_s=…
+export_spread=… ... export_mem_mb=… small_export_mem_mb=… mem_delta_mb=…`.
 
     python bench/rollup.py            # full size
     python bench/rollup.py --quick    # 50 orgs, 2,000 people, 20,000 entries
@@ -27,8 +35,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -124,9 +134,13 @@ async def measure(path: str, repeat: int, pairs: int, warmup: int) -> tuple[list
             return {key: 1000 * value for key, value in timed.items()}
 
         async def export() -> Figures:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             data = await xl.subtree_workbook(hours, root, year=None, lang="zh")
-            return {"s": time.perf_counter() - start, "mb": len(data) / 1e6}
+            return {
+                "s": time.perf_counter() - start,
+                "cpu_s": time.process_time() - cpu,
+                "mb": len(data) / 1e6,
+            }
 
         rounds = await interleave(
             {"rollup": rollups, "scan": scan, "export": export}, pairs, warmup
@@ -141,22 +155,77 @@ async def measure(path: str, repeat: int, pairs: int, warmup: int) -> tuple[list
     return rounds, "; ".join(str(r[3]) for r in plan), len(kids)
 
 
+SMALL_EXPORT = (50, 2_000, 2_000)  # orgs, people, entries of the district memory is compared to
+MEM_TARGET_MB = 50
+EXPORT_TARGET_S = 20
+
+
+def rss_mb() -> float:
+    """This process's peak resident set so far, in MB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def status_mb(field: str) -> float:
+    """A size from /proc/self/status in MB (Linux; elsewhere ru_maxrss, the peak so far).
+
+    VmHWM is this program's own peak: ru_maxrss survives exec, so a subprocess started by a
+    big parent would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return rss_mb()
+
+
+async def export_once(path: str) -> dict[str, float]:
+    """The body of a memory subprocess: one export of the whole district, and peak RSS."""
+    db = await open_database(path).connect()
+    try:
+        services = build_services(Settings(db=path, token=None), db, Clock())
+        root = await org_repo.root(db.reader)
+        assert root is not None
+        before = status_mb("VmRSS")
+        data = await xl.subtree_workbook(services.hours, root, year=None, lang="zh")
+        return {"before_mb": before, "peak_mb": status_mb("VmHWM"), "file_mb": len(data) / 1e6}
+    finally:
+        await db.close()
+
+
+def export_memory(path: str) -> dict[str, float]:
+    """Peak memory of one export in a fresh interpreter (nothing left over from the timings)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--export-mem", path],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+async def migrate_at(path: str) -> None:
+    """An empty database with every migration applied."""
+    await (await open_database(path).connect()).close()
+
+
 def main() -> int:
     """Build the district, measure, print the summary line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_options(parser, "a tenth of the size")
     parser.add_argument("--repeat", type=int, default=5, help="calls per timing (median)")
     parser.add_argument("--db", help="keep the database at this path (default: a temp file)")
+    parser.add_argument("--export-mem", metavar="DB", help=argparse.SUPPRESS)  # the subprocess
     args = parser.parse_args()
+    if args.export_mem:
+        print(json.dumps(asyncio.run(export_once(args.export_mem))))
+        return 0
     orgs, people, entries = (50, 2_000, 20_000) if args.quick else (500, 20_000, 200_000)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or str(Path(tmp) / "rollup.sqlite3")
         Path(path).unlink(missing_ok=True)
 
-        async def migrate() -> None:
-            await (await open_database(path).connect()).close()
-
-        asyncio.run(migrate())
+        asyncio.run(migrate_at(path))
         start = time.perf_counter()
         hour_district(path, orgs, people, entries)
         print(
@@ -164,7 +233,17 @@ def main() -> int:
             f"{entries} entries"
         )
         rounds, plan, nkids = asyncio.run(measure(path, args.repeat, args.pairs, args.warmup))
+        small = str(Path(tmp) / "small.sqlite3")
+        Path(small).unlink(missing_ok=True)
+        asyncio.run(migrate_at(small))
+        hour_district(small, *SMALL_EXPORT)
+        big_mem, small_mem = export_memory(path), export_memory(small)
     print(f"query plan: {plan}")
+    for label, mem in ((f"{entries} entries", big_mem), (f"{SMALL_EXPORT[2]} entries", small_mem)):
+        print(
+            f"export memory, {label}: peak {mem['peak_mb']:.0f} MB"
+            f" ({mem['before_mb']:.0f} MB resident before the export), file {mem['file_mb']:.1f} MB"
+        )
 
     def over_scan(*keys: str) -> Any:
         return lambda r: max(r["rollup"][k] for k in keys) / r["scan"]["ms"]
@@ -181,15 +260,21 @@ def main() -> int:
             "kids_ms": lambda r: r["rollup"]["kids"],
             "stats_root_ms": lambda r: r["rollup"]["stats_root"],
             "export_s": lambda r: r["export"]["s"],
+            "export_cpu_s": lambda r: r["export"]["cpu_s"],
         },
     )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = rss_mb()
     print(
         summary(
             "rollup",
             figures,
             {
                 "peak_mb": f"{peak_mb:.0f}",
+                "export_mem_mb": f"{big_mem['peak_mb']:.0f}",
+                "small_export_mem_mb": f"{small_mem['peak_mb']:.0f}",
+                "mem_delta_mb": f"{big_mem['peak_mb'] - small_mem['peak_mb']:.0f}",
+                "mem_target_mb": MEM_TARGET_MB,
+                "export_target_s": EXPORT_TARGET_S,
                 "orgs": orgs,
                 "kids": nkids,
                 "people": people,

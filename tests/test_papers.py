@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from bot.domain import charts
 from bot.domain.xlsx import CREATOR, day_words, text_width
@@ -62,6 +62,16 @@ def no_internal_codes(ws: Any, user_ids: list[int]) -> None:
                 assert value not in user_ids and value < 10**6, (cell.coordinate, value)
 
 
+def column_width(ws: Any, letter: str) -> float:
+    """A column's width, also when the file gives one width to a run of columns
+    (`<col min="2" max="4">`, which openpyxl files under the run's first letter only)."""
+    index = column_index_from_string(letter)
+    for dim in ws.column_dimensions.values():
+        if dim.min is not None and dim.min <= index <= (dim.max or dim.min) and dim.customWidth:
+            return float(dim.width)
+    return float(ws.column_dimensions[letter].width)
+
+
 def check_table(ws: Any, org: str, user_ids: list[int]) -> None:
     """One export sheet laid out to forward."""
     today = day_words("zh", date.today())[:5]  # the year at least: the clock is real here
@@ -78,7 +88,7 @@ def check_table(ws: Any, org: str, user_ids: list[int]) -> None:
         for cell in row:
             if cell.value is None or (cell.alignment and cell.alignment.wrap_text):
                 continue
-            width = ws.column_dimensions[cell.column_letter].width
+            width = column_width(ws, cell.column_letter)
             need = text_width(cell.value) + 2 * int(cell.alignment.indent or 0)
             if isinstance(cell.value, datetime):  # shown as its format: yyyy-mm-dd [hh:mm]
                 need = len(cell.number_format)
@@ -87,7 +97,9 @@ def check_table(ws: Any, org: str, user_ids: list[int]) -> None:
                 assert "yy" in cell.number_format and "dd" in cell.number_format
             if isinstance(cell.value, str):
                 assert cell.value == cell.value.lstrip(" "), cell.coordinate  # indent, not spaces
-    assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
+    # one page wide (an absent fitToWidth is 1, the file format's default), as many pages tall
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToHeight == 0
     wide = len(header) > 7
     assert ws.page_setup.orientation == ("landscape" if wide else "portrait")
     no_internal_codes(ws, user_ids)

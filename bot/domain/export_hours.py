@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import lru_cache, partial
 from typing import Any
 
 from openpyxl.styles import Alignment, Border, Font, Side
@@ -27,6 +28,7 @@ from bot.domain.xlsx import (
     book,
     day_words,
     fit_page,
+    record_book,
     save,
     text_width,
 )
@@ -35,6 +37,7 @@ from storage import orgs as org_repo
 from storage import users as user_repo
 
 Progress = Callable[[int], object]  # e.g. tqdm.update, which returns a bool
+SEEN = 4096  # distinct labels or days an export remembers
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -106,18 +109,23 @@ async def subtree_workbook(
         header=heads(lang, "xl_entries_head"),
     )
     done = approved = 0
+    # labels, names and days repeat from row to row: each distinct value is worked out once
+    statuses = lru_cache(maxsize=SEEN)(partial(status_label, lang))
+    sources = lru_cache(maxsize=SEEN)(partial(source_label, lang))
+    days = lru_cache(maxsize=SEEN)(_day)
+    deleted = _name(lang, None)
     async for e in hours.entries_in(org, year):
-        decider = e.decider_name or (_name(lang, None) if e.decided_by else "")
+        decider = e.decider_name or (deleted if e.decided_by else "")
         ws.add(
             [
                 e.id,
-                _day(e.served_on),
+                days(e.served_on),
                 e.quarters / 4,
-                status_label(lang, e.status),
-                _name(lang, e.real_name),
+                statuses(e.status),
+                e.real_name or deleted,
                 e.org_name,
                 e.description,
-                source_label(lang, e.source),
+                sources(e.source),
                 when(e.created_at),
                 decider,
                 when(e.decided_at),
@@ -207,7 +215,7 @@ async def personal_record(hours: Hours, user_id: int, *, lang: str) -> bytes:
     entries = await hours.approved_of(user_id)
     today = hours.today()
     title = _plain(lang, "xl_record_title")
-    wb = book(f"{title} · {person.real_name}", write_only=False)
+    wb = record_book(f"{title} · {person.real_name}")
     ws = wb.active
     assert isinstance(ws, Worksheet)  # a new workbook's one sheet
     ws.title = _plain(lang, "xl_sheet_record")

@@ -7,14 +7,13 @@ import html
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook
 from pydantic import BaseModel
 
 from bot.domain.clock import fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.service import ServiceBase
-from bot.domain.xlsx import PCT, Sheet, book, day_words, save
+from bot.domain.xlsx import PCT, Book, Sheet, book, day_words, save
 from bot.texts import t
 from storage import hours as hours_repo
 from storage import orgs as org_repo
@@ -127,7 +126,7 @@ class Stats(ServiceBase):
         sheet: str,
         head: str,
         formats: dict[int, str] | None = None,
-    ) -> tuple[Workbook, Sheet]:
+    ) -> tuple[Book, Sheet]:
         """A workbook titled for `what` of `org` today, with its one sheet (`sheet`, `head`:
         the keys of the sheet's name and of its '|'-separated column headings)."""
         title = self._title(lang, org, what)

@@ -1,31 +1,39 @@
 """Every .xlsx cell goes through here: text people typed is stored as text, never as a formula.
 
-openpyxl turns any string that starts with "=" into a formula (data_type "f"), and a spreadsheet
-program re-parses a cell someone edits, so a name like `=HYPERLINK(...)`, `+1+1`, `@SUM(A1)` or
-`＝1+1` could run. Here each string cell is forced to an inline string (data_type "s"); one that
-a spreadsheet would read as a formula or DDE also gets the "quote prefix" style (Excel's
-apostrophe, which is not displayed), so the visible text stays exactly what the user typed.
+A spreadsheet program re-parses a cell someone edits, so a name like `=HYPERLINK(...)`, `+1+1`,
+`@SUM(A1)` or `＝1+1` could run. Here each string cell is written as a string (xlsxwriter's
+write_string, an inline string; openpyxl's data_type "s", as openpyxl would otherwise make
+"=..." a formula); one that a spreadsheet would read as a formula or DDE also gets the "quote
+prefix" style (Excel's apostrophe, which is not displayed), so the visible text stays exactly
+what the user typed.
+
+The table exports (`Sheet` in a `book`) stream: xlsxwriter in constant_memory mode holds one
+row at a time and shares a handful of cell styles, so 200,000 rows take seconds and little
+memory. The one-page service record (`record_book`) is laid out cell by cell with openpyxl.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import tempfile
 import unicodedata
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
+import xlsxwriter
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
+from xlsxwriter.worksheet import Worksheet
 
 #: characters openpyxl refuses in XML (C0 controls except tab, line feed, carriage return)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: what `safe_text` changes: those and carriage returns
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]")
 #: first characters (after NFKC, so full-width ＝＋－＠ count) that start a formula or DDE
 _TRIGGERS = frozenset("=+-@\u2212")
 MAX_CELL = 32767  # Excel's limit on the characters of one cell
@@ -35,6 +43,8 @@ Scalar = str | int | float | Decimal | date | datetime | time | bool | None
 
 def is_risky(text: str) -> bool:
     """True when a spreadsheet could read `text` as a formula or a DDE call."""
+    if text[:1].isalnum():  # most text: no letter or digit normalises to a trigger (tested)
+        return False
     if text[:1] in ("\t", "\r", "\n"):
         return True
     head = text.lstrip()
@@ -43,6 +53,8 @@ def is_risky(text: str) -> bool:
 
 def safe_text(text: str) -> str:
     """The text as it can be stored: line breaks as LF, XML-illegal controls as U+FFFD."""
+    if len(text) <= MAX_CELL and not _CONTROLS.search(text):
+        return text  # most text: nothing to change
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # XML turns a bare CR into LF anyway
     return _ILLEGAL.sub("\ufffd", text)[:MAX_CELL]
 
@@ -74,12 +86,17 @@ MIN_WIDTH = 6
 MAX_WIDTH = 50  # a wider text wraps inside its column
 SAMPLE = 1000  # rows measured for the widths before the sheet starts streaming
 WIDE_COLUMNS = 7  # more columns than this print landscape
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=14)
-_HEAD_FILL = PatternFill("solid", fgColor="DDE6F2")
-_THIN = Side(style="thin")
-_TOP = Border(top=_THIN)
-_WRAP = Alignment(wrap_text=True, vertical="top")
+TIME_FORMAT = "hh:mm"
+SEEN = 4096  # distinct dates a sheet remembers the day number of
+_EPOCH = datetime(1899, 12, 30)  # day 0 of the spreadsheet's calendar (from March 1900 on)
+_MARCH_1900 = datetime(1900, 3, 1)
+_ONE_DAY = timedelta(days=1)
+#: the title row's and the header's own looks (a header is light blue, underlined)
+_LOOKS: dict[str, dict[str, Any]] = {
+    "": {},
+    "title": {"bold": True, "font_size": 14},
+    "head": {"bold": True, "bottom": 1, "valign": "vcenter", "pattern": 1, "bg_color": "#DDE6F2"},
+}
 
 
 def text_width(value: object) -> int:
@@ -103,9 +120,91 @@ def text_width(value: object) -> int:
     )
 
 
-def book(title: str, *, write_only: bool = True) -> Workbook:
-    """A workbook whose document properties name TowerBot and what it holds."""
-    wb = Workbook(write_only=write_only)
+class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type information
+    """An xlsxwriter sheet that never writes a string as raw XML.
+
+    In constant_memory mode xlsxwriter copies a string that starts with "<r>" and ends with
+    "</r>" into the sheet unescaped (it takes it for a rich string it made): a name typed that
+    way could close the cell and add a formula. Here every string is escaped like any other."""
+
+    def _xml_rich_inline_string(self, string: str, attributes: Any = ()) -> None:
+        preserve = string[:1].isspace() or string[-1:].isspace()
+        self._xml_inline_string(string, preserve, list(attributes))
+
+
+class Book:
+    """A workbook streamed row by row (xlsxwriter, constant_memory): one row in memory at a
+    time, rows in a temporary file until `save` zips them; a few shared cell styles."""
+
+    def __init__(self, title: str) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="towerbot-xlsx-")
+        self._out = io.BytesIO()
+        self.wb = xlsxwriter.Workbook(
+            self._out,
+            {
+                "constant_memory": True,
+                "tmpdir": self._tmp.name,
+                # text stays text even through write(): no formulas, links or numbers from it
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        self.wb.set_properties({"title": safe_text(title), "author": CREATOR})
+        self._styles: dict[tuple[Any, ...], Any] = {}
+
+    def style(
+        self,
+        num: str | None = None,
+        bold: bool = False,
+        indent: int = 0,
+        wrap: bool = False,
+        quote: bool = False,
+        look: str = "",
+    ) -> Any:
+        """The one shared cell format for this combination (None: the default style);
+        `look` is "title" or "head" for those rows."""
+        key = (num, bold, indent, wrap, quote, look)
+        if key in self._styles:
+            return self._styles[key]
+        props: dict[str, Any] = dict(_LOOKS[look])
+        if num:
+            props["num_format"] = num
+        if bold:
+            props.update(bold=True, top=1)  # a totals row: bold, a thin line above
+        if indent:
+            props["indent"] = indent
+        if wrap:
+            props.update(text_wrap=True, valign="top")
+        if quote:
+            props["quote_prefix"] = True
+        fmt = self.wb.add_format(props) if props else None
+        self._styles[key] = fmt
+        return fmt
+
+    def sheet(self, name: str) -> Any:
+        """A new sheet; the name as Excel allows it (no []:*?/\\, 31 characters)."""
+        clean = re.sub(r"[\[\]:*?/\\]", "_", safe_text(name))[:31] or "Sheet"
+        return self.wb.add_worksheet(clean, worksheet_class=_TextSheet)
+
+    def save(self) -> bytes:
+        """Zip the sheets; the workbook as .xlsx bytes."""
+        try:
+            self.wb.close()
+            return self._out.getvalue()
+        finally:
+            self._tmp.cleanup()
+
+
+def book(title: str) -> Book:
+    """A streamed workbook whose document properties name TowerBot and what it holds."""
+    return Book(title)
+
+
+def record_book(title: str) -> Workbook:
+    """A workbook laid out cell by cell (openpyxl, in memory): for the one-page service record,
+    whose merged seal block needs random access; small by nature."""
+    wb = Workbook()
     wb.properties.creator = CREATOR
     wb.properties.lastModifiedBy = CREATOR
     wb.properties.title = title
@@ -114,6 +213,15 @@ def book(title: str, *, write_only: bool = True) -> Workbook:
 
 def fit_page(ws: Any, *, landscape: bool, tall: bool = False) -> None:
     """Print to the page width (and height when `tall`), A4, landscape for wide sheets."""
+    if isinstance(ws, Worksheet):
+        ws.set_paper(9)  # A4
+        if landscape:
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
+        ws.fit_to_pages(1, 1 if tall else 0)
+        ws.center_horizontally()
+        return
     ws.page_setup.orientation = "landscape" if landscape else "portrait"
     ws.page_setup.paperSize = "9"  # A4
     ws.page_setup.fitToWidth = 1
@@ -122,20 +230,23 @@ def fit_page(ws: Any, *, landscape: bool, tall: bool = False) -> None:
     ws.print_options.horizontalCentered = True
 
 
-def save(wb: Workbook) -> bytes:
+def save(wb: Book | Workbook) -> bytes:
     """The workbook as .xlsx bytes."""
+    if isinstance(wb, Book):
+        return wb.save()
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
 
 
 class Sheet:
-    """One table of a write-only workbook: a title row, a bold frozen header with a filter,
-    rows (an optional indent for a tree), a bold totals row; widths fitted to the text."""
+    """One table of a streamed workbook: a title row, a bold frozen header with a filter,
+    rows (an optional indent for a tree), a bold totals row; widths fitted to the text of the
+    header, the first `SAMPLE` rows and the totals. Rows go out as they come."""
 
     def __init__(
         self,
-        wb: Workbook,
+        wb: Book,
         name: str,
         *,
         title: str,
@@ -143,99 +254,87 @@ class Sheet:
         formats: dict[int, str] | None = None,
         landscape: bool | None = None,
     ) -> None:
-        self.ws = wb.create_sheet(safe_text(name)[:31])
-        self.title = title
+        self.book = wb
+        self.ws = wb.sheet(name)
         self.header = header
         self.formats = formats or {}
         self.landscape = len(header) > WIDE_COLUMNS if landscape is None else landscape
         self.widths = [text_width(h) for h in header]
-        self.pending: list[list[Any]] = []
         self.rows = 0
-        self.started = False
+        # the title holds typed names (an org's): text, quote-prefixed when formula-like
+        self.ws.write_string(0, 0, safe_text(title), wb.style(quote=is_risky(title), look="title"))
+        for column, text in enumerate(header):
+            fmt = wb.style(quote=is_risky(text), look="head")
+            self.ws.write_string(1, column, safe_text(text), fmt)
+        self._serials: dict[date, float] = {}
+        self._row = 2  # the next row to write (0-based): the data start under the header
 
-    def _cell(self, value: Scalar, column: int, *, bold: bool = False, indent: int = 0) -> Any:
-        cell = safe_cell(self.ws, value)
-        if not isinstance(cell, Cell):
-            if value is None:
+    def _write(self, values: list[Scalar], *, bold: bool, indent: int, indent_column: int) -> None:
+        ws, row, style = self.ws, self._row, self.book.style
+        measure = self.rows < SAMPLE or bold
+        for column, value in enumerate(values):
+            if value is None or value == "":
+                continue  # a blank cell (an empty text is written as none, like openpyxl did)
+            shift = indent if column == indent_column else 0
+            if isinstance(value, str):
+                wrap = not shift and len(value) > MAX_WIDTH // 2 and text_width(value) > MAX_WIDTH
+                fmt = style(None, bold, shift, wrap, is_risky(value))
+                ws.write_string(row, column, safe_text(value), fmt)
+            elif isinstance(value, bool):
+                ws.write_boolean(row, column, value, style(None, bold, shift))
+            elif isinstance(value, int | float | Decimal):
+                fmt = style(self.formats.get(column), bold, shift)
+                ws.write_number(row, column, float(value), fmt)
+            elif isinstance(value, date):  # a datetime too
+                num = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
+                serial = self._serial(value)
+                if serial is None:
+                    ws.write_datetime(row, column, value, style(num, bold, shift))
+                else:
+                    ws.write_number(row, column, serial, style(num, bold, shift))
+            else:  # a time of day
+                ws.write_datetime(row, column, value, style(TIME_FORMAT, bold, shift))
+            if measure:
+                extra = 2 * shift
+                if column in self.formats and isinstance(value, int | float):
+                    extra += 2  # "%" and a decimal
+                self.widths[column] = max(self.widths[column], text_width(value) + extra)
+        self._row += 1
+
+    def _serial(self, value: date) -> float | None:
+        """The spreadsheet's day number of a date or a wall-clock datetime, each distinct value
+        worked out once (an export repeats its days); None before March 1900, where the
+        spreadsheet's calendar has a day that never was (xlsxwriter converts those)."""
+        serial = self._serials.get(value)
+        if serial is None:
+            when = value if isinstance(value, datetime) else datetime.combine(value, time())
+            if when < _MARCH_1900:
                 return None
-            cell = WriteOnlyCell(self.ws, cast(Any, value))  # openpyxl types omit dates/Decimal
-        if isinstance(value, datetime):
-            cell.number_format = DATETIME_FORMAT
-        elif isinstance(value, date):
-            cell.number_format = DATE_FORMAT
-        elif column in self.formats and isinstance(value, int | float):
-            cell.number_format = self.formats[column]
-        if bold:
-            cell.font = _BOLD
-            cell.border = _TOP
-        if indent:
-            cell.alignment = Alignment(indent=indent)
-        elif isinstance(value, str) and text_width(value) > MAX_WIDTH:
-            cell.alignment = _WRAP
-        if not self.started:
-            extra = 2 * indent if indent else 0
-            if column in self.formats and isinstance(value, int | float):
-                extra += 2  # "%" and a decimal
-            self.widths[column] = max(self.widths[column], text_width(value) + extra)
-        return cell
+            serial = (when - _EPOCH) / _ONE_DAY
+            if len(self._serials) < SEEN:
+                self._serials[value] = serial
+        return serial
 
     def add(
         self, values: list[Scalar], *, indent: int = 0, indent_column: int = 0, bold: bool = False
     ) -> None:
         """One data row; `indent` shifts the cell in `indent_column` (a tree's depth)."""
-        row = [
-            self._cell(v, i, bold=bold, indent=indent if i == indent_column else 0)
-            for i, v in enumerate(values)
-        ]
+        self._write(values, bold=bold, indent=indent, indent_column=indent_column)
         self.rows += 1
-        if self.started:
-            self.ws.append(row)
-            return
-        self.pending.append(row)
-        if len(self.pending) >= SAMPLE:
-            self._start()
 
     def total(self, values: list[Scalar]) -> None:
         """The bold totals row under the table (outside the filter)."""
-        row = [self._cell(v, i, bold=True) for i, v in enumerate(values)]  # widths count it
-        self._start()
-        self.ws.append(row)
-
-    def _start(self) -> None:
-        if self.started:
-            return
-        self.started = True
-        ws = self.ws
-        for i, width in enumerate(self.widths, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = min(
-                max(width + 2, MIN_WIDTH), MAX_WIDTH + 2
-            )
-        ws.freeze_panes = "A3"
-        fit_page(ws, landscape=self.landscape)  # sheet properties go out with the first row
-        title = safe_cell(ws, self.title)
-        if isinstance(title, Cell):
-            title.font = _TITLE
-        ws.append([title])
-        heads = []
-        for text in self.header:
-            cell = safe_cell(ws, text)
-            if isinstance(cell, Cell):
-                cell.font = _BOLD
-                cell.fill = _HEAD_FILL
-                cell.border = Border(bottom=_THIN)
-                cell.alignment = Alignment(vertical="center")
-            heads.append(cell)
-        ws.append(heads)
-        for row in self.pending:
-            ws.append(row)
-        self.pending = []
+        self._write(values, bold=True, indent=0, indent_column=0)
 
     def close(self) -> None:
-        """Write what is still held back; filter, print setup."""
-        self._start()
-        last = get_column_letter(len(self.header))
-        self.ws.auto_filter.ref = f"A2:{last}{2 + self.rows}"
-        self.ws.print_title_rows = "2:2"
+        """Widths, frozen header, filter, print setup (xlsxwriter writes them when it zips)."""
+        ws = self.ws
+        for i, width in enumerate(self.widths):
+            ws.set_column(i, i, min(max(width + 2, MIN_WIDTH), MAX_WIDTH + 2))
+        ws.freeze_panes(2, 0)
+        ws.autofilter(1, 0, 1 + self.rows, len(self.header) - 1)
+        ws.repeat_rows(1)
+        fit_page(ws, landscape=self.landscape)
 
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

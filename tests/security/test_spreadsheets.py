@@ -13,8 +13,10 @@ inputs and 300 generated ones.
 from __future__ import annotations
 
 import io
+import sys
+import unicodedata
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from xml.etree import ElementTree
 
@@ -23,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from bot.domain.xlsx import append, is_risky, safe_text
+from bot.domain.xlsx import Sheet, append, book, is_risky, safe_text, save
 from bot.settings import Settings
 from tests.conftest import Harness, build_tower, register
 
@@ -132,6 +134,66 @@ def test_cell_writer_on_any_text(text: str, head: str) -> None:
     data, back = roundtrip([value], write_only=True)
     assert back[0] == (safe_text(value) or None)
     xlsx_cells(data)
+
+
+#: strings xlsxwriter would copy into the sheet as raw XML (it takes "<r>…</r>" for rich text)
+RAW_XML = [
+    "<r><t>x</t></r>",
+    '<r></r></is><f>HYPERLINK("http://x","y")</f><is><r></r>',
+    "<r>=1+1</r>",
+]
+
+
+def streamed(values: list[Any]) -> tuple[bytes, list[Any]]:
+    """One data row through the table exports' writer (title, header, row, totals)."""
+    wb = book("t")
+    sheet = Sheet(wb, "x", title="t", header=[str(i) for i in range(len(values))])
+    sheet.add(values)
+    sheet.total(["total"])
+    sheet.close()
+    data = save(wb)
+    rows = list(load_workbook(io.BytesIO(data)).worksheets[0].iter_rows(values_only=True))
+    return data, list(rows[2])
+
+
+@pytest.mark.parametrize("value", [*RISKY, *RAW_XML, "普通文字", "a\r\nb"])
+def test_streamed_writer_keeps_text_as_text(value: str) -> None:
+    data, back = streamed([value, 3, 2.5, date(2025, 12, 1), datetime(2025, 12, 1, 18, 30)])
+    assert back == [safe_text(value), 3, 2.5, datetime(2025, 12, 1), datetime(2025, 12, 1, 18, 30)]
+    check_export(data, [value])
+
+
+def test_streamed_writer_keeps_escape_lookalikes_literal() -> None:
+    """Spreadsheets read `_x0041_` in a cell's XML as "A": typed, it is written `_x005F_x0041_`,
+    which Excel shows as typed (openpyxl reads the escape back as it is written)."""
+    _, back = streamed(["_x0041_ stays"])
+    assert back == ["_x005F_x0041_ stays"]
+
+
+def test_streamed_writer_escapes_the_title_and_header_too() -> None:
+    wb = book(RISKY[0])
+    sheet = Sheet(wb, "x", title=RAW_XML[1], header=[RISKY[0], RAW_XML[0]])
+    sheet.close()
+    data = save(wb)
+    check_export(data, [RAW_XML[1], RISKY[0], RAW_XML[0]])
+    assert load_workbook(io.BytesIO(data)).properties.title == RISKY[0]
+
+
+def test_dates_before_march_1900_are_still_right() -> None:
+    """The spreadsheet calendar's 29 Feb 1900: those days go through xlsxwriter's converter."""
+    old = [date(1900, 1, 1), datetime(1900, 2, 28, 12, 0), date(1900, 3, 1)]
+    _, back = streamed(old)
+    assert back == [datetime(1900, 1, 1), datetime(1900, 2, 28, 12, 0), datetime(1900, 3, 1)]
+
+
+def test_no_letter_or_digit_reads_as_a_formula_trigger() -> None:
+    """`is_risky` passes text that starts with a letter or digit without normalising it."""
+    triggers = set("=+-@\u2212")
+    assert not [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if chr(code).isalnum() and unicodedata.normalize("NFKC", chr(code))[:1] in triggers
+    ]
 
 
 # --- every export, through the bot -----------------------------------------------------------
