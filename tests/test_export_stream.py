@@ -23,7 +23,7 @@ from bot.domain.models import Org
 from bot.domain.models_hours import HourEntry
 from bot.settings import Settings
 from storage import orgs as org_repo
-from storage.db import Database
+from storage.db import Database, open_database
 
 ORGS, PEOPLE = 20, 300
 
@@ -31,9 +31,9 @@ ORGS, PEOPLE = 20, 300
 async def district(tmp_path: Path, entries: int) -> tuple[Database, Any, Org]:
     """A migrated database with a bulk-loaded district; (db, services, root)."""
     path = str(tmp_path / f"district-{entries}.sqlite3")
-    await (await Database(path).connect()).close()
+    await (await open_database(path).connect()).close()
     hour_district(path, ORGS, PEOPLE, entries)
-    db = await Database(path).connect()
+    db = await open_database(path).connect()
     services = build_services(Settings(db=path, token=None), db, Clock())
     root = await org_repo.root(db.reader)
     assert root is not None
