@@ -70,8 +70,9 @@ def pg_cluster() -> Iterator[Cluster]:
 def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     """'sqlite' or 'postgresql': where this test's databases are made (see database_target)."""
     name = getattr(request, "param", "sqlite")
-    _Current.engine, _Current.made, _Current.named = name, [], {}
-    _Current.cluster = request.getfixturevalue("pg_cluster") if name == "postgresql" else None
+    # first: without PostgreSQL this skips, and nothing of this test may stay behind
+    cluster = request.getfixturevalue("pg_cluster") if name == "postgresql" else None
+    _Current.engine, _Current.cluster, _Current.made, _Current.named = name, cluster, [], {}
     try:
         yield name
     finally:
