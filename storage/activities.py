@@ -94,6 +94,14 @@ async def get(conn: Conn, activity_id: int) -> Activity | None:
     return _activity(row) if row else None
 
 
+async def get_locked(conn: Conn, activity_id: int) -> Activity | None:
+    """`get` for a decision in the caller's transaction: a no-op write first takes the row's
+    lock, so a concurrent transaction on another instance (PostgreSQL, READ COMMITTED) waits
+    and then reads the counters this one leaves (SQLite's writer is exclusive anyway)."""
+    await conn.execute("UPDATE activities SET version = version WHERE id = ?", (activity_id,))
+    return await get(conn, activity_id)
+
+
 async def many(conn: Conn, ids: list[int]) -> list[Activity]:
     if not ids:
         return []

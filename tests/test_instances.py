@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from bot.domain.instances import status_of
@@ -143,3 +144,34 @@ async def test_a_restart_on_the_same_machine_takes_over_at_once(tmp_path):
         assert ghost.id not in ids and "here:alive" in ids
     finally:
         await ctx.__aexit__(None, None, None)
+
+
+async def test_capacity_holds_under_a_signup_storm_spread_over_two_instances(
+    engine: str, tmp_path: Path
+) -> None:
+    """Presses on one activity, delivered alternately to two instances on one database, never
+    confirm more than the capacity (on PostgreSQL the decision locks the activity's row)."""
+    from storage import activities as act_repo
+    from tests.conftest import build_tower
+    from tests.test_activities import create, register_many, when
+
+    em = Emulator(per_chat_burst=1000)
+    ctx_a, a = await start_harness(tmp_path, em=em)
+    ctx_b, b = await start_harness(tmp_path, em=em)
+    try:
+        t = await build_tower(a)
+        act_id, card = await create(
+            a, t["boss"], t["chat_a"], f"义诊 | {when(86400)[0]} | 2 | 10 | 村委"
+        )
+        people = await register_many(a, 40, "yanshan.dabu", "P")
+        stored = em.message(card.chat_id, card.message_id)
+        presses = [em.press(p, stored, f"act:{act_id}:join") for p in people]
+        await asyncio.gather(
+            *(em.deliver((a, b)[i % 2].app, update) for i, update in enumerate(presses))
+        )
+        assert await act_repo.recount(a.db.reader, act_id) == (10, 30)
+        activity = await act_repo.get(b.db.reader, act_id)
+        assert activity is not None and (activity.confirmed, activity.waiting) == (10, 30)
+    finally:
+        await ctx_b.__aexit__(None, None, None)
+        await ctx_a.__aexit__(None, None, None)

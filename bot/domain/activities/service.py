@@ -119,7 +119,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         state: dict[int, Activity | None] = {}
         for press in presses:
             if press.activity_id not in state:
-                state[press.activity_id] = await repo.get(tx, press.activity_id)
+                state[press.activity_id] = await repo.get_locked(tx, press.activity_id)
             activity = state[press.activity_id]
             try:
                 if activity is None:
@@ -197,7 +197,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         """Give up a place; the first waiting person moves up and is told privately."""
         await self.verify_button(activity_id, chat_id, message_id, "card")
         async with self.db.transaction() as tx:
-            activity = await repo.get(tx, activity_id)
+            activity = await repo.get_locked(tx, activity_id)
             if activity is None:
                 raise Refusal("err_act_bad_button")
             self._require_open(activity, self.clock.time())
