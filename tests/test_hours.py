@@ -31,6 +31,7 @@ async def listed(tb: Any, tower: dict, *staff: str) -> tuple[int, list]:
     """member_a logs 2 hours of 七彩四点半; the entry's id and the /pending listing each of
     `staff` (the tower's names for them) then gets in private, in that order."""
     entry_id = await log(tb, tower["member_a"], "2 七彩四点半")
+    await tb.drain()  # queued notices land before /pending's answers
     return entry_id, [(await tb.send(tower[who], None, "/pending"))[0] for who in staff]
 
 
@@ -190,6 +191,7 @@ async def test_permission_matrix(tb, tower, who, allowed):
     if who == "member_a":  # a member cannot approve even a fellow member of another branch
         entry_id = await log(tb, people["member_a"], "2 七彩四点半")
     user = people[who]
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(user, None, "/pending"))[0]
     listed = f"hrs:ok:{entry_id}:0" in str(listing.reply_markup)
     assert listed == allowed
@@ -216,6 +218,7 @@ async def test_pending_in_a_group_lists_that_branch_with_display_names_only(tb, 
 async def test_nobody_approves_their_own_entries(tb, tower):
     people = await add_people(tb, tower)
     own = await log(tb, people["sec_a"], "3 组织活动")
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(people["sec_a"], None, "/pending"))[0]
     assert f"#{own}" not in listing.text
     answer = await tb.press(people["sec_a"], listing, f"hrs:ok:{own}:0")
@@ -224,6 +227,7 @@ async def test_nobody_approves_their_own_entries(tb, tower):
     assert "已失效" in tb.em.callback_answers[-1]["text"]
     assert (await entry(tb, own))["status"] == "pending"
     assert not [s for s in answer if s.method == "sendMessage"]
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(people["staff"], None, "/pending"))[0]
     await tb.press(people["staff"], listing, f"hrs:ok:{own}:0")
     assert (await entry(tb, own))["status"] == "approved"
@@ -288,6 +292,7 @@ async def test_stale_button_says_who_decided_and_when(tb, tower):
 async def test_reject_from_a_group_asks_the_reason_privately(tb, tower):
     ma, sec = tower["member_a"], tower["sec_a"]
     entry_id = await log(tb, ma, "2 七彩四点半")
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(sec, tower["chat_a"], "/pending"))[0]
     reject = listing.reply_markup["inline_keyboard"][0][1]["callback_data"]
     assert reject == f"hrs:no:{entry_id}:{await _org_id(tb, 'yanshan.dabu')}"
@@ -359,6 +364,7 @@ async def test_forgetme_keeps_approved_hours_anonymised(tb, tower):
     ma, sec = tower["member_a"], tower["sec_a"]
     approved = await log(tb, ma, "2 七彩四点半")
     pending = await log(tb, ma, "1 另一次")
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(sec, None, "/pending"))[0]
     await tb.press(sec, listing, f"hrs:ok:{approved}:0")
     ask = (await tb.send(ma, None, "/forgetme"))[0]
@@ -383,6 +389,7 @@ async def test_export_hours_matches_the_database_cell_by_cell(tb, tower):
         await log(tb, people["member_a"], "3 图书馆"),
         await log(tb, people["sec_a"], "0.5 组织"),
     ]
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(people["staff"], None, "/pending"))[0]
     await tb.press(people["staff"], listing, f"hrs:ok:{ids[0]}:0")
     await tb.press(people["staff"], listing, f"hrs:ok:{ids[1]}:0")
@@ -467,6 +474,7 @@ async def test_export_myhours_is_a_service_record_to_certify(tb, tower):
         await log(tb, ma, "1.75 图书馆"),
         await log(tb, ma, "3 未审"),
     ]
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(sec, None, "/pending"))[0]
     for entry_id in ids[:2]:
         await tb.press(sec, listing, f"hrs:ok:{entry_id}:0")
@@ -525,6 +533,7 @@ async def test_kept_totals_match_the_entries(tb, tower):
     hours = tb.services.hours
     ids = [await log(tb, people["member_a"], f"{q} 服务 {q}") for q in (1, 2.5, 3.75, 4)]
     ids.append(await log(tb, people["member_b"], "6 clean-up"))
+    await tb.drain()  # queued notices land before /pending's answer
     listing = (await tb.send(people["staff"], None, "/pending"))[0]
     for entry_id, verb in zip(ids, ("ok", "ok", "no", "ok", "ok"), strict=True):
         out = await tb.press(people["staff"], listing, f"hrs:{verb}:{entry_id}:0")
