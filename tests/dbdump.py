@@ -39,6 +39,16 @@ def sql_rows(target: Any, sql: str, params: tuple = ()) -> list[tuple]:
     return in_thread(run)
 
 
+# rows that move on their own (heartbeats, the instances' leases): not a bot decision
+VOLATILE_KV = ("heartbeat", "last_update")
+VOLATILE_TABLES = ("instances", "leases")
+
+
+def volatile(table: str, row: tuple) -> bool:
+    """A row a timer rewrites by itself; "nothing changed" comparisons leave it out."""
+    return table in VOLATILE_TABLES or (table == "kv" and row[0] in VOLATILE_KV)
+
+
 def table_names(target: Any) -> list[str]:
     """Every table (the migrations' bookkeeping included), by name."""
     if is_pg(target):

@@ -22,7 +22,7 @@ from telegram import Update
 from bot.logs import UpdateLog
 from bot.texts import CATALOGUES
 from tests.conftest import Harness, build_tower
-from tests.dbdump import tables
+from tests.dbdump import tables, volatile
 
 # every test here runs on each storage engine (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("engine")
@@ -102,8 +102,6 @@ INTERNAL = {CATALOGUES["zh"]["err_internal"], CATALOGUES["en"]["err_internal"]}
 
 #: rows written by design on every update or every few seconds (`towerbot status`, the
 #: instance's heartbeat and its sender lease), not by the command
-VOLATILE = ("heartbeat", "last_update")
-VOLATILE_TABLES = ("instances", "leases")
 
 
 def dump(target: str) -> list[str]:
@@ -112,7 +110,7 @@ def dump(target: str) -> list[str]:
         f"{table}: {row!r}"
         for table, (_, found) in tables(target).items()
         for row in found
-        if not (table == "kv" and row[0] in VOLATILE) and table not in VOLATILE_TABLES
+        if not volatile(table, row)
     ]
 
 

@@ -143,6 +143,13 @@ class WebhookBot(BotProcess):
         return self._popen(["-m", "bot", "run"], env)
 
 
+async def kill_and_settle(bot: BotProcess, settle: float = 0.5) -> None:
+    """kill -9, then let the requests the bot wrote before it died reach the emulator (they sit
+    in the socket until this loop reads them): Telegram would accept those too."""
+    bot.kill()
+    await asyncio.sleep(settle)
+
+
 def accepted_but_pending(em: Emulator, db: Path, ref_like: str, got: dict[int, int]) -> int:
     """Messages Telegram accepted whose outbox rows were still pending (the bot just died):
     the bound on duplicates after a restart or a takeover."""

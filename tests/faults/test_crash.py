@@ -21,6 +21,7 @@ from tests.faults.conftest import (
     branch_tree,
     codes_of,
     has_button,
+    kill_and_settle,
     remind_secretaries,
     sends,
     served,
@@ -50,7 +51,7 @@ async def test_kill_9_during_a_500_chat_announcement(tmp_path: Path) -> None:
         await wait_for(
             lambda: len(sends(em, copy)) >= 60, 90, "announcement copies", bot, interval=0.002
         )
-        bot.kill()
+        await kill_and_settle(bot)
         got = sends(em, copy)
         at_kill = len(got)
         in_flight = accepted_but_pending(em, db, "announce:%", got)
@@ -115,7 +116,7 @@ async def test_kill_9_during_a_reminder_burst(tmp_path: Path) -> None:
             bot,
             interval=0.002,
         )
-        bot.kill()
+        await kill_and_settle(bot)
         got = reminded()
         in_flight = accepted_but_pending(em, db, "campaign:%", got)
         snapshot = {

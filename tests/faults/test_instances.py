@@ -22,6 +22,7 @@ from tests.faults.conftest import (
     branch_tree,
     codes_of,
     has_button,
+    kill_and_settle,
     remind_secretaries,
     sends,
     served,
@@ -78,7 +79,7 @@ async def test_three_instances_one_killed_mid_announcement(tmp_path: Path) -> No
                 em.text(boss, groups["d"], "/announce 周六上午9点各支部组织志愿者到社区集合 MULTI")
                 copy = has_button("ann:")
                 await wait_for(lambda: len(sends(em, copy)) >= 60, 90, "copies", interval=0.002)
-                leader.kill()
+                await kill_and_settle(leader)
                 got = sends(em, copy)
                 in_flight = accepted_but_pending(em, db, "announce:%", got)
                 at_kill = len(got)
