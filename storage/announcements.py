@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.domain.models_announcements import Ack, Announcement, DigestItem, Target
-from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted
+from storage.db import Conn, all_of, fetchall, fetchone, insert_returning_id, one_of, redacted
 
 _ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
 
@@ -35,20 +35,21 @@ async def insert(
 
 
 async def get(conn: Conn, ann_id: int) -> Announcement | None:
-    row = await fetchone(conn, f"SELECT {_ANN} FROM announcements WHERE id = ?", (ann_id,))
-    return Announcement.model_validate(dict(row)) if row else None
+    return await one_of(
+        conn, Announcement, f"SELECT {_ANN} FROM announcements WHERE id = ?", (ann_id,)
+    )
 
 
 async def latest_in(conn: Conn, path: str) -> Announcement | None:
     """The newest announcement posted from an org of the subtree at `path`."""
-    row = await fetchone(
+    return await one_of(
         conn,
+        Announcement,
         f"SELECT {', '.join('a.' + c.strip() for c in _ANN.split(','))}"
         " FROM announcements a JOIN orgs o ON o.id = a.org_id WHERE o.path LIKE ?"
         " ORDER BY a.id DESC LIMIT 1",
         (path + "%",),
     )
-    return Announcement.model_validate(dict(row)) if row else None
 
 
 async def active_chats_in(conn: Conn, path: str) -> list[tuple[int, int]]:
@@ -146,13 +147,13 @@ async def ack(
 
 
 async def acks(conn: Conn, ann_id: int) -> list[Ack]:
-    rows = await fetchall(
+    return await all_of(
         conn,
+        Ack,
         "SELECT user_id, chat_id, first_name, acked_at FROM announcement_acks"
         " WHERE announcement_id = ? ORDER BY acked_at, user_id",
         (ann_id,),
     )
-    return [Ack.model_validate(dict(r)) for r in rows]
 
 
 # --- digest --------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 
 class Row(Protocol):
@@ -234,6 +236,20 @@ async def fetchone(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Row | No
 async def fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[Row]:
     """All rows, in one hop to the connection."""
     return list(await conn.execute_fetchall(sql, tuple(params)))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def one_of(conn: Conn, model: type[M], sql: str, params: Sequence[Any] = ()) -> M | None:
+    """The first row as a `model`, or None."""
+    row = await fetchone(conn, sql, params)
+    return model.model_validate(dict(row)) if row else None
+
+
+async def all_of(conn: Conn, model: type[M], sql: str, params: Iterable[Any] = ()) -> list[M]:
+    """Every row as a `model`."""
+    return [model.model_validate(dict(r)) for r in await fetchall(conn, sql, params)]
 
 
 async def changed(conn: Conn, sql: str, params: Sequence[Any] = ()) -> int:

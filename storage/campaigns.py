@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models_campaigns import Campaign, Owing, Submission
-from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted
+from storage.db import Conn, all_of, fetchall, fetchone, insert_returning_id, one_of, redacted
 
 _CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
 _CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
@@ -41,8 +41,9 @@ async def insert(
 
 
 async def get(conn: Conn, campaign_id: int) -> Campaign | None:
-    row = await fetchone(conn, f"SELECT {_CAMP} FROM campaigns WHERE id = ?", (campaign_id,))
-    return Campaign.model_validate(dict(row)) if row else None
+    return await one_of(
+        conn, Campaign, f"SELECT {_CAMP} FROM campaigns WHERE id = ?", (campaign_id,)
+    )
 
 
 async def cancel(conn: Conn, campaign_id: int, by: int, now: float) -> bool:
@@ -59,8 +60,9 @@ async def visible_from(conn: Conn, path: str, limit: int) -> list[Campaign]:
 
     Open ones first, then by due time, newest first.
     """
-    rows = await fetchall(
+    return await all_of(
         conn,
+        Campaign,
         f"SELECT {_CAMP_C} FROM campaigns c WHERE c.org_id IN"
         " (SELECT id FROM orgs WHERE path LIKE ?)"
         " OR EXISTS (SELECT 1 FROM campaign_orgs co JOIN orgs o ON o.id = co.org_id"
@@ -68,7 +70,6 @@ async def visible_from(conn: Conn, path: str, limit: int) -> list[Campaign]:
         " ORDER BY (c.status = 'open') DESC, c.due_at DESC, c.id DESC LIMIT ?",
         (path + "%", path + "%", limit),
     )
-    return [Campaign.model_validate(dict(r)) for r in rows]
 
 
 async def owing(conn: Conn, campaign_id: int, under_path: str | None = None) -> list[Owing]:
@@ -189,13 +190,13 @@ async def save_submission(
 
 
 async def submission(conn: Conn, campaign_id: int, org_id: int) -> Submission | None:
-    row = await fetchone(
+    return await one_of(
         conn,
+        Submission,
         f"SELECT {_SUB} FROM campaign_submissions s LEFT JOIN users u ON u.id = s.user_id"
         " WHERE s.campaign_id = ? AND s.org_id = ?",
         (campaign_id, org_id),
     )
-    return Submission.model_validate(dict(row)) if row else None
 
 
 async def mark_no_secretary_told(

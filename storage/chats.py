@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models import Chat
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, all_of, fetchone, one_of
 
 _COLS = "id, type, title, active, is_admin, org_id"
 
@@ -30,21 +30,18 @@ async def upsert(
 
 
 async def get(conn: Conn, chat_id: int) -> Chat | None:
-    row = await fetchone(conn, f"SELECT {_COLS} FROM chats WHERE id = ?", (chat_id,))
-    return Chat.model_validate(dict(row)) if row else None
+    return await one_of(conn, Chat, f"SELECT {_COLS} FROM chats WHERE id = ?", (chat_id,))
 
 
 async def of_org(conn: Conn, org_id: int) -> Chat | None:
-    row = await fetchone(conn, f"SELECT {_COLS} FROM chats WHERE org_id = ?", (org_id,))
-    return Chat.model_validate(dict(row)) if row else None
+    return await one_of(conn, Chat, f"SELECT {_COLS} FROM chats WHERE org_id = ?", (org_id,))
 
 
 async def bound_in(conn: Conn, org_ids: list[int]) -> list[Chat]:
     if not org_ids:
         return []
     marks = ",".join("?" * len(org_ids))
-    rows = await fetchall(conn, f"SELECT {_COLS} FROM chats WHERE org_id IN ({marks})", org_ids)
-    return [Chat.model_validate(dict(r)) for r in rows]
+    return await all_of(conn, Chat, f"SELECT {_COLS} FROM chats WHERE org_id IN ({marks})", org_ids)
 
 
 async def bind(conn: Conn, chat_id: int, org_id: int | None) -> None:

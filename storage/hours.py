@@ -11,7 +11,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
-from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted, subtree_range
+from storage.db import (
+    Conn,
+    all_of,
+    fetchall,
+    fetchone,
+    insert_returning_id,
+    redacted,
+    subtree_range,
+)
 
 _COLS = (
     "e.id, e.user_id, e.org_id, e.served_on, e.quarters, e.description, e.status, e.source,"
@@ -203,8 +211,9 @@ async def totals_by_org(conn: Conn, path: str, *, year: int) -> list[OrgSums]:
     entries: the numbers behind /stats, /export hours and the hours chart.
     """
     low, high = subtree_range(path)
-    rows = await fetchall(
+    return await all_of(
         conn,
+        OrgSums,
         "SELECT t.org_id AS org_id, SUM(t.quarters) AS quarters,"
         " SUM(CASE WHEN t.year = ? THEN t.quarters ELSE 0 END) AS year_quarters,"
         " SUM(t.entries) AS entries"
@@ -212,14 +221,14 @@ async def totals_by_org(conn: Conn, path: str, *, year: int) -> list[OrgSums]:
         " WHERE o.path >= ? AND o.path < ? GROUP BY t.org_id",
         (year, low, high),
     )
-    return [OrgSums.model_validate(dict(r)) for r in rows]
 
 
 async def totals_from_entries(conn: Conn, path: str, *, year: int) -> list[OrgSums]:
     """The same figures recomputed from the entries (a check on `hour_totals`)."""
     low, high = subtree_range(path)
-    rows = await fetchall(
+    return await all_of(
         conn,
+        OrgSums,
         "SELECT org_id, SUM(quarters) AS quarters,"
         " SUM(CASE WHEN served_on >= ? AND served_on < ? THEN quarters ELSE 0 END)"
         " AS year_quarters, COUNT(*) AS entries FROM hour_entries"
@@ -227,7 +236,6 @@ async def totals_from_entries(conn: Conn, path: str, *, year: int) -> list[OrgSu
         " (SELECT id FROM orgs WHERE path >= ? AND path < ?) GROUP BY org_id",
         (f"{year:04d}-01-01", f"{year + 1:04d}-01-01", low, high),
     )
-    return [OrgSums.model_validate(dict(r)) for r in rows]
 
 
 async def volunteers_in(conn: Conn, path: str, *, since: str | None = None) -> int:
@@ -247,8 +255,9 @@ async def person_totals_in(
     conn: Conn, path: str, *, since: str = "", until: str = "9999"
 ) -> list[PersonSums]:
     low, high = subtree_range(path)
-    rows = await fetchall(
+    return await all_of(
         conn,
+        PersonSums,
         "SELECT e.user_id AS user_id, p.org_id AS org_id, p.real_name AS real_name,"
         " u.first_name AS first_name,"
         " COALESCE(SUM(CASE WHEN e.status = 'approved' THEN e.quarters END), 0) AS approved,"
@@ -261,7 +270,6 @@ async def person_totals_in(
         " ORDER BY approved DESC, e.user_id",
         (low, high, since, until),
     )
-    return [PersonSums.model_validate(dict(r)) for r in rows]
 
 
 async def iter_entries_in(

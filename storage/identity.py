@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from bot.domain.models import Org, Person, User
 from storage.db import Conn, fetchall
 
-_ORG = ("id", "code", "name", "kind", "parent_id", "path", "depth")
+M = TypeVar("M", bound=BaseModel)
 
 
-def _org(row: Any, prefix: str) -> Org:
-    return Org(**{col: row[prefix + col] for col in _ORG})
+def _part(row: Any, model: type[M], prefix: str = "", **renamed: str) -> M:
+    """The `model` made of the row's columns named `prefix` + field (or as `renamed`)."""
+    return model.model_validate(
+        {name: row[renamed.get(name, prefix + name)] for name in model.model_fields}
+    )
 
 
 async def identity(
@@ -36,25 +41,10 @@ async def identity(
     if not rows:
         return None
     row = rows[0]
-    user = User(
-        id=row["id"],
-        first_name=row["first_name"],
-        username=row["username"],
-        tg_lang=row["tg_lang"],
-        lang=row["lang"],
-        started=row["started"],
-        reachable=row["reachable"],
-    )
+    user = _part(row, User)
     person = org = None
     if row["real_name"] is not None:
-        person = Person(
-            user_id=row["id"],
-            real_name=row["real_name"],
-            phone=row["phone"],
-            org_id=row["org_id"],
-            consent_at=row["consent_at"],
-            registered_at=row["registered_at"],
-        )
-        org = _org(row, "o_") if row["o_id"] is not None else None
-    roles = [(_org(r, "r_"), str(r["role"])) for r in rows if r["r_id"] is not None]
+        person = _part(row, Person, user_id="id")
+        org = _part(row, Org, "o_") if row["o_id"] is not None else None
+    roles = [(_part(r, Org, "r_"), str(r["role"])) for r in rows if r["r_id"] is not None]
     return user, person, org, roles

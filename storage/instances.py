@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from storage.db import Conn, changed, fetchall
+from storage.db import Conn, all_of, changed
 
 
 class InstanceRow(BaseModel):
@@ -62,12 +62,12 @@ async def release(conn: Conn, name: str, owner: str) -> bool:
 
 
 async def instances(conn: Conn) -> list[InstanceRow]:
-    rows = await fetchall(
-        conn, "SELECT id, host, pid, mode, started_at, seen_at FROM instances ORDER BY started_at"
+    return await all_of(
+        conn,
+        InstanceRow,
+        "SELECT id, host, pid, mode, started_at, seen_at FROM instances ORDER BY started_at",
     )
-    return [InstanceRow.model_validate(dict(r)) for r in rows]
 
 
 async def leases(conn: Conn) -> list[LeaseRow]:
-    rows = await fetchall(conn, "SELECT name, owner, expires_at FROM leases ORDER BY name")
-    return [LeaseRow.model_validate(dict(r)) for r in rows]
+    return await all_of(conn, LeaseRow, "SELECT name, owner, expires_at FROM leases ORDER BY name")

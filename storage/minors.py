@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.models_minors import ConsentMethod, GuardianRequest
-from storage.db import Conn, fetchall, fetchone, insert_returning_id
+from storage.db import Conn, fetchall, fetchone, insert_returning_id, one_of
 
 _REQUEST = "id, user_id, org_id, created_at, expires_at, used_at"
 
@@ -22,21 +22,23 @@ async def insert_request(
 
 
 async def request_by_hash(conn: Conn, token_hash: str) -> GuardianRequest | None:
-    row = await fetchone(
-        conn, f"SELECT {_REQUEST} FROM guardian_requests WHERE token_hash = ?", (token_hash,)
+    return await one_of(
+        conn,
+        GuardianRequest,
+        f"SELECT {_REQUEST} FROM guardian_requests WHERE token_hash = ?",
+        (token_hash,),
     )
-    return GuardianRequest.model_validate(dict(row)) if row else None
 
 
 async def open_request_of(conn: Conn, user_id: int, now: float) -> GuardianRequest | None:
     """The minor's newest unused, unexpired request."""
-    row = await fetchone(
+    return await one_of(
         conn,
+        GuardianRequest,
         f"SELECT {_REQUEST} FROM guardian_requests WHERE user_id = ? AND used_at IS NULL"
         " AND expires_at > ? ORDER BY id DESC LIMIT 1",
         (user_id, now),
     )
-    return GuardianRequest.model_validate(dict(row)) if row else None
 
 
 async def close_requests(conn: Conn, user_id: int, now: float) -> int:

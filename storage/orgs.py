@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models import Org
-from storage.db import Conn, fetchall, fetchone, insert_returning_id
+from storage.db import Conn, all_of, fetchone, insert_returning_id, one_of
 
 _COLS = "id, code, name, kind, parent_id, path, depth"
 
@@ -36,52 +36,49 @@ async def rename(conn: Conn, org_id: int, name: str, kind: str | None) -> None:
 
 
 async def get(conn: Conn, org_id: int) -> Org | None:
-    row = await fetchone(conn, f"SELECT {_COLS} FROM orgs WHERE id = ?", (org_id,))
-    return Org.model_validate(dict(row)) if row else None
+    return await one_of(conn, Org, f"SELECT {_COLS} FROM orgs WHERE id = ?", (org_id,))
 
 
 async def by_code(conn: Conn, code: str) -> Org | None:
-    row = await fetchone(conn, f"SELECT {_COLS} FROM orgs WHERE code = ?", (code,))
-    return Org.model_validate(dict(row)) if row else None
+    return await one_of(conn, Org, f"SELECT {_COLS} FROM orgs WHERE code = ?", (code,))
 
 
 async def of_chat(conn: Conn, chat_id: int) -> Org | None:
     """The org a chat is bound to, if any (the one lookup every feature uses)."""
-    row = await fetchone(
+    return await one_of(
         conn,
+        Org,
         f"SELECT {', '.join('o.' + c for c in _COLS.split(', '))} FROM chats c"
         " JOIN orgs o ON o.id = c.org_id WHERE c.id = ?",
         (chat_id,),
     )
-    return Org.model_validate(dict(row)) if row else None
 
 
 async def root(conn: Conn) -> Org | None:
-    row = await fetchone(conn, f"SELECT {_COLS} FROM orgs WHERE parent_id IS NULL ORDER BY id")
-    return Org.model_validate(dict(row)) if row else None
+    return await one_of(conn, Org, f"SELECT {_COLS} FROM orgs WHERE parent_id IS NULL ORDER BY id")
 
 
 async def children(conn: Conn, org_id: int) -> list[Org]:
-    rows = await fetchall(
-        conn, f"SELECT {_COLS} FROM orgs WHERE parent_id = ? ORDER BY code", (org_id,)
+    return await all_of(
+        conn, Org, f"SELECT {_COLS} FROM orgs WHERE parent_id = ? ORDER BY code", (org_id,)
     )
-    return [Org.model_validate(dict(r)) for r in rows]
 
 
 async def subtree(conn: Conn, org: Org) -> list[Org]:
     """The org and everything below it, parents before children."""
-    rows = await fetchall(
-        conn, f"SELECT {_COLS} FROM orgs WHERE path LIKE ? ORDER BY depth, code", (org.path + "%",)
+    return await all_of(
+        conn,
+        Org,
+        f"SELECT {_COLS} FROM orgs WHERE path LIKE ? ORDER BY depth, code",
+        (org.path + "%",),
     )
-    return [Org.model_validate(dict(r)) for r in rows]
 
 
 async def many(conn: Conn, ids: list[int]) -> list[Org]:
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    rows = await fetchall(conn, f"SELECT {_COLS} FROM orgs WHERE id IN ({marks})", ids)
-    return [Org.model_validate(dict(r)) for r in rows]
+    return await all_of(conn, Org, f"SELECT {_COLS} FROM orgs WHERE id IN ({marks})", ids)
 
 
 def ancestor_ids(org: Org) -> list[int]:

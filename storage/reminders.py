@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models_reminders import Reminder
-from storage.db import Conn, fetchall, fetchone, insert_once
+from storage.db import Conn, all_of, fetchall, fetchone, insert_once
 
 _COLS = "id, kind, ref_id, step, due_at, status, fired_at"
 
@@ -39,13 +39,13 @@ async def move_ref(conn: Conn, kind: str, old: int, new: int) -> None:
 
 
 async def due(conn: Conn, now: float, limit: int) -> list[Reminder]:
-    rows = await fetchall(
+    return await all_of(
         conn,
+        Reminder,
         f"SELECT {_COLS} FROM reminders WHERE status = 'pending' AND due_at <= ?"
         " ORDER BY due_at, id LIMIT ?",
         (now, limit),
     )
-    return [Reminder.model_validate(dict(r)) for r in rows]
 
 
 async def claim(conn: Conn, reminder_id: int, status: str, now: float) -> bool:
@@ -72,12 +72,12 @@ async def next_due(conn: Conn) -> float | None:
 
 
 async def of_ref(conn: Conn, kind: str, ref_id: int) -> list[Reminder]:
-    rows = await fetchall(
+    return await all_of(
         conn,
+        Reminder,
         f"SELECT {_COLS} FROM reminders WHERE kind = ? AND ref_id = ? ORDER BY due_at, id",
         (kind, ref_id),
     )
-    return [Reminder.model_validate(dict(r)) for r in rows]
 
 
 async def counts(conn: Conn) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models import RosterEntry
-from storage.db import Conn, fetchall, fetchone
+from storage.db import Conn, fetchall, fetchone, one_of
 
 _ENTRY = "phone, real_name, org_id, role, imported_at"
 
@@ -21,8 +21,7 @@ async def upsert(conn: Conn, entry: RosterEntry) -> bool:
 
 
 async def by_phone(conn: Conn, phone: str) -> RosterEntry | None:
-    row = await fetchone(conn, f"SELECT {_ENTRY} FROM roster WHERE phone = ?", (phone,))
-    return RosterEntry.model_validate(dict(row)) if row else None
+    return await one_of(conn, RosterEntry, f"SELECT {_ENTRY} FROM roster WHERE phone = ?", (phone,))
 
 
 async def delete(conn: Conn, phones: list[str]) -> int:

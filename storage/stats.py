@@ -40,63 +40,44 @@ async def _one(conn: Conn, sql: str, params: tuple[Any, ...]) -> dict[str, int]:
     return {k: int(row[k] or 0) for k in row.keys()} if row else {}  # noqa: SIM118 - a Row iterates values
 
 
+def _in(alias: str, select: str, where: str = "") -> str:
+    """`select` over the rows of the subtree (`alias` joined to its org; one `?`: the path)."""
+    return select + " " + _IN.format(alias=alias) + where
+
+
+#: the figures of a subtree that take the path alone, one query each (the `?`: the path)
+_BY_PATH = (
+    "SELECT COUNT(*) AS orgs FROM orgs WHERE path LIKE ?",
+    _in("c", "SELECT COUNT(*) AS chats FROM chats c", " WHERE c.active = 1"),
+    _in(
+        "r",
+        "SELECT COUNT(DISTINCT r.org_id) AS staffed FROM roles r",
+        " WHERE r.role = 'secretary'",
+    ),
+    _in(
+        "p",
+        "SELECT COUNT(*) AS members, COUNT(cp.user_id) AS members_in_chat FROM people p",
+        _PRESENCE + " AND cp.status = 'present'",
+    ),
+    # members the coverage audit has looked at (present or not): none means "not checked yet"
+    _in("p", "SELECT COUNT(cp.user_id) AS members_checked FROM people p", _PRESENCE),
+    _in(
+        "a",
+        "SELECT COUNT(DISTINCT a.id) AS activities_held, COUNT(s.user_id) AS signed_up,"
+        " COUNT(CASE WHEN s.attendance = 'present' THEN 1 END) AS attended FROM activities a",
+        " LEFT JOIN activity_signups s ON s.activity_id = a.id AND s.status = 'confirmed'"
+        " WHERE a.status = 'closed'",
+    ),
+)
+
+
 async def figures(conn: Conn, path: str, *, now: float, year_start_date: str) -> dict[str, int]:
     """Every figure of the subtree at `path` but its distinct volunteers (hours in quarters)."""
     like = path + "%"
     out: dict[str, int] = {}
-    out.update(await _one(conn, "SELECT COUNT(*) AS orgs FROM orgs WHERE path LIKE ?", (like,)))
-    out.update(
-        await _one(
-            conn,
-            "SELECT COUNT(*) AS chats FROM chats c "
-            + _IN.format(alias="c")
-            + " WHERE c.active = 1",
-            (like,),
-        )
-    )
-    out.update(
-        await _one(
-            conn,
-            "SELECT COUNT(DISTINCT r.org_id) AS staffed FROM roles r "
-            + _IN.format(alias="r")
-            + " WHERE r.role = 'secretary'",
-            (like,),
-        )
-    )
-    out.update(
-        await _one(
-            conn,
-            "SELECT COUNT(*) AS members, COUNT(cp.user_id) AS members_in_chat FROM people p "
-            + _IN.format(alias="p")
-            + _PRESENCE
-            + " AND cp.status = 'present'",
-            (like,),
-        )
-    )
-    # members the coverage audit has looked at (present or not): none means "not checked yet"
-    out.update(
-        await _one(
-            conn,
-            "SELECT COUNT(cp.user_id) AS members_checked FROM people p "
-            + _IN.format(alias="p")
-            + _PRESENCE,
-            (like,),
-        )
-    )
+    for sql in _BY_PATH:
+        out.update(await _one(conn, sql, (like,)))
     out.update(await hour_figures(conn, path, year_start_date=year_start_date))
-    out.update(
-        await _one(
-            conn,
-            "SELECT COUNT(DISTINCT a.id) AS activities_held,"
-            " COUNT(s.user_id) AS signed_up,"
-            " COUNT(CASE WHEN s.attendance = 'present' THEN 1 END) AS attended"
-            " FROM activities a "
-            + _IN.format(alias="a")
-            + " LEFT JOIN activity_signups s ON s.activity_id = a.id AND s.status = 'confirmed'"
-            " WHERE a.status = 'closed'",
-            (like,),
-        )
-    )
     out.update(
         await _one(
             conn,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.domain.models import Flow, Org, Person, RoleGrant, User
-from storage.db import Conn, fetchall, fetchone
+from bot.domain.models import Flow, Person, RoleGrant, User
+from storage.db import Conn, all_of, fetchall, fetchone, one_of
 
 _USER = "id, first_name, username, tg_lang, lang, started, reachable"
 _PERSON = "user_id, real_name, phone, org_id, consent_at, registered_at"
@@ -65,15 +65,13 @@ async def forget_usernames(conn: Conn, user_id: int) -> None:
 
 
 async def get_user(conn: Conn, user_id: int) -> User | None:
-    row = await fetchone(conn, f"SELECT {_USER} FROM users WHERE id = ?", (user_id,))
-    return User.model_validate(dict(row)) if row else None
+    return await one_of(conn, User, f"SELECT {_USER} FROM users WHERE id = ?", (user_id,))
 
 
 async def by_username(conn: Conn, username: str) -> User | None:
-    row = await fetchone(
-        conn, f"SELECT {_USER} FROM users WHERE lower(username) = lower(?)", (username,)
+    return await one_of(
+        conn, User, f"SELECT {_USER} FROM users WHERE lower(username) = lower(?)", (username,)
     )
-    return User.model_validate(dict(row)) if row else None
 
 
 async def set_lang(conn: Conn, user_id: int, lang: str) -> None:
@@ -101,8 +99,7 @@ async def fallback_target(conn: Conn, user_id: int) -> tuple[int, str] | None:
 
 
 async def get_person(conn: Conn, user_id: int) -> Person | None:
-    row = await fetchone(conn, f"SELECT {_PERSON} FROM people WHERE user_id = ?", (user_id,))
-    return Person.model_validate(dict(row)) if row else None
+    return await one_of(conn, Person, f"SELECT {_PERSON} FROM people WHERE user_id = ?", (user_id,))
 
 
 async def save_person(
@@ -127,10 +124,12 @@ async def people_in(conn: Conn, org_ids: list[int]) -> list[Person]:
     if not org_ids:
         return []
     marks = ",".join("?" * len(org_ids))
-    rows = await fetchall(
-        conn, f"SELECT {_PERSON} FROM people WHERE org_id IN ({marks}) ORDER BY user_id", org_ids
+    return await all_of(
+        conn,
+        Person,
+        f"SELECT {_PERSON} FROM people WHERE org_id IN ({marks}) ORDER BY user_id",
+        org_ids,
     )
-    return [Person.model_validate(dict(r)) for r in rows]
 
 
 async def set_role(
@@ -156,25 +155,25 @@ async def remove_all_roles(conn: Conn, user_id: int) -> None:
 
 
 async def roles_of(conn: Conn, user_id: int) -> list[RoleGrant]:
-    rows = await fetchall(
+    return await all_of(
         conn,
+        RoleGrant,
         "SELECT org_id, user_id, role FROM roles WHERE user_id = ? ORDER BY org_id",
         (user_id,),
     )
-    return [RoleGrant.model_validate(dict(r)) for r in rows]
 
 
 async def holders(conn: Conn, org_ids: list[int], role: str) -> list[RoleGrant]:
     if not org_ids:
         return []
     marks = ",".join("?" * len(org_ids))
-    rows = await fetchall(
+    return await all_of(
         conn,
+        RoleGrant,
         f"SELECT org_id, user_id, role FROM roles WHERE role = ? AND org_id IN ({marks})"
         " ORDER BY org_id, user_id",
         [role, *org_ids],
     )
-    return [RoleGrant.model_validate(dict(r)) for r in rows]
 
 
 async def get_flow(conn: Conn, user_id: int) -> Flow | None:
@@ -198,78 +197,6 @@ async def set_flow(conn: Conn, user_id: int, name: str, state: dict[str, Any], n
 async def clear_flow(conn: Conn, user_id: int) -> bool:
     cur = await conn.execute("DELETE FROM flows WHERE user_id = ?", (user_id,))
     return cur.rowcount > 0
-
-
-async def profile(conn: Conn, user_id: int) -> tuple[User | None, Person | None, Org | None]:
-    """A user, their registration and their org, in one query (behind /me)."""
-    row = await fetchone(
-        conn,
-        "SELECT u.id, u.first_name, u.username, u.tg_lang, u.lang, u.started, u.reachable,"
-        " p.real_name, p.phone, p.org_id, p.consent_at, p.registered_at,"
-        " o.code, o.name, o.kind, o.parent_id, o.path, o.depth"
-        " FROM users u LEFT JOIN people p ON p.user_id = u.id"
-        " LEFT JOIN orgs o ON o.id = p.org_id WHERE u.id = ?",
-        (user_id,),
-    )
-    if row is None:
-        return None, None, None
-    user = User(
-        id=row["id"],
-        first_name=row["first_name"],
-        username=row["username"],
-        tg_lang=row["tg_lang"],
-        lang=row["lang"],
-        started=row["started"],
-        reachable=row["reachable"],
-    )
-    if row["real_name"] is None:
-        return user, None, None
-    person = Person(
-        user_id=row["id"],
-        real_name=row["real_name"],
-        phone=row["phone"],
-        org_id=row["org_id"],
-        consent_at=row["consent_at"],
-        registered_at=row["registered_at"],
-    )
-    org = Org(
-        id=row["org_id"],
-        code=row["code"],
-        name=row["name"],
-        kind=row["kind"],
-        parent_id=row["parent_id"],
-        path=row["path"],
-        depth=row["depth"],
-    )
-    return user, person, org
-
-
-async def roles_with_orgs(conn: Conn, user_id: int) -> list[tuple[Org, str]]:
-    """The person's roles with their orgs, in one query."""
-    rows = await fetchall(
-        conn,
-        "SELECT r.role, o.id, o.code, o.name, o.kind, o.parent_id, o.path, o.depth"
-        " FROM roles r JOIN orgs o ON o.id = r.org_id WHERE r.user_id = ? ORDER BY o.id",
-        (user_id,),
-    )
-    return [
-        (
-            Org(
-                id=r["id"],
-                code=r["code"],
-                name=r["name"],
-                kind=r["kind"],
-                parent_id=r["parent_id"],
-                path=r["path"],
-                depth=r["depth"],
-            ),
-            r["role"],
-        )
-        for r in rows
-    ]
-
-
-# --- /forgetme ------------------------------------------------------------------------------
 
 
 async def add_tombstone(conn: Conn, tomb_id: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from .records import JSONDict, too_many
 from .world import World
@@ -11,22 +12,20 @@ from .world import World
 class RateLimits(World):
     """Checks and bookkeeping of the flood limits (429 with ``retry_after`` when exceeded)."""
 
-    def _init_limits(
-        self,
-        *,
-        limits: bool,
-        per_chat_per_second: float | None,
-        per_chat_burst: int,
-        group_per_minute: int | None,
-        group_edits_per_minute: int | None,
-        global_per_second: float | None,
-    ) -> None:
-        self.limits = limits
-        self.per_chat_per_second = per_chat_per_second
-        self.per_chat_burst = per_chat_burst
-        self.group_per_minute = group_per_minute
-        self.group_edits_per_minute = group_edits_per_minute
-        self.global_per_second = global_per_second
+    # the limits as the Emulator was built with them (`limits`: whether any is checked)
+    limits: bool
+    per_chat_per_second: float | None
+    per_chat_burst: int
+    group_per_minute: int | None
+    group_edits_per_minute: int | None
+    global_per_second: float | None
+
+    def _init_limits(self, **settings: Any) -> None:
+        """Take the Emulator's limit settings (the names above) and start with no sends."""
+        for name, value in settings.items():
+            if name not in RateLimits.__annotations__:
+                raise TypeError(f"unknown limit {name!r}")
+            setattr(self, name, value)
         self._send_times: dict[int, deque[float]] = {}
         self._edit_times: dict[int, deque[float]] = {}
         self._buckets: dict[int, tuple[float, float]] = {}

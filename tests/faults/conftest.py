@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,25 @@ def sql(db: Path | str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[
 def sends(em: Emulator, pick: Callable[[Sent], bool]) -> Counter[int]:
     """How many accepted sendMessage calls of a kind each chat got."""
     return Counter(s.chat_id for s in em.sent if s.method == "sendMessage" and pick(s))
+
+
+def one_copy_each(
+    em: Emulator,
+    db: Path | str,
+    copy: Callable[[Sent], bool],
+    chats: Iterable[int],
+    in_flight: int,
+    label: str,
+) -> Counter[int]:
+    """After a kill and the recovery: every chat got the announcement's copy, duplicates no more
+    than the messages in flight at the kill, and the /announce was handled once."""
+    got = sends(em, copy)
+    duplicates = sum(n - 1 for n in got.values())
+    print(f"\n{label}: {len(got)} chats got the copy; duplicates {duplicates} (bound: {in_flight})")
+    assert set(got) == set(chats)
+    assert duplicates <= in_flight
+    assert sql(db, "SELECT COUNT(*) FROM announcements") == [(1,)]
+    return got
 
 
 def has_button(prefix: str) -> Callable[[Sent], bool]:
