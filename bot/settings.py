@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     #: what `towerbot run` logs: INFO is one line per update, start-up, shutdown, warnings;
     #: DEBUG adds the libraries' chatter (APScheduler jobs, HTTP requests, telegram.ext)
     log_level: str = "INFO"
+    #: the public https address of the bot's web server: the Mini App (dashboard) is served
+    #: under <web_url>/dashboard/ (webhook mode: on the webhook's port; polling: on web_port)
+    web_url: str | None = None
+    web_port: int = Field(8080, ge=1, le=65535)
+    #: how old Telegram's initData may be when the dashboard opens (auth_date)
+    web_auth_max_age: timedelta = timedelta(hours=1)
     #: http(s) proxy for every request to Telegram; socks5:// needs `pip install httpx[socks]`
     proxy: str | None = None
 
@@ -106,7 +112,7 @@ class Settings(BaseSettings):
             return value
         return sorted((parse_duration(part) for part in _split(value)), reverse=True)
 
-    @field_validator("announce_ack_reminder", mode="before")
+    @field_validator("announce_ack_reminder", "web_auth_max_age", mode="before")
     @classmethod
     def _ack_reminder(cls, value: object) -> timedelta:
         return value if isinstance(value, timedelta) else parse_duration(str(value))
@@ -152,7 +158,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be {MIN_SECRET}-256 characters of A-Z a-z 0-9 _ -")
         return value
 
-    @field_validator("webhook_url")
+    @field_validator("webhook_url", "web_url")
     @classmethod
     def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if not value:

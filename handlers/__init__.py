@@ -11,6 +11,7 @@ from handlers import (
     announcements,
     campaigns,
     common,
+    dashboard,
     guide,
     hours,
     minors,
@@ -40,6 +41,7 @@ def register(app: Application, hooks: Hooks) -> None:
     campaigns.register_handlers(app, hooks)
     announcements.register_handlers(app, hooks)
     stats.register_handlers(app, hooks)
+    dashboard.register_handlers(app, hooks)  # /dashboard: the Mini App's button
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog
     welcome.register_handlers(app, hooks)  # newcomers of a bound group
     guide.register_handlers(app, hooks)  # "what I can do" buttons, `cmd_` deep links

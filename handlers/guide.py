@@ -43,6 +43,8 @@ LINKABLE = frozenset(
         "help",
         "auditlog",
         "audit",
+        "dashboard",
+        "pending",
     }
 )
 #: a message kind (PTB attribute) → the one line that says what it is for here

@@ -30,6 +30,7 @@ from handlers.common import (
     require_group,
     tr,
 )
+from handlers.dashboard import open_in_private
 
 log = logging.getLogger(__name__)
 CHARTS = ("hours", "coverage", "tower")
@@ -62,7 +63,7 @@ async def stats(update: Update, context: Context) -> None:
         parts.extend(
             tr(context, "stats_child", **_figures_text(context, kid)) for kid in view.children
         )
-    await reply(update, context, Raw("\n".join(parts)))
+    await reply(update, context, Raw("\n".join(parts)), open_in_private(context))
 
 
 async def chart(update: Update, context: Context) -> None:

@@ -132,6 +132,13 @@ def approver(role: str, pos: str) -> str | None:
     return None if rank_at(role, ORG_AT[pos]) >= 1 else "err_need_secretary"
 
 
+def dashboard_expect(role: str, pos: str) -> str | None:
+    """/dashboard: private only (a group gets the deep link), secretaries and staff anywhere."""
+    if pos != "private":
+        return "err_private_only"
+    return None if GRANTS[role][0] else "err_dash_no_role"
+
+
 @dataclass
 class Cell:
     tb: Harness
@@ -550,6 +557,7 @@ MATRIX: list[Row] = [
     Row("/chart hours", SECRETARY, chart_posted),
     Row("/chart coverage", SECRETARY, chart_posted),
     Row("/chart tower", SECRETARY, chart_posted),
+    Row("/dashboard", dashboard_expect, replied()),
     # a stranger gets what is kept about them too (their Telegram identity, their language)
     Row("/mydata", in_private(False), document_to_asker("mydata")),
     Row("/auditlog", auditlog_expect, replied("最近 20 条")),

@@ -41,6 +41,14 @@ def _serve(app: Any, settings: Settings) -> None:
             raise CliError(str(exc)) from None
     else:
         log.info("polling mode: getUpdates with every update type")
+        if settings.web_url:  # the Mini App (dashboard) needs the web server alone
+            from bot.web import ServeError
+            from bot.web.dashboard_serve import attach
+
+            try:
+                attach(app, settings)
+            except ServeError as exc:
+                raise CliError(str(exc)) from None
         app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 

@@ -413,8 +413,12 @@ def format_text(
     return plain, sort_entities(ents + auto_entities(plain, ents))
 
 
-def check_markup(markup: Any) -> tuple[JSONDict | None, JSONDict | None]:
-    """Validate ``reply_markup``; return (inline markup shown on the message, raw markup)."""
+def check_markup(
+    markup: Any, chat_type: str = "private"
+) -> tuple[JSONDict | None, JSONDict | None]:
+    """Validate ``reply_markup``; return (inline markup shown on the message, raw markup).
+
+    A ``web_app`` button (a Mini App) is allowed in private chats only, as Telegram does."""
     if markup is None or markup == "":
         return None, None
     if not isinstance(markup, dict):
@@ -438,6 +442,14 @@ def check_markup(markup: Any) -> tuple[JSONDict | None, JSONDict | None]:
                     raise bad_request("BUTTON_DATA_INVALID")
             elif "url" in button:
                 if not re.match(r"^(https?|tg)://\S+$", str(button["url"])):
+                    raise bad_request("BUTTON_URL_INVALID")
+            elif "web_app" in button:
+                if chat_type != "private":
+                    raise bad_request("BUTTON_TYPE_INVALID")
+                app = button["web_app"]
+                if not isinstance(app, dict) or not re.match(
+                    r"^https://\S+$", str(app.get("url", ""))
+                ):
                     raise bad_request("BUTTON_URL_INVALID")
             elif len(button) == 1:
                 raise bad_request(

@@ -52,7 +52,7 @@ class FileMethods(RateLimits):
             plain, entities = format_text(
                 str(caption), params.get("parse_mode"), params.get("caption_entities"), caption=True
             )
-        inline, raw_markup = check_markup(params.get("reply_markup"))
+        inline, raw_markup = check_markup(params.get("reply_markup"), chat["type"])
         reply = self._reply_to(chat, params)
         self._check_send_limit(chat)
         content: JSONDict = {}

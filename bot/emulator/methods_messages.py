@@ -25,7 +25,7 @@ class MessageMethods(RateLimits):
         plain, entities = format_text(
             "" if text is None else str(text), params.get("parse_mode"), params.get("entities")
         )
-        inline, raw_markup = check_markup(params.get("reply_markup"))
+        inline, raw_markup = check_markup(params.get("reply_markup"), chat["type"])
         reply = self._reply_to(chat, params)
         self._check_send_limit(chat)
         msg = self._deliver(chat, {"text": plain}, reply, "entities", entities, inline)
@@ -70,7 +70,7 @@ class MessageMethods(RateLimits):
         plain, entities = format_text(
             "" if text is None else str(text), params.get("parse_mode"), params.get("entities")
         )
-        inline, raw_markup = check_markup(params.get("reply_markup"))
+        inline, raw_markup = check_markup(params.get("reply_markup"), chat["type"])
         if (
             plain == msg["text"]
             and entities == msg.get("entities", [])
@@ -87,7 +87,7 @@ class MessageMethods(RateLimits):
         chat, msg = self._own_message(params, "edit")
         if msg["from"]["id"] != self.bot_user["id"]:
             raise bad_request("message can't be edited")
-        inline, raw_markup = check_markup(params.get("reply_markup"))
+        inline, raw_markup = check_markup(params.get("reply_markup"), chat["type"])
         if inline == msg.get("reply_markup"):
             raise bad_request(MSG_NOT_MODIFIED)
         result = self._apply_edit(chat, msg, {"reply_markup": inline})

@@ -27,6 +27,7 @@ PRIVATE = (
     "hours",
     "myhours",
     "submit",
+    "dashboard",
     "mydata",
     "lang",
     "cancel",

@@ -25,6 +25,7 @@ from telegram.ext import Application
 from bot.context import services_of
 from bot.domain.inbox import Inbox
 from bot.settings import Settings
+from bot.web.dashboard import dashboard_routes
 from bot.web.inbox import InboxWorker
 from bot.web.server import Health, TelegramWebhook, build_web_app, core_routes, webhook_path
 
@@ -115,6 +116,7 @@ async def _run(
         hook = TelegramWebhook(secret, inbox, app.bot, worker.wake)
         routes = [
             *core_routes(webhook_path(settings.webhook_url), hook, Health(inbox, worker)),
+            *dashboard_routes(app),  # the Mini App shares the webhook's port
             *extra,
         ]
         server = _Server(

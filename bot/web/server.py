@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -163,5 +165,7 @@ def core_routes(path: str, hook: TelegramWebhook, health: Health) -> list[BaseRo
 
 
 def build_web_app(routes: Sequence[BaseRoute]) -> Starlette:
-    """The ASGI app serving `routes`."""
-    return Starlette(debug=False, routes=list(routes))
+    """The ASGI app serving `routes` (gzip for clients that accept it: the Mini App's files)."""
+    return Starlette(
+        debug=False, routes=list(routes), middleware=[Middleware(GZipMiddleware, minimum_size=500)]
+    )
