@@ -65,8 +65,12 @@
   function renew() {
     call("POST", "renew").then(function (s) { state.token = s.token; }).catch(function () {});
   }
+  function unescape(s) {
+    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&amp;/g, "&");
+  }
   function fail(e) {
-    if (e && e.status === 403) status(tx("refused"), true);
+    if (e && e.data && e.data.message) status(unescape(e.data.message), true);  // in their language
+    else if (e && e.status === 403) status(tx("refused"), true);
     else if (e && e.status === 401) status(tx("need_telegram"), true);
     else status(tx("error"), true);
   }
@@ -190,7 +194,7 @@
       type: "line",
       data: { labels: d.months, datasets: shown.map(function (i, k) {
         return { label: groups[i].name, data: d.hours_by_month[i], borderColor: PALETTE[k],
-          backgroundColor: PALETTE[k], tension: 0.2 };
+          backgroundColor: PALETTE[k] };
       }) },
       options: { scales: { y: { beginAtZero: true } } }
     });
@@ -214,7 +218,7 @@
       ].map(function (s) {
         return { label: tx(s[0]), data: c.map(function (x) { return x[s[0]]; }), backgroundColor: s[1] };
       }) },
-      options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true }, y: { stacked: true } } }
+      options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } } }
     });
   }
   function select(id, scroll) {
