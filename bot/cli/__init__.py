@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play a scripted day against a local Bot API emulator")
     demo.add_argument("--lang", choices=("zh", "en"), default="zh")
     demo.add_argument("--out", default="demo-out", help="folder for the demo's files")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="at the end, keep serving the dashboard (the signed link) until Ctrl-C",
+    )
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply schema migrations")
@@ -77,7 +82,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
     if args.command == "demo":
         from bot.demo import play
 
-        return await play(settings, lang=args.lang, out=Path(args.out))
+        return await play(settings, lang=args.lang, out=Path(args.out), serve=args.serve)
     if args.command == "db" and args.db_command == "copy":
         return await db_commands.copy(args.source, args.target)
     if args.command == "db":

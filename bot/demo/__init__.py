@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.app import build_application
-from bot.demo import scenes
+from bot.demo import dashboard, scenes
 from bot.demo.script import Script
 from bot.demo.worlds import SUPERUSER, polling
 from bot.domain.clock import FakeClock
@@ -24,7 +24,9 @@ from bot.settings import Settings
 __all__ = ["play"]
 
 
-async def play(settings: Settings, lang: str = "zh", out: Path = Path("demo-out")) -> int:
+async def play(
+    settings: Settings, lang: str = "zh", out: Path = Path("demo-out"), serve: bool = False
+) -> int:
     """Run the scripted day; returns the exit status."""
     started = time.monotonic()
     if out.exists():
@@ -52,6 +54,7 @@ async def play(settings: Settings, lang: str = "zh", out: Path = Path("demo-out"
             script = Script(em, app, lang, out, clock)
             print(script.n("demo_title"))
             await scenes.run(script)
+            await dashboard.show(app, lang, out, clock.time(), serve)  # the Mini App, on loopback
     finally:
         await em.close()
     print("\n" + script.n("demo_done", seconds=f"{time.monotonic() - started:.1f}", db=cfg.db))

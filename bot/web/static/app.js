@@ -272,8 +272,18 @@
     $("up").textContent = "↑ " + tx("up");
   }
 
+  function fromLink() {
+    // opened from a signed link outside Telegram (the demo): initData in the fragment, the
+    // way Telegram's clients hand it over (#tgWebAppData=...)
+    var m = /[#&]tgWebAppData=([^&]*)/.exec(location.hash);
+    if (!m) return tg;
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    return { initData: decodeURIComponent(m[1]), themeParams: {}, colorScheme: dark ? "dark" : "light" };
+  }
+
   function main() {
     performance.mark("app-start");
+    if (!tg || !tg.initData) tg = fromLink();
     if (!tg || !tg.initData) { status("请从 Telegram 中打开看板。 Open the dashboard from Telegram.", true); return; }
     if (tg.ready) tg.ready();
     if (tg.expand) tg.expand();
