@@ -94,8 +94,8 @@ def test_validate_follows_telegrams_recipe() -> None:
 
 
 def test_token_expires_and_refuses_tampering() -> None:
-    token = initdata.issue("1:bot", 42, "en", now=1000.0)
-    assert initdata.check(token, "1:bot", now=1000.0 + 899) == (42, "en")
+    token = initdata.issue("1:bot", 42, "en", now=1000.0, since=990)
+    assert initdata.check(token, "1:bot", now=1000.0 + 899) == initdata.Token(42, "en", 990)
     with pytest.raises(initdata.NotAuthentic, match="expired"):
         initdata.check(token, "1:bot", now=1000.0 + 900)
     with pytest.raises(initdata.NotAuthentic):  # another bot's key
@@ -104,6 +104,10 @@ def test_token_expires_and_refuses_tampering() -> None:
     body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     longer = dict(body, e=body["e"] + 86400, u=43)
     forged = base64.urlsafe_b64encode(json.dumps(longer).encode()).rstrip(b"=").decode()
+    # renewals end MAX_SESSION after the initData the session started from
+    late = initdata.issue("1:bot", 42, "en", now=990 + initdata.MAX_SESSION - 60, since=990)
+    with pytest.raises(initdata.NotAuthentic, match="expired"):
+        initdata.check(late, "1:bot", now=990 + initdata.MAX_SESSION)
     for bad in (f"{forged}.{mac}", f"{payload}.{mac[:-1]}0", payload, "", f"{payload}."):
         with pytest.raises(initdata.NotAuthentic):
             initdata.check(bad, "1:bot", now=1000.0)

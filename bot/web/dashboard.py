@@ -93,8 +93,13 @@ class DashboardApi:
     def _now(self) -> float:
         return self.services.clock.time()
 
-    async def _user(self, request: Request) -> tuple[int, str]:
-        """(user id, language) of the request's initData or token; NotAuthentic otherwise."""
+    def _issue(self, who: initdata.Token) -> str:
+        return initdata.issue(
+            self.bot_token, who.user_id, who.lang, now=self._now(), since=who.since
+        )
+
+    async def _user(self, request: Request) -> initdata.Token:
+        """Who sent the request, by its initData or token; NotAuthentic otherwise."""
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         if scheme == "Bearer":
             return initdata.check(credentials, self.bot_token, now=self._now())
@@ -106,21 +111,21 @@ class DashboardApi:
                 max_age=self.services.settings.web_auth_max_age.total_seconds(),
             )
             lang = await self.services.people.lang(user.user_id, user.language_code)
-            return user.user_id, lang
+            return initdata.Token(user_id=user.user_id, lang=lang, since=user.auth_date)
         raise initdata.NotAuthentic("no Authorization header")
 
     async def _call(self, request: Request, act: Any) -> Response:
-        """Authenticate, run `act(user_id, lang)`, answer its JSON; refusals become 403."""
+        """Authenticate, run `act(token)`, answer its JSON; refusals become 403."""
         try:
-            user_id, lang = await self._user(request)
+            who = await self._user(request)
         except initdata.NotAuthentic as exc:
             log.info("dashboard: refused a request: %s", exc)
             return _denied(str(exc))
         try:
-            return _json(await act(user_id, lang))
+            return _json(await act(who))
         except Refusal as refusal:
             return _json(
-                {"error": refusal.key, "message": str(t(lang, refusal.key, **refusal.values))},
+                {"error": refusal.key, "message": str(t(who.lang, refusal.key, **refusal.values))},
                 403,
             )
 
@@ -128,14 +133,14 @@ class DashboardApi:
         if not request.headers.get("authorization", "").startswith("tma "):
             return _denied("a session starts from initData")
 
-        async def act(user_id: int, lang: str) -> dict[str, Any]:
-            await self.dashboard.scope(user_id)  # refuses people without a role
+        async def act(who: initdata.Token) -> dict[str, Any]:
+            await self.dashboard.scope(who.user_id)  # refuses people without a role
             return {
-                "token": initdata.issue(self.bot_token, user_id, lang, now=self._now()),
+                "token": self._issue(who),
                 "expires_in": initdata.TOKEN_TTL,
-                "lang": lang,
+                "lang": who.lang,
                 "bot": self.app.bot.username,
-                "texts": page_texts(lang),
+                "texts": page_texts(who.lang),
             }
 
         return await self._call(request, act)
@@ -144,16 +149,15 @@ class DashboardApi:
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return _denied("renew takes a token")
 
-        async def act(user_id: int, lang: str) -> dict[str, Any]:
-            await self.dashboard.scope(user_id)
-            token = initdata.issue(self.bot_token, user_id, lang, now=self._now())
-            return {"token": token, "expires_in": initdata.TOKEN_TTL}
+        async def act(who: initdata.Token) -> dict[str, Any]:
+            await self.dashboard.scope(who.user_id)
+            return {"token": self._issue(who), "expires_in": initdata.TOKEN_TTL}
 
         return await self._call(request, act)
 
     async def tree(self, request: Request) -> Response:
-        async def act(user_id: int, lang: str) -> dict[str, Any]:
-            rows = await self.dashboard.tree(user_id)
+        async def act(who: initdata.Token) -> dict[str, Any]:
+            rows = await self.dashboard.tree(who.user_id)
             return {"rows": [r.model_dump() for r in rows]}
 
         return await self._call(request, act)
@@ -161,8 +165,8 @@ class DashboardApi:
     async def org(self, request: Request) -> Response:
         raw = request.path_params["org_id"]
 
-        async def act(user_id: int, lang: str) -> dict[str, Any]:
-            return (await self.dashboard.detail(user_id, raw)).model_dump()
+        async def act(who: initdata.Token) -> dict[str, Any]:
+            return (await self.dashboard.detail(who.user_id, raw)).model_dump()
 
         return await self._call(request, act)
 
@@ -175,12 +179,16 @@ class DashboardApi:
         if body is None or kind not in ("members", "activities"):
             return _json({"error": "bad_request"}, 400)
 
-        async def act(user_id: int, lang: str) -> dict[str, Any]:
-            key = (user_id, org_id, kind)
+        async def act(who: initdata.Token) -> dict[str, Any]:
+            key = (who.user_id, org_id, kind)
             now = time.monotonic()
             if now - self._exports.get(key, -EXPORT_COOLDOWN) < EXPORT_COOLDOWN:
                 return {"ok": True, "repeated": True}  # a double tap sends one file
-            await self.dashboard.send_export(user_id, org_id, kind, lang)  # type: ignore[arg-type]
+            await self.dashboard.send_export(who.user_id, org_id, kind, who.lang)  # type: ignore[arg-type]
+            if len(self._exports) > 10_000:  # forget old taps
+                self._exports = {
+                    k: at for k, at in self._exports.items() if now - at < EXPORT_COOLDOWN
+                }
             self._exports[key] = now
             return {"ok": True}
 

@@ -9,7 +9,7 @@ field but ``hash``, as ``key=value`` (URL-decoded), sorted by key, joined with `
 working.
 
 The token: ``<payload>.<signature>``, the payload base64url JSON ``{"u": user id, "l":
-language, "e": expiry}``, the signature hex ``HMAC_SHA256(key=HMAC_SHA256(key=
+language, "e": expiry, "s": the initData's auth_date}``, the signature hex ``HMAC_SHA256(key=HMAC_SHA256(key=
 "TowerBotDashboard", msg=bot_token), msg=payload)``: a key of its own, so a token can never
 pass as initData or the other way round. It lives 15 minutes; the page renews it while open.
 No cookies: it travels in the Authorization header only.
@@ -26,6 +26,9 @@ from urllib.parse import parse_qsl, urlencode
 
 #: minutes a token lives; the page asks for a fresh one well before
 TOKEN_TTL = 15 * 60
+#: renewals end this long after the initData the session started from: a token that leaked
+#: cannot be kept alive for ever
+MAX_SESSION = 12 * 3600
 #: Telegram's clients and our server may disagree by a little about "now"
 CLOCK_SKEW = 60
 _TOKEN_KEY = b"TowerBotDashboard"
@@ -118,16 +121,27 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def issue(bot_token: str, user_id: int, lang: str, *, now: float, ttl: int = TOKEN_TTL) -> str:
-    """A token for `user_id`, valid `ttl` seconds from `now`."""
-    body = json.dumps({"u": user_id, "l": lang, "e": int(now) + ttl}, separators=(",", ":"))
+@dataclass(frozen=True)
+class Token:
+    user_id: int
+    lang: str
+    since: int  # the auth_date of the initData the session started from
+
+
+def issue(
+    bot_token: str, user_id: int, lang: str, *, now: float, since: int, ttl: int = TOKEN_TTL
+) -> str:
+    """A token for `user_id`, valid `ttl` seconds from `now` (no later than MAX_SESSION after
+    `since`)."""
+    expires = min(int(now) + ttl, since + MAX_SESSION)
+    body = json.dumps({"u": user_id, "l": lang, "e": expires, "s": since}, separators=(",", ":"))
     payload = _b64(body.encode())
     mac = hmac.new(_token_key(bot_token), payload.encode(), hashlib.sha256).hexdigest()
     return f"{payload}.{mac}"
 
 
-def check(token: str, bot_token: str, *, now: float) -> tuple[int, str]:
-    """(user id, language) of a genuine token that has not expired; NotAuthentic otherwise."""
+def check(token: str, bot_token: str, *, now: float) -> Token:
+    """A genuine token that has not expired; NotAuthentic otherwise."""
     payload, _, mac = token.partition(".")
     if not payload or len(token) > 512:
         raise NotAuthentic("malformed token")
@@ -136,9 +150,14 @@ def check(token: str, bot_token: str, *, now: float) -> tuple[int, str]:
         raise NotAuthentic("token signature does not match")
     try:
         body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        user_id, lang, expires = int(body["u"]), str(body["l"]), int(body["e"])
+        user_id, lang, expires, since = (
+            int(body["u"]),
+            str(body["l"]),
+            int(body["e"]),
+            int(body["s"]),
+        )
     except (KeyError, ValueError, TypeError):
         raise NotAuthentic("malformed token") from None
     if now >= expires:
         raise NotAuthentic("token expired")
-    return user_id, lang
+    return Token(user_id=user_id, lang=lang, since=since)

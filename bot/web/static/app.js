@@ -42,7 +42,7 @@
   }
 
   // --- the API ------------------------------------------------------------------------------
-  function call(method, path, body, auth) {
+  function call(method, path, body, auth, again) {
     var headers = { Authorization: auth || "Bearer " + state.token };
     if (body) headers["Content-Type"] = "application/json";
     return fetch("api/" + path, {
@@ -50,6 +50,10 @@
       body: body ? JSON.stringify(body) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
+        if (r.status === 401 && !auth && !again) {
+          // the token ran out (a phone asleep): start again from initData while it is fresh
+          return startSession().then(function () { return call(method, path, body, null, true); });
+        }
         if (!r.ok) { var e = new Error(data.error || String(r.status)); e.status = r.status; e.data = data; throw e; }
         return data;
       });
@@ -59,7 +63,7 @@
     return call("POST", "session", null, "tma " + tg.initData).then(function (s) {
       state.token = s.token; state.texts = s.texts; state.bot = s.bot;
       document.documentElement.lang = s.lang;
-      setInterval(renew, RENEW_MS);
+      if (!state.renewing) state.renewing = setInterval(renew, RENEW_MS);
     });
   }
   function renew() {
