@@ -22,6 +22,7 @@ from bot.web.server import build_web_app
 from tests.conftest import Harness, start_harness
 from tests.test_campaigns import OffsetClock
 from tests.test_stats import root_view, seeded_world, world
+from tests.test_webhook import hooked  # noqa: F401  (the webhook server, for the one-port test)
 
 pytestmark = pytest.mark.usefixtures("engine")
 WEB_URL = "https://towerbot.example.org"
@@ -362,3 +363,40 @@ async def test_emulator_takes_web_app_buttons_in_private_only(tb: Harness) -> No
     )
     with pytest.raises(BadRequest, match=r"(?i)button_url_invalid"):
         await tb.app.bot.send_message(t["boss"]["id"], "private", reply_markup=plain)
+
+
+async def test_polling_deployments_serve_the_dashboard_alone(dtb: Harness) -> None:
+    """`towerbot run` without a webhook: attach() starts the web server after start-up and
+    stops it with the bot."""
+    import socket
+
+    from bot.web.dashboard_serve import attach
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = dtb.settings.model_copy(update={"webhook_listen": "127.0.0.1", "web_port": port})
+    attach(dtb.app, settings)
+    await dtb.app.post_init(dtb.app)  # the bot's start-up has run already: the server starts
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            health = await http.get("/healthz")
+            assert health.json() == {"ok": True, "mode": "polling"}
+            page = await http.get("/dashboard/")
+            assert page.status_code == 200 and "app.js" in page.text
+            assert (await http.get("/dashboard/api/tree")).status_code == 401
+    finally:
+        await dtb.app.post_stop(dtb.app)
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            await http.get("/healthz")
+
+
+async def test_webhook_mode_serves_the_dashboard_on_the_webhook_port(
+    hooked: Any,  # noqa: F811
+) -> None:
+    """One port: the webhook, /healthz and the Mini App (gzipped)."""
+    page = await hooked.client.get("/dashboard/", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and page.headers["content-encoding"] == "gzip"
+    assert (await hooked.client.get("/dashboard/api/tree")).status_code == 401
+    assert (await hooked.client.get("/healthz")).status_code == 200
