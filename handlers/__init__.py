@@ -16,6 +16,7 @@ from handlers import (
     minors,
     people,
     privacy,
+    requests,
     stats,
     tower,
     welcome,
@@ -39,6 +40,7 @@ def register(app: Application, hooks: Hooks) -> None:
     hours.register_handlers(app, hooks)
     campaigns.register_handlers(app, hooks)
     announcements.register_handlers(app, hooks)
+    requests.register_handlers(app, hooks)  # /request, /requests, the decision buttons
     stats.register_handlers(app, hooks)
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog
     welcome.register_handlers(app, hooks)  # newcomers of a bound group

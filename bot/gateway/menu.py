@@ -27,6 +27,8 @@ PRIVATE = (
     "hours",
     "myhours",
     "submit",
+    "request",
+    "requests",
     "mydata",
     "lang",
     "cancel",
