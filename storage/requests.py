@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from bot.domain.models_requests import ExportRow, Reply, Request
-from storage.db import Conn, all_of, changed, fetchall, insert_returning_id, one_of, subtree_range
+from storage.db import (
+    Conn,
+    all_of,
+    changed,
+    fetchall,
+    insert_returning_id,
+    one_of,
+    redacted,
+    subtree_range,
+)
 
 _REQ = (
     "r.id, r.from_org_id, r.to_org_id, r.requester_id, r.text, r.file_id, r.file_name,"
@@ -157,6 +166,18 @@ async def forget_user(conn: Conn, user_id: int) -> None:
     await conn.execute(
         "UPDATE request_replies SET text = '', user_id = NULL WHERE user_id = ?", (user_id,)
     )
+    # replies to their requests were private messages to them: they go too
+    await conn.execute(
+        "UPDATE request_replies SET text = '' WHERE request_id IN"
+        " (SELECT id FROM requests WHERE erased = 1)"
+    )
+
+
+async def redact(conn: Conn, needles: list[str]) -> None:
+    """/forgetme: the person's strings (names, phones) leave everyone's requests and replies."""
+    for table in ("requests", "request_replies"):
+        expr, cond, params = redacted("text", needles)
+        await conn.execute(f"UPDATE {table} SET text = {expr} WHERE {cond}", params)
 
 
 async def ids_of(conn: Conn, user_id: int) -> list[int]:
