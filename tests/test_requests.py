@@ -251,6 +251,17 @@ async def test_bad_input(tb: Harness) -> None:
     # exactly at the limit is fine
     await ask(tb, sec, "长" * 2000)
     assert (await tb.db.fetchone(count))[0] == 2
+    # /cancel leaves the guided step: the next text is not a request
+    await tb.send(sec, None, "/request")
+    sent = await tb.send(sec, None, "/cancel")
+    assert "已退出" in (sent[0].text or ""), sent[0].text
+    await tb.send(sec, None, "这不是请示")
+    assert (await tb.db.fetchone(count))[0] == 2
+    # a sticker-like message during the step gets one line and stores nothing
+    await tb.send(sec, None, "/request")
+    sent = await tb.deliver(tb.em.photo(sec, None))
+    assert len(sent) == 1 and sent[0].text, [s.text for s in sent]
+    assert (await tb.db.fetchone(count))[0] == 2
 
 
 async def test_document_request_is_resent_by_file_id(tb: Harness) -> None:
