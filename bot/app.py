@@ -33,6 +33,7 @@ from bot.domain.outbox import Outbox
 from bot.domain.people import People
 from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
+from bot.domain.requests import Requests
 from bot.domain.roster import Roster
 from bot.domain.service import Core
 from bot.domain.stats import Stats
@@ -83,6 +84,8 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         # one welcome per group per window, through the outbox and the daily budget
         welcomes=Welcomes(core),
         roster=Roster(db, clock),
+        # requests upward (请示报告): 'request' reminders to the staff of the org above
+        requests=Requests(core, people.lang),
     )
 
 

@@ -22,6 +22,7 @@ from bot.domain.outbox import Outbox
 from bot.domain.people import People, Profile
 from bot.domain.privacy import Privacy
 from bot.domain.reminders import Reminders
+from bot.domain.requests import Requests
 from bot.domain.roster import Roster
 from bot.domain.stats import Stats
 from bot.domain.tower import OrgView, Tower
@@ -58,6 +59,7 @@ class Services:
     privacy: Privacy
     welcomes: Welcomes
     roster: Roster
+    requests: Requests
     sender: Sender | None = None
     #: runs `sender` while this instance holds the 'sender' lease (one sender per database)
     leader: SenderLeader | None = None

@@ -17,6 +17,7 @@ from handlers import (
     minors,
     people,
     privacy,
+    requests,
     stats,
     tower,
     welcome,
@@ -40,6 +41,7 @@ def register(app: Application, hooks: Hooks) -> None:
     hours.register_handlers(app, hooks)
     campaigns.register_handlers(app, hooks)
     announcements.register_handlers(app, hooks)
+    requests.register_handlers(app, hooks)  # /request, /requests, the decision buttons
     stats.register_handlers(app, hooks)
     dashboard.register_handlers(app, hooks)  # /dashboard: the Mini App's button
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog

@@ -103,6 +103,17 @@ _RECORDS = (
         ),
     ),
     (
+        "requests",
+        (
+            "SELECT id, from_org_id, to_org_id, text, file_name, created_at, status, decided_at"
+            " FROM requests WHERE requester_id = ? ORDER BY id"
+        ),
+    ),
+    (
+        "request_replies",
+        ("SELECT request_id, text, created_at FROM request_replies WHERE user_id = ? ORDER BY id"),
+    ),
+    (
         "acknowledgements",
         (
             "SELECT announcement_id, chat_id, first_name, acked_at"

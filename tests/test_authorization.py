@@ -499,6 +499,31 @@ def own_record(role: str, pos: str) -> str | None:
     return None if registered(role) else "err_not_registered"
 
 
+def request_expect(role: str, pos: str) -> str | None:
+    """/request: privately, by a secretary of an org that has an org above it."""
+    if pos != "private":
+        return "err_req_private"
+    if GRANTS[role][0] != "secretary":
+        return "err_req_not_secretary"
+    return "err_req_no_above" if GRANTS[role][1] == "yanshan" else None
+
+
+def requests_expect(role: str, pos: str) -> str | None:
+    """/requests: privately, by staff (open requests to them) or secretaries (their own)."""
+    if pos != "private":
+        return "err_req_private"
+    return None if GRANTS[role][0] else "err_req_no_role"
+
+
+async def request_sent(c: Cell) -> None:
+    row = await c.one(
+        "SELECT text, to_org_id FROM requests WHERE requester_id = ? ORDER BY id DESC LIMIT 1",
+        c.user["id"],
+    )
+    assert row and row["text"] == f"请示{c.n}", row
+    assert row["to_org_id"] == await c.org_id("yanshan")
+
+
 def auditlog_expect(role: str, pos: str) -> str | None:
     """Staff read the audit log of the chat's org, or in private of their own top orgs."""
     if pos == "private":
@@ -550,6 +575,8 @@ MATRIX: list[Row] = [
     Row("/deadline status", deadline("secretary"), replied()),
     Row("/deadline list", deadline("secretary"), replied()),
     Row("/submit {camp}", submit_expect, submit_offered, undo=cancel_flow),
+    Row("/request 请示{n}", request_expect, request_sent),
+    Row("/requests", requests_expect, replied()),
     # before /announce posts more: the latest of the branch's subtree is the cast's one
     Row("/announce status", branch_board, replied("（大埠乡团委）")),
     Row("/announce 通知{n}", STAFF, announced),

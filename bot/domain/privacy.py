@@ -33,6 +33,7 @@ from storage import minors as minor_repo
 from storage import orgs as org_repo
 from storage import outbox as outbox_repo
 from storage import privacy as repo
+from storage import requests as request_repo
 from storage import roster as roster_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
@@ -238,6 +239,7 @@ class Privacy:
             await announcement_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await repo.repoint_user(tx, uid, tomb)
             await minor_repo.repoint_user(tx, uid, tomb)
+            await request_repo.redact(tx, needles.sql_words)  # their own texts went in a hook
             await self._scrub_messages(tx, needles)
             await user_repo.erase_user(tx, uid, tomb)
             cache.user_after_commit(self.db, uid)  # nothing about them stays in memory

@@ -28,6 +28,8 @@ PRIVATE = (
     "myhours",
     "submit",
     "dashboard",
+    "request",
+    "requests",
     "mydata",
     "lang",
     "cancel",

@@ -36,6 +36,7 @@ from bot.domain.hours import HoursButton, hours_data
 from bot.domain.hours_form import day_data, form_data
 from bot.domain.minors import guard_data
 from bot.domain.people import forget_data, reg_data
+from bot.domain.requests import request_data
 from bot.domain.when import Reading, choice_data, parse_choice_data
 from handlers.guide import guide_data
 from tests.conftest import Harness, build_tower
@@ -475,6 +476,32 @@ async def row_sub(tb: Harness, w: dict[str, Any]) -> Case:
     )
 
 
+async def row_request(tb: Harness, w: dict[str, Any]) -> Case:
+    """A request upward: the card goes to the superuser (the district has no staff of its own);
+    a second request already decided, a reply button on it, an id that does not exist."""
+    boss, sec = w["boss"], w["sec_a"]
+    ids = []
+    for text in ("申请场地", "申请经费"):
+        await tb.send(sec, None, f"/request {text}")
+        ids.append(int((await tb.db.fetchone("SELECT MAX(id) FROM requests"))[0]))
+    await tb.drain()
+    decided = with_button(tb, boss["id"], request_data("ok", ids[1]))
+    await tb.press(boss, decided, request_data("no", ids[1]))
+    card = with_button(tb, boss["id"], request_data("ok", ids[0]))
+    data = request_data("ok", ids[0])
+    return (
+        button(tb, card, data, boss)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .copy(OTHER_CHAT, w["root"]["id"])
+        .on(OTHER_USER, sec)
+        .private(OTHER_USER, w["member_a"])  # their own chat, but not staff of the district
+        .private(OTHER_USER, sec, request_data("no", ids[0]))  # the requester themself
+        .private(WRONG_STEP, data=request_data("ok", ids[1]))  # decided already
+        .private(WRONG_STEP, data=request_data("re", ids[1]))
+        .private(WRONG_STEP, data=request_data("ok", NOWHERE))
+    )
+
+
 #: prefix → (a sample of its data, built by the feature's own function; the row's builder)
 
 
@@ -655,6 +682,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "when:actf": (choice_data("actf", Reading(date(2026, 12, 20), 9 * 60)), row_when_actf),
     "when:hrs": (day_data(date(2026, 12, 20)), row_when_hrs),
     "hrf": (form_data("ok"), row_hours_form),
+    "req": (request_data("ok", 1), row_request),
 }
 
 

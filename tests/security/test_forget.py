@@ -162,6 +162,15 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     await tb.send(boss, root, f"/deadline new 述职 | {when(10 * 86400)}")
     await tb.send(v, None, "/submit")
     await tb.send(v, None, f"报告人 {real} {phones[0]}")
+    # a request upward (请示), answered by the district with a reply naming them, and a request
+    # of someone else that names them
+    await tb.send(v, None, f"/request 请示人 {real} {phones[0]}")
+    await tb.drain()
+    req = int((await tb.db.fetchone("SELECT MAX(id) FROM requests"))[0])
+    card = with_button(em.messages_to(boss["id"]), f"req:re:{req}")
+    await tb.press(boss, card, f"req:re:{req}")
+    await tb.send(boss, None, f"收到，{real}，请补充材料")
+    await tb.send(sec_a, None, f"/request 关于 {real} 的推荐")
     await tb.send(sec_a, chat_a, "/org")
     for kind in ("members", "hours"):
         await tb.send(boss, root, f"/export {kind}")
