@@ -113,6 +113,18 @@ class PgListener(Subscription):
 
     async def _watch(self) -> None:
         """Ping while connected; reconnect when the connection is lost."""
+        try:
+            await self._keep_listening()
+        except Exception:
+            # never expected; without a feed the subscriber must not trust what it holds
+            log.exception("stopped listening on %s", self.channel)
+            conn, self._conn, self.backend = self._conn, None, None
+            if conn is not None:
+                conn.terminate()
+            self._on_state(False)
+            raise
+
+    async def _keep_listening(self) -> None:
         while not self._closing:
             conn, lost = self._conn, self._lost
             if conn is None:
@@ -123,8 +135,8 @@ class PgListener(Subscription):
                 continue  # lost: reconnect on the next turn
             try:
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), self.ping)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("the connection listening on %s stopped answering", self.channel)
+            except Exception as exc:  # noqa: BLE001 - whatever broke it, a new connection follows
+                log.warning("the connection listening on %s failed: %r", self.channel, exc)
                 self._dropped(conn, lost)
                 conn.terminate()
 
@@ -133,8 +145,8 @@ class PgListener(Subscription):
         while not self._closing:
             try:
                 await self._connect()
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("cannot listen on %s yet (%s): retrying", self.channel, exc)
+            except Exception as exc:  # noqa: BLE001 - retried until the server answers
+                log.warning("cannot listen on %s yet (%r): retrying", self.channel, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             else:
