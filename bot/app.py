@@ -23,6 +23,7 @@ from bot.domain.access import Access
 from bot.domain.activities import Activities
 from bot.domain.announcements import Announcements, DigestBudget
 from bot.domain.audit import Audit
+from bot.domain.cache import follow
 from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
@@ -139,6 +140,8 @@ async def startup(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
     clock: Clock = app.bot_data["clock"]
     db = await open_database(settings.db).connect()
+    # PostgreSQL: other instances' writes invalidate this one's cache (closed with the db)
+    await follow(db)
     services = build_services(settings, db, clock)
     app.bot_data["services"] = services
     services.campaigns.bot_username = app.bot.username or ""

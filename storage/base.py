@@ -80,6 +80,46 @@ class Conn(Protocol):
     def in_transaction(self) -> bool: ...
 
 
+#: PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; batches stay under this
+NOTIFY_LIMIT = 7900
+
+
+class Subscription:
+    """What `Database.listen` gives: messages arrive until `close()` (base: nothing ever
+    arrives, as on SQLite, where no other process holds a cache to keep in step)."""
+
+    #: the server process that receives the messages (PostgreSQL's backend pid), if any
+    backend: int | None = None
+
+    async def close(self) -> None:
+        return None
+
+
+def batches(messages: Sequence[str], limit: int = NOTIFY_LIMIT) -> list[str]:
+    """Messages joined by newlines into as few payloads as fit `limit` bytes each (repeated
+    messages once); `split` undoes it."""
+    out: list[str] = []
+    current: list[str] = []
+    size = 0
+    for message in dict.fromkeys(messages):
+        length = len(message.encode("utf-8"))
+        if "\n" in message or length >= limit:
+            raise ValueError(f"cannot send {message[:40]!r}…: a newline or too long")
+        if current and size + 1 + length >= limit:
+            out.append("\n".join(current))
+            current, size = [], 0
+        size += length + (1 if current else 0)
+        current.append(message)
+    if current:
+        out.append("\n".join(current))
+    return out
+
+
+def split(payload: str) -> list[str]:
+    """The messages of one payload made by `batches`."""
+    return payload.split("\n") if payload else []
+
+
 class DatabaseLocked(RuntimeError):
     """The database is locked by another program for longer than the engine waits."""
 
@@ -170,6 +210,27 @@ class Database(abc.ABC):
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` after the current transaction commits (dropped on rollback)."""
         self._after_commit.append(hook)
+
+    def notify(self, channel: str, message: str) -> None:  # noqa: B027 - SQLite: nothing
+        """Inside a transaction: send `message` (one line) to every listener of `channel` on
+        this database, other processes included, when the transaction commits (not at all on
+        rollback). SQLite has no such thing: nothing is sent there."""
+
+    async def listen(
+        self,
+        channel: str,
+        on_message: Callable[[str], None],
+        on_state: Callable[[bool], None],
+    ) -> Subscription:
+        """Call `on_message` with each message sent on `channel` by another connection (the
+        ones this database's own writer sent are not delivered: its `on_commit` hooks ran).
+
+        `on_state(True)` once messages arrive; `on_state(False)` as soon as messages may be
+        missed (the connection dropped), then `on_state(True)` when listening again: what was
+        sent in between is lost. On SQLite it is `on_state(True)` at once and nothing else.
+        """
+        on_state(True)
+        return Subscription()
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         return await fetchone(self.reader, sql, params)

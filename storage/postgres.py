@@ -11,6 +11,8 @@
   `rowcount` (from PostgreSQL's command tag) and the rows of a SELECT or RETURNING.
 * Migrations are storage/migrations/pg/*.sql, run under `pg_advisory_lock` so that instances
   started together migrate once.
+* `notify` / `listen`: LISTEN/NOTIFY (storage/pg_listen.py); a transaction's messages go out
+  with its COMMIT, so other instances keep their caches in step.
 * `backup()` runs `pg_dump -Fc` (from PATH, else Debian's /usr/lib/postgresql/*/bin).
 """
 
@@ -30,7 +32,15 @@ from typing import Any
 
 import asyncpg
 
-from storage.base import Conn, Database, DatabaseUnavailable, Row, migration_files
+from storage import pg_listen
+from storage.base import (
+    Conn,
+    Database,
+    DatabaseUnavailable,
+    Row,
+    Subscription,
+    migration_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +236,9 @@ class PostgresDatabase(Database):
         super().__init__(url)
         self._writer: PgConn | None = None
         self._reader: PgReader | None = None
+        #: (channel, message) the current transaction sends as it commits
+        self._notices: list[tuple[str, str]] = []
+        self._listeners: list[pg_listen.PgListener] = []
 
     async def _open(self) -> asyncpg.Connection:
         try:
@@ -245,6 +258,9 @@ class PostgresDatabase(Database):
         return self
 
     async def close(self) -> None:
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            await listener.close()
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.raw.close()
@@ -291,9 +307,13 @@ class PostgresDatabase(Database):
                 yield conn
             except BaseException:
                 self._after_commit.clear()
+                self._notices.clear()
                 await self._rollback(conn)
                 raise
             try:
+                notices, self._notices = self._notices, []
+                if notices:  # in the transaction: delivered only if it commits
+                    await pg_listen.send(conn.raw, notices)
                 await conn.execute("COMMIT")
             except BaseException:
                 self._after_commit.clear()
@@ -302,6 +322,25 @@ class PostgresDatabase(Database):
             hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
+
+    def notify(self, channel: str, message: str) -> None:
+        self._notices.append((channel, message))
+
+    async def listen(
+        self,
+        channel: str,
+        on_message: Callable[[str], None],
+        on_state: Callable[[bool], None],
+    ) -> Subscription:
+        """LISTEN on a connection of its own, reopened when it drops (until `close()`)."""
+
+        def own_pid() -> int | None:
+            return self._writer.raw.get_server_pid() if self._writer is not None else None
+
+        listener = pg_listen.PgListener(self.target, channel, on_message, on_state, own_pid)
+        await listener.start()
+        self._listeners.append(listener)
+        return listener
 
     async def _rollback(self, conn: PgConn) -> None:
         """ROLLBACK; a connection that cannot (broken, cancelled mid-query) is replaced."""

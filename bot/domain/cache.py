@@ -2,13 +2,19 @@
 
 Each update used to read them from SQLite, one thread hop each (see bench/roundtrip.py). The
 copies are bounded (least recently used go first) and expire after `ttl` seconds, so a write
-made by another process (the CLI, a second instance) shows within that time.
+made by a process that does not announce it (the CLI or a second instance on SQLite) shows
+within that time.
 
 Every write that changes a cached row invalidates it after its transaction commits
 (`after_commit`, through `Database.on_commit`): a rolled-back write leaves the cache as it
 was, and a reader that raced the write never stores what it read before the commit (`stamp`
-and `put`). `invalidate(kind, key)` is the one entry point; a PostgreSQL LISTEN/NOTIFY
-listener for several instances would call it with what another instance changed.
+and `put`). `invalidate(kind, key)` is the one entry point.
+
+Several instances on one PostgreSQL database: the same helpers send '<kind>:<key>' on CHANNEL
+with the transaction (`Database.notify`: NOTIFY, delivered only on commit), and `follow`
+makes this cache apply what the others send (`Database.listen`). While the listening
+connection is down nothing is served from or stored in the cache (messages may be missed);
+once it listens again the cache starts empty.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from weakref import WeakKeyDictionary
 
 from storage import users as user_repo
-from storage.db import Conn, Database
+from storage.db import Conn, Database, Subscription
 
 #: identity: a user's users row, people row, org and roles with their orgs, by user id (None:
 #: no users row); chat: the org a chat is bound to (None: not bound), by chat id; flow: the
@@ -34,6 +40,9 @@ ORG_KINDS: tuple[Kind, ...] = ("identity", "chat", "root")
 USER_KINDS: tuple[Kind, ...] = ("identity", "flow", "hours", "upcoming")
 SIZE = 20_000
 TTL = 60.0
+#: the NOTIFY channel of cache invalidations; messages are '<kind>:<key>' ('*': every key),
+#: 'user:<id>' (every USER_KINDS entry) and 'orgs:*' (every ORG_KINDS entry)
+CHANNEL = "towerbot_cache"
 #: what `Cache.get` returns for a key it does not hold (None is a value: "no flow", "unbound")
 MISSING: Any = object()
 _T = TypeVar("_T")
@@ -53,6 +62,8 @@ class Cache:
         }
         #: bumped by every invalidation: a read that started before it is not stored
         self._generation = 0
+        #: False while invalidations from other instances may be missed: nothing is served
+        self.live = True
         self.hits = 0
         self.misses = 0
 
@@ -60,7 +71,7 @@ class Cache:
         """The cached value, or MISSING."""
         entries = self._entries[kind]
         found = entries.get(key)
-        if found is None or found[0] < self._clock():
+        if found is None or found[0] < self._clock() or not self.live:
             if found is not None:
                 del entries[key]
             self.misses += 1
@@ -75,7 +86,7 @@ class Cache:
 
     def put(self, kind: Kind, key: Hashable, value: Any, stamp: int) -> None:
         """Store what was read since `stamp`, unless a write was invalidated meanwhile."""
-        if stamp != self._generation:
+        if stamp != self._generation or not self.live:
             return
         entries = self._entries[kind]
         entries[key] = (self._clock() + self.ttl, value)
@@ -115,6 +126,28 @@ class Cache:
         for kind in KINDS:
             self.invalidate(kind)
 
+    def following(self, live: bool) -> None:
+        """The feed of other instances' invalidations stopped (False: bypass the cache, since
+        some may be missed) or runs again (True: start empty, then serve)."""
+        self.clear()
+        self.live = live
+
+    def apply(self, message: str) -> None:
+        """An invalidation another instance sent (see CHANNEL); anything unreadable clears."""
+        kind, _, key = message.partition(":")
+        try:
+            number = None if key == "*" else int(key)
+        except ValueError:
+            number, kind = None, ""
+        if kind == "user" and number is not None:
+            self.invalidate_user(number)
+        elif kind == "orgs":
+            self.invalidate_orgs()
+        elif kind in KINDS:
+            self.invalidate(kind, number)
+        else:
+            self.clear()
+
     def keys(self, kind: Kind) -> list[Hashable]:
         """The keys held (for tests and `towerbot status`)."""
         return list(self._entries[kind])
@@ -137,22 +170,34 @@ def cache_of(db: Database) -> Cache:
     return cache
 
 
-def after_commit(db: Database, kind: Kind, key: Hashable | None = None) -> None:
-    """Inside a transaction on `db`: invalidate (kind, key) once it commits."""
+def after_commit(db: Database, kind: Kind, key: int | None = None) -> None:
+    """Inside a transaction on `db`: invalidate (kind, key) once it commits, here and on every
+    instance that follows the database."""
     cache = cache_of(db)
     db.on_commit(lambda: cache.invalidate(kind, key))
+    db.notify(CHANNEL, f"{kind}:{'*' if key is None else int(key)}")
 
 
 def user_after_commit(db: Database, user_id: int) -> None:
     """Inside a transaction on `db`: everything kept about `user_id` goes once it commits."""
     cache = cache_of(db)
     db.on_commit(lambda: cache.invalidate_user(user_id))
+    db.notify(CHANNEL, f"user:{int(user_id)}")
 
 
 def orgs_after_commit(db: Database) -> None:
     """Inside a transaction on `db` that creates or renames an org."""
     cache = cache_of(db)
     db.on_commit(cache.invalidate_orgs)
+    db.notify(CHANNEL, "orgs:*")
+
+
+async def follow(db: Database) -> Subscription:
+    """Keep the cache of `db` in step with other instances' writes (PostgreSQL): nothing is
+    served until the listening connection is up, nor whenever it is down."""
+    cache = cache_of(db)
+    cache.following(False)
+    return await db.listen(CHANNEL, cache.apply, cache.following)
 
 
 # --- the guided-flow writes: every one goes through here, so "flow" copies follow -----------
