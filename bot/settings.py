@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     welcome_window: float = Field(300.0, ge=0, le=86400)
     #: chats that did not acknowledge an announcement after this long get one reminder
     announce_ack_reminder: timedelta = timedelta(hours=24)
+    #: reviewers who have not scored every report this long after a review opened get one
+    #: reminder (述职评议)
+    review_reminder: timedelta = timedelta(hours=24)
     webhook_url: str | None = None
     #: seconds an instance holds the outbox sender's lease without renewing it (renewed every
     #: third of it); after a crash a standby instance takes over within this time
@@ -106,7 +109,7 @@ class Settings(BaseSettings):
             return value
         return sorted((parse_duration(part) for part in _split(value)), reverse=True)
 
-    @field_validator("announce_ack_reminder", mode="before")
+    @field_validator("announce_ack_reminder", "review_reminder", mode="before")
     @classmethod
     def _ack_reminder(cls, value: object) -> timedelta:
         return value if isinstance(value, timedelta) else parse_duration(str(value))

@@ -16,6 +16,7 @@ from handlers import (
     minors,
     people,
     privacy,
+    review,
     stats,
     tower,
     welcome,
@@ -38,6 +39,7 @@ def register(app: Application, hooks: Hooks) -> None:
     activities.register_handlers(app, hooks)
     hours.register_handlers(app, hooks)
     campaigns.register_handlers(app, hooks)
+    review.register_handlers(app, hooks)  # 述职评议, 查看材料, /export review
     announcements.register_handlers(app, hooks)
     stats.register_handlers(app, hooks)
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog
