@@ -4,6 +4,7 @@ scoring buttons and 加评语 flow, the board's 查看材料 button and /export 
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import Application
 
@@ -97,6 +98,10 @@ async def button(update: Update, context: Context) -> None:
     service = _service(context)
     if pressed.kind == "m":
         message = pressed_message(update)
+        if message.chat.type == ChatType.PRIVATE:
+            require_own_private(update)
+        else:  # a board is shown in chats that see the campaign: a copy elsewhere is refused
+            await context.services.campaigns.visible_in(message.chat.id, pressed.campaign_id)
         n = await service.fetch(
             uid, pressed.campaign_id, pressed.org_id, f"{message.chat.id}:{message.message_id}"
         )

@@ -70,6 +70,11 @@ class CampaignsBase(ServiceBase):
     async def org_of_chat(self, chat_id: int) -> Org:
         return await self.access.org_of_chat(chat_id)
 
+    async def visible_in(self, chat_id: int, campaign_id: int) -> Campaign:
+        """The campaign, if the chat's org created it, is above it, or owes part of it."""
+        campaign, _ = await self._visible(await self.org_of_chat(chat_id), campaign_id)
+        return campaign
+
     async def _visible(self, chat_org: Org, campaign_id: int) -> tuple[Campaign, Org]:
         """The campaign, if this chat's org created it, is above it, or owes part of it."""
         r = self.db.reader

@@ -27,6 +27,7 @@ PRIVATE = (
     "hours",
     "myhours",
     "submit",
+    "review",
     "mydata",
     "lang",
     "cancel",

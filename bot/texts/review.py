@@ -62,6 +62,7 @@ ZH = {
     "rv_xl_scores_head": "组织|评审|评分|分值|评语|时间",
     "rv_xl_results_head": "组织|结果|平均分|评分人数|平票",
     "rv_xl_tie": "平票（取较低等级）",
+    "menu_review": "述职评议（发布任务的团干部）",
     "help_review_staff": "<b>述职评议（私聊，发布任务的团干部）：</b>\n/review open|status|close &lt;编号&gt;\n/export review &lt;编号&gt;",
 }
 
@@ -127,5 +128,6 @@ EN = {
     "rv_xl_scores_head": "Org|Reviewer|Grade|Points|Comment|Time",
     "rv_xl_results_head": "Org|Result|Mean|Graded by|Tie",
     "rv_xl_tie": "tie (the lower grade)",
+    "menu_review": "Review report-backs (the campaign's creator)",
     "help_review_staff": "<b>Report-back review (private, the campaign's creator):</b>\n/review open|status|close &lt;id&gt;\n/export review &lt;id&gt;",
 }
