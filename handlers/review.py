@@ -49,7 +49,7 @@ async def review(update: Update, context: Context) -> None:
     uid = actor(update).user_id
     service = _service(context)
     if verb == "open":
-        campaign, reviewers, reports = await service.open(uid, campaign_id)
+        campaign, reviewers, reports, unreachable = await service.open(uid, campaign_id)
         text = tr(
             context,
             "rv_opened",
@@ -58,6 +58,8 @@ async def review(update: Update, context: Context) -> None:
             reviewers=reviewers,
             reports=reports,
         )
+        if unreachable:
+            text = Raw(text + "\n" + tr(context, "rv_unreachable", n=unreachable))
     elif verb == "status":
         progress = await service.progress(uid, campaign_id)
         c = progress.campaign

@@ -180,7 +180,7 @@ async def test_two_part_campaign_read_reviewed_and_filed(tmp_path: Path) -> None
         # --- after the due time: open; every reviewer gets both reports and two cards
         clock.offset += 3 * 86400 + 60
         opened = await answer(tb, boss, None, "/review open 1")
-        assert "已开始" in opened and "3 位评审" in opened
+        assert "已开始" in opened and "3 位评审" in opened and "收不到" not in opened
         assert "已经开始" in await answer(tb, boss, None, "/review open 1")
         await tb.drain()
         for r in reviewers:

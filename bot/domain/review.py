@@ -207,10 +207,11 @@ class Review(ServiceBase):
         await self.access.require(user_id, org, "staff")
         return campaign, org
 
-    async def open(self, user_id: int, campaign_id: int) -> tuple[Campaign, int, int]:
+    async def open(self, user_id: int, campaign_id: int) -> tuple[Campaign, int, int, int]:
         """Open the review: every reviewer gets every report with a scoring card.
 
-        Returns (campaign, reviewers, reports)."""
+        Returns (campaign, reviewers, reports, reviewers who never opened a private chat with
+        the bot and so cannot get their cards)."""
         now = self.clock.time()
         async with self.db.transaction() as tx:
             campaign, _ = await self._own(tx, user_id, campaign_id)
@@ -229,7 +230,10 @@ class Review(ServiceBase):
             reviewers = await self.reviewers(tx, campaign)
             await repo.set_panel(tx, campaign.id, reviewers)  # fixed from now on
             await repo.open_review(tx, campaign.id, user_id, now)
+            unreachable = 0
             for uid in reviewers:
+                user = await user_repo.get_user(tx, uid)
+                unreachable += user is None or not user.started or not user.reachable
                 lang = await self.lang_of(uid)
                 await self.outbox.add(
                     tx,
@@ -261,7 +265,7 @@ class Review(ServiceBase):
             await self.reminders.add(
                 tx, KIND, campaign.id, "remind", now + self.settings.review_reminder.total_seconds()
             )
-        return campaign, len(reviewers), len(reported)
+        return campaign, len(reviewers), len(reported), unreachable
 
     def card(self, campaign: Campaign, org: Org, score: repo.Score | None, lang: str) -> Card:
         """The scoring card of one report: the current choice marked, 加评语 below."""
