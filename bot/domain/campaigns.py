@@ -268,12 +268,6 @@ class Campaigns(CampaignsBase):
             raise Refusal("err_need_secretary", org=org.name)
         return campaign, org
 
-    async def pending_submit(self, user_id: int) -> tuple[int, int] | None:
-        flow = await user_repo.get_flow(self.db.reader, user_id)
-        if flow is None or flow.name != SUBMIT_FLOW:
-            return None
-        return int(flow.state["campaign_id"]), int(flow.state["org_id"])
-
     async def submit(
         self,
         user_id: int,
