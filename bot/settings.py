@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     #: a request upward (请示) still undecided after this long is reminded to the staff once
     #: (0s: never)
     request_reminder: timedelta = timedelta(hours=48)
+    #: reviewers who have not scored every report this long after a review opened get one
+    #: reminder (述职评议)
+    review_reminder: timedelta = timedelta(hours=24)
     webhook_url: str | None = None
     #: seconds an instance holds the outbox sender's lease without renewing it (renewed every
     #: third of it); after a crash a standby instance takes over within this time
@@ -115,7 +118,13 @@ class Settings(BaseSettings):
             return value
         return sorted((parse_duration(part) for part in _split(value)), reverse=True)
 
-    @field_validator("announce_ack_reminder", "web_auth_max_age", "request_reminder", mode="before")
+    @field_validator(
+        "announce_ack_reminder",
+        "web_auth_max_age",
+        "request_reminder",
+        "review_reminder",
+        mode="before",
+    )
     @classmethod
     def _ack_reminder(cls, value: object) -> timedelta:
         return value if isinstance(value, timedelta) else parse_duration(str(value))

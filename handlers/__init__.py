@@ -18,6 +18,7 @@ from handlers import (
     people,
     privacy,
     requests,
+    review,
     stats,
     tower,
     welcome,
@@ -40,6 +41,7 @@ def register(app: Application, hooks: Hooks) -> None:
     activities.register_handlers(app, hooks)
     hours.register_handlers(app, hooks)
     campaigns.register_handlers(app, hooks)
+    review.register_handlers(app, hooks)  # 述职评议, 查看材料, /export review
     announcements.register_handlers(app, hooks)
     requests.register_handlers(app, hooks)  # /request, /requests, the decision buttons
     stats.register_handlers(app, hooks)

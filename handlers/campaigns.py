@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application
 
 from bot.context import Context, Hooks
@@ -21,6 +21,7 @@ from bot.domain.campaigns import (
     submit_data,
 )
 from bot.domain.errors import Refusal
+from bot.domain.review_calc import material_data
 from bot.domain.validate import excerpt
 from bot.domain.when import Choose, Reading, choice_pattern
 from bot.texts import Raw
@@ -41,6 +42,8 @@ from handlers.common import (
 
 _NEW = re.compile(r"^\S+\s+new(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 PICK_ROWS = 10
+#: 查看材料 buttons under a board (one per org that submitted something)
+MATERIAL_BUTTONS = 30
 #: the kind of the due-time choice buttons of /deadline new
 WHEN_KIND = "dl"
 
@@ -74,9 +77,14 @@ async def deadline_new(
     services = context.services
     match = _NEW.match((command or message_of(update).text or "").strip())
     rest = (match.group(1) or "") if match else ""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    replied_to = replied.from_user.id if replied and replied.from_user else None
+    if replied_to is not None and replied_to == context.bot.id:
+        replied_to = None
     try:
         created = await services.campaigns.create(
-            actor(update).user_id, chat_id_of(update), rest, chosen
+            actor(update).user_id, chat_id_of(update), rest, chosen, replied_to
         )
     except Choose as question:
         await when_handlers.ask(update, context, WHEN_KIND, question)
@@ -99,6 +107,13 @@ async def deadline_new(
         scope=Raw(tr(context, "camp_scope_all") if c.scope == "all" else ""),
         reminders=reminders or tr(context, "camp_no_reminders"),
     )
+    extras = []
+    if c.parts == 2:
+        extras.append(tr(context, "camp_created_two_parts"))
+    if created.panel:
+        extras.append(tr(context, "camp_created_panel", n=created.panel))
+    if extras:
+        text = Raw(text + "\n" + "\n".join(extras))
     if created.no_secretary:
         sep = "、" if context.lang == "zh" else ", "
         text = Raw(
@@ -119,7 +134,18 @@ async def deadline_status(update: Update, context: Context, campaign_id: int | N
     """The board: per org on time, late or missing."""
     campaigns = context.services.campaigns
     board = await campaigns.board(actor(update).user_id, chat_id_of(update), campaign_id)
-    await reply(update, context, campaigns.board_text(board, context.lang))
+    readable = [r for r in board.rows if r.readable][:MATERIAL_BUTTONS]
+    buttons = [
+        [
+            (
+                tr(context, "camp_btn_material", org=r.name[:20]),
+                material_data(board.campaign.id, r.org_id),
+            )
+        ]
+        for r in readable
+    ]
+    markup = keyboard(buttons) if buttons else None
+    await reply(update, context, campaigns.board_text(board, context.lang), markup)
 
 
 async def deadline_list(update: Update, context: Context) -> None:
@@ -197,7 +223,7 @@ async def offer(update: Update, context: Context, campaign_id: int | None) -> No
         return
     if len(options) == 1:
         option = await campaigns.begin(uid, options[0].campaign.id, options[0].org.id)
-        await reply(update, context, ask_text(context, option))
+        await reply(update, context, ask_text(context, option), part_buttons(context, option))
         return
     rows = []
     for o in options[:PICK_ROWS]:
@@ -218,16 +244,37 @@ async def submit_button(update: Update, context: Context) -> None:
     """A press on one of the choices offered by /submit."""
     query = query_of(update)
     require_own_private(update)
-    campaign_id, org_id = parse_submit_data(query.data)
-    option = await context.services.campaigns.begin(actor(update).user_id, campaign_id, org_id)
+    campaign_id, org_id, part = parse_submit_data(query.data)
+    option = await context.services.campaigns.begin(
+        actor(update).user_id, campaign_id, org_id, part
+    )
     await query.answer()
     await query.edit_message_reply_markup(None)
-    await reply(update, context, ask_text(context, option))
+    await reply(update, context, ask_text(context, option), part_buttons(context, option))
+
+
+def part_buttons(context: Context, option: Option) -> InlineKeyboardMarkup | None:
+    """A two-part report: switch to the other part (the flow asks for the first missing)."""
+    if option.part is None:
+        return None
+    other = "plan" if option.part == "summary" else "summary"
+    label = tr(context, f"camp_btn_part_{other}")
+    return keyboard([[(label, submit_data(option.campaign.id, option.org.id, other))]])
 
 
 def ask_text(context: Context, option: Option) -> str:
     campaigns = context.services.campaigns
     c = option.campaign
+    if option.part is not None:
+        done = [tr(context, f"camp_part_{p}") for p in option.parts_in]
+        return tr(
+            context,
+            "camp_ask_part",
+            **campaigns.about(c, context.lang),
+            org=option.org.name,
+            part=tr(context, f"camp_part_{option.part}"),
+            done=Raw("、".join(done) if done else tr(context, "camp_parts_none")),
+        )
     text = tr(
         context,
         "camp_ask_report",
@@ -295,6 +342,23 @@ def received_text(context: Context, received: Received) -> str:
     if received.replaced:
         notes.append(tr(context, "camp_note_replaced"))
     c = received.campaign
+    if received.part is not None:
+        text = tr(
+            context,
+            "camp_received_part",
+            id=c.id,
+            title=c.title,
+            org=received.org.name,
+            part=tr(context, f"camp_part_{received.part}"),
+            what=what,
+            at=campaigns.fmt(s.submitted_at, context.lang),
+            note=Raw(" ".join(notes)),
+        )
+        if received.missing is not None:
+            more = tr(context, "camp_next_part", part=tr(context, f"camp_part_{received.missing}"))
+        else:
+            more = tr(context, "camp_parts_complete")
+        return Raw(text + "\n" + more)
     return tr(
         context,
         "camp_received",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from bot.domain.models_campaigns import Campaign, Owing, Submission
+from bot.domain.models_campaigns import Campaign, Owing, Part, Submission
+from storage import review as review_repo
 from storage.db import Conn, all_of, fetchall, fetchone, insert_returning_id, one_of, redacted
 
-_CAMP = "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at"
+_CAMP = (
+    "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at,"
+    " parts, rubric, method"
+)
 _CAMP_C = ", ".join("c." + col.strip() for col in _CAMP.split(","))
 _SUB = (
     "s.campaign_id, s.org_id, s.user_id, COALESCE(u.first_name, '') AS first_name, s.text,"
@@ -23,12 +27,15 @@ async def insert(
     created_by: int,
     now: float,
     owing: list[int],
+    parts: int = 1,
+    rubric: str = "",
+    method: str = "average",
 ) -> Campaign:
     new_id = await insert_returning_id(
         conn,
-        "INSERT INTO campaigns(org_id, title, due_at, scope, created_by, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (org_id, title, due_at, scope, created_by, now),
+        "INSERT INTO campaigns(org_id, title, due_at, scope, created_by, created_at,"
+        " parts, rubric, method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (org_id, title, due_at, scope, created_by, now, parts, rubric, method),
     )
     campaign_id = new_id
     await conn.executemany(
@@ -220,7 +227,64 @@ async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str
         await conn.execute(
             f"UPDATE campaign_submissions SET {column} = {expr} WHERE {cond}", params
         )
+    for column in ("text", "file_name"):
+        expr, cond, params = redacted(column, needles)
+        await conn.execute(f"UPDATE campaign_parts SET {column} = {expr} WHERE {cond}", params)
+    await conn.execute(
+        "UPDATE campaign_parts SET user_id = ? WHERE user_id = ?", (tomb_id, user_id)
+    )
+    await review_repo.repoint_user(conn, user_id, tomb_id, needles)
     for column in ("created_by", "cancelled_by"):
         await conn.execute(
             f"UPDATE campaigns SET {column} = ? WHERE {column} = ?", (tomb_id, user_id)
         )
+
+
+# --- two-part reports (0020) -----------------------------------------------------------------
+
+_PART = (
+    "p.campaign_id, p.org_id, p.part, p.user_id, COALESCE(u.first_name, '') AS first_name,"
+    " p.text, p.file_id, p.file_name, p.file_size, p.submitted_at, p.late, p.versions"
+)
+
+
+async def save_part(
+    conn: Conn,
+    *,
+    campaign_id: int,
+    org_id: int,
+    part: str,
+    user_id: int,
+    text: str | None,
+    file_id: str | None,
+    file_name: str | None,
+    file_size: int | None,
+    now: float,
+    late: bool,
+) -> Part:
+    """Store one part of a two-part report, replacing an earlier version of that part."""
+    await conn.execute(
+        "INSERT INTO campaign_parts(campaign_id, org_id, part, user_id, text, file_id,"
+        " file_name, file_size, submitted_at, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(campaign_id, org_id, part) DO UPDATE SET user_id = excluded.user_id,"
+        " text = excluded.text, file_id = excluded.file_id, file_name = excluded.file_name,"
+        " file_size = excluded.file_size, submitted_at = excluded.submitted_at,"
+        " late = excluded.late, versions = campaign_parts.versions + 1",
+        (campaign_id, org_id, part, user_id, text, file_id, file_name, file_size, now, int(late)),
+    )
+    found = [p for p in await parts(conn, campaign_id, org_id) if p.part == part]
+    return found[0]
+
+
+async def parts(conn: Conn, campaign_id: int, org_id: int | None = None) -> list[Part]:
+    """The parts received for a campaign (or one org of it): org, then summary before plan."""
+    sql = (
+        f"SELECT {_PART} FROM campaign_parts p LEFT JOIN users u ON u.id = p.user_id"
+        " WHERE p.campaign_id = ?"
+    )
+    params: list[object] = [campaign_id]
+    if org_id is not None:
+        sql += " AND p.org_id = ?"
+        params.append(org_id)
+    sql += " ORDER BY p.org_id, p.part DESC"  # 'summary' sorts after 'plan'
+    return await all_of(conn, Part, sql, params)

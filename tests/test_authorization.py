@@ -475,6 +475,14 @@ def deadline(need: str) -> Expect:
     return lambda role, pos: "err_deadline_group" if pos == "private" else group(role, pos)
 
 
+def review_expect(role: str, pos: str) -> str | None:
+    """/review: in private only (scores are never shown in a group), by the campaign's creator
+    (the superuser here; its review has not been opened, so that is the answer)."""
+    if pos != "private":
+        return "err_rv_private"
+    return "err_rv_not_open" if role == "superuser" else "err_rv_not_creator"
+
+
 def consent_expect(role: str, pos: str) -> str | None:
     """/consent: in a group, by a secretary or staff of the chat's org, for a registrant of
     that org or below (the minor joins the branch: never from the sibling's chat)."""
@@ -577,6 +585,8 @@ MATRIX: list[Row] = [
     Row("/submit {camp}", submit_expect, submit_offered, undo=cancel_flow),
     Row("/request 请示{n}", request_expect, request_sent),
     Row("/requests", requests_expect, replied()),
+    Row("/review status {camp}", review_expect, replied()),
+    Row("/review close {camp}", review_expect, replied()),
     # before /announce posts more: the latest of the branch's subtree is the cast's one
     Row("/announce status", branch_board, replied("（大埠乡团委）")),
     Row("/announce 通知{n}", STAFF, announced),

@@ -129,7 +129,11 @@ def test_parse_due_skipped_dst_hour() -> None:
         ("年度述职", "err_deadline_parts"),
         (" | 2026-12-01 18:00", "err_deadline_parts"),
         ("年度述职 | ", "err_deadline_parts"),
-        ("a | 2026-12-01 18:00 | all | more", "err_deadline_parts"),
+        ("a | 2026-12-01 18:00 | all | more", "err_deadline_scope"),  # options: issue 13
+        ("a | 2026-12-01 18:00 | all | 2 | 多数 | 平均 | all | all", "err_deadline_parts"),
+        ("a | 2026-12-01 18:00 | 评审 lina!", "err_deadline_panel"),
+        ("a | 2026-12-01 18:00 | 评分 好", "err_deadline_rubric"),
+        ("a | 2026-12-01 18:00 | 评分 好 好", "err_deadline_rubric"),
         ("x" * 101 + " | 2026-12-01 18:00", "err_deadline_title_long"),
         ("年度述职 | 2026-12-01 18:00 | some", "err_deadline_scope"),
     ],
@@ -271,7 +275,9 @@ async def test_submit_resubmit_late_and_board(tmp_path: Path) -> None:
         sent = await tb.send(sec_a, None, "本年度共开展活动 12 次。")
         assert "已收到" in (sent[0].text or "") and "按时" in (sent[0].text or "")
         # the flow is over: the next text is not a report
+        await tb.drain()  # the report also went to the reviewers (the creator) privately
         after = await tb.send(sec_a, None, "随便说说")  # "what I can do", not a second report
+        after = [s for s in after if s.chat_id == sec_a["id"]]
         assert len(after) == 1 and "已收到" not in (after[0].text or "")
         assert after[0].reply_markup["inline_keyboard"][0][0]["callback_data"].startswith("guide:")
         # resubmitting through the deep link replaces the report with a document

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from bot.domain import cache as flows
 from bot.domain.access import RANK
 from bot.domain.campaigns_board import Board, BoardRow, Created, Option, Received, State
+from bot.domain.campaigns_core import BOARD_LINES, DAY, CampaignsBase, LangOf
 from bot.domain.campaigns_input import (
     MAX_AHEAD,
     SUBMIT_DATA,
@@ -42,17 +41,18 @@ from bot.domain.campaigns_input import (
     submit_data,
     submit_payload,
 )
-from bot.domain.clock import fmt_when, local
+from bot.domain.campaigns_parts import PARTS, SUBMIT_FLOW, Content, store_part
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign
 from bot.domain.models_reminders import Reminder
-from bot.domain.service import Core, ServiceBase
+from bot.domain.service import Core
 from bot.domain.when import Reading
 from bot.texts import Raw, mention, t
 from storage import campaigns as repo
 from storage import chats as chat_repo
 from storage import orgs as org_repo
+from storage import review as review_repo
 from storage import users as user_repo
 from storage.db import Conn
 
@@ -89,79 +89,32 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KIND = "campaign"
-SUBMIT_FLOW = "campaign_submit"
 REPORT_MAX = 4000
-BOARD_LINES = 60
-DAY = 86400.0
-
-LangOf = Callable[[int], Awaitable[str]]
 
 
 # --- the service -----------------------------------------------------------------------------
 
 
-class Campaigns(ServiceBase):
+class Campaigns(CampaignsBase):
     """Services behind /deadline, /submit, the `sub_` deep link and the campaign reminders."""
 
-    def __init__(
-        self,
-        core: Core,
-        lang_of: LangOf,
-        overdue_interval: float = DAY,
-    ) -> None:
-        super().__init__(core)
-        self.lang_of = lang_of
-        #: seconds between overdue reminders (a day; tests use seconds); read at creation
-        self.overdue_interval = overdue_interval
-        #: set at start-up from getMe, for `sub_<id>` deep links in reminders
-        self.bot_username = ""
+    def __init__(self, core: Core, lang_of: LangOf, overdue_interval: float = DAY) -> None:
+        super().__init__(core, lang_of, overdue_interval)
         self.reminders.on(KIND, self.on_reminder)
-
-    # --- helpers -----------------------------------------------------------------------------
-    @property
-    def tz(self) -> Any:
-        return self.settings.tz
-
-    def fmt(self, ts: float, lang: str) -> str:
-        """A time as people read it ('12月1日（周二）18:00' / 'Tue 1 Dec, 18:00')."""
-        return fmt_when(ts, self.tz, lang, today=local(self.clock.time(), self.tz).date())
-
-    def about(self, c: Campaign, lang: str) -> dict[str, object]:
-        """How every campaign text names one: id, title, due time and the zone it is in."""
-        return {
-            "id": c.id,
-            "title": c.title,
-            "due": self.fmt(c.due_at, lang),
-            "tz": self.settings.timezone,
-        }
-
-    def link(self, campaign_id: int) -> str:
-        if not self.bot_username:
-            return f"/submit {campaign_id}"
-        return f"https://t.me/{self.bot_username}?start={submit_payload(campaign_id)}"
-
-    async def org_of_chat(self, chat_id: int) -> Org:
-        return await self.access.org_of_chat(chat_id)
-
-    async def _visible(self, chat_org: Org, campaign_id: int) -> tuple[Campaign, Org]:
-        """The campaign, if this chat's org created it, is above it, or owes part of it."""
-        r = self.db.reader
-        campaign = await repo.get(r, campaign_id)
-        if campaign is None:
-            raise Refusal("err_camp_unknown", id=campaign_id)
-        org = await org_repo.get(r, campaign.org_id)
-        assert org is not None
-        if not org.path.startswith(chat_org.path) and not await repo.owing(
-            r, campaign.id, chat_org.path
-        ):
-            raise Refusal("err_camp_unknown", id=campaign_id)
-        return campaign, org
 
     # --- /deadline new | cancel --------------------------------------------------------------
     async def create(
-        self, user_id: int, chat_id: int, text: str | None, chosen: Reading | None = None
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str | None,
+        chosen: Reading | None = None,
+        replied_to: int | None = None,
     ) -> Created:
-        """A campaign owed by the orgs directly below this chat's org (or its whole subtree)."""
+        """A campaign owed by the orgs directly below this chat's org (or its whole subtree).
+
+        A `| 评审 @a @b` option names the review panel (`replied_to`: the person whose message
+        the command answers joins it too)."""
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
         now = self.clock.time()
@@ -177,12 +130,16 @@ class Campaigns(ServiceBase):
                 raise Refusal("err_deadline_no_orgs", org=org.name)
             campaign = await repo.insert(
                 tx,
-                **new.model_dump(),  # the typed fields are the columns
+                **new.columns(),  # the typed fields are the columns
                 org_id=org.id,
                 created_by=user_id,
                 now=now,
                 owing=[o.id for o in owing],
             )
+            panel: list[int] = []
+            if new.panel_named:
+                panel = await self._panel(tx, new.panel, replied_to)
+                await review_repo.set_panel(tx, campaign.id, panel)
             for step, at in steps:
                 await self.reminders.add(tx, KIND, campaign.id, step, at)
             staffed = {
@@ -193,7 +150,21 @@ class Campaigns(ServiceBase):
             owing=len(owing),
             no_secretary=[o.name for o in owing if o.id not in staffed],
             reminders=[at for step, at in steps if step.startswith("before:")],
+            panel=len(panel),
         )
+
+    @staticmethod
+    async def _panel(conn: Conn, names: list[str], replied_to: int | None) -> list[int]:
+        """The review panel's user ids, from @usernames (registered people) and a reply."""
+        found = [replied_to] if replied_to else []
+        for name in names:
+            user = await user_repo.by_username(conn, name)
+            if user is None:
+                raise Refusal("err_deadline_panel_unknown", name="@" + name)
+            found.append(user.id)
+        if not found:
+            raise Refusal("err_deadline_panel", got="")
+        return list(dict.fromkeys(found))
 
     async def cancel(self, user_id: int, chat_id: int, campaign_id: int) -> tuple[Campaign, int]:
         """Cancel an open campaign and every reminder still pending for it."""
@@ -219,81 +190,12 @@ class Campaigns(ServiceBase):
         campaign, _ = await self._visible(chat_org, campaign_id)
         return await self._board(self.db.reader, campaign, chat_org)
 
-    async def _board(self, conn: Conn, campaign: Campaign, within: Org | None = None) -> Board:
-        org = await org_repo.get(conn, campaign.org_id)
-        assert org is not None
-        owing = await repo.owing(conn, campaign.id, within.path if within else None)
-        staffed = {
-            g.org_id for g in await user_repo.holders(conn, [o.org_id for o in owing], "secretary")
-        }
-        rows = []
-        for o in owing:
-            sub = o.submission
-            state: State = "missing" if sub is None else ("late" if sub.late else "on_time")
-            rows.append(
-                BoardRow(
-                    org_id=o.org_id,
-                    code=o.code,
-                    name=o.name,
-                    state=state,
-                    has_secretary=o.org_id in staffed,
-                    submitter=sub.first_name if sub else None,
-                    submitted_at=sub.submitted_at if sub else None,
-                )
-            )
-        ref = f"campaign:{campaign.id}"
-        undelivered = (await self.outbox.failed_counts([ref])).get(ref, 0)
-        return Board(campaign=campaign, org=org, rows=rows, undelivered=undelivered)
-
     async def recent(self, user_id: int, chat_id: int, limit: int = 15) -> list[Board]:
         """The newest campaigns visible from this chat, open ones first."""
         chat_org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, chat_org, "secretary")
         found = await repo.visible_from(self.db.reader, chat_org.path, limit)
         return [await self._board(self.db.reader, c, chat_org) for c in found]
-
-    # --- rendering (shared by replies and reminders) ------------------------------------------
-    def board_text(self, board: Board, lang: str, limit: int = BOARD_LINES) -> str:
-        c = board.campaign
-        head = t(
-            lang,
-            "camp_board_head",
-            **self.about(c, lang),
-            org=board.org.name,
-            state=t(lang, self._state_key(c)),
-        )
-        counts = t(
-            lang,
-            "camp_board_counts",
-            on_time=board.count("on_time"),
-            late=board.count("late"),
-            missing=board.count("missing"),
-            total=len(board.rows),
-        )
-        lines = [self.board_line(row, lang) for row in board.rows[:limit]]
-        if len(board.rows) > limit:
-            lines.append(t(lang, "camp_board_more", n=len(board.rows) - limit))
-        if board.undelivered:
-            lines.append(t(lang, "board_undelivered", n=board.undelivered))
-        return Raw("\n".join([head, counts, *lines]))
-
-    def _state_key(self, c: Campaign) -> str:
-        if c.status == "cancelled":
-            return "camp_state_cancelled"
-        return "camp_state_open" if self.clock.time() < c.due_at else "camp_state_overdue"
-
-    def board_line(self, row: BoardRow, lang: str) -> str:
-        if row.state == "missing":
-            key = "camp_row_missing" if row.has_secretary else "camp_row_no_secretary"
-            return t(lang, key, org=row.name)
-        key = "camp_row_on_time" if row.state == "on_time" else "camp_row_late"
-        return t(
-            lang,
-            key,
-            org=row.name,
-            who=row.submitter or "?",
-            at=self.fmt(row.submitted_at or 0, lang),
-        )
 
     # --- /submit -----------------------------------------------------------------------------
     async def options(self, user_id: int, campaign_id: int | None = None) -> list[Option]:
@@ -323,20 +225,26 @@ class Campaigns(ServiceBase):
             result.append(Option(campaign=campaign, org=orgs[org_id], submitted=sub is not None))
         return result
 
-    async def begin(self, user_id: int, campaign_id: int, org_id: int) -> Option:
-        """The next text or document this person sends is the report for (campaign, org)."""
+    async def begin(
+        self, user_id: int, campaign_id: int, org_id: int, part: str | None = None
+    ) -> Option:
+        """The next text or document this person sends is the report for (campaign, org);
+        for a two-part report, `part` (else the first part still missing, summary first)."""
         campaign, org = await self._check_submitter(user_id, campaign_id, org_id)
+        parts_in = [p.part for p in await repo.parts(self.db.reader, campaign.id, org.id)]
+        if campaign.parts == 2:
+            part = part or next((p for p in PARTS if p not in parts_in), PARTS[0])
+        else:
+            part = None
         async with self.db.transaction() as tx:
-            await flows.set_flow(
-                self.db,
-                tx,
-                user_id,
-                SUBMIT_FLOW,
-                {"campaign_id": campaign.id, "org_id": org.id},
-                self.clock.time(),
-            )
+            state: dict[str, object] = {"campaign_id": campaign.id, "org_id": org.id}
+            if part:
+                state["part"] = part
+            await flows.set_flow(self.db, tx, user_id, SUBMIT_FLOW, state, self.clock.time())
         sub = await repo.submission(self.db.reader, campaign.id, org.id)
-        return Option(campaign=campaign, org=org, submitted=sub is not None)
+        return Option(
+            campaign=campaign, org=org, submitted=sub is not None, part=part, parts_in=parts_in
+        )
 
     @staticmethod
     async def _open(conn: Conn, campaign_id: int) -> Campaign:
@@ -360,12 +268,6 @@ class Campaigns(ServiceBase):
             raise Refusal("err_need_secretary", org=org.name)
         return campaign, org
 
-    async def pending_submit(self, user_id: int) -> tuple[int, int] | None:
-        flow = await user_repo.get_flow(self.db.reader, user_id)
-        if flow is None or flow.name != SUBMIT_FLOW:
-            return None
-        return int(flow.state["campaign_id"]), int(flow.state["org_id"])
-
     async def submit(
         self,
         user_id: int,
@@ -380,9 +282,13 @@ class Campaigns(ServiceBase):
 
         Before the due time a resubmission replaces the report; after it, it is marked late.
         """
-        target = target or await self.pending_submit(user_id)
+        part = None
         if target is None:
-            raise Refusal("err_sub_no_flow")
+            flow = await user_repo.get_flow(self.db.reader, user_id)
+            if flow is None or flow.name != SUBMIT_FLOW:
+                raise Refusal("err_sub_no_flow")
+            target = int(flow.state["campaign_id"]), int(flow.state["org_id"])
+            part = flow.state.get("part")
         if file_id is None:
             text = unicodedata.normalize("NFC", text or "").strip()
             if not text:
@@ -396,6 +302,19 @@ class Campaigns(ServiceBase):
         async with self.db.transaction() as tx:
             now = self.clock.time()
             await self._open(tx, campaign.id)  # again: a cancel may have come in between
+            content = Content(
+                user_id=user_id,
+                text=text,
+                file_id=file_id,
+                file_name=file_name,
+                file_size=file_size,
+                now=now,
+                late=now > campaign.due_at,
+            )
+            if campaign.parts == 2:
+                got, stored = await store_part(self.db, tx, campaign, org, part, content)
+                await self.review.forward(tx, campaign, org, stored)
+                return got
             before = await repo.submission(tx, campaign.id, org.id)
             saved = await repo.save_submission(
                 tx,
@@ -409,6 +328,7 @@ class Campaigns(ServiceBase):
                 now=now,
                 late=now > campaign.due_at,
             )
+            await self.review.forward(tx, campaign, org, saved)
             flow = await user_repo.get_flow(tx, user_id)
             if flow is not None and flow.name == SUBMIT_FLOW:
                 await flows.clear_flow(self.db, tx, user_id)

@@ -21,6 +21,13 @@ class BoardRow(BaseModel):
     has_secretary: bool
     submitter: str | None = None
     submitted_at: float | None = None
+    #: the parts of a two-part report received so far ('summary', 'plan')
+    parts_in: list[str] = []
+
+    @property
+    def readable(self) -> bool:
+        """Something was submitted (a report, or a part of one): 查看材料 has something."""
+        return self.state != "missing" or bool(self.parts_in)
 
 
 class Board(BaseModel):
@@ -42,12 +49,16 @@ class Created(BaseModel):
     owing: int
     no_secretary: list[str]
     reminders: list[float]
+    panel: int = 0  # reviewers named with `| 评审 @a @b`
 
 
 class Option(BaseModel):
     campaign: Campaign
     org: Org
     submitted: bool = False
+    #: a two-part report: the part the next message will be, and the parts already in
+    part: str | None = None
+    parts_in: list[str] = []
 
 
 class Received(BaseModel):
@@ -55,3 +66,6 @@ class Received(BaseModel):
     org: Org
     submission: Submission
     replaced: bool
+    #: for a two-part report: the part stored, and the part still missing (None: complete)
+    part: str | None = None
+    missing: str | None = None

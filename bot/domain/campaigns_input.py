@@ -25,6 +25,58 @@ class NewCampaign(BaseModel):
     title: str
     due_at: float
     scope: Literal["children", "all"] = "children"
+    parts: int = 1
+    rubric: str = ""
+    method: Literal["average", "majority"] = "average"
+    #: usernames (no @) of the review panel, not a column: written to campaign_reviewers
+    panel: list[str] = []
+    #: a panel segment was given (possibly only by replying to someone)
+    panel_named: bool = False
+
+    def columns(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"panel", "panel_named"})
+
+
+RUBRIC_MAX = 6
+GRADE_MAX = 10
+_PANEL_WORDS = ("评审", "reviewers", "reviewer")
+_RUBRIC_WORDS = ("评分", "rubric")
+_USERNAME = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})")
+
+
+def _option(new: dict[str, Any], part: str) -> None:
+    """One `| option` of /deadline new, into `new`; anything else is refused."""
+    low = part.lower()
+    word = re.split(r"[\s:：]+", low, maxsplit=1)[0]
+    rest = re.split(r"[\s:：]+", part, maxsplit=1)[1] if re.search(r"[\s:：]", part) else ""
+    if low in ("all", "全部"):
+        new["scope"] = "all"
+    elif low in ("两部分", "two-part", "two", "2"):
+        new["parts"] = 2
+    elif low in ("多数", "majority"):
+        new["method"] = "majority"
+    elif low in ("平均", "average"):
+        new["method"] = "average"
+    elif word in _PANEL_WORDS:
+        names = []
+        for token in rest.split():
+            match = _USERNAME.fullmatch(token)
+            if match is None:
+                raise Refusal("err_deadline_panel", got=validate.excerpt(token, 40))
+            names.append(match.group(1))
+        new["panel"] = list(dict.fromkeys(names))
+        new["panel_named"] = True
+    elif word in _RUBRIC_WORDS:
+        grades = rest.split()
+        if not 2 <= len(grades) <= RUBRIC_MAX or len(set(grades)) != len(grades):
+            raise Refusal("err_deadline_rubric", max=RUBRIC_MAX)
+        for g in grades:
+            if len(g) > GRADE_MAX or any(unicodedata.category(ch) == "Cc" for ch in g):
+                raise Refusal("err_deadline_rubric", max=RUBRIC_MAX)
+            validate.no_invisible(g, field="rubric")
+        new["rubric"] = "|".join(grades)
+    else:
+        raise Refusal("err_deadline_scope", got=validate.excerpt(part, 20))
 
 
 def parse_due(text: str, tz: Any, now: float, chosen: Reading | None = None) -> float:
@@ -45,11 +97,12 @@ def parse_due(text: str, tz: Any, now: float, chosen: Reading | None = None) -> 
 
 
 def parse_new(text: str | None, tz: Any, now: float, chosen: Reading | None = None) -> NewCampaign:
-    """`<title> | <YYYY-MM-DD HH:MM> [| all]` → a validated new campaign."""
+    """`<title> | <YYYY-MM-DD HH:MM> [| all] [| 两部分] [| 评审 @a @b] [| 评分 好 中 差]
+    [| 多数]` → a validated new campaign."""
     parts = [p.strip() for p in (text or "").split("|")]
     if len(parts) < 2 or not parts[0] or not parts[1]:
         raise Refusal("err_deadline_parts")
-    if len(parts) > 3:
+    if len(parts) > 7 or not all(parts[2:]):
         raise Refusal("err_deadline_parts")
     title = unicodedata.normalize("NFC", parts[0])
     if len(title) > TITLE_MAX:
@@ -57,34 +110,36 @@ def parse_new(text: str | None, tz: Any, now: float, chosen: Reading | None = No
     if any(unicodedata.category(ch) == "Cc" for ch in title):
         raise Refusal("err_deadline_title_chars")
     validate.no_invisible(title, field="title")
-    scope: Literal["children", "all"] = "children"
-    if len(parts) == 3:
-        if parts[2].lower() not in ("all", "全部"):
-            raise Refusal("err_deadline_scope", got=validate.excerpt(parts[2], 20))
-        scope = "all"
-    return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now, chosen), scope=scope)
+    options: dict[str, Any] = {}
+    for part in parts[2:]:
+        _option(options, part)
+    return NewCampaign(title=title, due_at=parse_due(parts[1], tz, now, chosen), **options)
 
 
 # --- callback data and deep link: choosing what to submit ------------------------------------
 
 #: a /submit choice button (the handler is registered on it; a stale one is refused there)
 SUBMIT_DATA = re.compile(r"^sub:")
-_SUBMIT = re.compile(r"sub:([0-9]{1,12}):([0-9]{1,12})")  # the whole data, ASCII digits
+_SUBMIT = re.compile(r"sub:([0-9]{1,12}):([0-9]{1,12})(?::([sp]))?")  # the whole data
+#: the parts of a two-part report, as callback data writes them
+PART_CODES = {"s": "summary", "p": "plan"}
 #: the deep-link prefix of `/start sub_<campaign id>`, sent in reminders
 SUBMIT_LINK = "sub"
 
 
-def submit_data(campaign_id: int, org_id: int) -> str:
-    """The button that chooses to submit for `org_id` to campaign `campaign_id`."""
-    return f"sub:{campaign_id}:{org_id}"
+def submit_data(campaign_id: int, org_id: int, part: str | None = None) -> str:
+    """The button that chooses to submit for `org_id` to campaign `campaign_id` (and which
+    part of a two-part report)."""
+    return f"sub:{campaign_id}:{org_id}" + (f":{part[0]}" if part else "")
 
 
-def parse_submit_data(data: str | None) -> tuple[int, int]:
-    """(campaign id, org id) of a /submit choice; a stale or forged one is refused."""
+def parse_submit_data(data: str | None) -> tuple[int, int, str | None]:
+    """(campaign id, org id, part) of a /submit choice; a stale or forged one is refused."""
     match = _SUBMIT.fullmatch(data or "")
     if match is None:
         raise Refusal("err_stale_button")
-    return int(match.group(1)), int(match.group(2))
+    part = PART_CODES[match.group(3)] if match.group(3) else None
+    return int(match.group(1)), int(match.group(2)), part
 
 
 def submit_payload(campaign_id: int) -> str:

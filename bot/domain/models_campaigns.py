@@ -17,6 +17,12 @@ class Campaign(BaseModel):
     created_by: int
     created_at: float
     cancelled_at: float | None = None
+    #: 1: one report; 2: a work summary and a next-year plan, submitted separately
+    parts: int = 1
+    #: the review's grades, best first, '|'-separated ('' = the default rubric)
+    rubric: str = ""
+    #: how the review's result is worked out: 'average' of grade points or 'majority'
+    method: str = "average"
 
     @property
     def is_open(self) -> bool:
@@ -38,6 +44,12 @@ class Submission(BaseModel):
     submitted_at: float
     late: bool = False
     versions: int = 1
+
+
+class Part(Submission):
+    """One part ('summary' or 'plan') of a two-part report."""
+
+    part: str
 
 
 class Owing(BaseModel):

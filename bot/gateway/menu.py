@@ -30,6 +30,7 @@ PRIVATE = (
     "dashboard",
     "request",
     "requests",
+    "review",
     "mydata",
     "lang",
     "cancel",

@@ -3,7 +3,8 @@
 ZH = {
     # usage and bad input
     "usage_deadline": (
-        "用法：\n/deadline new &lt;标题&gt; | &lt;YYYY-MM-DD HH:MM&gt; [| all]\n"
+        "用法：\n/deadline new &lt;标题&gt; | &lt;YYYY-MM-DD HH:MM&gt; [| all] [| 两部分]"
+        " [| 评审 @甲 @乙] [| 评分 好 较好 一般 差] [| 多数]\n"
         "/deadline status [编号]　/deadline list　/deadline cancel &lt;编号&gt;\n"
         "例如：/deadline new 2026年度述职 | 2026-12-01 18:00"
     ),
@@ -14,7 +15,10 @@ ZH = {
     "err_deadline_far": "截止时间 {due} 太远了（最多约一年以内）。例如：/deadline new 2026年度述职 | 2026-12-01 18:00",
     "err_deadline_title_long": "标题太长了（最多 {max} 个字符，收到 {got} 个）。例如：/deadline new 2026年度述职 | 2026-12-01 18:00",
     "err_deadline_title_chars": "标题含有不允许的控制字符。例如：/deadline new 2026年度述职 | 2026-12-01 18:00",
-    "err_deadline_scope": "第三部分只能是 all（整个下级组织树），收到“{got}”。例如：/deadline new 2026年度述职 | 2026-12-01 18:00 | all",
+    "err_deadline_scope": "无法识别的选项“{got}”。可选：all（整个下级组织树）、两部分、评审 @用户名、评分 好 较好 一般 差、多数。例如：/deadline new 2026年度述职 | 2026-12-01 18:00 | all",
+    "err_deadline_panel": "评审名单请写 @用户名，用空格分隔，收到“{got}”。例如：/deadline new 2026年度述职 | 2026-12-01 18:00 | 评审 @lina_daxu @wang_xiaoming",
+    "err_deadline_panel_unknown": "找不到 {name}：评审需要先在本机器人登记。例如：/deadline new 2026年度述职 | 2026-12-01 18:00 | 评审 @lina_daxu",
+    "err_deadline_rubric": "评分等级需要 2 到 {max} 个、互不相同、每个不超过 10 个字，用空格分隔。例如：/deadline new 2026年度述职 | 2026-12-01 18:00 | 评分 优秀 良好 合格 不合格",
     "err_deadline_no_orgs": "“{org}”下面还没有组织，无法发布述职任务。先用 /org add 新建下级组织，例如：/org add yanshan.daxu 大埠乡团委",
     "err_camp_bad_id": "任务编号应是数字，收到“{got}”。例如：/deadline status 3",
     "err_camp_unknown": "找不到述职任务 #{id}。发送 /deadline list 查看本群可见的任务，例如：/deadline status 3",
@@ -68,6 +72,20 @@ ZH = {
     "camp_note_replaced": "已替换之前提交的版本。",
     "camp_note_late": "已过截止时间，标记为逾期提交。",
     "camp_note_on_time": "按时提交。",
+    "camp_created_two_parts": "分两部分提交：工作总结、工作计划（两部分都在截止前交齐才算按时）。",
+    "camp_created_panel": "评审组：{n} 人（每份报告会私聊发给评审）。",
+    "camp_btn_material": "📄 查看材料：{org}",
+    "camp_btn_part_summary": "改交工作总结",
+    "camp_btn_part_plan": "改交工作计划",
+    "camp_part_summary": "工作总结",
+    "camp_part_plan": "工作计划",
+    "camp_parts_none": "尚无",
+    "camp_part_mark_summary": "总结{mark}",
+    "camp_part_mark_plan": "计划{mark}",
+    "camp_ask_part": "请提交“{org}”的述职报告“{title}”（#{id}，截止 {due}）的<b>{part}</b>。\n已交：{done}。直接发送一段文字或一个文件即可。发送 /cancel 退出。",
+    "camp_received_part": "✅ 已收到“{org}”的述职报告“{title}”（#{id}）的{part}：{what}，{at}。{note}",
+    "camp_next_part": "接下来请发送<b>{part}</b>（文字或文件）。",
+    "camp_parts_complete": "两部分均已交齐。",
     # units
     "camp_unit_d": "{n} 天",
     "camp_unit_h": "{n} 小时",
@@ -80,7 +98,8 @@ ZH = {
 
 EN = {
     "usage_deadline": (
-        "Usage:\n/deadline new &lt;title&gt; | &lt;YYYY-MM-DD HH:MM&gt; [| all]\n"
+        "Usage:\n/deadline new &lt;title&gt; | &lt;YYYY-MM-DD HH:MM&gt; [| all] [| two]"
+        " [| reviewers @a @b] [| rubric A B C D] [| majority]\n"
         "/deadline status [id]  /deadline list  /deadline cancel &lt;id&gt;\n"
         "Example: /deadline new Annual report 2026 | 2026-12-01 18:00"
     ),
@@ -91,7 +110,10 @@ EN = {
     "err_deadline_far": "Due time {due} is too far ahead (about a year at most). Example: /deadline new Annual report 2026 | 2026-12-01 18:00",
     "err_deadline_title_long": "The title is too long (at most {max} characters, got {got}). Example: /deadline new Annual report 2026 | 2026-12-01 18:00",
     "err_deadline_title_chars": "The title contains control characters. Example: /deadline new Annual report 2026 | 2026-12-01 18:00",
-    "err_deadline_scope": 'The third part can only be all (the whole subtree), got "{got}". Example: /deadline new Annual report 2026 | 2026-12-01 18:00 | all',
+    "err_deadline_scope": 'Unknown option "{got}". Options: all (the whole subtree), two (two parts), reviewers @user, rubric A B C D, majority. Example: /deadline new Annual report 2026 | 2026-12-01 18:00 | all',
+    "err_deadline_panel": 'Name reviewers as @username, separated by spaces; got "{got}". Example: /deadline new Annual report 2026 | 2026-12-01 18:00 | reviewers @lina_daxu',
+    "err_deadline_panel_unknown": "{name} is not known: reviewers must have registered with this bot first. Example: /deadline new Annual report 2026 | 2026-12-01 18:00 | reviewers @lina_daxu",
+    "err_deadline_rubric": "A rubric has 2 to {max} different grades, each at most 10 characters, separated by spaces. Example: /deadline new Annual report 2026 | 2026-12-01 18:00 | rubric A B C D",
     "err_deadline_no_orgs": '"{org}" has no orgs below it to owe a report. Create one first, e.g. /org add yanshan.daxu Daxu township',
     "err_camp_bad_id": 'A campaign id is a number, got "{got}". Example: /deadline status 3',
     "err_camp_unknown": "No report-back campaign #{id} here. See /deadline list, e.g. /deadline status 3",
@@ -141,6 +163,20 @@ EN = {
     "camp_note_replaced": "It replaces the earlier version.",
     "camp_note_late": "Past the due time: marked late.",
     "camp_note_on_time": "On time.",
+    "camp_created_two_parts": "Submitted in two parts: a work summary and a next-year plan (on time only if both arrive before the due time).",
+    "camp_created_panel": "Review panel: {n} (each report is sent to them privately).",
+    "camp_btn_material": "📄 Read: {org}",
+    "camp_btn_part_summary": "Send the work summary instead",
+    "camp_btn_part_plan": "Send the next-year plan instead",
+    "camp_part_summary": "work summary",
+    "camp_part_plan": "next-year plan",
+    "camp_parts_none": "nothing yet",
+    "camp_part_mark_summary": "summary{mark}",
+    "camp_part_mark_plan": "plan{mark}",
+    "camp_ask_part": 'Send the <b>{part}</b> of the report "{title}" for {org} (#{id}, due {due}).\nAlready in: {done}. Just send a text or a file. /cancel to stop.',
+    "camp_received_part": 'Received the {part} of the report "{title}" (#{id}) for {org}: {what}, {at}. {note}',
+    "camp_next_part": "Now send the <b>{part}</b> (a text or a file).",
+    "camp_parts_complete": "Both parts are in.",
     "camp_unit_d": "{n} d",
     "camp_unit_h": "{n} h",
     "camp_unit_m": "{n} min",

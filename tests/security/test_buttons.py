@@ -37,6 +37,7 @@ from bot.domain.hours_form import day_data, form_data
 from bot.domain.minors import guard_data
 from bot.domain.people import forget_data, reg_data
 from bot.domain.requests import request_data
+from bot.domain.review_calc import grade_data, material_data
 from bot.domain.when import Reading, choice_data, parse_choice_data
 from handlers.guide import guide_data
 from tests.conftest import Harness, build_tower
@@ -502,6 +503,61 @@ async def row_request(tb: Harness, w: dict[str, Any]) -> Case:
     )
 
 
+async def review_world(tb: Harness, w: dict[str, Any]) -> tuple[int, int, int]:
+    """A campaign the branch reported on, past its due time, its review open: (campaign id,
+    the branch's org id, the sibling's org id, which sent nothing)."""
+    if "review" not in w:
+        boss, sec, root = w["boss"], w["sec_a"], w["root"]
+        await tb.send(boss, root, f"/deadline new 评议的述职 | {at(30 * 86400)}")
+        camp = int((await tb.db.fetchone("SELECT MAX(id) FROM campaigns"))[0])
+        await tb.send(sec, None, f"/submit {camp}")
+        await tb.send(sec, None, "全年工作报告")
+        async with tb.db.transaction() as tx:  # the due time passed (the test cannot wait)
+            await tx.execute(
+                "UPDATE campaigns SET due_at = ? WHERE id = ?", (time.time() - 60, camp)
+            )
+        await tb.send(boss, None, f"/review open {camp}")
+        await tb.drain()
+        dabu, jiedao = await org_id(tb, "yanshan.dabu"), await org_id(tb, "yanshan.jiedao")
+        w["review"] = (camp, dabu, jiedao)
+    return w["review"]
+
+
+async def row_rv_grade(tb: Harness, w: dict[str, Any]) -> Case:
+    """A reviewer's scoring card (述职评议), in the reviewer's private chat."""
+    camp, dabu, jiedao = await review_world(tb, w)
+    boss, sec = w["boss"], w["sec_a"]
+    card = with_button(tb, boss["id"], "rv:g:")
+    data = button_data(card, "rv:g:")
+    return (
+        button(tb, card, data, boss)
+        .copy(OTHER_CHAT, w["chat_a"]["id"])
+        .copy(OTHER_CHAT, sec["id"])  # someone else's private chat
+        .on(OTHER_USER, sec)
+        .private(OTHER_USER, sec)  # not a reviewer
+        .private(WRONG_STEP, data=grade_data(camp, dabu, 7))  # no such grade
+        .private(WRONG_STEP, data=grade_data(camp, jiedao, 0))  # nothing submitted
+        .private(WRONG_STEP, data=grade_data(NOWHERE, dabu, 0))
+    )
+
+
+async def row_rv_material(tb: Harness, w: dict[str, Any]) -> Case:
+    """查看材料 under the board of /deadline status, in the district's chat."""
+    camp, dabu, jiedao = await review_world(tb, w)
+    boss, sec = w["boss"], w["sec_a"]
+    await tb.send(boss, w["root"], f"/deadline status {camp}")
+    board = with_button(tb, w["root"]["id"], "rv:m:")
+    data = button_data(board, "rv:m:")
+    return (
+        button(tb, board, data, boss)
+        .copy(OTHER_CHAT, sec["id"])  # someone else's private chat
+        .on(OTHER_USER, w["member_a"])  # neither a reviewer nor the submitter
+        .copy(OTHER_USER, w["chat_b"]["id"], w["member_b"])
+        .on(WRONG_STEP, data=material_data(camp, jiedao))  # nothing submitted
+        .copy(WRONG_STEP, w["root"]["id"], data=material_data(NOWHERE, dabu))
+    )
+
+
 #: prefix → (a sample of its data, built by the feature's own function; the row's builder)
 
 
@@ -675,6 +731,8 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "act:in": (act_callbacks.build(1, "in"), row_act_in),
     "ann:ack": (ack_data(1), row_ann_ack),
     "sub": (submit_data(1, 2), row_sub),
+    "rv:g": (grade_data(1, 2, 0), row_rv_grade),
+    "rv:m": (material_data(1, 2), row_rv_material),
     "guard": (guard_data("A" * 22), row_guard),
     "guide": (guide_data("me"), row_guide),
     "when:dl": (choice_data("dl", Reading(date(2026, 12, 20), 9 * 60)), row_when_dl),

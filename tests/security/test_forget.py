@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.domain.review_calc import comment_data, grade_data
 from bot.settings import Settings
 from tests.conftest import INTEGRITY_ERRORS, Harness, build_tower, register
 from tests.dbdump import is_pg, sql_rows, tables
@@ -159,9 +160,24 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     await tb.drain()
     copy = next(s for s in em.messages_to(root["id"]) if "周六集合" in (s.text or ""))
     await tb.press(v, copy, copy.reply_markup["inline_keyboard"][-1][-1]["callback_data"])
-    await tb.send(boss, root, f"/deadline new 述职 | {when(10 * 86400)}")
+    # a two-part report-back whose review panel the victim sits on: reviewed, graded, commented
+    panel = f"评审 @{username} @wang_xiaoming"
+    await tb.send(boss, root, f"/deadline new 述职 | {when(10 * 86400)} | 两部分 | {panel}")
     await tb.send(v, None, "/submit")
     await tb.send(v, None, f"报告人 {real} {phones[0]}")
+    await tb.send(v, None, f"计划 {real}")
+    camp = int((await tb.db.fetchone("SELECT MAX(id) FROM campaigns"))[0])
+    assert rows(db_path, "SELECT COUNT(*) FROM campaign_parts") == [(2,)]
+    async with tb.db.transaction() as tx:  # its due time passed
+        await tx.execute("UPDATE campaigns SET due_at = ? WHERE id = ?", (time.time() - 60, camp))
+    await tb.send(boss, None, f"/review open {camp}")
+    await tb.drain()
+    card = next(s for s in reversed(em.messages_to(v["id"])) if "rv:g:" in str(s.reply_markup))
+    dabu = int((await tb.db.fetchone("SELECT id FROM orgs WHERE code = 'yanshan.dabu'"))[0])
+    await tb.press(v, card, grade_data(camp, dabu, 1))
+    await tb.press(v, card, comment_data(camp, dabu))
+    await tb.send(v, None, f"评语 {real}")
+    assert rows(db_path, "SELECT COUNT(*) FROM review_scores WHERE comment IS NOT NULL") == [(1,)]
     # a request upward (请示), answered by the district with a reply naming them, and a request
     # of someone else that names them
     await tb.send(v, None, f"/request 请示人 {real} {phones[0]}")

@@ -255,6 +255,9 @@ async def test_every_export_keeps_typed_text_as_text(tb: Harness) -> None:
     assert "\tcmd" in first_names and "\r=1" in first_names  # first names arrive verbatim
     assert '=HYPERLINK("http://x","y")' in real_names and "＝1+1" in org_names
 
+    # each report also went to the campaign's reviewers (boss, its creator) privately, at a
+    # message a second: let them land before the exports queue behind them
+    assert await tb.drain(60)
     mark = len(em.documents)
     for command in ("/export hours", "/export members", "/export activities"):
         await tb.send(boss, root, command)
