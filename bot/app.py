@@ -23,6 +23,7 @@ from bot.domain.access import Access
 from bot.domain.activities import Activities
 from bot.domain.announcements import Announcements, DigestBudget
 from bot.domain.audit import Audit
+from bot.domain.cadres import Cadres
 from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
@@ -83,6 +84,8 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         # one welcome per group per window, through the outbox and the daily budget
         welcomes=Welcomes(core),
         roster=Roster(db, clock),
+        # posts, holders and terms; 'cadre_term' reminders before a term ends
+        cadres=Cadres(core, people.lang),
     )
 
 

@@ -9,6 +9,7 @@ from bot.context import Hooks
 from handlers import (
     activities,
     announcements,
+    cadres,
     campaigns,
     common,
     guide,
@@ -40,6 +41,7 @@ def register(app: Application, hooks: Hooks) -> None:
     campaigns.register_handlers(app, hooks)
     announcements.register_handlers(app, hooks)
     stats.register_handlers(app, hooks)
+    cadres.register_handlers(app, hooks)  # /cadres, the training record in /me, its export
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog
     welcome.register_handlers(app, hooks)  # newcomers of a bound group
     guide.register_handlers(app, hooks)  # "what I can do" buttons, `cmd_` deep links

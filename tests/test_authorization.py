@@ -547,6 +547,7 @@ MATRIX: list[Row] = [
     Row("/announce status", branch_board, replied("（大埠乡团委）")),
     Row("/announce 通知{n}", STAFF, announced),
     Row("/stats", SECRETARY, replied()),
+    Row("/cadres", STAFF, replied("配备率")),
     Row("/chart hours", SECRETARY, chart_posted),
     Row("/chart coverage", SECRETARY, chart_posted),
     Row("/chart tower", SECRETARY, chart_posted),

@@ -43,6 +43,7 @@ ADMINS = (
     "activities",
     "stats",
     "chart",
+    "cadres",
     "activity",
     "checkin",
     "close",
