@@ -3,6 +3,8 @@ figures and the training records (attended activities of kind training)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.domain.models_cadres import Holding, Post, RosterLine, Training
 from storage.db import Conn, all_of, changed, fetchall, fetchone, insert_returning_id, one_of
 
@@ -163,6 +165,18 @@ async def record_of(conn: Conn, user_id: int) -> tuple[list[RosterLine], list[Tr
         if r["part"] == 1
     ]
     return posts, trainings
+
+
+async def records_of(conn: Conn, user_id: int) -> dict[str, list[dict[str, Any]]]:
+    """/mydata: every post the person holds or held, with mode, term and dates."""
+    rows = await fetchall(
+        conn,
+        "SELECT o.code AS org, cp.position, h.mode, h.term_start, h.term_end, h.started_at,"
+        " h.ended_at FROM cadre_holdings h JOIN cadre_posts cp ON cp.id = h.post_id"
+        " JOIN orgs o ON o.id = cp.org_id WHERE h.user_id = ? ORDER BY h.id",
+        (user_id,),
+    )
+    return {"cadre_posts": [dict(r) for r in rows]}
 
 
 async def forget(conn: Conn, user_id: int) -> list[int]:

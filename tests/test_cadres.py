@@ -5,6 +5,7 @@ feeding /me's training record. No real name may reach a group chat."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -378,6 +379,10 @@ async def test_forget_vacates_the_post(tb: Harness) -> None:
     end = date.today() + timedelta(days=400)
     await say(tb, boss, chat_a, "/cadres add 副书记")
     await say(tb, boss, chat_a, f"/cadres appoint 副书记 @xiaochen 2026-01-01 {end}")
+    data = json.loads(await tb.services.privacy.mydata(deputy["id"]))  # /mydata shows it
+    assert [(p["position"], p["term_end"]) for p in data["cadre_posts"]] == [
+        ("deputy", end.isoformat())
+    ]
     await tb.drain()
     ask = await tb.send(deputy, None, "/forgetme")
     await tb.press(deputy, with_button(ask, "forget:y"), "forget:y")
