@@ -8,6 +8,7 @@ to the asker's private chat.
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 from telegram import Update
@@ -47,10 +48,10 @@ def _holder(context: Context, line: RosterLine, trainings: dict[int, list[Traini
         return tr(context, "cadres_vacant")
     name = display_name(line.first_name, line.user_id)
     if line.username:
-        name += " @" + line.username
+        name += " @" + html.escape(line.username)
     items = trainings.get(line.user_id, [])
     term = context.services.cadres.term_text(context.lang, line) if line.post_id else ""
-    text = tr(
+    return tr(
         context,
         "cadres_holder",
         name=Raw(name),
@@ -58,7 +59,6 @@ def _holder(context: Context, line: RosterLine, trainings: dict[int, list[Traini
         courses=len(items),
         hours=_hours(items),
     )
-    return text
 
 
 def roster_text(context: Context, roster: CadreRoster) -> str:
