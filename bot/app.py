@@ -24,6 +24,7 @@ from bot.domain.activities import Activities
 from bot.domain.announcements import Announcements, DigestBudget
 from bot.domain.audit import Audit
 from bot.domain.cache import follow
+from bot.domain.cadres import Cadres
 from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
@@ -87,6 +88,8 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
         roster=Roster(db, clock),
         # requests upward (请示报告): 'request' reminders to the staff of the org above
         requests=Requests(core, people.lang),
+        # posts, holders and terms; 'cadre_term' reminders before a term ends
+        cadres=Cadres(core, people.lang),
     )
 
 

@@ -13,6 +13,7 @@ from bot.domain.access import Access
 from bot.domain.activities import Activities
 from bot.domain.announcements import Announcements, DigestBudget
 from bot.domain.audit import Audit
+from bot.domain.cadres import Cadres
 from bot.domain.campaigns import Campaigns
 from bot.domain.clock import Clock
 from bot.domain.flood import FloodGuard
@@ -60,6 +61,7 @@ class Services:
     welcomes: Welcomes
     roster: Roster
     requests: Requests
+    cadres: Cadres
     sender: Sender | None = None
     #: runs `sender` while this instance holds the 'sender' lease (one sender per database)
     leader: SenderLeader | None = None

@@ -9,6 +9,7 @@ from bot.context import Hooks
 from handlers import (
     activities,
     announcements,
+    cadres,
     campaigns,
     common,
     dashboard,
@@ -46,6 +47,7 @@ def register(app: Application, hooks: Hooks) -> None:
     requests.register_handlers(app, hooks)  # /request, /requests, the decision buttons
     stats.register_handlers(app, hooks)
     dashboard.register_handlers(app, hooks)  # /dashboard: the Mini App's button
+    cadres.register_handlers(app, hooks)  # /cadres, the training record in /me, its export
     privacy.register_handlers(app, hooks)  # /mydata, /auditlog
     welcome.register_handlers(app, hooks)  # newcomers of a bound group
     guide.register_handlers(app, hooks)  # "what I can do" buttons, `cmd_` deep links

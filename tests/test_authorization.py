@@ -502,6 +502,13 @@ def subtree_export(role: str, pos: str) -> str | None:
     return approver(role, pos)
 
 
+def staff_export(role: str, pos: str) -> str | None:
+    """/export training: staff of the chat's org, or in private of their own top orgs."""
+    if pos == "private":
+        return None if GRANTS[role][0] == "staff" else "err_need_staff"
+    return None if rank_at(role, ORG_AT[pos]) >= RANK["staff"] else "err_need_staff"
+
+
 def own_record(role: str, pos: str) -> str | None:
     """/export myhours: a registered person's own record, sent privately from anywhere."""
     return None if registered(role) else "err_not_registered"
@@ -578,6 +585,7 @@ MATRIX: list[Row] = [
     Row("/export members", subtree_export, document_to_asker("members")),
     Row("/export activities", subtree_export, document_to_asker("activities")),
     Row("/export campaign {camp}", campaign_export, document_to_asker("campaign")),
+    Row("/export training", staff_export, document_to_asker("training")),
     Row("/export myhours", own_record, document_to_asker("service", "myhours")),
     Row("/deadline new 述职{n} | {due}", deadline("staff"), campaign_created),
     Row("/deadline status", deadline("secretary"), replied()),
@@ -591,6 +599,7 @@ MATRIX: list[Row] = [
     Row("/announce status", branch_board, replied("（大埠乡团委）")),
     Row("/announce 通知{n}", STAFF, announced),
     Row("/stats", SECRETARY, replied()),
+    Row("/cadres", STAFF, replied("配备率")),
     Row("/chart hours", SECRETARY, chart_posted),
     Row("/chart coverage", SECRETARY, chart_posted),
     Row("/chart tower", SECRETARY, chart_posted),

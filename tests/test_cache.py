@@ -57,11 +57,12 @@ async def test_warm_me_makes_no_database_round_trip(
         sent = await tb.send(member, None, "/me")
     assert "陈小红" in sent[-1].text and "志愿服务时长" in sent[-1].text
     assert seen == [], seen
-    # a cold cache reads the identity in one query, then each /me section once
+    # a cold cache reads the identity in one query, then each /me section once (hours,
+    # activities, cadre posts and training record)
     cache_of(tb.db).clear()
     with hops(monkeypatch) as seen:
         await tb.send(member, None, "/me")
-    assert len(seen) == 3, seen
+    assert len(seen) == 4, seen
 
 
 async def test_registration_shows_on_me(tower: dict, tb: Harness) -> None:

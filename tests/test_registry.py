@@ -57,9 +57,10 @@ def test_each_hook_is_registered_once(tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         hooks = hooks_of(_app(tmp_path, name))
         assert len(hooks.help_sections) == len(set(hooks.help_sections))
-        assert len(hooks.me_sections) == len(set(hooks.me_sections)) == 2
-        # hours, activities, the tower (usernames seen for the account), requests
-        assert len(hooks.forget_hooks) == len(set(hooks.forget_hooks)) == 4
+        # hours, activities, cadres (posts and training record)
+        assert len(hooks.me_sections) == len(set(hooks.me_sections)) == 3
+        # hours, activities, the tower (usernames seen for the account), requests, cadres
+        assert len(hooks.forget_hooks) == len(set(hooks.forget_hooks)) == 5
         assert len(hooks.org_hooks) == 1
         assert set(hooks.exports) == {
             "hours",
@@ -68,6 +69,8 @@ def test_each_hook_is_registered_once(tmp_path: Path) -> None:
             "activities",
             "campaign",
             "requests",
+            "review",
+            "training",
         }
         assert set(hooks.deep_links) == {"join", "help", "act", "actin", "sub", "guard", "cmd"}
 

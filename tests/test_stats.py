@@ -175,6 +175,8 @@ async def test_stats_figures_rolled_up_and_per_child(ftb: Harness) -> None:
     assert "今年 16 小时，累计 21 小时；有时长的志愿者 3 人" in text
     assert "已举办活动 1 场，出勤率 67%（2/3）" in text
     assert "按时 1，逾期提交 0，缺交 1，未到期 2" in text
+    # no org declared posts: one 书记 post each, so 配备率 is "orgs with a secretary" again
+    assert "团干部：岗位配备率 33%（1/3）" in text
     assert "• 大埠乡团委：群 1/1，书记 1/1，在群 1/3 人，时长 14/14 小时" in text
     assert "• 雁山街道团工委：群 1/1，书记 0/1，在群 1/1 人，时长 2/7 小时" in text
     assert "陈小红" not in text and "王小刚" not in text
@@ -192,7 +194,14 @@ async def test_charts_are_pngs_built_from_the_figures(ftb: Harness) -> None:
     assert hours.labels == ["大埠乡团委", "雁山街道团工委"]
     assert list(hours.series.values()) == [[14.0, 2.0], [14.0, 7.0]]
     coverage = charts.coverage_data(view, "zh")
-    assert list(coverage.series.values()) == [[100.0, 100.0], [100.0, 0.0], [33.0, 100.0]]
+    # chats, 配备率 of posts (only the default 书记 posts: the same as "with a secretary"),
+    # 在岗率 (大埠乡's secretary decided hours this month; 街道 has no holder), members in chat
+    assert list(coverage.series.values()) == [
+        [100.0, 100.0],
+        [100.0, 0.0],
+        [100.0, 0.0],
+        [33.0, 100.0],
+    ], list(coverage.series.values())
     tree = charts.tower_data(await stats.tower(root), "zh", root.name)
     colours = {n.label: n.health for n in tree.nodes}
     # root: no secretary; 大埠乡: 1 of 3 members in chat; 街道: its report is overdue

@@ -31,13 +31,14 @@ from storage.db import Conn, Database, Subscription
 #: identity: a user's users row, people row, org and roles with their orgs, by user id (None:
 #: no users row); chat: the org a chat is bound to (None: not bound), by chat id; flow: the
 #: name of the person's guided flow (None: no flow), by user id; root: the root org, key 0;
-#: hours: a person's hour sums (/me), upcoming: their next activities (/me), by user id
-Kind = Literal["identity", "chat", "flow", "root", "hours", "upcoming"]
+#: hours: a person's hour sums (/me), upcoming: their next activities (/me), cadres: their
+#: posts and training record (/me), by user id
+Kind = Literal["identity", "chat", "flow", "root", "hours", "upcoming", "cadres"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 #: what a write to an org (created, renamed) makes stale: everything that holds an Org
-ORG_KINDS: tuple[Kind, ...] = ("identity", "chat", "root")
+ORG_KINDS: tuple[Kind, ...] = ("identity", "chat", "root", "cadres")
 #: what a user id keys
-USER_KINDS: tuple[Kind, ...] = ("identity", "flow", "hours", "upcoming")
+USER_KINDS: tuple[Kind, ...] = ("identity", "flow", "hours", "upcoming", "cadres")
 SIZE = 20_000
 TTL = 60.0
 #: the NOTIFY channel of cache invalidations; messages are '<kind>:<key>' ('*': every key),

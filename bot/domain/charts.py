@@ -112,10 +112,12 @@ def hours_data(view: StatsView, lang: str, today: date | None = None) -> BarData
 
 
 def coverage_data(view: StatsView, lang: str, today: date | None = None) -> BarData:
-    """Per direct child: chat coverage, staffing and member coverage, in %."""
+    """Per direct child: chat coverage, staffing (配备率 of posts), cadres active (在岗率) and
+    member coverage, in %."""
     series = {
         "chart_cov_chats": "chat_pct",
-        "chart_cov_staffed": "staffed_pct",
+        "chart_cov_staffed": "cadre_pct",  # = staffed_pct while only the default post exists
+        "chart_cov_active": "active_pct",
         "chart_cov_members": "member_pct",
     }
     return _bars(view, lang, today, "chart_coverage_title", series, "%", xmax=100.0)

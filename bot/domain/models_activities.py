@@ -30,6 +30,7 @@ class Activity(BaseModel):
     created_by: int
     created_at: float
     ended_at: float | None = None
+    kind: str | None = None  # 'training' (培训班), 'lesson' (团课)
     org_name: str | None = None
 
     @property

@@ -27,6 +27,7 @@ from bot.domain.models import Actor, Org
 from bot.domain.roster import match_key
 from storage import activities as activity_repo
 from storage import announcements as announcement_repo
+from storage import cadres as cadres_repo
 from storage import campaigns as campaign_repo
 from storage import hours as hour_repo
 from storage import minors as minor_repo
@@ -183,6 +184,7 @@ class Privacy:
         async with self.db.transaction() as tx:
             records = await repo.records_of(tx, user_id)
             records.update(await minor_repo.records_of(tx, user_id))
+            records.update(await cadres_repo.records_of(tx, user_id))
             person = records["person"][0] if records["person"] else None
             await repo.log(
                 tx,

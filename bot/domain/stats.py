@@ -15,11 +15,14 @@ from bot.domain.models import Org
 from bot.domain.service import ServiceBase
 from bot.domain.xlsx import PCT, Book, Sheet, book, day_words, save
 from bot.texts import t
+from storage import cadres as cadres_repo
 from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import stats as repo
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: 在岗率 counts holders who acted in TowerBot within this many days
+ACTIVE_DAYS = 30
 
 
 def pct(part: int, whole: int) -> int:
@@ -32,6 +35,10 @@ PERCENTAGES: dict[str, tuple[str, str]] = {
     "staffed_pct": ("staffed", "orgs"),
     "member_pct": ("members_in_chat", "members"),
     "attendance_pct": ("attended", "signed_up"),
+    # 配备率 of declared cadre posts (an org that declared none: its one 书记 post, so this
+    # equals staffed_pct until posts are declared) and 在岗率 (acted in the last 30 days)
+    "cadre_pct": ("posts_filled", "posts"),
+    "active_pct": ("holders_active", "holders"),
 }
 
 
@@ -55,6 +62,10 @@ class Figures(BaseModel):
     late: int = 0
     missing: int = 0
     not_due: int = 0
+    posts: int = 0
+    posts_filled: int = 0
+    holders: int = 0
+    holders_active: int = 0
 
     def numbers(self) -> dict[str, int | float]:
         """Every figure by name: the counts, the PERCENTAGES and the hours (for texts, charts)."""
@@ -93,6 +104,8 @@ class Stats(ServiceBase):
             self.db.reader, org.path, now=self.clock.time(), year_start_date=year_start
         )
         volunteers = await hours_repo.volunteers_in(self.db.reader, org.path)
+        since = self.clock.time() - ACTIVE_DAYS * 86400
+        numbers.update(await cadres_repo.figures(self.db.reader, org.path, since))
         return Figures(org=org, volunteers=volunteers, **numbers)
 
     async def view(self, org: Org) -> StatsView:

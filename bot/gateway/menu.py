@@ -47,6 +47,7 @@ ADMINS = (
     "activities",
     "stats",
     "chart",
+    "cadres",
     "activity",
     "checkin",
     "close",

@@ -6,8 +6,8 @@ _EX_EN = "e.g. /activity Homework club | {example_when} | 2 | 20 | Dabu youth ho
 ZH = {
     # usage and bad input
     "usage_activity": (
-        "用法：/activity 标题 | YYYY-MM-DD HH:MM | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade]"
-        "（收到 {got} 项，需要 5–7 项，用 | 分隔）\n" + _EX_ZH
+        "用法：/activity 标题 | YYYY-MM-DD HH:MM | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade] [| 培训班|团课]"
+        "（收到 {got} 项，需要 5–8 项，用 | 分隔）\n" + _EX_ZH
     ),
     "err_act_title_empty": "活动标题不能为空。\n" + _EX_ZH,
     "err_act_title_long": "活动标题太长（最多 {max} 个字符，收到 {got} 个）。\n" + _EX_ZH,
@@ -20,7 +20,8 @@ ZH = {
     "err_act_hours": "时长“{got}”无效：须在 0.25 到 24 小时之间，以 0.25 为单位。\n" + _EX_ZH,
     "err_act_capacity": "名额“{got}”无效：须为 1 到 {max} 的整数。\n" + _EX_ZH,
     "err_act_coords": "坐标“{got}”无效，请写“纬度,经度”，例如 25.1823,110.3051。",
-    "err_act_extra": "第 6、7 项只能是坐标（纬度,经度）或 cascade，收到“{got}”。\n" + _EX_ZH,
+    "err_act_extra": "第 6–8 项只能是坐标（纬度,经度）、cascade 或 培训班/团课，收到“{got}”。\n"
+    + _EX_ZH,
     "err_act_id": "活动编号“{got}”无效。例如：/checkin 12（编号见 /activities）",
     "err_act_unknown": "本群所属组织及下级中没有编号为 {id} 的活动。发送 /activities 查看。",
     "err_act_bad_button": "这个按钮不属于这张活动卡片，或已失效。",
@@ -120,7 +121,7 @@ ZH = {
 EN = {
     "usage_activity": (
         "Usage: /activity title | YYYY-MM-DD HH:MM | hours | capacity | place [| lat,lon] "
-        "[| cascade] (got {got} fields, need 5–7 separated by |)\n" + _EX_EN
+        "[| cascade] [| training|lesson] (got {got} fields, need 5–8 separated by |)\n" + _EX_EN
     ),
     "err_act_title_empty": "The activity title is empty.\n" + _EX_EN,
     "err_act_title_long": "The title is too long (at most {max} characters, got {got}).\n" + _EX_EN,
@@ -133,7 +134,7 @@ EN = {
     "err_act_hours": 'Hours "{got}" are not valid: 0.25 to 24, in steps of 0.25.\n' + _EX_EN,
     "err_act_capacity": 'Capacity "{got}" is not valid: a whole number from 1 to {max}.\n' + _EX_EN,
     "err_act_coords": 'Coordinates "{got}" are not valid; write "lat,lon", e.g. 25.1823,110.3051.',
-    "err_act_extra": 'Fields 6 and 7 may only be coordinates (lat,lon) or cascade; got "{got}".\n'
+    "err_act_extra": 'Fields 6 to 8 may only be coordinates (lat,lon), cascade, or training / lesson; got "{got}".\n'
     + _EX_EN,
     "err_act_id": '"{got}" is not an activity number. E.g. /checkin 12 (numbers are in /activities)',
     "err_act_unknown": "There is no activity #{id} in this chat's org or below. See /activities.",

@@ -7,13 +7,14 @@ ZH = {
     "注册团员青年 {members} 人，确认在本组织群内 {members_in_chat} 人（成员覆盖率 {member_cov}）\n"
     "已审核志愿服务时长：今年 {hours_year} 小时，累计 {hours_all} 小时；有时长的志愿者 {volunteers} 人\n"
     "已举办活动 {activities_held} 场，出勤率 {attendance_pct}%（{attended}/{signed_up}）\n"
-    "述职：按时 {on_time}，逾期提交 {late}，缺交 {missing}，未到期 {not_due}",
+    "述职：按时 {on_time}，逾期提交 {late}，缺交 {missing}，未到期 {not_due}\n"
+    "团干部：岗位配备率 {cadre_pct}%（{posts_filled}/{posts}），在岗率 {active_pct}%（{holders_active}/{holders}）",
     "stats_children_head": "\n<b>直属下级（{n}）：</b>",
     "stats_pct": "{pct}%",
     "stats_not_checked": "未检查",
     "stats_child": "• {org}：群 {chats}/{orgs}，书记 {staffed}/{orgs}，在群 {members_in_chat}/{members} 人，"
     "时长 {hours_year}/{hours_all} 小时（今年/累计），志愿者 {volunteers}，活动 {activities_held}（出勤 {attendance_pct}%），"
-    "述职 按时 {on_time}/逾期 {late}/缺交 {missing}",
+    "述职 按时 {on_time}/逾期 {late}/缺交 {missing}，岗位 {posts_filled}/{posts}，在岗 {holders_active}/{holders}",
     "usage_chart": "用法：/chart hours|coverage|tower\n例如：/chart tower",
     "chart_caption_hours": "{org}：各下级已审核志愿服务时长",
     "chart_caption_coverage": "{org}：各下级覆盖率",
@@ -24,6 +25,7 @@ ZH = {
     "chart_coverage_title": "{org} 覆盖率（%）",
     "chart_cov_chats": "群覆盖率",
     "chart_cov_staffed": "书记配备率",
+    "chart_cov_active": "团干部在岗率",
     "chart_cov_members": "成员在群率",
     "chart_tower_title": "{org} 塔群",
     "chart_as_of": "截至 {date}",
@@ -81,13 +83,14 @@ EN = {
     "Registered members {members}, confirmed inside their org's chat {members_in_chat} (member coverage {member_cov})\n"
     "Approved service hours: this year {hours_year} h, all time {hours_all} h; volunteers with hours {volunteers}\n"
     "Activities held {activities_held}, attendance {attendance_pct}% ({attended}/{signed_up})\n"
-    "Report-backs: on time {on_time}, late {late}, missing {missing}, not yet due {not_due}",
+    "Report-backs: on time {on_time}, late {late}, missing {missing}, not yet due {not_due}\n"
+    "Cadres: posts filled {cadre_pct}% ({posts_filled}/{posts}), active {active_pct}% ({holders_active}/{holders})",
     "stats_children_head": "\n<b>Directly below ({n}):</b>",
     "stats_pct": "{pct}%",
     "stats_not_checked": "not checked yet",
     "stats_child": "• {org}: chats {chats}/{orgs}, secretaries {staffed}/{orgs}, in chat {members_in_chat}/{members}, "
     "hours {hours_year}/{hours_all} (year/all), volunteers {volunteers}, activities {activities_held} (attendance {attendance_pct}%), "
-    "reports on time {on_time}/late {late}/missing {missing}",
+    "reports on time {on_time}/late {late}/missing {missing}, posts {posts_filled}/{posts}, active {holders_active}/{holders}",
     "usage_chart": "Usage: /chart hours|coverage|tower\nExample: /chart tower",
     "chart_caption_hours": "{org}: approved service hours per org below",
     "chart_caption_coverage": "{org}: coverage per org below",
@@ -98,6 +101,7 @@ EN = {
     "chart_coverage_title": "{org}: coverage (%)",
     "chart_cov_chats": "chat coverage",
     "chart_cov_staffed": "staffing",
+    "chart_cov_active": "cadres active",
     "chart_cov_members": "members in chat",
     "chart_tower_title": "{org}: the tower",
     "chart_as_of": "as of {date}",

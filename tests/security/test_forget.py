@@ -116,6 +116,11 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     await register_with_phone(tb, near, "小明", "+8613900001111", "yanshan.dabu")
     await register(tb, emoji, "🌈彩虹 Ünïcødé", "yanshan.jiedao")
     await tb.send(boss, chat_a, f"/role secretary @{username}")
+    # a cadre post with a term (its reminders are keyed by the holding, not the person)
+    await tb.send(boss, chat_a, "/cadres add 委员")
+    await tb.send(boss, chat_a, f"/cadres appoint 委员 @{username} 专职 2026-01-01 2029-12-31")
+    # the default 书记 post made real holds both secretaries; the victim also holds the 委员 post
+    assert len(rows(db_path, "SELECT 1 FROM cadre_holdings WHERE user_id = ?", (v["id"],))) == 2
     # guardian consents: the victim agrees as one minor's guardian, records another's on paper
     for n, paper in enumerate((False, True)):
         kid = em.add_user(f"孩子{n}")

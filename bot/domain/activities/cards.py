@@ -30,7 +30,7 @@ def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
         lang,
         "act_card",
         id=a.id,
-        title=a.title,
+        title=a.title + (f" · {t(lang, 'act_kind_' + a.kind)}" if a.kind else ""),
         when=fmt_when(a.starts_at, tz, lang, today=local(now, tz).date()),
         place=a.place,
         hours=fmt_hours(a.quarters),

@@ -60,6 +60,8 @@ class EndingSteps(ActivityBase):
                 )
             await repo.set_status(tx, activity_id, "closed", now)
             after_commit(self.db, "upcoming")
+            if activity.kind:  # attendance of a training: on the cadres' training record
+                after_commit(self.db, "cadres")
             await self.reminders.cancel(tx, KIND, activity_id)
             served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
             present = no_show = 0

@@ -23,6 +23,16 @@ MAX_PLACE = 200
 MAX_CAPACITY = 100_000
 MAX_DAYS_AHEAD = 366
 CASCADE_WORDS = ("cascade", "级联", "全塔")
+#: an extra field that makes the activity a training (培训班, 团课): attendance forms the
+#: training record of each cadre (bot/domain/cadres.py)
+KIND_WORDS = {
+    "培训班": "training",
+    "培训": "training",
+    "training": "training",
+    "团课": "lesson",
+    "lesson": "lesson",
+    "league class": "lesson",
+}
 SKIP_WORDS = ("skip", "跳过", "-", "无")
 
 _HOURS_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,4})?$")
@@ -40,6 +50,7 @@ class ActivityInput(BaseModel):
     lat: float | None = None
     lon: float | None = None
     cascade: bool = False
+    kind: str | None = None  # 'training' (培训班) or 'lesson' (团课); None: an ordinary one
 
 
 def _norm(text: str | None) -> str:
@@ -146,13 +157,13 @@ def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
 def parse_activity(
     text: str | None, now: float, settings: Settings, chosen: Reading | None = None
 ) -> ActivityInput:
-    """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade]'.
+    """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]'.
 
     The other fields are checked before a `Choose` about the time is raised, so the question
     comes only for a line that is otherwise right; `chosen`: the reading pressed since."""
     ex = example_values(now, settings)
     fields = [part.strip() for part in (text or "").split("|")]
-    if not 5 <= len(fields) <= 7:
+    if not 5 <= len(fields) <= 8:
         raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
     title = parse_title(fields[0], ex)
     ask: Choose | None = None
@@ -165,9 +176,12 @@ def parse_activity(
     place = parse_place(fields[4], ex)
     lat = lon = None
     cascade = False
+    kind: str | None = None
     for extra in fields[5:]:
         if _norm(extra).lower() in CASCADE_WORDS and not cascade:
             cascade = True
+        elif _norm(extra).lower() in KIND_WORDS and kind is None:
+            kind = KIND_WORDS[_norm(extra).lower()]
         elif lat is None and _COORDS_RE.match(" ".join(validate.digit_shape(extra).split())):
             lat, lon = parse_coords(extra, ex)
         else:
@@ -183,6 +197,7 @@ def parse_activity(
         lat=lat,
         lon=lon,
         cascade=cascade,
+        kind=kind,
     )
 
 
