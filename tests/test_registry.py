@@ -147,7 +147,8 @@ def test_registration_buttons_round_trip(verb: str, value: int | bool) -> None:
 
 def test_other_buttons_round_trip() -> None:
     assert parse_forget_data(forget_data(True)) and not parse_forget_data(forget_data(False))
-    assert parse_submit_data(submit_data(3, 17)) == (3, 17)
+    assert parse_submit_data(submit_data(3, 17)) == (3, 17, None)
+    assert parse_submit_data(submit_data(3, 17, "plan")) == (3, 17, "plan")
     assert parse_ack_data(ack_data(42)) == 42
     assert parse_join_payload(join_payload("yanshan.dabu").split("_", 1)[1]) == "yanshan.dabu"
 
