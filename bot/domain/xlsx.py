@@ -15,19 +15,26 @@ memory. The one-page service record (`record_book`) is laid out cell by cell wit
 from __future__ import annotations
 
 import io
+import math
 import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import xlsxwriter
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.properties import PageSetupProperties
+from xlsxwriter.utility import (
+    _preserve_whitespace,
+    _utf16_len,
+    _utf16_truncate,
+    xl_col_to_name,
+)
 from xlsxwriter.worksheet import Worksheet
 
 #: characters openpyxl refuses in XML (C0 controls except tab, line feed, carriage return)
@@ -121,15 +128,48 @@ def text_width(value: object) -> int:
 
 
 class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type information
-    """An xlsxwriter sheet that never writes a string as raw XML.
+    """An xlsxwriter sheet that never writes a string as raw XML, and takes whole rows.
 
     In constant_memory mode xlsxwriter copies a string that starts with "<r>" and ends with
     "</r>" into the sheet unescaped (it takes it for a rich string it made): a name typed that
-    way could close the cell and add a formula. Here every string is escaped like any other."""
+    way could close the cell and add a formula. Here every string is escaped like any other.
+
+    `put_row` writes one row's cells, made by `Sheet` (`text_xml`, numbers), straight into
+    the row file: the same XML xlsxwriter writes cell by cell, without a cell object, a
+    dimension check and a few attribute lists for each cell (the most of a 200,000-row
+    export's time)."""
 
     def _xml_rich_inline_string(self, string: str, attributes: Any = ()) -> None:
         preserve = string[:1].isspace() or string[-1:].isspace()
         self._xml_inline_string(string, preserve, list(attributes))
+
+    def text_xml(self, string: str) -> str:
+        """A cell's inline string element as xlsxwriter writes it in constant_memory mode,
+        "<r>…</r>" escaped like any text: `_x0041_`-like runs and control characters as
+        `_xHHHH_`, then & < > as entities; cut to Excel's 32,767 UTF-16 units."""
+        if len(string) > self.xls_strmax // 2 and _utf16_len(string) > self.xls_strmax:
+            string = _utf16_truncate(string, self.xls_strmax)
+        string = self._escape_control_characters(string)
+        space = ' xml:space="preserve"' if _preserve_whitespace(string) else ""
+        return f"<is><t{space}>{self._escape_data(string)}</t></is>"
+
+    def style_xml(self, fmt: Any) -> str:
+        """The ` s="n"` attribute of a cell in this format ("" for none)."""
+        return f' s="{fmt._get_xf_index()}"' if fmt else ""
+
+    def put_row(self, row: int, first: int, last: int, cells: str) -> None:
+        """Row `row` (0-based, after every row written so far) holding `cells`, the XML of its
+        cells from column `first` to `last`."""
+        if self._check_dimensions(row, first) or self._check_dimensions(row, last):
+            raise ValueError(f"row {row} is out of the sheet or already written")
+        self._write_single_row(row)  # the rows written through xlsxwriter's own cell calls
+        if row in self.row_info or self.default_row_height != self.original_row_height:
+            self._write_row(row, None, self.row_info.get(row))  # a height or a row style
+            self.fh.write(f"{cells}</row>")
+        elif self.excel_version == 2010:
+            self.fh.write(f'<row r="{row + 1}" x14ac:dyDescent="0.25">{cells}</row>')
+        else:
+            self.fh.write(f'<row r="{row + 1}">{cells}</row>')
 
 
 class Book:
@@ -267,49 +307,96 @@ class Sheet:
             fmt = wb.style(quote=is_risky(text), look="head")
             self.ws.write_string(1, column, safe_text(text), fmt)
         self._serials: dict[date, float] = {}
+        self._tails: dict[Scalar, str] = {}  # a data cell's XML after its reference, by value
+        self._numbers: dict[int, str] = {}  # a data column's number style attribute
+        self._attrs: dict[int, str] = {}
+        self._refs = [xl_col_to_name(column) for column in range(len(header))]
         self._row = 2  # the next row to write (0-based): the data start under the header
 
     def _write(self, values: list[Scalar], *, bold: bool, indent: int, indent_column: int) -> None:
-        ws, row, style = self.ws, self._row, self.book.style
-        measure = self.rows < SAMPLE or bold
+        refs, tails, numbers = self._refs, self._tails, self._numbers
+        while len(refs) < len(values):
+            refs.append(xl_col_to_name(len(refs)))
+        plain = not bold and not indent  # a data row: its cells' XML can be remembered
+        number = str(self._row + 1)
+        cells: list[str] = []
+        first = -1
+        tail: str | None
         for column, value in enumerate(values):
-            if value is None or value == "":
+            kind = type(value)
+            if value is None or (kind is str and not value):
                 continue  # a blank cell (an empty text is written as none, like openpyxl did)
-            shift = indent if column == indent_column else 0
-            if isinstance(value, str):
-                wrap = not shift and len(value) > MAX_WIDTH // 2 and text_width(value) > MAX_WIDTH
-                fmt = style(None, bold, shift, wrap, is_risky(value))
-                ws.write_string(row, column, safe_text(value), fmt)
-            elif isinstance(value, bool):
-                ws.write_boolean(row, column, value, style(None, bold, shift))
-            elif isinstance(value, int | float | Decimal):
-                fmt = style(self.formats.get(column), bold, shift)
-                ws.write_number(row, column, float(value), fmt)
-            elif isinstance(value, date):  # a datetime too
-                num = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
-                serial = self._serial(value)
-                if serial is None:
-                    ws.write_datetime(row, column, value, style(num, bold, shift))
-                else:
-                    ws.write_number(row, column, serial, style(num, bold, shift))
-            else:  # a time of day
-                ws.write_datetime(row, column, value, style(TIME_FORMAT, bold, shift))
-            if measure:
-                extra = 2 * shift
+            if plain and (kind is int or kind is float):  # most cells: the quickest way
+                attr = numbers.get(column)
+                if attr is None:
+                    attr = numbers[column] = self._s(self.book.style(self.formats.get(column)))
+                serial = cast(float, value)
+                if kind is float and not math.isfinite(serial):
+                    raise TypeError("NAN/INF not supported in write_number()")
+                tail = f"{attr}><v>{serial:.16G}</v></c>"
+            elif plain and (kind is str or kind is date or kind is datetime):
+                tail = tails.get(value)
+                if tail is None:
+                    tail = self._tail(value, bold=False, shift=0, column=column)
+                    if len(tails) >= SEEN:
+                        tails.clear()  # labels come back at once; a stale name goes
+                    tails[value] = tail
+            else:
+                shift = indent if column == indent_column else 0
+                tail = self._tail(value, bold=bold, shift=shift, column=column)
+            cells.append(f'<c r="{refs[column]}{number}"{tail}')
+            if first < 0:
+                first = column
+            last = column
+            if self.rows < SAMPLE or bold:
+                extra = 2 * indent if column == indent_column else 0
                 if column in self.formats and isinstance(value, int | float):
                     extra += 2  # "%" and a decimal
                 self.widths[column] = max(self.widths[column], text_width(value) + extra)
+        if cells:
+            self.ws.put_row(self._row, first, last, "".join(cells))
         self._row += 1
 
-    def _serial(self, value: date) -> float | None:
+    def _tail(self, value: Scalar, *, bold: bool, shift: int, column: int) -> str:
+        """A cell's XML after its reference: style, type and value."""
+        style = self.book.style
+        if isinstance(value, str):
+            text = safe_text(value)
+            wrap = not shift and len(value) > MAX_WIDTH // 2 and text_width(value) > MAX_WIDTH
+            attr = self._s(style(None, bold, shift, wrap, is_risky(value)))
+            return f'{attr} t="inlineStr">{self.ws.text_xml(text)}</c>'
+        if isinstance(value, bool):
+            return f'{self._s(style(None, bold, shift))} t="b"><v>{value:d}</v></c>'
+        if isinstance(value, int | float | Decimal):
+            attr = self._s(style(self.formats.get(column), bold, shift))
+            serial = float(value)
+            if not math.isfinite(serial):
+                raise TypeError("NAN/INF not supported in write_number()")
+        elif isinstance(value, date):  # a datetime too
+            num = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
+            attr = self._s(style(num, bold, shift))
+            serial = self._serial(value)
+        else:  # a time of day
+            attr = self._s(style(TIME_FORMAT, bold, shift))
+            serial = self.ws._convert_date_time(value)
+        return f"{attr}><v>{serial:.16G}</v></c>"
+
+    def _s(self, fmt: Any) -> str:
+        """The style attribute of a shared format, worked out once."""
+        attr = self._attrs.get(id(fmt))
+        if attr is None:
+            attr = self._attrs[id(fmt)] = self.ws.style_xml(fmt)
+        return attr
+
+    def _serial(self, value: date) -> float:
         """The spreadsheet's day number of a date or a wall-clock datetime, each distinct value
-        worked out once (an export repeats its days); None before March 1900, where the
-        spreadsheet's calendar has a day that never was (xlsxwriter converts those)."""
+        worked out once (an export repeats its days); before March 1900, where the
+        spreadsheet's calendar has a day that never was, xlsxwriter converts it."""
         serial = self._serials.get(value)
         if serial is None:
             when = value if isinstance(value, datetime) else datetime.combine(value, time())
             if when < _MARCH_1900:
-                return None
+                return float(self.ws._convert_date_time(value))
             serial = (when - _EPOCH) / _ONE_DAY
             if len(self._serials) < SEEN:
                 self._serials[value] = serial
