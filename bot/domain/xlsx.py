@@ -95,6 +95,7 @@ SAMPLE = 1000  # rows measured for the widths before the sheet starts streaming
 WIDE_COLUMNS = 7  # more columns than this print landscape
 TIME_FORMAT = "hh:mm"
 SEEN = 4096  # distinct dates a sheet remembers the day number of
+ROWS_HELD = 200  # rows a streamed sheet gathers before it writes them to its file
 _EPOCH = datetime(1899, 12, 30)  # day 0 of the spreadsheet's calendar (from March 1900 on)
 _MARCH_1900 = datetime(1900, 3, 1)
 _ONE_DAY = timedelta(days=1)
@@ -139,6 +140,16 @@ class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type i
     dimension check and a few attribute lists for each cell (the most of a 200,000-row
     export's time)."""
 
+    previous_row: int  # xlsxwriter's: the row its table holds (the last one put, here)
+    dim_rowmin: int | None
+    dim_rowmax: int | None
+    dim_colmin: int | None
+    dim_colmax: int | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[str] = []  # rows from `put_row` not yet in the file
+
     def _xml_rich_inline_string(self, string: str, attributes: Any = ()) -> None:
         preserve = string[:1].isspace() or string[-1:].isspace()
         self._xml_inline_string(string, preserve, list(attributes))
@@ -159,17 +170,46 @@ class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type i
 
     def put_row(self, row: int, first: int, last: int, cells: str) -> None:
         """Row `row` (0-based, after every row written so far) holding `cells`, the XML of its
-        cells from column `first` to `last`."""
-        if self._check_dimensions(row, first) or self._check_dimensions(row, last):
+        cells from column `first` to `last`; rows go to the file a few hundred at a time."""
+        if not (
+            self.previous_row <= row < self.xls_rowmax and 0 <= first <= last < self.xls_colmax
+        ):
             raise ValueError(f"row {row} is out of the sheet or already written")
-        self._write_single_row(row)  # the rows written through xlsxwriter's own cell calls
+        if self.table or self.previous_row in self.row_info:
+            if row == self.previous_row:
+                raise ValueError(f"row {row} already has cells")
+            self._write_single_row(row)  # a row written through xlsxwriter's own cell calls
+        self.previous_row = row
+        if self.dim_rowmin is None:
+            self.dim_rowmin, self.dim_colmin, self.dim_colmax = row, first, last
+        else:
+            self.dim_colmin = min(self.dim_colmin or 0, first)
+            self.dim_colmax = max(self.dim_colmax or 0, last)
+        self.dim_rowmax = row
         if row in self.row_info or self.default_row_height != self.original_row_height:
+            self._flush()
             self._write_row(row, None, self.row_info.get(row))  # a height or a row style
             self.fh.write(f"{cells}</row>")
         elif self.excel_version == 2010:
-            self.fh.write(f'<row r="{row + 1}" x14ac:dyDescent="0.25">{cells}</row>')
+            self._rows.append(f'<row r="{row + 1}" x14ac:dyDescent="0.25">{cells}</row>')
         else:
-            self.fh.write(f'<row r="{row + 1}">{cells}</row>')
+            self._rows.append(f'<row r="{row + 1}">{cells}</row>')
+        if len(self._rows) >= ROWS_HELD:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The rows `put_row` holds, into the file."""
+        if self._rows:
+            self.fh.write("".join(self._rows))
+            self._rows.clear()
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        self._flush()  # xlsxwriter writes a row (or the last one, before zipping): ours first
+        super()._write_single_row(current_row_num)
+
+    def _opt_close(self) -> None:
+        self._flush()
+        super()._opt_close()
 
 
 class Book:
