@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
+from bot.domain.models_hours import Draft, EntryRow, HourEntry, OrgSums, PersonSums
 from storage.db import Conn, fetchall, fetchone, insert_returning_id, redacted, subtree_range
 
 _COLS = (
@@ -268,7 +268,7 @@ async def person_totals_in(
 
 async def iter_entries_in(
     conn: Conn, path: str, *, since: str = "", until: str = "9999", batch: int = 2000
-) -> AsyncIterator[HourEntry]:
+) -> AsyncIterator[EntryRow]:
     """Every entry of the subtree (any status) in date order, streamed in batches; the next
     batch is read (on SQLite, in its connection's thread) while the caller takes this one."""
     low, high = subtree_range(path)
@@ -281,9 +281,8 @@ async def iter_entries_in(
         try:
             while rows := list(await ahead):
                 ahead = asyncio.ensure_future(cur.fetchmany(batch))
-                keys = list(rows[0].keys())  # zipped with each row: quicker than dict(row)
                 for r in rows:
-                    yield HourEntry.model_validate(dict(zip(keys, r, strict=True)))
+                    yield EntryRow._make(r)
         finally:
             if not ahead.done():  # the caller stopped early: the read ahead is not wanted
                 ahead.cancel()

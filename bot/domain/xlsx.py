@@ -43,6 +43,9 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]")
 #: first characters (after NFKC, so full-width ＝＋－＠ count) that start a formula or DDE
 _TRIGGERS = frozenset("=+-@\u2212")
+#: what any of xlsxwriter's escapes of an inline string looks for (`text_xml`): control
+#: characters, `_xHHHH_` (an underscore), \ufffe \uffff, XML's specials, edge white space
+_XML_SPECIAL = re.compile('[\x00-\x08\x0b-\x1f"&<>\n_\ufffe\uffff]|^\\s|\\s$')
 MAX_CELL = 32767  # Excel's limit on the characters of one cell
 
 Scalar = str | int | float | Decimal | date | datetime | time | bool | None
@@ -158,6 +161,8 @@ class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type i
         """A cell's inline string element as xlsxwriter writes it in constant_memory mode,
         "<r>…</r>" escaped like any text: `_x0041_`-like runs and control characters as
         `_xHHHH_`, then & < > as entities; cut to Excel's 32,767 UTF-16 units."""
+        if len(string) <= self.xls_strmax // 2 and not _XML_SPECIAL.search(string):
+            return f"<is><t>{string}</t></is>"  # most text: nothing any step below changes
         if len(string) > self.xls_strmax // 2 and _utf16_len(string) > self.xls_strmax:
             string = _utf16_truncate(string, self.xls_strmax)
         string = self._escape_control_characters(string)
