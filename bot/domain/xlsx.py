@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import xlsxwriter
 from openpyxl import Workbook
@@ -99,6 +99,7 @@ WIDE_COLUMNS = 7  # more columns than this print landscape
 TIME_FORMAT = "hh:mm"
 SEEN = 4096  # distinct dates a sheet remembers the day number of
 ROWS_HELD = 200  # rows a streamed sheet gathers before it writes them to its file
+TEXT_HELD = 1_000_000  # characters of cell XML a sheet remembers (names, labels, days)
 _EPOCH = datetime(1899, 12, 30)  # day 0 of the spreadsheet's calendar (from March 1900 on)
 _MARCH_1900 = datetime(1900, 3, 1)
 _ONE_DAY = timedelta(days=1)
@@ -188,8 +189,10 @@ class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type i
         if self.dim_rowmin is None:
             self.dim_rowmin, self.dim_colmin, self.dim_colmax = row, first, last
         else:
-            self.dim_colmin = min(self.dim_colmin or 0, first)
-            self.dim_colmax = max(self.dim_colmax or 0, last)
+            if first < (self.dim_colmin or 0):
+                self.dim_colmin = first
+            if last > (self.dim_colmax or 0):
+                self.dim_colmax = last
         self.dim_rowmax = row
         if row in self.row_info or self.default_row_height != self.original_row_height:
             self._flush()
@@ -353,6 +356,7 @@ class Sheet:
             self.ws.write_string(1, column, safe_text(text), fmt)
         self._serials: dict[date, float] = {}
         self._tails: dict[Scalar, str] = {}  # a data cell's XML after its reference, by value
+        self._held = 0  # characters in `_tails`
         self._numbers: dict[int, str] = {}  # a data column's number style attribute
         self._attrs: dict[int, str] = {}
         self._refs = [xl_col_to_name(column) for column in range(len(header))]
@@ -366,6 +370,7 @@ class Sheet:
         number = str(self._row + 1)
         cells: list[str] = []
         first = -1
+        measure = self.rows < SAMPLE or bold
         tail: str | None
         for column, value in enumerate(values):
             kind = type(value)
@@ -375,7 +380,7 @@ class Sheet:
                 attr = numbers.get(column)
                 if attr is None:
                     attr = numbers[column] = self._s(self.book.style(self.formats.get(column)))
-                serial = cast(float, value)
+                serial: float = value  # type: ignore[assignment]  # an int or a float
                 if kind is float and not math.isfinite(serial):
                     raise TypeError("NAN/INF not supported in write_number()")
                 tail = f"{attr}><v>{serial:.16G}</v></c>"
@@ -383,8 +388,10 @@ class Sheet:
                 tail = tails.get(value)
                 if tail is None:
                     tail = self._tail(value, bold=False, shift=0, column=column)
-                    if len(tails) >= SEEN:
+                    self._held += len(tail)
+                    if self._held > TEXT_HELD:
                         tails.clear()  # labels come back at once; a stale name goes
+                        self._held = len(tail)
                     tails[value] = tail
             else:
                 shift = indent if column == indent_column else 0
@@ -393,7 +400,7 @@ class Sheet:
             if first < 0:
                 first = column
             last = column
-            if self.rows < SAMPLE or bold:
+            if measure:
                 extra = 2 * indent if column == indent_column else 0
                 if column in self.formats and isinstance(value, int | float):
                     extra += 2  # "%" and a decimal
