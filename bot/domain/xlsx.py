@@ -7,9 +7,10 @@ write_string, an inline string; openpyxl's data_type "s", as openpyxl would othe
 prefix" style (Excel's apostrophe, which is not displayed), so the visible text stays exactly
 what the user typed.
 
-The table exports (`Sheet` in a `book`) stream: xlsxwriter in constant_memory mode holds one
-row at a time and shares a handful of cell styles, so 200,000 rows take seconds and little
-memory. The one-page service record (`record_book`) is laid out cell by cell with openpyxl.
+The table exports (`Sheet` in a `book`) stream: xlsxwriter in constant_memory mode, a sheet
+making each row's XML itself (the XML xlsxwriter would write, escapes included) and holding at
+most a couple of hundred rows before they go to a temporary file; a handful of shared cell
+styles. 200,000 rows take seconds and little memory. The one-page service record (`record_book`) is laid out cell by cell with openpyxl.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type i
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[str] = []  # rows from `put_row` not yet in the file
+        self._put = -1  # the last row `put_row` wrote
 
     def _xml_rich_inline_string(self, string: str, attributes: Any = ()) -> None:
         preserve = string[:1].isspace() or string[-1:].isspace()
@@ -178,9 +180,12 @@ class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type i
         """Row `row` (0-based, after every row written so far) holding `cells`, the XML of its
         cells from column `first` to `last`; rows go to the file a few hundred at a time."""
         if not (
-            self.previous_row <= row < self.xls_rowmax and 0 <= first <= last < self.xls_colmax
+            self._put < row < self.xls_rowmax
+            and row >= self.previous_row
+            and 0 <= first <= last < self.xls_colmax
         ):
             raise ValueError(f"row {row} is out of the sheet or already written")
+        self._put = row
         if self.table or self.previous_row in self.row_info:
             if row == self.previous_row:
                 raise ValueError(f"row {row} already has cells")
@@ -221,7 +226,7 @@ class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type i
 
 
 class Book:
-    """A workbook streamed row by row (xlsxwriter, constant_memory): one row in memory at a
+    """A workbook streamed row by row (xlsxwriter, constant_memory): a few rows in memory at a
     time, rows in a temporary file until `save` zips them; a few shared cell styles."""
 
     def __init__(self, title: str) -> None:
