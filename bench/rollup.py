@@ -1,7 +1,9 @@
 """Benchmark: subtree hour totals (behind /stats and /export hours) against a plain SUM scan.
 
 Builds a district of 500 orgs in 4 levels, 20,000 people and 200,000 hour entries (bulk
-inserts straight into SQLite), then, in the same run and on the same database:
+inserts straight into SQLite; with `--db postgresql://…`, built in SQLite and copied into that
+PostgreSQL database, which is dropped and created anew), then, in the same run and on the same
+database:
 
 * times one plain whole-table `SUM(quarters)` (`storage.hours.total_quarters`),
 * times `Hours.rollup` (the product's own subtree totals, rolled up the tree) for the root and
@@ -29,6 +31,9 @@ export_spread=… ... export_mem_mb=… small_export_mem_mb=… mem_delta_mb=…
 
     python bench/rollup.py            # full size
     python bench/rollup.py --quick    # 50 orgs, 2,000 people, 20,000 entries
+    python bench/rollup.py --quick --db postgresql://postgres@127.0.0.1:5432/rollup
+        # on PostgreSQL: the user may CREATE DATABASE; `rollup` and `rollup_small` (the
+        # 2,000-entry district) are dropped and created anew, and `rollup_small` dropped after
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ from bot.domain.clock import Clock
 from bot.settings import Settings
 from storage import hours as hours_repo
 from storage import orgs as org_repo
-from storage.db import open_database
+from storage.db import engine_of, open_database
 
 
 async def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -145,14 +150,21 @@ async def measure(path: str, repeat: int, pairs: int, warmup: int) -> tuple[list
         rounds = await interleave(
             {"rollup": rollups, "scan": scan, "export": export}, pairs, warmup
         )
-        plan = await db.fetchall(
-            "EXPLAIN QUERY PLAN SELECT t.org_id, SUM(t.quarters) FROM orgs o JOIN hour_totals t"
-            " ON t.org_id = o.id WHERE o.path >= ? AND o.path < ? GROUP BY t.org_id",
-            ("/1/", "/10"),
+        query = (
+            "SELECT t.org_id, SUM(t.quarters) FROM orgs o JOIN hour_totals t"
+            " ON t.org_id = o.id WHERE o.path >= ? AND o.path < ? GROUP BY t.org_id"
         )
+        if engine_of(path) == "postgresql":
+            plan = [
+                str(r[0]).strip() for r in await db.fetchall(f"EXPLAIN {query}", ("/1/", "/10"))
+            ]
+        else:
+            plan = [
+                str(r[3]) for r in await db.fetchall(f"EXPLAIN QUERY PLAN {query}", ("/1/", "/10"))
+            ]
     finally:
         await db.close()
-    return rounds, "; ".join(str(r[3]) for r in plan), len(kids)
+    return rounds, "; ".join(plan), len(kids)
 
 
 SMALL_EXPORT = (50, 2_000, 2_000)  # orgs, people, entries of the district memory is compared to
@@ -209,12 +221,57 @@ async def migrate_at(path: str) -> None:
     await (await open_database(path).connect()).close()
 
 
+def db_name(url: str) -> str:
+    """The database name of a PostgreSQL URL."""
+    return url.rpartition("/")[2].partition("?")[0]
+
+
+def named(url: str, name: str) -> str:
+    """The URL of database `name` on the server of `url` (same user, same options)."""
+    base, _, rest = url.rpartition("/")
+    _, mark, query = rest.partition("?")
+    return f"{base}/{name}{mark}{query}"
+
+
+def beside(url: str, suffix: str) -> str:
+    """The URL of a database named like the one of `url` plus `suffix` (same server)."""
+    return named(url, db_name(url) + suffix)
+
+
+async def recreate_pg(url: str, *, drop_only: bool = False) -> None:
+    """Drop the PostgreSQL database of `url` (and create it anew, empty), through the server's
+    `postgres` maintenance database."""
+    import asyncpg
+
+    name = db_name(url)
+    admin = await asyncpg.connect(named(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+def fresh(target: str) -> None:
+    """An empty, migrated database at `target` (a file path, or a PostgreSQL URL)."""
+    if engine_of(target) == "postgresql":
+        asyncio.run(recreate_pg(target))
+    else:
+        Path(target).unlink(missing_ok=True)
+    asyncio.run(migrate_at(target))
+
+
 def main() -> int:
     """Build the district, measure, print the summary line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_options(parser, "a tenth of the size")
     parser.add_argument("--repeat", type=int, default=5, help="calls per timing (median)")
-    parser.add_argument("--db", help="keep the database at this path (default: a temp file)")
+    parser.add_argument(
+        "--db",
+        help="keep the database at this path, or build it in this PostgreSQL database"
+        " (postgresql://…, dropped and created anew; default: a temporary SQLite file)",
+    )
     parser.add_argument("--export-mem", metavar="DB", help=argparse.SUPPRESS)  # the subprocess
     args = parser.parse_args()
     if args.export_mem:
@@ -223,9 +280,8 @@ def main() -> int:
     orgs, people, entries = (50, 2_000, 20_000) if args.quick else (500, 20_000, 200_000)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or str(Path(tmp) / "rollup.sqlite3")
-        Path(path).unlink(missing_ok=True)
-
-        asyncio.run(migrate_at(path))
+        pg = engine_of(path) == "postgresql"
+        fresh(path)
         start = time.perf_counter()
         hour_district(path, orgs, people, entries)
         print(
@@ -233,11 +289,15 @@ def main() -> int:
             f"{entries} entries"
         )
         rounds, plan, nkids = asyncio.run(measure(path, args.repeat, args.pairs, args.warmup))
-        small = str(Path(tmp) / "small.sqlite3")
-        Path(small).unlink(missing_ok=True)
-        asyncio.run(migrate_at(small))
-        hour_district(small, *SMALL_EXPORT)
-        big_mem, small_mem = export_memory(path), export_memory(small)
+        # the small district on the same engine (a second database beside a PostgreSQL one)
+        small = beside(path, "_small") if pg else str(Path(tmp) / "small.sqlite3")
+        fresh(small)
+        try:
+            hour_district(small, *SMALL_EXPORT)
+            big_mem, small_mem = export_memory(path), export_memory(small)
+        finally:
+            if pg:
+                asyncio.run(recreate_pg(small, drop_only=True))
     print(f"query plan: {plan}")
     for label, mem in ((f"{entries} entries", big_mem), (f"{SMALL_EXPORT[2]} entries", small_mem)):
         print(

@@ -19,6 +19,7 @@ from collections.abc import (
     Callable,
     Generator,
     Iterable,
+    Iterator,
     Sequence,
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -34,6 +35,8 @@ class Row(Protocol):
     """A result row: by column name or position (sqlite3.Row, asyncpg.Record)."""
 
     def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...  # the values, in column order
 
     def keys(self) -> Iterable[str]: ...
 

@@ -7,10 +7,12 @@ which PostgreSQL reads the same way (unlike LIKE, which SQLite indexes only case
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
+from bot.domain.models_hours import Draft, EntryRow, HourEntry, OrgSums, PersonSums
 from storage.db import (
     Conn,
     all_of,
@@ -274,20 +276,26 @@ async def person_totals_in(
 
 async def iter_entries_in(
     conn: Conn, path: str, *, since: str = "", until: str = "9999", batch: int = 2000
-) -> AsyncIterator[HourEntry]:
-    """Every entry of the subtree (any status) in date order, streamed in batches."""
+) -> AsyncIterator[EntryRow]:
+    """Every entry of the subtree (any status) in date order, streamed in batches; the next
+    batch is read (on SQLite, in its connection's thread) while the caller takes this one."""
     low, high = subtree_range(path)
     async with conn.execute(
         f"{_JOINED} WHERE o.path >= ? AND o.path < ? AND e.served_on >= ? AND e.served_on < ?"
         " ORDER BY e.served_on, e.id",
         (low, high, since, until),
     ) as cur:
-        while True:
-            rows = await cur.fetchmany(batch)
-            if not rows:
-                break
-            for r in rows:
-                yield _entry(r)
+        ahead = asyncio.ensure_future(cur.fetchmany(batch))
+        try:
+            while rows := list(await ahead):
+                ahead = asyncio.ensure_future(cur.fetchmany(batch))
+                for r in rows:
+                    yield EntryRow._make(r)
+        finally:
+            if not ahead.done():  # the caller stopped early: the read ahead is not wanted
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ahead
 
 
 async def approver_ids(conn: Conn) -> list[int]:

@@ -20,7 +20,7 @@ from bot.demo.worlds import hour_district
 from bot.domain import export_hours
 from bot.domain.clock import Clock
 from bot.domain.models import Org
-from bot.domain.models_hours import HourEntry
+from bot.domain.models_hours import EntryRow
 from bot.settings import Settings
 from storage import orgs as org_repo
 from storage.db import Database, open_database
@@ -60,8 +60,8 @@ async def test_hours_export_writes_each_entry_before_reading_the_next(
     read: list[int] = []
     real = hours.entries_in
 
-    def entries_in(org: Org, year: int | None) -> AsyncIterator[HourEntry]:
-        async def watched() -> AsyncIterator[HourEntry]:
+    def entries_in(org: Org, year: int | None) -> AsyncIterator[EntryRow]:
+        async def watched() -> AsyncIterator[EntryRow]:
             async for e in real(org, year):
                 # every entry read before this one is already a row of the sheet
                 assert sheets[0].rows == len(read), (sheets[0].rows, len(read))

@@ -7,10 +7,13 @@ Only the demo, the tests and bench/ import this module: it uses the emulator.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
+import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +26,7 @@ from bot.app import build_services, running
 from bot.domain.clock import Clock
 from bot.emulator import Emulator
 from bot.settings import Settings
+from storage.db import engine_of, open_database
 
 #: the superuser of every synthetic world (the district committee's secretary)
 SUPERUSER = 5820137746
@@ -213,11 +217,23 @@ async def register_people(
 LEVEL_SHARES = (1, 8, 56)
 
 
-def hour_district(path: str, orgs: int, people: int, entries: int, seed: int = 7) -> None:
-    """Bulk-load a 4-level tree, people and hour entries into a migrated database file.
+def hour_district(target: str, orgs: int, people: int, entries: int, seed: int = 7) -> None:
+    """Bulk-load a 4-level tree, people and hour entries into a migrated, empty database: a
+    SQLite file, or a PostgreSQL URL.
 
-    Plain executemany on the file, not the repositories: 200,000 entries load in seconds.
+    Plain executemany on a SQLite file, not the repositories: 200,000 entries load in seconds;
+    the triggers keep `hour_totals` as the product does. A PostgreSQL database gets the same
+    district built in a temporary SQLite file and copied over by `towerbot db copy`'s own code
+    (COPY in batches, `hour_totals` as the triggers kept it, the id sequences continued).
     """
+    if engine_of(target) == "postgresql":
+        with tempfile.TemporaryDirectory(prefix="towerbot-district-") as tmp:
+            path = str(Path(tmp) / "district.sqlite3")
+            _on_own_loop(_migrated(path))
+            hour_district(path, orgs, people, entries, seed)
+            _on_own_loop(_copied(path, target))
+        return
+    path = target
     rng = random.Random(seed)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
@@ -292,3 +308,30 @@ def _insert_entries(conn: sqlite3.Connection, batch: list[tuple]) -> None:
         " created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         batch,
     )
+
+
+def _on_own_loop(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to completion on a fresh event loop in a thread (callers may be in a loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, work).result()
+
+
+async def _migrated(path: str) -> None:
+    await (await open_database(path).connect()).close()
+
+
+async def _copied(src_path: str, url: str) -> None:
+    from storage.copy import copy_database  # asyncpg: only for a PostgreSQL target
+    from storage.postgres import PostgresDatabase
+    from storage.sqlite import SqliteDatabase
+
+    src, dst = SqliteDatabase(src_path), PostgresDatabase(url)
+    await src.connect(migrate=False)
+    try:
+        await dst.connect()
+        try:
+            await copy_database(src, dst)
+        finally:
+            await dst.close()
+    finally:
+        await src.close()

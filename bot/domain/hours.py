@@ -21,7 +21,7 @@ from bot.domain.hours_input import (  # noqa: F401 - the parser's names stay imp
     parse_hours,
 )
 from bot.domain.models import Org
-from bot.domain.models_hours import Draft, HourEntry, OrgSums, PersonSums
+from bot.domain.models_hours import Draft, EntryRow, HourEntry, OrgSums, PersonSums
 from bot.domain.service import Core, ServiceBase
 from bot.texts import Raw, t
 from storage import hours as repo
@@ -544,7 +544,7 @@ class Hours(ServiceBase):
         since, until = _year_bounds(year)
         return await repo.person_totals_in(self.db.reader, org.path, since=since, until=until)
 
-    def entries_in(self, org: Org, year: int | None) -> AsyncIterator[HourEntry]:
+    def entries_in(self, org: Org, year: int | None) -> AsyncIterator[EntryRow]:
         since, until = _year_bounds(year)
         return repo.iter_entries_in(self.db.reader, org.path, since=since, until=until)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -32,6 +34,30 @@ class HourEntry(BaseModel):
     @property
     def hours(self) -> float:
         return self.quarters / 4
+
+
+class EntryRow(NamedTuple):
+    """An `HourEntry`'s fields as the subtree export reads them, a plain tuple: 200,000 rows
+    skip a validation each (the columns are the database's own, the same types on SQLite and
+    PostgreSQL)."""
+
+    id: int
+    user_id: int
+    org_id: int
+    served_on: str
+    quarters: int
+    description: str
+    status: str
+    source: str
+    created_at: float
+    decided_by: int | None
+    decided_at: float | None
+    reason: str | None
+    first_name: str | None
+    real_name: str | None
+    org_name: str | None
+    org_code: str | None
+    decider_name: str | None
 
 
 class Draft(BaseModel):

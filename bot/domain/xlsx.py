@@ -7,14 +7,16 @@ write_string, an inline string; openpyxl's data_type "s", as openpyxl would othe
 prefix" style (Excel's apostrophe, which is not displayed), so the visible text stays exactly
 what the user typed.
 
-The table exports (`Sheet` in a `book`) stream: xlsxwriter in constant_memory mode holds one
-row at a time and shares a handful of cell styles, so 200,000 rows take seconds and little
-memory. The one-page service record (`record_book`) is laid out cell by cell with openpyxl.
+The table exports (`Sheet` in a `book`) stream: xlsxwriter in constant_memory mode, a sheet
+making each row's XML itself (the XML xlsxwriter would write, escapes included) and holding at
+most a couple of hundred rows before they go to a temporary file; a handful of shared cell
+styles. 200,000 rows take seconds and little memory. The one-page service record (`record_book`) is laid out cell by cell with openpyxl.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import tempfile
 import unicodedata
@@ -28,6 +30,12 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.properties import PageSetupProperties
+from xlsxwriter.utility import (
+    _preserve_whitespace,
+    _utf16_len,
+    _utf16_truncate,
+    xl_col_to_name,
+)
 from xlsxwriter.worksheet import Worksheet
 
 #: characters openpyxl refuses in XML (C0 controls except tab, line feed, carriage return)
@@ -36,6 +44,9 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]")
 #: first characters (after NFKC, so full-width ＝＋－＠ count) that start a formula or DDE
 _TRIGGERS = frozenset("=+-@\u2212")
+#: what any of xlsxwriter's escapes of an inline string looks for (`text_xml`): control
+#: characters, `_xHHHH_` (an underscore), \ufffe \uffff, XML's specials, edge white space
+_XML_SPECIAL = re.compile('[\x00-\x08\x0b-\x1f"&<>\n_\ufffe\uffff]|^\\s|\\s$')
 MAX_CELL = 32767  # Excel's limit on the characters of one cell
 
 Scalar = str | int | float | Decimal | date | datetime | time | bool | None
@@ -88,6 +99,8 @@ SAMPLE = 1000  # rows measured for the widths before the sheet starts streaming
 WIDE_COLUMNS = 7  # more columns than this print landscape
 TIME_FORMAT = "hh:mm"
 SEEN = 4096  # distinct dates a sheet remembers the day number of
+ROWS_HELD = 200  # rows a streamed sheet gathers before it writes them to its file
+TEXT_HELD = 1_000_000  # characters of cell XML a sheet remembers (names, labels, days)
 _EPOCH = datetime(1899, 12, 30)  # day 0 of the spreadsheet's calendar (from March 1900 on)
 _MARCH_1900 = datetime(1900, 3, 1)
 _ONE_DAY = timedelta(days=1)
@@ -121,19 +134,99 @@ def text_width(value: object) -> int:
 
 
 class _TextSheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type information
-    """An xlsxwriter sheet that never writes a string as raw XML.
+    """An xlsxwriter sheet that never writes a string as raw XML, and takes whole rows.
 
     In constant_memory mode xlsxwriter copies a string that starts with "<r>" and ends with
     "</r>" into the sheet unescaped (it takes it for a rich string it made): a name typed that
-    way could close the cell and add a formula. Here every string is escaped like any other."""
+    way could close the cell and add a formula. Here every string is escaped like any other.
+
+    `put_row` writes one row's cells, made by `Sheet` (`text_xml`, numbers), straight into
+    the row file: the same XML xlsxwriter writes cell by cell, without a cell object, a
+    dimension check and a few attribute lists for each cell (the most of a 200,000-row
+    export's time)."""
+
+    previous_row: int  # xlsxwriter's: the row its table holds (the last one put, here)
+    dim_rowmin: int | None
+    dim_rowmax: int | None
+    dim_colmin: int | None
+    dim_colmax: int | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[str] = []  # rows from `put_row` not yet in the file
+        self._put = -1  # the last row `put_row` wrote
 
     def _xml_rich_inline_string(self, string: str, attributes: Any = ()) -> None:
         preserve = string[:1].isspace() or string[-1:].isspace()
         self._xml_inline_string(string, preserve, list(attributes))
 
+    def text_xml(self, string: str) -> str:
+        """A cell's inline string element as xlsxwriter writes it in constant_memory mode,
+        "<r>…</r>" escaped like any text: `_x0041_`-like runs and control characters as
+        `_xHHHH_`, then & < > as entities; cut to Excel's 32,767 UTF-16 units."""
+        if len(string) <= self.xls_strmax // 2 and not _XML_SPECIAL.search(string):
+            return f"<is><t>{string}</t></is>"  # most text: nothing any step below changes
+        if len(string) > self.xls_strmax // 2 and _utf16_len(string) > self.xls_strmax:
+            string = _utf16_truncate(string, self.xls_strmax)
+        string = self._escape_control_characters(string)
+        space = ' xml:space="preserve"' if _preserve_whitespace(string) else ""
+        return f"<is><t{space}>{self._escape_data(string)}</t></is>"
+
+    def style_xml(self, fmt: Any) -> str:
+        """The ` s="n"` attribute of a cell in this format ("" for none)."""
+        return f' s="{fmt._get_xf_index()}"' if fmt else ""
+
+    def put_row(self, row: int, first: int, last: int, cells: str) -> None:
+        """Row `row` (0-based, after every row written so far) holding `cells`, the XML of its
+        cells from column `first` to `last`; rows go to the file a few hundred at a time."""
+        if not (
+            self._put < row < self.xls_rowmax
+            and row >= self.previous_row
+            and 0 <= first <= last < self.xls_colmax
+        ):
+            raise ValueError(f"row {row} is out of the sheet or already written")
+        self._put = row
+        if self.table or self.previous_row in self.row_info:
+            if row == self.previous_row:
+                raise ValueError(f"row {row} already has cells")
+            self._write_single_row(row)  # a row written through xlsxwriter's own cell calls
+        self.previous_row = row
+        if self.dim_rowmin is None:
+            self.dim_rowmin, self.dim_colmin, self.dim_colmax = row, first, last
+        else:
+            if first < (self.dim_colmin or 0):
+                self.dim_colmin = first
+            if last > (self.dim_colmax or 0):
+                self.dim_colmax = last
+        self.dim_rowmax = row
+        if row in self.row_info or self.default_row_height != self.original_row_height:
+            self._flush()
+            self._write_row(row, None, self.row_info.get(row))  # a height or a row style
+            self.fh.write(f"{cells}</row>")
+        elif self.excel_version == 2010:
+            self._rows.append(f'<row r="{row + 1}" x14ac:dyDescent="0.25">{cells}</row>')
+        else:
+            self._rows.append(f'<row r="{row + 1}">{cells}</row>')
+        if len(self._rows) >= ROWS_HELD:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The rows `put_row` holds, into the file."""
+        if self._rows:
+            self.fh.write("".join(self._rows))
+            self._rows.clear()
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        self._flush()  # xlsxwriter writes a row (or the last one, before zipping): ours first
+        super()._write_single_row(current_row_num)
+
+    def _opt_close(self) -> None:
+        self._flush()
+        super()._opt_close()
+
 
 class Book:
-    """A workbook streamed row by row (xlsxwriter, constant_memory): one row in memory at a
+    """A workbook streamed row by row (xlsxwriter, constant_memory): a few rows in memory at a
     time, rows in a temporary file until `save` zips them; a few shared cell styles."""
 
     def __init__(self, title: str) -> None:
@@ -267,49 +360,100 @@ class Sheet:
             fmt = wb.style(quote=is_risky(text), look="head")
             self.ws.write_string(1, column, safe_text(text), fmt)
         self._serials: dict[date, float] = {}
+        self._tails: dict[Scalar, str] = {}  # a data cell's XML after its reference, by value
+        self._held = 0  # characters in `_tails`
+        self._numbers: dict[int, str] = {}  # a data column's number style attribute
+        self._attrs: dict[int, str] = {}
+        self._refs = [xl_col_to_name(column) for column in range(len(header))]
         self._row = 2  # the next row to write (0-based): the data start under the header
 
     def _write(self, values: list[Scalar], *, bold: bool, indent: int, indent_column: int) -> None:
-        ws, row, style = self.ws, self._row, self.book.style
+        refs, tails, numbers = self._refs, self._tails, self._numbers
+        while len(refs) < len(values):
+            refs.append(xl_col_to_name(len(refs)))
+        plain = not bold and not indent  # a data row: its cells' XML can be remembered
+        number = str(self._row + 1)
+        cells: list[str] = []
+        first = -1
         measure = self.rows < SAMPLE or bold
+        tail: str | None
         for column, value in enumerate(values):
-            if value is None or value == "":
+            kind = type(value)
+            if value is None or (kind is str and not value):
                 continue  # a blank cell (an empty text is written as none, like openpyxl did)
-            shift = indent if column == indent_column else 0
-            if isinstance(value, str):
-                wrap = not shift and len(value) > MAX_WIDTH // 2 and text_width(value) > MAX_WIDTH
-                fmt = style(None, bold, shift, wrap, is_risky(value))
-                ws.write_string(row, column, safe_text(value), fmt)
-            elif isinstance(value, bool):
-                ws.write_boolean(row, column, value, style(None, bold, shift))
-            elif isinstance(value, int | float | Decimal):
-                fmt = style(self.formats.get(column), bold, shift)
-                ws.write_number(row, column, float(value), fmt)
-            elif isinstance(value, date):  # a datetime too
-                num = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
-                serial = self._serial(value)
-                if serial is None:
-                    ws.write_datetime(row, column, value, style(num, bold, shift))
-                else:
-                    ws.write_number(row, column, serial, style(num, bold, shift))
-            else:  # a time of day
-                ws.write_datetime(row, column, value, style(TIME_FORMAT, bold, shift))
+            if plain and (kind is int or kind is float):  # most cells: the quickest way
+                attr = numbers.get(column)
+                if attr is None:
+                    attr = numbers[column] = self._s(self.book.style(self.formats.get(column)))
+                serial: float = value  # type: ignore[assignment]  # an int or a float
+                if kind is float and not math.isfinite(serial):
+                    raise TypeError("NAN/INF not supported in write_number()")
+                tail = f"{attr}><v>{serial:.16G}</v></c>"
+            elif plain and (kind is str or kind is date or kind is datetime):
+                tail = tails.get(value)
+                if tail is None:
+                    tail = self._tail(value, bold=False, shift=0, column=column)
+                    self._held += len(tail)
+                    if self._held > TEXT_HELD:
+                        tails.clear()  # labels come back at once; a stale name goes
+                        self._held = len(tail)
+                    tails[value] = tail
+            else:
+                shift = indent if column == indent_column else 0
+                tail = self._tail(value, bold=bold, shift=shift, column=column)
+            cells.append(f'<c r="{refs[column]}{number}"{tail}')
+            if first < 0:
+                first = column
+            last = column
             if measure:
-                extra = 2 * shift
+                extra = 2 * indent if column == indent_column else 0
                 if column in self.formats and isinstance(value, int | float):
                     extra += 2  # "%" and a decimal
                 self.widths[column] = max(self.widths[column], text_width(value) + extra)
+        if cells:
+            self.ws.put_row(self._row, first, last, "".join(cells))
         self._row += 1
 
-    def _serial(self, value: date) -> float | None:
+    def _tail(self, value: Scalar, *, bold: bool, shift: int, column: int) -> str:
+        """A cell's XML after its reference: style, type and value."""
+        style = self.book.style
+        if isinstance(value, str):
+            text = safe_text(value)
+            wrap = not shift and len(value) > MAX_WIDTH // 2 and text_width(value) > MAX_WIDTH
+            attr = self._s(style(None, bold, shift, wrap, is_risky(value)))
+            return f'{attr} t="inlineStr">{self.ws.text_xml(text)}</c>'
+        if isinstance(value, bool):
+            return f'{self._s(style(None, bold, shift))} t="b"><v>{value:d}</v></c>'
+        if isinstance(value, int | float | Decimal):
+            attr = self._s(style(self.formats.get(column), bold, shift))
+            serial = float(value)
+            if not math.isfinite(serial):
+                raise TypeError("NAN/INF not supported in write_number()")
+        elif isinstance(value, date):  # a datetime too
+            num = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
+            attr = self._s(style(num, bold, shift))
+            serial = self._serial(value)
+        else:  # a time of day
+            attr = self._s(style(TIME_FORMAT, bold, shift))
+            serial = self.ws._convert_date_time(value)
+        return f"{attr}><v>{serial:.16G}</v></c>"
+
+    def _s(self, fmt: Any) -> str:
+        """The style attribute of a shared format, worked out once."""
+        attr = self._attrs.get(id(fmt))
+        if attr is None:
+            attr = self._attrs[id(fmt)] = self.ws.style_xml(fmt)
+        return attr
+
+    def _serial(self, value: date) -> float:
         """The spreadsheet's day number of a date or a wall-clock datetime, each distinct value
-        worked out once (an export repeats its days); None before March 1900, where the
-        spreadsheet's calendar has a day that never was (xlsxwriter converts those)."""
+        worked out once (an export repeats its days); before March 1900, where the
+        spreadsheet's calendar has a day that never was, xlsxwriter converts it."""
         serial = self._serials.get(value)
         if serial is None:
             when = value if isinstance(value, datetime) else datetime.combine(value, time())
             if when < _MARCH_1900:
-                return None
+                return float(self.ws._convert_date_time(value))
             serial = (when - _EPOCH) / _ONE_DAY
             if len(self._serials) < SEEN:
                 self._serials[value] = serial
