@@ -13,13 +13,14 @@ press "收到" (5,000 callback queries through the bot) and `/announce status` m
 the run after a warm-up; `broadcast ratio=` is the median efficiency, with its spread.
 
     python bench/broadcast.py [--chats 1000 --acks-per-chat 5 --rate 200] [--pairs 5] [--quick]
+                              [--db pg|URL]
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,20 +28,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, params, parse_options, run_and_report
+from bench.runner import (
+    Databases,
+    Figures,
+    Round,
+    Side,
+    databases,
+    params,
+    parse_options,
+    run_and_report,
+)
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, settings_for, tree
 from bot.emulator import Emulator
 
 
-async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
+async def run(dbs: Databases, chats: int, acks_per_chat: int, rate: float) -> Figures:
     """One announcement down a fresh tower of `chats` chats, then every acknowledgement."""
+    async with dbs.fresh("broadcast") as target:
+        return await run_on(target, chats, acks_per_chat, rate)
+
+
+async def run_on(target: str, chats: int, acks_per_chat: int, rate: float) -> Figures:
+    """`run` on the database at `target`."""
     em = Emulator(limits=True, global_per_second=None)
     url = await em.serve()
-    tmp = tempfile.TemporaryDirectory()
-    settings = settings_for(
-        em, Path(tmp.name) / "broadcast.sqlite3", rate=rate, api_base_url=url + "/bot"
-    )
+    settings = settings_for(em, target, rate=rate, api_base_url=url + "/bot")
     request = HTTPXRequest(connection_pool_size=96, read_timeout=10.0)
     result: Figures = {}
     async with running(settings, request=request) as app:
@@ -115,7 +128,6 @@ async def run(chats: int, acks_per_chat: int, rate: float) -> Figures:
         result["status_ok"] = int(expected in board)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # keep-alive sockets cut at close
     await em.close()
-    tmp.cleanup()
     return result
 
 
@@ -131,12 +143,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("towerbot.updates").setLevel(logging.WARNING)
 
-    minimum = args.chats / args.rate
     acks = args.chats * args.acks_per_chat
-    _, figures = run_and_report(
+    with databases(args.db) as dbs:
+        _, figures = report(args, lambda: run(dbs, args.chats, args.acks_per_chat, args.rate))
+    ok = (
+        min(figures["delivered"]) == args.chats
+        and min(figures["acks"]) == acks
+        and min(figures["status_ok"]) == 1
+        and max(figures["duplicates"]) == 0
+    )
+    return 0 if ok else 1
+
+
+def report(args: argparse.Namespace, side: Side) -> tuple[list[Round], dict[str, list[float]]]:
+    """Run `side` as the one side; print the summary line."""
+    minimum = args.chats / args.rate
+    return run_and_report(
         "broadcast",
         args,
-        {"broadcast": lambda: run(args.chats, args.acks_per_chat, args.rate)},
+        {"broadcast": side},
         {
             "ratio": lambda r: minimum / r["broadcast"]["seconds"],
             "seconds": lambda r: r["broadcast"]["seconds"],
@@ -150,13 +175,6 @@ def main(argv: list[str] | None = None) -> int:
         },
         params(args, "chats", "acks_per_chat", rate=f"{args.rate:g}", pairs=args.pairs),
     )
-    ok = (
-        min(figures["delivered"]) == args.chats
-        and min(figures["acks"]) == acks
-        and min(figures["status_ok"]) == 1
-        and max(figures["duplicates"]) == 0
-    )
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ Each text carries its outbox id, so a message delivered twice or never is counte
 One side, so bench/runner.py repeats the run after a warm-up and prints medians with spreads.
 
     python bench/fanout.py [--messages 1000 --chats 500 --rate 200] [--pairs 5] [--quick]
-                           [--profile]
+                           [--profile] [--db pg|URL]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import cProfile
 import logging
 import pstats
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bench.runner import collect, interleave, parse_options, summary
+from bench.runner import Databases, collect, databases, interleave, parse_options, summary
 from bot.domain.clock import Clock
 from bot.domain.outbox import Outbox
 from bot.emulator import Emulator
@@ -54,14 +53,24 @@ def chat_minimum(count: int, group: bool) -> float:
     return spacing
 
 
-async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dict[str, float]:
+async def run(
+    dbs: Databases, messages: int, chats: int, rate: float, max_in_flight: int
+) -> dict[str, float]:
+    """One fan-out on a fresh database."""
+    async with dbs.fresh("fanout") as target:
+        return await run_on(target, messages, chats, rate, max_in_flight)
+
+
+async def run_on(
+    target: str, messages: int, chats: int, rate: float, max_in_flight: int
+) -> dict[str, float]:
+    """`run` on the database at `target`."""
     em = Emulator(limits=True, global_per_second=None)
     url = await em.serve()
     request = HTTPXRequest(connection_pool_size=max_in_flight + 8, read_timeout=10.0)
     bot = Bot(em.token, base_url=url + "/bot", request=request)
     await bot.initialize()
-    tmp = tempfile.TemporaryDirectory()
-    db = await open_database(Path(tmp.name) / "fanout.sqlite3").connect()
+    db = await open_database(target).connect()
     clock = Clock()
     outbox = Outbox(db, clock)
     sender = Sender(bot, outbox, db, clock, rate, max_in_flight=max_in_flight)
@@ -105,7 +114,6 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
     await db.close()
     await bot.shutdown()
     await em.close()
-    tmp.cleanup()
 
     spacings = sorted((chat_minimum(n, cid < 0) for cid, n in per_chat.items()), reverse=True)
     minimum = max(messages / rate, max((j / rate + s for j, s in enumerate(spacings)), default=0.0))
@@ -121,10 +129,10 @@ async def run(messages: int, chats: int, rate: float, max_in_flight: int) -> dic
     }
 
 
-async def repeat(args: argparse.Namespace) -> tuple[str, bool]:
+async def repeat(args: argparse.Namespace, dbs: Databases) -> tuple[str, bool]:
     """Warm-up and `--pairs` runs; the summary line and whether every run lost nothing."""
     rounds = await interleave(
-        {"fanout": lambda: run(args.messages, args.chats, args.rate, args.max_in_flight)},
+        {"fanout": lambda: run(dbs, args.messages, args.chats, args.rate, args.max_in_flight)},
         args.pairs,
         args.warmup,
     )
@@ -150,6 +158,7 @@ async def repeat(args: argparse.Namespace) -> tuple[str, bool]:
             "chats": args.chats,
             "max_in_flight": args.max_in_flight,
             "pairs": args.pairs,
+            "db": dbs.engine,
         },
     )
     return line, ok
@@ -172,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
         profiler.enable()
-    line, ok = asyncio.run(repeat(args))
+    with databases(args.db) as dbs:
+        line, ok = asyncio.run(repeat(args, dbs))
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)

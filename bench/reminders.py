@@ -1,7 +1,8 @@
 """Reminders at scale: start-up restore with many pending rows, and a burst due in one second.
 
 The real app (PTB Application, APScheduler timer, outbox sender) runs against the project's
-Bot API emulator on a temporary SQLite file.
+Bot API emulator on a temporary SQLite file (or, with `--db pg|URL`, a fresh PostgreSQL
+database per run).
 
 1. restore: the app starts on one database holding PENDING future reminders and, as the other
    side (interleaved by bench/runner.py), on an empty one; the ratio of the two start-up times
@@ -16,17 +17,17 @@ Bot API emulator on a temporary SQLite file.
 
 Prints `reminders ratio=… spread=… p99_ms=… p99_spread=… duplicates=… ...` (medians, min-max).
 
-    python bench/reminders.py [--pending 10000 --burst 1000] [--pairs 5] [--quick]
+    python bench/reminders.py [--pending 10000 --burst 1000] [--pairs 5] [--quick] [--db pg|URL]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import math
 import resource
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bot.app
-from bench.runner import Figures, params, parse_options, run_and_report
+from bench.runner import (
+    Databases,
+    Figures,
+    Round,
+    databases,
+    params,
+    parse_options,
+    run_and_report,
+)
 from bot.app import services_of
 from bot.demo.worlds import in_process, settings_for
 from bot.domain.clock import Clock
@@ -72,7 +81,7 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-async def seed(path: Path, rows: list[tuple[str, int, str, float]]) -> None:
+async def seed(path: str, rows: list[tuple[str, int, str, float]]) -> None:
     """Write reminder rows straight into the database (the app is not running)."""
     db = await open_database(path).connect()
     try:
@@ -105,7 +114,7 @@ def with_bench_handler(build: Callable[..., Any]) -> Callable[..., Any]:
     return build_services
 
 
-async def start(em: Emulator, db_path: Path, clock: Clock) -> tuple[Any, Any, float]:
+async def start(em: Emulator, db_path: str, clock: Clock) -> tuple[Any, Any, float]:
     """Start the app on `db_path`; (context, app, seconds the start-up took)."""
     ctx = in_process(em, settings_for(em, db_path, superusers=[]), clock)
     began = time.perf_counter()
@@ -130,26 +139,29 @@ async def outcome(db: Database, ref_ids: range) -> tuple[list[float], int, int]:
     return late, duplicates, len(ref_ids) - len(per)
 
 
-async def empty_start() -> Figures:
+async def empty_start(dbs: Databases) -> Figures:
     """The baseline side: start-up on an empty (created and migrated) database."""
     em = Emulator(limits=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        await seed(Path(tmp) / "empty.sqlite3", [])
-        ctx, _, seconds = await start(em, Path(tmp) / "empty.sqlite3", ShiftClock())
+    async with dbs.fresh("empty") as target:
+        await seed(target, [])
+        ctx, _, seconds = await start(em, target, ShiftClock())
         await ctx.__aexit__(None, None, None)
     return {"startup_s": seconds}
 
 
-async def run(pending: int, burst: int) -> Figures:
+async def run(dbs: Databases, pending: int, burst: int) -> Figures:
     """The measured side: restore PENDING rows, a burst due in one second, a restart after down."""
+    async with dbs.fresh("reminders") as target:
+        return await run_on(target, pending, burst)
+
+
+async def run_on(db_path: str, pending: int, burst: int) -> Figures:
+    """`run` on the database at `db_path`."""
     em = Emulator(limits=False)
-    tmp = tempfile.TemporaryDirectory()
-    base = Path(tmp.name)
     clock = ShiftClock()
     result: Figures = {}
 
     # 1. restore: the database is created, migrated and seeded first; only the start is timed
-    db_path = base / "reminders.sqlite3"
     now = time.time()
     await seed(db_path, [(KIND, i, "future", now + 86400 + i) for i in range(pending)])
     ctx, app, restore_seconds = await start(em, db_path, clock)
@@ -210,7 +222,6 @@ async def run(pending: int, burst: int) -> Figures:
         final_pending=counts.get("pending", 0),
     )
     await ctx.__aexit__(None, None, None)
-    tmp.cleanup()
     return result
 
 
@@ -224,10 +235,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_options(__doc__, argv, QUICK, SIZES, SMALL)
     logging.basicConfig(level=logging.ERROR)
     bot.app.build_services = with_bench_handler(bot.app.build_services)  # type: ignore[assignment]
-    _, figures = run_and_report(
+    with databases(args.db) as dbs:
+        _, figures = report(args, dbs)
+    ok = (
+        max(figures["duplicates"]) == 0
+        and max(figures["lost"]) == 0
+        and min(figures["down_missed"]) == args.burst
+        and max(figures["down_fired_old"]) == 0
+        and max(figures["p99_ms"]) < 1000
+    )
+    return 0 if ok else 1
+
+
+def report(args: argparse.Namespace, dbs: Databases) -> tuple[list[Round], dict[str, list[float]]]:
+    """Interleave the two sides on `dbs`; print the summary line."""
+    return run_and_report(
         "reminders",
         args,
-        {"pending": lambda: run(args.pending, args.burst), "empty": empty_start},
+        {"pending": lambda: run(dbs, args.pending, args.burst), "empty": lambda: empty_start(dbs)},
         {
             "ratio": lambda r: r["pending"]["restore_s"] / r["empty"]["startup_s"],
             "restore_ms": lambda r: 1000 * r["pending"]["restore_s"],
@@ -244,14 +269,6 @@ def main(argv: list[str] | None = None) -> int:
         },
         params(args, "pending", "burst", "pairs", p99_target_ms=1000),
     )
-    ok = (
-        max(figures["duplicates"]) == 0
-        and max(figures["lost"]) == 0
-        and min(figures["down_missed"]) == args.burst
-        and max(figures["down_fired_old"]) == 0
-        and max(figures["p99_ms"]) < 1000
-    )
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

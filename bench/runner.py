@@ -8,15 +8,35 @@ same with a single side. Per round the bench derives its ratios and absolute fig
 (`collect`), and `summary` makes the one final line:
 `NAME ratio=0.52 spread=0.47-0.56 p99_ms=12 p99_spread=10-15 ... chats=1000`
 (each figure: the median over the rounds, then min-max; constant parameters last, as they are).
+
+`--db` picks the engine (every bench takes it): `sqlite` (the default, a temporary file per
+run), `pg` (a throwaway PostgreSQL cluster started for the bench by tests/pg.py, a fresh
+database per run) or `postgresql://user@host:port/db` (a fresh database per run on that server,
+created and dropped there: the user must be allowed to CREATE DATABASE). `databases(args.db)`
+gives the bench its `Databases`; `async with dbs.fresh("name") as target:` is one run's path or
+URL, for `open_database`, `settings_for` or `TOWERBOT_DB`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import math
+import os
 import statistics
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 Figures = dict[str, float]
 Side = Callable[[], Awaitable[Figures]]
@@ -119,7 +139,7 @@ def summary(
 
 
 def add_options(parser: argparse.ArgumentParser, quick: str) -> None:
-    """--pairs, --warmup and --quick (alias --small: `quick` says what it shrinks to)."""
+    """--pairs, --warmup, --quick (alias --small: `quick` says what it shrinks to) and --db."""
     parser.add_argument(
         "--pairs",
         type=int,
@@ -133,6 +153,16 @@ def add_options(parser: argparse.ArgumentParser, quick: str) -> None:
         help=f"rounds run first and thrown away (default {WARMUP})",
     )
     parser.add_argument("--quick", "--small", dest="quick", action="store_true", help=quick)
+    parser.add_argument(
+        "--db",
+        "--engine",
+        default="sqlite",
+        metavar="sqlite|pg|URL",
+        help="sqlite (a temporary file per run, the default); pg (a throwaway PostgreSQL"
+        " cluster for the bench); postgresql://user@host:port/db (a fresh database per run"
+        " on that server)",
+    )
+    parser.add_argument("--pg", dest="db", action="store_const", const="pg", help="--db pg")
 
 
 def parse_options(
@@ -175,5 +205,76 @@ def run_and_report(
 
 
 def params(args: argparse.Namespace, *names: str, **more: object) -> dict[str, object]:
-    """A summary line's constant parameters: each named option's value, then `more`."""
-    return {name: getattr(args, name) for name in names} | more
+    """A summary line's constant parameters: each named option's value, then `more`, then the
+    engine (`db=sqlite` or `db=postgresql`) when the bench took --db."""
+    out = {name: getattr(args, name) for name in names} | more
+    if hasattr(args, "db"):
+        out["db"] = engine_name(args.db)
+    return out
+
+
+# --- databases ---------------------------------------------------------------------------------
+def engine_name(db: str) -> str:
+    """`sqlite` or `postgresql`: the engine --db names."""
+    return (
+        "postgresql" if db == "pg" or db.startswith(("postgresql://", "postgres://")) else "sqlite"
+    )
+
+
+class Databases:
+    """Where a bench's runs keep their data: each run gets a database of its own (a temporary
+    SQLite file, or a database created on the PostgreSQL server `admin_url` names and dropped
+    after), so no run sees another's rows."""
+
+    def __init__(self, admin_url: str | None = None) -> None:
+        self.admin_url = admin_url
+        self.engine = "sqlite" if admin_url is None else "postgresql"
+        self._names = itertools.count(1)
+
+    @asynccontextmanager
+    async def fresh(self, label: str = "bench") -> AsyncIterator[str]:
+        """A new empty database for one run (path or URL); removed when the block ends."""
+        if self.admin_url is None:
+            with tempfile.TemporaryDirectory(prefix="towerbot-bench-") as folder:
+                yield str(Path(folder) / f"{label}.sqlite3")
+            return
+        import asyncpg
+
+        name = f"bench_{label}_{os.getpid()}_{next(self._names)}".lower()
+        admin = await asyncpg.connect(self.admin_url)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await admin.execute(f"CREATE DATABASE {name}")
+        finally:
+            await admin.close()
+        try:
+            yield self.admin_url.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin = await asyncpg.connect(self.admin_url)
+            try:
+                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            finally:
+                await admin.close()
+
+
+@contextmanager
+def databases(db: str = "sqlite") -> Iterator[Databases]:
+    """The `Databases` --db names: `sqlite`; `pg`, a PostgreSQL cluster started here (tests/pg.py:
+    initdb and pg_ctl, as the `postgres` user under root) and stopped at the end; or the
+    postgresql:// URL of a server whose user may CREATE DATABASE."""
+    if engine_name(db) == "sqlite":
+        if db not in ("sqlite", ""):
+            raise SystemExit(f"--db: sqlite, pg or a postgresql:// URL, not {db!r}")
+        yield Databases()
+    elif db != "pg":
+        yield Databases(db)
+    else:
+        from tests.pg import start_server
+
+        found = start_server()
+        if isinstance(found, str):
+            raise SystemExit(f"--db pg: {found}")
+        try:
+            yield Databases(found.admin_url)
+        finally:
+            found.stop()

@@ -11,7 +11,7 @@ edit was refused with 429, and no group got more than 20 edits in any minute. Ea
 its own world per run; bench/runner.py interleaves them (bare, bot, bare, bot, ...).
 
     python bench/signup_storm.py [--presses 2000 --capacity 100 --chats 5] [--pairs 5] [--quick]
-                                 [--transport http|inproc]
+                                 [--transport http|inproc] [--db pg|URL]
 
 `inproc` (default) calls the emulator in-process: no network at all, so a round trip costs
 almost nothing and the bot's own work shows fully (the harshest ratio). `http` talks to it over
@@ -25,7 +25,6 @@ import asyncio
 import logging
 import math
 import sys
-import tempfile
 import time
 from collections import deque
 from datetime import datetime
@@ -37,7 +36,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bench.runner import Figures, params, parse_options, run_and_report
+from bench.runner import Databases, Figures, databases, params, parse_options, run_and_report
 from bot.app import running, services_of
 from bot.demo.worlds import SUPERUSER, register_people, settings_for
 from bot.emulator import Emulator
@@ -114,14 +113,21 @@ async def bare_side(presses: int, chats: int, transport: str) -> Figures:
     return {"seconds": seconds, "answered": answered}
 
 
-async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> Figures:
+async def bot_side(
+    dbs: Databases, presses: int, capacity: int, chats: int, transport: str
+) -> Figures:
     """The real TowerBot: an activity in `chats` chats, P registered users press Sign up."""
+    async with dbs.fresh("storm") as target:
+        return await bot_run(target, presses, capacity, chats, transport)
+
+
+async def bot_run(target: str, presses: int, capacity: int, chats: int, transport: str) -> Figures:
+    """`bot_side` on the database at `target`."""
     em = Emulator(per_chat_burst=20, group_per_minute=None)
     url = await em.serve() if transport == "http" else None
-    tmp = tempfile.TemporaryDirectory()
     settings = settings_for(
         em,
-        Path(tmp.name) / "storm.sqlite3",
+        target,
         chat_daily_budget=1000,
         api_base_url=(url + "/bot") if url else None,
     )
@@ -223,7 +229,6 @@ async def bot_side(presses: int, capacity: int, chats: int, transport: str) -> F
             "settle": settle_seconds,
         }
     await em.close()
-    tmp.cleanup()
     return result
 
 
@@ -247,26 +252,29 @@ def main(argv: list[str] | None = None) -> int:
         unlisted = args.presses - (bot["confirmed"] + bot["waiting"])
         return unlisted + (args.presses - bot["answered"])
 
-    rounds, figures = run_and_report(
-        "signup_storm",
-        args,
-        {
-            "bare": lambda: bare_side(args.presses, args.chats, args.transport),
-            "bot": lambda: bot_side(args.presses, args.capacity, args.chats, args.transport),
-        },
-        {
-            "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
-            "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
-            "bot_rps": lambda r: args.presses / r["bot"]["seconds"],
-            "overbooked": lambda r: max(0.0, r["bot"]["confirmed"] - args.capacity),
-            "lost": lost,
-            "edits": lambda r: r["bot"]["edits"],
-            "worst_minute": lambda r: r["bot"]["worst_minute"],
-            "rejected": lambda r: r["bot"]["rejected"],
-            "settle_s": lambda r: r["bot"]["settle"],
-        },
-        params(args, "presses", "capacity", "chats", "transport", "pairs", target=0.5),
-    )
+    with databases(args.db) as dbs:
+        rounds, figures = run_and_report(
+            "signup_storm",
+            args,
+            {
+                "bare": lambda: bare_side(args.presses, args.chats, args.transport),
+                "bot": lambda: bot_side(
+                    dbs, args.presses, args.capacity, args.chats, args.transport
+                ),
+            },
+            {
+                "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
+                "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
+                "bot_rps": lambda r: args.presses / r["bot"]["seconds"],
+                "overbooked": lambda r: max(0.0, r["bot"]["confirmed"] - args.capacity),
+                "lost": lost,
+                "edits": lambda r: r["bot"]["edits"],
+                "worst_minute": lambda r: r["bot"]["worst_minute"],
+                "rejected": lambda r: r["bot"]["rejected"],
+                "settle_s": lambda r: r["bot"]["settle"],
+            },
+            params(args, "presses", "capacity", "chats", "transport", "pairs", target=0.5),
+        )
     ok = (
         max(figures["overbooked"]) == 0
         and max(figures["lost"]) == 0

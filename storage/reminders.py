@@ -57,6 +57,20 @@ async def claim(conn: Conn, reminder_id: int, status: str, now: float) -> bool:
     return cur.rowcount == 1
 
 
+async def claim_many(conn: Conn, ids: list[int], status: str, now: float) -> set[int]:
+    """`claim` for several rows in one statement; the ids this call took."""
+    if not ids:
+        return set()
+    marks = ", ".join("?" * len(ids))
+    rows = await fetchall(
+        conn,
+        f"UPDATE reminders SET status = ?, fired_at = ? WHERE status = 'pending'"
+        f" AND id IN ({marks}) RETURNING id",
+        (status, now, *ids),
+    )
+    return {int(r[0]) for r in rows}
+
+
 async def mark_failed(conn: Conn, reminder_id: int, now: float) -> None:
     """A reminder whose handler raised is recorded as failed (whether or not it was claimed)."""
     await conn.execute(

@@ -164,12 +164,22 @@ class Cluster:
 
 
 def start_cluster() -> Cluster | str:
-    """A running cluster, or why there is none (the skip reason)."""
+    """A running cluster with the migrated template, or why there is none (the skip reason)."""
     given = os.environ.get("TOWERBOT_TEST_PG_URL")
-    if given:
-        cluster = Cluster(given)
-        cluster.prepare()
+    cluster = Cluster(given) if given else start_server()
+    if isinstance(cluster, str):
         return cluster
+    try:
+        cluster.prepare()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def start_server() -> Cluster | str:
+    """A throwaway server started here (no template yet; `stop()` removes it), or why not.
+    bench/runner.py's `--db pg` uses it too."""
     try:
         import asyncpg  # noqa: F401
     except ImportError:
@@ -232,10 +242,4 @@ def start_cluster() -> Cluster | str:
         )
         shutil.rmtree(root, ignore_errors=True)
 
-    cluster = Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", stop)
-    try:
-        cluster.prepare()
-    except BaseException:
-        stop()
-        raise
-    return cluster
+    return Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", stop)

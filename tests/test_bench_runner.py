@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import pytest
 
 from bench.runner import (
+    add_options,
     collect,
+    databases,
+    engine_name,
     fmt,
     interleave,
     median,
+    params,
     schedule,
     spread,
     spread_key,
@@ -136,3 +143,36 @@ def test_summary_line() -> None:
     # one key=value per field after the name: easy to parse
     fields = dict(part.split("=") for part in line.split()[1:])
     assert fields["ratio"] == "0.52" and fields["spread"] == "0.47-0.56"
+
+
+@pytest.mark.parametrize(
+    "db, named",
+    [
+        ("sqlite", "sqlite"),
+        ("pg", "postgresql"),
+        ("postgresql://u@h:5432/postgres", "postgresql"),
+        ("postgres://u@h/postgres", "postgresql"),
+    ],
+)
+def test_db_option_names_the_engine(db: str, named: str) -> None:
+    parser = argparse.ArgumentParser()
+    add_options(parser, "small")
+    args = parser.parse_args(["--db", db])
+    assert engine_name(args.db) == named
+    assert params(args, "pairs")["db"] == named
+    assert parser.parse_args([]).db == "sqlite"
+    assert parser.parse_args(["--pg"]).db == "pg"
+
+
+async def test_each_sqlite_run_gets_a_fresh_file_removed_after() -> None:
+    with databases("sqlite") as dbs:
+        assert dbs.engine == "sqlite"
+        async with dbs.fresh("one") as first, dbs.fresh("one") as second:
+            assert first != second and first.endswith("one.sqlite3")
+            Path(first).write_text("x")
+        assert not Path(first).exists()
+
+
+def test_an_unknown_db_is_refused() -> None:
+    with pytest.raises(SystemExit), databases("mysql://x"):
+        pass

@@ -135,7 +135,7 @@ async def test_failing_transaction_marks_only_its_row(
     async def handler(conn: Conn, row: Reminder) -> None:
         await tb.services.outbox.add(conn, 777, "hello", ref=f"trial:{row.ref_id}")
 
-    real_claim = reminder_repo.claim
+    real_claim, real_claim_many = reminder_repo.claim, reminder_repo.claim_many
     bad: set[int] = set()
 
     async def claim(conn: Conn, reminder_id: int, status: str, now: float) -> bool:
@@ -143,7 +143,13 @@ async def test_failing_transaction_marks_only_its_row(
             raise RuntimeError("claim failed")
         return await real_claim(conn, reminder_id, status, now)
 
+    async def claim_many(conn: Conn, ids: list[int], status: str, now: float) -> set[int]:
+        if bad & set(ids):  # the batch's one claim: the whole batch rolls back
+            raise RuntimeError("claim failed")
+        return await real_claim_many(conn, ids, status, now)
+
     monkeypatch.setattr(reminder_repo, "claim", claim)
+    monkeypatch.setattr(reminder_repo, "claim_many", claim_many)
     reminders = tb.services.reminders
     reminders.on("trial", handler)
     soon = reminders.clock.time() + 0.5

@@ -76,8 +76,8 @@ async def polling(app: Any) -> AsyncIterator[Any]:
         await app.shutdown()
 
 
-async def open_services(em: Emulator, db: Path) -> Any:
-    """The bot's own services on the database file, to build a world directly in it."""
+async def open_services(em: Emulator, db: str | Path) -> Any:
+    """The bot's own services on the database (a file path or a URL), to build a world in it."""
     from storage.db import open_database
 
     settings = Settings(

@@ -6,9 +6,13 @@ transaction that claims the row, so its outbox messages are committed together w
 a reminder is never sent twice and never lost. At start-up, a reminder that came due while the
 bot was down fires when it is less than `late_limit` late, else it is recorded as missed; a kind
 registered with `late_limit=None` (the evening digest: it carries work, not a nudge) always
-fires, however late. A handler that raises leaves its row `failed` and the others fire; if the
-batch's transaction itself fails, the rows are retried one per transaction, so one bad row
-cannot hold the rest back.
+fires, however late. A handler that raises leaves its row `failed` and the others fire.
+
+A batch is claimed with one statement and its handlers run without savepoints (on PostgreSQL
+each statement is a round trip to the server: a burst of 1,000 costs about 1,000 of them, not
+4,000). When anything in the batch raises, its transaction rolls back and the rows are retried
+one per transaction, each handler in a savepoint: the one that raises is marked failed, the
+others fire, so one bad row cannot hold the rest back.
 """
 
 from __future__ import annotations
@@ -92,14 +96,55 @@ class Reminders:
             part = FireResult()
             try:
                 async with self.db.transaction() as tx:
-                    for row in rows:
-                        await self._fire_one(tx, row, now, part)
+                    await self._fire_batch(tx, rows, now, part)
             except Exception:  # the batch rolled back: one row per transaction instead
-                log.exception("reminders: a batch of %s failed; firing them one by one", len(rows))
+                log.exception(
+                    "reminders: a batch of %s rolled back; firing them one by one", len(rows)
+                )
                 part = await self._fire_singly(rows, now)
             result.add(part)
             if part.stuck or len(rows) < batch:
                 return result
+
+    async def _fire_batch(
+        self, tx: Conn, rows: list[Reminder], now: float, result: FireResult
+    ) -> None:
+        """Every row in one transaction: the claims in one statement per outcome, the handlers
+        without savepoints (a raise rolls the whole batch back: `fire_due` goes row by row)."""
+        firing: list[Reminder] = []
+        late: list[Reminder] = []
+        for row in rows:
+            if row.kind not in self.handlers:
+                await self._fire_one(tx, row, now, result)  # marked failed, logged
+            elif self._too_late(row, now):
+                late.append(row)
+            else:
+                firing.append(row)
+        missed = await repo.claim_many(tx, [r.id for r in late], "missed", now)
+        for row in late:
+            if row.id in missed:
+                result.missed += 1
+                self._log_missed(row, now)
+        claimed = await repo.claim_many(tx, [r.id for r in firing], "done", now)
+        for row in firing:
+            if row.id in claimed:
+                await self.handlers[row.kind](tx, row)
+                result.fired += 1
+
+    def _too_late(self, row: Reminder, now: float) -> bool:
+        limit = self.late_limits.get(row.kind, self.late_limit)
+        return limit is not None and now - row.due_at > limit
+
+    @staticmethod
+    def _log_missed(row: Reminder, now: float) -> None:
+        log.warning(
+            "reminder %s %s/%s %s missed (%.0f s late)",
+            row.id,
+            row.kind,
+            row.ref_id,
+            row.step,
+            now - row.due_at,
+        )
 
     async def _fire_singly(self, rows: list[Reminder], now: float) -> FireResult:
         """Each row in its own transaction; a row whose transaction fails is marked failed."""
@@ -121,25 +166,16 @@ class Reminders:
         return result
 
     async def _fire_one(self, tx: Conn, row: Reminder, now: float, result: FireResult) -> None:
-        late = now - row.due_at
         handler = self.handlers.get(row.kind)
         if handler is None:
             log.error("reminder %s: no handler for kind %r; marked failed", row.id, row.kind)
             await repo.mark_failed(tx, row.id, now)
             result.failed += 1
             return
-        limit = self.late_limits.get(row.kind, self.late_limit)
-        if limit is not None and late > limit:
+        if self._too_late(row, now):
             if await repo.claim(tx, row.id, "missed", now):
                 result.missed += 1
-                log.warning(
-                    "reminder %s %s/%s %s missed (%.0f s late)",
-                    row.id,
-                    row.kind,
-                    row.ref_id,
-                    row.step,
-                    late,
-                )
+                self._log_missed(row, now)
             return
         if not await repo.claim(tx, row.id, "done", now):
             return
