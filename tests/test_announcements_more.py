@@ -359,3 +359,29 @@ async def test_pin_where_allowed_and_the_author_is_told(
     await tb.send(boss, root, "/announce 不置顶的通知")
     assert await tb.drain()
     assert len(calls(tb, "pinChatMessage")) == 2
+
+
+async def test_edits_left_by_a_stop_resume_after_restart(tmp_path: Path) -> None:
+    """The edits are outbox rows: a bot stopped before sending them edits after its restart,
+    once per copy."""
+    ctx, tb = await start_harness(tmp_path)
+    em = tb.em
+    try:
+        t = await build_tower(tb)
+        boss, root = t["boss"], t["root"]
+        await tb.send(boss, root, "/announce 下午两点开会")
+        assert await tb.drain()
+        await tb.services.sender.stop()  # nothing more leaves this instance
+        assert "3 份" in await first_text(tb, boss, root, "/announce edit 1 | 下午三点开会")
+        assert calls(tb, "editMessageText") == []
+    finally:
+        await ctx.__aexit__(None, None, None)
+    ctx, tb = await start_harness(tmp_path, em=em)
+    try:
+        assert await tb.drain()
+    finally:
+        await ctx.__aexit__(None, None, None)
+    for chat_id in chats(t):
+        copy = copies(tb, chat_id, "下午两点开会")[0]
+        assert "下午三点开会" in em.message(chat_id, copy.message_id)["text"]
+        assert len(calls(tb, "editMessageText", chat_id)) == 1
