@@ -12,10 +12,14 @@ from telegram.ext import Application
 from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.announcements import ACK_DATA, Board, parse_ack_data
+from bot.domain.announcements_input import split_head, take_options
 from bot.domain.audit import MISSING
 from bot.domain.errors import Refusal
+from bot.domain.validate import excerpt
+from bot.domain.when import Choose, Reading, choice_pattern
 from bot.gateway.probe import BotProbe
 from bot.texts import Raw, tn
+from handlers import when as when_handlers
 from handlers.common import (
     GROUPS,
     actor,
@@ -30,9 +34,11 @@ from handlers.common import (
     user_of,
 )
 
-_URGENT = re.compile(r"\|\s*(urgent|紧急)\s*$", re.IGNORECASE)
 BOARD_LIMIT = 3800
 NAMES_SHOWN = 5
+LIST_LIMIT = 30
+WHEN_KIND = "ann"  # the choice buttons of an uncertain /announce at time
+TAG = re.compile(r"<[^>]*>")
 #: problems first on a long board
 _ORDER = {"failed": 0, "pending": 1, "digest": 2, "delivered": 3, "digest_sent": 3}
 
@@ -59,11 +65,12 @@ def _content(message: Message, rest: str) -> tuple[str, str, str | None]:
 
 
 async def announce(update: Update, context: Context) -> None:
-    """/announce <text> [| urgent], or as a reply; /announce status [id] (staff)."""
+    """/announce <text> [| urgent] [| pin], or as a reply; at / scheduled / cancel / edit /
+    recall / status (staff)."""
     require_group(update)
-    message = message_of(update)
     args = context.args or []
-    if args and args[0].lower() == "status":
+    verb = args[0] if args else ""
+    if verb.lower() == "status":
         if len(args) > 2:
             await reply(update, context, tr(context, "usage_announce"))
             return
@@ -73,23 +80,162 @@ async def announce(update: Update, context: Context) -> None:
             validate.ascii_int(args[1], key="usage_announce") if len(args) == 2 else None,
         )
         return
-    rest = _command_rest(message)
-    urgent = False
-    match = _URGENT.search(rest)
-    if match:
-        urgent, rest = True, rest[: match.start()].strip()
-    if not rest and message.reply_to_message is None:
+    if verb in SUBCOMMANDS:
+        await SUBCOMMANDS[verb](update, context)
+        return
+    message = message_of(update)
+    options = take_options(_command_rest(message))
+    if not options.rest and message.reply_to_message is None:
         await reply(update, context, tr(context, "usage_announce"))
         return
-    kind, text, file_id = _content(message, rest)
+    kind, text, file_id = _content(message, options.rest)
     ann, count = await context.services.announcements.post(
-        actor(update).user_id, chat_id_of(update), text, kind=kind, file_id=file_id, urgent=urgent
+        actor(update).user_id,
+        chat_id_of(update),
+        text,
+        kind=kind,
+        file_id=file_id,
+        urgent=options.urgent,
+        pin=options.pin,
+    )
+    answer = tr(
+        context, "ann_posted_urgent" if options.urgent else "ann_posted", id=ann.id, count=count
+    )
+    if options.pin:
+        answer = Raw(answer + "\n" + tr(context, "ann_pin_promise"))
+    await reply(update, context, answer)
+
+
+def _after_verb(source_html: str) -> str:
+    """The command's text after `/announce <verb>` (safe HTML)."""
+    parts = source_html.split(maxsplit=2)
+    return parts[2].strip() if len(parts) > 2 else ""
+
+
+def _id_arg(context: Context, verb: str) -> int:
+    """The one id after `cancel` / `recall` (`12` or `#12`)."""
+    args = context.args or []
+    if len(args) != 2:
+        raise Refusal("usage_announce_id", verb=verb)
+    return validate.ascii_int(args[1], key="usage_announce_id", verb=verb)
+
+
+async def announce_at(
+    update: Update, context: Context, rest: str | None = None, chosen: Reading | None = None
+) -> None:
+    """/announce at <when> | <text> [| urgent] [| pin] (or as a reply): sent later."""
+    message = message_of(update) if rest is None else None  # None: a pressed time button
+    replied = message.reply_to_message if message is not None else None
+    if message is not None:
+        rest = _after_verb(message.text_html or "")
+    options = take_options(rest or "")
+    if "|" in options.rest:
+        when, text = split_head(options.rest, "usage_announce_at")
+    elif replied is not None and options.rest:
+        when, text = options.rest, ""  # the text is the replied-to message
+    else:
+        raise Refusal("usage_announce_at")
+    kind, text, file_id = ("message", text, None) if message is None else _content(message, text)
+    changes = context.services.announcements.changes
+    try:
+        ann, count = await changes.schedule(
+            actor(update).user_id,
+            chat_id_of(update),
+            when,
+            text,
+            kind=kind,
+            file_id=file_id,
+            urgent=options.urgent,
+            pin=options.pin,
+            chosen=chosen,
+        )
+    except Choose as question:
+        if replied is not None:  # the replied-to message cannot travel with a button
+            raise Refusal("err_ann_when_exact", got=excerpt(when, 30)) from None
+        await when_handlers.ask(update, context, WHEN_KIND, question)
+        return
+    at = changes.fmt(ann.send_at or 0, context.lang)
+    answer = tr(context, "ann_scheduled", id=ann.id, at=at, count=count)
+    if options.pin:
+        answer = Raw(answer + "\n" + tr(context, "ann_pin_promise"))
+    await reply(update, context, answer)
+
+
+async def announce_when_button(update: Update, context: Context) -> None:
+    """A reading of an uncertain time pressed: schedule the command it answers."""
+    reading, _ = await when_handlers.pressed(update, context)
+    command = getattr(query_of(update).message, "reply_to_message", None)
+    source = command.text_html if command is not None and command.text else ""
+    rest = _after_verb(source)
+    await announce_at(update, context, rest, reading)
+
+
+async def announce_scheduled(update: Update, context: Context) -> None:
+    """/announce scheduled: the scheduled announcements still to go (this org and below)."""
+    if len(context.args or []) != 1:
+        raise Refusal("usage_announce")
+    found = await context.services.announcements.changes.scheduled(
+        actor(update).user_id, chat_id_of(update)
+    )
+    if not found:
+        await reply(update, context, tr(context, "ann_scheduled_none"))
+        return
+    fmt = context.services.announcements.changes.fmt
+    lines = [tr(context, "ann_scheduled_head")]
+    for ann in found[:LIST_LIMIT]:
+        flags = (tr(context, "ann_flag_urgent") if ann.urgent else "") + (
+            tr(context, "ann_flag_pin") if ann.pin else ""
+        )
+        lines.append(
+            tr(
+                context,
+                "ann_scheduled_line",
+                id=ann.id,
+                at=fmt(ann.send_at or 0, context.lang),
+                flags=Raw(flags),
+                text=excerpt(html.unescape(TAG.sub("", ann.text)), 40),
+            )
+        )
+    await reply(update, context, Raw("\n".join(lines)))
+
+
+async def announce_cancel(update: Update, context: Context) -> None:
+    """/announce cancel <id>: a scheduled announcement does not go."""
+    ann = await context.services.announcements.changes.cancel(
+        actor(update).user_id, _id_arg(context, "cancel")
+    )
+    await reply(update, context, tr(context, "ann_cancelled", id=ann.id))
+
+
+async def announce_edit(update: Update, context: Context) -> None:
+    """/announce edit <id> | <new text>: every copy is corrected."""
+    rest = _after_verb(message_of(update).text_html or "")
+    head, text = split_head(rest, "usage_announce_edit")
+    ann_id = validate.ascii_int(head, key="usage_announce_edit")
+    ann, n = await context.services.announcements.changes.edit(actor(update).user_id, ann_id, text)
+    key = "ann_edited_scheduled" if ann.status == "scheduled" else "ann_edited"
+    await reply(update, context, tr(context, key, id=ann.id, n=n))
+
+
+async def announce_recall(update: Update, context: Context) -> None:
+    """/announce recall <id>: every copy is deleted (or, too old, says it was recalled)."""
+    ann, deleted, edited = await context.services.announcements.changes.recall(
+        actor(update).user_id, _id_arg(context, "recall")
     )
     await reply(
-        update,
-        context,
-        tr(context, "ann_posted_urgent" if urgent else "ann_posted", id=ann.id, count=count),
+        update, context, tr(context, "ann_recalled", id=ann.id, deleted=deleted, edited=edited)
     )
+
+
+#: `/announce <verb> …` (exact words: an announcement may well begin with "At" or "Edit")
+SUBCOMMANDS = {
+    "at": announce_at,
+    "定时": announce_at,
+    "scheduled": announce_scheduled,
+    "cancel": announce_cancel,
+    "edit": announce_edit,
+    "recall": announce_recall,
+}
 
 
 async def status(update: Update, context: Context, ann_id: int | None) -> None:
@@ -127,6 +273,13 @@ def render_board(context: Context, board: Board) -> str:
         org=board.org_name,
         parts=Raw(board_parts(context, board)),
     )
+    ann = board.announcement
+    fmt = context.services.announcements.changes.fmt
+    if ann.recalled_at is not None:
+        head += "\n" + tr(context, "ann_board_recalled", at=fmt(ann.recalled_at, context.lang))
+    elif ann.edited_at is not None:
+        at = fmt(ann.edited_at, context.lang)
+        head += "\n" + tr(context, "ann_board_edited", at=at, n=ann.edits)
     sep = "、" if context.lang == "zh" else ", "
     lines: list[tuple[int, str]] = []
     for target in board.targets:
@@ -198,4 +351,8 @@ async def ack_button(update: Update, context: Context) -> None:
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_help_section("help_announce", "staff")
-    add_handlers(app, commands={"announce": announce}, buttons={ACK_DATA: ack_button})
+    add_handlers(
+        app,
+        commands={"announce": announce},
+        buttons={ACK_DATA: ack_button, choice_pattern(WHEN_KIND): announce_when_button},
+    )

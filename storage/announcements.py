@@ -8,7 +8,12 @@ from typing import Any
 from bot.domain.models_announcements import Ack, Announcement, DigestItem, Target
 from storage.db import Conn, all_of, fetchall, fetchone, insert_returning_id, one_of, redacted
 
-_ANN = "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at"
+_ANN = (
+    "id, org_id, chat_id, author_id, kind, text, file_id, urgent, created_at, status, send_at,"
+    " pin, edited_at, edits, recalled_at"
+)
+#: outbox kinds that change a message already sent (they count against no daily budget)
+_SENDS = "kind IN ('message', 'document', 'photo')"
 
 
 # --- announcements -------------------------------------------------------------------------
@@ -25,12 +30,28 @@ async def insert(
     file_id: str | None,
     urgent: bool,
     now: float,
+    pin: bool = False,
+    send_at: float | None = None,
 ) -> int:
+    """A new announcement: 'sent' (its copies are queued in the same transaction), or
+    'scheduled' when `send_at` is given."""
     return await insert_returning_id(
         conn,
         "INSERT INTO announcements(org_id, chat_id, author_id, kind, text, file_id, urgent,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (org_id, chat_id, author_id, kind, text, file_id, int(urgent), now),
+        " created_at, pin, send_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            org_id,
+            chat_id,
+            author_id,
+            kind,
+            text,
+            file_id,
+            int(urgent),
+            now,
+            int(pin),
+            send_at,
+            "sent" if send_at is None else "scheduled",
+        ),
     )
 
 
@@ -47,7 +68,7 @@ async def latest_in(conn: Conn, path: str) -> Announcement | None:
         Announcement,
         f"SELECT {', '.join('a.' + c.strip() for c in _ANN.split(','))}"
         " FROM announcements a JOIN orgs o ON o.id = a.org_id WHERE o.path LIKE ?"
-        " ORDER BY a.id DESC LIMIT 1",
+        " AND a.status IN ('sent', 'recalled') ORDER BY a.id DESC LIMIT 1",
         (path + "%",),
     )
 
@@ -88,6 +109,7 @@ async def targets(conn: Conn, ann_id: int, ref: str) -> list[Target]:
         conn,
         "SELECT t.chat_id, t.org_id, o.name AS org_name, COALESCE(c.title, '') AS title,"
         " COALESCE(c.active, 0) AS active, t.outbox_id, ob.status, ob.message_ids, ob.error,"
+        " ob.sent_at,"
         " d.id AS digest_item, d.outbox_id AS digest_outbox, dob.status AS digest_status,"
         " dob.message_ids AS digest_message_ids"
         " FROM announcement_targets t JOIN orgs o ON o.id = t.org_id"
@@ -131,6 +153,85 @@ async def unacked_targets(conn: Conn, ann_id: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+# --- scheduled, corrected, recalled (issue 14) ----------------------------------------------
+
+
+async def scheduled_in(conn: Conn, path: str, author_id: int | None) -> list[Announcement]:
+    """Scheduled announcements of orgs of the subtree at `path` (only `author_id`'s if given),
+    the soonest first."""
+    cols = ", ".join("a." + c.strip() for c in _ANN.split(","))
+    sql = (
+        f"SELECT {cols} FROM announcements a JOIN orgs o ON o.id = a.org_id"
+        " WHERE a.status = 'scheduled' AND o.path LIKE ?"
+    )
+    params: tuple[Any, ...] = (path + "%",)
+    if author_id is not None:
+        sql += " AND a.author_id = ?"
+        params += (author_id,)
+    return await all_of(conn, Announcement, sql + " ORDER BY a.send_at, a.id", params)
+
+
+async def set_status(conn: Conn, ann_id: int, new: str, old: str) -> bool:
+    """Move an announcement from `old` to `new`; False if it was no longer `old` (a second
+    press, a timer that already fired)."""
+    cur = await conn.execute(
+        "UPDATE announcements SET status = ? WHERE id = ? AND status = ?", (new, ann_id, old)
+    )
+    return cur.rowcount > 0
+
+
+async def set_text(conn: Conn, ann_id: int, text: str, now: float) -> None:
+    """The corrected text (safe HTML), counted as one more edit at `now`."""
+    await conn.execute(
+        "UPDATE announcements SET text = ?, edited_at = ?, edits = edits + 1 WHERE id = ?",
+        (text, now, ann_id),
+    )
+
+
+async def mark_recalled(conn: Conn, ann_id: int, now: float) -> bool:
+    cur = await conn.execute(
+        "UPDATE announcements SET status = 'recalled', recalled_at = ? WHERE id = ?"
+        " AND status = 'sent'",
+        (now, ann_id),
+    )
+    return cur.rowcount > 0
+
+
+async def waiting_digest_items(conn: Conn, ref: str) -> list[DigestItem]:
+    """Copies of `ref` kept for an evening digest that has not gone yet."""
+    rows = await fetchall(
+        conn,
+        "SELECT id, chat_id, kind, payload, ref, created_at FROM digest_items"
+        " WHERE ref = ? AND outbox_id IS NULL ORDER BY id",
+        (ref,),
+    )
+    items = []
+    for r in rows:
+        data = dict(r)
+        data["payload"] = json.loads(data["payload"])
+        items.append(DigestItem.model_validate(data))
+    return items
+
+
+async def set_digest_payload(conn: Conn, item_id: int, payload: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE digest_items SET payload = ? WHERE id = ? AND outbox_id IS NULL",
+        (json.dumps(payload, ensure_ascii=False), item_id),
+    )
+
+
+async def chat_titles(conn: Conn, chat_ids: list[int]) -> dict[int, str]:
+    """The stored titles of some chats (for telling an author where a pin was refused)."""
+    if not chat_ids:
+        return {}
+    rows = await fetchall(
+        conn,
+        f"SELECT id, COALESCE(title, '') FROM chats WHERE id IN ({','.join('?' * len(chat_ids))})",
+        tuple(chat_ids),
+    )
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
 # --- acknowledgements ----------------------------------------------------------------------
 
 
@@ -164,7 +265,7 @@ async def sent_today(conn: Conn, chat_id: int, since: float) -> int:
     row = await fetchone(
         conn,
         "SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND created_at >= ?"
-        " AND status <> 'cancelled'",
+        f" AND status <> 'cancelled' AND {_SENDS}",
         (chat_id, since),
     )
     return int(row[0]) if row else 0
@@ -180,7 +281,7 @@ async def sent_today_many(conn: Conn, chat_ids: list[int], since: float) -> dict
         rows = await fetchall(
             conn,
             "SELECT chat_id, COUNT(*) FROM outbox WHERE created_at >= ?"
-            f" AND status <> 'cancelled' AND chat_id IN ({','.join('?' * len(chunk))})"
+            f" AND status <> 'cancelled' AND {_SENDS} AND chat_id IN ({','.join('?' * len(chunk))})"
             " GROUP BY chat_id",
             (since, *chunk),
         )

@@ -443,6 +443,45 @@ def soon() -> str:
 
 
 ANYONE_IN_GROUP = in_group(None)
+
+
+def ann_changer(role: str, pos: str) -> str | None:
+    """/announce edit | recall | cancel of the branch's announcement (posted by the superuser):
+    its author or staff of the branch (or above), from any group."""
+    if pos == "private":
+        return "err_group_only"
+    return None if rank_at(role, "yanshan.dabu") >= RANK["staff"] else "err_ann_not_yours"
+
+
+async def fresh_announcement(tb: Harness, cast: dict, role: str, pos: str, n: int) -> int:
+    """An announcement of the branch, posted by the superuser (to be recalled)."""
+    await tb.send(cast["superuser"], cast["here"], f"/announce 撤回{n}")
+    cast["act_ann"] = int((await tb.db.fetchone("SELECT MAX(id) FROM announcements"))[0])
+    return cast["act_ann"]
+
+
+async def fresh_scheduled(tb: Harness, cast: dict, role: str, pos: str, n: int) -> int:
+    """A scheduled announcement of the branch, by the superuser (to be cancelled)."""
+    await tb.send(cast["superuser"], cast["here"], f"/announce at {ahead(600)} | 定时{n}")
+    cast["act_ann"] = int((await tb.db.fetchone("SELECT MAX(id) FROM announcements"))[0])
+    return cast["act_ann"]
+
+
+def ann_status(status: str) -> Check:
+    async def check(c: Cell) -> None:
+        row = await c.one("SELECT status FROM announcements WHERE id = ?", c.cast["act_ann"])
+        assert row is not None and row[0] == status, row
+        assert c.replies()
+
+    return check
+
+
+async def scheduled_announced(c: Cell) -> None:
+    row = await c.one("SELECT status FROM announcements WHERE text = ?", f"定时通知{c.n}")
+    assert row is not None and row[0] == "scheduled"
+    assert any("#" in r for r in c.replies())
+
+
 SECRETARY = in_group("secretary")
 STAFF = in_group("staff")
 
@@ -598,6 +637,11 @@ MATRIX: list[Row] = [
     # before /announce posts more: the latest of the branch's subtree is the cast's one
     Row("/announce status", branch_board, replied("（大埠乡团委）")),
     Row("/announce 通知{n}", STAFF, announced),
+    Row("/announce at {due} | 定时通知{n}", STAFF, scheduled_announced),
+    Row("/announce scheduled", ANYONE_IN_GROUP, replied()),
+    Row("/announce edit {ann} | 更正{n}", ann_changer, replied("已更正")),
+    Row("/announce recall {act}", ann_changer, ann_status("recalled"), prepare=fresh_announcement),
+    Row("/announce cancel {act}", ann_changer, ann_status("cancelled"), prepare=fresh_scheduled),
     Row("/stats", SECRETARY, replied()),
     Row("/cadres", STAFF, replied("配备率")),
     Row("/chart hours", SECRETARY, chart_posted),
@@ -674,6 +718,7 @@ async def build_cast(tb: Harness) -> dict:
     await tb.send(boss, root, f"/deadline new 一季度述职 | {ahead(90 * 24 * 60)}")
     cast["camp"] = int((await tb.db.fetchone("SELECT MAX(id) FROM campaigns"))[0])
     await tb.send(boss, chat_a, "/announce 本周例会")
+    cast["ann"] = int((await tb.db.fetchone("SELECT MAX(id) FROM announcements"))[0])
     await tb.send(w["member_a"], None, "/hours 2 七彩四点半")
     cast["entry"] = int((await tb.db.fetchone("SELECT MAX(id) FROM hour_entries"))[0])
     await tb.send(boss, chat_a, f"/activity {TITLE} | {soon()} | 2 | 20 | 青少年之家")
@@ -702,7 +747,12 @@ async def run_row(tb: Harness, cast: dict, row: Row, counter: itertools.count) -
             problems.append(f"{role} {row.text!r} in {pos}: could not prepare: {exc!r}")
             continue
         text = row.text.format(
-            n=n, org=ORG_AT[pos], act=act, camp=cast["camp"], due=ahead(60 * 24 * 60)
+            n=n,
+            org=ORG_AT[pos],
+            act=act,
+            camp=cast["camp"],
+            ann=cast["ann"],
+            due=ahead(60 * 24 * 60),
         )
         await settle(tb)
         before = dump(tb.settings.db)

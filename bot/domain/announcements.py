@@ -23,8 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.domain import validate
-from bot.domain.clock import Clock
+from bot.domain.announcements_input import check_text
+from bot.domain.announcements_more import PIN_CHECK, PINS, SEND, AnnouncementChanges
+from bot.domain.clock import Clock, fmt_when
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_announcements import Ack, Announcement, Target
@@ -41,8 +42,6 @@ from storage.db import Conn
 log = logging.getLogger(__name__)
 
 DIGEST_TIME = time(20, 0)
-TEXT_MAX = 3500
-CAPTION_MAX = 900
 MAX_DIGEST_BUTTONS = 90
 ACK = "ack"
 
@@ -118,6 +117,8 @@ class Announcements(ServiceBase):
     def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.reminders.on("announce", self._remind)
+        #: scheduled, corrected, recalled and pinned announcements (issue 14)
+        self.changes = AnnouncementChanges(core, self)
 
     async def post(
         self,
@@ -128,20 +129,14 @@ class Announcements(ServiceBase):
         kind: str = "message",
         file_id: str | None = None,
         urgent: bool = False,
+        pin: bool = False,
+        send_at: float | None = None,
     ) -> tuple[Announcement, int]:
-        """Copy an announcement to every active chat of the subtree; returns it and the count."""
+        """Copy an announcement to every active chat of the subtree (or schedule it for
+        `send_at`: the chats are those active then); returns it and the count of chats now."""
         org = await self.org_of_chat(chat_id)
         await self.access.require(user_id, org, "staff")
-        text = (text or "").strip()
-        if kind not in ("message", "photo", "document"):
-            raise Refusal("err_ann_kind")
-        if kind == "message" and not text:
-            raise Refusal("usage_announce")
-        limit = TEXT_MAX if kind == "message" else CAPTION_MAX
-        typed = validate.html_text_len(text)  # what was typed: `<` is one, not `&lt;`
-        if typed > limit:
-            raise Refusal("err_ann_too_long", max=limit, got=typed)
-        lang = self.settings.language
+        text = check_text(text, kind)
         now = self.clock.time()
         async with self.db.transaction() as tx:
             chats = await repo.active_chats_in(tx, org.path)
@@ -157,53 +152,94 @@ class Announcements(ServiceBase):
                 file_id=file_id,
                 urgent=urgent,
                 now=now,
-            )
-            body = t(
-                lang,
-                "ann_copy_urgent" if urgent else "ann_copy",
-                id=ann_id,
-                org=org.name,
-                text=Raw(text),
-            )
-            markup = {
-                "inline_keyboard": [
-                    [{"text": t(lang, "ann_btn_ack"), "callback_data": ack_data(ann_id)}]
-                ]
-            }
-            extra = {"file_id": file_id} if file_id else None
-            rows = []
-            budget = self.outbox.budget
-            async with budget.batch(tx, [c for c, _ in chats]) if budget else _nothing():
-                for target_chat, target_org in chats:
-                    outbox_id = await self.outbox.add(
-                        tx,
-                        target_chat,
-                        body,
-                        reply_markup=markup,
-                        ref=f"announce:{ann_id}",
-                        dedupe_key=f"announce:{ann_id}:{target_chat}",
-                        kind=kind,
-                        extra=extra,
-                        urgent=urgent,
-                    )
-                    rows.append((ann_id, target_chat, target_org, outbox_id))
-            await repo.add_targets(tx, rows)
-            await self.reminders.add(
-                tx,
-                "announce",
-                ann_id,
-                ACK,
-                now + self.settings.announce_ack_reminder.total_seconds(),
+                pin=pin,
+                send_at=send_at,
             )
             ann = await repo.get(tx, ann_id)
-        assert ann is not None
+            assert ann is not None
+            if send_at is None:
+                await self.fan_out(tx, ann, org, chats)
+            else:  # fire-once: queued by `announcements_more.AnnouncementChanges._send`
+                await self.reminders.add(tx, SEND, ann_id, "send", send_at)
         return ann, len(chats)
+
+    def ack_markup(self, ann_id: int) -> dict[str, Any]:
+        lang = self.settings.language
+        return {
+            "inline_keyboard": [
+                [{"text": t(lang, "ann_btn_ack"), "callback_data": ack_data(ann_id)}]
+            ]
+        }
+
+    def body(self, ann: Announcement, org_name: str) -> str:
+        """What every copy says (with the time of the last correction, if corrected)."""
+        lang = self.settings.language
+        text = t(
+            lang,
+            "ann_copy_urgent" if ann.urgent else "ann_copy",
+            id=ann.id,
+            org=org_name,
+            text=Raw(ann.text),
+        )
+        if ann.edited_at is not None:
+            at = fmt_when(ann.edited_at, self.settings.tz, lang)
+            text += "\n\n" + t(lang, "ann_edited_note", at=at)
+        return text
+
+    async def fan_out(
+        self, tx: Conn, ann: Announcement, org: Org, chats: list[tuple[int, int]]
+    ) -> None:
+        """Queue a copy to each chat (and, for `| pin`, a pin behind each copy), inside `tx`."""
+        ann_id = ann.id
+        body = self.body(ann, org.name)
+        markup = self.ack_markup(ann_id)
+        extra = {"file_id": ann.file_id} if ann.file_id else None
+        rows = []
+        budget = self.outbox.budget
+        async with budget.batch(tx, [c for c, _ in chats]) if budget else _nothing():
+            for target_chat, target_org in chats:
+                outbox_id = await self.outbox.add(
+                    tx,
+                    target_chat,
+                    body,
+                    reply_markup=markup,
+                    ref=f"announce:{ann_id}",
+                    dedupe_key=f"announce:{ann_id}:{target_chat}",
+                    kind=ann.kind,
+                    extra=extra,
+                    urgent=ann.urgent,
+                )
+                rows.append((ann_id, target_chat, target_org, outbox_id))
+        await repo.add_targets(tx, rows)
+        now = self.clock.time()
+        await self.reminders.add(
+            tx, "announce", ann_id, ACK, now + self.settings.announce_ack_reminder.total_seconds()
+        )
+        if not ann.pin:
+            return
+        for _, target_chat, _, outbox_id in rows:
+            if outbox_id is None:
+                continue  # kept for the evening digest: the author is told it was not pinned
+            await self.outbox.add(
+                tx,
+                target_chat,
+                "",
+                kind="pin",
+                extra={"of_outbox": outbox_id},
+                ref=f"announce-pin:{ann_id}",
+                dedupe_key=f"announce:{ann_id}:pin:{target_chat}",
+                urgent=True,
+            )
+        await self.reminders.add(tx, PINS, ann_id, "1", now + PIN_CHECK)
 
     async def acknowledge(self, ann_id: int, user_id: int, first_name: str, chat_id: int) -> bool:
         """A press of "收到": True the first time this person acknowledges this announcement."""
         async with self.db.transaction() as tx:
-            if await repo.get(tx, ann_id) is None or not await repo.target_of(tx, ann_id, chat_id):
+            ann = await repo.get(tx, ann_id)
+            if ann is None or not await repo.target_of(tx, ann_id, chat_id):
                 raise Refusal("err_stale_button")
+            if ann.status == "recalled":
+                raise Refusal("err_ann_recalled_ack")
             return await repo.ack(tx, ann_id, user_id, chat_id, first_name, self.clock.time())
 
     async def board(self, user_id: int, chat_id: int, ann_id: int | None) -> Board:
@@ -229,13 +265,11 @@ class Announcements(ServiceBase):
         if ann is None:
             return
         org = await org_repo.get(conn, ann.org_id)
+        if ann.status != "sent":
+            return  # recalled meanwhile
         lang = self.settings.language
         text = t(lang, "ann_reminder", id=ann.id, org=org.name if org else "")
-        markup = {
-            "inline_keyboard": [
-                [{"text": t(lang, "ann_btn_ack"), "callback_data": ack_data(ann.id)}]
-            ]
-        }
+        markup = self.ack_markup(ann.id)
         for chat_id in await repo.unacked_targets(conn, ann.id):
             await self.outbox.add(
                 conn,

@@ -19,6 +19,12 @@ class Announcement(BaseModel):
     file_id: str | None = None
     urgent: bool = False
     created_at: float
+    status: str = "sent"  # scheduled | sent | cancelled | missed | recalled
+    send_at: float | None = None  # a scheduled one: when its copies are queued
+    pin: bool = False
+    edited_at: float | None = None
+    edits: int = 0
+    recalled_at: float | None = None
 
 
 class Target(BaseModel):
@@ -33,6 +39,7 @@ class Target(BaseModel):
     status: str | None = None  # outbox status: pending | sent | failed | cancelled
     message_ids: list[int] = Field(default_factory=list)
     error: str | None = None
+    sent_at: float | None = None
     digest_item: int | None = None  # folded into the evening digest
     digest_outbox: int | None = None
     digest_status: str | None = None

@@ -236,6 +236,10 @@ class Outbox:
     async def by_ref(self, ref: str) -> list[OutboxItem]:
         return list(await repo.by_ref(self.db.reader, ref))
 
+    async def item(self, item_id: int) -> OutboxItem | None:
+        """One row as stored (an edit, a deletion or a pin reads the message it acts on)."""
+        return await repo.get(self.db.reader, item_id)
+
     async def record(self, outcomes: Iterable[Outcome]) -> None:
         """Write a batch of outcomes in one transaction (in order)."""
         outcomes = list(outcomes)

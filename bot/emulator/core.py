@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import methods_bot, methods_chats, methods_files, methods_messages, webhook
+from . import methods_bot, methods_chats, methods_files, methods_manage, methods_messages, webhook
 from .faults import Faults
 from .methods_bot import BotMethods
 from .methods_chats import ChatMethods
 from .methods_files import FileMethods
-from .methods_messages import MessageMethods
+from .methods_manage import ManageMethods
 from .producers import Producers
 from .records import ApiError, Call, Described, JSONDict, TransportFault, Upload, coerce, snap
 from .transport import EmulatorRequest, HttpServer
@@ -30,10 +30,11 @@ _METHOD_TABLES = (
     methods_messages.METHODS,
     methods_chats.METHODS,
     methods_files.METHODS,
+    methods_manage.METHODS,
 )
 
 
-class Emulator(Producers, Faults, MessageMethods, FileMethods, ChatMethods, BotMethods, Webhook):
+class Emulator(Producers, Faults, ManageMethods, FileMethods, ChatMethods, BotMethods, Webhook):
     """The emulated Telegram world plus a Bot API dispatcher (:meth:`call`)."""
 
     def __init__(

@@ -105,8 +105,19 @@ class MessageMethods(RateLimits):
         chat, msg = self._own_message(params, "delete")
         own = msg["from"]["id"] == self.bot_user["id"]
         admin = self.bot_status(chat) in ("administrator", "creator")
+        if chat["type"] != "private" and not own and not admin:
+            raise bad_request("message can't be deleted")
+        # "A message can only be deleted if it was sent less than 48 hours ago": only a
+        # supergroup administrator with can_delete_messages may delete older ones there
         too_old = self.now() - msg["date"] > 48 * 3600
-        if (chat["type"] != "private" and not own and not admin) or (too_old and not admin):
+        deletes_any = (
+            chat["type"] == "supergroup"
+            and admin
+            and bool(
+                self.member_object(chat, self.bot_user["id"]).get("can_delete_messages", False)
+            )
+        )
+        if too_old and not deletes_any:
             raise bad_request("message can't be deleted")
         del self.messages[(chat["id"], msg["message_id"])]
         self._record("deleteMessage", chat["id"], msg["message_id"], None, params)

@@ -59,6 +59,8 @@ class World:
         self.users: dict[int, JSONDict] = {}
         self.chats: dict[int, JSONDict] = {}
         self.members: dict[int, dict[int, str]] = {}
+        #: (chat, user) → administrator rights that differ from the defaults (`set_rights`)
+        self.rights: dict[tuple[int, int], dict[str, bool]] = {}
         self.messages: dict[tuple[int, int], JSONDict] = {}
         self.files: dict[str, StoredFile] = {}
         self.invite_links: dict[str, JSONDict] = {}
@@ -230,6 +232,7 @@ class World:
             )
             if self.chats.get(self._cid(chat), {}).get("type") == "supergroup":
                 obj["can_manage_topics"] = False
+            obj.update(self.rights.get((self._cid(chat), self._uid(user)), {}))
         elif status == "restricted":
             obj.update(
                 {

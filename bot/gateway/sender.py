@@ -34,6 +34,7 @@ from bot.domain.clock import Clock
 from bot.domain.html_split import plain_of
 from bot.domain.models import OutboxItem
 from bot.domain.outbox import Outbox, Outcome, parts_of
+from bot.gateway.actions import ACTION_KINDS, NotYet, perform
 from bot.gateway.errors import classify
 from bot.gateway.markup import markup_of
 from bot.gateway.pacing import CHAT_INTERVAL, ChatPace
@@ -295,6 +296,9 @@ class Sender:
         index = len(item.message_ids)
         try:
             message_id = await self._deliver_or_plain(item, parts, index)
+        except NotYet as exc:  # an edit, deletion or pin behind a copy not yet sent
+            chat.pause_until = time.monotonic() + exc.wait
+            self._retry(chat, item, exc.wait, str(exc), failures=None)
         except TelegramError as exc:
             await self._failed(chat, item, exc)
         except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable file, bad payload
@@ -363,6 +367,8 @@ class Sender:
             if p.get(key) is not None:
                 common[key] = p[key]
         parse_mode = None if plain else p.get("parse_mode")
+        if item.kind in ACTION_KINDS:  # changes a message already sent (bot/gateway/actions.py)
+            return await perform(self.bot, self.outbox, item, plain=plain)
         if item.kind == "message":
             if p.get("disable_preview"):
                 common["link_preview_options"] = LinkPreviewOptions(is_disabled=True)

@@ -1,9 +1,9 @@
 """Texts of announcements, acknowledgements, the status board and the evening digest."""
 
 ZH = {
-    "usage_announce": "用法：/announce &lt;通知内容&gt; [| urgent]，或回复一条消息（文字、图片、文件）发送 /announce\n"
-    "例如：/announce 周六上午9点在雁山广场集合，参加“七彩四点半”志愿服务。\n"
-    "查看送达和确认情况：/announce status [编号]",
+    "usage_announce": "用法：/announce &lt;通知内容&gt; [| urgent] [| pin]，或回复一条消息（文字、图片、文件）发送 /announce\n"
+    "例如：/announce 周六上午9点在雁山广场集合，参加“七彩四点半”志愿服务。 | pin\n"
+    "定时发送：/announce at 明天 9:00 | 内容；查看送达和确认情况：/announce status [编号]",
     "err_ann_kind": "只能转发文字、图片或文件作为通知。",
     "err_ann_too_long": "通知太长了（最多 {max} 个字符，收到 {got} 个）。",
     "err_ann_no_chats": "本组织及下级没有可送达的群。",
@@ -46,14 +46,56 @@ ZH = {
     "digest_head": "🌙 <b>今日汇总</b>（{count} 条；为减少打扰，超出每日额度的消息合并在此）",
     "digest_attachment_photo": "[图片]",
     "digest_attachment_document": "[文件]",
-    "help_announce": "<b>通知（团干部，群内）：</b>\n/announce &lt;内容&gt; [| urgent] 发往本群及所有下级群\n"
+    "help_announce": "<b>通知（团干部，群内）：</b>\n/announce &lt;内容&gt; [| urgent] [| pin] 发往本群及所有下级群（pin：置顶）\n"
+    "/announce at &lt;时间&gt; | &lt;内容&gt; 定时发送；/announce scheduled 待发的定时通知；/announce cancel &lt;编号&gt; 取消\n"
+    "/announce edit &lt;编号&gt; | &lt;新内容&gt; 更正已发的通知；/announce recall &lt;编号&gt; 撤回\n"
     "/announce status [编号] 送达与确认情况",
+    # --- scheduled, corrected, recalled, pinned (issue 14) ---
+    "usage_announce_at": "用法：/announce at &lt;时间&gt; | &lt;通知内容&gt; [| urgent] [| pin]\n例如：/announce at 明天 9:00 | 周六上午9点在雁山广场集合",
+    "usage_announce_edit": "用法：/announce edit &lt;编号&gt; | &lt;新内容&gt;\n例如：/announce edit 12 | 集合时间改为上午9点半",
+    "usage_announce_id": "用法：/announce {verb} &lt;编号&gt;，例如：/announce {verb} 12",
+    "err_ann_odd_char": "通知里有不能发送的字符（{code}，控制字符或改变文字方向的字符），请删除后再发。",
+    "err_ann_when": "看不懂发送时间“{got}”。例如：明天 9:00、12月20日 下午3点、tomorrow 9am。",
+    "err_ann_when_past": "发送时间“{got}”已经过去了。",
+    "err_ann_when_far": "发送时间“{got}”太远了（最多半年内）。",
+    "err_ann_when_exact": "“{got}”可以理解成几个时间，请写得更明确（例如 明天 09:00 或 明天 21:00）。",
+    "err_ann_not_yours": "只有通知 #{id} 的发布人或发布组织的团干部可以修改它。",
+    "err_ann_already_sent": "通知 #{id} 已经发出，不能取消了；可以用 /announce recall {id} 撤回。",
+    "err_ann_cancelled": "通知 #{id} 已取消。",
+    "err_ann_missed": "通知 #{id} 错过了发送时间，没有发出。",
+    "err_ann_recalled": "通知 #{id} 已撤回。",
+    "err_ann_recall_scheduled": "通知 #{id} 还没发出：用 /announce cancel {id} 取消即可。",
+    "err_ann_edit_long": "更正后的通知太长，一条消息放不下，请缩短一些。",
+    "err_ann_recalled_ack": "这条通知已撤回。",
+    "ann_pin_promise": "📌 能置顶的群都会置顶；不能置顶的群稍后私信告诉你。",
+    "ann_scheduled": "通知 #{id} 将于 {at} 发往本组织及下级的群（现有 {count} 个）。\n查看：/announce scheduled；取消：/announce cancel {id}",
+    "ann_scheduled_none": "没有待发的定时通知。",
+    "ann_scheduled_head": "待发的定时通知：",
+    "ann_scheduled_line": "#{id} {at}{flags}：{text}",
+    "ann_flag_pin": " 📌",
+    "ann_flag_urgent": " 🚨",
+    "ann_cancelled": "已取消定时通知 #{id}，它不会发出。",
+    "ann_edited": "通知 #{id} 已更正，{n} 份已发的通知会逐群改为新内容；已有的确认保留。",
+    "ann_edited_scheduled": "定时通知 #{id} 的内容已更新，到时发出新内容。",
+    "ann_recalled": "通知 #{id} 已撤回：{deleted} 份将删除，{edited} 份发出超过48小时无法删除，改为“已撤回”。",
+    "ann_edited_note": "✏️ 已于 {at} 更正",
+    "ann_recalled_copy": "📢 通知 #{id}（{org}）已于 {at} 撤回。",
+    "ann_missed": "定时通知 #{id}（{at}）发送时机器人停机超过12小时，没有发出。需要的话请重新发送。",
+    "ann_scheduled_went": "定时通知 #{id} 已发往 {count} 个群。查看：/announce status {id}",
+    "ann_pin_refused": "📌 通知 #{id} 有 {n} 个群没能置顶：",
+    "ann_pin_line": "• {chat}：{why}",
+    "ann_pin_no_rights": "机器人不是可以置顶消息的管理员",
+    "ann_pin_not_member": "机器人已不在群内",
+    "ann_pin_digest": "超出今日消息额度，并入晚间汇总",
+    "ann_pin_not_sent": "通知没有送达",
+    "ann_board_edited": "✏️ 已于 {at} 更正（共 {n} 次），确认保留。",
+    "ann_board_recalled": "🗑 已于 {at} 撤回。",
 }
 
 EN = {
-    "usage_announce": "Usage: /announce &lt;text&gt; [| urgent], or reply to a message (text, photo, file) with /announce\n"
-    "Example: /announce Meet at Yanshan Square on Saturday 9:00 for the homework club.\n"
-    "Delivery and acknowledgements: /announce status [id]",
+    "usage_announce": "Usage: /announce &lt;text&gt; [| urgent] [| pin], or reply to a message (text, photo, file) with /announce\n"
+    "Example: /announce Meet at Yanshan Square on Saturday 9:00 for the homework club. | pin\n"
+    "Later: /announce at tomorrow 9:00 | text; delivery and acknowledgements: /announce status [id]",
     "err_ann_kind": "Only text, photos or files can be announced.",
     "err_ann_too_long": "The announcement is too long (at most {max} characters, got {got}).",
     "err_ann_no_chats": "No chat of this org or below can receive it.",
@@ -95,6 +137,48 @@ EN = {
     "digest_head": "🌙 <b>Today's digest</b> ({count}; messages over the daily budget are gathered here to disturb less)",
     "digest_attachment_photo": "[photo]",
     "digest_attachment_document": "[file]",
-    "help_announce": "<b>Announcements (staff, in a group):</b>\n/announce &lt;text&gt; [| urgent] to this chat and every chat below\n"
+    "help_announce": "<b>Announcements (staff, in a group):</b>\n/announce &lt;text&gt; [| urgent] [| pin] to this chat and every chat below (pin: pinned there)\n"
+    "/announce at &lt;when&gt; | &lt;text&gt; sends it later; /announce scheduled lists those waiting; /announce cancel &lt;id&gt;\n"
+    "/announce edit &lt;id&gt; | &lt;new text&gt; corrects every copy; /announce recall &lt;id&gt; deletes them\n"
     "/announce status [id] delivery and acknowledgements",
+    # --- scheduled, corrected, recalled, pinned (issue 14) ---
+    "usage_announce_at": "Usage: /announce at &lt;when&gt; | &lt;text&gt; [| urgent] [| pin]\nExample: /announce at tomorrow 9:00 | Meet at Yanshan Square on Saturday 9:00",
+    "usage_announce_edit": "Usage: /announce edit &lt;id&gt; | &lt;new text&gt;\nExample: /announce edit 12 | We meet at 9:30 instead",
+    "usage_announce_id": "Usage: /announce {verb} &lt;id&gt;, e.g. /announce {verb} 12",
+    "err_ann_odd_char": "The announcement contains a character that cannot be sent ({code}: a control or text-direction character); please remove it.",
+    "err_ann_when": 'I cannot read the time "{got}". For example: tomorrow 9:00, Dec 20 3pm, 明天 9:00.',
+    "err_ann_when_past": 'The time "{got}" has already passed.',
+    "err_ann_when_far": 'The time "{got}" is too far ahead (at most half a year).',
+    "err_ann_when_exact": '"{got}" can mean several times; please write it exactly (e.g. tomorrow 09:00 or tomorrow 21:00).',
+    "err_ann_not_yours": "Only the author of announcement #{id} or staff of the org it came from may change it.",
+    "err_ann_already_sent": "Announcement #{id} has gone out and can no longer be cancelled; /announce recall {id} takes it back.",
+    "err_ann_cancelled": "Announcement #{id} was cancelled.",
+    "err_ann_missed": "Announcement #{id} missed its time and was not sent.",
+    "err_ann_recalled": "Announcement #{id} was recalled.",
+    "err_ann_recall_scheduled": "Announcement #{id} has not gone out yet: /announce cancel {id} is enough.",
+    "err_ann_edit_long": "The corrected announcement is too long for one message; please shorten it.",
+    "err_ann_recalled_ack": "This announcement was recalled.",
+    "ann_pin_promise": "📌 It will be pinned wherever the bot may pin; you will be told privately where it could not.",
+    "ann_scheduled": "Announcement #{id} goes at {at} to the chats of this org and below ({count} now).\nList: /announce scheduled; cancel: /announce cancel {id}",
+    "ann_scheduled_none": "No scheduled announcement is waiting.",
+    "ann_scheduled_head": "Scheduled announcements:",
+    "ann_scheduled_line": "#{id} {at}{flags}: {text}",
+    "ann_flag_pin": " 📌",
+    "ann_flag_urgent": " 🚨",
+    "ann_cancelled": "Scheduled announcement #{id} is cancelled; it will not go out.",
+    "ann_edited": "Announcement #{id} is corrected: {n} copies will be edited chat by chat; acknowledgements so far are kept.",
+    "ann_edited_scheduled": "Scheduled announcement #{id} now has the new text; that is what will go out.",
+    "ann_recalled": "Announcement #{id} is recalled: {deleted} copies will be deleted, {edited} older than 48 h (Telegram will not delete them) will say it was recalled.",
+    "ann_edited_note": "✏️ corrected {at}",
+    "ann_recalled_copy": "📢 Announcement #{id} ({org}) was recalled {at}.",
+    "ann_missed": "Scheduled announcement #{id} ({at}) was not sent: the bot was down for more than 12 hours past its time. Please post it again if it is still needed.",
+    "ann_scheduled_went": "Scheduled announcement #{id} went to {count} chats. Status: /announce status {id}",
+    "ann_pin_refused": "📌 Announcement #{id} could not be pinned in {n} chats:",
+    "ann_pin_line": "• {chat}: {why}",
+    "ann_pin_no_rights": "the bot is not an administrator allowed to pin messages",
+    "ann_pin_not_member": "the bot is no longer in the chat",
+    "ann_pin_digest": "over today's budget, kept for the evening digest",
+    "ann_pin_not_sent": "the announcement was not delivered",
+    "ann_board_edited": "✏️ Corrected {at} ({n} times); acknowledgements kept.",
+    "ann_board_recalled": "🗑 Recalled {at}.",
 }

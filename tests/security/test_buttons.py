@@ -644,6 +644,13 @@ async def row_when_dl(tb: Harness, w: dict[str, Any]) -> Case:
     return case.on(OTHER_USER, w["sec_a"]).on(OTHER_USER, w["member_b"])
 
 
+async def row_when_ann(tb: Harness, w: dict[str, Any]) -> Case:
+    """/announce at with "9点": 09:00 or 21:00, for the staff member who sent it only."""
+    first, again = "/announce at 下周六 9点 | 集合", "/announce at 下周六 9点 | 再次集合"
+    case = await asked_again(tb, w["boss"], w["root"], first, again, w["chat_a"]["id"])
+    return case.on(OTHER_USER, w["sec_a"]).on(OTHER_USER, w["member_b"])
+
+
 async def row_when_act(tb: Harness, w: dict[str, Any]) -> Case:
     """A one-line /activity in a group with "9点": the organiser who sent it picks."""
     line = "/activity 义诊 | 下周六 9点 | 2 | 5 | 村委"
@@ -736,6 +743,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "guard": (guard_data("A" * 22), row_guard),
     "guide": (guide_data("me"), row_guide),
     "when:dl": (choice_data("dl", Reading(date(2026, 12, 20), 9 * 60)), row_when_dl),
+    "when:ann": (choice_data("ann", Reading(date(2026, 12, 20), 9 * 60)), row_when_ann),
     "when:act": (choice_data("act", Reading(date(2026, 12, 20), 9 * 60)), row_when_act),
     "when:actf": (choice_data("actf", Reading(date(2026, 12, 20), 9 * 60)), row_when_actf),
     "when:hrs": (day_data(date(2026, 12, 20)), row_when_hrs),
