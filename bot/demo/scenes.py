@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.demo import activity as activity_scene
+from bot.demo import cadres as cadre_scenes
 from bot.demo.script import DAY, Script
 from bot.demo.worlds import SUPERUSER, YANSHAN_ORGS, found_tower
 
@@ -17,7 +18,10 @@ async def run(s: Script) -> None:
     await hours(s, world)
     await activity(s, world)
     await campaign(s, world)
+    await cadre_scenes.review(s, world)
     await announce(s, world)
+    await cadre_scenes.request(s, world)
+    await cadre_scenes.cadres(s, world)
     await figures(s, world)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import textwrap
 import time
 from datetime import timedelta
@@ -70,7 +72,8 @@ class Script:
         if sent.method == "editMessageText":
             text = "✏️ " + text
         if sent.method == "sendDocument":
-            text = "📎 " + str(sent.params.get("document_name") or sent.params.get("caption") or "")
+            caption = html.unescape(re.sub(r"<[^>]+>", "", str(sent.params.get("caption") or "")))
+            text = "📎 " + str(sent.params.get("document_name") or caption)
         if sent.method == "sendPhoto":
             text = "🖼 " + (text or "chart")
         buttons = _buttons(sent.reply_markup)

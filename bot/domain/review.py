@@ -33,7 +33,7 @@ from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign, Part, Submission
 from bot.domain.models_reminders import Reminder
 from bot.domain.service import Core, ServiceBase
-from bot.texts import t
+from bot.texts import t, tn
 from storage import campaigns as camp_repo
 from storage import orgs as org_repo
 from storage import review as repo
@@ -428,13 +428,13 @@ class Review(ServiceBase):
     def result_line(self, campaign: Campaign, org: str, result: repo.Result, lang: str) -> str:
         if result.grade is None:
             return t(lang, "rv_result_none", org=org)
-        return t(
+        return tn(
             lang,
             "rv_result_tie" if result.tie else "rv_result",
+            result.scored,
             org=org,
             grade=calc.grade_name(campaign, result.grade, lang),
             points=f"{result.points or 0:.2f}",
-            n=result.scored,
         )
 
     async def _tell_secretaries(
