@@ -16,9 +16,10 @@ from telegram.ext import Application
 
 from bot.context import Context, Hooks
 from bot.domain import cadres_input as parse
+from bot.domain.cadre_sheet import parse_year
 from bot.domain.cadres import CadreRoster, Changed
 from bot.domain.errors import Refusal
-from bot.domain.models import User
+from bot.domain.models import Org, User
 from bot.domain.models_cadres import Holding, RosterLine, Training
 from bot.domain.stats import XLSX, pct
 from bot.domain.xlsx import day_words
@@ -240,14 +241,8 @@ async def export_training(update: Update, context: Context, args: list[str]) -> 
         return
     uid = actor(update).user_id
     service = context.services.cadres
-    if is_private(update):
-        orgs = [org for org, role in await context.services.access.top_orgs(uid) if role == "staff"]
-        if not orgs:
-            raise Refusal("err_need_staff", org="—")
-    else:
-        orgs = [await service.staff_org(uid, chat_id_of(update))]
     today = context.services.stats.today().isoformat()
-    for org in orgs:
+    for org in await _staff_orgs(update, context):
         data = await service.training_workbook(org, context.lang)
         await context.services.outbox.send_document(
             uid,
@@ -255,6 +250,36 @@ async def export_training(update: Update, context: Context, args: list[str]) -> 
             filename=f"training-{org.code}-{today}.xlsx",
             mime_type=XLSX,
             caption=tr(context, "export_caption_training", org=org.name),
+            ref="export",
+        )
+    await reply(update, context, tr(context, "export_sent_privately"))
+
+
+async def _staff_orgs(update: Update, context: Context) -> list[Org]:
+    """The orgs an export of the cadre side covers: this chat's org, or in private every org
+    the person is staff of (refused when none)."""
+    uid = actor(update).user_id
+    if is_private(update):
+        orgs = [org for org, role in await context.services.access.top_orgs(uid) if role == "staff"]
+        if not orgs:
+            raise Refusal("err_need_staff", org="—")
+        return orgs
+    return [await context.services.cadres.staff_org(uid, chat_id_of(update))]
+
+
+async def export_cadres(update: Update, context: Context, args: list[str]) -> None:
+    """/export cadres [year]: the annual cadre sheet (评先评优参考), privately."""
+    sheet = context.services.cadres.sheet
+    year = parse_year(args, sheet.this_year())
+    uid = actor(update).user_id
+    for org in await _staff_orgs(update, context):
+        data = await sheet.workbook(org, year, context.lang)
+        await context.services.outbox.send_document(
+            uid,
+            data,
+            filename=f"cadres-{org.code}-{year}.xlsx",
+            mime_type=XLSX,
+            caption=tr(context, "export_caption_cadres", org=org.name, year=year),
             ref="export",
         )
     await reply(update, context, tr(context, "export_sent_privately"))
@@ -269,5 +294,6 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_me_section(me_section)
     hooks.add_forget_hook(forget_hook)
     hooks.add_export("training", export_training)
+    hooks.add_export("cadres", export_cadres)
     hooks.add_help_section("help_cadres", "staff")
     add_handlers(app, commands={"cadres": cadres})

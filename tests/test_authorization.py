@@ -542,7 +542,7 @@ def subtree_export(role: str, pos: str) -> str | None:
 
 
 def staff_export(role: str, pos: str) -> str | None:
-    """/export training: staff of the chat's org, or in private of their own top orgs."""
+    """/export training and cadres: staff of the chat's org, or in private of their own top orgs."""
     if pos == "private":
         return None if GRANTS[role][0] == "staff" else "err_need_staff"
     return None if rank_at(role, ORG_AT[pos]) >= RANK["staff"] else "err_need_staff"
@@ -625,6 +625,7 @@ MATRIX: list[Row] = [
     Row("/export activities", subtree_export, document_to_asker("activities")),
     Row("/export campaign {camp}", campaign_export, document_to_asker("campaign")),
     Row("/export training", staff_export, document_to_asker("training")),
+    Row("/export cadres", staff_export, document_to_asker("cadres")),
     Row("/export myhours", own_record, document_to_asker("service", "myhours")),
     Row("/deadline new 述职{n} | {due}", deadline("staff"), campaign_created),
     Row("/deadline status", deadline("secretary"), replied()),

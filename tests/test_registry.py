@@ -71,6 +71,7 @@ def test_each_hook_is_registered_once(tmp_path: Path) -> None:
             "requests",
             "review",
             "training",
+            "cadres",
         }
         assert set(hooks.deep_links) == {"join", "help", "act", "actin", "sub", "guard", "cmd"}
 

@@ -27,6 +27,7 @@ from typing import cast
 
 from bot.domain import cache
 from bot.domain.access import RANK
+from bot.domain.cadre_sheet import CadreSheet
 from bot.domain.cadres_input import Appointment, PostRef, Term
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
@@ -79,6 +80,8 @@ class Cadres(ServiceBase):
         self.lang_of = lang_of
         self.warn_days: tuple[int, ...] = WARN_DAYS
         self.reminders.on(KIND, self._term_due)
+        #: the annual cadre sheet (/export cadres [year])
+        self.sheet = CadreSheet(core)
 
     # --- reading ---------------------------------------------------------------------------
 
