@@ -204,6 +204,8 @@ async def test_dashboard_in_chromium(
     assert await run(figure, b, "hours_year") == f"{numbers['hours_year']:g}"
     assert await run(figure, b, "volunteers") == str(numbers["volunteers"])
     assert await run(figure, b, "staffed") == f"{numbers['staffed']} / {numbers['orgs']}"
+    assert await run(figure, b, "posts") == f"{numbers['posts_filled']} / {numbers['posts']}"
+    assert await run(figure, b, "active") == f"{numbers['holders_active']} / {numbers['holders']}"
     assert await run(b.text, "#detail-head") == "雁山区团委 的数据"
     opened = await run(b.js, "return document.querySelectorAll('#open li[data-item]').length;")
     assert opened == 2  # 1 hour entry pending, 1 report-back overdue

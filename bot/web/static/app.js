@@ -151,6 +151,8 @@
       ["attendance", tx("attendance"), n.signed_up ? n.attendance_pct + "%" : "—"],
       ["campaigns", tx("chart_campaigns"), n.on_time + " / " + n.late + " / " + n.missing],
       ["staffed", tx("staffed"), n.staffed + " / " + n.orgs],
+      ["posts", tx("posts"), n.posts_filled + " / " + n.posts],
+      ["active", tx("active"), n.holders_active + " / " + n.holders],
       ["chats", tx("chats"), n.chats + " / " + n.orgs]
     ].forEach(function (f) { box.appendChild(figure(f[0], f[1], f[2])); });
     box.lastChild.previousSibling.title = tx("on_time") + " / " + tx("late") + " / " + tx("missing");
