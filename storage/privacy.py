@@ -103,6 +103,21 @@ _RECORDS = (
         ),
     ),
     (
+        "report_parts",
+        (
+            "SELECT campaign_id, org_id, part, text, file_name, file_size, submitted_at, late"
+            " FROM campaign_parts WHERE user_id = ? ORDER BY campaign_id, part"
+        ),
+    ),
+    ("review_panels", "SELECT campaign_id FROM campaign_reviewers WHERE user_id = ?"),
+    (
+        "review_scores",
+        (
+            "SELECT campaign_id, org_id, grade, comment, scored_at FROM review_scores"
+            " WHERE reviewer_id = ? ORDER BY campaign_id, org_id"
+        ),
+    ),
+    (
         "requests",
         (
             "SELECT id, from_org_id, to_org_id, text, file_name, created_at, status, decided_at"

@@ -6,6 +6,7 @@ against the database; sent privately only, refused to members and for a year tha
 from __future__ import annotations
 
 import io
+import json
 import time
 from datetime import datetime
 from typing import Any
@@ -163,3 +164,13 @@ async def test_refusals(tb: Harness) -> None:
     assert "团干部" in await say(tb, member, None, "/export cadres")
     await tb.drain()
     assert len(tb.em.documents) == before  # nothing was sent
+
+
+async def test_mydata_holds_the_review_a_person_took_part_in(tb: Harness) -> None:
+    """A reviewer's grades and comments are theirs: /mydata lists them (with the panel)."""
+    w = await build_tower(tb)
+    camp = await reviewed(tb, w)
+    data = json.loads(await tb.services.privacy.mydata(w["boss"]["id"]))
+    assert [(s["campaign_id"], s["grade"]) for s in data["review_scores"]] == [(camp, 0)]
+    assert {"review_panels", "report_parts"} <= set(data)
+    assert json.loads(await tb.services.privacy.mydata(w["member_a"]["id"]))["review_scores"] == []
