@@ -10,14 +10,16 @@ are chosen for awards and appointments. Real names: the workbook goes privately 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_cadres import RosterLine
 from bot.domain.models_campaigns import Campaign
 from bot.domain.review_calc import grade_name
 from bot.domain.service import ServiceBase
-from bot.domain.xlsx import Sheet, book, day_words, save
+from bot.domain.xlsx import Scalar, Sheet, book, day_words, save
 from bot.texts import t
 from storage import cadre_sheet as repo
 from storage import cadres as cadre_repo
@@ -38,6 +40,19 @@ def parse_year(args: list[str], this_year: int) -> int:
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise Refusal("err_cadre_sheet_year", got=raw)
     return year
+
+
+def holder_cells(line: RosterLine, plain: Callable[[str], str]) -> list[Scalar]:
+    """The first cells of a post-holder's row in the cadre workbooks: org, post, real name,
+    mode, term from, term to."""
+    return [
+        line.org_name,
+        plain("cadre_pos_" + line.position),
+        line.real_name or plain("cadre_forgotten"),
+        plain("cadre_mode_" + (line.mode or "none")),
+        line.term_start or "",
+        line.term_end or "",
+    ]
 
 
 class CadreSheet(ServiceBase):
@@ -100,12 +115,7 @@ class CadreSheet(ServiceBase):
             on_time, owed = backs.get(line.org_id, (0, 0))
             ws.add(
                 [
-                    line.org_name,
-                    plain("cadre_pos_" + line.position),
-                    line.real_name or plain("cadre_forgotten"),
-                    plain("cadre_mode_" + (line.mode or "none")),
-                    line.term_start or "",
-                    line.term_end or "",
+                    *holder_cells(line, plain),
                     on_time,
                     owed,
                     result(line.org_id),

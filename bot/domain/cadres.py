@@ -27,7 +27,7 @@ from typing import cast
 
 from bot.domain import cache
 from bot.domain.access import RANK
-from bot.domain.cadre_sheet import CadreSheet
+from bot.domain.cadre_sheet import CadreSheet, holder_cells
 from bot.domain.cadres_input import Appointment, PostRef, Term
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
@@ -459,12 +459,7 @@ class Cadres(ServiceBase):
             items = trainings.get(line.user_id, [])
             ws.add(
                 [
-                    line.org_name,
-                    plain("cadre_pos_" + line.position),
-                    line.real_name or plain("cadre_forgotten"),
-                    plain("cadre_mode_" + (line.mode or "none")),
-                    line.term_start or "",
-                    line.term_end or "",
+                    *holder_cells(line, plain),
                     len(items),
                     sum(i.quarters for i in items) / 4,
                     "；".join(i.title for i in items),
