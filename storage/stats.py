@@ -212,15 +212,15 @@ async def campaign_rows(
     """A campaign and, per owing org, its submission (real names: private use only)."""
     head = await fetchone(
         conn,
-        "SELECT c.id, c.title, c.due_at, c.status, c.org_id, o.path, o.name AS org_name"
-        " FROM campaigns c JOIN orgs o ON o.id = c.org_id WHERE c.id = ?",
+        "SELECT c.id, c.title, c.due_at, c.status, c.org_id, c.parts, o.path,"
+        " o.name AS org_name FROM campaigns c JOIN orgs o ON o.id = c.org_id WHERE c.id = ?",
         (campaign_id,),
     )
     if head is None:
         return None, []
     rows = await fetchall(
         conn,
-        "SELECT o.code AS org_code, o.name AS org_name, s.user_id, p.real_name,"
+        "SELECT o.id AS org_id, o.code AS org_code, o.name AS org_name, s.user_id, p.real_name,"
         " u.first_name, s.submitted_at, s.late, s.versions, s.text, s.file_name"
         " FROM campaign_orgs co JOIN orgs o ON o.id = co.org_id"
         " LEFT JOIN campaign_submissions s ON s.campaign_id = co.campaign_id"

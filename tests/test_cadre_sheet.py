@@ -174,3 +174,28 @@ async def test_mydata_holds_the_review_a_person_took_part_in(tb: Harness) -> Non
     assert [(s["campaign_id"], s["grade"]) for s in data["review_scores"]] == [(camp, 0)]
     assert {"review_panels", "report_parts"} <= set(data)
     assert json.loads(await tb.services.privacy.mydata(w["member_a"]["id"]))["review_scores"] == []
+
+
+async def test_export_campaign_shows_both_parts_of_a_two_part_report(tb: Harness) -> None:
+    """/export campaign of a two-part report-back: the org's row, then one row per part."""
+    w = await build_tower(tb)
+    boss, sec, root = w["boss"], w["sec_a"], w["root"]
+    await tb.send(boss, root, f"/deadline new 两部分述职 | {local(5 * 86400)} | 两部分")
+    camp = int((await tb.db.fetchone("SELECT MAX(id) FROM campaigns"))[0])
+    await tb.send(sec, None, f"/submit {camp}")
+    await tb.send(sec, None, "工作总结：全年开展活动 12 次")
+    await tb.send(sec, None, "=工作计划：明年开展 15 次")  # formula-like: kept as text
+    await tb.drain()
+    docs = len(tb.em.documents)
+    await tb.send(boss, root, f"/export campaign {camp}")
+    await tb.drain()
+    doc = tb.em.documents[docs:][-1]
+    ws = load_workbook(io.BytesIO(doc["bytes"])).worksheets[0]
+    rows = [r for r in ws.iter_rows(min_row=3, values_only=True) if any(r)]
+    parts = await tb.db.fetchall(
+        "SELECT part, text FROM campaign_parts WHERE campaign_id = ? ORDER BY part DESC", (camp,)
+    )
+    assert [p["part"] for p in parts] == ["summary", "plan"]
+    at = next(i for i, r in enumerate(rows) if r[0] == "大埠乡团委")
+    got = [(str(r[1]).strip(), r[6]) for r in rows[at + 1 : at + 3]]
+    assert got == [("工作总结", parts[0]["text"]), ("工作计划", parts[1]["text"])], rows

@@ -12,10 +12,12 @@ from pydantic import BaseModel
 from bot.domain.clock import fmt_local, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
+from bot.domain.models_campaigns import Part
 from bot.domain.service import ServiceBase
 from bot.domain.xlsx import PCT, Book, Sheet, book, day_words, save
 from bot.texts import t
 from storage import cadres as cadres_repo
+from storage import campaigns as campaign_repo
 from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import stats as repo
@@ -271,6 +273,10 @@ class Stats(ServiceBase):
         )
         wb, ws = self._book(lang, owner.name, what, "xl_campaign_sheet", "xl_campaign_head")
         counts: dict[str, int] = {}
+        parts: dict[int, list[Part]] = {}  # a two-part report: each part on a row of its own
+        if int(head["parts"] or 1) > 1:
+            for part in await campaign_repo.parts(self.db.reader, campaign_id):
+                parts.setdefault(part.org_id, []).append(part)
         for r in rows:
             if r["submitted_at"] is None:
                 state = "xl_campaign_missing" if head["due_at"] <= now else "xl_campaign_not_due"
@@ -288,6 +294,20 @@ class Stats(ServiceBase):
                     (r["text"] or "")[:1000],
                 ]
             )
+            for part in parts.get(int(r["org_id"]), []):
+                ws.add(
+                    [
+                        "",
+                        self._plain(lang, "camp_part_" + part.part),
+                        part.first_name,
+                        self._time(part.submitted_at),
+                        part.versions,
+                        part.file_name or "",
+                        (part.text or "")[:1000],
+                    ],
+                    indent=1,
+                    indent_column=1,
+                )
         summary = self._plain(lang, "xl_list_sep").join(
             f"{self._plain(lang, key)} {n}" for key, n in counts.items()
         )
