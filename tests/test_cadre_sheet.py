@@ -31,7 +31,16 @@ def test_parse_year() -> None:
     assert parse_year([], 2026) == 2026
     assert parse_year(["2025"], 2026) == 2025
     assert parse_year(["２０２５"], 2026) == 2025  # full-width digits
-    for bad in (["25"], ["20255"], ["二〇二五"], ["1999"], ["2025", "x"], [""], ["２０２５x"]):
+    for bad in (
+        ["25"],
+        ["20255"],
+        ["二〇二五"],
+        ["1999"],
+        ["2025", "x"],
+        [""],
+        ["２０２５x"],
+        ["٢٠٢٥"],
+    ):
         with pytest.raises(Refusal):
             parse_year(bad, 2026)
 

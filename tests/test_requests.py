@@ -240,7 +240,10 @@ async def test_bad_input(tb: Harness) -> None:
     assert "请发送请示内容" in (sent[0].text or "")
     sent = await tb.send(sec, None, "\u0007")
     assert "空" in (sent[0].text or ""), [s.text for s in sent]
-    odd = "𠀀𠀁 👨‍👩‍👧 <b>粗</b> & שלום \u202e翻转"
+    # a direction override would make the card read differently: refused, the flow stays
+    sent = await tb.send(sec, None, "申请\u202e翻转")
+    assert "U+202E" in (sent[0].text or ""), [s.text for s in sent]
+    odd = "𠀀𠀁 👨‍👩‍👧 <b>粗</b> & שלום 翻转"
     sent = await tb.send(sec, None, odd)
     assert any("已提交请示" in (s.text or "") for s in sent)
     row = await tb.db.fetchone("SELECT id, text FROM requests")

@@ -4,7 +4,6 @@ time of a scheduled one (`at <when> | …`) and the id of one to correct (`edit 
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import tzinfo
 from typing import NamedTuple
 
@@ -15,10 +14,6 @@ from bot.domain.when import Choose, Reading, future_moment, local_ts
 TEXT_MAX = 3500
 CAPTION_MAX = 900
 MAX_AHEAD = 180 * 86400.0  # a scheduled announcement goes within half a year
-#: bidirectional overrides and isolates (they make a text read differently), noncharacters
-_ODD = frozenset(
-    [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\ufffe", "\uffff"]
-)
 _OPTION = re.compile(r"\|\s*(urgent|紧急|pin|置顶)\s*$", re.IGNORECASE)
 _PIN_WORDS = ("pin", "置顶")
 
@@ -31,9 +26,9 @@ def check_text(text: str | None, kind: str) -> str:
         raise Refusal("err_ann_kind")
     if kind == "message" and not text:
         raise Refusal("usage_announce")
-    for ch in text:
-        if ch in _ODD or (unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t"):
-            raise Refusal("err_ann_odd_char", code=f"U+{ord(ch):04X}")
+    odd = validate.odd_char(text)
+    if odd is not None:
+        raise Refusal("err_ann_odd_char", code=f"U+{ord(odd):04X}")
     limit = TEXT_MAX if kind == "message" else CAPTION_MAX
     typed = validate.html_text_len(text)  # what was typed: `<` is one, not `&lt;`
     if typed > limit:

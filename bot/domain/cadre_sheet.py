@@ -19,6 +19,7 @@ from bot.domain.models_cadres import RosterLine
 from bot.domain.models_campaigns import Campaign
 from bot.domain.review_calc import grade_name
 from bot.domain.service import ServiceBase
+from bot.domain.validate import ascii_int, excerpt
 from bot.domain.xlsx import Scalar, Sheet, book, day_words, save
 from bot.texts import t
 from storage import cadre_sheet as repo
@@ -30,15 +31,14 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def parse_year(args: list[str], this_year: int) -> int:
-    """`[year]` of /export cadres: four digits (ASCII or full-width), default this year."""
+    """`[year]` of /export cadres: four digits (ASCII or full-width), default this year; any
+    other kind of digit is refused as everywhere (bot/domain/validate.py)."""
     if not args:
         return this_year
-    raw = args[0].strip()
-    if len(args) > 1 or len(raw) != 4 or not raw.isdecimal():
-        raise Refusal("err_cadre_sheet_year", got=raw[:20])
-    year = int(raw)  # int() reads full-width digits as well
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise Refusal("err_cadre_sheet_year", got=raw)
+    raw = args[0] if len(args) == 1 else " ".join(args)
+    year = ascii_int(raw, key="err_cadre_sheet_year", max_digits=4)
+    if len(args) > 1 or not FIRST_YEAR <= year <= LAST_YEAR:
+        raise Refusal("err_cadre_sheet_year", got=excerpt(raw, 20))
     return year
 
 

@@ -30,7 +30,7 @@ from bot.domain.models import Org
 from bot.domain.models_reminders import Reminder
 from bot.domain.models_requests import Request
 from bot.domain.service import Core, ServiceBase
-from bot.domain.validate import excerpt
+from bot.domain.validate import excerpt, odd_char
 from bot.texts import Raw, mention, t
 from storage import orgs as org_repo
 from storage import outbox as outbox_repo
@@ -83,6 +83,9 @@ def clean(text: str | None, limit: int, *, key: str = "err_req_too_long") -> str
     value = _CONTROLS.sub("", value).strip()
     if not value:
         raise Refusal("err_req_empty")
+    odd = odd_char(value)
+    if odd is not None:
+        raise Refusal("err_req_odd_char", code=f"U+{ord(odd):04X}")
     if len(value) > limit:
         raise Refusal(key, max=limit, got=len(value))
     return value

@@ -98,6 +98,23 @@ def ascii_int(text: str | None, *, key: str, max_digits: int = 12, **values: obj
     return int(value)
 
 
+# --- free text ------------------------------------------------------------------------------
+
+#: bidirectional overrides and isolates (they make a text read differently), noncharacters
+ODD = frozenset(
+    [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\ufffe", "\uffff"]
+)
+
+
+def odd_char(text: str) -> str | None:
+    """The first character a free text may not carry: a control (but line feed and tab), a lone
+    surrogate, a direction override or isolate, a noncharacter; None when there is none."""
+    for ch in text:
+        if ch in ODD or (unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t"):
+            return ch
+    return None
+
+
 # --- names and titles -------------------------------------------------------------------------
 
 

@@ -98,8 +98,11 @@ async def dump(tb: Harness) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-async def refused(tb: Harness, user: dict, chat: dict | None, text: str, lang: str) -> str:
-    """Send `text`; the one answer is a single line in `lang`; nothing in the database moved."""
+async def refused(
+    tb: Harness, user: dict, chat: dict | None, text: str, lang: str, names: str = ""
+) -> str:
+    """Send `text`; the one answer is a single line in `lang` (but for the data it names:
+    `names`, e.g. org names); nothing in the database moved."""
     before = await dump(tb)
     answers = await tb.send(user, chat, text)
     after = await dump(tb)
@@ -107,7 +110,8 @@ async def refused(tb: Harness, user: dict, chat: dict | None, text: str, lang: s
     answer = answers[0].text or ""
     assert len(answer) <= 4096 and "Traceback" not in answer and answer != INTERNAL[lang]
     if lang == "en":
-        assert not any("\u4e00" <= ch <= "\u9fff" for ch in set(answer) - set(text)), answer
+        foreign = set(answer) - set(text) - set(names)
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in foreign), answer
     changed = [name for name in before if before[name] != after[name]]
     assert not changed, (text[:60], changed)
     return answer
@@ -322,3 +326,79 @@ async def test_activity_inputs_follow_the_same_rules(tb: Harness, tower: dict) -
     ):
         answer = await refused(tb, sec_a, chat_a, command, "zh")
         assert MARK[kind]["zh"] in answer, (command, answer)
+
+
+# --- the cadre side and changing announcements: odd input, one line, nothing moved -------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_cadre_and_announcement_commands_refuse_odd_input(
+    tb: Harness, tower: dict, lang: str
+) -> None:
+    """Wrong, empty, huge, invisible, foreign-digit and out-of-range arguments of /review,
+    /cadres, /request, /requests, /export cadres and /announce at|edit|recall|cancel: one
+    line in the person's language, and no row of any table changed."""
+    tb.em.limits = False
+    boss, sec, member, root, chat_a = (
+        tower["boss"],
+        tower["sec_a"],
+        tower["member_a"],
+        tower["root"],
+        tower["chat_a"],
+    )
+    for user in (boss, sec, member):
+        await tb.services.people.set_lang(user["id"], lang)
+    await tb.drain()
+    huge = "9" * 40
+    cases: list[tuple[dict, dict | None, str]] = [
+        (boss, None, "/review"),
+        (boss, None, "/review open"),
+        (boss, None, "/review open abc"),
+        (boss, None, "/review open 99999"),
+        (boss, None, f"/review open {huge}"),
+        (boss, None, "/review open -1"),
+        (boss, None, "/review open ٣"),
+        (boss, None, "/review frobnicate 1"),
+        (boss, None, "/review close 1 2"),
+        (boss, root, "/review status 1"),
+        (member, None, "/review open 1"),
+        (boss, chat_a, "/cadres appoint"),
+        (boss, chat_a, "/cadres appoint 书记 @nobody_of_this_world"),
+        (boss, chat_a, "/cadres appoint 主席 @lina_daxu"),
+        (boss, chat_a, "/cadres term 书记 2027-01-01 2026-01-01"),
+        (boss, chat_a, "/cadres term 书记 2026-02-30 2027-01-01"),
+        (boss, chat_a, "/cadres term 书记 2026-01-01"),
+        (boss, chat_a, "/cadres add 书记 0"),
+        (boss, chat_a, f"/cadres add 书记 {huge}"),
+        (boss, chat_a, "/cadres add 书\u202e记"),
+        (boss, chat_a, "/cadres mode 书记 全职"),
+        (boss, chat_a, f"/cadres vacate #{huge}"),
+        (boss, chat_a, "/cadres " + "x" * 5000),
+        (member, chat_a, "/cadres"),
+        (boss, None, "/cadres"),
+        (sec, None, "/request " + "申" * 2001),
+        (sec, None, "/request 申请\u202e经费"),
+        (sec, chat_a, "/request 申请经费"),
+        (member, None, "/request 申请经费"),
+        (member, None, "/requests"),
+        (boss, root, "/export cadres 20x6"),
+        (boss, root, "/export cadres ٢٠٢٦"),
+        (boss, root, f"/export cadres {huge}"),
+        (member, chat_a, "/export cadres"),
+        (boss, root, "/announce at | 通知"),
+        (boss, root, "/announce at 昨天 9:00 | 通知"),
+        (boss, root, "/announce at 明天 9:00 | "),
+        (boss, root, "/announce at 明天 9:00 | " + "<" * 3501),
+        (boss, root, "/announce at 9999-99-99 | 通知"),
+        (boss, root, "/announce edit 999 | 新内容"),
+        (boss, root, f"/announce edit {huge} | 新内容"),
+        (boss, root, "/announce edit abc"),
+        (boss, root, "/announce recall 999"),
+        (boss, root, "/announce recall"),
+        (boss, root, "/announce cancel 999"),
+        (member, chat_a, "/announce recall 1"),
+    ]
+    # data shown as it is (org names) and the Chinese example the English date help gives
+    names = "".join(str(r[0]) for r in await tb.db.fetchall("SELECT name FROM orgs")) + "明天"
+    for user, chat, text in cases:
+        await refused(tb, user, chat, text, lang, names)
