@@ -202,9 +202,12 @@ class Database(abc.ABC):
     ) -> None:
         """A consistent copy of the whole database into the file `target`."""
 
-    @abc.abstractmethod
+    #: the engine's query for the application's tables (one name per row, in order)
+    TABLES_SQL: str = ""
+
     async def tables(self) -> list[str]:
         """The application's tables (not the migrations' bookkeeping)."""
+        return [str(r[0]) for r in await self.fetchall(self.TABLES_SQL)]
 
     async def schema_version(self) -> int:
         row = await self.fetchone("SELECT MAX(version) AS v FROM schema_migrations")

@@ -231,6 +231,11 @@ class PostgresDatabase(Database):
     """A writer connection (serialised by a lock) and a reader connection, on one PostgreSQL DB."""
 
     engine = "postgresql"
+    TABLES_SQL = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema ="
+        " current_schema() AND table_type = 'BASE TABLE'"
+        " AND table_name <> 'schema_migrations' ORDER BY table_name"
+    )
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -360,14 +365,6 @@ class PostgresDatabase(Database):
     def reader(self) -> Conn:
         assert self._reader is not None, "database not connected"
         return self._reader
-
-    async def tables(self) -> list[str]:
-        rows = await self.fetchall(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema ="
-            " current_schema() AND table_type = 'BASE TABLE'"
-            " AND table_name <> 'schema_migrations' ORDER BY table_name"
-        )
-        return [str(r[0]) for r in rows]
 
     async def backup(
         self, target: str | Path, progress: Callable[[int, int], None] | None = None

@@ -33,6 +33,10 @@ class SqliteDatabase(Database):
     """One writer connection (serialised by a lock) and one reader connection (WAL snapshots)."""
 
     engine = "sqlite"
+    TABLES_SQL = (
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND name <> 'schema_migrations' ORDER BY name"
+    )
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
@@ -186,13 +190,6 @@ class SqliteDatabase(Database):
     def reader(self) -> Conn:
         assert self._reader is not None, "database not connected"
         return self._reader
-
-    async def tables(self) -> list[str]:
-        rows = await self.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " AND name <> 'schema_migrations' ORDER BY name"
-        )
-        return [str(r[0]) for r in rows]
 
     async def backup(
         self, target: str | Path, progress: Callable[[int, int], None] | None = None
