@@ -319,6 +319,14 @@ async def all_of(conn: Conn, model: type[M], sql: str, params: Iterable[Any] = (
     return [model.model_validate(dict(r)) for r in await fetchall(conn, sql, params)]
 
 
+def model_from(row: Any, model: type[M], prefix: str = "", **renamed: str) -> M:
+    """A `model` made of one row's columns named `prefix` + field (or as `renamed`), for rows
+    that join several models under prefixed column names."""
+    return model.model_validate(
+        {name: row[renamed.get(name, prefix + name)] for name in model.model_fields}
+    )
+
+
 async def changed(conn: Conn, sql: str, params: Sequence[Any] = ()) -> int:
     """Run one INSERT/UPDATE/DELETE; how many rows it changed (0 when a guard or conflict held)."""
     cur = await conn.execute(sql, params)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from bot.domain.models_campaigns import Campaign, Owing, Part, Submission
 from storage import review as review_repo
-from storage.db import Conn, all_of, fetchall, fetchone, insert_returning_id, one_of, redacted
+from storage.db import (
+    Conn,
+    all_of,
+    fetchall,
+    fetchone,
+    insert_returning_id,
+    model_from,
+    one_of,
+    redacted,
+)
 
 _CAMP = (
     "id, org_id, title, due_at, scope, status, created_by, created_at, cancelled_at,"
@@ -102,31 +111,9 @@ async def owing(conn: Conn, campaign_id: int, under_path: str | None = None) -> 
     for r in await fetchall(conn, sql, params):
         sub = None
         if r["s_user_id"] is not None:
-            sub = Submission(
-                campaign_id=r["campaign_id"],
-                org_id=r["org_id"],
-                user_id=r["s_user_id"],
-                first_name=r["s_first_name"],
-                text=r["s_text"],
-                file_id=r["s_file_id"],
-                file_name=r["s_file_name"],
-                file_size=r["s_file_size"],
-                submitted_at=r["s_submitted_at"],
-                late=bool(r["s_late"]),
-                versions=r["s_versions"],
-            )
-        result.append(
-            Owing(
-                campaign_id=r["campaign_id"],
-                org_id=r["org_id"],
-                code=r["code"],
-                name=r["name"],
-                path=r["path"],
-                depth=r["depth"],
-                no_secretary_told_at=r["no_secretary_told_at"],
-                submission=sub,
-            )
-        )
+            sub = model_from(r, Submission, "s_", campaign_id="campaign_id", org_id="org_id")
+        own = {name: r[name] for name in Owing.model_fields if name != "submission"}
+        result.append(Owing(**own, submission=sub))
     return result
 
 

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
-
 from bot.domain.models import Org, Person, User
-from storage.db import Conn, fetchall
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _part(row: Any, model: type[M], prefix: str = "", **renamed: str) -> M:
-    """The `model` made of the row's columns named `prefix` + field (or as `renamed`)."""
-    return model.model_validate(
-        {name: row[renamed.get(name, prefix + name)] for name in model.model_fields}
-    )
+from storage.db import Conn, fetchall, model_from
 
 
 async def identity(
@@ -41,10 +28,10 @@ async def identity(
     if not rows:
         return None
     row = rows[0]
-    user = _part(row, User)
+    user = model_from(row, User)
     person = org = None
     if row["real_name"] is not None:
-        person = _part(row, Person, user_id="id")
-        org = _part(row, Org, "o_") if row["o_id"] is not None else None
-    roles = [(_part(r, Org, "r_"), str(r["role"])) for r in rows if r["r_id"] is not None]
+        person = model_from(row, Person, user_id="id")
+        org = model_from(row, Org, "o_") if row["o_id"] is not None else None
+    roles = [(model_from(r, Org, "r_"), str(r["role"])) for r in rows if r["r_id"] is not None]
     return user, person, org, roles
