@@ -26,7 +26,6 @@ import logging
 from typing import Any, Protocol
 
 from bot.domain.announcements_input import check_text, parse_send_at
-from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_announcements import Announcement
@@ -86,12 +85,6 @@ class AnnouncementChanges(ServiceBase):
         # the handler decides what "too late" means (it tells the author), so: no late limit
         self.reminders.on(SEND, self._send, late_limit=None)
         self.reminders.on(PINS, self._pins)
-
-    def fmt(self, ts: float, lang: str | None = None) -> str:
-        """'12月8日（周二）18:00' / 'Tue 8 Dec, 18:00' (the year when it is not this one's)."""
-        tz = self.settings.tz
-        today = local(self.clock.time(), tz).date()
-        return fmt_when(ts, tz, lang or self.settings.language, today=today)
 
     # -- who may -----------------------------------------------------------------------------
 

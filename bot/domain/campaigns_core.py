@@ -8,7 +8,6 @@ from typing import Any
 
 from bot.domain.campaigns_board import Board, BoardRow, State
 from bot.domain.campaigns_input import submit_payload
-from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign
@@ -48,10 +47,6 @@ class CampaignsBase(ServiceBase):
     @property
     def tz(self) -> Any:
         return self.settings.tz
-
-    def fmt(self, ts: float, lang: str) -> str:
-        """A time as people read it ('12月1日（周二）18:00' / 'Tue 1 Dec, 18:00')."""
-        return fmt_when(ts, self.tz, lang, today=local(self.clock.time(), self.tz).date())
 
     def about(self, c: Campaign, lang: str) -> dict[str, object]:
         """How every campaign text names one: id, title, due time and the zone it is in."""

@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 from bot.domain import cache as flows
 from bot.domain import xlsx
 from bot.domain.campaigns_input import fmt_span
-from bot.domain.clock import fmt_when, local
+from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_reminders import Reminder
@@ -118,10 +118,6 @@ class Requests(ServiceBase):
         self.reminders.on(KIND, self.on_reminder)
 
     # --- helpers -------------------------------------------------------------------------------
-    def fmt(self, ts: float, lang: str) -> str:
-        tz = self.settings.tz
-        return fmt_when(ts, tz, lang, today=local(self.clock.time(), tz).date())
-
     def local_time(self, ts: float) -> datetime:
         """A time as a wall-clock datetime of the deployment's zone (for spreadsheets)."""
         return local(ts, self.settings.tz).replace(tzinfo=None)

@@ -27,7 +27,6 @@ from pydantic import BaseModel
 from bot.domain import cache as flows
 from bot.domain import review_calc as calc
 from bot.domain import review_export
-from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign, Part, Submission
@@ -89,10 +88,6 @@ class Review(ServiceBase):
         self.reminders.on(KIND, self.on_reminder)
 
     # --- helpers -----------------------------------------------------------------------------
-    def fmt(self, ts: float, lang: str) -> str:
-        tz = self.settings.tz
-        return fmt_when(ts, tz, lang, today=local(self.clock.time(), tz).date())
-
     @staticmethod
     async def campaign(conn: Conn, campaign_id: int) -> Campaign:
         campaign = await camp_repo.get(conn, campaign_id)

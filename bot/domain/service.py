@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.access import Access
-from bot.domain.clock import Clock
+from bot.domain.clock import Clock, fmt_when, local
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
@@ -38,3 +38,10 @@ class ServiceBase:
         self.reminders = core.reminders
         self.clock = core.clock
         self.settings = core.settings
+
+    def fmt(self, ts: float, lang: str | None = None) -> str:
+        """A time as people read it ('12月1日（周二）18:00' / 'Tue 1 Dec, 18:00'; the year when it
+        is not this one's), in the deployment's zone and `lang` (default: its language)."""
+        tz = self.settings.tz
+        today = local(self.clock.time(), tz).date()
+        return fmt_when(ts, tz, lang or self.settings.language, today=today)

@@ -15,7 +15,6 @@ from bot.domain.activities import cards as card_view
 from bot.domain.activities.copies import CardCopies
 from bot.domain.activities.parsing import ActivityInput, example_values, step_name
 from bot.domain.activities.results import Created
-from bot.domain.clock import fmt_when, local
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
 from bot.domain.models import Org
@@ -45,10 +44,7 @@ class ActivityBase(ServiceBase):
 
     def when(self, ts: float, lang: str | None = None) -> str:
         """A time as people read it ('12月8日（周二）18:00' / 'Tue 8 Dec, 18:00')."""
-        tz = self.settings.tz
-        return fmt_when(
-            ts, tz, lang or self.settings.language, today=local(self.clock.time(), tz).date()
-        )
+        return self.fmt(ts, lang)
 
     def examples(self) -> dict[str, str]:
         """Values for the examples in usage texts."""
