@@ -96,7 +96,7 @@ async def towerbot(dbs: Databases, total: int, users: int, concurrency: int = 8)
                 org = await org_repo.insert(
                     tx, code="bench", name="基准区团委", kind=None, parent=None, now=time.time()
                 )
-                await register_people(tx, people, org.id, tg_lang="zh", real_name=lambda u: "某某")
+                await register_people(tx, people, org.id, real_name=lambda u: "某某")
         try:
             return {"rps": total / await drive(em, build_application(settings), people, total)}
         finally:

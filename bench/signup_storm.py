@@ -146,17 +146,12 @@ async def bot_run(target: str, presses: int, capacity: int, chats: int, transpor
             await say(em, app, boss, groups[i], f"/bind district.b{i}")
         root = await services.tower.org_by_code("district")
         # registered users, inserted in bulk
-        users = [em.add_user(f"V{i}") for i in range(presses)]
-        warmers = [em.add_user(f"W{i}") for i in range(WARM)]
+        users = [em.add_user(f"V{i}", language_code="en") for i in range(presses)]
+        warmers = [em.add_user(f"W{i}", language_code="en") for i in range(WARM)]
         em.started.update(u["id"] for u in users + warmers)
         async with services.db.transaction() as tx:
             await register_people(
-                tx,
-                users + warmers,
-                root.id,
-                tg_lang="en",
-                usernames=False,
-                real_name=lambda u: f"Real {u['id']}",
+                tx, users + warmers, root.id, real_name=lambda u: f"Real {u['id']}"
             )
         start = datetime.fromtimestamp(
             math.ceil((time.time() + 3 * 86400) / 60) * 60, settings.tz

@@ -268,32 +268,49 @@ async def roster(conn: Conn, activity_id: int, statuses: tuple[str, ...]) -> lis
     return [_signup(r) for r in rows]
 
 
-async def press_context(
-    conn: Conn, user_id: int, chat_id: int, message_id: int
-) -> tuple[bool, int | None, str | None]:
-    """One read for a press: (registered?, activity id and kind of the card pressed)."""
-    row = await fetchone(
+async def registered_among(conn: Conn, user_ids: list[int]) -> set[int]:
+    """Which of these users are registered people."""
+    if not user_ids:
+        return set()
+    marks = ",".join("?" * len(user_ids))
+    rows = await fetchall(conn, f"SELECT user_id FROM people WHERE user_id IN ({marks})", user_ids)
+    return {int(r[0]) for r in rows}
+
+
+async def card_messages(conn: Conn, activity_id: int) -> set[tuple[int, int]]:
+    """(chat id, message id) of every card message recorded for the activity."""
+    rows = await fetchall(
         conn,
-        "SELECT EXISTS(SELECT 1 FROM people WHERE user_id = ?) AS registered,"
-        " (SELECT activity_id FROM activity_cards WHERE chat_id = ? AND message_id = ?) AS aid,"
-        " (SELECT kind FROM activity_cards WHERE chat_id = ? AND message_id = ?) AS kind",
-        (user_id, chat_id, message_id, chat_id, message_id),
+        "SELECT chat_id, message_id FROM activity_cards"
+        " WHERE activity_id = ? AND kind = 'card' AND message_id IS NOT NULL",
+        (activity_id,),
     )
-    assert row is not None
-    return bool(row[0]), (int(row[1]) if row[1] is not None else None), row[2]
+    return {(int(r[0]), int(r[1])) for r in rows}
 
 
-async def overlapping_with(conn: Conn, user_id: int, activity_id: int) -> list[Activity]:
-    """Other open activities the person is signed up for that overlap this one in time."""
-    return await _activities(
+async def overlapping_for(
+    conn: Conn, activity_id: int, user_ids: list[int]
+) -> dict[int, list[Activity]]:
+    """Per person of `user_ids`: the other open activities they are signed up for that overlap
+    this one in time (one read for a whole batch of presses)."""
+    if not user_ids:
+        return {}
+    marks = ",".join("?" * len(user_ids))
+    rows = await fetchall(
         conn,
-        "JOIN activity_signups s ON s.activity_id = a.id"
+        f"SELECT {_ACT}, s.user_id AS signer FROM activities a JOIN orgs o ON o.id = a.org_id"
+        " JOIN activity_signups s ON s.activity_id = a.id"
         " JOIN activities this ON this.id = ?"
-        " WHERE s.user_id = ? AND s.status IN ('confirmed', 'waiting') AND a.id <> this.id"
-        " AND a.status = 'open' AND a.starts_at < this.starts_at + this.quarters * 900"
+        f" WHERE s.user_id IN ({marks}) AND s.status IN ('confirmed', 'waiting')"
+        " AND a.id <> this.id AND a.status = 'open'"
+        " AND a.starts_at < this.starts_at + this.quarters * 900"
         " AND a.starts_at + a.quarters * 900 > this.starts_at ORDER BY a.starts_at",
-        (activity_id, user_id),
+        (activity_id, *user_ids),
     )
+    found: dict[int, list[Activity]] = {}
+    for row in rows:
+        found.setdefault(int(row["signer"]), []).append(_activity(row))
+    return found
 
 
 async def check_in(conn: Conn, activity_id: int, user_id: int, now: float) -> bool:

@@ -73,9 +73,7 @@ async def register_many(tb: Harness, n: int, org_code: str, prefix: str) -> list
     users = [tb.em.add_user(f"{prefix}{i}") for i in range(n)]
     tb.em.started.update(u["id"] for u in users)  # as if each had pressed Start
     async with tb.db.transaction() as tx:
-        await register_people(
-            tx, users, org.id, tg_lang="zh", real_name=lambda u: f"R{u['id']}", usernames=False
-        )
+        await register_people(tx, users, org.id, real_name=lambda u: f"R{u['id']}")
     return users
 
 

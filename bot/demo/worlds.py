@@ -174,7 +174,7 @@ async def bind_groups(
 
 # --- people ----------------------------------------------------------------------------------
 async def record_start(
-    tx: Any, user: dict, *, tg_lang: str, now: float, username: str | None = None
+    tx: Any, user: dict, *, tg_lang: str | None, now: float, username: str | None = None
 ) -> None:
     """The emulator user `user` recorded in storage as one who started the bot (their users
     row: first name, `username`, `tg_lang`), as of `now`."""
@@ -192,24 +192,21 @@ async def record_start(
 
 
 async def register_people(
-    tx: Any,
-    users: Iterable[dict],
-    org_id: int,
-    *,
-    tg_lang: str,
-    real_name: Callable[[dict], str],
-    usernames: bool = True,
+    tx: Any, users: Iterable[dict], org_id: int, *, real_name: Callable[[dict], str]
 ) -> None:
-    """Registered members of `org_id` who started the bot, written straight into storage."""
+    """Registered members of `org_id`, written straight into storage as `/register` leaves
+    them: the person saved, then their users row with what Telegram says of them (first name,
+    username, language), so an update from them finds nothing to write."""
     from storage import users as user_repo
 
     now = time.time()
     for user in users:
-        username = user.get("username") if usernames else None
-        await record_start(tx, user, tg_lang=tg_lang, now=now, username=username)
+        tg_lang, username = user.get("language_code"), user.get("username")
+        await record_start(tx, user, tg_lang=tg_lang, now=now)
         await user_repo.save_person(
             tx, user_id=user["id"], real_name=real_name(user), phone=None, org_id=org_id, now=now
         )
+        await record_start(tx, user, tg_lang=tg_lang, now=now, username=username)
 
 
 # --- hour entries ----------------------------------------------------------------------------

@@ -38,9 +38,7 @@ async def _world(em: Emulator, db: Path | str, users: list[dict[str, Any]]) -> A
     await services.tower.import_tree(tree(4))
     root = await services.tower.org_by_code("d")
     async with services.db.transaction() as tx:
-        await register_people(
-            tx, users, root.id, tg_lang="zh", real_name=lambda u: f"{u['first_name']}全名"
-        )
+        await register_people(tx, users, root.id, real_name=lambda u: f"{u['first_name']}全名")
     return services
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from bot.domain.activities.results import JoinResult
 from bot.domain.errors import Refusal
-from bot.domain.models_activities import Activity
 from storage.db import Conn, Database
 
 
@@ -18,7 +17,8 @@ class Press:
 
     activity_id: int
     user_id: int
-    overlaps: list[Activity]
+    chat_id: int  # where it was pressed (< 0: a group, whose card the batch checks)
+    message_id: int
     future: asyncio.Future[JoinResult]
     outcome: JoinResult | Refusal | None = None
 
@@ -39,10 +39,12 @@ class JoinBatcher:
         self._queue: list[Press] = []
         self._worker: asyncio.Task[None] | None = None
 
-    async def submit(self, activity_id: int, user_id: int, overlaps: list[Activity]) -> JoinResult:
+    async def submit(
+        self, activity_id: int, user_id: int, chat_id: int, message_id: int
+    ) -> JoinResult:
         """Queue one press; its answer comes once its batch has committed."""
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(Press(activity_id, user_id, overlaps, future))
+        self._queue.append(Press(activity_id, user_id, chat_id, message_id, future))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="activity-joins")
         return await future

@@ -10,9 +10,17 @@ from bot.domain.models_activities import Activity
 
 
 class JoinResult(BaseModel):
-    """A Sign up press: a place, a waitlist position, a repeat, or not registered."""
+    """A Sign up press: a place, a waitlist position, a repeat, or not registered
+    ("unverified": the batch did not find the card pressed; `Activities.join` looks closer)."""
 
-    kind: Literal["confirmed", "waiting", "already_confirmed", "already_waiting", "unregistered"]
+    kind: Literal[
+        "confirmed",
+        "waiting",
+        "already_confirmed",
+        "already_waiting",
+        "unregistered",
+        "unverified",
+    ]
     activity: Activity | None = None
     position: int = 0
     overlaps: int = 0

@@ -92,21 +92,15 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
     async def join(
         self, user_id: int, activity_id: int, chat_id: int = 0, message_id: int | None = None
     ) -> JoinResult:
-        """Take a place (or a waitlist position); a repeated press changes nothing."""
-        registered, card_activity, card_kind = await repo.press_context(
-            self.db.reader, user_id, chat_id, message_id or 0
-        )
-        if chat_id < 0 and (card_activity != activity_id or card_kind != "card"):
+        """Take a place (or a waitlist position); a repeated press changes nothing.
+
+        Nothing is read before the press joins its batch, so presses are decided in the order
+        they came; the batch checks the card, the registration and the overlaps for all."""
+        result = await self._joins.submit(activity_id, user_id, chat_id, message_id or 0)
+        if result.kind == "unverified":  # a card not recorded yet, or not this activity's
             await self.verify_button(activity_id, chat_id, message_id, "card")
-        if not registered:
-            activity = await repo.get(self.db.reader, activity_id)
-            if activity is None:
-                raise Refusal("err_act_bad_button")
-            self._require_open(activity, self.clock.time())
-            return JoinResult(kind="unregistered", activity=activity)
-        # the overlap warning is advice, read outside the transaction that decides the place
-        overlaps = await repo.overlapping_with(self.db.reader, user_id, activity_id)
-        return await self._joins.submit(activity_id, user_id, overlaps)
+            result = await self._joins.submit(activity_id, user_id, 0, 0)
+        return result
 
     async def _join_batch(self, tx: Conn, presses: list[Press]) -> None:
         """Decide a batch of presses in one transaction, in press order.
@@ -117,16 +111,33 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         now = self.clock.time()
         after_commit(self.db, "upcoming")  # on the /me of whoever joins
         state: dict[int, Activity | None] = {}
+        registered = await repo.registered_among(tx, list({p.user_id for p in presses}))
+        overlapping: dict[int, dict[int, list[Activity]]] = {}  # activity -> person -> others
+        cards: dict[int, set[tuple[int, int]]] = {}  # activity -> its card messages
+        for activity_id in {p.activity_id for p in presses}:
+            overlapping[activity_id] = await repo.overlapping_for(
+                tx, activity_id, [p.user_id for p in presses if p.activity_id == activity_id]
+            )
+            cards[activity_id] = await repo.card_messages(tx, activity_id)
         for press in presses:
             if press.activity_id not in state:
                 state[press.activity_id] = await repo.get_locked(tx, press.activity_id)
             activity = state[press.activity_id]
+            if (
+                press.chat_id < 0
+                and (press.chat_id, press.message_id) not in cards[press.activity_id]
+            ):
+                press.outcome = JoinResult(kind="unverified")
+                continue
             try:
                 if activity is None:
                     raise Refusal("err_act_bad_button")
                 self._require_open(activity, now)
             except Refusal as refusal:
                 press.outcome = refusal
+                continue
+            if press.user_id not in registered:
+                press.outcome = JoinResult(kind="unregistered", activity=activity)
                 continue
             status: Literal["confirmed", "waiting"] = (
                 "confirmed" if activity.confirmed < activity.capacity else "waiting"
@@ -154,13 +165,14 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                 }
             )
             state[activity.id] = activity
-            if press.overlaps:
-                await self._warn_overlap(tx, press.user_id, activity, press.overlaps)
+            overlaps = overlapping[activity.id].get(press.user_id, [])
+            if overlaps:
+                await self._warn_overlap(tx, press.user_id, activity, overlaps)
             press.outcome = JoinResult(
                 kind=status,
                 activity=activity,
                 position=activity.waiting if status == "waiting" else 0,
-                overlaps=len(press.overlaps),
+                overlaps=len(overlaps),
             )
         for activity_id, activity in state.items():
             if activity is not None and any(
