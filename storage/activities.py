@@ -180,19 +180,33 @@ async def join(conn: Conn, activity: Activity, user_id: int, now: float) -> tupl
     return status, seq
 
 
-async def claim(
-    conn: Conn, activity_id: int, user_id: int, status: str, seq: int, now: float
-) -> bool:
-    """Write one decided sign-up (a batch keeps the counters); False when the person is
-    already signed up or waiting (nothing changed)."""
-    async with conn.execute(
-        "INSERT INTO activity_signups(activity_id, user_id, status, seq, joined_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(activity_id, user_id) DO UPDATE SET"
-        " status = excluded.status, seq = excluded.seq, joined_at = excluded.joined_at,"
-        " checked_in_at = NULL WHERE activity_signups.status = 'cancelled' RETURNING seq",
-        (activity_id, user_id, status, seq, now),
-    ) as cur:
-        return await cur.fetchone() is not None
+async def live_signups(
+    conn: Conn, activity_id: int, user_ids: list[int]
+) -> dict[int, tuple[str, int]]:
+    """Of these people, who is signed up or waiting: (status, seq) by user id."""
+    if not user_ids:
+        return {}
+    marks = ",".join("?" * len(user_ids))
+    rows = await fetchall(
+        conn,
+        "SELECT user_id, status, seq FROM activity_signups WHERE activity_id = ?"
+        f" AND status <> 'cancelled' AND user_id IN ({marks})",
+        (activity_id, *user_ids),
+    )
+    return {int(r[0]): (str(r[1]), int(r[2])) for r in rows}
+
+
+async def claim_many(conn: Conn, claims: list[tuple[int, int, str, int, float]]) -> None:
+    """Write the sign-ups a batch decided, (activity, user, status, seq, joined_at) each, for
+    people with no live sign-up (a cancelled one is taken over); the batch keeps the counters."""
+    if claims:
+        await conn.executemany(
+            "INSERT INTO activity_signups(activity_id, user_id, status, seq, joined_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(activity_id, user_id) DO UPDATE SET"
+            " status = excluded.status, seq = excluded.seq, joined_at = excluded.joined_at,"
+            " checked_in_at = NULL WHERE activity_signups.status = 'cancelled'",
+            claims,
+        )
 
 
 async def set_counters(

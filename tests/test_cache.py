@@ -183,17 +183,26 @@ async def test_hours_and_activities_on_me_follow_writes(tower: dict, tb: Harness
 
 def test_a_read_that_raced_a_write_is_not_stored() -> None:
     cache = Cache()
-    stamp = cache.stamp()  # a read starts
+    stamp = cache.stamp("identity")  # a read starts
     cache.invalidate("identity", 1)  # a write commits meanwhile
     cache.put("identity", 1, "stale", stamp)
     assert cache.get("identity", 1) is MISSING
+
+
+def test_a_write_of_another_kind_does_not_spoil_a_read() -> None:
+    """A storm of sign-ups invalidates 'upcoming' at every commit; who people are is still kept."""
+    cache = Cache()
+    stamp = cache.stamp("identity")
+    cache.invalidate("upcoming", 1)
+    cache.put("identity", 1, "fresh", stamp)
+    assert cache.get("identity", 1) == "fresh"
 
 
 def test_bounded_and_expiring() -> None:
     now = [0.0]
     cache = Cache(size=2, ttl=10, clock=lambda: now[0])
     for key in (1, 2, 3):
-        cache.put("flow", key, None, cache.stamp())
+        cache.put("flow", key, None, cache.stamp("flow"))
     assert cache.keys("flow") == [2, 3]
     assert cache.get("flow", 2) is None
     now[0] = 11

@@ -201,7 +201,7 @@ def test_what_other_instances_send_invalidates() -> None:
     def fill() -> None:
         for kind in ("identity", "flow", "chat", "root", "hours", "upcoming"):
             for key in (1, 2):
-                cache.put(kind, key, f"{kind}{key}", cache.stamp())  # type: ignore[arg-type]
+                cache.put(kind, key, f"{kind}{key}", cache.stamp(kind))  # type: ignore[arg-type]
 
     fill()
     cache.apply("user:1")
@@ -221,11 +221,11 @@ def test_what_other_instances_send_invalidates() -> None:
     # the feed stops: nothing is served nor stored until it runs again (and starts empty)
     fill()
     cache.following(False)
-    cache.put("flow", 3, "x", cache.stamp())
+    cache.put("flow", 3, "x", cache.stamp("flow"))
     assert cache.get("flow", 1) is MISSING and cache.get("flow", 3) is MISSING
-    stamp = cache.stamp()
+    stamp = cache.stamp("flow")
     cache.following(True)
     cache.put("flow", 4, "read before it ran again", stamp)
     assert cache.get("flow", 4) is MISSING
-    cache.put("flow", 5, "y", cache.stamp())
+    cache.put("flow", 5, "y", cache.stamp("flow"))
     assert cache.get("flow", 5) == "y"

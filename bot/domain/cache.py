@@ -61,8 +61,8 @@ class Cache:
         self._entries: dict[Kind, OrderedDict[Hashable, tuple[float, Any]]] = {
             kind: OrderedDict() for kind in KINDS
         }
-        #: bumped by every invalidation: a read that started before it is not stored
-        self._generation = 0
+        #: per kind, bumped by every invalidation of it: a read that started before is not stored
+        self._generation: dict[Kind, int] = dict.fromkeys(KINDS, 0)
         #: False while invalidations from other instances may be missed: nothing is served
         self.live = True
         self.hits = 0
@@ -81,13 +81,14 @@ class Cache:
         self.hits += 1
         return found[1]
 
-    def stamp(self) -> int:
-        """Taken before reading the database; `put` stores the result only if still current."""
-        return self._generation
+    def stamp(self, kind: Kind) -> int:
+        """Taken before reading the database; `put` stores the result only if no entry of
+        `kind` was invalidated meanwhile."""
+        return self._generation[kind]
 
     def put(self, kind: Kind, key: Hashable, value: Any, stamp: int) -> None:
         """Store what was read since `stamp`, unless a write was invalidated meanwhile."""
-        if stamp != self._generation or not self.live:
+        if stamp != self._generation[kind] or not self.live:
             return
         entries = self._entries[kind]
         entries[key] = (self._clock() + self.ttl, value)
@@ -100,14 +101,14 @@ class Cache:
         value = self.get(kind, key)
         if value is not MISSING:
             return cast(_T, value)
-        stamp = self.stamp()
+        stamp = self.stamp(kind)
         value = await read()
         self.put(kind, key, value, stamp)
         return value
 
     def invalidate(self, kind: Kind, key: Hashable | None = None) -> None:
         """Drop one entry (or every entry of `kind` when `key` is None)."""
-        self._generation += 1
+        self._generation[kind] += 1
         if key is None:
             self._entries[kind].clear()
         else:

@@ -116,7 +116,7 @@ class Cadres(ServiceBase):
         found = store.get("cadres", user_id)
         if found is not cache.MISSING:
             return cast(tuple[list[RosterLine], list[Training]], found)
-        stamp = store.stamp()
+        stamp = store.stamp("cadres")
         fresh = await repo.record_of(self.db.reader, user_id)
         store.put("cadres", user_id, fresh, stamp)
         return fresh

@@ -304,7 +304,7 @@ class Hours(ServiceBase):
         found = cache.get("hours", user_id)
         if found is not MISSING and found[0] == start:
             return cast(Summary, found[1])
-        stamp = cache.stamp()
+        stamp = cache.stamp("hours")
         approved, year, pending = await repo.person_sums(self.db.reader, user_id, start)
         summary = Summary(
             approved=approved,

@@ -114,11 +114,18 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         registered = await repo.registered_among(tx, list({p.user_id for p in presses}))
         overlapping: dict[int, dict[int, list[Activity]]] = {}  # activity -> person -> others
         cards: dict[int, set[tuple[int, int]]] = {}  # activity -> its card messages
+        # activity -> person -> (status, seq) of who holds a place or a waitlist position;
+        # the batch's new sign-ups join it as decided and are written in one go at the end
+        holding: dict[int, dict[int, tuple[str, int]]] = {}
+        claims: list[tuple[int, int, str, int, float]] = []
         for activity_id in {p.activity_id for p in presses}:
             overlapping[activity_id] = await repo.overlapping_for(
                 tx, activity_id, [p.user_id for p in presses if p.activity_id == activity_id]
             )
             cards[activity_id] = await repo.card_messages(tx, activity_id)
+            holding[activity_id] = await repo.live_signups(
+                tx, activity_id, [p.user_id for p in presses if p.activity_id == activity_id]
+            )
         for press in presses:
             if press.activity_id not in state:
                 state[press.activity_id] = await repo.get_locked(tx, press.activity_id)
@@ -143,19 +150,18 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                 "confirmed" if activity.confirmed < activity.capacity else "waiting"
             )
             seq = activity.next_seq + 1
-            if not await repo.claim(tx, activity.id, press.user_id, status, seq, now):
-                existing = await repo.signup_of(tx, activity.id, press.user_id)
-                assert existing is not None
-                waiting = existing.status == "waiting"
-                position = (
-                    await repo.waiting_position(tx, activity.id, existing.seq) if waiting else 0
-                )
+            held = holding[activity.id].get(press.user_id)
+            if held is not None:  # signed up before, or earlier in this batch
+                waiting = held[0] == "waiting"
                 press.outcome = JoinResult(
                     kind="already_waiting" if waiting else "already_confirmed",
                     activity=activity,
-                    position=position,
+                    position=await self._position(tx, claims, activity.id, held[1])
+                    if waiting
+                    else 0,
                 )
                 continue
+            claims.append((activity.id, press.user_id, status, seq, now))
             activity = activity.model_copy(
                 update={
                     "confirmed": activity.confirmed + int(status == "confirmed"),
@@ -165,6 +171,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                 }
             )
             state[activity.id] = activity
+            holding[activity.id][press.user_id] = (status, seq)
             overlaps = overlapping[activity.id].get(press.user_id, [])
             if overlaps:
                 await self._warn_overlap(tx, press.user_id, activity, overlaps)
@@ -174,6 +181,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                 position=activity.waiting if status == "waiting" else 0,
                 overlaps=len(overlaps),
             )
+        await repo.claim_many(tx, claims)
         for activity_id, activity in state.items():
             if activity is not None and any(
                 p.activity_id == activity_id
@@ -189,6 +197,18 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                     next_seq=activity.next_seq,
                 )
                 self.db.on_commit(partial(self.cards.mark, activity_id))
+
+    @staticmethod
+    async def _position(
+        tx: Conn, claims: list[tuple[int, int, str, int, float]], activity_id: int, seq: int
+    ) -> int:
+        """Waitlist position of the sign-up `seq`: those written, and the batch's not yet."""
+        written = await repo.waiting_position(tx, activity_id, seq)
+        return written + sum(
+            1
+            for a, _u, status, s, _t in claims
+            if a == activity_id and status == "waiting" and s <= seq
+        )
 
     async def _warn_overlap(
         self, tx: Conn, user_id: int, activity: Activity, overlaps: list[Activity]
@@ -256,7 +276,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         found = cache.get("upcoming", user_id)
         if found is not MISSING and all(a.starts_at >= now for a, _ in found):
             return list(found)
-        stamp = cache.stamp()
+        stamp = cache.stamp("upcoming")
         fresh = await repo.upcoming_of(self.db.reader, user_id, now, 5)
         cache.put("upcoming", user_id, tuple(fresh), stamp)
         return fresh
