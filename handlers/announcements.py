@@ -136,17 +136,17 @@ async def announce_at(
     else:
         raise Refusal("usage_announce_at")
     kind, text, file_id = ("message", text, None) if message is None else _content(message, text)
-    changes = context.services.announcements.changes
+    announcements = context.services.announcements
     try:
-        ann, count = await changes.schedule(
+        ann, count = await announcements.post(
             actor(update).user_id,
             chat_id_of(update),
-            when,
             text,
             kind=kind,
             file_id=file_id,
             urgent=options.urgent,
             pin=options.pin,
+            when=when,
             chosen=chosen,
         )
     except Choose as question:
@@ -154,7 +154,7 @@ async def announce_at(
             raise Refusal("err_ann_when_exact", got=excerpt(when, 30)) from None
         await when_handlers.ask(update, context, WHEN_KIND, question)
         return
-    at = changes.fmt(ann.send_at or 0, context.lang)
+    at = announcements.fmt(ann.send_at or 0, context.lang)
     answer = tr(context, "ann_scheduled", id=ann.id, at=at, count=count)
     if options.pin:
         answer = Raw(answer + "\n" + tr(context, "ann_pin_promise"))
