@@ -32,6 +32,7 @@ from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign, Part, Submission
 from bot.domain.models_reminders import Reminder
 from bot.domain.service import Core, ServiceBase
+from bot.domain.xlsx import XLSX
 from bot.texts import t, tn
 from storage import campaigns as camp_repo
 from storage import orgs as org_repo
@@ -41,7 +42,6 @@ from storage.db import Conn
 
 KIND = "review"
 COMMENT_FLOW = "review_comment"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CAPTION_ROOM = 700  # of a document's caption (1,024), what the report's own caption may use
 
 LangOf = Callable[[int], Awaitable[str]]
