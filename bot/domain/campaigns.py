@@ -463,7 +463,7 @@ class Campaigns(CampaignsBase):
             return
         by_staff: dict[int, list[str]] = {}
         for row in new:
-            ancestors = [int(p) for p in owing[row.org_id].path.strip("/").split("/") if p]
+            ancestors = org_repo.ancestor_ids(owing[row.org_id])
             staff = {g.user_id for g in await user_repo.holders(conn, ancestors, "staff")}
             for uid in staff or {campaign.created_by}:
                 by_staff.setdefault(uid, []).append(row.name)
