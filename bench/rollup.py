@@ -241,16 +241,9 @@ def beside(url: str, suffix: str) -> str:
 async def recreate_pg(url: str, *, drop_only: bool = False) -> None:
     """Drop the PostgreSQL database of `url` (and create it anew, empty), through the server's
     `postgres` maintenance database."""
-    import asyncpg
+    from tests.pg import recreate
 
-    name = db_name(url)
-    admin = await asyncpg.connect(named(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await recreate(named(url, "postgres"), db_name(url), create=not drop_only)
 
 
 def fresh(target: str) -> None:

@@ -238,23 +238,14 @@ class Databases:
             with tempfile.TemporaryDirectory(prefix="towerbot-bench-") as folder:
                 yield str(Path(folder) / f"{label}.sqlite3")
             return
-        import asyncpg
+        from tests.pg import recreate
 
         name = f"bench_{label}_{os.getpid()}_{next(self._names)}".lower()
-        admin = await asyncpg.connect(self.admin_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            await admin.execute(f"CREATE DATABASE {name}")
-        finally:
-            await admin.close()
+        await recreate(self.admin_url, name)
         try:
             yield self.admin_url.rsplit("/", 1)[0] + "/" + name
         finally:
-            admin = await asyncpg.connect(self.admin_url)
-            try:
-                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            finally:
-                await admin.close()
+            await recreate(self.admin_url, name, create=False)
 
 
 @contextmanager

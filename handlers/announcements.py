@@ -12,7 +12,7 @@ from telegram.ext import Application
 from bot.context import Context, Hooks
 from bot.domain import validate
 from bot.domain.announcements import ACK_DATA, Board, parse_ack_data
-from bot.domain.announcements_input import split_head, take_options
+from bot.domain.announcements_input import Options, split_head, take_options
 from bot.domain.audit import MISSING
 from bot.domain.errors import Refusal
 from bot.domain.validate import excerpt
@@ -88,8 +88,21 @@ async def announce(update: Update, context: Context) -> None:
     if not options.rest and message.reply_to_message is None:
         await reply(update, context, tr(context, "usage_announce"))
         return
-    kind, text, file_id = _content(message, options.rest)
-    ann, count = await context.services.announcements.post(
+    await _publish(update, context, _content(message, options.rest), options)
+
+
+async def _publish(
+    update: Update,
+    context: Context,
+    content: tuple[str, str, str | None],
+    options: Options,
+    when: str | None = None,
+    chosen: Reading | None = None,
+) -> None:
+    """Post the announcement (or, with `when`, schedule it) and tell the author how it went."""
+    kind, text, file_id = content
+    announcements = context.services.announcements
+    ann, count = await announcements.post(
         actor(update).user_id,
         chat_id_of(update),
         text,
@@ -97,10 +110,15 @@ async def announce(update: Update, context: Context) -> None:
         file_id=file_id,
         urgent=options.urgent,
         pin=options.pin,
+        when=when,
+        chosen=chosen,
     )
-    answer = tr(
-        context, "ann_posted_urgent" if options.urgent else "ann_posted", id=ann.id, count=count
-    )
+    if when is None:
+        key = "ann_posted_urgent" if options.urgent else "ann_posted"
+        answer = tr(context, key, id=ann.id, count=count)
+    else:
+        at = announcements.fmt(ann.send_at or 0, context.lang)
+        answer = tr(context, "ann_scheduled", id=ann.id, at=at, count=count)
     if options.pin:
         answer = Raw(answer + "\n" + tr(context, "ann_pin_promise"))
     await reply(update, context, answer)
@@ -135,30 +153,13 @@ async def announce_at(
         when, text = options.rest, ""  # the text is the replied-to message
     else:
         raise Refusal("usage_announce_at")
-    kind, text, file_id = ("message", text, None) if message is None else _content(message, text)
-    changes = context.services.announcements.changes
+    content = ("message", text, None) if message is None else _content(message, text)
     try:
-        ann, count = await changes.schedule(
-            actor(update).user_id,
-            chat_id_of(update),
-            when,
-            text,
-            kind=kind,
-            file_id=file_id,
-            urgent=options.urgent,
-            pin=options.pin,
-            chosen=chosen,
-        )
+        await _publish(update, context, content, options, when, chosen)
     except Choose as question:
         if replied is not None:  # the replied-to message cannot travel with a button
             raise Refusal("err_ann_when_exact", got=excerpt(when, 30)) from None
         await when_handlers.ask(update, context, WHEN_KIND, question)
-        return
-    at = changes.fmt(ann.send_at or 0, context.lang)
-    answer = tr(context, "ann_scheduled", id=ann.id, at=at, count=count)
-    if options.pin:
-        answer = Raw(answer + "\n" + tr(context, "ann_pin_promise"))
-    await reply(update, context, answer)
 
 
 async def announce_when_button(update: Update, context: Context) -> None:

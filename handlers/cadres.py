@@ -21,7 +21,7 @@ from bot.domain.cadres import CadreRoster, Changed
 from bot.domain.errors import Refusal
 from bot.domain.models import Org, User
 from bot.domain.models_cadres import Holding, RosterLine, Training
-from bot.domain.stats import XLSX, pct
+from bot.domain.stats import pct
 from bot.domain.xlsx import day_words
 from bot.texts import Raw, t
 from handlers.common import (
@@ -244,13 +244,11 @@ async def export_training(update: Update, context: Context, args: list[str]) -> 
     today = context.services.stats.today().isoformat()
     for org in await _staff_orgs(update, context):
         data = await service.training_workbook(org, context.lang)
-        await context.services.outbox.send_document(
+        await context.services.outbox.send_workbook(
             uid,
             data,
             filename=f"training-{org.code}-{today}.xlsx",
-            mime_type=XLSX,
             caption=tr(context, "export_caption_training", org=org.name),
-            ref="export",
         )
     await reply(update, context, tr(context, "export_sent_privately"))
 
@@ -274,13 +272,11 @@ async def export_cadres(update: Update, context: Context, args: list[str]) -> No
     uid = actor(update).user_id
     for org in await _staff_orgs(update, context):
         data = await sheet.workbook(org, year, context.lang)
-        await context.services.outbox.send_document(
+        await context.services.outbox.send_workbook(
             uid,
             data,
             filename=f"cadres-{org.code}-{year}.xlsx",
-            mime_type=XLSX,
             caption=tr(context, "export_caption_cadres", org=org.name, year=year),
-            ref="export",
         )
     await reply(update, context, tr(context, "export_sent_privately"))
 

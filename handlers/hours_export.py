@@ -51,8 +51,7 @@ async def export_hours_handler(update: Update, context: Context, args: list[str]
     scope = await hours.export_scope(uid, await scope_org_id(update, context) or None)
     for org in scope:
         data = await xl.subtree_workbook(hours, org, year=year, lang=context.lang)
-        await xl.queue_document(
-            hours,
+        await hours.outbox.send_workbook(
             uid,
             data,
             filename=xl.export_filename("hours", org.code, hours.today(), year),
@@ -76,8 +75,7 @@ async def export_myhours(update: Update, context: Context, args: list[str]) -> N
     uid = actor(update).user_id
     person = await context.services.people.require_person(uid)
     data = await xl.personal_record(hours, uid, lang=context.lang)
-    await xl.queue_document(
-        hours,
+    await hours.outbox.send_workbook(
         uid,
         data,
         filename=f"service-record-{uid}-{hours.today().isoformat()}.xlsx",

@@ -34,7 +34,6 @@ from handlers.common import (
 )
 
 log = logging.getLogger(__name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _require_private(update: Update) -> None:
@@ -199,13 +198,11 @@ async def export_requests(update: Update, context: Context, args: list[str]) -> 
     chat = None if is_private(update) else chat_id_of(update)
     for org in await requests.export_scope(uid, chat):
         data = await requests.workbook(org, context.lang)
-        await services.outbox.send_document(
+        await services.outbox.send_workbook(
             uid,
             data,
             filename=f"requests-{org.code}-{requests.local_time(services.clock.time()):%Y-%m-%d}.xlsx",
-            mime_type=XLSX,
             caption=tr(context, "export_caption_requests", org=org.name),
-            ref="export",
         )
     await reply(update, context, tr(context, "export_on_its_way"))
 

@@ -14,7 +14,7 @@ from bot.domain import charts, validate
 from bot.domain.access import RANK
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
-from bot.domain.stats import XLSX, Figures
+from bot.domain.stats import Figures
 from bot.domain.tower import OrgView
 from bot.gateway.probe import BotProbe
 from bot.texts import Raw
@@ -118,12 +118,6 @@ async def _export_orgs(update: Update, context: Context) -> list[Org]:
     return tops
 
 
-async def _queue(context: Context, user_id: int, data: bytes, filename: str, caption: str) -> None:
-    await context.services.outbox.send_document(
-        user_id, data, filename=filename, mime_type=XLSX, caption=caption, ref="export"
-    )
-
-
 async def _export_subtree(update: Update, context: Context, args: list[str], kind: str) -> None:
     """One workbook of `kind` per org the person may export, sent to them privately."""
     if args:
@@ -133,12 +127,11 @@ async def _export_subtree(update: Update, context: Context, args: list[str], kin
     build = {"members": service.members_workbook, "activities": service.activities_workbook}[kind]
     for org in await _export_orgs(update, context):
         data = await build(org, context.lang)
-        await _queue(
-            context,
+        await context.services.outbox.send_workbook(
             actor(update).user_id,
             data,
-            f"{kind}-{org.code}-{service.today().isoformat()}.xlsx",
-            tr(context, f"export_caption_{kind}", org=org.name),
+            filename=f"{kind}-{org.code}-{service.today().isoformat()}.xlsx",
+            caption=tr(context, f"export_caption_{kind}", org=org.name),
         )
     await reply(update, context, tr(context, "export_sent_privately"))
 
@@ -161,12 +154,11 @@ async def export_campaign(update: Update, context: Context, args: list[str]) -> 
     campaign_id = validate.ascii_int(args[0], key="err_camp_bad_id")
     service = context.services.stats
     data, title = await service.campaign_workbook(actor(update).user_id, campaign_id, context.lang)
-    await _queue(
-        context,
+    await context.services.outbox.send_workbook(
         actor(update).user_id,
         data,
-        f"campaign-{campaign_id}-{service.today().isoformat()}.xlsx",
-        tr(context, "export_caption_campaign", title=title),
+        filename=f"campaign-{campaign_id}-{service.today().isoformat()}.xlsx",
+        caption=tr(context, "export_caption_campaign", title=title),
     )
     await reply(update, context, tr(context, "export_sent_privately"))
 

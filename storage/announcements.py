@@ -199,18 +199,7 @@ async def mark_recalled(conn: Conn, ann_id: int, now: float) -> bool:
 
 async def waiting_digest_items(conn: Conn, ref: str) -> list[DigestItem]:
     """Copies of `ref` kept for an evening digest that has not gone yet."""
-    rows = await fetchall(
-        conn,
-        "SELECT id, chat_id, kind, payload, ref, created_at FROM digest_items"
-        " WHERE ref = ? AND outbox_id IS NULL ORDER BY id",
-        (ref,),
-    )
-    items = []
-    for r in rows:
-        data = dict(r)
-        data["payload"] = json.loads(data["payload"])
-        items.append(DigestItem.model_validate(data))
-    return items
+    return await _waiting(conn, "ref", ref)
 
 
 async def set_digest_payload(conn: Conn, item_id: int, payload: dict[str, Any]) -> None:
@@ -319,18 +308,21 @@ async def add_digest_item(
 
 
 async def waiting_items(conn: Conn, chat_id: int) -> list[DigestItem]:
+    """What a chat has kept for its next digest."""
+    return await _waiting(conn, "chat_id", chat_id)
+
+
+async def _waiting(conn: Conn, column: str, value: object) -> list[DigestItem]:
+    """Digest items not yet folded into a sent digest, where `column` is `value`."""
     rows = await fetchall(
         conn,
         "SELECT id, chat_id, kind, payload, ref, created_at FROM digest_items"
-        " WHERE chat_id = ? AND outbox_id IS NULL ORDER BY id",
-        (chat_id,),
+        f" WHERE {column} = ? AND outbox_id IS NULL ORDER BY id",
+        (value,),
     )
-    items = []
-    for r in rows:
-        data = dict(r)
-        data["payload"] = json.loads(data["payload"])
-        items.append(DigestItem.model_validate(data))
-    return items
+    return [
+        DigestItem.model_validate({**dict(r), "payload": json.loads(r["payload"])}) for r in rows
+    ]
 
 
 async def fold_items(conn: Conn, ids: list[int], outbox_id: int) -> None:

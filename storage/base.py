@@ -161,6 +161,8 @@ class Database(abc.ABC):
         self.target = str(target)
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], None]] = []
+        #: the engine's reading connection while connected
+        self._reader: Conn | None = None
 
     @property
     def path(self) -> str:
@@ -188,9 +190,10 @@ class Database(abc.ABC):
         """BEGIN … COMMIT on the writer; coroutines queue on a lock, never interleave."""
 
     @property
-    @abc.abstractmethod
     def reader(self) -> Conn:
         """Reads outside the writer's transaction (committed data)."""
+        assert self._reader is not None, "database not connected"
+        return self._reader
 
     @abc.abstractmethod
     async def checkpoint(self) -> bool:

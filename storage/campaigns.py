@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.models_campaigns import Campaign, Owing, Part, Submission
+from bot.domain.models_campaigns import Campaign, Content, Owing, Part, Submission
 from storage import review as review_repo
 from storage.db import (
     Conn,
@@ -155,29 +155,30 @@ async def is_owed_by(conn: Conn, campaign_id: int, org_id: int) -> bool:
     return row is not None
 
 
-async def save_submission(
-    conn: Conn,
-    *,
-    campaign_id: int,
-    org_id: int,
-    user_id: int,
-    text: str | None,
-    file_id: str | None,
-    file_name: str | None,
-    file_size: int | None,
-    now: float,
-    late: bool,
-) -> Submission:
-    """Store the report, replacing an earlier one (its version count goes up)."""
-    await conn.execute(
-        "INSERT INTO campaign_submissions(campaign_id, org_id, user_id, text, file_id,"
-        " file_name, file_size, submitted_at, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(campaign_id, org_id) DO UPDATE SET user_id = excluded.user_id,"
-        " text = excluded.text, file_id = excluded.file_id, file_name = excluded.file_name,"
-        " file_size = excluded.file_size, submitted_at = excluded.submitted_at,"
-        " late = excluded.late, versions = campaign_submissions.versions + 1",
-        (campaign_id, org_id, user_id, text, file_id, file_name, file_size, now, int(late)),
+_CONTENT = ("user_id", "text", "file_id", "file_name", "file_size", "submitted_at", "late")
+
+
+def _upsert(table: str, keys: tuple[str, ...]) -> str:
+    """Store a report's content under `keys` in `table` (submissions, or one part of a
+    two-part report), replacing an earlier version and counting it."""
+    columns = ", ".join(keys + _CONTENT)
+    holes = ", ".join("?" * len(keys + _CONTENT))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _CONTENT)
+    return (
+        f"INSERT INTO {table}({columns}) VALUES ({holes})"
+        f" ON CONFLICT({', '.join(keys)}) DO UPDATE SET {updates},"
+        f" versions = {table}.versions + 1"
     )
+
+
+def _content(c: Content) -> tuple[object, ...]:
+    return (c.user_id, c.text, c.file_id, c.file_name, c.file_size, c.now, int(c.late))
+
+
+async def save_submission(conn: Conn, campaign_id: int, org_id: int, c: Content) -> Submission:
+    """Store the report, replacing an earlier one (its version count goes up)."""
+    sql = _upsert("campaign_submissions", ("campaign_id", "org_id"))
+    await conn.execute(sql, (campaign_id, org_id, *_content(c)))
     found = await submission(conn, campaign_id, org_id)
     assert found is not None
     return found
@@ -235,30 +236,10 @@ _PART = (
 )
 
 
-async def save_part(
-    conn: Conn,
-    *,
-    campaign_id: int,
-    org_id: int,
-    part: str,
-    user_id: int,
-    text: str | None,
-    file_id: str | None,
-    file_name: str | None,
-    file_size: int | None,
-    now: float,
-    late: bool,
-) -> Part:
+async def save_part(conn: Conn, campaign_id: int, org_id: int, part: str, c: Content) -> Part:
     """Store one part of a two-part report, replacing an earlier version of that part."""
-    await conn.execute(
-        "INSERT INTO campaign_parts(campaign_id, org_id, part, user_id, text, file_id,"
-        " file_name, file_size, submitted_at, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(campaign_id, org_id, part) DO UPDATE SET user_id = excluded.user_id,"
-        " text = excluded.text, file_id = excluded.file_id, file_name = excluded.file_name,"
-        " file_size = excluded.file_size, submitted_at = excluded.submitted_at,"
-        " late = excluded.late, versions = campaign_parts.versions + 1",
-        (campaign_id, org_id, part, user_id, text, file_id, file_name, file_size, now, int(late)),
-    )
+    sql = _upsert("campaign_parts", ("campaign_id", "org_id", "part"))
+    await conn.execute(sql, (campaign_id, org_id, part, *_content(c)))
     found = [p for p in await parts(conn, campaign_id, org_id) if p.part == part]
     return found[0]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.domain.models import Org
 from storage.db import Conn, all_of, fetchone, insert_returning_id, one_of
 
@@ -81,7 +83,14 @@ async def many(conn: Conn, ids: list[int]) -> list[Org]:
     return await all_of(conn, Org, f"SELECT {_COLS} FROM orgs WHERE id IN ({marks})", ids)
 
 
-def ancestor_ids(org: Org) -> list[int]:
+class Placed(Protocol):
+    """An org, or a row that carries an org's materialised path (a campaign's owing org)."""
+
+    @property
+    def path(self) -> str: ...
+
+
+def ancestor_ids(org: Placed) -> list[int]:
     """Ids from the root down to the org itself, read off the path."""
     return [int(part) for part in org.path.strip("/").split("/") if part]
 

@@ -361,11 +361,6 @@ class PostgresDatabase(Database):
         """Nothing to do: PostgreSQL recycles its WAL itself (VACUUM reclaims deleted rows)."""
         return True
 
-    @property
-    def reader(self) -> Conn:
-        assert self._reader is not None, "database not connected"
-        return self._reader
-
     async def backup(
         self, target: str | Path, progress: Callable[[int, int], None] | None = None
     ) -> None:

@@ -186,11 +186,6 @@ class SqliteDatabase(Database):
         except Exception:  # already closed: nothing is open
             log.exception("rollback after a failed commit")
 
-    @property
-    def reader(self) -> Conn:
-        assert self._reader is not None, "database not connected"
-        return self._reader
-
     async def backup(
         self, target: str | Path, progress: Callable[[int, int], None] | None = None
     ) -> None:

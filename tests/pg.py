@@ -55,6 +55,20 @@ def in_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return out[0]
 
 
+async def recreate(admin_url: str, name: str, *, create: bool = True) -> None:
+    """On the server `admin_url` names: drop the database `name` (its sessions forced out)
+    and, unless `create` is False, create it anew, empty."""
+    import asyncpg
+
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
 def _binaries() -> Path | None:
     found = shutil.which("initdb")
     if found and shutil.which("pg_ctl", path=str(Path(found).parent)):
@@ -92,14 +106,7 @@ class Cluster:
         from storage.db import open_database
 
         async def run() -> None:
-            import asyncpg
-
-            admin = await asyncpg.connect(self.admin_url)
-            try:
-                await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-                await admin.execute(f"CREATE DATABASE {TEMPLATE}")
-            finally:
-                await admin.close()
+            await recreate(self.admin_url, TEMPLATE)
             db = await open_database(self.url(TEMPLATE)).connect()
             await db.close()
 

@@ -40,12 +40,18 @@ async def run(s: Script, w: dict[str, Any]) -> None:
     await s.settle()
     await s.next_reminder()  # 24 h before
     await s.next_reminder()  # 1 h before
-    activity_id = join.split(":")[1]
-    await s.say(lina, dabu, f"/checkin {activity_id}")
-    checkin = s.last_with(dabu["id"], f"act:{activity_id}:in")
-    for user in (hong, lina):
-        await s.press(user, checkin, f"act:{activity_id}:in")
-    await s.advance(3 * 3600)
-    await s.say(lina, dabu, f"/close {activity_id}")
+    await check_in_and_close(s, lina, dabu, join.split(":")[1], (hong, lina))
     await s.say(hong, None, "/me")
     del village
+
+
+async def check_in_and_close(
+    s: Script, staff: dict, chat: dict, activity_id: str, attendees: tuple[dict, ...]
+) -> None:
+    """`staff` opens check-in in `chat`, the attendees press it, three hours on it is closed."""
+    await s.say(staff, chat, f"/checkin {activity_id}")
+    checkin = s.last_with(chat["id"], f"act:{activity_id}:in")
+    for user in attendees:
+        await s.press(user, checkin, f"act:{activity_id}:in")
+    await s.advance(3 * 3600)
+    await s.say(staff, chat, f"/close {activity_id}")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.context import services_of
+from bot.demo.activity import check_in_and_close
 from bot.demo.script import DAY, Script
 
 
@@ -55,12 +56,7 @@ async def cadres(s: Script, w: dict[str, Any]) -> None:
         if _until(s, start) <= 3600:
             break
         await s.next_reminder()
-    await s.say(boss, root, f"/checkin {activity_id}")
-    checkin = s.last_with(root["id"], f"act:{activity_id}:in")
-    for user in (lina, tom):
-        await s.press(user, checkin, f"act:{activity_id}:in")
-    await s.advance(3 * 3600)
-    await s.say(boss, root, f"/close {activity_id}")
+    await check_in_and_close(s, boss, root, activity_id, (lina, tom))
     end = s.local(31 * DAY)[:10]
     begin = s.local(-700 * DAY)[:10]
     # 李娜 holds the branch's default 书记 post since she was made secretary: its mode and term

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.domain.announcements_input import check_text
+from bot.domain.announcements_input import check_text, parse_send_at
 from bot.domain.announcements_more import PIN_CHECK, PINS, SEND, AnnouncementChanges
 from bot.domain.clock import Clock, fmt_when
 from bot.domain.errors import Refusal
@@ -33,6 +33,7 @@ from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.domain.service import Core, ServiceBase
+from bot.domain.when import Reading
 from bot.settings import Settings
 from bot.texts import Raw, t
 from storage import announcements as repo
@@ -130,12 +131,17 @@ class Announcements(ServiceBase):
         file_id: str | None = None,
         urgent: bool = False,
         pin: bool = False,
-        send_at: float | None = None,
+        when: str | None = None,
+        chosen: Reading | None = None,
     ) -> tuple[Announcement, int]:
-        """Copy an announcement to every active chat of the subtree (or schedule it for
-        `send_at`: the chats are those active then); returns it and the count of chats now."""
+        """Copy an announcement to every active chat of the subtree, or (`/announce at`)
+        schedule it for `when` (`Choose` if uncertain; the chats are those active then);
+        returns it and the count of chats now."""
         org = await self.org_of_chat(chat_id)
-        await self.access.require(user_id, org, "staff")
+        await self.access.require(user_id, org, "staff")  # before reading the time
+        send_at = None
+        if when is not None:
+            send_at = parse_send_at(when, self.settings.tz, self.clock.time(), chosen)
         text = check_text(text, kind)
         now = self.clock.time()
         async with self.db.transaction() as tx:

@@ -1,7 +1,7 @@
 """Announcements sent later, corrected, recalled and pinned (issue 14).
 
-* **Scheduled** (`/announce at 明天 9:00 | …`): the announcement is stored as 'scheduled' with a
-  fire-once reminder (kind "announce_send"); when it fires, the copies are queued in the
+* **Scheduled** (`/announce at 明天 9:00 | …`, `Announcements.post` with `when`): the announcement
+  is stored as 'scheduled' with a fire-once reminder (kind "announce_send"); when it fires, the copies are queued in the
   transaction that claims it, so it goes once, also across restarts. One that came due while
   the bot was down for more than 12 h is recorded as missed and its author told. Until then it
   is listed (`scheduled`) and may be cancelled or corrected.
@@ -25,7 +25,7 @@ import html
 import logging
 from typing import Any, Protocol
 
-from bot.domain.announcements_input import check_text, parse_send_at
+from bot.domain.announcements_input import check_text
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_announcements import Announcement
@@ -33,7 +33,6 @@ from bot.domain.models_reminders import Reminder
 from bot.domain.outbox import split_text
 from bot.domain.reminders import LATE_LIMIT
 from bot.domain.service import Core, ServiceBase
-from bot.domain.when import Reading
 from bot.texts import Raw, t
 from storage import announcements as repo
 from storage import orgs as org_repo
@@ -61,19 +60,6 @@ class Posting(Protocol):
     async def fan_out(
         self, tx: Conn, ann: Announcement, org: Org, chats: list[tuple[int, int]]
     ) -> None: ...
-
-    async def post(
-        self,
-        user_id: int,
-        chat_id: int,
-        text: str,
-        *,
-        kind: str = "message",
-        file_id: str | None = None,
-        urgent: bool = False,
-        pin: bool = False,
-        send_at: float | None = None,
-    ) -> tuple[Announcement, int]: ...
 
 
 class AnnouncementChanges(ServiceBase):
@@ -107,34 +93,6 @@ class AnnouncementChanges(ServiceBase):
         org = await self.access.org_of_chat(chat_id)
         staff = await self.access.role_at(user_id, org) == "staff"
         return await repo.scheduled_in(self.db.reader, org.path, None if staff else user_id)
-
-    async def schedule(
-        self,
-        user_id: int,
-        chat_id: int,
-        when: str,
-        text: str,
-        *,
-        kind: str = "message",
-        file_id: str | None = None,
-        urgent: bool = False,
-        pin: bool = False,
-        chosen: Reading | None = None,
-    ) -> tuple[Announcement, int]:
-        """`/announce at <when> | <text>`: stored now, sent at `when` (`Choose` if uncertain)."""
-        org = await self.access.org_of_chat(chat_id)
-        await self.access.require(user_id, org, "staff")  # before reading the time
-        send_at = parse_send_at(when, self.settings.tz, self.clock.time(), chosen)
-        return await self.posting.post(
-            user_id,
-            chat_id,
-            text,
-            kind=kind,
-            file_id=file_id,
-            urgent=urgent,
-            pin=pin,
-            send_at=send_at,
-        )
 
     async def cancel(self, user_id: int, ann_id: int) -> Announcement:
         """Cancel a scheduled announcement before it goes."""

@@ -197,10 +197,7 @@ class Cadres(ServiceBase):
         now = self.clock.time()
         async with self.db.transaction() as tx:
             cache.after_commit(self.db, "cadres")
-            org, post = await self._resolve(tx, user_id, chat_org, ref, vacant_first=False)
-            before = await repo.current(tx, post.id)
-            if before is None:
-                raise Refusal("err_cadre_vacant", post=post.id)
+            org, post, before = await self._held(tx, user_id, chat_org, ref)
             await self._end(tx, org, post, before, user_id, now)
             await self._tell(tx, before.user_id, "cadre_told_vacated", org, post, before)
         return Changed(org=org, post=post, before=before, after=None)
@@ -224,10 +221,7 @@ class Cadres(ServiceBase):
         chat_org = await self.staff_org(user_id, chat_id)
         async with self.db.transaction() as tx:
             cache.after_commit(self.db, "cadres")
-            org, post = await self._resolve(tx, user_id, chat_org, ref, vacant_first=False)
-            before = await repo.current(tx, post.id)
-            if before is None:
-                raise Refusal("err_cadre_vacant", post=post.id)
+            org, post, before = await self._held(tx, user_id, chat_org, ref)
             if mode is not None:
                 await repo.set_mode(tx, before.id, mode)
             if term is not None:
@@ -291,6 +285,16 @@ class Cadres(ServiceBase):
         if not posts:
             raise Refusal("err_cadre_no_position", org=chat_org.name)
         raise Refusal("err_cadre_which", ids=" ".join(f"#{p.id}" for p in posts))
+
+    async def _held(
+        self, tx: Conn, user_id: int, chat_org: Org, ref: PostRef
+    ) -> tuple[Org, Post, Holding]:
+        """The post `ref` names and its holder now (refused if vacant)."""
+        org, post = await self._resolve(tx, user_id, chat_org, ref, vacant_first=False)
+        holding = await repo.current(tx, post.id)
+        if holding is None:
+            raise Refusal("err_cadre_vacant", post=post.id)
+        return org, post, holding
 
     async def _end(
         self, tx: Conn, org: Org, post: Post, holding: Holding, by: int, now: float

@@ -61,12 +61,17 @@ def _norm(word: str) -> str:
     return unicodedata.normalize("NFKC", word).strip().lower()
 
 
+def _code(words: dict[str, str], word: str, key: str) -> str:
+    """The code `word` stands for in `words`; `key` is the refusal when it stands for none."""
+    found = words.get(_norm(word))
+    if found is None:
+        raise Refusal(key, got=word[:20])
+    return found
+
+
 def parse_position(word: str) -> str:
     """书记 / 副书记 / 委员 (or secretary / deputy / committee)."""
-    found = POSITION_WORDS.get(_norm(word))
-    if found is None:
-        raise Refusal("err_cadre_position", got=word[:20])
-    return found
+    return _code(POSITION_WORDS, word, "err_cadre_position")
 
 
 def is_mode(word: str) -> bool:
@@ -75,10 +80,7 @@ def is_mode(word: str) -> bool:
 
 def parse_mode(word: str) -> str:
     """专职 / 挂职 / 兼职 (or full / seconded / part)."""
-    found = MODE_WORDS.get(_norm(word))
-    if found is None:
-        raise Refusal("err_cadre_mode", got=word[:20])
-    return found
+    return _code(MODE_WORDS, word, "err_cadre_mode")
 
 
 def parse_date(word: str) -> date:

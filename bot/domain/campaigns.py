@@ -41,10 +41,10 @@ from bot.domain.campaigns_input import (
     submit_data,
     submit_payload,
 )
-from bot.domain.campaigns_parts import PARTS, SUBMIT_FLOW, Content, store_part
+from bot.domain.campaigns_parts import PARTS, SUBMIT_FLOW, store_part
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
-from bot.domain.models_campaigns import Campaign
+from bot.domain.models_campaigns import Campaign, Content
 from bot.domain.models_reminders import Reminder
 from bot.domain.service import Core
 from bot.domain.when import Reading
@@ -316,18 +316,7 @@ class Campaigns(CampaignsBase):
                 await self.review.forward(tx, campaign, org, stored)
                 return got
             before = await repo.submission(tx, campaign.id, org.id)
-            saved = await repo.save_submission(
-                tx,
-                campaign_id=campaign.id,
-                org_id=org.id,
-                user_id=user_id,
-                text=text,
-                file_id=file_id,
-                file_name=file_name,
-                file_size=file_size,
-                now=now,
-                late=now > campaign.due_at,
-            )
+            saved = await repo.save_submission(tx, campaign.id, org.id, content)
             await self.review.forward(tx, campaign, org, saved)
             flow = await user_repo.get_flow(tx, user_id)
             if flow is not None and flow.name == SUBMIT_FLOW:
@@ -474,7 +463,7 @@ class Campaigns(CampaignsBase):
             return
         by_staff: dict[int, list[str]] = {}
         for row in new:
-            ancestors = [int(p) for p in owing[row.org_id].path.strip("/").split("/") if p]
+            ancestors = org_repo.ancestor_ids(owing[row.org_id])
             staff = {g.user_id for g in await user_repo.holders(conn, ancestors, "staff")}
             for uid in staff or {campaign.created_by}:
                 by_staff.setdefault(uid, []).append(row.name)

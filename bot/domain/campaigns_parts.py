@@ -5,12 +5,10 @@ count an org as having submitted only when both parts arrived."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from bot.domain import cache as flows
 from bot.domain.campaigns_board import Received
 from bot.domain.models import Org
-from bot.domain.models_campaigns import Campaign, Part
+from bot.domain.models_campaigns import Campaign, Content, Part
 from storage import campaigns as repo
 from storage import users as user_repo
 from storage.db import Conn, Database
@@ -18,18 +16,6 @@ from storage.db import Conn, Database
 #: the parts, in the order the submission flow asks for them
 PARTS = ("summary", "plan")
 SUBMIT_FLOW = "campaign_submit"
-
-
-class Content(BaseModel):
-    """What one message of the submission flow carries."""
-
-    user_id: int
-    text: str | None
-    file_id: str | None
-    file_name: str | None
-    file_size: int | None
-    now: float
-    late: bool
 
 
 async def store_part(
@@ -40,34 +26,12 @@ async def store_part(
     have = {p.part for p in await repo.parts(tx, campaign.id, org.id)}
     if part not in PARTS:
         part = next((p for p in PARTS if p not in have), PARTS[0])
-    saved = await repo.save_part(
-        tx,
-        campaign_id=campaign.id,
-        org_id=org.id,
-        part=part,
-        user_id=c.user_id,
-        text=c.text,
-        file_id=c.file_id,
-        file_name=c.file_name,
-        file_size=c.file_size,
-        now=c.now,
-        late=c.late,
-    )
+    saved = await repo.save_part(tx, campaign.id, org.id, part, c)
     parts = await repo.parts(tx, campaign.id, org.id)
     missing = next((p for p in PARTS if p not in {x.part for x in parts}), None)
-    if missing is None:
-        await repo.save_submission(
-            tx,
-            campaign_id=campaign.id,
-            org_id=org.id,
-            user_id=c.user_id,
-            text=c.text,
-            file_id=c.file_id,
-            file_name=c.file_name,
-            file_size=c.file_size,
-            now=c.now,
-            late=any(p.late for p in parts),
-        )
+    if missing is None:  # the row is that of the later part, late if either part was late
+        whole = c.model_copy(update={"late": any(p.late for p in parts)})
+        await repo.save_submission(tx, campaign.id, org.id, whole)
     flow = await user_repo.get_flow(tx, c.user_id)
     if flow is not None and flow.name == SUBMIT_FLOW:
         if missing is None:

@@ -19,7 +19,7 @@ from bot.domain.charts import health
 from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.service import Core, ServiceBase
-from bot.domain.stats import XLSX, Figures, Stats
+from bot.domain.stats import Figures, Stats
 from bot.texts import t
 from storage import campaigns as campaign_repo
 from storage import dashboard as repo
@@ -219,6 +219,4 @@ class Dashboard(ServiceBase):
     async def send_export(self, user_id: int, org_id: int, kind: ExportKind, lang: str) -> None:
         """The workbook, queued for the person's private chat through the outbox."""
         data, name, caption = await self.export(user_id, org_id, kind, lang)
-        await self.outbox.send_document(
-            user_id, data, filename=name, mime_type=XLSX, caption=caption, ref="export"
-        )
+        await self.outbox.send_workbook(user_id, data, filename=name, caption=caption)

@@ -38,7 +38,6 @@ from storage import users as user_repo
 
 Progress = Callable[[int], object]  # e.g. tqdm.update, which returns a bool
 SEEN = 4096  # distinct labels or days an export remembers
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def heads(lang: str, key: str) -> list[str]:
@@ -303,23 +302,3 @@ def _seal_block(ws: Any, lang: str, width: int, today: date) -> None:
             )
     ws.cell(first, 1).font = Font(bold=True)
     ws.cell(last, 1).font = Font(bold=True)
-
-
-async def queue_document(
-    hours: Hours, user_id: int, data: bytes, *, filename: str, caption: str
-) -> int | None:
-    """Send an export to the person's private chat through the outbox (kind "document")."""
-    import base64
-
-    return await hours.outbox.send(
-        user_id,
-        caption,
-        user_id=user_id,
-        kind="document",
-        ref="export",
-        extra={
-            "data_b64": base64.b64encode(data).decode("ascii"),
-            "filename": filename,
-            "mime_type": XLSX,
-        },
-    )

@@ -30,6 +30,18 @@ class Campaign(BaseModel):
         return self.status == "open"
 
 
+class Content(BaseModel):
+    """What one message of the submission flow carries (a report, or one part of it)."""
+
+    user_id: int
+    text: str | None
+    file_id: str | None
+    file_name: str | None
+    file_size: int | None
+    now: float
+    late: bool
+
+
 class Submission(BaseModel):
     """One org's report for a campaign (the latest version)."""
 

@@ -20,6 +20,7 @@ from bot.domain import cache
 from bot.domain.clock import Clock
 from bot.domain.html_split import split_html
 from bot.domain.models import OutboxItem
+from bot.domain.xlsx import XLSX
 from bot.texts import mention
 from storage import activities as activity_repo
 from storage import announcements as announcement_repo
@@ -154,6 +155,14 @@ class Outbox:
         }
         return await self.send(
             user_id, caption, user_id=user_id, kind="document", ref=ref, extra=extra
+        )
+
+    async def send_workbook(
+        self, user_id: int, data: bytes, *, filename: str, caption: str
+    ) -> int | None:
+        """An export (an .xlsx workbook) for the person's private chat."""
+        return await self.send_document(
+            user_id, data, filename=filename, mime_type=XLSX, caption=caption, ref="export"
         )
 
     # -- "commit, then send directly", made crash-proof --------------------------------------

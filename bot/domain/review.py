@@ -32,6 +32,7 @@ from bot.domain.models import Org
 from bot.domain.models_campaigns import Campaign, Part, Submission
 from bot.domain.models_reminders import Reminder
 from bot.domain.service import Core, ServiceBase
+from bot.domain.xlsx import XLSX
 from bot.texts import t, tn
 from storage import campaigns as camp_repo
 from storage import orgs as org_repo
@@ -41,7 +42,6 @@ from storage.db import Conn
 
 KIND = "review"
 COMMENT_FLOW = "review_comment"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CAPTION_ROOM = 700  # of a document's caption (1,024), what the report's own caption may use
 
 LangOf = Callable[[int], Awaitable[str]]
@@ -122,6 +122,19 @@ class Review(ServiceBase):
                 found.append((org, items))
         return found
 
+    async def _send(
+        self, conn: Conn, to: int, campaign: Campaign, text: str, once: str, **options: Any
+    ) -> None:
+        """Queue `text` to `to` privately about `campaign`'s review; once per `once`."""
+        await self.outbox.add(
+            conn,
+            to,
+            text,
+            ref=f"review:{campaign.id}",
+            dedupe_key=f"review:{campaign.id}:{once}",
+            **options,
+        )
+
     async def _queue_items(
         self, conn: Conn, to: int, campaign: Campaign, org: Org, items: list[Item], key: str
     ) -> None:
@@ -139,36 +152,32 @@ class Review(ServiceBase):
                 at=self.fmt(item.submitted_at, lang),
                 late=t(lang, "rv_late") if item.late else "",
             )
-            dedupe = f"review:{key}:{to}:{part or 'r'}:{item.versions}"
+            once = f"{key}:{to}:{part or 'r'}:{item.versions}"
             if item.file_id:
                 caption = head
                 if item.text:
                     caption = t(
                         lang, "rv_material_caption", head=head, text=item.text[:CAPTION_ROOM]
                     )
-                await self.outbox.add(
+                await self._send(
                     conn,
                     to,
+                    campaign,
                     caption,
+                    once,
                     kind="document",
                     extra={"file_id": item.file_id},
-                    ref=f"review:{campaign.id}",
-                    dedupe_key=dedupe,
                 )
             else:
                 text = t(lang, "rv_material_text", head=head, text=item.text or "")
-                await self.outbox.add(
-                    conn, to, text, ref=f"review:{campaign.id}", dedupe_key=dedupe
-                )
+                await self._send(conn, to, campaign, text, once)
 
     # --- reading: as reports arrive, and the board's 查看材料 ------------------------------------
     async def forward(self, conn: Conn, campaign: Campaign, org: Org, item: Item) -> None:
         """A report (or part) just stored: each reviewer but its sender gets it privately."""
         for uid in await self.reviewers(conn, campaign):
             if uid != item.user_id:
-                await self._queue_items(
-                    conn, uid, campaign, org, [item], f"{campaign.id}:arrived:{org.id}"
-                )
+                await self._queue_items(conn, uid, campaign, org, [item], f"arrived:{org.id}")
 
     async def fetch(self, user_id: int, campaign_id: int, org_id: int, key: str) -> int:
         """查看材料: the org's report to the presser privately, if they are one of the
@@ -186,9 +195,7 @@ class Review(ServiceBase):
                 raise Refusal("err_rv_start_private")
             org = await org_repo.get(tx, org_id)
             assert org is not None
-            await self._queue_items(
-                tx, user_id, campaign, org, items, f"{campaign.id}:fetch:{org.id}:{key}"
-            )
+            await self._queue_items(tx, user_id, campaign, org, items, f"fetch:{org.id}:{key}")
         return len(items)
 
     # --- /review open | status | close --------------------------------------------------------
@@ -230,32 +237,25 @@ class Review(ServiceBase):
                 user = await user_repo.get_user(tx, uid)
                 unreachable += user is None or not user.started or not user.reachable
                 lang = await self.lang_of(uid)
-                await self.outbox.add(
-                    tx,
-                    uid,
-                    t(
-                        lang,
-                        "rv_opened_intro",
-                        id=campaign.id,
-                        title=campaign.title,
-                        n=len(reported),
-                        grades=" / ".join(calc.grades(campaign, lang)),
-                    ),
-                    ref=f"review:{campaign.id}",
-                    dedupe_key=f"review:{campaign.id}:intro:{uid}",
+                intro = t(
+                    lang,
+                    "rv_opened_intro",
+                    id=campaign.id,
+                    title=campaign.title,
+                    n=len(reported),
+                    grades=" / ".join(calc.grades(campaign, lang)),
                 )
+                await self._send(tx, uid, campaign, intro, f"intro:{uid}")
                 for org, items in reported:
-                    await self._queue_items(
-                        tx, uid, campaign, org, items, f"{campaign.id}:open:{org.id}"
-                    )
+                    await self._queue_items(tx, uid, campaign, org, items, f"open:{org.id}")
                     card = self.card(campaign, org, None, lang)
-                    await self.outbox.add(
+                    await self._send(
                         tx,
                         uid,
+                        campaign,
                         card.text,
+                        f"card:{org.id}:{uid}",
                         reply_markup=card.markup(),
-                        ref=f"review:{campaign.id}",
-                        dedupe_key=f"review:{campaign.id}:card:{org.id}:{uid}",
                     )
             await self.reminders.add(
                 tx, KIND, campaign.id, "remind", now + self.settings.review_reminder.total_seconds()
@@ -403,15 +403,12 @@ class Review(ServiceBase):
                     self.result_line(campaign, org.name, by_org[org.id], rlang)
                     for org, _ in reported
                 ]
-                await self.outbox.add(
-                    tx,
-                    uid,
+                summary = (
                     t(rlang, "rv_summary", id=campaign.id, title=campaign.title)
                     + "\n"
-                    + "\n".join(lines),
-                    ref=f"review:{campaign.id}",
-                    dedupe_key=f"review:{campaign.id}:summary:{uid}",
+                    + "\n".join(lines)
                 )
+                await self._send(tx, uid, campaign, summary, f"summary:{uid}")
             await self._queue_workbook(tx, user_id, campaign, owner, lang)
         return Closed(
             campaign=campaign,
@@ -447,13 +444,7 @@ class Review(ServiceBase):
             if comments:
                 text += "\n" + t(lang, "rv_comments_head")
                 text += "".join("\n" + t(lang, "rv_comment_line", comment=c) for c in comments)
-            await self.outbox.add(
-                conn,
-                uid,
-                text,
-                ref=f"review:{campaign.id}",
-                dedupe_key=f"review:{campaign.id}:result:{org.id}:{uid}",
-            )
+            await self._send(conn, uid, campaign, text, f"result:{org.id}:{uid}")
 
     async def _queue_workbook(
         self, conn: Conn, to: int, campaign: Campaign, owner: Org, lang: str
@@ -507,17 +498,12 @@ class Review(ServiceBase):
             if done >= reports:
                 continue
             lang = await self.lang_of(uid)
-            await self.outbox.add(
-                conn,
-                uid,
-                t(
-                    lang,
-                    "rv_remind",
-                    id=campaign.id,
-                    title=campaign.title,
-                    left=reports - done,
-                    total=reports,
-                ),
-                ref=f"review:{campaign.id}",
-                dedupe_key=f"review:{campaign.id}:remind:{reminder.step}:{uid}",
+            text = t(
+                lang,
+                "rv_remind",
+                id=campaign.id,
+                title=campaign.title,
+                left=reports - done,
+                total=reports,
             )
+            await self._send(conn, uid, campaign, text, f"remind:{reminder.step}:{uid}")

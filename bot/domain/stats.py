@@ -22,7 +22,6 @@ from storage import hours as hours_repo
 from storage import orgs as org_repo
 from storage import stats as repo
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: 在岗率 counts holders who acted in TowerBot within this many days
 ACTIVE_DAYS = 30
 

@@ -38,6 +38,8 @@ from xlsxwriter.utility import (
 )
 from xlsxwriter.worksheet import Worksheet
 
+#: the media type of every workbook the bot sends
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: characters openpyxl refuses in XML (C0 controls except tab, line feed, carriage return)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: what `safe_text` changes: those and carriage returns

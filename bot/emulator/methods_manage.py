@@ -81,15 +81,9 @@ class ManageMethods(MessageMethods):
         chat = self._target(params)
         if not self._may_pin(chat):
             raise bad_request(NO_PIN_RIGHTS)
-        try:
-            mid = int(params.get("message_id"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise bad_request("message identifier is not specified") from None
-        msg = self.messages.get((chat["id"], mid))
-        if msg is None:
-            raise bad_request("message to pin not found")
+        msg = self._message_in(chat, params, "pin")
         chat["pinned_message"] = snap(msg)
-        self._record("pinChatMessage", chat["id"], mid, msg.get("text"), params)
+        self._record("pinChatMessage", chat["id"], msg["message_id"], msg.get("text"), params)
         return True
 
     def _unpin_chat_message(self, params: JSONDict, files: dict[str, Upload]) -> bool:

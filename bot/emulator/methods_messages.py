@@ -36,6 +36,10 @@ class MessageMethods(RateLimits):
         if params.get("inline_message_id"):
             raise bad_request("inline messages are not supported by the emulator")
         chat = self._target(params)
+        return chat, self._message_in(chat, params, verb)
+
+    def _message_in(self, chat: JSONDict, params: JSONDict, verb: str) -> JSONDict:
+        """The message `params` names in `chat` ("message to <verb> not found" if none)."""
         try:
             mid = int(params.get("message_id"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -43,7 +47,7 @@ class MessageMethods(RateLimits):
         msg = self.messages.get((chat["id"], mid))
         if msg is None:
             raise bad_request(f"message to {verb} not found")
-        return chat, msg
+        return msg
 
     def _apply_edit(self, chat: JSONDict, msg: JSONDict, content: JSONDict) -> JSONDict:
         """Apply ``content`` to the stored ``msg`` (None values remove keys), set edit_date."""
