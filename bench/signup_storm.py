@@ -5,7 +5,7 @@ One emulator (Telegram's limits on) serves two applications in the same run:
   * bot   — the real TowerBot (every handler, the database, the outbox, the card editor).
 An activity of capacity C is posted with `| cascade` into K chats; P registered users (rows
 inserted in bulk through storage) press Sign up on their chat's copy, all at once, and the
-same P users press a button of the bare app. Ratio = bare time / bot time (target >= 0.5).
+same P users press a button of the bare app. Ratio = bare time / bot time (target >= 0.6).
 Then the coalesced card edits are awaited and checked: every copy shows the final count, no
 edit was refused with 429, and no group got more than 20 edits in any minute. Each side builds
 its own world per run; bench/runner.py interleaves them (bare, bot, bare, bot, ...).
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rejected": lambda r: r["bot"]["rejected"],
                 "settle_s": lambda r: r["bot"]["settle"],
             },
-            params(args, "presses", "capacity", "chats", "transport", "pairs", target=0.5),
+            params(args, "presses", "capacity", "chats", "transport", "pairs", target=0.6),
         )
     ok = (
         max(figures["overbooked"]) == 0
