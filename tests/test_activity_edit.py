@@ -349,3 +349,24 @@ async def test_calendar_press_without_a_private_chat_and_on_a_wrong_card(tb: Har
     row = await tb.db.fetchone("SELECT COUNT(*) FROM activity_calendars")
     assert row[0] == 0
     assert other_id != act_id
+
+
+async def test_no_edit_once_started_or_cancelled(tb: Harness) -> None:
+    t = await build_tower(tb)
+    start, _ = when(3 * 86400)
+    one, _ = await create(tb, t["sec_a"], t["chat_a"], f"早操 | {start} | 1 | 5 | 操场")
+    two, _ = await create(tb, t["sec_a"], t["chat_a"], f"晚跑 | {start} | 1 | 5 | 操场")
+    async with tb.db.transaction() as tx:  # it has started (the test cannot wait)
+        await tx.execute("UPDATE activities SET starts_at = ? WHERE id = ?", (time.time() - 5, one))
+    await tb.send(t["sec_a"], t["chat_a"], f"/activity cancel {two}")
+    before = (await snapshot(tb, one), await snapshot(tb, two))
+    sent = await tb.send(t["sec_a"], t["chat_a"], f"/activity edit {one} | 人数 9")
+    assert sent[0].text == "活动“早操”已开始，不能再修改。"
+    sent = await tb.send(t["sec_a"], t["chat_a"], f"/activity edit {two} | 人数 9")
+    assert sent[0].text == "活动“晚跑”已取消。"
+    sent = await tb.send(t["sec_a"], t["chat_a"], "/activity edit")
+    assert sent[0].text.startswith("用法：/activity edit 编号")
+    # English keywords work too; a bad value is its reason in one line
+    sent = await tb.send(t["sec_a"], t["chat_a"], f"/activity edit {one} | capacity 0")
+    assert sent[0].text.startswith("名额“0”无效") and sent[0].text.endswith("活动没有修改。")
+    assert (await snapshot(tb, one), await snapshot(tb, two)) == before
