@@ -13,6 +13,7 @@ from telegram.ext import Application
 from bot.context import Context, Hooks
 from bot.domain.activities import (
     CHECKIN_FLOW,
+    EDIT_WORDS,
     FORM,
     Activities,
     Created,
@@ -20,6 +21,7 @@ from bot.domain.activities import (
     JoinResult,
     callbacks,
     parse_activity,
+    parse_edit,
     parse_id,
 )
 from bot.domain.activities.parsing import ActivityInput
@@ -79,6 +81,9 @@ async def activity(update: Update, context: Context) -> None:
         await activity_form(update, context)
         return
     words = rest.split()
+    if words[0].lower() in EDIT_WORDS:
+        await activity_edit(update, context, rest[len(words[0]) :])
+        return
     if words[0].lower() in ("cancel", "取消"):
         if len(words) != 2:
             await reply(update, context, tr(context, "usage_activity_cancel"))
@@ -95,6 +100,42 @@ async def activity(update: Update, context: Context) -> None:
         await when_handlers.ask(update, context, WHEN_KIND, question)
         return
     await _post(update, context, data)
+
+
+async def activity_edit(update: Update, context: Context, rest: str) -> None:
+    """/activity edit <id> | 时间 … | 地点 … | 人数 … | 说明 … | 截止 …: the organiser's edit."""
+    service = _service(context)
+    uid, chat_id = actor(update).user_id, chat_id_of(update)
+    head = rest.split("|", 1)[0].strip()
+    if not head:
+        await reply(update, context, tr(context, "usage_activity_edit", **service.examples()))
+        return
+    # the role first (it is the activity's org that counts): no syntax lessons to others
+    await service.organised(uid, chat_id, parse_id(head))
+    try:
+        change = parse_edit(rest, service.clock.time(), service.settings)
+    except Refusal as refusal:  # a field's reason alone: its text's example is of a new one
+        reason = tr(context, refusal.key, **refusal.values).split("\n")[0]
+        raise Refusal("err_act_edit_bad", reason=Raw(reason)) from None
+    done = await service.edit(uid, chat_id, change)
+    lines = [
+        tr(
+            context,
+            "act_edit_done",
+            id=done.activity.id,
+            fields=Raw(
+                tr(context, "act_field_sep").join(
+                    tr(context, f"act_field_{f}") for f in done.fields
+                )
+            ),
+            told=done.told,
+        )
+    ]
+    if done.demoted:
+        lines.append(tr(context, "act_edit_demoted", n=done.demoted))
+    if done.promoted:
+        lines.append(tr(context, "act_edit_promoted", n=done.promoted))
+    await reply(update, context, Raw("\n".join(lines)))
 
 
 async def activity_when_button(update: Update, context: Context) -> None:
@@ -268,7 +309,7 @@ async def close(update: Update, context: Context) -> None:
 
 
 async def button(update: Update, context: Context) -> None:
-    """Sign up / Cancel / Check in on a card (callback data: `callbacks.parse`)."""
+    """Sign up / Cancel / Add to calendar / Check in on a card (data: `callbacks.parse`)."""
     query = query_of(update)
     pressed = callbacks.parse(query.data)
     if pressed is None:
@@ -289,6 +330,10 @@ async def button(update: Update, context: Context) -> None:
     elif verb == "leave":
         left = await service.leave(uid, activity_id, chat_id, message_id)
         await query.answer(tr(context, f"act_ans_{left.kind}"))
+    elif verb == "cal":
+        outcome = await service.calendar_press(uid, activity_id, chat_id, message_id)
+        text = tr(context, f"act_ans_calendar_{outcome}", bot=context.bot.username or "")
+        await query.answer(text, show_alert=outcome == "start_bot")
     else:
         done = await service.checkin_press(uid, activity_id, chat_id, message_id)
         if done.kind == "need_location":

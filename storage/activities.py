@@ -17,7 +17,8 @@ from storage.db import Conn, changed, fetchall, fetchone, insert_returning_id
 _ACT = (
     "a.id, a.org_id, a.title, a.place, a.starts_at, a.quarters, a.capacity, a.lat, a.lon,"
     " a.radius_m, a.lang, a.status, a.confirmed, a.waiting, a.next_seq, a.version,"
-    " a.checkin_open, a.created_by, a.created_at, a.ended_at, a.kind, o.name AS org_name"
+    " a.checkin_open, a.created_by, a.created_at, a.ended_at, a.kind, a.signup_deadline,"
+    " a.note, a.edits, o.name AS org_name"
 )
 _ACT_FROM = f"SELECT {_ACT} FROM activities a JOIN orgs o ON o.id = a.org_id"
 _SIGNUP = (
@@ -63,11 +64,14 @@ async def insert(
     created_by: int,
     now: float,
     kind: str | None = None,
+    signup_deadline: float | None = None,
+    note: str | None = None,
 ) -> int:
     return await insert_returning_id(
         conn,
         "INSERT INTO activities(org_id, title, place, starts_at, quarters, capacity, lat, lon,"
-        " radius_m, lang, created_by, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " radius_m, lang, created_by, created_at, kind, signup_deadline, note)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             org_id,
             title,
@@ -82,6 +86,8 @@ async def insert(
             created_by,
             now,
             kind,
+            signup_deadline,
+            note,
         ),
     )
 

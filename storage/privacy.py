@@ -136,6 +136,10 @@ _RECORDS = (
         ),
     ),
     ("chat_presence", "SELECT chat_id, status, checked_at FROM chat_presence WHERE user_id = ?"),
+    (
+        "calendar_files",
+        "SELECT activity_id, sequence, taken_at FROM activity_calendars WHERE user_id = ?",
+    ),
     ("flow", "SELECT name, state, updated_at FROM flows WHERE user_id = ?"),
     ("audit_log", "SELECT at, action, detail, org_id FROM audit_log WHERE target_id = ?"),
 )

@@ -275,6 +275,12 @@ async def checkin_open(c: Cell) -> None:
     assert card is not None and any(TITLE in r for r in c.replies())
 
 
+async def activity_edited(c: Cell) -> None:
+    row = await c.one("SELECT place, edits FROM activities WHERE id = ?", c.cast["act"])
+    assert row[0] == f"新地点{c.n}" and row[1] >= 1
+    assert any("已修改" in r for r in c.replies())
+
+
 async def closed(c: Cell) -> None:
     act = c.cast["closing"]
     row = await c.one("SELECT status FROM activities WHERE id = ?", act)
@@ -616,6 +622,7 @@ MATRIX: list[Row] = [
     Row("/activity 活动{n} | {due} | 2 | 20 | 青少年之家", SECRETARY, activity_posted),
     Row("/activities", ANYONE_IN_GROUP, replied()),
     Row("/checkin {act}", at_branch_activity, checkin_open),
+    Row("/activity edit {act} | 地点 新地点{n}", at_branch_activity, activity_edited),
     Row("/close {act}", at_branch_activity, closed, prepare=fresh_activity),
     Row("/hours 1.5 服务{n}", in_private(True), hours_logged),
     Row("/myhours", in_private(False), replied()),

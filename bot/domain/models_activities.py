@@ -31,12 +31,20 @@ class Activity(BaseModel):
     created_at: float
     ended_at: float | None = None
     kind: str | None = None  # 'training' (培训班), 'lesson' (团课)
+    signup_deadline: float | None = None  # None: sign-up closes at the start
+    note: str | None = None  # the organiser's description (说明)
+    edits: int = 0  # organiser edits so far: the SEQUENCE of its calendar file
     org_name: str | None = None
 
     @property
     def hours(self) -> float:
         """The hours credited for attending."""
         return self.quarters / 4
+
+    @property
+    def deadline(self) -> float:
+        """When sign-up closes: the deadline set, else the start."""
+        return self.starts_at if self.signup_deadline is None else self.signup_deadline
 
 
 class Signup(BaseModel):

@@ -27,6 +27,7 @@ from storage import announcements as announcement_repo
 from storage import chats as chat_repo
 from storage import outbox as repo
 from storage import reminders as reminder_repo
+from storage import uploads as upload_repo
 from storage import users as user_repo
 from storage.db import Conn, Database
 
@@ -100,7 +101,8 @@ class Outbox:
         (or, for a group over its daily budget, the message was kept for the digest).
 
         For kind "document"/"photo", `text` is the caption and `extra` carries `file_path`, or
-        `data_b64` + `filename`. A text over 4,096 characters is sent as several messages.
+        `data_b64` + `filename`; with `upload_key` the file is uploaded once under that key and
+        later copies go by the file_id Telegram returned. A text over 4,096 characters is sent as several messages.
         `extra` may hold `fallback: True` + `fallback_text` (a mention in the org chat if the
         user blocked the bot), `disable_preview`, `disable_notification`, `message_thread_id`.
         """
@@ -241,6 +243,17 @@ class Outbox:
     async def failed_counts(self, refs: Iterable[str]) -> dict[str, int]:
         """How many messages of each ref were given up for good (for the status boards)."""
         return await repo.failed_counts(self.db.reader, refs)
+
+    # -- files uploaded once (a document's payload may name an `upload_key`) ------------------
+
+    async def uploaded(self, key: str) -> str | None:
+        """The file_id of the file uploaded under `key`, if it went out before."""
+        return await upload_repo.uploaded(self.db.reader, key)
+
+    async def remember_upload(self, key: str, file_id: str) -> None:
+        """The sender uploaded the file of `key`: later copies go by `file_id`."""
+        async with self.db.transaction() as conn:
+            await upload_repo.remember_upload(conn, key, file_id, self.clock.time())
 
     async def by_ref(self, ref: str) -> list[OutboxItem]:
         return list(await repo.by_ref(self.db.reader, ref))

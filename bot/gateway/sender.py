@@ -375,7 +375,11 @@ class Sender:
             text = plain_of(parts[index]) if plain else parts[index]
             message = await self.bot.send_message(text=text, parse_mode=parse_mode, **common)
         elif item.kind in ("document", "photo"):
-            if p.get("file_path"):
+            upload: str | None = p.get("upload_key")
+            known = await self.outbox.uploaded(upload) if upload else None
+            if known:
+                media: InputFile | str = known
+            elif p.get("file_path"):
                 path = Path(p["file_path"])
                 media = InputFile(path.read_bytes(), filename=p.get("filename") or path.name)
             elif p.get("data_b64"):
@@ -391,6 +395,13 @@ class Sender:
                 message = await self.bot.send_document(
                     document=media, caption=caption, parse_mode=parse_mode, **common
                 )
+                if upload and not known and message.document is not None:
+                    try:  # the message went out: a lost file_id only costs a later upload
+                        await self.outbox.remember_upload(upload, message.document.file_id)
+                    except Exception:
+                        log.exception(
+                            "outbox item %s: keeping its upload's file_id failed", item.id
+                        )
             else:
                 message = await self.bot.send_photo(
                     photo=media, caption=caption, parse_mode=parse_mode, **common

@@ -7,7 +7,7 @@ ZH = {
     # usage and bad input
     "usage_activity": (
         "用法：/activity 标题 | YYYY-MM-DD HH:MM | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade] [| 培训班|团课]"
-        "（收到 {got} 项，需要 5–8 项，用 | 分隔）\n" + _EX_ZH
+        " [| 截止 时间] [| 说明 文字]（收到 {got} 项，需要 5–10 项，用 | 分隔）\n" + _EX_ZH
     ),
     "err_act_title_empty": "活动标题不能为空。\n" + _EX_ZH,
     "err_act_title_long": "活动标题太长（最多 {max} 个字符，收到 {got} 个）。\n" + _EX_ZH,
@@ -20,8 +20,20 @@ ZH = {
     "err_act_hours": "时长“{got}”无效：须在 0.25 到 24 小时之间，以 0.25 为单位。\n" + _EX_ZH,
     "err_act_capacity": "名额“{got}”无效：须为 1 到 {max} 的整数。\n" + _EX_ZH,
     "err_act_coords": "坐标“{got}”无效，请写“纬度,经度”，例如 25.1823,110.3051。",
-    "err_act_extra": "第 6–8 项只能是坐标（纬度,经度）、cascade 或 培训班/团课，收到“{got}”。\n"
+    "err_act_extra": "第 6 项起只能是坐标（纬度,经度）、cascade、培训班/团课、“截止 时间”或“说明 文字”，收到“{got}”。\n"
     + _EX_ZH,
+    "err_act_when_exact": "时间“{got}”可以有几种理解，请写明确，例如 2026-12-20 09:00 或 明天 上午9点。",
+    "err_act_deadline_late": "报名截止时间“{got}”晚于活动开始时间，截止时间不能晚于开始。",
+    "err_act_deadline_passed": "“{title}”的报名已于 {when} 截止。",
+    "err_act_note_empty": "活动说明不能为空。",
+    "err_act_note_long": "活动说明太长（最多 {max} 个字符，收到 {got} 个）。",
+    "err_act_odd_char": "内容里有不能使用的字符（{code}，控制字符或改变文字方向的字符），请删除后再发。",
+    "err_act_edit_field": "“{got}”不是可修改的项目。可修改：标题、时间、地点、人数、说明、截止，例如：/activity edit 12 | 时间 {example_when} | 人数 30",
+    "err_act_edit_same": "活动 #{id} 没有变化：新的内容和原来一样。",
+    "err_act_edit_bad": "{reason} 活动没有修改。",
+    "err_act_edit_started": "活动“{title}”已开始，不能再修改。",
+    "usage_activity_edit": "用法：/activity edit 编号 | 时间 … | 地点 … | 人数 … | 说明 … | 截止 …（写要改的项即可），例如：/activity edit 12 | 时间 {example_when} | 人数 30",
+    "field_note": "活动说明",
     "err_act_id": "活动编号“{got}”无效。例如：/checkin 12（编号见 /activities）",
     "err_act_unknown": "本群所属组织及下级中没有编号为 {id} 的活动。发送 /activities 查看。",
     "err_act_bad_button": "这个按钮不属于这张活动卡片，或已失效。",
@@ -40,8 +52,10 @@ ZH = {
     # card
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ 志愿时长 {hours} 小时\n"
-        "🏢 {org}\n👥 {count}{status}"
+        "🏢 {org}{details}\n👥 {count}{status}"
     ),
+    "act_card_deadline": "\n⏳ 报名截止：{when}",
+    "act_card_note": "\n📝 {note}",
     "act_count": "{confirmed}/{capacity} · 候补 {waiting}",
     "act_card_cancelled": "\n❌ 活动已取消",
     "act_card_closed": "\n✅ 活动已结束",
@@ -49,6 +63,7 @@ ZH = {
     "act_btn_join": "报名 Sign up",
     "act_btn_leave": "取消 Cancel",
     "act_btn_checkin": "签到 Check in",
+    "act_btn_calendar": "添加到日历 Add to calendar",
     # answers to presses
     "act_ans_confirmed": "报名成功！{count}",
     "act_ans_waiting": "名额已满，你在候补第 {position} 位。{count}",
@@ -62,6 +77,9 @@ ZH = {
     "act_register_first": "报名“{title}”前请先注册（只需一分钟），注册完成后会自动为你报名：{link}",
     "act_ans_checked_in": "签到成功！",
     "act_ans_checked_already": "你已经签到过了。",
+    "act_ans_calendar_sent": "日历文件已私聊发给你。",
+    "act_ans_calendar_again": "日历文件已经发给你了，请在私聊中查看。",
+    "act_ans_calendar_start_bot": "我还不能私聊你：请先打开与 @{bot} 的私聊并点“开始”，再点“添加到日历”。",
     "act_ans_need_location": "请在私聊中分享实时位置完成签到。",
     "act_ans_need_location_link": "请打开私聊分享实时位置完成签到。",
     # private messages
@@ -79,6 +97,18 @@ ZH = {
     "act_cancelled_fallback": "活动“{title}”已取消。",
     "act_checkin_ask": "签到“{title}”：请在这里分享你的<b>实时位置</b>（📎 → 位置 → 共享实时位置），需在活动地点 {radius} 米以内。发送 /cancel 退出。",
     "act_checkin_ok": "✅ 签到成功：“{title}”（距活动地点约 {metres} 米）。",
+    "act_calendar_file": "📅 “{title}”（{when}）的日历文件：打开即可添加到手机日历，活动前 1 小时提醒。",
+    "act_calendar_updated": "📅 “{title}”有变动，这是更新后的日历文件（{when}），打开即可更新日历。",
+    "act_edited": "✏️ 你报名的活动“{title}”有变动：\n{changes}\n现在的时间：{when}",
+    "act_edit_line_title": "标题：{old} → {new}",
+    "act_edit_line_starts_at": "时间：{old} → {new}",
+    "act_edit_line_place": "地点：{old} → {new}",
+    "act_edit_line_capacity": "名额：{old} → {new}",
+    "act_edit_line_note": "说明：{new}",
+    "act_edit_line_signup_deadline": "报名截止：{old} → {new}",
+    "act_demoted": "⚠️ “{title}”（{when}）的名额由 {was} 减为 {capacity}，你已移回候补第 {position} 位；有人取消时会私聊通知你。",
+    "act_promoted_edit": "🎉 “{title}”的名额由 {was} 增为 {capacity}，你已从候补转为正式报名！\n时间：{when}\n地点：{place}",
+    "act_moved_fallback": "“{title}”的名额有变动，你的报名状态变了，请私聊我查看详情。",
     "act_span_d": " {n} 天",
     "act_span_h": " {n} 小时",
     "act_span_m": " {n} 分钟",
@@ -103,6 +133,16 @@ ZH = {
     "act_no_shows_one": "未到 {n} 人",
     "act_no_shows_other": "未到 {n} 人",
     "act_cancel_done": "活动“{title}”已取消，已私聊通知 {count} 人。",
+    "act_edit_done": "活动 #{id} 已修改（{fields}），卡片随后更新，已私聊通知 {told} 人。",
+    "act_edit_demoted": "名额减少：{n} 人移回候补队首，已私聊通知。",
+    "act_edit_promoted": "名额增加：{n} 人从候补转为正式报名，已私聊通知。",
+    "act_field_sep": "、",
+    "act_field_title": "标题",
+    "act_field_starts_at": "时间",
+    "act_field_place": "地点",
+    "act_field_capacity": "名额",
+    "act_field_note": "说明",
+    "act_field_signup_deadline": "报名截止",
     "act_list_head": "<b>“{org}”及下级的进行中活动</b>",
     "act_list_line": "#{id} {title} — {when} — {count} — {org}",
     "act_list_none": "“{org}”及下级目前没有进行中的活动。",
@@ -114,14 +154,16 @@ ZH = {
     "act_help_secretary": (
         "<b>活动（群内）：</b>\n/activity 标题 | 时间 | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade] 发布活动\n"
         "/activity 逐步填写（私聊）\n/activities 进行中的活动\n/checkin 编号 开放签到\n"
-        "/close 编号 结束并记入时长\n/activity cancel 编号 取消活动"
+        "/close 编号 结束并记入时长\n/activity cancel 编号 取消活动\n"
+        "/activity edit 编号 | 时间 … | 地点 … | 人数 … | 说明 … | 截止 … 修改活动（报名的人会收到私聊通知）"
     ),
 }
 
 EN = {
     "usage_activity": (
         "Usage: /activity title | YYYY-MM-DD HH:MM | hours | capacity | place [| lat,lon] "
-        "[| cascade] [| training|lesson] (got {got} fields, need 5–8 separated by |)\n" + _EX_EN
+        "[| cascade] [| training|lesson] [| deadline time] [| note text] "
+        "(got {got} fields, need 5–10 separated by |)\n" + _EX_EN
     ),
     "err_act_title_empty": "The activity title is empty.\n" + _EX_EN,
     "err_act_title_long": "The title is too long (at most {max} characters, got {got}).\n" + _EX_EN,
@@ -134,8 +176,20 @@ EN = {
     "err_act_hours": 'Hours "{got}" are not valid: 0.25 to 24, in steps of 0.25.\n' + _EX_EN,
     "err_act_capacity": 'Capacity "{got}" is not valid: a whole number from 1 to {max}.\n' + _EX_EN,
     "err_act_coords": 'Coordinates "{got}" are not valid; write "lat,lon", e.g. 25.1823,110.3051.',
-    "err_act_extra": 'Fields 6 to 8 may only be coordinates (lat,lon), cascade, or training / lesson; got "{got}".\n'
+    "err_act_extra": 'Fields from the 6th on may only be coordinates (lat,lon), cascade, training / lesson, "deadline <time>" or "note <text>"; got "{got}".\n'
     + _EX_EN,
+    "err_act_when_exact": '"{got}" can be read more than one way; write it exactly, e.g. 2026-12-20 09:00 or tomorrow 9am.',
+    "err_act_deadline_late": 'The sign-up deadline "{got}" is after the start; it cannot be later than the start.',
+    "err_act_deadline_passed": 'Sign-up for "{title}" closed at {when}.',
+    "err_act_note_empty": "The description is empty.",
+    "err_act_note_long": "The description is too long (at most {max} characters, got {got}).",
+    "err_act_odd_char": "The text contains a character that cannot be used ({code}: a control or text-direction character); please remove it.",
+    "err_act_edit_field": '"{got}" is not something you can edit. You can edit: title, time, place, capacity, note, deadline; e.g. /activity edit 12 | time {example_when} | capacity 30',
+    "err_act_edit_same": "Nothing changes in activity #{id}: the new values are the ones it has.",
+    "err_act_edit_bad": "{reason} The activity is unchanged.",
+    "err_act_edit_started": '"{title}" has started; it can no longer be edited.',
+    "usage_activity_edit": "Usage: /activity edit &lt;number&gt; | time … | place … | capacity … | note … | deadline … (only what changes), e.g. /activity edit 12 | time {example_when} | capacity 30",
+    "field_note": "description",
     "err_act_id": '"{got}" is not an activity number. E.g. /checkin 12 (numbers are in /activities)',
     "err_act_unknown": "There is no activity #{id} in this chat's org or below. See /activities.",
     "err_act_bad_button": "This button does not belong to this activity card, or is no longer valid.",
@@ -153,8 +207,10 @@ EN = {
     "usage_activity_cancel": "Usage: /activity cancel &lt;number&gt;, e.g. /activity cancel 12",
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ {hours} service hours\n"
-        "🏢 {org}\n👥 {count}{status}"
+        "🏢 {org}{details}\n👥 {count}{status}"
     ),
+    "act_card_deadline": "\n⏳ Sign up by: {when}",
+    "act_card_note": "\n📝 {note}",
     "act_count": "{confirmed}/{capacity} · waitlist {waiting}",
     "act_card_cancelled": "\n❌ Cancelled",
     "act_card_closed": "\n✅ Ended",
@@ -162,6 +218,7 @@ EN = {
     "act_btn_join": "报名 Sign up",
     "act_btn_leave": "取消 Cancel",
     "act_btn_checkin": "签到 Check in",
+    "act_btn_calendar": "添加到日历 Add to calendar",
     "act_ans_confirmed": "You're signed up! {count}",
     "act_ans_waiting": "It's full: you are number {position} on the waitlist. {count}",
     "act_ans_already_confirmed": "You are already signed up.",
@@ -174,6 +231,9 @@ EN = {
     "act_register_first": 'To sign up for "{title}", please register first (it takes a minute); you\'ll be signed up as soon as you finish: {link}',
     "act_ans_checked_in": "Checked in!",
     "act_ans_checked_already": "You have already checked in.",
+    "act_ans_calendar_sent": "The calendar file is in our private chat.",
+    "act_ans_calendar_again": "I've sent you the calendar file already; see our private chat.",
+    "act_ans_calendar_start_bot": 'I cannot message you yet: open a private chat with @{bot}, press Start, then press "Add to calendar" again.',
     "act_ans_need_location": "Please share your live location in our private chat to check in.",
     "act_ans_need_location_link": "Please open our private chat and share your live location to check in.",
     "act_private_card": "{card}\n\n{state}",
@@ -190,6 +250,18 @@ EN = {
     "act_cancelled_fallback": '"{title}" has been cancelled.',
     "act_checkin_ask": 'Check-in for "{title}": share your <b>live location</b> here (📎 → Location → Share My Live Location), within {radius} m of the place. Send /cancel to stop.',
     "act_checkin_ok": '✅ Checked in to "{title}" (about {metres} m from the place).',
+    "act_calendar_file": '📅 The calendar file for "{title}" ({when}): open it to add it to your calendar, with a reminder an hour before.',
+    "act_calendar_updated": '📅 "{title}" has changed: here is the updated calendar file ({when}); open it to update your calendar.',
+    "act_edited": '✏️ "{title}", which you signed up for, has changed:\n{changes}\nIt now starts: {when}',
+    "act_edit_line_title": "Title: {old} → {new}",
+    "act_edit_line_starts_at": "Time: {old} → {new}",
+    "act_edit_line_place": "Place: {old} → {new}",
+    "act_edit_line_capacity": "Places: {old} → {new}",
+    "act_edit_line_note": "Description: {new}",
+    "act_edit_line_signup_deadline": "Sign up by: {old} → {new}",
+    "act_demoted": '⚠️ "{title}" ({when}) now has {capacity} places instead of {was}: you are back on the waitlist as number {position}; I\'ll tell you privately if a place frees up.',
+    "act_promoted_edit": '🎉 "{title}" now has {capacity} places instead of {was}: you moved up from the waitlist — you\'re signed up!\nTime: {when}\nPlace: {place}',
+    "act_moved_fallback": 'the places of "{title}" changed and so did your sign-up; message me privately for details.',
     "act_span_d": " {n} day(s)",
     "act_span_h": " {n} hour(s)",
     "act_span_m": " {n} minute(s)",
@@ -213,6 +285,16 @@ EN = {
     "act_no_shows_one": "{n} no-show",
     "act_no_shows_other": "{n} no-shows",
     "act_cancel_done": '"{title}" is cancelled; {count} people were told privately.',
+    "act_edit_done": "Activity #{id} is edited ({fields}); its cards follow, and {told} people were told privately.",
+    "act_edit_demoted": "Fewer places: {n} moved back to the head of the waitlist and were told.",
+    "act_edit_promoted": "More places: {n} moved up from the waitlist and were told.",
+    "act_field_sep": ", ",
+    "act_field_title": "title",
+    "act_field_starts_at": "time",
+    "act_field_place": "place",
+    "act_field_capacity": "capacity",
+    "act_field_note": "description",
+    "act_field_signup_deadline": "sign-up deadline",
     "act_list_head": '<b>Open activities of "{org}" and below</b>',
     "act_list_line": "#{id} {title} — {when} — {count} — {org}",
     "act_list_none": 'No open activities in "{org}" or below.',
@@ -224,6 +306,7 @@ EN = {
     "act_help_secretary": (
         "<b>Activities (in a group):</b>\n/activity title | time | hours | capacity | place [| lat,lon] [| cascade] post one\n"
         "/activity alone: a guided form in private\n/activities open activities\n/checkin &lt;n&gt; open check-in\n"
-        "/close &lt;n&gt; end and credit hours\n/activity cancel &lt;n&gt; call it off"
+        "/close &lt;n&gt; end and credit hours\n/activity cancel &lt;n&gt; call it off\n"
+        "/activity edit &lt;n&gt; | time … | place … | capacity … | note … | deadline … change it (those signed up are told)"
     ),
 }

@@ -417,6 +417,18 @@ async def row_act_leave(tb: Harness, w: dict[str, Any]) -> Case:
     )
 
 
+async def row_act_cal(tb: Harness, w: dict[str, Any]) -> Case:
+    act_id, card = await activity_card(tb, w)
+    data = act_callbacks.build(act_id, "cal")
+    return (
+        button(tb, card, data, w["member_b"])
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .copy(OTHER_USER, w["sec_a"]["id"])  # someone's private copy
+        .private(WRONG_STEP, data=act_callbacks.build(w["card"][2], "cal"))  # cancelled
+        .copy(WRONG_STEP, w["chat_a"]["id"], data=act_callbacks.build(NOWHERE, "cal"))
+    )
+
+
 async def row_act_in(tb: Harness, w: dict[str, Any]) -> Case:
     sec, chat_a = w["sec_a"], w["chat_a"]
     sent = await tb.send(sec, chat_a, f"/activity 签到活动 | {at(1800)} | 1 | 5 | 广场")
@@ -736,6 +748,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "act:join": (act_callbacks.build(1, "join"), row_act_join),
     "act:leave": (act_callbacks.build(1, "leave"), row_act_leave),
     "act:in": (act_callbacks.build(1, "in"), row_act_in),
+    "act:cal": (act_callbacks.build(1, "cal"), row_act_cal),
     "ann:ack": (ack_data(1), row_ann_ack),
     "sub": (submit_data(1, 2), row_sub),
     "rv:g": (grade_data(1, 2, 0), row_rv_grade),

@@ -161,6 +161,7 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     act = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
     for who in (v, near):
         await tb.press(who, card, f"act:{act}:join")
+        await tb.press(who, card, f"act:{act}:cal")  # who took the calendar file is kept
     await tb.send(boss, root, "/announce 周六集合")
     await tb.drain()
     copy = next(s for s in em.messages_to(root["id"]) if "周六集合" in (s.text or ""))

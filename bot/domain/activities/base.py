@@ -148,6 +148,8 @@ class ActivityBase(ServiceBase):
                 if due > now:
                     await self.reminders.add(tx, KIND, activity_id, step_name(span), due)
             await self.reminders.add(tx, KIND, activity_id, "start", data.starts_at)
+            if data.signup_deadline is not None and data.signup_deadline < data.starts_at:
+                await self.reminders.add(tx, KIND, activity_id, "deadline", data.signup_deadline)
             targets = [chat_id] if origin_by_outbox else []
             if data.cascade:
                 targets += [c for c in await repo.active_chats_in(tx, org.path) if c != chat_id]
@@ -201,8 +203,14 @@ class ActivityBase(ServiceBase):
             raise Refusal("err_act_cancelled", title=activity.title)
         if activity.status != "open":
             raise Refusal("err_act_closed", title=activity.title)
-        if now >= activity.starts_at:
-            raise Refusal("err_act_signup_closed", title=activity.title)
+        if now >= activity.deadline:
+            if activity.signup_deadline is None or now >= activity.starts_at:
+                raise Refusal("err_act_signup_closed", title=activity.title)
+            raise Refusal(
+                "err_act_deadline_passed",
+                title=activity.title,
+                when=self.when(activity.signup_deadline),
+            )
 
     async def tell(
         self,

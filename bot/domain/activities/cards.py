@@ -9,7 +9,7 @@ from bot.domain.activities import callbacks
 from bot.domain.activities.parsing import fmt_hours
 from bot.domain.clock import fmt_when, local
 from bot.domain.models_activities import Activity
-from bot.texts import t
+from bot.texts import Raw, t
 
 
 def count_line(a: Activity, lang: str) -> str:
@@ -24,8 +24,14 @@ def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
         status = t(lang, "act_card_cancelled")
     elif a.status == "closed":
         status = t(lang, "act_card_closed")
-    elif now >= a.starts_at:
+    elif now >= a.deadline:
         status = t(lang, "act_card_started")
+    details = ""
+    if a.signup_deadline is not None:
+        deadline = fmt_when(a.signup_deadline, tz, lang, today=local(now, tz).date())
+        details += t(lang, "act_card_deadline", when=deadline)
+    if a.note:
+        details += t(lang, "act_card_note", note=a.note)
     return t(
         lang,
         "act_card",
@@ -37,19 +43,27 @@ def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
         org=a.org_name or "",
         count=count_line(a, lang),
         status=status,
+        details=Raw(details),
     )
 
 
 def card_markup(a: Activity, lang: str, now: float) -> dict[str, Any] | None:
-    """Bot API reply_markup of a card: Sign up / Cancel while sign-up is open."""
+    """Bot API reply_markup of a card: Sign up / Cancel while sign-up is open, and Add to
+    calendar until the start."""
     if a.status != "open" or now >= a.starts_at:
         return None
+    calendar = [
+        {"text": t(lang, "act_btn_calendar"), "callback_data": callbacks.build(a.id, "cal")}
+    ]
+    if now >= a.deadline:
+        return {"inline_keyboard": [calendar]}
     return {
         "inline_keyboard": [
             [
                 {"text": t(lang, "act_btn_join"), "callback_data": callbacks.build(a.id, "join")},
                 {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")},
-            ]
+            ],
+            calendar,
         ]
     }
 

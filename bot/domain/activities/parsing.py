@@ -34,6 +34,11 @@ KIND_WORDS = {
     "league class": "lesson",
 }
 SKIP_WORDS = ("skip", "跳过", "-", "无")
+#: `| 截止 <time>`: sign-up closes then instead of at the start
+DEADLINE_WORDS = ("截止", "报名截止", "deadline")
+#: `| 说明 <text>`: a description shown on the card
+NOTE_WORDS = ("说明", "备注", "note", "description")
+MAX_NOTE = 500
 
 _HOURS_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,4})?$")
 _COORDS_RE = re.compile(r"^(-?[0-9]{1,3}(?:\.[0-9]+)?)\s*[,，]\s*(-?[0-9]{1,3}(?:\.[0-9]+)?)$")
@@ -51,6 +56,8 @@ class ActivityInput(BaseModel):
     lon: float | None = None
     cascade: bool = False
     kind: str | None = None  # 'training' (培训班) or 'lesson' (团课); None: an ordinary one
+    signup_deadline: float | None = None  # None: sign-up closes at the start
+    note: str | None = None
 
 
 def _norm(text: str | None) -> str:
@@ -154,16 +161,54 @@ def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
     return lat, lon
 
 
+def option(text: str | None, words: tuple[str, ...]) -> str | None:
+    """The value of a `| <word> <value>` field whose word is one of `words`, else None."""
+    value = _nfc(text)
+    head = _norm(value.split(" ", 1)[0]).lower() if value else ""
+    if head not in words:
+        return None
+    return value.split(" ", 1)[1] if " " in value else ""
+
+
+def parse_deadline(
+    text: str | None, now: float, starts_at: float, settings: Settings, ex: dict[str, str]
+) -> float:
+    """A sign-up deadline: a time (read like the start, but without a question) that is still
+    ahead and not after the start."""
+    try:
+        ts = parse_when(text, now, settings, ex)
+    except Choose:  # no buttons for a deadline: written so that it reads one way
+        raise Refusal("err_act_when_exact", got=validate.excerpt(text), **ex) from None
+    if ts > starts_at:
+        raise Refusal("err_act_deadline_late", got=validate.excerpt(text), **ex)
+    return ts
+
+
+def parse_note(text: str | None, ex: dict[str, str]) -> str:
+    """A description: 1 to MAX_NOTE characters, no control or text-direction characters."""
+    value = _nfc(text)
+    odd = validate.odd_char(value)
+    if odd is not None:
+        raise Refusal("err_act_odd_char", code=f"U+{ord(odd):04X}")
+    value = validate.no_invisible(value, field="note")
+    if not value:
+        raise Refusal("err_act_note_empty", **ex)
+    if len(value) > MAX_NOTE:
+        raise Refusal("err_act_note_long", max=MAX_NOTE, got=len(value), **ex)
+    return value
+
+
 def parse_activity(
     text: str | None, now: float, settings: Settings, chosen: Reading | None = None
 ) -> ActivityInput:
-    """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]'.
+    """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]
+    [| 截止 <when>] [| 说明 <text>]'.
 
     The other fields are checked before a `Choose` about the time is raised, so the question
     comes only for a line that is otherwise right; `chosen`: the reading pressed since."""
     ex = example_values(now, settings)
     fields = [part.strip() for part in (text or "").split("|")]
-    if not 5 <= len(fields) <= 8:
+    if not 5 <= len(fields) <= 10:
         raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
     title = parse_title(fields[0], ex)
     ask: Choose | None = None
@@ -177,8 +222,14 @@ def parse_activity(
     lat = lon = None
     cascade = False
     kind: str | None = None
+    deadline: str | None = None
+    note: str | None = None
     for extra in fields[5:]:
-        if _norm(extra).lower() in CASCADE_WORDS and not cascade:
+        if deadline is None and (found := option(extra, DEADLINE_WORDS)) is not None:
+            deadline = found
+        elif note is None and (found := option(extra, NOTE_WORDS)) is not None:
+            note = parse_note(found, ex)
+        elif _norm(extra).lower() in CASCADE_WORDS and not cascade:
             cascade = True
         elif _norm(extra).lower() in KIND_WORDS and kind is None:
             kind = KIND_WORDS[_norm(extra).lower()]
@@ -188,6 +239,9 @@ def parse_activity(
             raise Refusal("err_act_extra", got=validate.excerpt(extra), **ex)
     if ask is not None:
         raise ask
+    signup_deadline = (
+        None if deadline is None else parse_deadline(deadline, now, starts_at, settings, ex)
+    )
     return ActivityInput(
         title=title,
         starts_at=starts_at,
@@ -198,6 +252,8 @@ def parse_activity(
         lon=lon,
         cascade=cascade,
         kind=kind,
+        signup_deadline=signup_deadline,
+        note=note,
     )
 
 

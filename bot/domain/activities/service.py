@@ -17,6 +17,7 @@ from typing import Literal
 from bot.domain.activities.base import KIND
 from bot.domain.activities.checkin import CheckinSteps
 from bot.domain.activities.copies import CardCopies
+from bot.domain.activities.editing import EditSteps
 from bot.domain.activities.ending import EndingSteps
 from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
@@ -41,8 +42,9 @@ log = logging.getLogger(__name__)
 LIST_LIMIT = 30
 
 
-class Activities(FormSteps, CheckinSteps, EndingSteps):
-    """Services behind /activity, /activities, /checkin, /close and the card buttons."""
+class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
+    """Services behind /activity (and its edit), /activities, /checkin, /close and the card
+    buttons (Add to calendar too)."""
 
     def __init__(self, core: Core, hours: Hours) -> None:
         super().__init__(core)
@@ -268,6 +270,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                 if existing is not None and existing.status != "cancelled":
                     await self._leave(tx, activity, user_id, existing.status)
             self.cards.mark(activity.id)
+        await self.forget_calendars(user_id)
 
     async def upcoming(self, user_id: int) -> list[tuple[Activity, str]]:
         """The person's next few activities with their sign-up status (for /me); cached until
@@ -297,7 +300,8 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
         activity = await repo.get(conn, reminder.ref_id)
         if activity is None or activity.status != "open":
             return
-        if reminder.step == "start":  # sign-up closes: the cards lose their buttons
+        if reminder.step.split(".")[0] in ("start", "deadline"):  # sign-up closes: the cards
+            # lose their Sign up / Cancel buttons (the step's suffix: see `EditSteps`)
             await repo.bump(conn, activity.id)
             self.db.on_commit(lambda: self.cards.mark(activity.id))
             return
