@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.domain.models import OutboxItem
 from storage.db import Conn, fetchall, fetchone
@@ -30,6 +30,26 @@ def _item(row: Any) -> Item:
     return Item.model_validate(data)
 
 
+class Row(NamedTuple):
+    """An outbox row to write (`insert_many`)."""
+
+    chat_id: int
+    user_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    ref: str | None
+    dedupe_key: str | None
+    not_before: float
+
+
+_INSERT = (
+    "INSERT INTO outbox(chat_id, user_id, kind, payload, ref, dedupe_key, not_before,"
+    " created_at) VALUES {values} ON CONFLICT(dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+)
+#: rows per multi-row INSERT (8 parameters each: well under either engine's limit)
+CHUNK = 250
+
+
 async def insert(
     conn: Conn,
     *,
@@ -43,23 +63,41 @@ async def insert(
     now: float,
 ) -> int | None:
     """Queue one message; None (and nothing changed) if `dedupe_key` was already used."""
-    async with conn.execute(
-        "INSERT INTO outbox(chat_id, user_id, kind, payload, ref, dedupe_key, not_before,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
-        (
-            chat_id,
-            user_id,
-            kind,
-            json.dumps(payload, ensure_ascii=False),
-            ref,
-            dedupe_key,
-            not_before,
-            now,
-        ),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else None
+    row = Row(chat_id, user_id, kind, payload, ref, dedupe_key, not_before)
+    return (await insert_many(conn, [row], now))[0]
+
+
+async def insert_many(conn: Conn, rows: list[Row], now: float) -> list[int | None]:
+    """Queue many messages; per row its id, or None if its `dedupe_key` was already used.
+
+    Rows that all carry a dedupe key are written a CHUNK to a statement (the ids are matched
+    back by key); otherwise one statement each, whose one returned row is its own."""
+    out: list[int | None] = []
+    keyed = len(rows) > 1 and all(r.dedupe_key for r in rows)
+    size = CHUNK if keyed else 1
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        params: list[Any] = []
+        for r in chunk:
+            payload = json.dumps(r.payload, ensure_ascii=False)
+            params += [
+                r.chat_id,
+                r.user_id,
+                r.kind,
+                payload,
+                r.ref,
+                r.dedupe_key,
+                r.not_before,
+                now,
+            ]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        found = await fetchall(conn, _INSERT.format(values=values), params)
+        if not keyed:
+            out.append(int(found[0][0]) if found else None)
+            continue
+        by_key = {row[1]: int(row[0]) for row in found}
+        out += [by_key.pop(r.dedupe_key, None) for r in chunk]  # a key twice: the first wins
+    return out
 
 
 async def get(conn: Conn, item_id: int) -> Item | None:

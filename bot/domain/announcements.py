@@ -30,7 +30,7 @@ from bot.domain.errors import Refusal
 from bot.domain.models import Org
 from bot.domain.models_announcements import Ack, Announcement, Target
 from bot.domain.models_reminders import Reminder
-from bot.domain.outbox import Outbox
+from bot.domain.outbox import Message, Outbox
 from bot.domain.reminders import Reminders
 from bot.domain.service import Core, ServiceBase
 from bot.domain.when import Reading
@@ -200,22 +200,25 @@ class Announcements(ServiceBase):
         body = self.body(ann, org.name)
         markup = self.ack_markup(ann_id)
         extra = {"file_id": ann.file_id} if ann.file_id else None
-        rows = []
         budget = self.outbox.budget
         async with budget.batch(tx, [c for c, _ in chats]) if budget else _nothing():
-            for target_chat, target_org in chats:
-                outbox_id = await self.outbox.add(
-                    tx,
-                    target_chat,
-                    body,
-                    reply_markup=markup,
-                    ref=f"announce:{ann_id}",
-                    dedupe_key=f"announce:{ann_id}:{target_chat}",
-                    kind=ann.kind,
-                    extra=extra,
-                    urgent=ann.urgent,
-                )
-                rows.append((ann_id, target_chat, target_org, outbox_id))
+            ids = await self.outbox.add_many(
+                tx,
+                [
+                    Message(
+                        target_chat,
+                        body,
+                        reply_markup=markup,
+                        ref=f"announce:{ann_id}",
+                        dedupe_key=f"announce:{ann_id}:{target_chat}",
+                        kind=ann.kind,
+                        extra=extra,
+                        urgent=ann.urgent,
+                    )
+                    for target_chat, _ in chats
+                ],
+            )
+        rows = [(ann_id, chat, org_id, i) for (chat, org_id), i in zip(chats, ids, strict=True)]
         await repo.add_targets(tx, rows)
         now = self.clock.time()
         await self.reminders.add(
@@ -223,19 +226,23 @@ class Announcements(ServiceBase):
         )
         if not ann.pin:
             return
-        for _, target_chat, _, outbox_id in rows:
-            if outbox_id is None:
-                continue  # kept for the evening digest: the author is told it was not pinned
-            await self.outbox.add(
-                tx,
-                target_chat,
-                "",
-                kind="pin",
-                extra={"of_outbox": outbox_id},
-                ref=f"announce-pin:{ann_id}",
-                dedupe_key=f"announce:{ann_id}:pin:{target_chat}",
-                urgent=True,
-            )
+        # a copy kept for the evening digest has no pin: the author is told it was not pinned
+        await self.outbox.add_many(
+            tx,
+            [
+                Message(
+                    target_chat,
+                    "",
+                    kind="pin",
+                    extra={"of_outbox": outbox_id},
+                    ref=f"announce-pin:{ann_id}",
+                    dedupe_key=f"announce:{ann_id}:pin:{target_chat}",
+                    urgent=True,
+                )
+                for _, target_chat, _, outbox_id in rows
+                if outbox_id is not None
+            ],
+        )
         await self.reminders.add(tx, PINS, ann_id, "1", now + PIN_CHECK)
 
     async def acknowledge(self, ann_id: int, user_id: int, first_name: str, chat_id: int) -> bool:

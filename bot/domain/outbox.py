@@ -52,6 +52,23 @@ def parts_of(item: OutboxItem) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Message:
+    """One message to queue (`Outbox.add_many`); the fields are `Outbox.add`'s arguments."""
+
+    chat_id: int
+    text: str
+    user_id: int | None = None
+    reply_markup: dict[str, Any] | None = None
+    parse_mode: str | None = "HTML"
+    ref: str | None = None
+    dedupe_key: str | None = None
+    not_before: float = 0.0
+    kind: str = "message"
+    extra: dict[str, Any] | None = None
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What happened to one outbox row; the sender hands them over in batches."""
 
@@ -106,40 +123,58 @@ class Outbox:
         `extra` may hold `fallback: True` + `fallback_text` (a mention in the org chat if the
         user blocked the bot), `disable_preview`, `disable_notification`, `message_thread_id`.
         """
-        payload: dict[str, Any] = dict(extra or {})
-        payload["text"] = text
-        payload["parse_mode"] = parse_mode
-        if reply_markup:
-            payload["reply_markup"] = reply_markup
-        if kind == "message":
-            parts = split_text(text)
-            if len(parts) > 1:
-                payload["parts"] = parts
-        if user_id is None and chat_id > 0:
-            user_id = chat_id
-        # quiet by design (issue 6): a group's message over its daily budget waits for the
-        # evening digest instead (`bot/domain/announcements.DigestBudget`); urgent ones go now
-        if (
-            self.budget is not None
-            and chat_id < 0
-            and not urgent
-            and await self.budget.fold(conn, chat_id, kind, payload, ref, dedupe_key)
-        ):
-            return None
-        item_id = await repo.insert(
-            conn,
-            chat_id=chat_id,
-            payload=payload,
+        message = Message(
+            chat_id,
+            text,
             user_id=user_id,
-            kind=kind,
+            reply_markup=reply_markup,
+            parse_mode=parse_mode,
             ref=ref,
             dedupe_key=dedupe_key,
             not_before=not_before,
-            now=self.clock.time(),
+            kind=kind,
+            extra=extra,
+            urgent=urgent,
         )
-        if item_id is not None:
+        return (await self.add_many(conn, [message]))[0]
+
+    async def add_many(self, conn: Conn, messages: list[Message]) -> list[int | None]:
+        """`add` for many messages at once (an announcement's copies): their rows are written
+        a few hundred to a statement; the ids (None: deduplicated or kept for the digest) come
+        in the order of `messages`."""
+        rows: list[repo.Row | None] = []
+        for m in messages:
+            payload: dict[str, Any] = dict(m.extra or {})
+            payload["text"] = m.text
+            payload["parse_mode"] = m.parse_mode
+            if m.reply_markup:
+                payload["reply_markup"] = m.reply_markup
+            if m.kind == "message":
+                parts = split_text(m.text)
+                if len(parts) > 1:
+                    payload["parts"] = parts
+            user_id = m.user_id if m.user_id is not None or m.chat_id <= 0 else m.chat_id
+            # quiet by design (issue 6): a group's message over its daily budget waits for the
+            # evening digest instead (`bot/domain/announcements.DigestBudget`); urgent ones go now
+            if (
+                self.budget is not None
+                and m.chat_id < 0
+                and not m.urgent
+                and await self.budget.fold(conn, m.chat_id, m.kind, payload, m.ref, m.dedupe_key)
+            ):
+                rows.append(None)
+                continue
+            rows.append(
+                repo.Row(m.chat_id, user_id, m.kind, payload, m.ref, m.dedupe_key, m.not_before)
+            )
+        written = await repo.insert_many(
+            conn, [r for r in rows if r is not None], self.clock.time()
+        )
+        ids = iter(written)
+        out = [next(ids) if row is not None else None for row in rows]
+        if any(i is not None for i in out):
             self.db.on_commit(self.wake)
-        return item_id
+        return out
 
     async def send(self, chat_id: int, text: str, **kwargs: Any) -> int | None:
         """`add` in a transaction of its own."""
