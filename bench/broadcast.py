@@ -173,7 +173,9 @@ def report(args: argparse.Namespace, side: Side) -> tuple[list[Round], dict[str,
             "rejected": lambda r: r["broadcast"]["rejected"],
             "status_ok": lambda r: r["broadcast"]["status_ok"],
         },
-        params(args, "chats", "acks_per_chat", rate=f"{args.rate:g}", pairs=args.pairs),
+        params(
+            args, "chats", "acks_per_chat", rate=f"{args.rate:g}", pairs=args.pairs, target=0.95
+        ),
     )
 
 
