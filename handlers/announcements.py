@@ -267,6 +267,11 @@ def board_parts(context: Context, board: Board) -> str:
 
 
 def render_board(context: Context, board: Board) -> str:
+    ann = board.announcement
+    fmt = context.services.announcements.changes.fmt
+    if ann.status in ("scheduled", "cancelled", "missed"):  # no copies to count
+        at = fmt(ann.send_at or 0, context.lang)
+        return tr(context, f"ann_board_not_sent_{ann.status}", id=ann.id, org=board.org_name, at=at)
     head = tr(
         context,
         "ann_board_head",
@@ -274,8 +279,6 @@ def render_board(context: Context, board: Board) -> str:
         org=board.org_name,
         parts=Raw(board_parts(context, board)),
     )
-    ann = board.announcement
-    fmt = context.services.announcements.changes.fmt
     if ann.recalled_at is not None:
         head += "\n" + tr(context, "ann_board_recalled", at=fmt(ann.recalled_at, context.lang))
     elif ann.edited_at is not None:

@@ -102,6 +102,9 @@ async def test_scheduled_goes_once_across_restarts(tmp_path: Path) -> None:
         listed = await first_text(tb, boss, t["root"], "/announce scheduled")
         assert listed.index("#1") < listed.index("#2") and "15:00 📌" in listed
         assert "周二例会改到三楼" in listed
+        # the board of one not sent yet says when it goes, not "delivered 0/0"
+        board = await first_text(tb, boss, t["root"], "/announce status 1")
+        assert "定于 3月3日（周二）09:00 发出，尚未发送" in board and "0/0" not in board
         await tb.drain()
         assert all(copies(tb, c, "周二例会") == [] for c in chats(t))
     finally:
@@ -145,6 +148,7 @@ async def test_cancelled_never_goes(clocked: tuple[Harness, FakeClock]) -> None:
     await tb.drain()
     assert all(copies(tb, c, "取消的通知") == [] for c in chats(t))
     assert await status_of(tb, 1) == "cancelled"
+    assert "定时发送已取消，没有发出" in await first_text(tb, boss, root, "/announce status 1")
     # one that went can no longer be cancelled (recall instead); one not yet gone not recalled
     await tb.send(boss, root, "/announce 已经发出的通知")
     await tb.send(boss, root, "/announce at 明天 10:00 | 还没发的通知")

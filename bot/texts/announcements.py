@@ -90,6 +90,9 @@ ZH = {
     "ann_pin_not_sent": "通知没有送达",
     "ann_board_edited": "✏️ 已于 {at} 更正（共 {n} 次），确认保留。",
     "ann_board_recalled": "🗑 已于 {at} 撤回。",
+    "ann_board_not_sent_scheduled": "通知 #{id}（{org}）：定于 {at} 发出，尚未发送。",
+    "ann_board_not_sent_cancelled": "通知 #{id}（{org}）：定时发送已取消，没有发出。",
+    "ann_board_not_sent_missed": "通知 #{id}（{org}）：原定 {at} 发出，机器人停机过久，没有发出。",
 }
 
 EN = {
@@ -181,4 +184,7 @@ EN = {
     "ann_pin_not_sent": "the announcement was not delivered",
     "ann_board_edited": "✏️ Corrected {at} ({n} times); acknowledgements kept.",
     "ann_board_recalled": "🗑 Recalled {at}.",
+    "ann_board_not_sent_scheduled": "Announcement #{id} ({org}): scheduled for {at}, not sent yet.",
+    "ann_board_not_sent_cancelled": "Announcement #{id} ({org}): its scheduled sending was cancelled; nothing was sent.",
+    "ann_board_not_sent_missed": "Announcement #{id} ({org}): due {at}, not sent: the bot was down too long.",
 }
