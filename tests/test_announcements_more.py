@@ -389,3 +389,18 @@ async def test_edits_left_by_a_stop_resume_after_restart(tmp_path: Path) -> None
         copy = copies(tb, chat_id, "下午两点开会")[0]
         assert "下午三点开会" in em.message(chat_id, copy.message_id)["text"]
         assert len(calls(tb, "editMessageText", chat_id)) == 1
+
+
+async def test_author_is_told_in_their_own_language(clocked: tuple[Harness, FakeClock]) -> None:
+    """The words to the author when a scheduled announcement goes are in the author's /lang."""
+    tb, clock = clocked
+    t = await build_tower(tb)
+    boss, root = t["boss"], t["root"]
+    await tb.send(boss, None, "/lang en")
+    await tb.send(boss, root, "/announce at tomorrow 9:00 | Meeting moved to room 3")
+    clock.advance(TUESDAY_9 + 30 - clock.time())
+    await tb.services.reminders.fire_due()
+    assert await tb.drain()
+    told = [m.text or "" for m in tb.em.messages_to(boss["id"]) if "#1" in (m.text or "")]
+    assert any("Scheduled announcement #1 went to 3 chats" in x for x in told), told
+    assert not any("已发往" in x for x in told)

@@ -110,7 +110,7 @@ class AnnouncementChanges(ServiceBase):
         if ann is None or ann.status != "scheduled":
             return  # cancelled meanwhile
         org = await org_repo.get(conn, ann.org_id)
-        lang = self.settings.language
+        lang = await self.lang_of_user(ann.author_id)
         late = self.clock.time() - (ann.send_at or reminder.due_at)
         if org is None or late > LATE_LIMIT:
             await repo.set_status(conn, ann.id, "missed", "scheduled")
@@ -241,7 +241,7 @@ class AnnouncementChanges(ServiceBase):
                 conn, PINS, ann.id, str(step + 1), self.clock.time() + PIN_CHECK
             )
             return
-        lang = self.settings.language
+        lang = await self.lang_of_user(ann.author_id)
         refused = {
             r.chat_id: _pin_reason(lang, r.error or r.status) for r in rows if r.status != "sent"
         }

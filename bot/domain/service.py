@@ -9,6 +9,7 @@ from bot.domain.clock import Clock, fmt_when, local
 from bot.domain.outbox import Outbox
 from bot.domain.reminders import Reminders
 from bot.settings import Settings
+from bot.texts import normalise_lang
 from storage.db import Database
 
 
@@ -45,3 +46,12 @@ class ServiceBase:
         tz = self.settings.tz
         today = local(self.clock.time(), tz).date()
         return fmt_when(ts, tz, lang or self.settings.language, today=today)
+
+    async def lang_of_user(self, user_id: int) -> str:
+        """A person's language for a private word: their /lang choice, else Telegram's, else
+        the deployment's."""
+        found = await self.access.identity(user_id)
+        user = found.user if found else None
+        if user is None:
+            return self.settings.language
+        return user.lang or normalise_lang(user.tg_lang) or self.settings.language
