@@ -21,6 +21,7 @@ class Press:
     overlaps: list[Activity]
     future: asyncio.Future[JoinResult]
     outcome: JoinResult | Refusal | None = None
+    post_no: int | None = None  # the post pressed, for an activity with posts
 
 
 class JoinBatcher:
@@ -39,10 +40,16 @@ class JoinBatcher:
         self._queue: list[Press] = []
         self._worker: asyncio.Task[None] | None = None
 
-    async def submit(self, activity_id: int, user_id: int, overlaps: list[Activity]) -> JoinResult:
+    async def submit(
+        self,
+        activity_id: int,
+        user_id: int,
+        overlaps: list[Activity],
+        post_no: int | None = None,
+    ) -> JoinResult:
         """Queue one press; its answer comes once its batch has committed."""
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(Press(activity_id, user_id, overlaps, future))
+        self._queue.append(Press(activity_id, user_id, overlaps, future, post_no=post_no))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="activity-joins")
         return await future

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pydantic import BaseModel
 
 from bot.domain import validate
+from bot.domain.activities.posts import PostInput, is_posts_field, on_day, parse_posts
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.when import Choose, Reading, future_moment, local_ts
@@ -51,6 +52,7 @@ class ActivityInput(BaseModel):
     lon: float | None = None
     cascade: bool = False
     kind: str | None = None  # 'training' (培训班) or 'lesson' (团课); None: an ordinary one
+    posts: list[PostInput] = []  # 岗位: each with its own capacity (theirs sum to `capacity`)
 
 
 def _norm(text: str | None) -> str:
@@ -157,13 +159,14 @@ def parse_coords(text: str | None, ex: dict[str, str]) -> tuple[float, float]:
 def parse_activity(
     text: str | None, now: float, settings: Settings, chosen: Reading | None = None
 ) -> ActivityInput:
-    """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]'.
+    """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]
+    [| 岗位 <name> <capacity> [HH:MM-HH:MM], ...]' (with posts, <capacity> may be '-': their sum).
 
     The other fields are checked before a `Choose` about the time is raised, so the question
     comes only for a line that is otherwise right; `chosen`: the reading pressed since."""
     ex = example_values(now, settings)
     fields = [part.strip() for part in (text or "").split("|")]
-    if not 5 <= len(fields) <= 8:
+    if not 5 <= len(fields) <= 9:
         raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
     title = parse_title(fields[0], ex)
     ask: Choose | None = None
@@ -172,13 +175,17 @@ def parse_activity(
     except Choose as exc:
         ask, starts_at = exc, 0.0
     quarters = parse_quarters(fields[2], ex)
-    capacity = parse_capacity(fields[3], ex)
+    by_posts = _norm(fields[3]) in ("-", "—", "*")  # the posts' sum
+    capacity = 0 if by_posts else parse_capacity(fields[3], ex)
     place = parse_place(fields[4], ex)
     lat = lon = None
     cascade = False
     kind: str | None = None
+    posts: list[PostInput] | None = None
     for extra in fields[5:]:
-        if _norm(extra).lower() in CASCADE_WORDS and not cascade:
+        if is_posts_field(extra) and posts is None:
+            posts = parse_posts(extra, MAX_CAPACITY, ex)
+        elif _norm(extra).lower() in CASCADE_WORDS and not cascade:
             cascade = True
         elif _norm(extra).lower() in KIND_WORDS and kind is None:
             kind = KIND_WORDS[_norm(extra).lower()]
@@ -186,18 +193,26 @@ def parse_activity(
             lat, lon = parse_coords(extra, ex)
         else:
             raise Refusal("err_act_extra", got=validate.excerpt(extra), **ex)
+    total = sum(p.capacity for p in posts or [])
+    if posts is None and by_posts:
+        parse_capacity(fields[3], ex)  # '-' without posts: the usual answer
+    elif posts is not None and total > MAX_CAPACITY:
+        raise Refusal("err_post_total_max", total=total, max=MAX_CAPACITY, **ex)
+    elif posts is not None and not by_posts and capacity != total:
+        raise Refusal("err_post_total", total=total, got=capacity, **ex)
     if ask is not None:
         raise ask
     return ActivityInput(
         title=title,
         starts_at=starts_at,
         quarters=quarters,
-        capacity=capacity,
+        capacity=total if posts else capacity,
         place=place,
         lat=lat,
         lon=lon,
         cascade=cascade,
         kind=kind,
+        posts=on_day(posts or [], starts_at, settings),
     )
 
 

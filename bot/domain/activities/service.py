@@ -21,6 +21,7 @@ from bot.domain.activities.ending import EndingSteps
 from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
 from bot.domain.activities.parsing import fmt_span
+from bot.domain.activities.posts import post_name, with_counts
 from bot.domain.activities.results import JoinResult, LeaveResult
 from bot.domain.cache import MISSING, after_commit, cache_of
 from bot.domain.errors import Refusal
@@ -31,6 +32,7 @@ from bot.domain.models_reminders import Reminder
 from bot.domain.service import Core
 from bot.texts import t
 from storage import activities as repo
+from storage import activity_posts as post_repo
 from storage import users as user_repo
 from storage.db import Conn
 
@@ -90,9 +92,15 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
 
     # --- signing up --------------------------------------------------------------------------
     async def join(
-        self, user_id: int, activity_id: int, chat_id: int = 0, message_id: int | None = None
+        self,
+        user_id: int,
+        activity_id: int,
+        chat_id: int = 0,
+        message_id: int | None = None,
+        post_no: int | None = None,
     ) -> JoinResult:
-        """Take a place (or a waitlist position); a repeated press changes nothing."""
+        """Take a place (or a waitlist position), in post `post_no` for an activity with posts;
+        a repeated press changes nothing."""
         registered, card_activity, card_kind = await repo.press_context(
             self.db.reader, user_id, chat_id, message_id or 0
         )
@@ -103,10 +111,10 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
             if activity is None:
                 raise Refusal("err_act_bad_button")
             self._require_open(activity, self.clock.time())
-            return JoinResult(kind="unregistered", activity=activity)
+            return JoinResult(kind="unregistered", activity=activity, post_no=post_no)
         # the overlap warning is advice, read outside the transaction that decides the place
         overlaps = await repo.overlapping_with(self.db.reader, user_id, activity_id)
-        return await self._joins.submit(activity_id, user_id, overlaps)
+        return await self._joins.submit(activity_id, user_id, overlaps, post_no)
 
     async def _join_batch(self, tx: Conn, presses: list[Press]) -> None:
         """Decide a batch of presses in one transaction, in press order.
@@ -125,32 +133,38 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                 if activity is None:
                     raise Refusal("err_act_bad_button")
                 self._require_open(activity, now)
+                post = activity.post(press.post_no)
+                if activity.post_count and press.post_no is None:
+                    raise Refusal("err_post_choose", title=activity.title)
+                if (press.post_no is None) != (post is None):
+                    raise Refusal("err_act_bad_button")  # no such post, or none to press
             except Refusal as refusal:
                 press.outcome = refusal
                 continue
+            held, room = (
+                (post, post.capacity) if post is not None else (activity, activity.capacity)
+            )
             status: Literal["confirmed", "waiting"] = (
-                "confirmed" if activity.confirmed < activity.capacity else "waiting"
+                "confirmed" if held.confirmed < room else "waiting"
             )
             seq = activity.next_seq + 1
-            if not await repo.claim(tx, activity.id, press.user_id, status, seq, now):
-                existing = await repo.signup_of(tx, activity.id, press.user_id)
-                assert existing is not None
-                waiting = existing.status == "waiting"
-                position = (
-                    await repo.waiting_position(tx, activity.id, existing.seq) if waiting else 0
-                )
-                press.outcome = JoinResult(
-                    kind="already_waiting" if waiting else "already_confirmed",
-                    activity=activity,
-                    position=position,
-                )
+            if not await repo.claim(
+                tx, activity.id, press.user_id, status, seq, now, press.post_no
+            ):
+                press.outcome = await self._already(tx, activity, press)
                 continue
+            confirmed, waiting = int(status == "confirmed"), int(status == "waiting")
+            posts = activity.posts
+            if post is not None:
+                post = with_counts(post, post.confirmed + confirmed, post.waiting + waiting)
+                posts = tuple(post if p.post_no == post.post_no else p for p in posts)
             activity = activity.model_copy(
                 update={
-                    "confirmed": activity.confirmed + int(status == "confirmed"),
-                    "waiting": activity.waiting + int(status == "waiting"),
+                    "confirmed": activity.confirmed + confirmed,
+                    "waiting": activity.waiting + waiting,
                     "next_seq": seq,
                     "version": activity.version + 1,
+                    "posts": posts,
                 }
             )
             state[activity.id] = activity
@@ -159,8 +173,9 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
             press.outcome = JoinResult(
                 kind=status,
                 activity=activity,
-                position=activity.waiting if status == "waiting" else 0,
+                position=(post or activity).waiting if status == "waiting" else 0,
                 overlaps=len(press.overlaps),
+                post_no=press.post_no,
             )
         for activity_id, activity in state.items():
             if activity is not None and any(
@@ -176,7 +191,31 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
                     waiting=activity.waiting,
                     next_seq=activity.next_seq,
                 )
+                if activity.posts:
+                    await post_repo.set_counters(tx, activity_id, activity.posts)
                 self.db.on_commit(partial(self.cards.mark, activity_id))
+
+    async def _already(self, tx: Conn, activity: Activity, press: Press) -> JoinResult | Refusal:
+        """A press by someone already signed up or waiting: where they are (a press on another
+        post is refused with the post they hold: one post per person, Cancel to change)."""
+        existing = await repo.signup_of(tx, activity.id, press.user_id)
+        assert existing is not None
+        if existing.post_no != press.post_no:
+            return Refusal("err_post_held", post=post_name(activity, existing.post_no))
+        waiting = existing.status == "waiting"
+        position = 0
+        if waiting and existing.post_no is not None:
+            position = await post_repo.waiting_position(
+                tx, activity.id, existing.post_no, existing.seq
+            )
+        elif waiting:
+            position = await repo.waiting_position(tx, activity.id, existing.seq)
+        return JoinResult(
+            kind="already_waiting" if waiting else "already_confirmed",
+            activity=activity,
+            position=position,
+            post_no=existing.post_no,
+        )
 
     async def _warn_overlap(
         self, tx: Conn, user_id: int, activity: Activity, overlaps: list[Activity]
@@ -204,15 +243,17 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
             existing = await repo.signup_of(tx, activity_id, user_id)
             if existing is None or existing.status == "cancelled":
                 raise Refusal("act_ans_not_signed_up")  # nothing of theirs to give up
-            promoted = await self._leave(tx, activity, user_id, existing.status)
+            promoted = await self._leave(tx, activity, user_id, existing.status, existing.post_no)
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
         assert activity is not None
         return LeaveResult(kind="left", activity=activity, promoted=promoted)
 
-    async def _leave(self, tx: Conn, activity: Activity, user_id: int, was: str) -> int | None:
+    async def _leave(
+        self, tx: Conn, activity: Activity, user_id: int, was: str, post_no: int | None = None
+    ) -> int | None:
         after_commit(self.db, "upcoming")  # off their /me, onto the promoted person's
-        promoted = await repo.leave(tx, activity.id, user_id, was)
+        promoted = await repo.leave(tx, activity.id, user_id, was, post_no)
         if promoted is not None:
             langs = await repo.user_langs(tx, [promoted])
             lang = self.lang_of(*langs.get(promoted, (None, None)))
@@ -234,7 +275,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps):
             async with self.db.transaction() as tx:
                 existing = await repo.signup_of(tx, activity.id, user_id)
                 if existing is not None and existing.status != "cancelled":
-                    await self._leave(tx, activity, user_id, existing.status)
+                    await self._leave(tx, activity, user_id, existing.status, existing.post_no)
             self.cards.mark(activity.id)
 
     async def upcoming(self, user_id: int) -> list[tuple[Activity, str]]:
