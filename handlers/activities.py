@@ -373,7 +373,10 @@ async def act_link(update: Update, context: Context, rest: str) -> None:
     head, _, post = rest.partition("_")
     activity_id, post_no = parse_id(head), (parse_id(post) if post else None)
     uid = actor(update).user_id
-    shown = await service.get(activity_id)
+    try:
+        shown = await service.get(activity_id)
+    except Refusal:
+        raise Refusal("err_act_bad_button") from None  # a stale or made-up link
     if post_no is None and shown.post_count:
         await reply(
             update,

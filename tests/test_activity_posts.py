@@ -238,6 +238,17 @@ async def test_wrong_chat_and_wrong_person_presses_are_harmless(tb: Harness) -> 
     assert await act_repo.signup_of(tb.db.reader, act_id, t["outsider"]["id"]) is None
     assert await post_repo.recount(tb.db.reader, act_id) == before == {}
     assert other_id != act_id
+    # the private links: without a post the card asks for one; with a post it signs up there
+    sent = await tb.send(t["member_a"], None, f"/start act_{act_id}")
+    assert "请在下面选择一个岗位报名" in sent[0].text
+    assert [d for _, d in buttons(sent[0])][:2] == [f"act:{act_id}:join:1", f"act:{act_id}:join:2"]
+    assert await act_repo.signup_of(tb.db.reader, act_id, t["member_a"]["id"]) is None
+    sent = await tb.send(t["member_a"], None, f"/start act_{act_id}_2")
+    assert "岗位：搬运" in sent[0].text and "你已报名" in sent[0].text
+    mine = await act_repo.signup_of(tb.db.reader, act_id, t["member_a"]["id"])
+    assert (mine.status, mine.post_no) == ("confirmed", 2)
+    sent = await tb.send(t["member_a"], None, f"/start act_{act_id}_7")
+    assert "不属于" in sent[0].text
 
 
 async def test_per_post_checkin_credit_and_export(tb: Harness) -> None:
