@@ -252,6 +252,7 @@ async def activities_list(update: Update, context: Context) -> None:
                 org=a.org_name or "",
             )
         )
+        lines.extend(service.post_lines(a, context.lang))
         if a.id in undelivered:
             lines.append(tr(context, "board_undelivered", n=undelivered[a.id]))
     await reply(update, context, Raw("\n".join(lines)))
@@ -314,7 +315,7 @@ async def button(update: Update, context: Context) -> None:
     pressed = callbacks.parse(query.data)
     if pressed is None:
         raise Refusal("err_act_bad_button")
-    activity_id, verb = pressed
+    activity_id, verb, post_no = pressed
     service = _service(context)
     uid = actor(update).user_id
     message = pressed_message(update)
@@ -322,7 +323,7 @@ async def button(update: Update, context: Context) -> None:
         require_own_private(update)  # a private copy of a card is its reader's own
     chat_id, message_id = message.chat.id, message.message_id
     if verb == "join":
-        result = await service.join(uid, activity_id, chat_id, message_id)
+        result = await service.join(uid, activity_id, chat_id, message_id, post_no)
         if result.kind == "unregistered":
             await invite_to_register(update, context, result)
             return
@@ -360,12 +361,28 @@ def join_answer(context: Context, service: Activities, result: JoinResult) -> st
     """The toast answering a Sign up press."""
     a = result.activity
     assert a is not None
-    text = tr(
-        context,
-        f"act_ans_{result.kind}",
-        position=result.position,
-        count=service.count_line(a, context.lang),
-    )
+    post = a.post(result.post_no)
+    if post is not None:  # the post's own fill
+        text = tr(
+            context,
+            f"act_ans_post_{result.kind}",
+            post=post.name,
+            position=result.position,
+            count=tr(
+                context,
+                "act_count",
+                confirmed=post.confirmed,
+                capacity=post.capacity,
+                waiting=post.waiting,
+            ),
+        )
+    else:
+        text = tr(
+            context,
+            f"act_ans_{result.kind}",
+            position=result.position,
+            count=service.count_line(a, context.lang),
+        )
     if result.overlaps:
         text += tr(context, "act_ans_overlap")
     return text
@@ -377,7 +394,7 @@ async def invite_to_register(update: Update, context: Context, result: JoinResul
     a = result.activity
     assert a is not None
     uid = actor(update).user_id
-    link = deep_link(context, f"act_{a.id}")
+    link = deep_link(context, f"act_{a.id}" + (f"_{result.post_no}" if result.post_no else ""))
     if is_private(update) or not await _service(context).started(uid):
         await query.answer(url=link)
         return
@@ -394,23 +411,45 @@ async def invite_to_register(update: Update, context: Context, result: JoinResul
 
 
 async def act_link(update: Update, context: Context, rest: str) -> None:
-    """`/start act_<id>`: sign up (registering first if needed) and show the card privately."""
+    """`/start act_<id>[_<post>]`: sign up (registering first if needed) and show the card
+    privately; an activity with posts and no post named shows the card to choose one."""
     require_private(update)
     service = _service(context)
-    activity_id = parse_id(rest)
+    head, _, post = rest.partition("_")
+    activity_id, post_no = parse_id(head), (parse_id(post) if post else None)
     uid = actor(update).user_id
-    result = await service.join(uid, activity_id)
+    try:
+        shown = await service.get(activity_id)
+    except Refusal:
+        raise Refusal("err_act_bad_button") from None  # a stale or made-up link
+    if post_no is None and shown.post_count:
+        await reply(
+            update,
+            context,
+            tr(
+                context,
+                "act_private_card",
+                card=Raw(service.card_text(shown, context.lang)),
+                state=tr(context, "act_state_choose_post"),
+            ),
+            markup_of(service.card_markup(shown, context.lang), context.bot),
+        )
+        return
+    result = await service.join(uid, activity_id, post_no=post_no)
     if result.kind == "unregistered":
         # the org picker opens at the activity's org: one tap when that is the person's org
         org_id = result.activity.org_id if result.activity is not None else None
         registration = await context.services.people.begin(
-            uid, after=f"act_{activity_id}", picker_at=org_id
+            uid, after=f"act_{rest}", picker_at=org_id
         )
         await people_handlers.ask_step(update, context, registration)
         return
     a = result.activity
     assert a is not None
     state = tr(context, f"act_state_{result.kind}", position=result.position)
+    if a.post(result.post_no) is not None:
+        held = tr(context, "act_state_post", post=service.post_name(a, result.post_no))
+        state = Raw(held + "\n" + state)
     await reply(
         update,
         context,

@@ -12,18 +12,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.domain.models_activities import Activity, Card, Signup
+from storage import activity_posts
 from storage.db import Conn, changed, fetchall, fetchone, insert_returning_id
 
 _ACT = (
     "a.id, a.org_id, a.title, a.place, a.starts_at, a.quarters, a.capacity, a.lat, a.lon,"
     " a.radius_m, a.lang, a.status, a.confirmed, a.waiting, a.next_seq, a.version,"
     " a.checkin_open, a.created_by, a.created_at, a.ended_at, a.kind, a.signup_deadline,"
-    " a.note, a.edits, o.name AS org_name"
+    " a.note, a.edits, a.post_count, o.name AS org_name"
 )
 _ACT_FROM = f"SELECT {_ACT} FROM activities a JOIN orgs o ON o.id = a.org_id"
 _SIGNUP = (
     "s.activity_id, s.user_id, s.status, s.seq, s.joined_at, s.checked_in_at, s.attendance,"
-    " s.hour_entry_id, u.first_name AS first_name, u.lang AS lang, u.tg_lang AS tg_lang,"
+    " s.hour_entry_id, s.post_no, u.first_name AS first_name, u.lang AS lang, u.tg_lang AS tg_lang,"
     " p.org_id AS org_id"
 )
 _SIGNUP_FROM = (
@@ -35,6 +36,17 @@ _CARD = "id, activity_id, chat_id, kind, message_id, outbox_id, shown_version, g
 
 def _activity(row: Any) -> Activity:
     return Activity.model_validate(dict(row))
+
+
+async def _with_posts(conn: Conn, found: list[Activity]) -> list[Activity]:
+    """The activities with their posts loaded (one query, only when one of them has posts)."""
+    ids = [a.id for a in found if a.post_count]
+    if not ids:
+        return found
+    posts = await activity_posts.of(conn, ids)
+    return [
+        a.model_copy(update={"posts": posts.get(a.id, ())}) if a.post_count else a for a in found
+    ]
 
 
 def _signup(row: Any) -> Signup:
@@ -94,12 +106,13 @@ async def insert(
 
 async def _activities(conn: Conn, rest: str, params: Iterable[Any]) -> list[Activity]:
     """Activities (with their org's name) selected by `rest`: joins, WHERE, ORDER BY, LIMIT."""
-    return [_activity(r) for r in await fetchall(conn, f"{_ACT_FROM} {rest}", params)]
+    found = [_activity(r) for r in await fetchall(conn, f"{_ACT_FROM} {rest}", params)]
+    return await _with_posts(conn, found)
 
 
 async def get(conn: Conn, activity_id: int) -> Activity | None:
     row = await fetchone(conn, f"{_ACT_FROM} WHERE a.id = ?", (activity_id,))
-    return _activity(row) if row else None
+    return (await _with_posts(conn, [_activity(row)]))[0] if row else None
 
 
 async def get_locked(conn: Conn, activity_id: int) -> Activity | None:
@@ -188,29 +201,36 @@ async def join(conn: Conn, activity: Activity, user_id: int, now: float) -> tupl
 
 async def live_signups(
     conn: Conn, activity_id: int, user_ids: list[int]
-) -> dict[int, tuple[str, int]]:
-    """Of these people, who is signed up or waiting: (status, seq) by user id."""
+) -> dict[int, tuple[str, int, int | None]]:
+    """Of these people, who is signed up or waiting: (status, seq, post number) by user id."""
     if not user_ids:
         return {}
     marks = ",".join("?" * len(user_ids))
     rows = await fetchall(
         conn,
-        "SELECT user_id, status, seq FROM activity_signups WHERE activity_id = ?"
+        "SELECT user_id, status, seq, post_no FROM activity_signups WHERE activity_id = ?"
         f" AND status <> 'cancelled' AND user_id IN ({marks})",
         (activity_id, *user_ids),
     )
-    return {int(r[0]): (str(r[1]), int(r[2])) for r in rows}
+    return {
+        int(r[0]): (str(r[1]), int(r[2]), int(r[3]) if r[3] is not None else None) for r in rows
+    }
 
 
-async def claim_many(conn: Conn, claims: list[tuple[int, int, str, int, float]]) -> None:
-    """Write the sign-ups a batch decided, (activity, user, status, seq, joined_at) each, for
-    people with no live sign-up (a cancelled one is taken over); the batch keeps the counters."""
+#: a sign-up a batch decided: (activity, user, status, seq, joined_at, post number)
+Claim = tuple[int, int, str, int, float, int | None]
+
+
+async def claim_many(conn: Conn, claims: list[Claim]) -> None:
+    """Write the sign-ups a batch decided, for people with no live sign-up (a cancelled one is
+    taken over); the batch keeps the counters."""
     if claims:
         await conn.executemany(
-            "INSERT INTO activity_signups(activity_id, user_id, status, seq, joined_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(activity_id, user_id) DO UPDATE SET"
+            "INSERT INTO activity_signups(activity_id, user_id, status, seq, joined_at, post_no)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(activity_id, user_id) DO UPDATE SET"
             " status = excluded.status, seq = excluded.seq, joined_at = excluded.joined_at,"
-            " checked_in_at = NULL WHERE activity_signups.status = 'cancelled'",
+            " post_no = excluded.post_no, checked_in_at = NULL"
+            " WHERE activity_signups.status = 'cancelled'",
             claims,
         )
 
@@ -226,9 +246,11 @@ async def set_counters(
     )
 
 
-async def leave(conn: Conn, activity_id: int, user_id: int, was: str) -> int | None:
-    """Cancel a sign-up; a confirmed place goes to the first waiting person (whose id is
-    returned)."""
+async def leave(
+    conn: Conn, activity_id: int, user_id: int, was: str, post_no: int | None = None
+) -> int | None:
+    """Cancel a sign-up; a confirmed place goes to the first waiting person of the same post
+    (whose id is returned)."""
     await conn.execute(
         "UPDATE activity_signups SET status = 'cancelled', checked_in_at = NULL"
         " WHERE activity_id = ? AND user_id = ?",
@@ -236,34 +258,22 @@ async def leave(conn: Conn, activity_id: int, user_id: int, was: str) -> int | N
     )
     promoted: int | None = None
     if was == "confirmed":
-        row = await fetchone(
-            conn,
-            "SELECT user_id FROM activity_signups WHERE activity_id = ? AND status = 'waiting'"
-            " ORDER BY seq LIMIT 1",
-            (activity_id,),
-        )
-        if row is not None:
-            promoted = int(row[0])
+        promoted = await activity_posts.first_waiting(conn, activity_id, post_no)
+        if promoted is not None:
             await conn.execute(
                 "UPDATE activity_signups SET status = 'confirmed'"
                 " WHERE activity_id = ? AND user_id = ?",
                 (activity_id, promoted),
             )
-            await conn.execute(
-                "UPDATE activities SET waiting = waiting - 1, version = version + 1 WHERE id = ?",
-                (activity_id,),
-            )
-        else:
-            await conn.execute(
-                "UPDATE activities SET confirmed = confirmed - 1, version = version + 1"
-                " WHERE id = ?",
-                (activity_id,),
-            )
-    else:
-        await conn.execute(
-            "UPDATE activities SET waiting = waiting - 1, version = version + 1 WHERE id = ?",
-            (activity_id,),
-        )
+    confirmed = -1 if was == "confirmed" and promoted is None else 0
+    waiting = 0 if was == "confirmed" and promoted is None else -1
+    await conn.execute(
+        "UPDATE activities SET confirmed = confirmed + ?, waiting = waiting + ?,"
+        " version = version + 1 WHERE id = ?",
+        (confirmed, waiting, activity_id),
+    )
+    if post_no is not None:
+        await activity_posts.moved(conn, activity_id, post_no, confirmed, waiting)
     return promoted
 
 

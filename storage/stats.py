@@ -192,16 +192,24 @@ async def members_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
 
 
 async def activities_rows(conn: Conn, path: str) -> list[dict[str, Any]]:
+    """Every activity of the subtree, one row per post for an activity with posts (`post`:
+    its name, else NULL; its shift, capacity, counters and attendance in place of the
+    activity's)."""
+    in_post = " AND (ap.post_no IS NULL OR s.post_no = ap.post_no)"
     return await _subtree_rows(
         conn,
-        "SELECT a.id, o.code AS org_code, o.name AS org_name, a.title, a.place,"
-        " a.starts_at, a.quarters, a.capacity, a.status, a.confirmed, a.waiting, "
-        + _ATTENDED.format(attendance="present")
+        "SELECT a.id, o.code AS org_code, o.name AS org_name, a.title, ap.name AS post,"
+        " a.place, COALESCE(ap.shift_start, a.starts_at) AS starts_at, a.quarters,"
+        " ap.shift_start, ap.shift_end, COALESCE(ap.capacity, a.capacity) AS capacity,"
+        " a.status, COALESCE(ap.confirmed, a.confirmed) AS confirmed,"
+        " COALESCE(ap.waiting, a.waiting) AS waiting, "
+        + _ATTENDED.format(attendance="present").replace(") AS", in_post + ") AS")
         + ", "
-        + _ATTENDED.format(attendance="no_show")
+        + _ATTENDED.format(attendance="no_show").replace(") AS", in_post + ") AS")
         + " FROM activities a "
         + _IN.format(alias="a")
-        + " ORDER BY a.starts_at, a.id",
+        + " LEFT JOIN activity_posts ap ON ap.activity_id = a.id"
+        " ORDER BY a.starts_at, a.id, ap.post_no",
         path,
     )
 

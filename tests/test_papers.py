@@ -132,10 +132,10 @@ async def test_every_export_is_ready_to_forward(moving_harness: Harness) -> None
     assert tree.cell(tree.max_row, 3).value == tree.cell(3, 3).value  # total = the root's subtree
 
     acts = load_workbook(io.BytesIO(books["activities"])).active
-    rate = acts.cell(3, 13)
+    rate = acts.cell(3, 14)  # after the post column
     assert rate.value == pytest.approx(2 / 3) and rate.number_format in ("0%", "0.0%")
-    assert acts.cell(acts.max_row, 13).value == pytest.approx(2 / 3)
-    assert isinstance(acts.cell(3, 5).value, datetime) and "hh:mm" in acts.cell(3, 5).number_format
+    assert acts.cell(acts.max_row, 14).value == pytest.approx(2 / 3)
+    assert isinstance(acts.cell(3, 6).value, datetime) and "hh:mm" in acts.cell(3, 6).number_format
     members = load_workbook(io.BytesIO(books["members"])).active
     assert all(isinstance(members.cell(r, 6).value, datetime) for r in range(3, members.max_row))
 

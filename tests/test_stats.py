@@ -243,8 +243,9 @@ async def test_exports_go_privately(ftb: Harness) -> None:
     assert rows[-1][9] == sum(r[9] for r in rows[2:-1])
     sheet = load_workbook(io.BytesIO(docs[1]["bytes"])).active
     acts = list(sheet.iter_rows(values_only=True))
-    assert [r[2] for r in acts[2:-1]] == ["清扫", "讲座"] and acts[2][10:12] == (2, 1)
-    assert acts[2][12] == pytest.approx(2 / 3) and sheet.cell(3, 13).number_format == "0%"
+    assert [r[2] for r in acts[2:-1]] == ["清扫", "讲座"] and acts[2][11:13] == (2, 1)
+    assert acts[2][3] is None  # no posts: the post column stays empty
+    assert acts[2][13] == pytest.approx(2 / 3) and sheet.cell(3, 14).number_format == "0%"
     camp = list(load_workbook(io.BytesIO(docs[2]["bytes"])).active.iter_rows(values_only=True))
     states = {r[0]: r[1] for r in camp[2:-1]}
     assert states == {"大埠乡团委": "按时提交", "雁山街道团工委": "缺交"}

@@ -5,6 +5,21 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 
+class Post(BaseModel):
+    """One post of an activity (引导, 检票, ...): its own capacity, counters and waitlist, and
+    optionally a shift whose length is the hours its people are credited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    post_no: int
+    name: str
+    capacity: int
+    shift_start: float | None = None
+    shift_end: float | None = None
+    confirmed: int = 0
+    waiting: int = 0
+
+
 class Activity(BaseModel):
     """One activity with its counters (`org_name` joined in for display)."""
 
@@ -35,6 +50,12 @@ class Activity(BaseModel):
     note: str | None = None  # the organiser's description (说明)
     edits: int = 0  # organiser edits so far: the SEQUENCE of its calendar file
     org_name: str | None = None
+    post_count: int = 0  # 0: one capacity for all; else `posts` (loaded with the activity)
+    posts: tuple[Post, ...] = ()
+
+    def post(self, post_no: int | None) -> Post | None:
+        """The post numbered `post_no`, if the activity has it."""
+        return next((p for p in self.posts if p.post_no == post_no), None)
 
     @property
     def hours(self) -> float:
@@ -60,6 +81,7 @@ class Signup(BaseModel):
     checked_in_at: float | None = None
     attendance: str | None = None
     hour_entry_id: int | None = None
+    post_no: int | None = None  # the post held, for an activity with posts
     # joined for messages
     first_name: str | None = None
     lang: str | None = None

@@ -205,19 +205,23 @@ class Stats(ServiceBase):
             self._plain(lang, "xl_activities_what"),
             "xl_activities_sheet",
             "xl_activities_head",
-            formats={12: PCT},
+            formats={13: PCT},
         )
         sums = [0, 0, 0, 0]
         for r in rows:
             marked = r["present"] + r["no_show"]
+            quarters = r["quarters"]
+            if r["shift_start"] is not None:  # a post's shift: its own length is credited
+                quarters = max(1, int((r["shift_end"] - r["shift_start"]) // 900))
             ws.add(
                 [
                     r["id"],
                     r["org_name"],
                     r["title"],
+                    r["post"],
                     r["place"],
                     self._time(r["starts_at"]),
-                    r["quarters"] / 4,
+                    quarters / 4,
                     r["capacity"],
                     self._plain(lang, "xl_activity_" + r["status"]),
                     r["confirmed"],
@@ -237,7 +241,8 @@ class Stats(ServiceBase):
         ws.total(
             [
                 self._plain(lang, "xl_total"),
-                self._plain(lang, "xl_activities_count", n=len(rows)),
+                self._plain(lang, "xl_activities_count", n=len({r["id"] for r in rows})),
+                None,
                 None,
                 None,
                 None,

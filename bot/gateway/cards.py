@@ -55,6 +55,9 @@ class CardEditor:
     GROUP_EDITS = 20  # edits per group chat in any GROUP_WINDOW seconds
     GROUP_WINDOW = 60.0
     UNSENT_RETRY = 1.0  # a copy still in the outbox is looked at again after this
+    #: edits per second over all copies: Telegram allows about 30 messages a second overall
+    #: (and the outbox sends too), so a card in 200 chats is redrawn in rounds, not at once
+    EDITS_PER_SECOND = 20.0
 
     def __init__(self, service: Activities) -> None:
         self.service = service
@@ -65,6 +68,8 @@ class CardEditor:
         self._chats: dict[int, ChatPace] = {}
         self._armed_at: float | None = None
         self._flushing = False
+        self._tokens = self.EDITS_PER_SECOND  # the overall budget (a token bucket)
+        self._tokens_at = time.monotonic()
         self.copies.listener = self._marked
 
     def _marked(self) -> None:
@@ -128,6 +133,7 @@ class CardEditor:
         next_at: float | None = None
         per_chat: dict[int, list[tuple[Card, Activity]]] = {}
         versions: dict[int, Activity] = {}
+        ready: list[tuple[Card, Activity]] = []
         for card, activity in await self.copies.stale(ids):
             versions[activity.id] = activity
             still.add(activity.id)
@@ -135,11 +141,24 @@ class CardEditor:
                 at = now + self.UNSENT_RETRY
             else:
                 at = self._ready_at(card, now)
-                if at <= now:  # reserve the slot before awaiting anything
-                    self._last_edit[card.id] = now
-                    self._pace(card.chat_id).started(now)
-                    per_chat.setdefault(card.chat_id, []).append((card, activity))
+                if at <= now:
+                    ready.append((card, activity))
                     continue
+            next_at = at if next_at is None else min(next_at, at)
+        # the overall budget goes to the copies waiting longest (round robin over many chats)
+        ready.sort(key=lambda job: self._last_edit.get(job[0].id, float("-inf")))
+        self._tokens = min(
+            self.EDITS_PER_SECOND, self._tokens + (now - self._tokens_at) * self.EDITS_PER_SECOND
+        )
+        self._tokens_at = now
+        take = min(len(ready), int(self._tokens))
+        self._tokens -= take
+        for card, activity in ready[:take]:  # reserve the slots before awaiting anything
+            self._last_edit[card.id] = now
+            self._pace(card.chat_id).started(now)
+            per_chat.setdefault(card.chat_id, []).append((card, activity))
+        if take < len(ready):  # the rest once half a second's budget has refilled
+            at = now + max(0.5, (1 - self._tokens) / self.EDITS_PER_SECOND)
             next_at = at if next_at is None else min(next_at, at)
 
         shown: list[tuple[int, int]] = []

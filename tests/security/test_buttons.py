@@ -404,6 +404,31 @@ async def row_act_join(tb: Harness, w: dict[str, Any]) -> Case:
     )
 
 
+async def row_act_post(tb: Harness, w: dict[str, Any]) -> Case:
+    """A post's Sign up on a card with posts (issue 14, item 4)."""
+    sent = await tb.send(
+        w["sec_a"],
+        w["chat_a"],
+        f"/activity 运动会 | {at(2 * 86400)} | 2 | - | 体育场 | 岗位 引导 5, 检票 5",
+    )
+    card = next(s for s in sent if "act:" in str(s.reply_markup or ""))
+    act_id = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
+    data = act_callbacks.build(act_id, "join", 1)
+    holder = w["member_a"]
+    await tb.press(holder, card, act_callbacks.build(act_id, "join", 2))  # holds 检票
+    await activity_card(tb, w)
+    off = w["card"][2]  # a cancelled activity (without posts)
+    return (
+        button(tb, card, data, w["member_b"])
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .copy(OTHER_USER, w["sec_a"]["id"])  # someone's private copy
+        .on(WRONG_STEP, holder)  # one post per person: 检票 is theirs
+        .private(WRONG_STEP, data=act_callbacks.build(off, "join", 1))  # cancelled, no posts
+        .copy(WRONG_STEP, w["chat_a"]["id"], data=act_callbacks.build(act_id, "join", 9))
+        .private(WRONG_STEP, data=act_callbacks.build(act_id, "join", 9))  # no such post
+    )
+
+
 async def row_act_leave(tb: Harness, w: dict[str, Any]) -> Case:
     act_id, card = await activity_card(tb, w)
     data = act_callbacks.build(act_id, "leave")
@@ -746,6 +771,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "hrs:no": (hours_data(HoursButton("no", 1, scope=2)), row_hours_no),
     "hrs:nr": (hours_data(HoursButton("nr", 1)), row_hours_nr),
     "act:join": (act_callbacks.build(1, "join"), row_act_join),
+    "act:join:post": (act_callbacks.build(1, "join", 1), row_act_post),
     "act:leave": (act_callbacks.build(1, "leave"), row_act_leave),
     "act:in": (act_callbacks.build(1, "in"), row_act_in),
     "act:cal": (act_callbacks.build(1, "cal"), row_act_cal),

@@ -14,6 +14,7 @@ from typing import Any
 from bot.domain.activities import cards as card_view
 from bot.domain.activities.copies import CardCopies
 from bot.domain.activities.parsing import ActivityInput, example_values, step_name
+from bot.domain.activities.posts import post_name, starts_of
 from bot.domain.activities.results import Created
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
@@ -22,6 +23,7 @@ from bot.domain.models_activities import Activity
 from bot.domain.service import ServiceBase
 from bot.texts import normalise_lang, t
 from storage import activities as repo
+from storage import activity_posts as post_repo
 from storage import orgs as org_repo
 from storage.db import Conn
 
@@ -88,6 +90,15 @@ class ActivityBase(ServiceBase):
         """'12/50 · waitlist 3'."""
         return card_view.count_line(a, lang)
 
+    def post_lines(self, a: Activity, lang: str) -> list[str]:
+        """One line per post with its fill (none without posts)."""
+        return card_view.post_lines(a, lang, self.settings.tz)
+
+    @staticmethod
+    def post_name(a: Activity, post_no: int | None) -> str:
+        """The post's name ('' without one)."""
+        return post_name(a, post_no)
+
     def card_markup(self, a: Activity, lang: str | None = None) -> dict[str, Any] | None:
         """Bot API reply_markup of a card: Sign up / Cancel while sign-up is open."""
         return card_view.card_markup(a, lang or a.lang, self.clock.time())
@@ -134,13 +145,15 @@ class ActivityBase(ServiceBase):
         async with self.db.transaction() as tx:
             activity_id = await repo.insert(
                 tx,
-                **data.model_dump(exclude={"cascade"}),  # the typed fields are the columns
+                **data.model_dump(exclude={"cascade", "posts"}),  # the typed fields: columns
                 org_id=org.id,
                 radius_m=RADIUS_M,
                 lang=lang,
                 created_by=user_id,
                 now=now,
             )
+            if data.posts:
+                await post_repo.insert(tx, activity_id, [p.model_dump() for p in data.posts])
             activity = await repo.get(tx, activity_id)
             assert activity is not None
             for span in self.settings.activity_reminders:
@@ -270,6 +283,8 @@ class ActivityBase(ServiceBase):
             )
         return len(people)
 
-    def checkin_window(self, a: Activity) -> tuple[float, float]:
-        """When check-in opens and closes: an hour either side of the start."""
-        return a.starts_at - CHECKIN_BEFORE, a.starts_at + CHECKIN_AFTER
+    def checkin_window(self, a: Activity, post_no: int | None = None) -> tuple[float, float]:
+        """When check-in opens and closes: an hour either side of the start (of the post's
+        shift, for a post with one; it opens no later than for the activity)."""
+        starts = starts_of(a, post_no)
+        return min(a.starts_at, starts) - CHECKIN_BEFORE, starts + CHECKIN_AFTER

@@ -1,6 +1,8 @@
-"""The activities' callback data, built and parsed in this one place: `act:<id>:<verb>`.
+"""The activities' callback data, built and parsed in this one place: `act:<id>:<verb>`, and
+`act:<id>:join:<post>` for a post's Sign up button on a card with posts.
 
-Telegram allows 1–64 bytes; an id of at most 12 digits and the longest verb fit easily.
+Telegram allows 1–64 bytes; an id of at most 12 digits, the longest verb and a post number
+of at most 2 digits fit easily.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ from typing import Literal, cast
 Verb = Literal["join", "leave", "in", "cal"]  # Sign up, Cancel, Check in, Add to calendar
 PREFIX = "act:"
 PATTERN = r"^act:"  # what the handler layer routes here; anything after is checked by `parse`
-_DATA_RE = re.compile(r"act:([0-9]{1,12}):(join|leave|in|cal)")  # whole data, ASCII digits
+_DATA_RE = re.compile(r"act:([0-9]{1,12}):(join|leave|in|cal)(?::([1-9][0-9]?))?")  # ASCII digits
 
 
-def build(activity_id: int, verb: Verb) -> str:
-    """The callback_data of one card button."""
-    return f"{PREFIX}{activity_id}:{verb}"
+def build(activity_id: int, verb: Verb, post_no: int | None = None) -> str:
+    """The callback_data of one card button (`post_no`: a post's Sign up)."""
+    return f"{PREFIX}{activity_id}:{verb}" + (f":{post_no}" if post_no is not None else "")
 
 
-def parse(data: str | None) -> tuple[int, Verb] | None:
-    """(activity id, verb) of a button's callback_data, or None if it is not one of ours."""
+def parse(data: str | None) -> tuple[int, Verb, int | None] | None:
+    """(activity id, verb, post number or None) of a button's callback_data, or None if it is
+    not one of ours (a post number only on Sign up)."""
     match = _DATA_RE.fullmatch(data or "")
-    if match is None:
+    if match is None or (match.group(3) is not None and match.group(2) != "join"):
         return None
-    return int(match.group(1)), cast(Verb, match.group(2))
+    post = int(match.group(3)) if match.group(3) is not None else None
+    return int(match.group(1)), cast(Verb, match.group(2)), post

@@ -41,10 +41,53 @@ def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
         place=a.place,
         hours=fmt_hours(a.quarters),
         org=a.org_name or "",
-        count=count_line(a, lang),
+        count=Raw(count_line(a, lang) + "".join("\n" + line for line in post_lines(a, lang, tz))),
         status=status,
         details=Raw(details),
     )
+
+
+def post_lines(a: Activity, lang: str, tz: ZoneInfo) -> list[str]:
+    """One line per post: '• 引导 12/50 · 候补 3 · 09:00–12:00'."""
+    out = []
+    for p in a.posts:
+        shift = ""
+        if p.shift_start is not None and p.shift_end is not None:
+            shift = t(
+                lang,
+                "act_post_shift",
+                start=local(p.shift_start, tz).strftime("%H:%M"),
+                end=local(p.shift_end, tz).strftime("%H:%M"),
+            )
+        out.append(
+            t(
+                lang,
+                "act_post_line",
+                name=p.name,
+                count=t(
+                    lang, "act_count", confirmed=p.confirmed, capacity=p.capacity, waiting=p.waiting
+                ),
+                shift=Raw(shift),
+            )
+        )
+    return out
+
+
+def post_rows(a: Activity) -> list[list[dict[str, Any]]]:
+    """The posts' Sign up buttons ('引导 12/50', '⏳' once full): one per row for up to 3
+    posts, two per row up to 8, three per row beyond (20 posts: 7 rows, far inside Telegram's
+    limits of 8 buttons a row and 100 a keyboard)."""
+    per_row = 1 if len(a.posts) <= 3 else 2 if len(a.posts) <= 8 else 3
+    buttons = [
+        {
+            # button labels are plain text (no HTML): the name as typed, the fill as numbers
+            "text": f"{p.name} {p.confirmed}/{p.capacity}"
+            + (" ⏳" if p.confirmed >= p.capacity else ""),
+            "callback_data": callbacks.build(a.id, "join", p.post_no),
+        }
+        for p in a.posts
+    ]
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
 
 def card_markup(a: Activity, lang: str, now: float) -> dict[str, Any] | None:
@@ -57,6 +100,9 @@ def card_markup(a: Activity, lang: str, now: float) -> dict[str, Any] | None:
     ]
     if now >= a.deadline:
         return {"inline_keyboard": [calendar]}
+    if a.posts:  # one Sign up per post, then Cancel
+        leave = {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")}
+        return {"inline_keyboard": [*post_rows(a), [leave], calendar]}
     return {
         "inline_keyboard": [
             [

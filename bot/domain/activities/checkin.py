@@ -31,7 +31,8 @@ class CheckinSteps(ActivityBase):
         if activity.status != "open":
             self._require_open(activity, 0)
         now = self.clock.time()
-        if now > activity.starts_at + CHECKIN_AFTER:
+        last = max([activity.starts_at] + [p.shift_start or 0 for p in activity.posts])
+        if now > last + CHECKIN_AFTER:
             raise Refusal("err_act_checkin_over", title=activity.title)
         async with self.db.transaction() as tx:
             await repo.open_checkin(tx, activity_id)
@@ -62,7 +63,7 @@ class CheckinSteps(ActivityBase):
     def _require_checkin(self, a: Activity, s: Signup | None, now: float) -> None:
         if a.status != "open":
             self._require_open(a, 0)
-        opens, closes = self.checkin_window(a)
+        opens, closes = self.checkin_window(a, s.post_no if s is not None else None)
         if not a.checkin_open or not opens <= now <= closes:
             raise Refusal(
                 "err_act_checkin_window",

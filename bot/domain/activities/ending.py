@@ -7,6 +7,7 @@ A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 from __future__ import annotations
 
 from bot.domain.activities.base import KIND, ActivityBase
+from bot.domain.activities.posts import post_name, quarters_of
 from bot.domain.activities.results import CloseResult
 from bot.domain.cache import after_commit
 from bot.domain.clock import local
@@ -64,25 +65,29 @@ class EndingSteps(ActivityBase):
                 after_commit(self.db, "cadres")
             await self.reminders.cancel(tx, KIND, activity_id)
             served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
-            present = no_show = 0
+            present = no_show = credited = 0
             own = False
             for s in await repo.roster(tx, activity_id, ("confirmed",)):
                 if s.checked_in_at is None:
                     await repo.set_attendance(tx, activity_id, s.user_id, "no_show", None)
                     no_show += 1
                     continue
+                quarters = quarters_of(activity, s.post_no)  # a shift's own length
                 entry_id = await self.hours.credit(
                     tx,
                     user_id=s.user_id,
                     org_id=s.org_id or activity.org_id,
-                    hours=activity.quarters / 4,
+                    hours=quarters / 4,
                     served_on=served_on,
-                    description=activity.title,
+                    description=" · ".join(
+                        x for x in (activity.title, post_name(activity, s.post_no)) if x
+                    ),
                     source=f"activity:{activity_id}",
                     by=user_id,
                 )
                 await repo.set_attendance(tx, activity_id, s.user_id, "present", entry_id)
                 present += 1
+                credited += quarters
                 own = own or s.user_id == user_id
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
@@ -91,6 +96,6 @@ class EndingSteps(ActivityBase):
             activity=activity,
             present=present,
             no_show=no_show,
-            credited_quarters=present * activity.quarters,
+            credited_quarters=credited,
             own_pending=own,
         )

@@ -21,6 +21,7 @@ class Press:
     message_id: int
     future: asyncio.Future[JoinResult]
     outcome: JoinResult | Refusal | None = None
+    post_no: int | None = None  # the post pressed, for an activity with posts
 
 
 class JoinBatcher:
@@ -40,11 +41,18 @@ class JoinBatcher:
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(
-        self, activity_id: int, user_id: int, chat_id: int, message_id: int
+        self,
+        activity_id: int,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        post_no: int | None = None,
     ) -> JoinResult:
         """Queue one press; its answer comes once its batch has committed."""
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(Press(activity_id, user_id, chat_id, message_id, future))
+        self._queue.append(
+            Press(activity_id, user_id, chat_id, message_id, future, post_no=post_no)
+        )
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="activity-joins")
         return await future

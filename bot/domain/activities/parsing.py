@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pydantic import BaseModel
 
 from bot.domain import validate
+from bot.domain.activities.posts import PostInput, is_posts_field, on_day, parse_posts
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.when import Choose, Reading, future_moment, local_ts
@@ -58,6 +59,7 @@ class ActivityInput(BaseModel):
     kind: str | None = None  # 'training' (培训班) or 'lesson' (团课); None: an ordinary one
     signup_deadline: float | None = None  # None: sign-up closes at the start
     note: str | None = None
+    posts: list[PostInput] = []  # 岗位: each with its own capacity (theirs sum to `capacity`)
 
 
 def _norm(text: str | None) -> str:
@@ -202,13 +204,14 @@ def parse_activity(
     text: str | None, now: float, settings: Settings, chosen: Reading | None = None
 ) -> ActivityInput:
     """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]
-    [| 截止 <when>] [| 说明 <text>]'.
+    [| 截止 <when>] [| 说明 <text>] [| 岗位 <name> <capacity> [HH:MM-HH:MM], ...]' (with posts,
+    <capacity> may be '-': their sum).
 
     The other fields are checked before a `Choose` about the time is raised, so the question
     comes only for a line that is otherwise right; `chosen`: the reading pressed since."""
     ex = example_values(now, settings)
     fields = [part.strip() for part in (text or "").split("|")]
-    if not 5 <= len(fields) <= 10:
+    if not 5 <= len(fields) <= 11:
         raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
     title = parse_title(fields[0], ex)
     ask: Choose | None = None
@@ -217,15 +220,19 @@ def parse_activity(
     except Choose as exc:
         ask, starts_at = exc, 0.0
     quarters = parse_quarters(fields[2], ex)
-    capacity = parse_capacity(fields[3], ex)
+    by_posts = _norm(fields[3]) in ("-", "—", "*")  # the posts' sum
+    capacity = 0 if by_posts else parse_capacity(fields[3], ex)
     place = parse_place(fields[4], ex)
     lat = lon = None
     cascade = False
     kind: str | None = None
     deadline: str | None = None
     note: str | None = None
+    posts: list[PostInput] | None = None
     for extra in fields[5:]:
-        if deadline is None and (found := option(extra, DEADLINE_WORDS)) is not None:
+        if is_posts_field(extra) and posts is None:
+            posts = parse_posts(extra, MAX_CAPACITY, ex)
+        elif deadline is None and (found := option(extra, DEADLINE_WORDS)) is not None:
             deadline = found
         elif note is None and (found := option(extra, NOTE_WORDS)) is not None:
             note = parse_note(found, ex)
@@ -237,6 +244,13 @@ def parse_activity(
             lat, lon = parse_coords(extra, ex)
         else:
             raise Refusal("err_act_extra", got=validate.excerpt(extra), **ex)
+    total = sum(p.capacity for p in posts or [])
+    if posts is None and by_posts:
+        parse_capacity(fields[3], ex)  # '-' without posts: the usual answer
+    elif posts is not None and total > MAX_CAPACITY:
+        raise Refusal("err_post_total_max", total=total, max=MAX_CAPACITY, **ex)
+    elif posts is not None and not by_posts and capacity != total:
+        raise Refusal("err_post_total", total=total, got=capacity, **ex)
     if ask is not None:
         raise ask
     signup_deadline = (
@@ -246,7 +260,7 @@ def parse_activity(
         title=title,
         starts_at=starts_at,
         quarters=quarters,
-        capacity=capacity,
+        capacity=total if posts else capacity,
         place=place,
         lat=lat,
         lon=lon,
@@ -254,6 +268,7 @@ def parse_activity(
         kind=kind,
         signup_deadline=signup_deadline,
         note=note,
+        posts=on_day(posts or [], starts_at, settings),
     )
 
 

@@ -24,6 +24,7 @@ class JoinResult(BaseModel):
     activity: Activity | None = None
     position: int = 0
     overlaps: int = 0
+    post_no: int | None = None  # the post taken (or waited for), for an activity with posts
 
 
 class LeaveResult(BaseModel):

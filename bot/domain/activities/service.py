@@ -22,6 +22,7 @@ from bot.domain.activities.ending import EndingSteps
 from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
 from bot.domain.activities.parsing import fmt_span
+from bot.domain.activities.posts import post_name, with_counts
 from bot.domain.activities.results import JoinResult, LeaveResult
 from bot.domain.cache import MISSING, after_commit, cache_of
 from bot.domain.errors import Refusal
@@ -32,6 +33,7 @@ from bot.domain.models_reminders import Reminder
 from bot.domain.service import Core
 from bot.texts import t
 from storage import activities as repo
+from storage import activity_posts as post_repo
 from storage import users as user_repo
 from storage.db import Conn
 
@@ -92,16 +94,22 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
 
     # --- signing up --------------------------------------------------------------------------
     async def join(
-        self, user_id: int, activity_id: int, chat_id: int = 0, message_id: int | None = None
+        self,
+        user_id: int,
+        activity_id: int,
+        chat_id: int = 0,
+        message_id: int | None = None,
+        post_no: int | None = None,
     ) -> JoinResult:
-        """Take a place (or a waitlist position); a repeated press changes nothing.
+        """Take a place (or a waitlist position), in post `post_no` for an activity with posts;
+        a repeated press changes nothing.
 
         Nothing is read before the press joins its batch, so presses are decided in the order
         they came; the batch checks the card, the registration and the overlaps for all."""
-        result = await self._joins.submit(activity_id, user_id, chat_id, message_id or 0)
+        result = await self._joins.submit(activity_id, user_id, chat_id, message_id or 0, post_no)
         if result.kind == "unverified":  # a card not recorded yet, or not this activity's
             await self.verify_button(activity_id, chat_id, message_id, "card")
-            result = await self._joins.submit(activity_id, user_id, 0, 0)
+            result = await self._joins.submit(activity_id, user_id, 0, 0, post_no)
         return result
 
     async def _join_batch(self, tx: Conn, presses: list[Press]) -> None:
@@ -116,10 +124,10 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
         registered = await repo.registered_among(tx, list({p.user_id for p in presses}))
         overlapping: dict[int, dict[int, list[Activity]]] = {}  # activity -> person -> others
         cards: dict[int, set[tuple[int, int]]] = {}  # activity -> its card messages
-        # activity -> person -> (status, seq) of who holds a place or a waitlist position;
+        # activity -> person -> (status, seq, post) of who holds a place or a waitlist position;
         # the batch's new sign-ups join it as decided and are written in one go at the end
-        holding: dict[int, dict[int, tuple[str, int]]] = {}
-        claims: list[tuple[int, int, str, int, float]] = []
+        holding: dict[int, dict[int, tuple[str, int, int | None]]] = {}
+        claims: list[repo.Claim] = []
         for activity_id in {p.activity_id for p in presses}:
             overlapping[activity_id] = await repo.overlapping_for(
                 tx, activity_id, [p.user_id for p in presses if p.activity_id == activity_id]
@@ -142,46 +150,56 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
                 if activity is None:
                     raise Refusal("err_act_bad_button")
                 self._require_open(activity, now)
+                post = activity.post(press.post_no)
+                if activity.post_count and press.post_no is None:
+                    raise Refusal("err_post_choose", title=activity.title)
+                if (press.post_no is None) != (post is None):
+                    raise Refusal("err_act_bad_button")  # no such post, or none to press
             except Refusal as refusal:
                 press.outcome = refusal
                 continue
             if press.user_id not in registered:
-                press.outcome = JoinResult(kind="unregistered", activity=activity)
-                continue
-            status: Literal["confirmed", "waiting"] = (
-                "confirmed" if activity.confirmed < activity.capacity else "waiting"
-            )
-            seq = activity.next_seq + 1
-            held = holding[activity.id].get(press.user_id)
-            if held is not None:  # signed up before, or earlier in this batch
-                waiting = held[0] == "waiting"
                 press.outcome = JoinResult(
-                    kind="already_waiting" if waiting else "already_confirmed",
-                    activity=activity,
-                    position=await self._position(tx, claims, activity.id, held[1])
-                    if waiting
-                    else 0,
+                    kind="unregistered", activity=activity, post_no=press.post_no
                 )
                 continue
-            claims.append((activity.id, press.user_id, status, seq, now))
+            held, room = (
+                (post, post.capacity) if post is not None else (activity, activity.capacity)
+            )
+            status: Literal["confirmed", "waiting"] = (
+                "confirmed" if held.confirmed < room else "waiting"
+            )
+            seq = activity.next_seq + 1
+            held_by = holding[activity.id].get(press.user_id)
+            if held_by is not None:  # signed up before, or earlier in this batch
+                press.outcome = await self._already(tx, claims, activity, press, held_by)
+                continue
+            claims.append((activity.id, press.user_id, status, seq, now, press.post_no))
+            confirmed, waiting = int(status == "confirmed"), int(status == "waiting")
+            posts = activity.posts
+            if post is not None:
+                post = with_counts(post, post.confirmed + confirmed, post.waiting + waiting)
+                posts = tuple(post if p.post_no == post.post_no else p for p in posts)
             activity = activity.model_copy(
                 update={
-                    "confirmed": activity.confirmed + int(status == "confirmed"),
-                    "waiting": activity.waiting + int(status == "waiting"),
+                    "confirmed": activity.confirmed + confirmed,
+                    "waiting": activity.waiting + waiting,
                     "next_seq": seq,
                     "version": activity.version + 1,
+                    "posts": posts,
                 }
             )
             state[activity.id] = activity
-            holding[activity.id][press.user_id] = (status, seq)
+            holding[activity.id][press.user_id] = (status, seq, press.post_no)
             overlaps = overlapping[activity.id].get(press.user_id, [])
             if overlaps:
                 await self._warn_overlap(tx, press.user_id, activity, overlaps)
             press.outcome = JoinResult(
                 kind=status,
                 activity=activity,
-                position=activity.waiting if status == "waiting" else 0,
+                position=(post or activity).waiting if status == "waiting" else 0,
                 overlaps=len(overlaps),
+                post_no=press.post_no,
             )
         await repo.claim_many(tx, claims)
         for activity_id, activity in state.items():
@@ -198,18 +216,41 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
                     waiting=activity.waiting,
                     next_seq=activity.next_seq,
                 )
+                if activity.posts:
+                    await post_repo.set_counters(tx, activity_id, activity.posts)
                 self.db.on_commit(partial(self.cards.mark, activity_id))
 
     @staticmethod
-    async def _position(
-        tx: Conn, claims: list[tuple[int, int, str, int, float]], activity_id: int, seq: int
-    ) -> int:
-        """Waitlist position of the sign-up `seq`: those written, and the batch's not yet."""
-        written = await repo.waiting_position(tx, activity_id, seq)
-        return written + sum(
-            1
-            for a, _u, status, s, _t in claims
-            if a == activity_id and status == "waiting" and s <= seq
+    async def _already(
+        tx: Conn,
+        claims: list[repo.Claim],
+        activity: Activity,
+        press: Press,
+        held_by: tuple[str, int, int | None],
+    ) -> JoinResult | Refusal:
+        """A press by someone already signed up or waiting (before, or earlier in this batch,
+        whose rows are not written yet): where they are. A press on another post is refused
+        with the post they hold: one post per person, Cancel to change."""
+        status, seq, post_no = held_by
+        if post_no != press.post_no:
+            return Refusal("err_post_held", post=post_name(activity, post_no))
+        waiting = status == "waiting"
+        position = 0
+        if waiting:
+            position = (
+                await post_repo.waiting_position(tx, activity.id, post_no, seq)
+                if post_no is not None
+                else await repo.waiting_position(tx, activity.id, seq)
+            ) + sum(
+                1
+                for a, _u, state, s, _t, p in claims
+                if a == activity.id and state == "waiting" and p == post_no and s <= seq
+            )
+        return JoinResult(
+            kind="already_waiting" if waiting else "already_confirmed",
+            activity=activity,
+            position=position,
+            post_no=post_no,
         )
 
     async def _warn_overlap(
@@ -238,15 +279,17 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
             existing = await repo.signup_of(tx, activity_id, user_id)
             if existing is None or existing.status == "cancelled":
                 raise Refusal("act_ans_not_signed_up")  # nothing of theirs to give up
-            promoted = await self._leave(tx, activity, user_id, existing.status)
+            promoted = await self._leave(tx, activity, user_id, existing.status, existing.post_no)
             activity = await repo.get(tx, activity_id)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
         assert activity is not None
         return LeaveResult(kind="left", activity=activity, promoted=promoted)
 
-    async def _leave(self, tx: Conn, activity: Activity, user_id: int, was: str) -> int | None:
+    async def _leave(
+        self, tx: Conn, activity: Activity, user_id: int, was: str, post_no: int | None = None
+    ) -> int | None:
         after_commit(self.db, "upcoming")  # off their /me, onto the promoted person's
-        promoted = await repo.leave(tx, activity.id, user_id, was)
+        promoted = await repo.leave(tx, activity.id, user_id, was, post_no)
         if promoted is not None:
             langs = await repo.user_langs(tx, [promoted])
             lang = self.lang_of(*langs.get(promoted, (None, None)))
@@ -268,7 +311,7 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
             async with self.db.transaction() as tx:
                 existing = await repo.signup_of(tx, activity.id, user_id)
                 if existing is not None and existing.status != "cancelled":
-                    await self._leave(tx, activity, user_id, existing.status)
+                    await self._leave(tx, activity, user_id, existing.status, existing.post_no)
             self.cards.mark(activity.id)
         await self.forget_calendars(user_id)
 
