@@ -14,6 +14,7 @@ import logging
 from functools import partial
 from typing import Literal
 
+from bot.domain.activities.attendance import AttendanceSteps
 from bot.domain.activities.base import KIND
 from bot.domain.activities.checkin import CheckinSteps
 from bot.domain.activities.copies import CardCopies
@@ -41,8 +42,9 @@ log = logging.getLogger(__name__)
 LIST_LIMIT = 30
 
 
-class Activities(FormSteps, CheckinSteps, EndingSteps):
-    """Services behind /activity, /activities, /checkin, /close and the card buttons."""
+class Activities(FormSteps, CheckinSteps, EndingSteps, AttendanceSteps):
+    """Services behind /activity, /activities, /checkin, /close, /attendance and the card
+    buttons."""
 
     def __init__(self, core: Core, hours: Hours) -> None:
         super().__init__(core)
