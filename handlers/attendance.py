@@ -127,7 +127,9 @@ async def attendance_button(update: Update, context: Context) -> None:
             answer += tr(context, "att_ans_credited", id=done.credited)
         if done.revoked:
             answer += tr(context, "att_ans_revoked", id=done.revoked)
-    roster = await service.roster_page(uid, press.activity_id, press.page, clamp=True)
+    # after a mark the page it was on is redrawn (the last one, if it has gone); another
+    # page must exist
+    roster = await service.roster_page(uid, press.activity_id, press.page, clamp=answer is not None)
     await query.answer(answer[:200] if answer else None)
     text, markup = roster_view(context, roster)
     try:

@@ -17,7 +17,17 @@ from bot.domain import validate
 from bot.domain.clock import fmt_day
 from bot.domain.errors import Refusal
 from bot.domain.hours import HoursButton, fmt_hours, hours_data, hours_pattern, parse_hours_data
-from handlers.common import actor, is_private, message_of, pressed_message, query_of, reply, tr
+from handlers.common import (
+    GROUPS,
+    actor,
+    is_private,
+    message_of,
+    pressed_message,
+    query_of,
+    reply,
+    require_own_private,
+    tr,
+)
 
 #: the words that make `/hours` a revocation
 REVOKE_WORDS = ("revoke", "撤销")
@@ -73,11 +83,16 @@ def button_row(context: Context, entry_id: int) -> list[tuple[str, str]]:
 async def evidence_button(update: Update, context: Context) -> None:
     """查看凭证: the entry's photo goes to the presser's private chat (approvers only)."""
     query = query_of(update)
-    pressed_message(update)
+    message = pressed_message(update)
     entry_id = parse_hours_data(query.data).id
     uid = actor(update).user_id
     hours = context.services.hours
-    entry = await hours.evidence_photo(uid, entry_id)
+    if message.chat.type in GROUPS:  # a listing of this group's org: its subtree's entries
+        shown_in = await context.services.tower.org_of_chat(message.chat.id)
+    else:  # a listing in the approver's own private chat
+        require_own_private(update)
+        shown_in = None
+    entry = await hours.evidence_photo(uid, entry_id, shown_in)
     assert entry.photo_file_id is not None
     caption = tr(
         context,

@@ -350,8 +350,12 @@ async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str
         " WHERE user_id = ?",
         (tomb_id, *params[: len(needles)], user_id),
     )
-    for column in ("decided_by", "revoked_by"):
-        await conn.execute(
-            f"UPDATE hour_entries SET {column} = ? WHERE {column} = ?", (tomb_id, user_id)
-        )
+    await conn.execute(
+        "UPDATE hour_entries SET decided_by = ? WHERE decided_by = ?", (tomb_id, user_id)
+    )
+    reason, _, _ = redacted("revoke_reason", needles)
+    await conn.execute(
+        f"UPDATE hour_entries SET revoked_by = ?, revoke_reason = {reason} WHERE revoked_by = ?",
+        (tomb_id, *needles, user_id),
+    )
     return cur.rowcount

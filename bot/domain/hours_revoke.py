@@ -19,6 +19,7 @@ from bot.domain import validate
 from bot.domain.cache import after_commit
 from bot.domain.clock import fmt_day, local
 from bot.domain.errors import Refusal
+from bot.domain.models import Org
 from bot.domain.models_hours import HourEntry
 from bot.domain.service import ServiceBase
 from bot.texts import Term, t
@@ -98,11 +99,16 @@ class RevokeSteps(ServiceBase):
         )
         return True
 
-    async def evidence_photo(self, user_id: int, entry_id: int) -> HourEntry:
-        """An entry whose photo the person (an approver of its org) may see."""
+    async def evidence_photo(self, user_id: int, entry_id: int, shown_in: Org | None) -> HourEntry:
+        """An entry whose photo the person (its author, or an approver of its org) may see,
+        pressed on a listing of `shown_in`'s group (None: the person's own private chat)."""
         entry = await repo.get(self.db.reader, entry_id)
         if entry is None or not entry.photo_file_id:
             raise Refusal("err_evidence_none")
+        org = await org_repo.get(self.db.reader, entry.org_id)
+        assert org is not None
+        if shown_in is not None and not org.path.startswith(shown_in.path):
+            raise Refusal("err_button_elsewhere")
         if entry.user_id != user_id:
-            await self._entry_for_approver(user_id, entry_id)
+            await self.access.require(user_id, org, "secretary")
         return entry

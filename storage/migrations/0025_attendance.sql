@@ -43,7 +43,8 @@ CREATE INDEX hour_entries_user ON hour_entries(user_id, served_on);
 
 -- A decision is final. Two changes only: /forgetme's re-pointing (0009: the author, the
 -- approver or the revoker moved to a tombstone; the description's words about the author
--- redacted and the photo dropped with the author), and approved -> revoked, once, with who,
+-- redacted and the photo dropped with the author, the revoker's reason redacted with the
+-- revoker), and approved -> revoked, once, with who,
 -- when and a reason, nothing else changing.
 CREATE TRIGGER hour_entries_decided_immutable
 BEFORE UPDATE ON hour_entries
@@ -54,7 +55,8 @@ WHEN OLD.status <> 'pending' AND NOT (
     AND NEW.reason IS OLD.reason AND NEW.evidence IS OLD.evidence
     AND ((
         NEW.status = OLD.status AND NEW.revoked_at IS OLD.revoked_at
-        AND NEW.revoke_reason IS OLD.revoke_reason
+        AND (NEW.revoke_reason IS OLD.revoke_reason
+             OR (NEW.revoked_by IS NOT OLD.revoked_by AND NEW.revoke_reason IS NOT NULL))
         AND (NEW.user_id = OLD.user_id
              OR (OLD.user_id > 0 AND NEW.user_id IN (SELECT id FROM tombstones)))
         AND (NEW.decided_by IS OLD.decided_by

@@ -34,7 +34,9 @@ BEGIN
         AND ((
             NEW.status = OLD.status
             AND NEW.revoked_at IS NOT DISTINCT FROM OLD.revoked_at
-            AND NEW.revoke_reason IS NOT DISTINCT FROM OLD.revoke_reason
+            AND (NEW.revoke_reason IS NOT DISTINCT FROM OLD.revoke_reason
+                 OR (NEW.revoked_by IS DISTINCT FROM OLD.revoked_by
+                     AND NEW.revoke_reason IS NOT NULL))
             AND (NEW.user_id = OLD.user_id
                  OR (OLD.user_id > 0 AND NEW.user_id IN (SELECT id FROM tombstones)))
             AND (NEW.decided_by IS NOT DISTINCT FROM OLD.decided_by
