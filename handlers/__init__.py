@@ -9,6 +9,7 @@ from bot.context import Hooks
 from handlers import (
     activities,
     announcements,
+    attendance,
     cadres,
     campaigns,
     common,
@@ -40,6 +41,7 @@ def register(app: Application, hooks: Hooks) -> None:
     people.register_handlers(app, hooks)
     minors.register_handlers(app, hooks)  # guard_ deep links, /consent, the guardian's button
     activities.register_handlers(app, hooks)
+    attendance.register_handlers(app, hooks)  # /attendance: the organiser marks the roster
     hours.register_handlers(app, hooks)
     campaigns.register_handlers(app, hooks)
     review.register_handlers(app, hooks)  # 述职评议, 查看材料, /export review

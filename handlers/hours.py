@@ -40,6 +40,7 @@ from bot.domain.models_hours import HourEntry
 from bot.domain.when import choice_pattern
 from bot.gateway.markup import markup_of
 from bot.texts import Raw
+from handlers import hours_evidence
 from handlers.common import (
     actor,
     add_handlers,
@@ -92,13 +93,23 @@ def _stars(context: Context, level: int) -> str:
 async def log_hours(update: Update, context: Context) -> None:
     """/hours <hours> [date] <description>: log pending service hours; /hours alone: guided."""
     require_private(update)
+    text = _args_text(update)
+    if hours_evidence.is_revoke(text):
+        await hours_evidence.revoke(update, context, text)
+        return
+    await log_line(update, context, text, hours_evidence.replied_photo(update))
+
+
+async def log_line(update: Update, context: Context, text: str, photo: str | None) -> None:
+    """A one-line /hours (with the file_id of a photo sent with it), or the guided form."""
     form = HoursForm(context.services.hours)
     uid = actor(update).user_id
-    text = _args_text(update)
     if not text.strip():
+        if photo is not None:
+            raise Refusal("hours_photo_need_line")
         await _form_say(update, context, FormStep(await form.begin(uid)))
         return
-    await _form_say(update, context, await form.line(uid, text))
+    await _form_say(update, context, await form.line(uid, text, photo))
 
 
 async def _form_say(update: Update, context: Context, step: FormStep) -> None:
@@ -245,15 +256,10 @@ async def _answer_logged(update: Update, context: Context, logged: Logged) -> No
 
 
 async def _logged(update: Update, context: Context, entry: HourEntry) -> None:
-    await reply(
-        update,
-        context,
-        tr(
-            context,
-            "hours_logged",
-            **_entry(context, entry),
-        ),
-    )
+    text = tr(context, "hours_logged", **_entry(context, entry))
+    if entry.photo_file_id:
+        text = Raw(text + "\n" + tr(context, "hours_logged_photo"))
+    await reply(update, context, text)
 
 
 async def duplicate_button(update: Update, context: Context) -> None:
@@ -294,6 +300,8 @@ async def _history(
         )
         if e.reason:
             lines.append(tr(context, "myhours_reason", reason=e.reason[:200]))
+        if e.revoke_reason:
+            lines.append(tr(context, "myhours_revoked", reason=e.revoke_reason[:200]))
     buttons = []
     if page > 0:
         buttons.append((tr(context, "hours_btn_prev"), hours_data(HoursButton("my", page - 1))))
@@ -378,6 +386,8 @@ async def _listing(
                 org=e.org_name,
             )
         )
+        if e.photo_file_id:
+            lines.append(tr(context, "pending_has_photo"))
         rows.append(
             [
                 (
@@ -390,6 +400,8 @@ async def _listing(
                 ),
             ]
         )
+        if e.photo_file_id:
+            rows.append(hours_evidence.button_row(context, e.id))
     more = listing.total - len(listing.entries)
     if more > 0:
         lines.append(tr(context, "pending_more", more=more))
@@ -529,6 +541,7 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
     hooks.add_forget_hook(forget_hook)
     hooks.add_help_section("help_hours_member", "member")
     hooks.add_help_section("help_hours_secretary", "secretary")
+    hours_evidence.register_handlers(app, log_line)
     add_handlers(
         app,
         commands={"hours": log_hours, "myhours": my_hours, "pending": pending, "export": export},

@@ -25,7 +25,8 @@ from storage.db import (
 
 _COLS = (
     "e.id, e.user_id, e.org_id, e.served_on, e.quarters, e.description, e.status, e.source,"
-    " e.created_at, e.decided_by, e.decided_at, e.reason"
+    " e.created_at, e.decided_by, e.decided_at, e.reason, e.revoked_by, e.revoked_at,"
+    " e.revoke_reason, e.evidence, e.photo_file_id"
 )
 
 
@@ -57,11 +58,14 @@ async def insert(
     status: str = "pending",
     source: str = "self",
     decided_by: int | None = None,
+    evidence: str | None = None,
+    photo_file_id: str | None = None,
 ) -> int:
     return await insert_returning_id(
         conn,
         "INSERT INTO hour_entries(user_id, org_id, served_on, quarters, description, status,"
-        " source, created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " source, created_at, decided_by, decided_at, evidence, photo_file_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             user_id,
             org_id,
@@ -73,6 +77,8 @@ async def insert(
             now,
             decided_by,
             None if status == "pending" else now,
+            evidence,
+            photo_file_id,
         ),
     )
 
@@ -89,6 +95,17 @@ async def decide(
     return cur.rowcount == 1
 
 
+async def revoke(conn: Conn, entry_id: int, *, by: int, now: float, reason: str) -> bool:
+    """approved -> revoked, once (the trigger allows only this change); False when the entry
+    was no longer approved."""
+    cur = await conn.execute(
+        "UPDATE hour_entries SET status = 'revoked', revoked_by = ?, revoked_at = ?,"
+        " revoke_reason = ? WHERE id = ? AND status = 'approved'",
+        (by, now, reason, entry_id),
+    )
+    return cur.rowcount == 1
+
+
 async def delete_undecided_of(conn: Conn, user_id: int) -> int:
     """/forgetme: pending and rejected entries and drafts go; approved ones stay."""
     cur = await conn.execute(
@@ -99,14 +116,21 @@ async def delete_undecided_of(conn: Conn, user_id: int) -> int:
 
 
 async def insert_draft(
-    conn: Conn, *, user_id: int, served_on: str, quarters: int, description: str, now: float
+    conn: Conn,
+    *,
+    user_id: int,
+    served_on: str,
+    quarters: int,
+    description: str,
+    now: float,
+    photo_file_id: str | None = None,
 ) -> int:
     await conn.execute("DELETE FROM hour_drafts WHERE user_id = ?", (user_id,))
     return await insert_returning_id(
         conn,
-        "INSERT INTO hour_drafts(user_id, served_on, quarters, description, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (user_id, served_on, quarters, description, now),
+        "INSERT INTO hour_drafts(user_id, served_on, quarters, description, created_at,"
+        " photo_file_id) VALUES (?, ?, ?, ?, ?, ?)",
+        (user_id, served_on, quarters, description, now, photo_file_id),
     )
 
 
@@ -114,7 +138,8 @@ async def take_draft(conn: Conn, draft_id: int, user_id: int) -> Draft | None:
     """Remove and return the person's draft (None if it is gone or not theirs)."""
     row = await fetchone(
         conn,
-        "SELECT id, user_id, served_on, quarters, description, created_at FROM hour_drafts"
+        "SELECT id, user_id, served_on, quarters, description, created_at, photo_file_id"
+        " FROM hour_drafts"
         " WHERE id = ? AND user_id = ?",
         (draft_id, user_id),
     )
@@ -139,7 +164,7 @@ async def find_duplicate(
         conn,
         f"SELECT {_COLS} FROM hour_entries e WHERE e.user_id = ? AND e.served_on = ?"
         " AND e.quarters = ? AND e.description = ? AND e.created_at >= ?"
-        " AND e.status <> 'rejected' ORDER BY e.id DESC LIMIT 1",
+        " AND e.status NOT IN ('rejected', 'revoked') ORDER BY e.id DESC LIMIT 1",
         (user_id, served_on, quarters, description, since),
     )
     return _entry(row) if row else None
@@ -321,10 +346,16 @@ async def repoint_user(conn: Conn, user_id: int, tomb_id: int, needles: list[str
     await delete_undecided_of(conn, user_id)
     expr, _, params = redacted("description", needles)
     cur = await conn.execute(
-        f"UPDATE hour_entries SET user_id = ?, description = {expr} WHERE user_id = ?",
+        f"UPDATE hour_entries SET user_id = ?, description = {expr}, photo_file_id = NULL"
+        " WHERE user_id = ?",
         (tomb_id, *params[: len(needles)], user_id),
     )
     await conn.execute(
         "UPDATE hour_entries SET decided_by = ? WHERE decided_by = ?", (tomb_id, user_id)
+    )
+    reason, _, _ = redacted("revoke_reason", needles)
+    await conn.execute(
+        f"UPDATE hour_entries SET revoked_by = ?, revoke_reason = {reason} WHERE revoked_by = ?",
+        (tomb_id, *needles, user_id),
     )
     return cur.rowcount

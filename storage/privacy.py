@@ -76,15 +76,16 @@ _RECORDS = (
         "hours",
         (
             "SELECT id, org_id, served_on, CAST(quarters AS DOUBLE PRECISION) / 4 AS hours, description, status,"
-            " source, created_at, decided_at, reason FROM hour_entries WHERE user_id = ?"
+            " source, created_at, decided_at, reason, revoked_at, revoke_reason, evidence,"
+            " photo_file_id FROM hour_entries WHERE user_id = ?"
             " ORDER BY id"
         ),
     ),
     (
         "hour_drafts",
         (
-            "SELECT served_on, CAST(quarters AS DOUBLE PRECISION) / 4 AS hours, description, created_at"
-            " FROM hour_drafts WHERE user_id = ?"
+            "SELECT served_on, CAST(quarters AS DOUBLE PRECISION) / 4 AS hours, description, created_at,"
+            " photo_file_id FROM hour_drafts WHERE user_id = ?"
         ),
     ),
     (
@@ -93,6 +94,14 @@ _RECORDS = (
             "SELECT s.activity_id, a.title, a.starts_at, s.status, s.joined_at,"
             " s.checked_in_at, s.attendance FROM activity_signups s"
             " JOIN activities a ON a.id = s.activity_id WHERE s.user_id = ?"
+        ),
+    ),
+    (
+        "attendance_marks",
+        (
+            "SELECT m.activity_id, a.title, m.mark, m.at, m.after_close, m.credited, m.revoked"
+            " FROM attendance_marks m JOIN activities a ON a.id = m.activity_id"
+            " WHERE m.user_id = ? ORDER BY m.id"
         ),
     ),
     (

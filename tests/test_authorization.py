@@ -488,6 +488,52 @@ async def scheduled_announced(c: Cell) -> None:
     assert any("#" in r for r in c.replies())
 
 
+def branch_organiser(role: str, pos: str) -> str | None:
+    """/attendance of the branch's activity: its secretaries and staff (or above), from any
+    chat (the roster always goes to their private chat)."""
+    return None if rank_at(role, "yanshan.dabu") >= 1 else "err_need_secretary"
+
+
+def branch_revoker(role: str, pos: str) -> str | None:
+    """/hours revoke of a branch member's approved entry: privately, by the branch's
+    secretaries and staff (or above)."""
+    if pos != "private":
+        return "err_private_only"
+    return branch_organiser(role, pos)
+
+
+async def roster_sent(c: Cell) -> None:
+    """The roster of the branch's activity, in the asker's private chat only."""
+    private = [s.text or "" for s in c.answers if s.chat_id == c.user["id"]]
+    assert any("点名" in t and TITLE in t for t in private), private
+    assert not any(TITLE in (s.text or "") for s in c.answers if s.chat_id < 0)
+
+
+async def approved_entry(tb: Harness, cast: dict, role: str, pos: str, n: int) -> int:
+    """A fresh approved entry of the branch's member (credited by the superuser)."""
+    org = await tb.services.tower.org_by_code("yanshan.dabu")
+    async with tb.db.transaction() as tx:
+        cast["revoking"] = await tb.services.hours.credit(
+            tx,
+            user_id=cast["member"]["id"],
+            org_id=org.id,
+            hours=1,
+            served_on=tb.services.hours.today().isoformat(),
+            description=f"撤销{n}",
+            source="self",
+            by=cast["superuser"]["id"],
+        )
+    return cast["revoking"]
+
+
+async def revoked(c: Cell) -> None:
+    row = await c.one(
+        "SELECT status, revoked_by FROM hour_entries WHERE id = ?", c.cast["revoking"]
+    )
+    assert tuple(row) == ("revoked", c.user["id"]), tuple(row)
+    assert any("已撤销时长" in r for r in c.replies()), c.replies()
+
+
 SECRETARY = in_group("secretary")
 STAFF = in_group("staff")
 
@@ -623,8 +669,10 @@ MATRIX: list[Row] = [
     Row("/activities", ANYONE_IN_GROUP, replied()),
     Row("/checkin {act}", at_branch_activity, checkin_open),
     Row("/activity edit {act} | 地点 新地点{n}", at_branch_activity, activity_edited),
+    Row("/attendance {act}", branch_organiser, roster_sent),
     Row("/close {act}", at_branch_activity, closed, prepare=fresh_activity),
     Row("/hours 1.5 服务{n}", in_private(True), hours_logged),
+    Row("/hours revoke {act} 理由{n}", branch_revoker, revoked, prepare=approved_entry),
     Row("/myhours", in_private(False), replied()),
     Row("/pending", approver, pending_listed),
     Row("/export hours", approver, document_to_asker("hours")),

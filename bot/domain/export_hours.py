@@ -111,6 +111,7 @@ async def subtree_workbook(
     # labels, names and days repeat from row to row: each distinct value is worked out once
     statuses = lru_cache(maxsize=SEEN)(partial(status_label, lang))
     sources = lru_cache(maxsize=SEEN)(partial(source_label, lang))
+    evidences = lru_cache(maxsize=SEEN)(lambda kind: _plain(lang, "xl_evidence_" + kind))
     days = lru_cache(maxsize=SEEN)(_day)
     deleted = _name(lang, None)
     async for e in hours.entries_in(org, year):
@@ -128,7 +129,8 @@ async def subtree_workbook(
                 when(e.created_at),
                 decider,
                 when(e.decided_at),
-                e.reason or "",
+                e.revoke_reason or e.reason or "",
+                evidences(e.evidence or "none"),
             ]
         )
         approved += e.quarters if e.status == "approved" else 0

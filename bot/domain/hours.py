@@ -20,9 +20,10 @@ from bot.domain.hours_input import (  # noqa: F401 - the parser's names stay imp
     normalise_description,
     parse_hours,
 )
+from bot.domain.hours_revoke import RevokeSteps
 from bot.domain.models import Org
 from bot.domain.models_hours import Draft, EntryRow, HourEntry, OrgSums, PersonSums
-from bot.domain.service import Core, ServiceBase
+from bot.domain.service import Core
 from bot.texts import Raw, t
 from storage import hours as repo
 from storage import orgs as org_repo
@@ -120,7 +121,7 @@ REJECT_FLOW = "hours_reason"
 
 # --- callback data: the hours buttons ------------------------------------------------------
 
-HoursVerb = Literal["dup", "my", "ok", "no", "nr"]
+HoursVerb = Literal["dup", "my", "ok", "no", "nr", "ev"]
 # ids are ASCII digits, at most 12 of them; `\Z` (not `$`) so that no trailing newline passes
 _ID = "([0-9]{1,12})"
 _HOURS_DATA: dict[str, re.Pattern[str]] = {
@@ -129,6 +130,7 @@ _HOURS_DATA: dict[str, re.Pattern[str]] = {
     "ok": re.compile(rf"^hrs:(ok):{_ID}:{_ID}\Z"),  # approve (entry id, listing scope)
     "no": re.compile(rf"^hrs:(no):{_ID}:{_ID}\Z"),  # reject (entry id, listing scope)
     "nr": re.compile(rf"^hrs:(nr):{_ID}\Z"),  # reject with no reason (entry id)
+    "ev": re.compile(rf"^hrs:(ev):{_ID}\Z"),  # send me the entry's photo (entry id)
 }
 
 
@@ -186,8 +188,9 @@ class RejectState(RejectWhere):
 LangOf = Callable[[int], Awaitable[str]]
 
 
-class Hours(ServiceBase):
-    """Services behind /hours, /myhours, /pending, the decision buttons, stars and exports."""
+class Hours(RevokeSteps):
+    """Services behind /hours, /myhours, /pending, the decision buttons, stars and exports
+    (revocation and photo evidence: `RevokeSteps`, hours_revoke.py)."""
 
     def __init__(self, core: Core, lang_of: LangOf) -> None:
         super().__init__(core)
@@ -205,17 +208,31 @@ class Hours(ServiceBase):
 
     # --- logging ---------------------------------------------------------------------------
     async def log(
-        self, user_id: int, text: str | None, *, confirm_duplicate: bool = False
+        self,
+        user_id: int,
+        text: str | None,
+        *,
+        confirm_duplicate: bool = False,
+        photo: str | None = None,
     ) -> Logged:
         """Validate and record a pending entry; a same-day duplicate becomes a draft to confirm."""
         return await self.record(
-            user_id, parse_hours(text, self.today()), confirm_duplicate=confirm_duplicate
+            user_id,
+            parse_hours(text, self.today()),
+            confirm_duplicate=confirm_duplicate,
+            photo=photo,
         )
 
     async def record(
-        self, user_id: int, parsed: HoursInput, *, confirm_duplicate: bool = False
+        self,
+        user_id: int,
+        parsed: HoursInput,
+        *,
+        confirm_duplicate: bool = False,
+        photo: str | None = None,
     ) -> Logged:
-        """Record a validated entry (one line or the guided form); duplicates become drafts."""
+        """Record a validated entry (one line or the guided form); duplicates become drafts.
+        `photo`: the Telegram file_id of a photo sent with it (its evidence)."""
         person = await user_repo.get_person(self.db.reader, user_id)
         if person is None:
             raise Refusal("err_not_registered")
@@ -231,10 +248,17 @@ class Hours(ServiceBase):
             if not confirm_duplicate:
                 dup = await repo.find_duplicate(tx, **typed, since=now - DUPLICATE_WINDOW)
                 if dup is not None:
-                    draft_id = await repo.insert_draft(tx, **typed, now=now)
-                    draft = Draft(id=draft_id, **typed, created_at=now)
+                    draft_id = await repo.insert_draft(tx, **typed, now=now, photo_file_id=photo)
+                    draft = Draft(id=draft_id, **typed, created_at=now, photo_file_id=photo)
                     return Logged(duplicate_of=dup, draft=draft)
-            entry_id = await repo.insert(tx, **typed, org_id=person.org_id, now=now)
+            entry_id = await repo.insert(
+                tx,
+                **typed,
+                org_id=person.org_id,
+                now=now,
+                evidence="photo" if photo else None,
+                photo_file_id=photo,
+            )
             after_commit(self.db, "hours")
             entry = await repo.get(tx, entry_id)
         return Logged(entry=entry)
@@ -258,6 +282,8 @@ class Hours(ServiceBase):
                 quarters=draft.quarters,
                 description=draft.description,
                 now=self.clock.time(),
+                evidence="photo" if draft.photo_file_id else None,
+                photo_file_id=draft.photo_file_id,
             )
             after_commit(self.db, "hours")
             return await repo.get(tx, entry_id)
@@ -273,8 +299,10 @@ class Hours(ServiceBase):
         description: str,
         source: str,
         by: int,
+        evidence: str | None = None,
     ) -> int:
-        """An approved entry inside the caller's transaction (e.g. attendance at /close).
+        """An approved entry inside the caller's transaction (e.g. attendance at /close);
+        `evidence`: 'checkin' or 'marked' (by the organiser).
 
         Nobody credits themselves: when `by` is the person credited, the entry is pending and
         waits for another approver, as one logged with /hours does.
@@ -295,6 +323,7 @@ class Hours(ServiceBase):
             status="pending" if own else "approved",
             source=source,
             decided_by=None if own else by,
+            evidence=evidence,
         )
 
     # --- one person ------------------------------------------------------------------------

@@ -39,6 +39,7 @@ class FormState(BaseModel):
     served_on: date | None = None
     description: str | None = None
     line: bool = False  # from a one-line /hours: log as soon as the day is chosen
+    photo: str | None = None  # a one-line /hours sent with a photo: its file_id
 
 
 class FormStep(NamedTuple):
@@ -118,17 +119,22 @@ class HoursForm:
             raise Refusal("err_not_registered")
         return await self._save(user_id, FormState())
 
-    async def line(self, user_id: int, text: str) -> FormStep:
-        """A one-line /hours: logged at once, or its uncertain date asked with buttons."""
+    async def line(self, user_id: int, text: str, photo: str | None = None) -> FormStep:
+        """A one-line /hours (with the file_id of a photo sent with it): logged at once, or
+        its uncertain date asked with buttons."""
         parsed = parse_hours(text, self.hours.today())
         if not parsed.choices:
-            return FormStep(None, logged=await self.hours.record(user_id, parsed))
+            return FormStep(None, logged=await self.hours.record(user_id, parsed, photo=photo))
         if await user_repo.get_person(self.hours.db.reader, user_id) is None:
             raise Refusal("err_not_registered")
         state = await self._save(
             user_id,
             FormState(
-                step="day", quarters=parsed.quarters, description=parsed.description, line=True
+                step="day",
+                quarters=parsed.quarters,
+                description=parsed.description,
+                line=True,
+                photo=photo,
             ),
         )
         rest = text.split(maxsplit=1)[1]
@@ -196,4 +202,4 @@ class HoursForm:
         )
         async with self.hours.db.transaction() as tx:
             await flows.clear_flow(self.hours.db, tx, user_id)
-        return FormStep(None, logged=await self.hours.record(user_id, parsed))
+        return FormStep(None, logged=await self.hours.record(user_id, parsed, photo=state.photo))

@@ -24,6 +24,12 @@ class HourEntry(BaseModel):
     decided_by: int | None = None
     decided_at: float | None = None
     reason: str | None = None
+    revoked_by: int | None = None
+    revoked_at: float | None = None
+    revoke_reason: str | None = None
+    #: 'photo', 'checkin' (credited at /close for a check-in), 'marked' (by the organiser)
+    evidence: str | None = None
+    photo_file_id: str | None = None
     # joined for display (None when not asked for, or the person was forgotten)
     first_name: str | None = None
     real_name: str | None = None
@@ -53,6 +59,11 @@ class EntryRow(NamedTuple):
     decided_by: int | None
     decided_at: float | None
     reason: str | None
+    revoked_by: int | None
+    revoked_at: float | None
+    revoke_reason: str | None
+    evidence: str | None
+    photo_file_id: str | None
     first_name: str | None
     real_name: str | None
     org_name: str | None
@@ -71,6 +82,7 @@ class Draft(BaseModel):
     quarters: int
     description: str
     created_at: float
+    photo_file_id: str | None = None
 
 
 class OrgSums(BaseModel):

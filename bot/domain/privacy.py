@@ -27,6 +27,7 @@ from bot.domain.models import Actor, Org
 from bot.domain.roster import match_key
 from storage import activities as activity_repo
 from storage import announcements as announcement_repo
+from storage import attendance as attendance_repo
 from storage import cadres as cadres_repo
 from storage import campaigns as campaign_repo
 from storage import hours as hour_repo
@@ -237,6 +238,7 @@ class Privacy:
             tomb = await self._tombstone(tx)
             await hour_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await activity_repo.repoint_user(tx, uid, tomb)
+            await attendance_repo.repoint_user(tx, uid, tomb)
             await campaign_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await announcement_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await repo.repoint_user(tx, uid, tomb)

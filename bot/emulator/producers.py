@@ -91,14 +91,19 @@ class Producers(World):
         width: int = 1280,
         height: int = 960,
         content: bytes | None = None,
+        reply_to: JSONDict | None = None,
     ) -> JSONDict:
-        """A user sends a photo."""
+        """A user sends a photo (a caption such as ``/hours 2 …`` carries its command entity,
+        as Telegram marks commands in captions)."""
         data = content if content is not None else bytes(2048)
         stored = self._register_file("photo", data, None, "image/jpeg")
         body: JSONDict = {"photo": self._photo_sizes(stored, width, height)}
         if caption:
             body["caption"] = caption
-        return self._user_message(user, chat, body)
+            entities = auto_entities(caption)
+            if entities:
+                body["caption_entities"] = sort_entities(entities)
+        return self._user_message(user, chat, body, reply_to)
 
     def location(
         self,

@@ -51,6 +51,7 @@ ADMINS = (
     "activity",
     "checkin",
     "close",
+    "attendance",
     "pending",
     "announce",
     "deadline",

@@ -86,7 +86,7 @@ ZH = {
     "xl_sheet_entries": "明细",
     "xl_sheet_people": "按人员汇总",
     "xl_sheet_orgs": "按组织汇总",
-    "xl_entries_head": "编号|服务日期|时长（小时）|状态|姓名|组织|服务内容|来源|登记时间|审核人|审核时间|理由",
+    "xl_entries_head": "编号|服务日期|时长（小时）|状态|姓名|组织|服务内容|来源|登记时间|审核人|审核时间|理由|凭证",
     "xl_title": "{org} · {what} · 截至 {date}",
     "xl_year": "（{year} 年）",
     "xl_what_hours": "志愿服务时长",
@@ -116,8 +116,8 @@ ZH = {
     "xl_record_person_sign": "负责人签字",
     "xl_record_date": "日期",
     # help
-    "help_hours_member": "<b>志愿服务时长：</b>\n/hours &lt;时长&gt; [日期] &lt;内容&gt; 登记时长\n/myhours 我的登记记录\n/export myhours 导出我的志愿服务记录",
-    "help_hours_secretary": "<b>时长审核（书记、团干部）：</b>\n/pending 待审核的时长（私聊或群内）\n/export hours [年份] 导出本组织及下级的时长",
+    "help_hours_member": "<b>志愿服务时长：</b>\n/hours &lt;时长&gt; [日期] &lt;内容&gt; 登记时长（可附照片作凭证：照片说明写 /hours …）\n/myhours 我的登记记录\n/export myhours 导出我的志愿服务记录",
+    "help_hours_secretary": "<b>时长审核（书记、团干部）：</b>\n/pending 待审核的时长（私聊或群内）\n/hours revoke &lt;编号&gt; &lt;理由&gt; 撤销误通过的时长（本组织及下级）\n/export hours [年份] 导出本组织及下级的时长",
 }
 
 EN = {
@@ -202,7 +202,7 @@ EN = {
     "xl_sheet_entries": "Entries",
     "xl_sheet_people": "Per person",
     "xl_sheet_orgs": "Per org",
-    "xl_entries_head": "ID|Date served|Hours|Status|Name|Org|Description|Source|Logged at|Decided by|Decided at|Reason",
+    "xl_entries_head": "ID|Date served|Hours|Status|Name|Org|Description|Source|Logged at|Decided by|Decided at|Reason|Evidence",
     "xl_title": "{org} · {what} · as of {date}",
     "xl_year": " ({year})",
     "xl_what_hours": "Volunteer service hours",
@@ -231,6 +231,6 @@ EN = {
     "xl_record_org_sign": "Recording organisation (seal)",
     "xl_record_person_sign": "Signature of the person in charge",
     "xl_record_date": "Date",
-    "help_hours_member": "<b>Volunteer hours:</b>\n/hours &lt;hours&gt; [date] &lt;what you did&gt; log hours\n/myhours your entries\n/export myhours your volunteer service record",
-    "help_hours_secretary": "<b>Approving hours (secretaries, staff):</b>\n/pending entries waiting (private or in a group)\n/export hours [year] export hours of this org and below",
+    "help_hours_member": "<b>Volunteer hours:</b>\n/hours &lt;hours&gt; [date] &lt;what you did&gt; log hours (with a photo as evidence: send it with /hours … as its caption)\n/myhours your entries\n/export myhours your volunteer service record",
+    "help_hours_secretary": "<b>Approving hours (secretaries, staff):</b>\n/pending entries waiting (private or in a group)\n/hours revoke &lt;id&gt; &lt;reason&gt; take back a wrongly approved entry (this org and below)\n/export hours [year] export hours of this org and below",
 }

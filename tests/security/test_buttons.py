@@ -30,6 +30,7 @@ import pytest
 from telegram.ext import CallbackQueryHandler
 
 from bot.domain.activities import callbacks as act_callbacks
+from bot.domain.activities.attendance import build as att_data
 from bot.domain.announcements import ack_data
 from bot.domain.campaigns import submit_data
 from bot.domain.hours import HoursButton, hours_data
@@ -366,6 +367,53 @@ async def row_hours_nr(tb: Harness, w: dict[str, Any]) -> Case:
         .on(OTHER_USER, w["sec_a"])  # not asked
         .private(OTHER_USER, w["sec_a"])
         .private(WRONG_STEP, data=other)
+    )
+
+
+async def row_hours_ev(tb: Harness, w: dict[str, Any]) -> Case:
+    """查看凭证 on a /pending listing in the branch chat: the entry's photo, privately."""
+    sec, ma, chat_a = w["sec_a"], w["member_a"], w["chat_a"]
+    await tb.deliver(tb.em.photo(ma, None, caption="/hours 2 带照片"))
+    await tb.send(ma, None, "/hours 1 无照片")
+    await tb.send(w["member_b"], None, "/hours 1 photo elsewhere")
+    entry, plain = await entry_of(tb, ma, "带照片"), await entry_of(tb, ma, "无照片")
+    await tb.send(w["outsider"], None, "/start")  # a first contact is recorded: not the press's
+    await tb.send(sec, chat_a, "/pending")
+    listing = with_button(tb, chat_a["id"], f"hrs:ev:{entry}")
+    data = hours_data(HoursButton("ev", entry))
+    return (
+        button(tb, listing, data, sec)
+        .copy(OTHER_CHAT, w["chat_b"]["id"], w["boss"])  # not a listing of that subtree
+        .copy(OTHER_CHAT, ma["id"], sec)  # someone else's private chat
+        .on(OTHER_USER, w["outsider"])
+        .on(OTHER_USER, w["member_b"])
+        .copy(WRONG_STEP, chat_a["id"], data=hours_data(HoursButton("ev", plain)))  # no photo
+        .copy(WRONG_STEP, chat_a["id"], data=hours_data(HoursButton("ev", NOWHERE)))
+    )
+
+
+async def row_att(tb: Harness, w: dict[str, Any]) -> Case:
+    """The organiser's private roster (/attendance): present / no-show / undo per person."""
+    sec, ma, chat_a = w["sec_a"], w["member_a"], w["chat_a"]
+    sent = await tb.send(sec, chat_a, f"/activity 点名活动 | {at(1800)} | 1 | 5 | 广场")
+    card = next(s for s in sent if "act:" in str(s.reply_markup or ""))
+    act_id = int((await tb.db.fetchone("SELECT MAX(id) FROM activities"))[0])
+    for who in (ma, sec):
+        await tb.press(who, card, act_callbacks.build(act_id, "join"))
+    await tb.send(sec, chat_a, f"/attendance {act_id}")
+    roster = with_button(tb, sec["id"], f"att:p:{act_id}:")
+    data = att_data("p", act_id, 0, ma["id"])
+    cancelled = (await activity_card(tb, w), w["card"][2])[1]
+    return (
+        button(tb, roster, data, sec)
+        .copy(OTHER_CHAT, chat_a["id"])  # the roster lives in the organiser's private chat
+        .copy(OTHER_USER, ma["id"], ma)  # a member with a copy: not an organiser
+        .copy(OTHER_USER, w["member_b"]["id"], w["member_b"])
+        .private(WRONG_STEP, data=att_data("p", act_id, 0, sec["id"]))  # their own attendance
+        .private(WRONG_STEP, data=att_data("n", act_id, 0, w["outsider"]["id"]))  # no place
+        .private(WRONG_STEP, data=att_data("g", act_id, 5))  # no such page
+        .private(WRONG_STEP, data=att_data("p", cancelled, 0, ma["id"]))  # cancelled
+        .private(WRONG_STEP, data=att_data("u", NOWHERE, 0, ma["id"]))
     )
 
 
@@ -770,6 +818,8 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "hrs:ok": (hours_data(HoursButton("ok", 1, scope=2)), row_hours_ok),
     "hrs:no": (hours_data(HoursButton("no", 1, scope=2)), row_hours_no),
     "hrs:nr": (hours_data(HoursButton("nr", 1)), row_hours_nr),
+    "hrs:ev": (hours_data(HoursButton("ev", 1)), row_hours_ev),
+    "att": (att_data("p", 1, 0, 2), row_att),
     "act:join": (act_callbacks.build(1, "join"), row_act_join),
     "act:join:post": (act_callbacks.build(1, "join", 1), row_act_post),
     "act:leave": (act_callbacks.build(1, "leave"), row_act_leave),

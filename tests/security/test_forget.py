@@ -162,6 +162,27 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     for who in (v, near):
         await tb.press(who, card, f"act:{act}:join")
         await tb.press(who, card, f"act:{act}:cal")  # who took the calendar file is kept
+    # attendance marks: the victim marks someone, and is marked (both logged)
+    await tb.send(v, None, f"/attendance {act}")
+    roster = with_button(em.messages_to(v["id"]), f"att:p:{act}:{near['id']}:0")
+    await tb.press(v, roster, f"att:p:{act}:{near['id']}:0")
+    await tb.send(sec_a, None, f"/attendance {act}")
+    roster = with_button(em.messages_to(sec_a["id"]), f"att:n:{act}:{v['id']}:0")
+    await tb.press(sec_a, roster, f"att:n:{act}:{v['id']}:0")
+    assert len(rows(db_path, "SELECT 1 FROM attendance_marks")) == 2
+    # photo evidence of the victim's own hours (approved: the entry stays, the photo goes)
+    await tb.deliver(em.photo(v, None, caption="/hours 2 照片凭证"))
+    photo_entry = int((await tb.db.fetchone("SELECT MAX(id) FROM hour_entries"))[0])
+    await approve(tb, sec_a, photo_entry)
+    (photo_id,) = rows(
+        db_path, "SELECT photo_file_id FROM hour_entries WHERE id = ?", (photo_entry,)
+    )[0]
+    assert photo_id
+    # an entry the victim revoked (the revoker is re-pointed too)
+    wrong = await log(tb, near, "1 误通过")
+    await approve(tb, sec_a, wrong)
+    await tb.send(v, None, f"/hours revoke {wrong} 重复 {real}")
+    assert rows(db_path, "SELECT status FROM hour_entries WHERE id = ?", (wrong,)) == [("revoked",)]
     await tb.send(boss, root, "/announce 周六集合")
     await tb.drain()
     copy = next(s for s in em.messages_to(root["id"]) if "周六集合" in (s.text or ""))
@@ -237,6 +258,7 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     text, cells = dump(db_path)
     for s in strings:
         assert s not in text, s
+    assert photo_id not in text  # the photo's file id went with them
     assert [c for c in cells if c[2] == uid] == []  # as an integer, in any column
     # the files themselves: SQLite's database, WAL and online backup (PostgreSQL keeps its
     # files to itself; its backup is a compressed pg_dump archive)
@@ -271,6 +293,9 @@ async def test_forgetme_leaves_nothing_linking_the_account(
             await tx.execute("UPDATE hour_entries SET quarters = 1 WHERE id = ?", (own,))
 
     # the next message stores the id alone; re-registering does not bring the hours back
+    # (the victim's private chat used up its burst of direct replies above: this part is about
+    # what is stored, not Telegram's pacing)
+    tb.em.limits = False
     await tb.send(v, None, "/start")
     assert rows(db_path, "SELECT first_name, username FROM users WHERE id = ?", (uid,)) == [
         ("", None)

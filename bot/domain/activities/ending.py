@@ -14,6 +14,7 @@ from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity
 from storage import activities as repo
+from storage import attendance as att_repo
 
 
 class EndingSteps(ActivityBase):
@@ -43,7 +44,8 @@ class EndingSteps(ActivityBase):
         return activity, told
 
     async def close(self, user_id: int, chat_id: int, activity_id: int) -> CloseResult:
-        """Credit every checked-in person the activity's hours (approved); record no-shows."""
+        """Credit every checked-in person the activity's hours (approved); record no-shows.
+        The organiser's marks (attendance.py) win over the check-in."""
         await self.organised(user_id, chat_id, activity_id)
         now = self.clock.time()
         async with self.db.transaction() as tx:
@@ -67,8 +69,10 @@ class EndingSteps(ActivityBase):
             served_on = local(activity.starts_at, self.settings.tz).date().isoformat()
             present = no_show = credited = 0
             own = False
+            marks = await att_repo.marks_of(tx, activity_id)  # the organiser's, over check-in
             for s in await repo.roster(tx, activity_id, ("confirmed",)):
-                if s.checked_in_at is None:
+                mark = marks.get(s.user_id)
+                if mark == "no_show" or (mark is None and s.checked_in_at is None):
                     await repo.set_attendance(tx, activity_id, s.user_id, "no_show", None)
                     no_show += 1
                     continue
@@ -84,6 +88,7 @@ class EndingSteps(ActivityBase):
                     ),
                     source=f"activity:{activity_id}",
                     by=user_id,
+                    evidence="checkin" if s.checked_in_at is not None else "marked",
                 )
                 await repo.set_attendance(tx, activity_id, s.user_id, "present", entry_id)
                 present += 1

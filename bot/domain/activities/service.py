@@ -14,6 +14,7 @@ import logging
 from functools import partial
 from typing import Literal
 
+from bot.domain.activities.attendance import AttendanceSteps
 from bot.domain.activities.base import KIND
 from bot.domain.activities.checkin import CheckinSteps
 from bot.domain.activities.copies import CardCopies
@@ -44,9 +45,9 @@ log = logging.getLogger(__name__)
 LIST_LIMIT = 30
 
 
-class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps):
-    """Services behind /activity (and its edit), /activities, /checkin, /close and the card
-    buttons (Add to calendar too)."""
+class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps, AttendanceSteps):
+    """Services behind /activity (and its edit), /activities, /checkin, /close, /attendance
+    and the card buttons (Add to calendar too)."""
 
     def __init__(self, core: Core, hours: Hours) -> None:
         super().__init__(core)
