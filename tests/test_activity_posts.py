@@ -174,6 +174,19 @@ async def test_posts_fill_independently_one_post_per_person(tb: Harness) -> None
     listed = (await tb.send(t["sec_a"], t["chat_a"], "/activities"))[0].text
     assert "• 引导 2/2 · 候补 1" in listed and "• 医疗 0/1 · 候补 0" in listed
 
+    # an edit of the place leaves each post's waitlist alone (the total has room, 引导 not);
+    # the total capacity of an activity with posts is not edited directly
+    sent = await tb.send(t["sec_a"], t["chat_a"], f"/activity edit {act_id} | 地点 新体育馆")
+    edited = next(x for x in sent if x.chat_id == t["chat_a"]["id"])
+    assert "已修改（地点）" in (edited.text or "") and "候补转为正式" not in (edited.text or "")
+    assert await post_repo.recount(tb.db.reader, act_id) == {1: (2, 1), 2: (1, 0)}
+    await tb.drain()
+    sent = await tb.send(t["sec_a"], t["chat_a"], f"/activity edit {act_id} | 人数 9")
+    refused = next(x for x in sent if x.chat_id == t["chat_a"]["id"])
+    assert "按岗位设定" in (refused.text or "")
+    activity = await act_repo.get(tb.db.reader, act_id)
+    assert (activity.confirmed, activity.waiting, activity.capacity) == (3, 1, 6)
+
     # leaving a post promotes that post's first waiting person, not anyone else's
     assert await press(tb, people[0], card, f"act:{act_id}:leave") == "已取消报名。"
     promoted = await act_repo.signup_of(tb.db.reader, act_id, people[2]["id"])

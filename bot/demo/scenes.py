@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.demo import activity as activity_scene
 from bot.demo import cadres as cadre_scenes
+from bot.demo import programmes
 from bot.demo.script import DAY, Script
 from bot.demo.worlds import SUPERUSER, YANSHAN_ORGS, found_tower
 
@@ -22,6 +23,7 @@ async def run(s: Script) -> None:
     await announce(s, world)
     await cadre_scenes.request(s, world)
     await cadre_scenes.cadres(s, world)
+    await programmes.run(s, world)
     await figures(s, world)
 
 

@@ -170,6 +170,14 @@ class Script:
         await self.settle()
         return self.em.sent[mark:]
 
+    async def send_photo(self, user: dict, chat: dict | None, caption: str) -> list[Sent]:
+        mark = len(self.em.sent)
+        where = chat["id"] if chat else user["id"]
+        self.show(user["first_name"], where, self.n("demo_sends_photo", caption=caption))
+        self.em.photo(user, chat, caption=caption)
+        await self.settle()
+        return self.em.sent[mark:]
+
     def last_with(self, chat_id: int, prefix: str) -> Sent:
         """The newest message in a chat carrying a button whose data starts with `prefix`."""
         for sent in reversed(self.em.sent):

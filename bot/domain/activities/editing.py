@@ -142,13 +142,17 @@ class EditSteps(CalendarSteps):
             ]
             if not fields:
                 raise Refusal("err_act_edit_same", id=old.id)
+            if "capacity" in fields and old.post_count:
+                raise Refusal("err_act_edit_posts_capacity", id=old.id)
             if new.signup_deadline is not None and new.signup_deadline > new.starts_at:
                 raise Refusal(
                     "err_act_deadline_late", got=self.when(new.signup_deadline), **self.examples()
                 )
             demoted: list[int] = []
             promoted: list[int] = []
-            if new.capacity < old.confirmed:
+            if "capacity" not in fields:  # (with posts, each post keeps its own)
+                pass
+            elif new.capacity < old.confirmed:
                 demoted = await edit_repo.demote(tx, old.id, old.confirmed - new.capacity)
             elif new.capacity > old.confirmed and old.waiting:
                 count = min(old.waiting, new.capacity - old.confirmed)
