@@ -26,6 +26,7 @@ from bot.domain.activities import (
 )
 from bot.domain.activities.parsing import ActivityInput
 from bot.domain.errors import Refusal
+from bot.domain.models_activities import Activity
 from bot.domain.when import Choose, choice_pattern, parse_choice_data
 from bot.gateway.cards import start_cards
 from bot.gateway.markup import markup_of
@@ -423,17 +424,7 @@ async def act_link(update: Update, context: Context, rest: str) -> None:
     except Refusal:
         raise Refusal("err_act_bad_button") from None  # a stale or made-up link
     if post_no is None and shown.post_count:
-        await reply(
-            update,
-            context,
-            tr(
-                context,
-                "act_private_card",
-                card=Raw(service.card_text(shown, context.lang)),
-                state=tr(context, "act_state_choose_post"),
-            ),
-            markup_of(service.card_markup(shown, context.lang), context.bot),
-        )
+        await _private_card(update, context, shown, tr(context, "act_state_choose_post"))
         return
     result = await service.join(uid, activity_id, post_no=post_no)
     if result.kind == "unregistered":
@@ -450,17 +441,15 @@ async def act_link(update: Update, context: Context, rest: str) -> None:
     if a.post(result.post_no) is not None:
         held = tr(context, "act_state_post", post=service.post_name(a, result.post_no))
         state = Raw(held + "\n" + state)
-    await reply(
-        update,
-        context,
-        tr(
-            context,
-            "act_private_card",
-            card=Raw(service.card_text(a, context.lang)),
-            state=Raw(state),
-        ),
-        markup_of(service.card_markup(a, context.lang), context.bot),
-    )
+    await _private_card(update, context, a, Raw(state))
+
+
+async def _private_card(update: Update, context: Context, a: Activity, state: str) -> None:
+    """The activity's card in the person's private chat, with where they stand."""
+    service = _service(context)
+    card = Raw(service.card_text(a, context.lang))
+    text = tr(context, "act_private_card", card=card, state=Raw(state))
+    await reply(update, context, text, markup_of(service.card_markup(a, context.lang), context.bot))
 
 
 async def checkin_link(update: Update, context: Context, rest: str) -> None:
