@@ -76,17 +76,12 @@ async def bot_run(target: str, args: argparse.Namespace) -> Figures:
         codes = codes_of(shape)
         groups = await bind_groups(services, em, codes, [boss["id"]])
         root = await services.tower.org_by_code(codes[0])
-        users = [em.add_user(f"V{i}") for i in range(presses)]
-        warmers = [em.add_user(f"W{i}") for i in range(WARM)]
+        users = [em.add_user(f"V{i}", language_code="en") for i in range(presses)]
+        warmers = [em.add_user(f"W{i}", language_code="en") for i in range(WARM)]
         em.started.update(u["id"] for u in users + warmers)
         async with services.db.transaction() as tx:
             await register_people(
-                tx,
-                users + warmers,
-                root.id,
-                tg_lang="en",
-                usernames=False,
-                real_name=lambda u: f"Real {u['id']}",
+                tx, users + warmers, root.id, real_name=lambda u: f"Real {u['id']}"
             )
         start = datetime.fromtimestamp(
             math.ceil((time.time() + 3 * 86400) / 60) * 60, settings.tz
