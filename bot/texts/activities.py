@@ -7,7 +7,8 @@ ZH = {
     # usage and bad input
     "usage_activity": (
         "用法：/activity 标题 | YYYY-MM-DD HH:MM | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade] [| 培训班|团课]"
-        " [| 截止 时间] [| 说明 文字]（收到 {got} 项，需要 5–10 项，用 | 分隔）\n" + _EX_ZH
+        " [| 截止 时间] [| 说明 文字] [| 每个工作日 至 日期]（收到 {got} 项，需要 5–11 项，用 | 分隔）\n"
+        + _EX_ZH
     ),
     "err_act_title_empty": "活动标题不能为空。\n" + _EX_ZH,
     "err_act_title_long": "活动标题太长（最多 {max} 个字符，收到 {got} 个）。\n" + _EX_ZH,
@@ -48,7 +49,10 @@ ZH = {
     "err_act_too_far": "你距离活动地点约 {metres} 米，需在 {radius} 米以内才能签到。",
     "usage_checkin": "用法：/checkin 活动编号，例如：/checkin 12（编号见 /activities）",
     "usage_close": "用法：/close 活动编号，例如：/close 12（编号见 /activities）",
-    "usage_activity_cancel": "用法：/activity cancel 活动编号，例如：/activity cancel 12",
+    "usage_activity_cancel": (
+        "用法：/activity cancel 活动编号 [全部]，例如：/activity cancel 12"
+        "（加“全部”：系列中这一场及之后的各场）"
+    ),
     # card
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ 志愿时长 {hours} 小时\n"
@@ -155,15 +159,17 @@ ZH = {
         "<b>活动（群内）：</b>\n/activity 标题 | 时间 | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade] 发布活动\n"
         "/activity 逐步填写（私聊）\n/activities 进行中的活动\n/checkin 编号 开放签到\n"
         "/close 编号 结束并记入时长\n/activity cancel 编号 取消活动\n"
-        "/activity edit 编号 | 时间 … | 地点 … | 人数 … | 说明 … | 截止 … 修改活动（报名的人会收到私聊通知）"
+        "/activity edit 编号 | 时间 … | 地点 … | 人数 … | 说明 … | 截止 … 修改活动（报名的人会收到私聊通知）\n"
+        "重复活动：在 /activity 后加 | 每个工作日 至 2027-01-31、| 每周六 至 … 或 | 日期 12-05,12-12；"
+        "/activity cancel 编号 全部、/activity edit 编号 全部 | … 取消或修改这一场及之后的各场"
     ),
 }
 
 EN = {
     "usage_activity": (
         "Usage: /activity title | YYYY-MM-DD HH:MM | hours | capacity | place [| lat,lon] "
-        "[| cascade] [| training|lesson] [| deadline time] [| note text] "
-        "(got {got} fields, need 5–10 separated by |)\n" + _EX_EN
+        "[| cascade] [| training|lesson] [| deadline time] [| note text] [| weekdays until date] "
+        "(got {got} fields, need 5–11 separated by |)\n" + _EX_EN
     ),
     "err_act_title_empty": "The activity title is empty.\n" + _EX_EN,
     "err_act_title_long": "The title is too long (at most {max} characters, got {got}).\n" + _EX_EN,
@@ -204,7 +210,10 @@ EN = {
     "err_act_too_far": "You are about {metres} m from the place; check-in needs you within {radius} m.",
     "usage_checkin": "Usage: /checkin &lt;number&gt;, e.g. /checkin 12 (numbers are in /activities)",
     "usage_close": "Usage: /close &lt;number&gt;, e.g. /close 12 (numbers are in /activities)",
-    "usage_activity_cancel": "Usage: /activity cancel &lt;number&gt;, e.g. /activity cancel 12",
+    "usage_activity_cancel": (
+        "Usage: /activity cancel &lt;number&gt; [all], e.g. /activity cancel 12"
+        " (all: this date of a series and every later one)"
+    ),
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ {hours} service hours\n"
         "🏢 {org}{details}\n👥 {count}{status}"
@@ -307,6 +316,8 @@ EN = {
         "<b>Activities (in a group):</b>\n/activity title | time | hours | capacity | place [| lat,lon] [| cascade] post one\n"
         "/activity alone: a guided form in private\n/activities open activities\n/checkin &lt;n&gt; open check-in\n"
         "/close &lt;n&gt; end and credit hours\n/activity cancel &lt;n&gt; call it off\n"
-        "/activity edit &lt;n&gt; | time … | place … | capacity … | note … | deadline … change it (those signed up are told)"
+        "/activity edit &lt;n&gt; | time … | place … | capacity … | note … | deadline … change it (those signed up are told)\n"
+        "Repeating: add | weekdays until 2027-01-31, | weekly sat until … or | dates 12-05,12-12 to /activity; "
+        "/activity cancel &lt;n&gt; all and /activity edit &lt;n&gt; all | … change this date and every later one"
     ),
 }

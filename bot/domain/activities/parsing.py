@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pydantic import BaseModel
 
 from bot.domain import validate
+from bot.domain.activities.recurrence import SeriesRule, is_rule, occurrence_days, parse_rule
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.when import Choose, Reading, future_moment, local_ts
@@ -58,6 +59,7 @@ class ActivityInput(BaseModel):
     kind: str | None = None  # 'training' (培训班) or 'lesson' (团课); None: an ordinary one
     signup_deadline: float | None = None  # None: sign-up closes at the start
     note: str | None = None
+    series: SeriesRule | None = None  # `| 每个工作日 至 …`: one activity per day of the rule
 
 
 def _norm(text: str | None) -> str:
@@ -202,13 +204,13 @@ def parse_activity(
     text: str | None, now: float, settings: Settings, chosen: Reading | None = None
 ) -> ActivityInput:
     """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]
-    [| 截止 <when>] [| 说明 <text>]'.
+    [| 截止 <when>] [| 说明 <text>] [| <series rule>]' (rules: recurrence.py).
 
     The other fields are checked before a `Choose` about the time is raised, so the question
     comes only for a line that is otherwise right; `chosen`: the reading pressed since."""
     ex = example_values(now, settings)
     fields = [part.strip() for part in (text or "").split("|")]
-    if not 5 <= len(fields) <= 10:
+    if not 5 <= len(fields) <= 11:
         raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
     title = parse_title(fields[0], ex)
     ask: Choose | None = None
@@ -224,8 +226,11 @@ def parse_activity(
     kind: str | None = None
     deadline: str | None = None
     note: str | None = None
+    rule: str | None = None
     for extra in fields[5:]:
-        if deadline is None and (found := option(extra, DEADLINE_WORDS)) is not None:
+        if rule is None and is_rule(extra):
+            rule = extra
+        elif deadline is None and (found := option(extra, DEADLINE_WORDS)) is not None:
             deadline = found
         elif note is None and (found := option(extra, NOTE_WORDS)) is not None:
             note = parse_note(found, ex)
@@ -242,6 +247,10 @@ def parse_activity(
     signup_deadline = (
         None if deadline is None else parse_deadline(deadline, now, starts_at, settings, ex)
     )
+    series = None
+    if rule is not None:
+        series = parse_rule(rule, local(starts_at, settings.tz).date())
+        occurrence_days(series, local(starts_at, settings.tz).date())  # within the caps
     return ActivityInput(
         title=title,
         starts_at=starts_at,
@@ -254,6 +263,7 @@ def parse_activity(
         kind=kind,
         signup_deadline=signup_deadline,
         note=note,
+        series=series,
     )
 
 
