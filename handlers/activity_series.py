@@ -8,6 +8,8 @@ from telegram import Update
 
 from bot.context import Context
 from bot.domain.activities import Activities, parse_edit, parse_id
+from bot.domain.activities.recurrence import pin_time_of_day
+from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.texts import Raw
 from handlers.common import actor, chat_id_of, reply, tr
@@ -45,7 +47,8 @@ async def edit_all(update: Update, context: Context, activity_id: str, fields: s
     service = _service(context)
     uid, chat_id = actor(update).user_id, chat_id_of(update)
     # the role first (it is the activity's org that counts): no syntax lessons to others
-    await service.organised(uid, chat_id, parse_id(activity_id))
+    this = await service.organised(uid, chat_id, parse_id(activity_id))
+    fields = pin_time_of_day(fields, local(this.starts_at, service.settings.tz).date())
     try:
         change = parse_edit(f"{activity_id} | {fields}", service.clock.time(), service.settings)
     except Refusal as refusal:  # a field's reason alone, as a single edit answers

@@ -128,3 +128,18 @@ def at_day(ts: float, day: date, tz: ZoneInfo) -> float:
     """The moment on `day` at the local time of day of `ts`."""
     clock = datetime.fromtimestamp(ts, tz)
     return datetime.combine(day, clock.timetz().replace(tzinfo=None), tz).timestamp()
+
+
+_BARE_TIME_RE = re.compile(
+    r"^((?:时间|开始|time|when|start)\s+)([0-9]{1,2}[:：][0-9]{2})$", re.IGNORECASE
+)
+
+
+def pin_time_of_day(fields: str, day: date) -> str:
+    """An "all future" edit's `| 时间 17:00` is a time of day: read it on `day` (the named
+    occurrence's date), so it reads one way; each occurrence then keeps its own date."""
+    parts = []
+    for part in fields.split("|"):
+        match = _BARE_TIME_RE.match(part.strip())
+        parts.append(f" {match.group(1)}{day.isoformat()} {match.group(2)} " if match else part)
+    return "|".join(parts)
