@@ -31,7 +31,8 @@ async def occurrences(tb: Harness, first_id: int) -> list:
     ids = await tb.db.fetchall(
         "SELECT id FROM activities WHERE series_id = ? ORDER BY starts_at", (row[0],)
     )
-    return await act_repo.many(tb.db.reader, [int(r[0]) for r in ids])
+    found = await act_repo.many(tb.db.reader, [int(r[0]) for r in ids])
+    return sorted(found, key=lambda a: (a.starts_at, a.id))  # `many` keeps no order
 
 
 async def say(tb: Harness, who: dict, chat: dict, text: str) -> str:
