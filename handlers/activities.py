@@ -25,12 +25,14 @@ from bot.domain.activities import (
     parse_id,
 )
 from bot.domain.activities.parsing import ActivityInput
+from bot.domain.activities.series import ALL_WORDS
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity
 from bot.domain.when import Choose, choice_pattern, parse_choice_data
 from bot.gateway.cards import start_cards
 from bot.gateway.markup import markup_of
 from bot.texts import Raw, tn
+from handlers import activity_series as series_handlers
 from handlers import people as people_handlers
 from handlers import when as when_handlers
 from handlers.common import (
@@ -86,6 +88,9 @@ async def activity(update: Update, context: Context) -> None:
         await activity_edit(update, context, rest[len(words[0]) :])
         return
     if words[0].lower() in ("cancel", "取消"):
+        if len(words) == 3 and words[2].lower() in ALL_WORDS:  # and every later occurrence
+            await series_handlers.cancel_all(update, context, words[1])
+            return
         if len(words) != 2:
             await reply(update, context, tr(context, "usage_activity_cancel"))
             return
@@ -110,6 +115,10 @@ async def activity_edit(update: Update, context: Context, rest: str) -> None:
     head = rest.split("|", 1)[0].strip()
     if not head:
         await reply(update, context, tr(context, "usage_activity_edit", **service.examples()))
+        return
+    if len(head.split()) == 2 and head.split()[1].lower() in ALL_WORDS:  # a series, from here on
+        fields = rest.split("|", 1)[1] if "|" in rest else ""
+        await series_handlers.edit_all(update, context, head.split()[0], fields)
         return
     # the role first (it is the activity's org that counts): no syntax lessons to others
     await service.organised(uid, chat_id, parse_id(head))
@@ -156,7 +165,10 @@ async def _post(update: Update, context: Context, data: ActivityInput) -> None:
     """Create the activity and post its card in this chat."""
     service = _service(context)
     uid, chat_id = actor(update).user_id, chat_id_of(update)
-    created = await service.create(uid, chat_id, data, context.lang)
+    if data.series is not None:  # one activity per occurrence; the first one's card
+        created = await service.create_series(uid, chat_id, data, context.lang)
+    else:
+        created = await service.create(uid, chat_id, data, context.lang)
     a = created.activity
     sent = await reply_guarded(
         update,
@@ -311,7 +323,8 @@ async def close(update: Update, context: Context) -> None:
 
 
 async def button(update: Update, context: Context) -> None:
-    """Sign up / Cancel / Add to calendar / Check in on a card (data: `callbacks.parse`)."""
+    """Sign up / Cancel / Join all / Add to calendar / Check in on a card (data:
+    `callbacks.parse`)."""
     query = query_of(update)
     pressed = callbacks.parse(query.data)
     if pressed is None:
@@ -332,6 +345,14 @@ async def button(update: Update, context: Context) -> None:
     elif verb == "leave":
         left = await service.leave(uid, activity_id, chat_id, message_id)
         await query.answer(tr(context, f"act_ans_{left.kind}"))
+    elif verb == "all":  # Join all: this occurrence of a series and every later one
+        joined = await service.join_all(uid, activity_id, chat_id, message_id)
+        if joined.unregistered is not None:
+            await invite_to_register(update, context, joined.unregistered)
+            return
+        await query.answer(
+            tr(context, "series_ans_joined", confirmed=joined.confirmed, waiting=joined.waiting)
+        )
     elif verb == "cal":
         outcome = await service.calendar_press(uid, activity_id, chat_id, message_id)
         text = tr(context, f"act_ans_calendar_{outcome}", bot=context.bot.username or "")

@@ -19,9 +19,11 @@ _ACT = (
     "a.id, a.org_id, a.title, a.place, a.starts_at, a.quarters, a.capacity, a.lat, a.lon,"
     " a.radius_m, a.lang, a.status, a.confirmed, a.waiting, a.next_seq, a.version,"
     " a.checkin_open, a.created_by, a.created_at, a.ended_at, a.kind, a.signup_deadline,"
-    " a.note, a.edits, a.post_count, o.name AS org_name"
+    " a.note, a.edits, a.post_count, o.name AS org_name, a.series_id, a.series_no,"
+    " sr.rule AS series_rule, sr.total AS series_total"
 )
-_ACT_FROM = f"SELECT {_ACT} FROM activities a JOIN orgs o ON o.id = a.org_id"
+_SERIES = " LEFT JOIN activity_series sr ON sr.id = a.series_id"  # an occurrence's series
+_ACT_FROM = f"SELECT {_ACT} FROM activities a JOIN orgs o ON o.id = a.org_id{_SERIES}"
 _SIGNUP = (
     "s.activity_id, s.user_id, s.status, s.seq, s.joined_at, s.checked_in_at, s.attendance,"
     " s.hour_entry_id, s.post_no, u.first_name AS first_name, u.lang AS lang, u.tg_lang AS tg_lang,"
@@ -329,7 +331,7 @@ async def overlapping_for(
     rows = await fetchall(
         conn,
         f"SELECT {_ACT}, s.user_id AS signer FROM activities a JOIN orgs o ON o.id = a.org_id"
-        " JOIN activity_signups s ON s.activity_id = a.id"
+        f"{_SERIES} JOIN activity_signups s ON s.activity_id = a.id"
         " JOIN activities this ON this.id = ?"
         f" WHERE s.user_id IN ({marks}) AND s.status IN ('confirmed', 'waiting')"
         " AND a.id <> this.id AND a.status = 'open'"
@@ -373,7 +375,7 @@ async def upcoming_of(
     rows = await fetchall(
         conn,
         f"SELECT {_ACT}, s.status AS signup_status FROM activities a"
-        " JOIN orgs o ON o.id = a.org_id JOIN activity_signups s ON s.activity_id = a.id"
+        f" JOIN orgs o ON o.id = a.org_id{_SERIES} JOIN activity_signups s ON s.activity_id = a.id"
         " WHERE s.user_id = ? AND s.status IN ('confirmed', 'waiting') AND a.status = 'open'"
         " AND a.starts_at >= ? ORDER BY a.starts_at LIMIT ?",
         (user_id, now, limit),

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -281,6 +281,19 @@ async def activity_edited(c: Cell) -> None:
     assert any("已修改" in r for r in c.replies())
 
 
+def series_changed(status: str, place: str) -> Check:
+    async def check(c: Cell) -> None:
+        rows = await c.tb.db.fetchall(
+            "SELECT status, place FROM activities WHERE series_id ="
+            " (SELECT series_id FROM activities WHERE id = ?)",
+            (c.cast["series"],),
+        )
+        want = (status, place.format(n=c.n))
+        assert len(rows) == 2 and all(tuple(r) == want for r in rows), rows
+
+    return check
+
+
 async def closed(c: Cell) -> None:
     act = c.cast["closing"]
     row = await c.one("SELECT status FROM activities WHERE id = ?", act)
@@ -424,6 +437,17 @@ async def fresh_activity(tb: Harness, cast: dict, role: str, pos: str, n: int) -
     await tb.press(member, button, f"act:{act}:in")
     cast["closing"] = act
     return act
+
+
+async def fresh_series(tb: Harness, cast: dict, role: str, pos: str, n: int) -> int:
+    """A branch series of two occurrences a week apart: the first one's id."""
+    start = ahead(60 * 24 * 60)
+    day = datetime.strptime(start, "%Y-%m-%d %H:%M").date()
+    line = f"系列{n} | {start} | 1 | 5 | 村委 | dates {day},{day + timedelta(days=7)}"
+    await tb.send(cast["superuser"], cast["here"], f"/activity {line}")
+    row = await tb.db.fetchone("SELECT MIN(id) FROM activities WHERE title = ?", (f"系列{n}",))
+    cast["series"] = int(row[0])
+    return int(row[0])
 
 
 async def waiting_minor(tb: Harness, cast: dict, role: str, pos: str, n: int) -> str:
@@ -671,6 +695,18 @@ MATRIX: list[Row] = [
     Row("/activity edit {act} | 地点 新地点{n}", at_branch_activity, activity_edited),
     Row("/attendance {act}", branch_organiser, roster_sent),
     Row("/close {act}", at_branch_activity, closed, prepare=fresh_activity),
+    Row(
+        "/activity edit {act} all | 地点 新地点{n}",
+        at_branch_activity,
+        series_changed("open", "新地点{n}"),
+        prepare=fresh_series,
+    ),
+    Row(
+        "/activity cancel {act} 全部",
+        at_branch_activity,
+        series_changed("cancelled", "村委"),
+        prepare=fresh_series,
+    ),
     Row("/hours 1.5 服务{n}", in_private(True), hours_logged),
     Row("/hours revoke {act} 理由{n}", branch_revoker, revoked, prepare=approved_entry),
     Row("/myhours", in_private(False), replied()),

@@ -50,6 +50,12 @@ class Activity(BaseModel):
     note: str | None = None  # the organiser's description (说明)
     edits: int = 0  # organiser edits so far: the SEQUENCE of its calendar file
     org_name: str | None = None
+    # an occurrence of a recurring activity: its series, its place in it (from 1), and the
+    # series' rule and size (joined for the card)
+    series_id: int | None = None
+    series_no: int | None = None
+    series_rule: str | None = None
+    series_total: int | None = None
     post_count: int = 0  # 0: one capacity for all; else `posts` (loaded with the activity)
     posts: tuple[Post, ...] = ()
 

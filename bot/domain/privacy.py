@@ -26,6 +26,7 @@ from bot.domain.errors import Refusal
 from bot.domain.models import Actor, Org
 from bot.domain.roster import match_key
 from storage import activities as activity_repo
+from storage import activity_series as series_repo
 from storage import announcements as announcement_repo
 from storage import attendance as attendance_repo
 from storage import cadres as cadres_repo
@@ -239,6 +240,7 @@ class Privacy:
             await hour_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await activity_repo.repoint_user(tx, uid, tomb)
             await attendance_repo.repoint_user(tx, uid, tomb)
+            await series_repo.repoint_user(tx, uid, tomb)
             await campaign_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await announcement_repo.repoint_user(tx, uid, tomb, needles.sql_words)
             await repo.repoint_user(tx, uid, tomb)

@@ -7,7 +7,7 @@ ZH = {
     # usage and bad input
     "usage_activity": (
         "用法：/activity 标题 | YYYY-MM-DD HH:MM | 时长 | 名额 | 地点 [| 纬度,经度] [| cascade] [| 培训班|团课]"
-        " [| 截止 时间] [| 说明 文字] [| 岗位 名称 名额 [09:00-12:00], …]（收到 {got} 项，需要 5–11 项，用 | 分隔）\n"
+        " [| 截止 时间] [| 说明 文字] [| 岗位 名称 名额 [09:00-12:00], …] [| 每个工作日 至 日期]（收到 {got} 项，需要 5–12 项，用 | 分隔）\n"
         + _EX_ZH
     ),
     "err_act_title_empty": "活动标题不能为空。\n" + _EX_ZH,
@@ -21,7 +21,7 @@ ZH = {
     "err_act_hours": "时长“{got}”无效：须在 0.25 到 24 小时之间，以 0.25 为单位。\n" + _EX_ZH,
     "err_act_capacity": "名额“{got}”无效：须为 1 到 {max} 的整数。\n" + _EX_ZH,
     "err_act_coords": "坐标“{got}”无效，请写“纬度,经度”，例如 25.1823,110.3051。",
-    "err_act_extra": "第 6 项起只能是坐标（纬度,经度）、cascade、培训班/团课、“截止 时间”、“说明 文字”或 岗位，收到“{got}”。\n"
+    "err_act_extra": "第 6 项起只能是坐标（纬度,经度）、cascade、培训班/团课、“截止 时间”、“说明 文字”、岗位或重复规则（如 每个工作日 至 日期），收到“{got}”。\n"
     + _EX_ZH,
     "err_act_when_exact": "时间“{got}”可以有几种理解，请写明确，例如 2026-12-20 09:00 或 明天 上午9点。",
     "err_act_deadline_late": "报名截止时间“{got}”晚于活动开始时间，截止时间不能晚于开始。",
@@ -50,7 +50,10 @@ ZH = {
     "err_act_too_far": "你距离活动地点约 {metres} 米，需在 {radius} 米以内才能签到。",
     "usage_checkin": "用法：/checkin 活动编号，例如：/checkin 12（编号见 /activities）",
     "usage_close": "用法：/close 活动编号，例如：/close 12（编号见 /activities）",
-    "usage_activity_cancel": "用法：/activity cancel 活动编号，例如：/activity cancel 12",
+    "usage_activity_cancel": (
+        "用法：/activity cancel 活动编号 [全部]，例如：/activity cancel 12"
+        "（加“全部”：系列中这一场及之后的各场）"
+    ),
     # card
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ 志愿时长 {hours} 小时\n"
@@ -158,7 +161,9 @@ ZH = {
         "分岗位：名额写 -，再加 | 岗位 引导 50, 检票 30 09:00-12:00\n"
         "/activity 逐步填写（私聊）\n/activities 进行中的活动\n/checkin 编号 开放签到\n"
         "/close 编号 结束并记入时长\n/activity cancel 编号 取消活动\n"
-        "/activity edit 编号 | 时间 … | 地点 … | 人数 … | 说明 … | 截止 … 修改活动（报名的人会收到私聊通知）"
+        "/activity edit 编号 | 时间 … | 地点 … | 人数 … | 说明 … | 截止 … 修改活动（报名的人会收到私聊通知）\n"
+        "重复活动：在 /activity 后加 | 每个工作日 至 2027-01-31、| 每周六 至 … 或 | 日期 12-05,12-12；"
+        "/activity cancel 编号 全部、/activity edit 编号 全部 | … 取消或修改这一场及之后的各场"
     ),
 }
 
@@ -166,8 +171,8 @@ EN = {
     "usage_activity": (
         "Usage: /activity title | YYYY-MM-DD HH:MM | hours | capacity | place [| lat,lon] "
         "[| cascade] [| training|lesson] [| deadline time] [| note text] "
-        "[| posts name capacity [09:00-12:00], …] "
-        "(got {got} fields, need 5–11 separated by |)\n" + _EX_EN
+        "[| posts name capacity [09:00-12:00], …] [| weekdays until date] "
+        "(got {got} fields, need 5–12 separated by |)\n" + _EX_EN
     ),
     "err_act_title_empty": "The activity title is empty.\n" + _EX_EN,
     "err_act_title_long": "The title is too long (at most {max} characters, got {got}).\n" + _EX_EN,
@@ -180,7 +185,7 @@ EN = {
     "err_act_hours": 'Hours "{got}" are not valid: 0.25 to 24, in steps of 0.25.\n' + _EX_EN,
     "err_act_capacity": 'Capacity "{got}" is not valid: a whole number from 1 to {max}.\n' + _EX_EN,
     "err_act_coords": 'Coordinates "{got}" are not valid; write "lat,lon", e.g. 25.1823,110.3051.',
-    "err_act_extra": 'Fields from the 6th on may only be coordinates (lat,lon), cascade, training / lesson, "deadline <time>", "note <text>" or posts; got "{got}".\n'
+    "err_act_extra": 'Fields from the 6th on may only be coordinates (lat,lon), cascade, training / lesson, "deadline <time>", "note <text>", posts or a repeat rule (e.g. weekdays until <date>); got "{got}".\n'
     + _EX_EN,
     "err_act_when_exact": '"{got}" can be read more than one way; write it exactly, e.g. 2026-12-20 09:00 or tomorrow 9am.',
     "err_act_deadline_late": 'The sign-up deadline "{got}" is after the start; it cannot be later than the start.',
@@ -209,7 +214,10 @@ EN = {
     "err_act_too_far": "You are about {metres} m from the place; check-in needs you within {radius} m.",
     "usage_checkin": "Usage: /checkin &lt;number&gt;, e.g. /checkin 12 (numbers are in /activities)",
     "usage_close": "Usage: /close &lt;number&gt;, e.g. /close 12 (numbers are in /activities)",
-    "usage_activity_cancel": "Usage: /activity cancel &lt;number&gt;, e.g. /activity cancel 12",
+    "usage_activity_cancel": (
+        "Usage: /activity cancel &lt;number&gt; [all], e.g. /activity cancel 12"
+        " (all: this date of a series and every later one)"
+    ),
     "act_card": (
         "📋 <b>{title}</b>  #{id}\n🕒 {when}\n📍 {place}\n⏱ {hours} service hours\n"
         "🏢 {org}{details}\n👥 {count}{status}"
@@ -313,6 +321,8 @@ EN = {
         "With posts: capacity -, then | posts Guides 50, Tickets 30 09:00-12:00\n"
         "/activity alone: a guided form in private\n/activities open activities\n/checkin &lt;n&gt; open check-in\n"
         "/close &lt;n&gt; end and credit hours\n/activity cancel &lt;n&gt; call it off\n"
-        "/activity edit &lt;n&gt; | time … | place … | capacity … | note … | deadline … change it (those signed up are told)"
+        "/activity edit &lt;n&gt; | time … | place … | capacity … | note … | deadline … change it (those signed up are told)\n"
+        "Repeating: add | weekdays until 2027-01-31, | weekly sat until … or | dates 12-05,12-12 to /activity; "
+        "/activity cancel &lt;n&gt; all and /activity edit &lt;n&gt; all | … change this date and every later one"
     ),
 }

@@ -502,6 +502,27 @@ async def row_act_cal(tb: Harness, w: dict[str, Any]) -> Case:
     )
 
 
+async def row_act_all(tb: Harness, w: dict[str, Any]) -> Case:
+    """Join all on an occurrence of a series (two dates a week apart)."""
+    start = at(2 * 86400)
+    day = datetime.strptime(start, "%Y-%m-%d %H:%M").date()
+    sent = await tb.send(
+        w["sec_a"],
+        w["chat_a"],
+        f"/activity 系列 | {start} | 2 | 5 | 村委 | dates {day},{day + timedelta(days=7)}",
+    )
+    card = next(s for s in sent if ":all'" in str(s.reply_markup or ""))
+    data = button_data(card, "act:").replace(":join", ":all")
+    single, _ = await activity_card(tb, w)  # an activity outside a series
+    return (
+        button(tb, card, data, w["member_b"])
+        .copy(OTHER_CHAT, w["chat_b"]["id"])
+        .copy(OTHER_USER, w["sec_a"]["id"])  # someone's private copy
+        .copy(WRONG_STEP, w["chat_a"]["id"], data=act_callbacks.build(single, "all"))
+        .copy(WRONG_STEP, w["chat_a"]["id"], data=act_callbacks.build(NOWHERE, "all"))
+    )
+
+
 async def row_act_in(tb: Harness, w: dict[str, Any]) -> Case:
     sec, chat_a = w["sec_a"], w["chat_a"]
     sent = await tb.send(sec, chat_a, f"/activity 签到活动 | {at(1800)} | 1 | 5 | 广场")
@@ -825,6 +846,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "act:leave": (act_callbacks.build(1, "leave"), row_act_leave),
     "act:in": (act_callbacks.build(1, "in"), row_act_in),
     "act:cal": (act_callbacks.build(1, "cal"), row_act_cal),
+    "act:all": (act_callbacks.build(1, "all"), row_act_all),
     "ann:ack": (ack_data(1), row_ann_ack),
     "sub": (submit_data(1, 2), row_sub),
     "rv:g": (grade_data(1, 2, 0), row_rv_grade),

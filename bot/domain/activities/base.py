@@ -143,37 +143,56 @@ class ActivityBase(ServiceBase):
         if data.starts_at <= now:
             raise Refusal("err_act_past", got=self.when(data.starts_at), **self.examples())
         async with self.db.transaction() as tx:
-            activity_id = await repo.insert(
-                tx,
-                **data.model_dump(exclude={"cascade", "posts"}),  # the typed fields: columns
-                org_id=org.id,
-                radius_m=RADIUS_M,
-                lang=lang,
-                created_by=user_id,
-                now=now,
+            activity = await self._store(tx, org, data, lang, user_id, now)
+            return await self._post_cards(
+                tx, activity, org, chat_id, data.cascade, origin_by_outbox
             )
-            if data.posts:
-                await post_repo.insert(tx, activity_id, [p.model_dump() for p in data.posts])
-            activity = await repo.get(tx, activity_id)
-            assert activity is not None
-            for span in self.settings.activity_reminders:
-                due = data.starts_at - span.total_seconds()
-                if due > now:
-                    await self.reminders.add(tx, KIND, activity_id, step_name(span), due)
-            await self.reminders.add(tx, KIND, activity_id, "start", data.starts_at)
-            if data.signup_deadline is not None and data.signup_deadline < data.starts_at:
-                await self.reminders.add(tx, KIND, activity_id, "deadline", data.signup_deadline)
-            targets = [chat_id] if origin_by_outbox else []
-            if data.cascade:
-                targets += [c for c in await repo.active_chats_in(tx, org.path) if c != chat_id]
-            for target in targets:
-                await self._queue_card(tx, activity, target)
-            # the card the handler replies with: a crash or a 429 before it goes loses nothing
-            guard_id = (
-                None
-                if origin_by_outbox
-                else await self._queue_card(tx, activity, chat_id, guard=True)
-            )
+
+    async def _store(
+        self, tx: Conn, org: Org, data: ActivityInput, lang: str, user_id: int, now: float
+    ) -> Activity:
+        """Insert one activity and schedule its reminders (a series calls it per occurrence)."""
+        activity_id = await repo.insert(
+            tx,
+            **data.model_dump(exclude={"cascade", "series", "posts"}),  # the typed fields: columns
+            org_id=org.id,
+            radius_m=RADIUS_M,
+            lang=lang,
+            created_by=user_id,
+            now=now,
+        )
+        if data.posts:
+            await post_repo.insert(tx, activity_id, [p.model_dump() for p in data.posts])
+        for span in self.settings.activity_reminders:
+            due = data.starts_at - span.total_seconds()
+            if due > now:
+                await self.reminders.add(tx, KIND, activity_id, step_name(span), due)
+        await self.reminders.add(tx, KIND, activity_id, "start", data.starts_at)
+        if data.signup_deadline is not None and data.signup_deadline < data.starts_at:
+            await self.reminders.add(tx, KIND, activity_id, "deadline", data.signup_deadline)
+        activity = await repo.get(tx, activity_id)
+        assert activity is not None
+        return activity
+
+    async def _post_cards(
+        self,
+        tx: Conn,
+        activity: Activity,
+        org: Org,
+        chat_id: int,
+        cascade: bool,
+        origin_by_outbox: bool,
+    ) -> Created:
+        """Queue the cascade copies (and, for the guided form, the origin chat's card)."""
+        targets = [chat_id] if origin_by_outbox else []
+        if cascade:
+            targets += [c for c in await repo.active_chats_in(tx, org.path) if c != chat_id]
+        for target in targets:
+            await self._queue_card(tx, activity, target)
+        # the card the handler replies with: a crash or a 429 before it goes loses nothing
+        guard_id = (
+            None if origin_by_outbox else await self._queue_card(tx, activity, chat_id, guard=True)
+        )
         return Created(
             activity=activity, copies=len(targets) - int(origin_by_outbox), guard_id=guard_id
         )

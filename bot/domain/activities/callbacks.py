@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from typing import Literal, cast
 
-Verb = Literal["join", "leave", "in", "cal"]  # Sign up, Cancel, Check in, Add to calendar
+#: Sign up, Cancel, Check in, Add to calendar, Join all (every open occurrence of a series)
+Verb = Literal["join", "leave", "in", "cal", "all"]
 PREFIX = "act:"
 PATTERN = r"^act:"  # what the handler layer routes here; anything after is checked by `parse`
-_DATA_RE = re.compile(r"act:([0-9]{1,12}):(join|leave|in|cal)(?::([1-9][0-9]?))?")  # ASCII digits
+_DATA_RE = re.compile(
+    r"act:([0-9]{1,12}):(join|leave|in|cal|all)(?::([1-9][0-9]?))?"
+)  # ASCII digits
 
 
 def build(activity_id: int, verb: Verb, post_no: int | None = None) -> str:

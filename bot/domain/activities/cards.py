@@ -26,7 +26,7 @@ def card_text(a: Activity, lang: str, now: float, tz: ZoneInfo) -> str:
         status = t(lang, "act_card_closed")
     elif now >= a.deadline:
         status = t(lang, "act_card_started")
-    details = ""
+    details = series_line(a, lang, tz)
     if a.signup_deadline is not None:
         deadline = fmt_when(a.signup_deadline, tz, lang, today=local(now, tz).date())
         details += t(lang, "act_card_deadline", when=deadline)
@@ -90,9 +90,30 @@ def post_rows(a: Activity) -> list[list[dict[str, Any]]]:
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
 
+def rule_text(rule: str | None, lang: str) -> str:
+    """A series' rule in words: '每个工作日' / 'weekdays', '每周六' / 'every Sat'."""
+    if rule and rule.startswith("weekly:"):
+        return t(lang, "series_rule_weekly", day=Raw(t(lang, f"series_day_{rule[7:]}")))
+    return t(lang, "series_rule_weekdays" if rule == "weekdays" else "series_rule_dates")
+
+
+def series_line(a: Activity, lang: str, tz: ZoneInfo) -> str:
+    """'🔁 系列 3/20 · 每个工作日 16:30' on an occurrence's card, else ''."""
+    if a.series_id is None:
+        return ""
+    return t(
+        lang,
+        "act_card_series",
+        no=a.series_no or 0,
+        total=a.series_total or 0,
+        rule=Raw(rule_text(a.series_rule, lang)),
+        time=local(a.starts_at, tz).strftime("%H:%M"),
+    )
+
+
 def card_markup(a: Activity, lang: str, now: float) -> dict[str, Any] | None:
-    """Bot API reply_markup of a card: Sign up / Cancel while sign-up is open, and Add to
-    calendar until the start."""
+    """Bot API reply_markup of a card: Sign up / Cancel (and Join all on an occurrence of a
+    series) while sign-up is open, and Add to calendar until the start."""
     if a.status != "open" or now >= a.starts_at:
         return None
     calendar = [
@@ -100,18 +121,20 @@ def card_markup(a: Activity, lang: str, now: float) -> dict[str, Any] | None:
     ]
     if now >= a.deadline:
         return {"inline_keyboard": [calendar]}
-    if a.posts:  # one Sign up per post, then Cancel
+    if a.posts:  # one Sign up per post, then Cancel (a series with posts: no Join all)
         leave = {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")}
         return {"inline_keyboard": [*post_rows(a), [leave], calendar]}
-    return {
-        "inline_keyboard": [
-            [
-                {"text": t(lang, "act_btn_join"), "callback_data": callbacks.build(a.id, "join")},
-                {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")},
-            ],
-            calendar,
+    rows = [
+        [
+            {"text": t(lang, "act_btn_join"), "callback_data": callbacks.build(a.id, "join")},
+            {"text": t(lang, "act_btn_leave"), "callback_data": callbacks.build(a.id, "leave")},
         ]
-    }
+    ]
+    if a.series_id is not None:  # this occurrence and every later open one
+        rows.append(
+            [{"text": t(lang, "act_btn_join_all"), "callback_data": callbacks.build(a.id, "all")}]
+        )
+    return {"inline_keyboard": [*rows, calendar]}
 
 
 def checkin_markup(a: Activity, lang: str) -> dict[str, Any]:

@@ -124,56 +124,60 @@ class EditSteps(CalendarSteps):
         async with self.db.transaction() as tx:
             old = await repo.get_locked(tx, change.activity_id)
             assert old is not None
-            if old.status != "open":
-                self._require_open(old, 0)
-            if now >= old.starts_at:
-                raise Refusal("err_act_edit_started", title=old.title)
-            new = old.model_copy(
-                update={
-                    k: v
-                    for k, v in change.model_dump(exclude={"activity_id"}).items()
-                    if v is not None
-                }
+            return await self.edit_in(tx, old, change.model_dump(exclude={"activity_id"}), now)
+
+    async def edit_in(
+        self, tx: Conn, old: Activity, values: dict[str, object], now: float, *, tell: bool = True
+    ) -> EditResult:
+        """Apply `values` (None: unchanged) to the locked activity `old` in the caller's
+        transaction; `tell=False` leaves telling the roster what changed to the caller (a
+        series' edit tells each person once for all its occurrences)."""
+        if old.status != "open":
+            self._require_open(old, 0)
+        if now >= old.starts_at:
+            raise Refusal("err_act_edit_started", title=old.title)
+        new = old.model_copy(update={k: v for k, v in values.items() if v is not None})
+        fields = [
+            f
+            for f in ("title", "starts_at", "place", "capacity", "note", "signup_deadline")
+            if getattr(new, f) != getattr(old, f)
+        ]
+        if not fields:
+            raise Refusal("err_act_edit_same", id=old.id)
+        if "capacity" in fields and old.post_count:
+            raise Refusal("err_act_edit_posts_capacity", id=old.id)
+        if new.signup_deadline is not None and new.signup_deadline > new.starts_at:
+            raise Refusal(
+                "err_act_deadline_late", got=self.when(new.signup_deadline), **self.examples()
             )
-            fields = [
-                f
-                for f in ("title", "starts_at", "place", "capacity", "note", "signup_deadline")
-                if getattr(new, f) != getattr(old, f)
-            ]
-            if not fields:
-                raise Refusal("err_act_edit_same", id=old.id)
-            if "capacity" in fields and old.post_count:
-                raise Refusal("err_act_edit_posts_capacity", id=old.id)
-            if new.signup_deadline is not None and new.signup_deadline > new.starts_at:
-                raise Refusal(
-                    "err_act_deadline_late", got=self.when(new.signup_deadline), **self.examples()
-                )
-            demoted: list[int] = []
-            promoted: list[int] = []
-            if "capacity" not in fields:  # (with posts, each post keeps its own)
-                pass
-            elif new.capacity < old.confirmed:
-                demoted = await edit_repo.demote(tx, old.id, old.confirmed - new.capacity)
-            elif new.capacity > old.confirmed and old.waiting:
-                count = min(old.waiting, new.capacity - old.confirmed)
-                promoted = await edit_repo.promote(tx, old.id, count)
-            moved = len(demoted) - len(promoted)
-            await edit_repo.update(
-                tx,
-                old.id,
-                title=new.title,
-                place=new.place,
-                starts_at=new.starts_at,
-                capacity=new.capacity,
-                note=new.note,
-                signup_deadline=new.signup_deadline,
-                confirmed=old.confirmed - moved,
-                waiting=old.waiting + moved,
-            )
-            activity = await repo.get(tx, old.id)
-            assert activity is not None
-            if "starts_at" in fields or "signup_deadline" in fields:
-                await self._reschedule(tx, activity, now)
+        demoted: list[int] = []
+        promoted: list[int] = []
+        if "capacity" not in fields:  # (with posts, each post keeps its own waitlist)
+            pass
+        elif new.capacity < old.confirmed:
+            demoted = await edit_repo.demote(tx, old.id, old.confirmed - new.capacity)
+        elif new.capacity > old.confirmed and old.waiting:
+            count = min(old.waiting, new.capacity - old.confirmed)
+            promoted = await edit_repo.promote(tx, old.id, count)
+        moved = len(demoted) - len(promoted)
+        await edit_repo.update(
+            tx,
+            old.id,
+            title=new.title,
+            place=new.place,
+            starts_at=new.starts_at,
+            capacity=new.capacity,
+            note=new.note,
+            signup_deadline=new.signup_deadline,
+            confirmed=old.confirmed - moved,
+            waiting=old.waiting + moved,
+        )
+        activity = await repo.get(tx, old.id)
+        assert activity is not None
+        if "starts_at" in fields or "signup_deadline" in fields:
+            await self._reschedule(tx, activity, now)
+        told = 0
+        if tell:
             told = await self.tell_roster(
                 tx,
                 activity,
@@ -182,11 +186,11 @@ class EditSteps(CalendarSteps):
                 lambda lang: {"changes": self._changes(old, activity, fields, lang)},
                 once=f"edit{activity.edits}",
             )
-            await self._tell_moved(tx, activity, demoted, "act_demoted", old.capacity)
-            await self._tell_moved(tx, activity, promoted, "act_promoted_edit", old.capacity)
-            await self.resend_calendars(tx, activity)
-            after_commit(self.db, "upcoming")  # a new time or place on people's /me
-            self.db.on_commit(lambda: self.cards.mark(activity.id))
+        await self._tell_moved(tx, activity, demoted, "act_demoted", old.capacity)
+        await self._tell_moved(tx, activity, promoted, "act_promoted_edit", old.capacity)
+        await self.resend_calendars(tx, activity)
+        after_commit(self.db, "upcoming")  # a new time or place on people's /me
+        self.db.on_commit(lambda: self.cards.mark(activity.id))
         return EditResult(
             activity=activity,
             fields=fields,

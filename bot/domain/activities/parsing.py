@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from bot.domain import validate
 from bot.domain.activities.posts import PostInput, is_posts_field, on_day, parse_posts
+from bot.domain.activities.recurrence import SeriesRule, is_rule, occurrence_days, parse_rule
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.when import Choose, Reading, future_moment, local_ts
@@ -60,6 +61,7 @@ class ActivityInput(BaseModel):
     signup_deadline: float | None = None  # None: sign-up closes at the start
     note: str | None = None
     posts: list[PostInput] = []  # 岗位: each with its own capacity (theirs sum to `capacity`)
+    series: SeriesRule | None = None  # `| 每个工作日 至 …`: one activity per day of the rule
 
 
 def _norm(text: str | None) -> str:
@@ -204,14 +206,14 @@ def parse_activity(
     text: str | None, now: float, settings: Settings, chosen: Reading | None = None
 ) -> ActivityInput:
     """'<title> | <when> | <hours> | <capacity> | <place> [| lat,lon] [| cascade] [| 培训班|团课]
-    [| 截止 <when>] [| 说明 <text>] [| 岗位 <name> <capacity> [HH:MM-HH:MM], ...]' (with posts,
-    <capacity> may be '-': their sum).
+    [| 截止 <when>] [| 说明 <text>] [| 岗位 <name> <capacity> [HH:MM-HH:MM], ...]
+    [| <series rule>]' (with posts, <capacity> may be '-': their sum; rules: recurrence.py).
 
     The other fields are checked before a `Choose` about the time is raised, so the question
     comes only for a line that is otherwise right; `chosen`: the reading pressed since."""
     ex = example_values(now, settings)
     fields = [part.strip() for part in (text or "").split("|")]
-    if not 5 <= len(fields) <= 11:
+    if not 5 <= len(fields) <= 12:
         raise Refusal("usage_activity", got=len(fields) if (text or "").strip() else 0, **ex)
     title = parse_title(fields[0], ex)
     ask: Choose | None = None
@@ -229,9 +231,12 @@ def parse_activity(
     deadline: str | None = None
     note: str | None = None
     posts: list[PostInput] | None = None
+    rule: str | None = None
     for extra in fields[5:]:
         if is_posts_field(extra) and posts is None:
             posts = parse_posts(extra, MAX_CAPACITY, ex)
+        elif rule is None and is_rule(extra):
+            rule = extra
         elif deadline is None and (found := option(extra, DEADLINE_WORDS)) is not None:
             deadline = found
         elif note is None and (found := option(extra, NOTE_WORDS)) is not None:
@@ -256,6 +261,10 @@ def parse_activity(
     signup_deadline = (
         None if deadline is None else parse_deadline(deadline, now, starts_at, settings, ex)
     )
+    series = None
+    if rule is not None:
+        series = parse_rule(rule, local(starts_at, settings.tz).date())
+        occurrence_days(series, local(starts_at, settings.tz).date())  # within the caps
     return ActivityInput(
         title=title,
         starts_at=starts_at,
@@ -269,6 +278,7 @@ def parse_activity(
         signup_deadline=signup_deadline,
         note=note,
         posts=on_day(posts or [], starts_at, settings),
+        series=series,
     )
 
 

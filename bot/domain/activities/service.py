@@ -18,13 +18,12 @@ from bot.domain.activities.attendance import AttendanceSteps
 from bot.domain.activities.base import KIND
 from bot.domain.activities.checkin import CheckinSteps
 from bot.domain.activities.copies import CardCopies
-from bot.domain.activities.editing import EditSteps
-from bot.domain.activities.ending import EndingSteps
 from bot.domain.activities.form import FormSteps
 from bot.domain.activities.joins import JoinBatcher, Press
 from bot.domain.activities.parsing import fmt_span
 from bot.domain.activities.posts import post_name, with_counts
 from bot.domain.activities.results import JoinResult, LeaveResult
+from bot.domain.activities.series import SeriesSteps
 from bot.domain.cache import MISSING, after_commit, cache_of
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
@@ -45,9 +44,10 @@ log = logging.getLogger(__name__)
 LIST_LIMIT = 30
 
 
-class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps, AttendanceSteps):
-    """Services behind /activity (and its edit), /activities, /checkin, /close, /attendance
-    and the card buttons (Add to calendar too)."""
+class Activities(FormSteps, CheckinSteps, SeriesSteps, AttendanceSteps):
+    """Services behind /activity (and its edit, its series), /activities, /checkin, /close,
+    /attendance and the card buttons (Add to calendar and Join all too). `SeriesSteps` brings
+    `EndingSteps` and `EditSteps`."""
 
     def __init__(self, core: Core, hours: Hours) -> None:
         super().__init__(core)
@@ -348,6 +348,8 @@ class Activities(FormSteps, CheckinSteps, EndingSteps, EditSteps, AttendanceStep
             # lose their Sign up / Cancel buttons (the step's suffix: see `EditSteps`)
             await repo.bump(conn, activity.id)
             self.db.on_commit(lambda: self.cards.mark(activity.id))
+            if reminder.step.startswith("start"):  # a series: the next occurrence's card
+                await self.post_next(conn, activity)
             return
         left = activity.starts_at - reminder.due_at
         await self.tell_roster(
