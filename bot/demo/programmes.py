@@ -1,6 +1,6 @@
 """Demo scene: an event as real programmes run it — posts and shifts, a sign-up deadline, an
 organiser's edit, the calendar file, attendance marked by the organiser, photo evidence for
-hours and a wrongly approved entry revoked."""
+hours, a wrongly approved entry revoked — and a standing weekday programme (a series)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,17 @@ async def run(s: Script, w: dict[str, Any]) -> None:
     # approved by mistake (the same afternoon was logged twice): revoked with a reason
     await s.say(lina, None, f"/hours revoke {entry} 与上周的登记重复")
     await s.say(hong, None, "/myhours")
+    # a standing programme (七彩四点半): every weekday for two weeks, one card at a time;
+    # Join all signs up for every occurrence still open
+    first = s.local(1 * DAY, hour=16)[:11] + "16:30"
+    until = s.local(15 * DAY)[:10]
+    await s.say(
+        lina,
+        dabu,
+        f"/activity 七彩四点半·作业辅导 | {first} | 1.5 | 10 | 大埠乡青少年之家 | 每个工作日 至 {until}",
+    )
+    series_card = s.last_with(dabu["id"], "act:")
+    await s.press(ming, series_card, s.data_of(series_card, "act:").rsplit(":", 1)[0] + ":all")
 
 
 def _entry(data: str) -> int:
