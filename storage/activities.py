@@ -117,6 +117,11 @@ async def get(conn: Conn, activity_id: int) -> Activity | None:
     return (await _with_posts(conn, [_activity(row)]))[0] if row else None
 
 
+async def of_series(conn: Conn, series_id: int) -> list[Activity]:
+    """Every occurrence of a series (cancelled ones too), in order."""
+    return await _activities(conn, "WHERE a.series_id = ? ORDER BY a.series_no", (series_id,))
+
+
 async def get_locked(conn: Conn, activity_id: int) -> Activity | None:
     """`get` for a decision in the caller's transaction: a no-op write first takes the row's
     lock, so a concurrent transaction on another instance (PostgreSQL, READ COMMITTED) waits

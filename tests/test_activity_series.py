@@ -5,7 +5,7 @@ or edited with each person told once, and bad rules refused."""
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -226,3 +226,42 @@ async def test_a_bad_rule_is_one_line_and_writes_nothing(tb: Harness) -> None:
     sent = await tb.send(t["sec_a"], t["chat_a"], f"/activity cancel {single} all")
     assert "不属于系列" in first_reply(sent).text
     assert (await act_repo.get(tb.db.reader, single)).status == "open"
+
+
+async def test_a_series_gives_one_calendar_file_with_its_rule(tb: Harness) -> None:
+    """The calendar button on any occurrence sends the series' one file: a weekly rule on the
+    weekdays until the last one; a cancelled day is an EXDATE, an occurrence moved elsewhere its
+    own event; after such a change whoever took the file gets the new one (same UID, higher
+    SEQUENCE)."""
+    from icalendar import Calendar
+
+    t = await build_tower(tb)
+    found, card = await weekday_series(tb, t)
+    ma = t["member_a"]
+    await tb.press(ma, card, f"act:{found[0].id}:cal")
+    await tb.drain()
+    docs = [d for d in tb.em.documents if d["chat_id"] == ma["id"]]
+    assert len(docs) == 1 and docs[0]["file_name"] == f"series-{found[0].series_id}.ics"
+    (event,) = Calendar.from_ical(docs[0]["bytes"]).walk("VEVENT")
+    rule = event["RRULE"]
+    assert rule["FREQ"] == ["WEEKLY"] and rule["BYDAY"] == ["MO", "TU", "WE", "TH", "FR"]
+    first, last = (datetime.fromtimestamp(a.starts_at, TZ) for a in (found[0], found[-1]))
+    assert event.decoded("dtstart") == first and event["DTSTART"].params["TZID"] == TZ.key
+    assert rule["UNTIL"][0] == last.astimezone(UTC)
+    assert "EXDATE" not in event and int(event["SEQUENCE"]) == 0
+    uid = str(event["UID"])
+
+    # one day cancelled, another moved: the new file says so, and reaches the one who took it
+    await say(tb, t["sec_a"], t["chat_a"], f"/activity cancel {found[2].id}")
+    await say(tb, t["sec_a"], t["chat_a"], f"/activity edit {found[3].id} | 地点 礼堂")
+    await tb.drain()
+    docs = [d for d in tb.em.documents if d["chat_id"] == ma["id"]]
+    assert len(docs) == 2
+    master, moved = sorted(
+        Calendar.from_ical(docs[-1]["bytes"]).walk("VEVENT"), key=lambda e: "RRULE" not in e
+    )
+    assert str(master["UID"]) == uid and int(master["SEQUENCE"]) == 2
+    skipped = {d.dt for d in master["EXDATE"].dts}
+    assert skipped == {datetime.fromtimestamp(a.starts_at, TZ) for a in found[2:4]}
+    assert str(moved["LOCATION"]) == "礼堂" and str(moved["UID"]) != uid
+    assert moved.decoded("dtstart") == datetime.fromtimestamp(found[3].starts_at, TZ)
