@@ -23,18 +23,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.runner import Databases, Figures, databases, params, parse_options, run_and_report
-from bench.signup_storm import WARM, bare_side, max_in_window, say, transport_option
+from bench.signup_storm import (
+    bare_side,
+    in_three_days,
+    max_in_window,
+    pressers,
+    say,
+    transport_option,
+)
 from bot.app import running, services_of
-from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, register_people, settings_for, tree
+from bot.demo.worlds import SUPERUSER, bind_groups, codes_of, settings_for, tree
 from bot.emulator import Emulator
 from bot.texts import t
 from storage import activities as act_repo
@@ -76,16 +81,8 @@ async def bot_run(target: str, args: argparse.Namespace) -> Figures:
         codes = codes_of(shape)
         groups = await bind_groups(services, em, codes, [boss["id"]])
         root = await services.tower.org_by_code(codes[0])
-        users = [em.add_user(f"V{i}", language_code="en") for i in range(presses)]
-        warmers = [em.add_user(f"W{i}", language_code="en") for i in range(WARM)]
-        em.started.update(u["id"] for u in users + warmers)
-        async with services.db.transaction() as tx:
-            await register_people(
-                tx, users + warmers, root.id, real_name=lambda u: f"Real {u['id']}"
-            )
-        start = datetime.fromtimestamp(
-            math.ceil((time.time() + 3 * 86400) / 60) * 60, settings.tz
-        ).strftime("%Y-%m-%d %H:%M")
+        users, warmers = await pressers(em, services, root.id, presses)
+        start = in_three_days(settings)
         names = post_names(posts)
         line = ", ".join(f"{n} {places}" for n in names)
         await say(

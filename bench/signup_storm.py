@@ -38,8 +38,10 @@ from telegram.request import HTTPXRequest
 
 from bench.runner import Databases, Figures, databases, params, parse_options, run_and_report
 from bot.app import running, services_of
+from bot.context import Services
 from bot.demo.worlds import SUPERUSER, register_people, settings_for
 from bot.emulator import Emulator
+from bot.settings import Settings
 from storage import activities as act_repo
 
 WARM = 100
@@ -123,6 +125,25 @@ async def bot_side(
         return await bot_run(target, presses, capacity, chats, transport)
 
 
+async def pressers(
+    em: Emulator, services: Services, org_id: int, presses: int
+) -> tuple[list[dict], list[dict]]:
+    """`presses` registered people of `org_id` and WARM more to warm the path with, written
+    in bulk through storage (as /register leaves them) and known to have started the bot."""
+    users = [em.add_user(f"V{i}", language_code="en") for i in range(presses)]
+    warmers = [em.add_user(f"W{i}", language_code="en") for i in range(WARM)]
+    em.started.update(u["id"] for u in users + warmers)
+    async with services.db.transaction() as tx:
+        await register_people(tx, users + warmers, org_id, real_name=lambda u: f"Real {u['id']}")
+    return users, warmers
+
+
+def in_three_days(settings: Settings) -> str:
+    """The start of the bench's activity: three days ahead, on the minute, local."""
+    at = math.ceil((time.time() + 3 * 86400) / 60) * 60
+    return datetime.fromtimestamp(at, settings.tz).strftime("%Y-%m-%d %H:%M")
+
+
 async def bot_run(target: str, presses: int, capacity: int, chats: int, transport: str) -> Figures:
     """`bot_side` on the database at `target`."""
     em = Emulator(per_chat_burst=20, group_per_minute=None)
@@ -147,17 +168,8 @@ async def bot_run(target: str, presses: int, capacity: int, chats: int, transpor
             await say(em, app, boss, groups[0], f"/org add district.b{i} Branch{i}")
             await say(em, app, boss, groups[i], f"/bind district.b{i}")
         root = await services.tower.org_by_code("district")
-        # registered users, inserted in bulk
-        users = [em.add_user(f"V{i}", language_code="en") for i in range(presses)]
-        warmers = [em.add_user(f"W{i}", language_code="en") for i in range(WARM)]
-        em.started.update(u["id"] for u in users + warmers)
-        async with services.db.transaction() as tx:
-            await register_people(
-                tx, users + warmers, root.id, real_name=lambda u: f"Real {u['id']}"
-            )
-        start = datetime.fromtimestamp(
-            math.ceil((time.time() + 3 * 86400) / 60) * 60, settings.tz
-        ).strftime("%Y-%m-%d %H:%M")
+        users, warmers = await pressers(em, services, root.id, presses)
+        start = in_three_days(settings)
         await say(
             em,
             app,
