@@ -243,3 +243,20 @@ async def test_reply_hitting_group_flood_limit_goes_through_outbox(
     assert sent == []  # Telegram said 429 to the direct reply…
     assert await tb.drain(10)
     assert "大埠乡团委" in tb.last_text(chat["id"])  # …and the outbox delivered it after the wait
+
+
+def test_flood_guard_forgets_quiet_people_without_a_scan_per_update() -> None:
+    """More than 10,000 people at once (a big event) are all kept while active; once a window
+    has passed the quiet ones are forgotten, and between prunes no update scans them all."""
+    from bot.domain.flood import FloodGuard
+
+    guard = FloodGuard(limit=5, window=30.0)
+    for uid in range(10_050):
+        assert guard.check(uid, 0.0) == "ok"
+    assert len(guard._times) == 10_050  # all active: nobody forgotten
+    assert guard._next_prune == 30.0  # pruned once (found nobody), not again within the window
+    # a window later one update prunes everyone gone quiet, once
+    assert guard.check(99_999, 31.0) == "ok"
+    assert len(guard._times) == 1
+    # the limit still holds for a person, after the prune as before it
+    assert [guard.check(7, 32.0) for _ in range(7)] == ["ok"] * 5 + ["warn", "drop"]

@@ -14,6 +14,7 @@ class FloodGuard:
         self.window = window
         self._times: dict[int, deque[float]] = {}
         self._warned: set[int] = set()
+        self._next_prune = 0.0
 
     def check(self, user_id: int, now: float) -> str:
         """'ok', 'warn' (first update over the limit) or 'drop'."""
@@ -27,7 +28,10 @@ class FloodGuard:
             return "warn"
         self._warned.discard(user_id)
         times.append(now)
-        if len(self._times) > 10_000:  # forget people who have gone quiet
+        if len(self._times) > 10_000 and now >= self._next_prune:
+            # forget people who have gone quiet; at most once a window, so that a crowd of
+            # more than 10,000 people all active at once does not cost a scan per update
             for uid in [u for u, t in self._times.items() if not t or t[-1] <= now - self.window]:
                 del self._times[uid]
+            self._next_prune = now + self.window
         return "ok"

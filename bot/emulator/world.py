@@ -92,11 +92,12 @@ class World:
         """Current time from the injected clock, in integer seconds."""
         return int(self.clock())
 
-    def _unique(self, low: int, high: int, taken: Iterable[int]) -> int:
-        used = set(taken)
+    def _unique(self, low: int, high: int, taken: Callable[[int], bool]) -> int:
+        """A random number in [low, high] that `taken` does not claim (no scan of the world:
+        a bench adds 12,000 people)."""
         while True:
             value = self.rng.randint(low, high)
-            if value not in used:
+            if not taken(value):
                 return value
 
     def add_user(
@@ -108,7 +109,9 @@ class World:
         user_id: int | None = None,
     ) -> JSONDict:
         """Create a user (and its private chat with the bot); return the User dict."""
-        uid = user_id or self._unique(5_000_000_000, 7_999_999_999, [*self.users, *self.chats])
+        uid = user_id or self._unique(
+            5_000_000_000, 7_999_999_999, lambda v: v in self.users or v in self.chats
+        )
         user: JSONDict = {"id": uid, "is_bot": False, "first_name": first_name}
         chat: JSONDict = {"id": uid, "first_name": first_name}
         if last_name:
@@ -138,7 +141,7 @@ class World:
             raise ValueError(f"unsupported chat type {type!r}")
         if chat_id is None:
             if type == "group":
-                chat_id = -self._unique(4_000_000_000, 5_999_999_999, [-c for c in self.chats])
+                chat_id = -self._unique(4_000_000_000, 5_999_999_999, lambda v: -v in self.chats)
             else:
                 chat_id = self._new_supergroup_id()
         chat: JSONDict = {"id": chat_id, "title": title}
@@ -156,7 +159,7 @@ class World:
         return -(
             1_000_000_000_000
             + self._unique(
-                2_000_000_000, 2_999_999_999, [-c - 1_000_000_000_000 for c in self.chats]
+                2_000_000_000, 2_999_999_999, lambda v: -(v + 1_000_000_000_000) in self.chats
             )
         )
 
