@@ -1,9 +1,9 @@
 """Benchmark: subtree hour totals (behind /stats and /export hours) against a plain SUM scan.
 
 Builds a district of 500 orgs in 4 levels, 20,000 people and 200,000 hour entries (bulk
-inserts straight into SQLite; with `--db postgresql://…`, built in SQLite and copied into that
-PostgreSQL database, which is dropped and created anew), then, in the same run and on the same
-database:
+inserts straight into SQLite; with `--db pg` or `--db postgresql://…`, built in SQLite and
+copied into a database `rollup` on that PostgreSQL server, dropped and created anew), then, in
+the same run and on the same database:
 
 * times one plain whole-table `SUM(quarters)` (`storage.hours.total_quarters`),
 * times `Hours.rollup` (the product's own subtree totals, rolled up the tree) for the root and
@@ -31,8 +31,9 @@ export_spread=… ... export_mem_mb=… small_export_mem_mb=… mem_delta_mb=…
 
     python bench/rollup.py            # full size
     python bench/rollup.py --quick    # 50 orgs, 2,000 people, 20,000 entries
-    python bench/rollup.py --quick --db postgresql://postgres@127.0.0.1:5432/rollup
-        # on PostgreSQL: the user may CREATE DATABASE; `rollup` and `rollup_small` (the
+    python bench/rollup.py --quick --db pg    # a throwaway PostgreSQL cluster (tests/pg.py)
+    python bench/rollup.py --quick --db postgresql://postgres@127.0.0.1:5432/postgres
+        # on a server whose user may CREATE DATABASE: `rollup` and `rollup_small` (the
         # 2,000-entry district) are dropped and created anew, and `rollup_small` dropped after
 """
 
@@ -52,7 +53,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.runner import Figures, Round, add_options, collect, interleave, summary
+from bench.runner import Figures, Round, add_options, collect, databases, interleave, summary
 from bot.app import build_services
 from bot.demo.worlds import hour_district
 from bot.domain import export_hours as xl
@@ -260,19 +261,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_options(parser, "a tenth of the size")
     parser.add_argument("--repeat", type=int, default=5, help="calls per timing (median)")
-    parser.add_argument(
-        "--db",
-        help="keep the database at this path, or build it in this PostgreSQL database"
-        " (postgresql://…, dropped and created anew; default: a temporary SQLite file)",
-    )
     parser.add_argument("--export-mem", metavar="DB", help=argparse.SUPPRESS)  # the subprocess
     args = parser.parse_args()
     if args.export_mem:
         print(json.dumps(asyncio.run(export_once(args.export_mem))))
         return 0
     orgs, people, entries = (50, 2_000, 20_000) if args.quick else (500, 20_000, 200_000)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.db or str(Path(tmp) / "rollup.sqlite3")
+    with tempfile.TemporaryDirectory() as tmp, databases(args.db) as dbs:
+        # SQLite: a temporary file; PostgreSQL (--db pg or a URL): a database named `rollup`
+        # on that server, dropped and created anew
+        admin = dbs.admin_url
+        path = str(Path(tmp) / "rollup.sqlite3") if admin is None else admin.rsplit("/", 1)[0]
+        path += "/rollup" if admin is not None else ""
         pg = engine_of(path) == "postgresql"
         fresh(path)
         start = time.perf_counter()
