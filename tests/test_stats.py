@@ -113,8 +113,10 @@ async def seed_figures(tb: Harness, t: dict[str, Any]) -> None:
     for (who, _), entry_id in logged.items():
         if who != "sec_a":  # 李娜's stays pending
             approver = sec if who == "member_a" else boss
-            listing = (await tb.send(approver, None, "/pending"))[-1]
-            await tb.press(approver, listing, f"hrs:ok:{entry_id}:0")
+            # the listing, not an outbox notice that may land after it
+            data = f"hrs:ok:{entry_id}:0"
+            listing = with_button(await tb.send(approver, None, "/pending"), data)
+            await tb.press(approver, listing, data)
 
     clock = tb.services.clock
     soon = datetime.fromtimestamp((int(clock.time()) // 60 + 30) * 60, tb.settings.tz)
