@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import math
 import os
@@ -46,6 +47,10 @@ Round = dict[str, Figures]
 UNITS = ("_ms", "_s", "_seconds", "_rps", "_mb")
 PAIRS = 5
 WARMUP = 1
+#: Python's collector thresholds as this process started: every side starts from them and a
+#: clean heap (TowerBot then sets its own at start-up, bot/app.tune_collector, as it does in
+#: production; a bare PTB bot keeps Python's)
+PYTHON_GC = gc.get_threshold()
 
 
 def schedule(
@@ -64,12 +69,20 @@ async def interleave(
     """Run the sides in turn for `warmup` + `pairs` rounds; the measured rounds' figures."""
     rounds: list[Round] = [{} for _ in range(warmup + pairs)]
     for r, name in schedule(list(sides), pairs, warmup):
+        fresh_heap()
         figures = await sides[name]()
         rounds[r][name] = figures
         if report is not None:
             label = "warm-up" if r < warmup else f"pair {r - warmup + 1}/{pairs}"
             report(f"  {label} {name}: " + " ".join(f"{k}={fmt(v)}" for k, v in figures.items()))
     return rounds[warmup:]
+
+
+def fresh_heap() -> None:
+    """Before each run: what the last run left is collected, and the collector has Python's
+    thresholds again (whatever the last side set)."""
+    gc.collect()
+    gc.set_threshold(*PYTHON_GC)
 
 
 def collect(

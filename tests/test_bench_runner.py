@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 
 import pytest
 
+from bench import runner
 from bench.runner import (
     add_options,
     collect,
@@ -21,6 +23,7 @@ from bench.runner import (
     spread_key,
     summary,
 )
+from bot.app import GC_YOUNG, tune_collector
 
 
 def test_schedule_alternates_sides_after_the_warm_up() -> None:
@@ -176,3 +179,30 @@ async def test_each_sqlite_run_gets_a_fresh_file_removed_after() -> None:
 def test_an_unknown_db_is_refused() -> None:
     with pytest.raises(SystemExit), databases("mysql://x"):
         pass
+
+
+async def test_every_side_starts_with_pythons_collector_and_the_bot_sets_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A side that tunes the collector (TowerBot at start-up) does not tune the next one."""
+    seen: list[tuple[int, int, int]] = []
+
+    async def tuned() -> dict[str, float]:
+        seen.append(gc.get_threshold())
+        tune_collector()
+        return {"x": 1.0}
+
+    async def bare() -> dict[str, float]:
+        seen.append(gc.get_threshold())
+        return {"x": 1.0}
+
+    monkeypatch.setattr(runner, "PYTHON_GC", (700, 10, 10))
+    before = gc.get_threshold()
+    try:
+        await interleave({"bot": tuned, "bare": bare}, pairs=2, warmup=0, report=None)
+        assert seen == [(700, 10, 10)] * 4
+        assert gc.get_threshold()[0] == 700  # the bare side ran last
+        tune_collector()
+        assert gc.get_threshold()[0] == GC_YOUNG
+    finally:
+        gc.set_threshold(*before)

@@ -14,6 +14,7 @@ import aiosqlite.core
 import pytest
 
 from bot.domain.cache import MISSING, Cache, cache_of
+from bot.domain.loader import Loader
 from storage import orgs as org_repo
 from storage import privacy as privacy_repo
 from tests.conftest import Harness, register
@@ -29,16 +30,21 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     task = asyncio.current_task()
     seen: list[str] = []
+
+    def ours() -> bool:  # this test's task, or the identity loader reading for it
+        current = asyncio.current_task()
+        return current is task or (current is not None and current.get_name() == "identity loader")
+
     original = aiosqlite.core.Connection._execute
     translate = storage.postgres.translate
 
     async def counting(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if asyncio.current_task() is task:
+        if ours():
             seen.append(str(args[0]) if args and isinstance(args[0], str) else fn.__name__)
         return await original(self, fn, *args, **kwargs)
 
     def counting_pg(sql: str) -> str:
-        if asyncio.current_task() is task:
+        if ours():
             seen.append(sql)
         return translate(sql)
 
@@ -281,3 +287,35 @@ def test_every_write_to_a_cached_table_invalidates() -> None:
             if writes and not names & INVALIDATES and (rel, fn.name) not in EXEMPT:
                 missing.append(f"{rel}:{fn.lineno} {fn.name} writes {writes}")
     assert not missing, "\n".join(missing)
+
+
+async def test_misses_of_one_loop_turn_are_read_in_one_query() -> None:
+    """bot/domain/loader.py: one read for a burst; each waiter its own answer; a failure reaches
+    every waiter of its batch; a cancelled waiter leaves the others alone."""
+    reads: list[list[int]] = []
+    fail = False
+
+    async def read_many(keys: list[int]) -> dict[int, str]:
+        reads.append(keys)
+        await asyncio.sleep(0)
+        if fail:
+            raise RuntimeError("database gone")
+        return {k: f"v{k}" for k in keys if k % 10}
+
+    loader: Loader[int, str | None] = Loader(read_many, None)
+    got = await asyncio.gather(*(loader.load(k) for k in [1, 2, 2, 10, 3]))
+    assert got == ["v1", "v2", "v2", None, "v3"]
+    assert reads == [[1, 2, 10, 3]]
+    # the next turn is a new batch
+    assert await loader.load(4) == "v4" and reads[-1] == [4]
+    # a cancelled waiter: the others of its batch still get their answers
+    doomed = asyncio.ensure_future(loader.load(5))
+    kept = asyncio.ensure_future(loader.load(5))
+    other = asyncio.ensure_future(loader.load(6))
+    await asyncio.sleep(0)
+    doomed.cancel()
+    assert (await kept, await other) == ("v5", "v6")
+    assert doomed.cancelled()
+    fail = True
+    results = await asyncio.gather(loader.load(7), loader.load(8), return_exceptions=True)
+    assert [str(r) for r in results] == ["database gone", "database gone"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.domain.cache import cache_of
 from bot.domain.errors import Refusal
+from bot.domain.loader import Loader
 from bot.domain.models import Org, Person, User
 from storage import identity as identity_repo
 from storage import orgs as org_repo
@@ -36,6 +37,10 @@ class Access:
         self.db = db
         self.superusers = set(superusers)
         self.cache = cache_of(db)
+        # misses of one loop turn in one query (a sign-up storm of people not seen lately)
+        self._identities: Loader[int, Identity | None] = Loader(
+            self._read_identities, None, "identity loader"
+        )
 
     def is_superuser(self, user_id: int) -> bool:
         return user_id in self.superusers
@@ -45,11 +50,14 @@ class Access:
         return await self.cache.load("identity", user_id, lambda: self._read_identity(user_id))
 
     async def _read_identity(self, user_id: int) -> Identity | None:
-        found = await identity_repo.identity(self.db.reader, user_id)
-        if found is None:
-            return None
-        user, person, org, roles = found
-        return Identity(user=user, person=person, org=org, roles=tuple(roles))
+        return await self._identities.load(user_id)
+
+    async def _read_identities(self, user_ids: list[int]) -> dict[int, Identity | None]:
+        found = await identity_repo.identities(self.db.reader, user_ids)
+        return {
+            user_id: Identity(user=user, person=person, org=org, roles=tuple(roles))
+            for user_id, (user, person, org, roles) in found.items()
+        }
 
     async def roles(self, user_id: int) -> list[tuple[Org, str]]:
         """The roles the person holds, with their orgs (by org id)."""
