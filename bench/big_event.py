@@ -29,7 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.runner import Databases, Figures, databases, params, parse_options, run_and_report
+from bench.runner import (
+    Databases,
+    Figures,
+    databases,
+    params,
+    parse_options,
+    run_and_report,
+    with_bot_collector,
+)
 from bench.signup_storm import (
     bare_side,
     in_three_days,
@@ -199,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
             args,
             {
                 "bare": lambda: bare_side(args.presses, args.chats, args.transport),
+                "bare_tuned": with_bot_collector(
+                    lambda: bare_side(args.presses, args.chats, args.transport)
+                ),
                 "bot": lambda: bot_side(dbs, args),
             },
             {
                 "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
+                "tuned_ratio": lambda r: r["bare_tuned"]["seconds"] / r["bot"]["seconds"],
                 "overbooked": lambda r: r["bot"]["overbooked"],
                 "lost": lost,
                 "settle_seconds": lambda r: r["bot"]["settle"],

@@ -23,7 +23,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bench.runner import Databases, Figures, add_options, collect, databases, interleave, summary
+from bench.runner import (
+    Databases,
+    Figures,
+    add_options,
+    collect,
+    databases,
+    interleave,
+    summary,
+    with_bot_collector,
+)
 from bot.app import build_application, running, services_of
 from bot.demo.worlds import polling, register_people, settings_for
 from bot.emulator import Emulator
@@ -118,6 +127,7 @@ async def main(dbs: Databases, total: int, users: int, pairs: int, warmup: int) 
             "towerbot": lambda: towerbot(dbs, total, users),
             "sequential": lambda: towerbot(dbs, total, users, concurrency=1),
             "bare": lambda: bare(total, users),
+            "bare_tuned": with_bot_collector(lambda: bare(total, users)),
         },
         pairs,
         warmup,
@@ -126,6 +136,7 @@ async def main(dbs: Databases, total: int, users: int, pairs: int, warmup: int) 
         rounds,
         {
             "ratio": lambda r: r["towerbot"]["rps"] / r["bare"]["rps"],
+            "tuned_ratio": lambda r: r["towerbot"]["rps"] / r["bare_tuned"]["rps"],
             "sequential_ratio": lambda r: r["sequential"]["rps"] / r["bare"]["rps"],
             "towerbot_rps": lambda r: r["towerbot"]["rps"],
             "bare_rps": lambda r: r["bare"]["rps"],

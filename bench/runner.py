@@ -85,6 +85,20 @@ def fresh_heap() -> None:
     gc.set_threshold(*PYTHON_GC)
 
 
+def with_bot_collector(side: Side) -> Side:
+    """`side` run with the collector thresholds TowerBot sets for itself: a baseline with them
+    too (`tuned_ratio` in the storm benches) shows what the bot's own code costs apart from
+    what its collector settings save."""
+
+    async def run() -> Figures:
+        from bot.app import tune_collector
+
+        tune_collector()
+        return await side()
+
+    return run
+
+
 def collect(
     rounds: Iterable[Round], derive: Mapping[str, Callable[[Round], float]]
 ) -> dict[str, list[float]]:

@@ -36,7 +36,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bench.runner import Databases, Figures, databases, params, parse_options, run_and_report
+from bench.runner import (
+    Databases,
+    Figures,
+    databases,
+    params,
+    parse_options,
+    run_and_report,
+    with_bot_collector,
+)
 from bot.app import running, services_of
 from bot.context import Services
 from bot.demo.worlds import SUPERUSER, register_people, settings_for
@@ -268,12 +276,16 @@ def main(argv: list[str] | None = None) -> int:
             args,
             {
                 "bare": lambda: bare_side(args.presses, args.chats, args.transport),
+                "bare_tuned": with_bot_collector(
+                    lambda: bare_side(args.presses, args.chats, args.transport)
+                ),
                 "bot": lambda: bot_side(
                     dbs, args.presses, args.capacity, args.chats, args.transport
                 ),
             },
             {
                 "ratio": lambda r: r["bare"]["seconds"] / r["bot"]["seconds"],
+                "tuned_ratio": lambda r: r["bare_tuned"]["seconds"] / r["bot"]["seconds"],
                 "bare_rps": lambda r: args.presses / r["bare"]["seconds"],
                 "bot_rps": lambda r: args.presses / r["bot"]["seconds"],
                 "overbooked": lambda r: max(0.0, r["bot"]["confirmed"] - args.capacity),
