@@ -62,10 +62,17 @@ class SeriesSteps(EndingSteps, EditSteps):
     _joins: JoinBatcher  # set by `Activities`: Join all goes through the normal join batches
 
     async def create_series(
-        self, user_id: int, chat_id: int, data: ActivityInput, lang: str
+        self,
+        user_id: int,
+        chat_id: int,
+        data: ActivityInput,
+        lang: str,
+        *,
+        origin_by_outbox: bool = False,
     ) -> Created:
         """Store the series and one activity per occurrence in one transaction; the first
-        occurrence's card goes out as a single activity's does."""
+        occurrence's card goes out as a single activity's does (by the outbox for the guided
+        form, `origin_by_outbox`)."""
         org = await self.require_organiser(user_id, chat_id)
         assert data.series is not None
         now, tz = self.clock.time(), self.settings.tz
@@ -98,7 +105,7 @@ class SeriesSteps(EndingSteps, EditSteps):
             assert first is not None
             shown = await repo.get(tx, first)
             assert shown is not None
-            return await self._post_cards(tx, shown, org, chat_id, data.cascade, False)
+            return await self._post_cards(tx, shown, org, chat_id, data.cascade, origin_by_outbox)
 
     async def post_next(self, tx: Conn, activity: Activity) -> None:
         """The next open occurrence's card goes to the chats that held `activity`'s card (when
