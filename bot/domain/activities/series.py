@@ -121,14 +121,10 @@ class SeriesSteps(EndingSteps, EditSteps):
         for chat_id in sorted(chats - await series_repo.card_chats(tx, nxt.id)):
             await self._queue_card(tx, nxt, chat_id)
 
-    async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
-        """Cancel one activity (`EndingSteps.cancel`); in a series, the next occurrence's card
-        takes the cancelled one's place in its chats."""
-        activity, told = await super().cancel(user_id, chat_id, activity_id)
-        if activity.series_id is not None:
-            async with self.db.transaction() as tx:
-                await self.post_next(tx, activity)
-        return activity, told
+    async def _cancelled(self, tx: Conn, activity: Activity) -> None:
+        """One occurrence cancelled: the next occurrence's card takes its place in its chats,
+        queued in the cancel's own transaction (a crash between the two would lose it)."""
+        await self.post_next(tx, activity)
 
     async def _future(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
         """The occurrence the organiser names, if it is one of a series and still open."""
