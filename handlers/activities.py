@@ -1,4 +1,4 @@
-"""Activities in chat: /activity (one line or guided), /activities, /checkin, /close, the card
+"""Activities in chat: /activity (one line; guided: activity_form.py), /activities, /checkin, /close, the card
 buttons, the `act_` deep link; the gateway's card editor (started here) keeps copies live."""
 
 from __future__ import annotations
@@ -16,22 +16,22 @@ from bot.domain.activities import (
     EDIT_WORDS,
     FORM,
     Activities,
-    Created,
-    FormState,
     JoinResult,
     callbacks,
     parse_activity,
     parse_edit,
     parse_id,
 )
+from bot.domain.activities.form import SKIP_PATTERN
 from bot.domain.activities.parsing import ActivityInput
 from bot.domain.activities.series import ALL_WORDS
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity
-from bot.domain.when import Choose, choice_pattern, parse_choice_data
+from bot.domain.when import Choose, choice_pattern
 from bot.gateway.cards import start_cards
 from bot.gateway.markup import markup_of
 from bot.texts import Raw, tn
+from handlers import activity_form as form_handlers
 from handlers import activity_series as series_handlers
 from handlers import people as people_handlers
 from handlers import when as when_handlers
@@ -54,10 +54,9 @@ from handlers.common import (
 )
 
 log = logging.getLogger(__name__)
-#: the kind of the start-time choice buttons of a one-line /activity
+#: the kind of the start-time choice buttons of a one-line /activity (the guided form's:
+#: activity_form.py)
 WHEN_KIND = "act"
-#: ... and of the guided form's "when" step
-FORM_WHEN_KIND = "actf"
 
 
 def _service(context: Context) -> Activities:
@@ -81,7 +80,7 @@ async def activity(update: Update, context: Context) -> None:
     rest = _args_text(update).strip()
     uid, chat_id = actor(update).user_id, chat_id_of(update)
     if not rest:
-        await activity_form(update, context)
+        await form_handlers.activity_form(update, context)
         return
     words = rest.split()
     if words[0].lower() in EDIT_WORDS:
@@ -181,66 +180,6 @@ async def _post(update: Update, context: Context, data: ActivityInput) -> None:
         await service.record_card(
             a.id, chat_id, sent.message_id, a.version, guard_id=created.guard_id
         )
-
-
-async def activity_form(update: Update, context: Context) -> None:
-    """/activity alone in a group: the organiser fills in the form privately."""
-    service = _service(context)
-    uid, chat_id = actor(update).user_id, chat_id_of(update)
-    await service.require_organiser(uid, chat_id)  # the role first: no hints to others
-    if not await service.started(uid):
-        await reply(
-            update, context, tr(context, "act_form_start_bot", link=deep_link(context, "help"))
-        )
-        return
-    await service.form_begin(uid, chat_id, context.lang)
-    await reply(update, context, tr(context, "act_form_sent"))
-
-
-async def form_input(update: Update, context: Context) -> None:
-    """A private answer to the guided form's current step."""
-    service = _service(context)
-    message = message_of(update)
-    location = (message.location.latitude, message.location.longitude) if message.location else None
-    try:
-        state, created = await service.form_answer(
-            actor(update).user_id, message.text, location, context.lang
-        )
-    except Choose as question:
-        await when_handlers.ask(update, context, FORM_WHEN_KIND, question)
-        return
-    await _form_next(update, context, state, created)
-
-
-async def form_when_button(update: Update, context: Context) -> None:
-    """A reading of the start time pressed in the guided form."""
-    query = query_of(update)
-    require_own_private(update)
-    _, reading = parse_choice_data(query.data)
-    service = _service(context)
-    state, created = await service.form_answer(
-        actor(update).user_id, None, None, context.lang, chosen=reading
-    )
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    await _form_next(update, context, state, created)
-
-
-async def _form_next(
-    update: Update, context: Context, state: FormState, created: Created | None
-) -> None:
-    service = _service(context)
-    if created is not None:
-        await reply(
-            update, context, tr(context, "act_form_done", id=created.activity.id, cascade="")
-        )
-        return
-    await reply(update, context, form_prompt(context, service, state))
-
-
-def form_prompt(context: Context, service: Activities, state: FormState) -> str:
-    """The question for the form's current step."""
-    return tr(context, f"act_form_{state.step}", **service.examples())
 
 
 async def activities_list(update: Update, context: Context) -> None:
@@ -531,7 +470,7 @@ async def forget_hook(context: Context, user_id: int) -> None:
 
 
 def register_handlers(app: Application, hooks: Hooks) -> None:
-    hooks.add_flow(FORM, form_input)
+    hooks.add_flow(FORM, form_handlers.form_input)
     hooks.add_flow(CHECKIN_FLOW, checkin_input)
     hooks.add_deep_link("act", act_link)
     hooks.add_deep_link("actin", checkin_link)
@@ -550,7 +489,8 @@ def register_handlers(app: Application, hooks: Hooks) -> None:
         buttons={
             callbacks.PATTERN: button,
             choice_pattern(WHEN_KIND): activity_when_button,
-            choice_pattern(FORM_WHEN_KIND): form_when_button,
+            choice_pattern(form_handlers.FORM_WHEN_KIND): form_handlers.form_when_button,
+            SKIP_PATTERN: form_handlers.form_skip_button,
         },
     )
     if app.job_queue is not None:

@@ -8,7 +8,8 @@ from storage.db import Conn, all_of, fetchone, insert_returning_id, one_of
 
 _LINE = (
     "SELECT s.user_id, s.seq, s.checked_in_at, s.attendance, s.marked, s.hour_entry_id,"
-    " u.first_name AS first_name, p.real_name AS real_name, p.org_id AS org_id"
+    " s.post_no, u.first_name AS first_name, u.lang AS lang, u.tg_lang AS tg_lang,"
+    " p.real_name AS real_name, p.org_id AS org_id"
     " FROM activity_signups s LEFT JOIN users u ON u.id = s.user_id"
     " LEFT JOIN people p ON p.user_id = s.user_id"
     " WHERE s.activity_id = ? AND s.status = 'confirmed'"

@@ -521,7 +521,7 @@ async def test_bad_input_answers_and_changes_nothing(tb: Harness) -> None:
     assert row[0] == 0
 
 
-# --- cancel, list, guided form ---------------------------------------------------------------
+# --- cancel, list (the guided form: test_activity_form.py) --------------------------------
 
 
 async def test_cancel_tells_everyone_and_list_shows_open_ones(tb: Harness) -> None:
@@ -552,40 +552,6 @@ async def test_cancel_tells_everyone_and_list_shows_open_ones(tb: Harness) -> No
     assert f"#{act_id}" not in listed
     rows = await rem_repo.of_ref(tb.db.reader, "activity", act_id)
     assert rows and all(r.status == "cancelled" for r in rows)
-
-
-async def test_guided_form_posts_the_card_into_the_group(tb: Harness) -> None:
-    t = await build_tower(tb)
-    sent = await tb.send(t["member_a"], t["chat_a"], "/activity")
-    assert "书记或团干部" in first_reply(sent).text
-    sent = await tb.send(t["sec_a"], t["chat_a"], "/activity")
-    assert "私聊" in first_reply(sent).text
-    await tb.drain()
-    sec = t["sec_a"]
-    assert "第 1 步" in tb.last_text(sec["id"])
-    nxt, _ = when(2 * 86400)
-    steps = [
-        ("周末支教", "第 2 步"),
-        ("明天下午", "无效"),
-        (nxt, "第 3 步"),
-        ("0.1", "0.25 到 24"),
-        ("3", "第 4 步"),
-        ("20", "第 5 步"),
-        ("希望小学", "第 6 步"),
-        ("跳过", "已创建"),
-    ]
-    for text, expected in steps:
-        sent = [s for s in await tb.send(sec, None, text) if s.chat_id == sec["id"]]
-        assert expected in sent[-1].text, (text, sent[-1].text)
-    await tb.drain()
-    card = tb.em.last_to(t["chat_a"]["id"])
-    assert "周末支教" in card.text and "0/20 · 候补 0" in card.text
-    act_id = await latest_activity(tb)
-    mark = len(tb.em.callback_answers)
-    await tb.press(t["member_a"], card, f"act:{act_id}:join")
-    assert answers_since(tb, mark)[0]["text"].startswith("报名成功")
-    assert await wait_for(lambda: _has(tb, card, "1/20 · 候补 0"))
-    assert await tb.services.people.flow_name(sec["id"]) is None
 
 
 def test_editor_pacing_limits() -> None:

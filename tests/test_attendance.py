@@ -136,6 +136,10 @@ async def test_marks_before_and_after_close_move_the_hours(tb: Harness) -> None:
     await tb.drain()
     told = [s for s in tb.texts(a["id"]) if "已被撤销" in s]
     assert len(told) == 1 and "义诊" in told[0]
+    # ... and once per entry credited after the close (b: marked present twice)
+    credited = [s for s in tb.texts(b["id"]) if "组织者已确认你参加了" in s]
+    assert len(credited) == 2 and all("义诊" in s and "小时" in s for s in credited)
+    assert not [s for s in tb.texts(member["id"]) if "组织者已确认你参加了" in s]  # by /close
     # every mark is logged: who, when, what, the entry it moved
     log = await att_repo.log_of(tb.db.reader, act_id)
     assert [(m.user_id, m.mark, m.after_close) for m in log] == [

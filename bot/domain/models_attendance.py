@@ -18,7 +18,10 @@ class RosterLine(BaseModel):
     #: the organiser's mark ('present' / 'no_show'; None: as the check-in says)
     marked: str | None = None
     hour_entry_id: int | None = None
+    post_no: int | None = None
     first_name: str | None = None
+    lang: str | None = None  # the person's chosen language, and Telegram's
+    tg_lang: str | None = None
     real_name: str | None = None
     org_id: int | None = None
 

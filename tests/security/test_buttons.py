@@ -31,6 +31,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.domain.activities import callbacks as act_callbacks
 from bot.domain.activities.attendance import build as att_data
+from bot.domain.activities.form import skip_data
 from bot.domain.announcements import ack_data
 from bot.domain.campaigns import submit_data
 from bot.domain.hours import HoursButton, hours_data
@@ -784,6 +785,24 @@ async def row_when_actf(tb: Harness, w: dict[str, Any]) -> Case:
     )
 
 
+async def row_actf_skip(tb: Harness, w: dict[str, Any]) -> Case:
+    """The guided /activity's Skip on the (optional) sign-up deadline step."""
+    sec, chat_a = w["sec_a"], w["chat_a"]
+    await tb.send(sec, chat_a, "/activity")
+    await tb.drain()
+    await tb.send(sec, None, "周末支教")
+    question = (await tb.send(sec, None, at(3 * 86400)))[-1]
+    data = skip_data("deadline")
+    return (
+        button(tb, question, data, sec)
+        .copy(OTHER_CHAT, chat_a["id"])
+        .on(OTHER_USER, w["member_a"])
+        .private(OTHER_USER, w["boss"])  # not in the form
+        .private(WRONG_STEP, data=skip_data("posts"))  # offered at another step
+        .private(WRONG_STEP, data=skip_data("location"))
+    )
+
+
 async def hours_form_at_day(tb: Harness, user: User) -> Any:
     """`user` in the guided /hours, asked which day (today / yesterday / another)."""
     await tb.send(user, None, "/hours")
@@ -857,6 +876,7 @@ TABLE: dict[str, tuple[str, Builder]] = {
     "when:ann": (choice_data("ann", Reading(date(2026, 12, 20), 9 * 60)), row_when_ann),
     "when:act": (choice_data("act", Reading(date(2026, 12, 20), 9 * 60)), row_when_act),
     "when:actf": (choice_data("actf", Reading(date(2026, 12, 20), 9 * 60)), row_when_actf),
+    "actf:skip": (skip_data("deadline"), row_actf_skip),
     "when:hrs": (day_data(date(2026, 12, 20)), row_when_hrs),
     "hrf": (form_data("ok"), row_hours_form),
     "req": (request_data("ok", 1), row_request),

@@ -4,7 +4,7 @@ undo, on a paged roster sent privately to the organiser, before and after /close
 Before /close a mark only decides what /close will count (a mark wins over the check-in;
 undo leaves it to the check-in again). After /close the hours follow at once: marking
 present credits a new approved entry (evidence 'marked', or 'checkin' when they had checked
-in); marking a credited person no-show (or undoing the mark that credited them) revokes that
+in; the volunteer is told privately, through the outbox in the same transaction); marking a credited person no-show (or undoing the mark that credited them) revokes that
 entry with a reason (approved entries are never edited: hours_revoke.py). Every mark is logged
 (`attendance_marks`: who, when, what, and the entry it credited or revoked). Nobody marks
 their own attendance.
@@ -23,6 +23,8 @@ from typing import Literal, NamedTuple, cast
 from pydantic import BaseModel
 
 from bot.domain.activities.base import ActivityBase
+from bot.domain.activities.parsing import fmt_hours
+from bot.domain.activities.posts import post_name, quarters_of
 from bot.domain.cache import after_commit
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
@@ -178,18 +180,31 @@ class AttendanceSteps(ActivityBase):
             )
             return None, None
         if now_present:
+            quarters = quarters_of(activity, line.post_no)  # a shift's own length, as /close
             entry_id = await self.hours.credit(
                 tx,
                 user_id=line.user_id,
                 org_id=line.org_id or activity.org_id,
-                hours=activity.quarters / 4,
+                hours=quarters / 4,
                 served_on=self.served_on(activity),
-                description=activity.title,
+                description=" · ".join(
+                    x for x in (activity.title, post_name(activity, line.post_no)) if x
+                ),
                 source=f"activity:{activity.id}",
                 by=by,
                 evidence="checkin" if checked else "marked",
             )
             await repo.set_attendance(tx, activity.id, line.user_id, "present", entry_id)
+            # the volunteer learns of hours credited after the close (in this transaction)
+            await self.tell(
+                tx,
+                line.user_id,
+                self.lang_of(line.lang, line.tg_lang),
+                activity,
+                "att_told_credited",
+                {"hours": fmt_hours(quarters), "id": entry_id},
+                once=f"credited:{entry_id}",
+            )
             return entry_id, None
         revoked = line.hour_entry_id
         if revoked is not None:

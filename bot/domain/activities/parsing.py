@@ -78,9 +78,11 @@ def is_skip(text: str | None) -> bool:
 
 
 def example_values(now: float, settings: Settings) -> dict[str, str]:
-    """Values for the examples in the usage texts (a date a week ahead)."""
-    day = (local(now, settings.tz) + timedelta(days=7)).strftime("%Y-%m-%d")
-    return {"example_when": f"{day} 09:00"}
+    """Values for the examples in the usage texts (a date a week ahead, a series' end a month
+    after it)."""
+    day = local(now, settings.tz) + timedelta(days=7)
+    until = (day + timedelta(days=30)).strftime("%Y-%m-%d")
+    return {"example_when": f"{day:%Y-%m-%d} 09:00", "example_until": until}
 
 
 def parse_title(text: str | None, ex: dict[str, str]) -> str:

@@ -61,15 +61,25 @@ class Created(BaseModel):
     guard_id: int | None = None  # the origin card's outbox stand-in (see `Outbox.guard`)
 
 
-class FormState(BaseModel):
-    """The guided /activity form, kept in the flows table."""
+#: the guided /activity form's steps in order; the optional ones have a Skip button
+FormStep = Literal[
+    "title", "when", "deadline", "repeat", "hours", "posts", "capacity", "place", "location"
+]
 
-    step: Literal["title", "when", "hours", "capacity", "place", "location"] = "title"
+
+class FormState(BaseModel):
+    """The guided /activity form, kept in the flows table. The optional answers are kept as
+    typed (checked when given) and read again, by the one-line form's parsers, at the end."""
+
+    step: FormStep = "title"
     chat_id: int
     org_id: int
     title: str | None = None
     starts_at: float | None = None
+    signup_deadline: float | None = None  # None: sign-up closes at the start
+    rule: str | None = None  # a series rule as typed ("每个工作日 至 2027-01-31")
     quarters: int | None = None
-    capacity: int | None = None
+    posts: str | None = None  # a posts field as typed ("岗位 引导 20, 检票 10 09:00-12:00")
+    capacity: int | None = None  # with posts: their sum
     place: str | None = None
     cascade: bool = False

@@ -62,10 +62,17 @@ class SeriesSteps(EndingSteps, EditSteps):
     _joins: JoinBatcher  # set by `Activities`: Join all goes through the normal join batches
 
     async def create_series(
-        self, user_id: int, chat_id: int, data: ActivityInput, lang: str
+        self,
+        user_id: int,
+        chat_id: int,
+        data: ActivityInput,
+        lang: str,
+        *,
+        origin_by_outbox: bool = False,
     ) -> Created:
         """Store the series and one activity per occurrence in one transaction; the first
-        occurrence's card goes out as a single activity's does."""
+        occurrence's card goes out as a single activity's does (by the outbox for the guided
+        form, `origin_by_outbox`)."""
         org = await self.require_organiser(user_id, chat_id)
         assert data.series is not None
         now, tz = self.clock.time(), self.settings.tz
@@ -98,7 +105,7 @@ class SeriesSteps(EndingSteps, EditSteps):
             assert first is not None
             shown = await repo.get(tx, first)
             assert shown is not None
-            return await self._post_cards(tx, shown, org, chat_id, data.cascade, False)
+            return await self._post_cards(tx, shown, org, chat_id, data.cascade, origin_by_outbox)
 
     async def post_next(self, tx: Conn, activity: Activity) -> None:
         """The next open occurrence's card goes to the chats that held `activity`'s card (when
@@ -114,14 +121,10 @@ class SeriesSteps(EndingSteps, EditSteps):
         for chat_id in sorted(chats - await series_repo.card_chats(tx, nxt.id)):
             await self._queue_card(tx, nxt, chat_id)
 
-    async def cancel(self, user_id: int, chat_id: int, activity_id: int) -> tuple[Activity, int]:
-        """Cancel one activity (`EndingSteps.cancel`); in a series, the next occurrence's card
-        takes the cancelled one's place in its chats."""
-        activity, told = await super().cancel(user_id, chat_id, activity_id)
-        if activity.series_id is not None:
-            async with self.db.transaction() as tx:
-                await self.post_next(tx, activity)
-        return activity, told
+    async def _cancelled(self, tx: Conn, activity: Activity) -> None:
+        """One occurrence cancelled: the next occurrence's card takes its place in its chats,
+        queued in the cancel's own transaction (a crash between the two would lose it)."""
+        await self.post_next(tx, activity)
 
     async def _future(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
         """The occurrence the organiser names, if it is one of a series and still open."""
