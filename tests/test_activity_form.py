@@ -164,3 +164,38 @@ async def test_form_with_deadline_posts_and_repetition_equals_the_one_line(tb: H
         "SELECT rule, total, org_id, created_by FROM activity_series ORDER BY id"
     )
     assert [tuple(r) for r in series] == [("weekdays", 10, first.org_id, sec["id"])] * 2
+
+
+async def test_the_form_ends_in_the_activitys_own_transaction(
+    tb: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ending the form and creating the activity commit together: if the first fails, no
+    activity stays behind for a second answer to create again."""
+    from bot.domain import cache as flows
+
+    t = await build_tower(tb)
+    sec = t["sec_a"]
+    await tb.send(sec, t["chat_a"], "/activity")
+    await tb.drain()
+    nxt, _ = when(2 * 86400)
+    for text in ["一次的活动", nxt, "跳过", "跳过", "2", "跳过", "10", "青年之家"]:
+        await answer(tb, sec, text)
+    assert await flow_step(tb, sec) == "location"
+
+    async def made() -> list[int]:
+        rows = await tb.db.fetchall("SELECT id FROM activities WHERE title = ?", ("一次的活动",))
+        return [int(r[0]) for r in rows]
+
+    real = flows.clear_flow
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(flows, "clear_flow", broken)
+    failed = await answer(tb, sec, "跳过")
+    assert "已创建" not in failed.text
+    assert await made() == [] and await flow_step(tb, sec) == "location"
+    monkeypatch.setattr(flows, "clear_flow", real)
+    done = await answer(tb, sec, "跳过")
+    assert "已创建" in done.text and await flow_step(tb, sec) == ""
+    assert len(await made()) == 1

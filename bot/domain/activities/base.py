@@ -7,7 +7,7 @@ service (`service.py`) all derive from it, so the mixins call them without resta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -26,6 +26,9 @@ from storage import activities as repo
 from storage import activity_posts as post_repo
 from storage import orgs as org_repo
 from storage.db import Conn
+
+#: work a caller adds to a write's transaction (it commits or rolls back with it)
+InTransaction = Callable[[Conn], Awaitable[None]]
 
 KIND = "activity"  # reminders kind: scheduled by `create`, cancelled by cancel and close
 RADIUS_M = 300
@@ -135,18 +138,23 @@ class ActivityBase(ServiceBase):
         lang: str,
         *,
         origin_by_outbox: bool = False,
+        then: InTransaction | None = None,
     ) -> Created:
         """Store the activity, schedule its reminders, queue cascade copies (and, for the guided
-        form, the origin chat's card) through the outbox."""
+        form, the origin chat's card) through the outbox; `then` runs in the same transaction
+        (the guided form ends there, so a crash cannot leave it to create the activity twice)."""
         org = await self.require_organiser(user_id, chat_id)
         now = self.clock.time()
         if data.starts_at <= now:
             raise Refusal("err_act_past", got=self.when(data.starts_at), **self.examples())
         async with self.db.transaction() as tx:
             activity = await self._store(tx, org, data, lang, user_id, now)
-            return await self._post_cards(
+            created = await self._post_cards(
                 tx, activity, org, chat_id, data.cascade, origin_by_outbox
             )
+            if then is not None:
+                await then(tx)
+            return created
 
     async def _store(
         self, tx: Conn, org: Org, data: ActivityInput, lang: str, user_id: int, now: float

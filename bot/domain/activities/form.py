@@ -34,6 +34,7 @@ from bot.domain.errors import Refusal
 from bot.domain.when import Reading
 from bot.texts import t
 from storage import users as user_repo
+from storage.db import Conn
 
 FORM = "activity_form"  # the guided flow's name
 STEPS: tuple[FormStep, ...] = (
@@ -170,8 +171,6 @@ class FormSteps(SeriesSteps):
             elif not skipped:
                 lat, lon = parse_coords(text, ex)
             created = await self._form_create(user_id, state, lat, lon, lang)
-            async with self.db.transaction() as tx:
-                await flows.clear_flow(self.db, tx, user_id)
             return state, created
         following = STEPS[STEPS.index(step) + 1]
         if following == "capacity" and state.posts:  # the posts' sum
@@ -201,11 +200,17 @@ class FormSteps(SeriesSteps):
             posts=on_day(posts, state.starts_at, self.settings),
             series=None if state.rule is None else self._series_rule(state.rule, state.starts_at),
         )
+
+        async def end_form(tx: Conn) -> None:  # with the activity, or not at all
+            await flows.clear_flow(self.db, tx, user_id)
+
         if data.series is not None:
             return await self.create_series(
-                user_id, state.chat_id, data, lang, origin_by_outbox=True
+                user_id, state.chat_id, data, lang, origin_by_outbox=True, then=end_form
             )
-        return await self.create(user_id, state.chat_id, data, lang, origin_by_outbox=True)
+        return await self.create(
+            user_id, state.chat_id, data, lang, origin_by_outbox=True, then=end_form
+        )
 
     async def _form_save(self, user_id: int, state: FormState) -> None:
         async with self.db.transaction() as tx:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.domain.activities.base import KIND
+from bot.domain.activities.base import KIND, InTransaction
 from bot.domain.activities.editing import ActivityEdit, EditSteps
 from bot.domain.activities.ending import EndingSteps
 from bot.domain.activities.joins import JoinBatcher
@@ -69,10 +69,11 @@ class SeriesSteps(EndingSteps, EditSteps):
         lang: str,
         *,
         origin_by_outbox: bool = False,
+        then: InTransaction | None = None,
     ) -> Created:
         """Store the series and one activity per occurrence in one transaction; the first
         occurrence's card goes out as a single activity's does (by the outbox for the guided
-        form, `origin_by_outbox`)."""
+        form, `origin_by_outbox`); `then` runs in the same transaction."""
         org = await self.require_organiser(user_id, chat_id)
         assert data.series is not None
         now, tz = self.clock.time(), self.settings.tz
@@ -105,7 +106,12 @@ class SeriesSteps(EndingSteps, EditSteps):
             assert first is not None
             shown = await repo.get(tx, first)
             assert shown is not None
-            return await self._post_cards(tx, shown, org, chat_id, data.cascade, origin_by_outbox)
+            created = await self._post_cards(
+                tx, shown, org, chat_id, data.cascade, origin_by_outbox
+            )
+            if then is not None:
+                await then(tx)
+            return created
 
     async def post_next(self, tx: Conn, activity: Activity) -> None:
         """The next open occurrence's card goes to the chats that held `activity`'s card (when
