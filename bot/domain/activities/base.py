@@ -240,6 +240,10 @@ class ActivityBase(ServiceBase):
             )
         return outbox_id
 
+    async def after_cancel(self, tx: Conn, activity: Activity) -> None:
+        """What else cancelling one activity does in its transaction (the mixins add theirs:
+        calendar files, a series' next card); `activity` is already cancelled."""
+
     def _require_open(self, activity: Activity, now: float) -> None:
         if activity.status == "cancelled":
             raise Refusal("err_act_cancelled", title=activity.title)

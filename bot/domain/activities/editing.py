@@ -132,8 +132,9 @@ class EditSteps(CalendarSteps):
         self, tx: Conn, old: Activity, values: dict[str, object], now: float, *, tell: bool = True
     ) -> EditResult:
         """Apply `values` (None: unchanged) to the locked activity `old` in the caller's
-        transaction; `tell=False` leaves telling the roster what changed to the caller (a
-        series' edit tells each person once for all its occurrences)."""
+        transaction; `tell=False` leaves telling the roster what changed, and sending the
+        calendar file again, to the caller (a series' edit tells each person once for all its
+        occurrences)."""
         if old.status != "open":
             self._require_open(old, 0)
         if now >= old.starts_at:
@@ -192,7 +193,8 @@ class EditSteps(CalendarSteps):
             )
         await self._tell_moved(tx, activity, demoted, "act_demoted", old.capacity)
         await self._tell_moved(tx, activity, promoted, "act_promoted_edit", old.capacity)
-        await self.resend_calendars(tx, activity)
+        if tell:  # (a series' edit sends its one file once, after all its occurrences)
+            await self.resend_calendars(tx, activity)
         after_commit(self.db, "upcoming")  # a new time or place on people's /me
         self.db.on_commit(lambda: self.cards.mark(activity.id))
         return EditResult(

@@ -39,8 +39,9 @@ class EndingSteps(ActivityBase):
                 fallback="act_cancelled_fallback",
             )
             activity = await repo.get(tx, activity_id)
+            assert activity is not None
+            await self.after_cancel(tx, activity)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
-        assert activity is not None
         return activity, told
 
     async def close(self, user_id: int, chat_id: int, activity_id: int) -> CloseResult:
