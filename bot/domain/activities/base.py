@@ -309,11 +309,12 @@ class ActivityBase(ServiceBase):
         """`tell` everyone of the activity in `statuses`, each in their language (`fields`:
         the text's other values in that language); how many were told. `post_no`: only the
         people of that post; "unshifted": only those whose post has no shift of its own."""
-        people = await repo.roster(tx, activity.id, statuses)
+        if isinstance(post_no, int):
+            people = await repo.roster(tx, activity.id, statuses, post_no)
+        else:
+            people = await repo.roster(tx, activity.id, statuses)
         if post_no == "unshifted":
             people = [s for s in people if not shifted(activity, s.post_no)]
-        elif post_no is not None:
-            people = [s for s in people if s.post_no == post_no]
         for s in people:
             lang = self.lang_of(s.lang, s.tg_lang)
             values = fields(lang) if fields else None
