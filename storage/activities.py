@@ -294,13 +294,16 @@ async def waiting_position(conn: Conn, activity_id: int, seq: int) -> int:
     return int(row[0]) if row else 0
 
 
-async def roster(conn: Conn, activity_id: int, statuses: tuple[str, ...]) -> list[Signup]:
-    """Sign-ups with the given statuses, in press order."""
+async def roster(
+    conn: Conn, activity_id: int, statuses: tuple[str, ...], post_no: int | None = None
+) -> list[Signup]:
+    """Sign-ups with the given statuses (of one post, if named), in press order."""
     marks = ",".join("?" * len(statuses))
+    post = "" if post_no is None else " AND s.post_no = ?"
     rows = await fetchall(
         conn,
-        f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.status IN ({marks}) ORDER BY s.seq",
-        (activity_id, *statuses),
+        f"{_SIGNUP_FROM} WHERE s.activity_id = ? AND s.status IN ({marks}){post} ORDER BY s.seq",
+        (activity_id, *statuses, *(() if post_no is None else (post_no,))),
     )
     return [_signup(r) for r in rows]
 

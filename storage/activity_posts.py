@@ -59,6 +59,17 @@ async def set_counters(conn: Conn, activity_id: int, posts: Iterable[Post]) -> N
     )
 
 
+async def set_shifts(
+    conn: Conn, activity_id: int, shifts: Iterable[tuple[int, float, float]]
+) -> None:
+    """New (post number, start, end) of posts' shifts (an edit moved the activity's day)."""
+    await conn.executemany(
+        "UPDATE activity_posts SET shift_start = ?, shift_end = ? WHERE activity_id = ?"
+        " AND post_no = ?",
+        [(start, end, activity_id, post_no) for post_no, start, end in shifts],
+    )
+
+
 async def moved(conn: Conn, activity_id: int, post_no: int, confirmed: int, waiting: int) -> None:
     """A leave changed the post's counters by these amounts."""
     await conn.execute(

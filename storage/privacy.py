@@ -92,8 +92,10 @@ _RECORDS = (
         "signups",
         (
             "SELECT s.activity_id, a.title, a.starts_at, s.status, s.joined_at,"
-            " s.checked_in_at, s.attendance FROM activity_signups s"
-            " JOIN activities a ON a.id = s.activity_id WHERE s.user_id = ?"
+            " s.checked_in_at, s.attendance, s.post_no, p.name AS post, p.shift_start,"
+            " p.shift_end FROM activity_signups s JOIN activities a ON a.id = s.activity_id"
+            " LEFT JOIN activity_posts p ON p.activity_id = s.activity_id"
+            " AND p.post_no = s.post_no WHERE s.user_id = ? ORDER BY s.activity_id"
         ),
     ),
     (

@@ -322,6 +322,21 @@ async def test_calendar_file_is_sent_once_reused_and_updated_after_an_edit(tb: H
         assert "有变动" in (latest[-1]["caption"] or "")
     assert documents_to(tb, ma)[-1]["file_id"] == documents_to(tb, boss)[-1]["file_id"]
     assert documents_to(tb, ma)[-1]["file_id"] != docs[0]["file_id"]
+    # a cancel sends the cancellation (METHOD:CANCEL, same UID, next SEQUENCE) privately
+    said = await tb.send(t["sec_a"], t["chat_a"], f"/activity cancel {act_id}")
+    assert any("已取消" in (s.text or "") for s in said)
+    await tb.drain()
+    for person in (ma, boss):
+        latest = documents_to(tb, person)
+        assert len(latest) == 3, person
+        cal, gone = event_of(latest[-1])
+        assert str(cal["METHOD"]) == "CANCEL" and str(gone["STATUS"]) == "CANCELLED"
+        assert str(gone["UID"]) == uid and int(gone["SEQUENCE"]) == 2
+        assert gone.decoded("dtstart") == datetime.fromtimestamp(new_ts, TZ)
+        assert "VALARM" not in [c.name for c in gone.subcomponents]
+        assert latest[-1]["file_name"] == f"activity-{act_id}.ics"
+        assert "已取消" in (latest[-1]["caption"] or "")
+    assert not [d for d in tb.em.documents if d["chat_id"] < 0]  # never in a group
     # /forgetme leaves no record of who took a file
     await tb.services.activities.forget_calendars(ma["id"])
     row = await tb.db.fetchone(

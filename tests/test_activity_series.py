@@ -188,7 +188,12 @@ async def test_one_cancelled_one_edited_then_all_future(tb: Harness) -> None:
     for who in (t["member_a"], t["boss"]):
         notices = private_with(tb, who, "以下 11 场已取消")
         assert len(notices) == 1 and notices[0].count("· ") == 11
-    # edit all from the 5th: place and time of day, each keeping its date; told once
+    # edit all from the 5th: place and time of day, each keeping its date; told once (and
+    # whoever took the calendar file gets the new one once, not once per occurrence)
+    await tb.press(t["member_a"], card, f"act:{found[0].id}:cal")
+    await tb.drain()
+    taken = [d for d in tb.em.documents if d["chat_id"] == t["member_a"]["id"]]
+    assert len(taken) == 1
     said = await say(
         tb, t["sec_a"], t["chat_a"], f"/activity edit {found[4].id} all | 地点 广场 | 时间 17:00"
     )
@@ -202,6 +207,8 @@ async def test_one_cancelled_one_edited_then_all_future(tb: Harness) -> None:
     assert [a.place for a in now[:4]] == ["青年之家", "青年之家", "青年之家", "礼堂"]
     for who in (t["member_a"], t["boss"]):
         assert len(private_with(tb, who, "系列活动“七彩四点半”已修改")) == 1
+    taken = [d for d in tb.em.documents if d["chat_id"] == t["member_a"]["id"]]
+    assert len(taken) == 2 and "有变动" in taken[-1]["caption"]
 
 
 async def test_a_bad_rule_is_one_line_and_writes_nothing(tb: Harness) -> None:
@@ -251,17 +258,56 @@ async def test_a_series_gives_one_calendar_file_with_its_rule(tb: Harness) -> No
     assert "EXDATE" not in event and int(event["SEQUENCE"]) == 0
     uid = str(event["UID"])
 
-    # one day cancelled, another moved: the new file says so, and reaches the one who took it
+    def local(*picked: object) -> set[datetime]:
+        return {datetime.fromtimestamp(a.starts_at, TZ) for a in picked}  # type: ignore[attr-defined]
+
+    def exdates(event: object) -> set[datetime]:
+        return {d.dt for d in event["EXDATE"].dts}  # type: ignore[index]
+
+    # one day cancelled ("this one"): the new file, that day in EXDATE, reaches the taker
     await say(tb, t["sec_a"], t["chat_a"], f"/activity cancel {found[2].id}")
+    await tb.drain()
+    docs = [d for d in tb.em.documents if d["chat_id"] == ma["id"]]
+    assert len(docs) == 2 and "这一场已取消" in docs[-1]["caption"]
+    (master,) = Calendar.from_ical(docs[-1]["bytes"]).walk("VEVENT")
+    assert str(master["UID"]) == uid and int(master["SEQUENCE"]) == 1
+    assert exdates(master) == local(found[2]) and rule == master["RRULE"]
+    # another moved: its own event beside the series
     await say(tb, t["sec_a"], t["chat_a"], f"/activity edit {found[3].id} | 地点 礼堂")
     await tb.drain()
     docs = [d for d in tb.em.documents if d["chat_id"] == ma["id"]]
-    assert len(docs) == 2
+    assert len(docs) == 3
     master, moved = sorted(
         Calendar.from_ical(docs[-1]["bytes"]).walk("VEVENT"), key=lambda e: "RRULE" not in e
     )
     assert str(master["UID"]) == uid and int(master["SEQUENCE"]) == 2
-    skipped = {d.dt for d in master["EXDATE"].dts}
-    assert skipped == {datetime.fromtimestamp(a.starts_at, TZ) for a in found[2:4]}
+    assert exdates(master) == local(*found[2:4])
     assert str(moved["LOCATION"]) == "礼堂" and str(moved["UID"]) != uid
     assert moved.decoded("dtstart") == datetime.fromtimestamp(found[3].starts_at, TZ)
+    # the first day cancelled: the series still starts there, that day excluded
+    await say(tb, t["sec_a"], t["chat_a"], f"/activity cancel {found[0].id}")
+    await tb.drain()
+    docs = [d for d in tb.em.documents if d["chat_id"] == ma["id"]]
+    assert len(docs) == 4
+    master = next(e for e in Calendar.from_ical(docs[-1]["bytes"]).walk("VEVENT") if "RRULE" in e)
+    assert master.decoded("dtstart") == first and str(master["STATUS"]) == "CONFIRMED"
+    assert exdates(master) == local(found[0], *found[2:4]) and int(master["SEQUENCE"]) == 3
+    # all future from the 11th: the rule now ends on the 10th
+    await say(tb, t["sec_a"], t["chat_a"], f"/activity cancel {found[10].id} 全部")
+    await tb.drain()
+    docs = [d for d in tb.em.documents if d["chat_id"] == ma["id"]]
+    assert len(docs) == 5 and "及之后的场次已取消" in docs[-1]["caption"]
+    master = next(e for e in Calendar.from_ical(docs[-1]["bytes"]).walk("VEVENT") if "RRULE" in e)
+    tenth = datetime.fromtimestamp(found[9].starts_at, TZ)
+    assert master["RRULE"]["UNTIL"][0] == tenth.astimezone(UTC)
+    assert int(master["SEQUENCE"]) == 13 and str(master["UID"]) == uid
+    # nothing left: the series' cancellation, same UID, SEQUENCE on again, only to the taker
+    await say(tb, t["sec_a"], t["chat_a"], f"/activity cancel {found[1].id} 全部")
+    await tb.drain()
+    docs = [d for d in tb.em.documents if d["chat_id"] == ma["id"]]
+    assert len(docs) == 6 and "已取消" in docs[-1]["caption"]
+    cal = Calendar.from_ical(docs[-1]["bytes"])
+    (gone,) = cal.walk("VEVENT")
+    assert str(cal["METHOD"]) == "CANCEL" and str(gone["STATUS"]) == "CANCELLED"
+    assert str(gone["UID"]) == uid and int(gone["SEQUENCE"]) == 21
+    assert [d for d in tb.em.documents if d["chat_id"] != ma["id"]] == []

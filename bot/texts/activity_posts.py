@@ -7,6 +7,7 @@ _EX_EN = "e.g. | posts Guides 50, Tickets 30 09:00-12:00, First aid 5"
 ZH = {
     "act_post_line": "• {name} {count}{shift}",
     "act_post_shift": " · {start}–{end}",
+    "act_reminder_shift": "⏰ 岗位提醒：你在“{title}”的岗位“{post}”将在{left}后上岗。\n班次：{shift}–{end}\n地点：{place}",
     "act_ans_post_confirmed": "已报名岗位“{post}”！{count}",
     "act_ans_post_waiting": "岗位“{post}”已满，你在候补第 {position} 位。{count}",
     "act_ans_post_already_confirmed": "你已报名岗位“{post}”。",
@@ -29,6 +30,7 @@ ZH = {
 EN = {
     "act_post_line": "• {name} {count}{shift}",
     "act_post_shift": " · {start}–{end}",
+    "act_reminder_shift": '⏰ Reminder: your shift at "{post}" for "{title}" starts in{left}.\nShift: {shift}–{end}\nPlace: {place}',
     "act_ans_post_confirmed": 'You\'re signed up for "{post}"! {count}',
     "act_ans_post_waiting": '"{post}" is full: you are number {position} on its waitlist. {count}',
     "act_ans_post_already_confirmed": 'You are already signed up for "{post}".',

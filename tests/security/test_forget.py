@@ -6,7 +6,7 @@ import html
 import math
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,26 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     roster = with_button(em.messages_to(sec_a["id"]), f"att:n:{act}:{v['id']}:0")
     await tb.press(sec_a, roster, f"att:n:{act}:{v['id']}:0")
     assert len(rows(db_path, "SELECT 1 FROM attendance_marks")) == 2
+    # a series the victim created, with posts: they sign up on a shift's post, take its file
+    day = datetime.now(TZ).date() + timedelta(days=3)
+    saturday = day + timedelta(days=(5 - day.weekday()) % 7)
+    series_card = next(
+        s
+        for s in await tb.send(
+            v,
+            chat_a,
+            f"/activity 周末课堂 | {saturday} 09:00 | 2 | - | 青年之家"
+            f" | 每周六 至 {saturday + timedelta(days=14)} | 岗位 引导 2, 检票 2 13:00-16:00",
+        )
+        if ":join:2'" in str(s.reply_markup)
+    )
+    occ = int(series_card.reply_markup["inline_keyboard"][0][0]["callback_data"].split(":")[1])
+    await tb.press(v, series_card, f"act:{occ}:join:2")
+    await tb.press(v, series_card, f"act:{occ}:cal")
+    assert rows(db_path, "SELECT created_by FROM activity_series") == [(v["id"],)]
+    assert rows(
+        db_path, "SELECT post_no, status FROM activity_signups WHERE activity_id = ?", (occ,)
+    ) == [(2, "confirmed")]
     # photo evidence of the victim's own hours (approved: the entry stays, the photo goes)
     await tb.deliver(em.photo(v, None, caption="/hours 2 照片凭证"))
     photo_entry = int((await tb.db.fetchone("SELECT MAX(id) FROM hour_entries"))[0])
@@ -286,6 +306,17 @@ async def test_forgetme_leaves_nothing_linking_the_account(
     (tomb,) = rows(db_path, "SELECT user_id FROM hour_entries WHERE id = ?", (own,))[0]
     assert (tomb,) in tombs and tomb not in (-uid, uid)
     assert rows(db_path, "SELECT decided_by FROM hour_entries WHERE id = ?", (theirs,)) == [(tomb,)]
+    # the series names the tombstone; the post's place was given up (its counter follows)
+    assert rows(db_path, "SELECT created_by FROM activity_series") == [(tomb,)]
+    assert rows(
+        db_path, "SELECT user_id, status FROM activity_signups WHERE activity_id = ?", (occ,)
+    ) == [(tomb, "cancelled")]
+    assert rows(
+        db_path,
+        "SELECT confirmed FROM activity_posts WHERE activity_id = ? AND post_no = 2",
+        (occ,),
+    ) == [(0,)]
+    assert rows(db_path, "SELECT 1 FROM activity_calendars WHERE user_id = ?", (tomb,)) == []
     assert [r for r in (rows(db_path, sql, tuple(p)) for sql, p in kept_sql)] == kept_before
     # the immutability trigger allows only that re-pointing
     with pytest.raises(INTEGRITY_ERRORS):

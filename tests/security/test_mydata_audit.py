@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from tests.conftest import Harness, build_tower
+from tests.test_activities import TZ, create, when
 
 
 async def test_mydata_is_a_private_json_of_everything(tb: Harness) -> None:
@@ -13,6 +15,17 @@ async def test_mydata_is_a_private_json_of_everything(tb: Harness) -> None:
     await tb.send(ma, None, "/hours 2 七彩四点半")
     refused = await tb.send(ma, t["chat_a"], "/mydata")
     assert "私聊" in refused[0].text
+    # sign-ups say their post and its shift (none without posts)
+    nxt, ts = when(2 * 86400)
+    posts, card = await create(
+        tb,
+        t["sec_a"],
+        t["chat_a"],
+        f"运动会 | {nxt} | 2 | - | 体育场 | 岗位 引导 2, 检票 2 13:00-16:00",
+    )
+    await tb.press(ma, card, f"act:{posts}:join:2")
+    plain, card = await create(tb, t["sec_a"], t["chat_a"], f"读书会 | {nxt} | 1 | 5 | 书屋")
+    await tb.press(ma, card, f"act:{plain}:join")
     sent = await tb.send(ma, None, "/mydata")
     assert sent[0].text
     await tb.drain()
@@ -22,6 +35,14 @@ async def test_mydata_is_a_private_json_of_everything(tb: Harness) -> None:
     assert data["telegram_id"] == ma["id"] and data["person"][0]["real_name"] == "陈小红"
     assert data["person"][0]["consent_at"] and data["user"][0]["username"] == "xiaohong"
     assert data["hours"][0]["description"] == "七彩四点半"
+    day = datetime.fromtimestamp(ts, TZ).date()
+    shift = datetime(day.year, day.month, day.day, 13, 0, tzinfo=TZ).timestamp()
+    signups = {s["activity_id"]: s for s in data["signups"]}
+    assert set(signups) == {posts, plain}
+    got = signups[posts]
+    assert (got["post_no"], got["post"], got["status"]) == (2, "检票", "confirmed")
+    assert (got["shift_start"], got["shift_end"]) == (shift, shift + 3 * 3600)
+    assert [signups[plain][k] for k in ("post_no", "post", "shift_start")] == [None] * 3
     for section in ("roles", "signups", "submissions", "acknowledgements"):
         assert section in data
     # the file left the database once delivered

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from bot.domain.activities import cards as card_view
 from bot.domain.activities.copies import CardCopies
 from bot.domain.activities.parsing import ActivityInput, example_values, step_name
-from bot.domain.activities.posts import post_name, starts_of
+from bot.domain.activities.posts import post_name, shifted, starts_of
 from bot.domain.activities.results import Created
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
@@ -171,16 +171,26 @@ class ActivityBase(ServiceBase):
         )
         if data.posts:
             await post_repo.insert(tx, activity_id, [p.model_dump() for p in data.posts])
-        for span in self.settings.activity_reminders:
-            due = data.starts_at - span.total_seconds()
-            if due > now:
-                await self.reminders.add(tx, KIND, activity_id, step_name(span), due)
+        activity = await repo.get(tx, activity_id)
+        assert activity is not None
+        await self.schedule_nudges(tx, activity, now)
         await self.reminders.add(tx, KIND, activity_id, "start", data.starts_at)
         if data.signup_deadline is not None and data.signup_deadline < data.starts_at:
             await self.reminders.add(tx, KIND, activity_id, "deadline", data.signup_deadline)
-        activity = await repo.get(tx, activity_id)
-        assert activity is not None
         return activity
+
+    async def schedule_nudges(self, tx: Conn, a: Activity, now: float, suffix: str = "") -> None:
+        """The reminders people get: `settings.activity_reminders` before the start ('24h'),
+        and the same before each post's own shift ('24h.p2': its people are reminded of their
+        shift instead, `Activities.on_reminder`); `suffix`, an edit's ('.e3')."""
+        for span in self.settings.activity_reminders:
+            name, before = step_name(span), span.total_seconds()
+            if a.starts_at - before > now:
+                await self.reminders.add(tx, KIND, a.id, name + suffix, a.starts_at - before)
+            for p in a.posts:
+                if p.shift_start is not None and p.shift_start - before > now:
+                    step = f"{name}.p{p.post_no}{suffix}"
+                    await self.reminders.add(tx, KIND, a.id, step, p.shift_start - before)
 
     async def _post_cards(
         self,
@@ -237,6 +247,10 @@ class ActivityBase(ServiceBase):
                 shown_version=activity.version,
             )
         return outbox_id
+
+    async def after_cancel(self, tx: Conn, activity: Activity) -> None:
+        """What else cancelling one activity does in its transaction (the mixins add theirs:
+        calendar files, a series' next card); `activity` is already cancelled."""
 
     def _require_open(self, activity: Activity, now: float) -> None:
         if activity.status == "cancelled":
@@ -298,10 +312,17 @@ class ActivityBase(ServiceBase):
         *,
         once: str,
         fallback: str | None = None,
+        post_no: int | Literal["unshifted"] | None = None,
     ) -> int:
         """`tell` everyone of the activity in `statuses`, each in their language (`fields`:
-        the text's other values in that language); how many were told."""
-        people = await repo.roster(tx, activity.id, statuses)
+        the text's other values in that language); how many were told. `post_no`: only the
+        people of that post; "unshifted": only those whose post has no shift of its own."""
+        if isinstance(post_no, int):
+            people = await repo.roster(tx, activity.id, statuses, post_no)
+        else:
+            people = await repo.roster(tx, activity.id, statuses)
+        if post_no == "unshifted":
+            people = [s for s in people if not shifted(activity, s.post_no)]
         for s in people:
             lang = self.lang_of(s.lang, s.tg_lang)
             values = fields(lang) if fields else None

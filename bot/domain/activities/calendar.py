@@ -1,7 +1,9 @@
 """An activity's calendar file (RFC 5545, made with `icalendar`) and the card's "Add to calendar"
 button: the file goes to the presser's private chat through the outbox, uploaded once per
 activity and SEQUENCE (`upload_key`) and re-sent by file_id; who took it is recorded, so an
-edit sends them the new file (same UID, higher SEQUENCE).
+edit sends them the new file (same UID, higher SEQUENCE), a cancelled occurrence of a series
+the series' file with that day in EXDATE, and a cancelled activity (or a series with nothing
+left) a cancellation (METHOD:CANCEL, STATUS:CANCELLED, same UID, higher SEQUENCE).
 
 A mixin of `Activities` (service.py), kept apart so each file holds one concern.
 """
@@ -51,12 +53,12 @@ def upload_key(a: Activity, sequence: int | None = None) -> str:
     return f"actics:{a.id}:{a.edits}"
 
 
-def _calendar() -> Calendar:
+def _calendar(method: str = "PUBLISH") -> Calendar:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
+    cal.add("method", method)
     return cal
 
 
@@ -104,26 +106,38 @@ BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
 def series_ics(occurrences: list[Activity], rule: str, tz: ZoneInfo, now: float) -> bytes:
-    """A series as one recurring event: the first open occurrence with the series' rule
-    (RRULE weekly on its days until the last one; a list of dates as RDATE), EXDATE for the
-    days the rule gives that are not held (cancelled, or moved); an occurrence whose time,
-    place, title or length differs from the first is its own event beside it."""
-    live = sorted((a for a in occurrences if a.status == "open"), key=lambda a: a.starts_at)
+    """A series as one recurring event from its first occurrence with the series' rule
+    (RRULE weekly on its days until the last one held; a list of dates as RDATE), EXDATE for
+    the days it gives that are not held (cancelled, even the first, or moved); an occurrence
+    whose time, place, title or length differs from the first is its own event beside it."""
+    ordered = sorted(occurrences, key=lambda a: (a.starts_at, a.id))
+    live = [a for a in ordered if a.status != "cancelled"]
     cal = _calendar()
     if not live:
-        return _done(cal)
-    first = live[0]
+        return _done(cal)  # nothing held: the takers get `cancel_ics` instead
+    first = ordered[0]  # the anchor (DTSTART), in EXDATE when it was cancelled
 
     def shape(a: Activity) -> tuple[object, ...]:
         return (a.title, a.place, a.quarters, datetime.fromtimestamp(a.starts_at, tz).time())
 
     regular = [a for a in live if shape(a) == shape(first)]
+    if not regular:  # the first one was moved and the rest follow it: anchor there
+        first = live[0]
+        regular = [a for a in live if shape(a) == shape(first)]
     assert first.series_id is not None
     master = _event(first, tz, now, series_uid(first.series_id), sequence_of(occurrences))
+    master.pop("status")  # the series is held, even when its first day is not
+    master.add("status", "CONFIRMED")
+    anchor = datetime.fromtimestamp(first.starts_at, tz)
     starts = [datetime.fromtimestamp(a.starts_at, tz) for a in regular]
+    held, missing = set(starts), []
     if rule == "dates":
-        if len(starts) > 1:
-            master.add("rdate", starts[1:])
+        if [s for s in starts if s != anchor]:
+            master.add("rdate", [s for s in starts if s != anchor])
+        missing = [
+            datetime.fromtimestamp(a.starts_at, tz) for a in ordered if a.status == "cancelled"
+        ]
+        missing = [d for d in missing if d >= anchor and d not in held]
     else:
         days = list(range(5)) if rule == "weekdays" else [int(rule.split(":")[1])]
         last = starts[-1]
@@ -131,17 +145,29 @@ def series_ics(occurrences: list[Activity], rule: str, tz: ZoneInfo, now: float)
             "rrule",
             {"freq": "weekly", "byday": [BYDAY[d] for d in days], "until": last.astimezone(UTC)},
         )
-        held, day, missing = set(starts), starts[0], []
+        day = anchor
         while day <= last:
             if day.weekday() in days and day not in held:
                 missing.append(day)
             day = datetime.combine(day.date() + timedelta(days=1), day.timetz())
-        if missing:
-            master.add("exdate", missing)
+    if missing:
+        master.add("exdate", missing)
     cal.add_component(master)
     for a in live:
         if shape(a) != shape(first):
             cal.add_component(_event(a, tz, now, uid_of(a), a.edits))
+    return _done(cal)
+
+
+def cancel_ics(a: Activity, uid: str, sequence: int, tz: ZoneInfo, now: float) -> bytes:
+    """The cancellation of an activity (or of a whole series, by its UID): METHOD:CANCEL with
+    STATUS:CANCELLED and a higher SEQUENCE, which calendars apply by removing the event."""
+    cal = _calendar("CANCEL")
+    event = _event(a, tz, now, uid, sequence)
+    event.pop("status")
+    event.add("status", "CANCELLED")
+    event.subcomponents = []  # no reminder for what is not held
+    cal.add_component(event)
     return _done(cal)
 
 
@@ -177,38 +203,54 @@ class CalendarSteps(ActivityBase):
     async def send_calendar(
         self, tx: Conn, activity: Activity, user_id: int, lang: str, key: str
     ) -> bool:
-        """Queue the activity's file (as it is now; an occurrence of a series: the series' one
-        file) to the person and record that they have it; False when that version was queued
-        for them before."""
-        now, tz = self.clock.time(), self.settings.tz
-        if activity.series_id is not None:
-            occurrences = await repo.of_series(tx, activity.series_id)
-            sequence = sequence_of(occurrences)
-            data = series_ics(occurrences, activity.series_rule or "dates", tz, now)
-            name, dedupe = f"series-{activity.series_id}", f"series:{activity.series_id}"
-        else:
-            sequence, data = activity.edits, ics(activity, tz, now)
-            name, dedupe = f"activity-{activity.id}", f"act:{activity.id}"
+        """Queue the activity's file (as it is now: `_file`) to the person and record that they
+        have it; False when that version was queued for them before."""
+        sequence, data, name, upload = await self._file(tx, activity)
+        sid = activity.series_id
+        prefix = f"act:{activity.id}" if sid is None else f"series:{sid}"
         queued = await self.outbox.add(
             tx,
             user_id,
             t(lang, key, title=activity.title, when=self.when(activity.starts_at, lang)),
             kind="document",
             ref=f"act:{activity.id}",
-            dedupe_key=f"{dedupe}:ics:{sequence}:{user_id}",
+            dedupe_key=f"{prefix}:ics:{sequence}:{user_id}",
             extra={
                 "data_b64": base64.b64encode(data).decode("ascii"),
                 "filename": f"{name}.ics",
                 "mime_type": MIME,
-                "upload_key": upload_key(activity, sequence),
+                "upload_key": upload,
             },
         )
-        await edit_repo.take_calendar(tx, activity.id, user_id, sequence, now)
+        await edit_repo.take_calendar(tx, activity.id, user_id, sequence, self.clock.time())
         return queued is not None
 
-    async def resend_calendars(self, tx: Conn, activity: Activity) -> int:
-        """After an edit: everyone who took an older file gets this one (of a series: whoever
-        took the file from any of its occurrences); how many."""
+    async def _file(self, tx: Conn, activity: Activity) -> tuple[int, bytes, str, str]:
+        """(SEQUENCE, file, name, upload key) of the activity's file as it is now: of an
+        occurrence, the series' one file while any of it is held; once nothing is (or for a
+        cancelled single activity), the cancellation under the same UID."""
+        now, tz = self.clock.time(), self.settings.tz
+        if activity.series_id is not None:
+            occurrences = await repo.of_series(tx, activity.series_id)
+            sequence, name = sequence_of(occurrences), f"series-{activity.series_id}"
+            if any(a.status != "cancelled" for a in occurrences):
+                data = series_ics(occurrences, activity.series_rule or "dates", tz, now)
+                return sequence, data, name, upload_key(activity, sequence)
+            first = min(occurrences, key=lambda a: (a.starts_at, a.id))
+            data = cancel_ics(first, series_uid(activity.series_id), sequence, tz, now)
+            return sequence, data, name, f"seriescancel:{activity.series_id}:{sequence}"
+        name = f"activity-{activity.id}"
+        if activity.status == "cancelled":
+            sequence = sequence_of([activity])
+            data = cancel_ics(activity, uid_of(activity), sequence, tz, now)
+            return sequence, data, name, f"actcancel:{activity.id}:{sequence}"
+        return activity.edits, ics(activity, tz, now), name, upload_key(activity)
+
+    async def resend_calendars(
+        self, tx: Conn, activity: Activity, key: str = "act_calendar_updated"
+    ) -> int:
+        """After an edit or a cancel: everyone who took an older file gets the file as it is
+        now (of a series: whoever took the file from any of its occurrences); how many."""
         ids = [activity.id]
         if activity.series_id is not None:
             ids = [a.id for a in await repo.of_series(tx, activity.series_id)]
@@ -218,8 +260,24 @@ class CalendarSteps(ActivityBase):
         langs = await repo.user_langs(tx, takers)
         for user_id in takers:
             lang = self.lang_of(*langs.get(user_id, (None, None)))
-            await self.send_calendar(tx, activity, user_id, lang, "act_calendar_updated")
+            await self.send_calendar(tx, activity, user_id, lang, key)
         return len(takers)
+
+    async def cancel_calendars(self, tx: Conn, activity: Activity, key: str) -> int:
+        """After a cancel: the takers get the cancellation file, or, while some of its series
+        is still held, the series' updated file (`key`: its message); how many."""
+        if activity.series_id is not None:
+            occurrences = await repo.of_series(tx, activity.series_id)
+            if all(a.status == "cancelled" for a in occurrences):
+                key = "act_calendar_cancelled"
+        elif activity.status == "cancelled":
+            key = "act_calendar_cancelled"
+        return await self.resend_calendars(tx, activity, key)
+
+    async def after_cancel(self, tx: Conn, activity: Activity) -> None:
+        """A cancel of one activity (or one occurrence): its calendar files follow."""
+        await super().after_cancel(tx, activity)
+        await self.cancel_calendars(tx, activity, "act_calendar_series_cancelled")
 
     async def forget_calendars(self, user_id: int) -> None:
         """/forgetme: no record of the files the person took."""

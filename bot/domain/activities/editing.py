@@ -30,9 +30,10 @@ from bot.domain.activities.parsing import (
     parse_place,
     parse_title,
     parse_when,
-    step_name,
 )
+from bot.domain.activities.recurrence import at_day
 from bot.domain.cache import after_commit
+from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity
 from bot.domain.when import Choose
@@ -40,6 +41,7 @@ from bot.settings import Settings
 from bot.texts import Raw, t
 from storage import activities as repo
 from storage import activity_edit as edit_repo
+from storage import activity_posts as post_repo
 from storage.db import Conn
 
 EDIT_WORDS = ("edit", "修改", "编辑")
@@ -130,8 +132,9 @@ class EditSteps(CalendarSteps):
         self, tx: Conn, old: Activity, values: dict[str, object], now: float, *, tell: bool = True
     ) -> EditResult:
         """Apply `values` (None: unchanged) to the locked activity `old` in the caller's
-        transaction; `tell=False` leaves telling the roster what changed to the caller (a
-        series' edit tells each person once for all its occurrences)."""
+        transaction; `tell=False` leaves telling the roster what changed, and sending the
+        calendar file again, to the caller (a series' edit tells each person once for all its
+        occurrences)."""
         if old.status != "open":
             self._require_open(old, 0)
         if now >= old.starts_at:
@@ -172,6 +175,8 @@ class EditSteps(CalendarSteps):
             confirmed=old.confirmed - moved,
             waiting=old.waiting + moved,
         )
+        if "starts_at" in fields:
+            await self._move_shifts(tx, old, new.starts_at)
         activity = await repo.get(tx, old.id)
         assert activity is not None
         if "starts_at" in fields or "signup_deadline" in fields:
@@ -188,7 +193,8 @@ class EditSteps(CalendarSteps):
             )
         await self._tell_moved(tx, activity, demoted, "act_demoted", old.capacity)
         await self._tell_moved(tx, activity, promoted, "act_promoted_edit", old.capacity)
-        await self.resend_calendars(tx, activity)
+        if tell:  # (a series' edit sends its one file once, after all its occurrences)
+            await self.resend_calendars(tx, activity)
         after_commit(self.db, "upcoming")  # a new time or place on people's /me
         self.db.on_commit(lambda: self.cards.mark(activity.id))
         return EditResult(
@@ -199,15 +205,33 @@ class EditSteps(CalendarSteps):
             promoted=len(promoted),
         )
 
+    async def _move_shifts(self, tx: Conn, old: Activity, starts_at: float) -> None:
+        """Posts' shifts are on the activity's day: a new day takes them along, at the same
+        times of day (a new time on the same day leaves them as they are)."""
+        tz = self.settings.tz
+        day = local(starts_at, tz).date()
+        if day == local(old.starts_at, tz).date():
+            return
+        await post_repo.set_shifts(
+            tx,
+            old.id,
+            [
+                (
+                    p.post_no,
+                    at_day(p.shift_start, day, tz),
+                    at_day(p.shift_start, day, tz) + (p.shift_end - p.shift_start),
+                )
+                for p in old.posts
+                if p.shift_start is not None and p.shift_end is not None
+            ],
+        )
+
     async def _reschedule(self, tx: Conn, a: Activity, now: float) -> None:
         """The reminders follow the new time: the pending ones go, the new ones carry the edit
         count in their step (a step is scheduled once, and a reminder told once, per name)."""
         await self.reminders.cancel(tx, KIND, a.id)
         suffix = f".e{a.edits}"
-        for span in self.settings.activity_reminders:
-            due = a.starts_at - span.total_seconds()
-            if due > now:
-                await self.reminders.add(tx, KIND, a.id, step_name(span) + suffix, due)
+        await self.schedule_nudges(tx, a, now, suffix)
         await self.reminders.add(tx, KIND, a.id, "start" + suffix, a.starts_at)
         if a.signup_deadline is not None and now < a.signup_deadline < a.starts_at:
             await self.reminders.add(tx, KIND, a.id, "deadline" + suffix, a.signup_deadline)

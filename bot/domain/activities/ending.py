@@ -15,7 +15,6 @@ from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity
 from storage import activities as repo
 from storage import attendance as att_repo
-from storage.db import Conn
 
 
 class EndingSteps(ActivityBase):
@@ -39,14 +38,11 @@ class EndingSteps(ActivityBase):
                 once="cancel",
                 fallback="act_cancelled_fallback",
             )
-            await self._cancelled(tx, activity)
             activity = await repo.get(tx, activity_id)
+            assert activity is not None
+            await self.after_cancel(tx, activity)
             self.db.on_commit(lambda: self.cards.mark(activity_id))
-        assert activity is not None
         return activity, told
-
-    async def _cancelled(self, tx: Conn, activity: Activity) -> None:
-        """What else follows a cancel, in its transaction (a series: series.py)."""
 
     async def close(self, user_id: int, chat_id: int, activity_id: int) -> CloseResult:
         """Credit every checked-in person the activity's hours (approved); record no-shows.

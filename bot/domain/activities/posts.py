@@ -138,6 +138,12 @@ def starts_of(activity: Activity, post_no: int | None) -> float:
     return post.shift_start
 
 
+def shifted(activity: Activity, post_no: int | None) -> bool:
+    """Has this post a shift of its own (its people are reminded of the shift's start)?"""
+    post = activity.post(post_no)
+    return post is not None and post.shift_start is not None
+
+
 def post_name(activity: Activity, post_no: int | None) -> str:
     """The post's name ('' without one)."""
     post = activity.post(post_no)

@@ -127,9 +127,10 @@ class SeriesSteps(EndingSteps, EditSteps):
         for chat_id in sorted(chats - await series_repo.card_chats(tx, nxt.id)):
             await self._queue_card(tx, nxt, chat_id)
 
-    async def _cancelled(self, tx: Conn, activity: Activity) -> None:
-        """One occurrence cancelled: the next occurrence's card takes its place in its chats,
-        queued in the cancel's own transaction (a crash between the two would lose it)."""
+    async def after_cancel(self, tx: Conn, activity: Activity) -> None:
+        """A cancelled occurrence (`EndingSteps.cancel`): the next one's card takes its place
+        in its chats (and the calendar files follow: `CalendarSteps.after_cancel`)."""
+        await super().after_cancel(tx, activity)
         await self.post_next(tx, activity)
 
     async def _future(self, user_id: int, chat_id: int, activity_id: int) -> Activity:
@@ -166,6 +167,9 @@ class SeriesSteps(EndingSteps, EditSteps):
                 self._require_open(this, 0)
             for uid, (lang, occurrences) in people.items():
                 await self._tell_once(tx, uid, lang, this, "series_cancelled_notice", occurrences)
+            cancelled = await repo.get(tx, this.id)
+            assert cancelled is not None
+            await self.cancel_calendars(tx, cancelled, "act_calendar_series_cut")
         return SeriesChange(activity=this, occurrences=done, told=len(people))
 
     async def edit_future(self, user_id: int, chat_id: int, change: ActivityEdit) -> SeriesChange:
@@ -217,6 +221,7 @@ class SeriesSteps(EndingSteps, EditSteps):
                 await self._tell_once(
                     tx, uid, lang, after, "series_edited_notice", occurrences, changes=changes
                 )
+            await self.resend_calendars(tx, after)  # the one file, once, as it is now
         return SeriesChange(activity=this, occurrences=len(ids), told=len(people), fields=fields)
 
     async def _tell_once(

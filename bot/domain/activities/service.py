@@ -25,6 +25,7 @@ from bot.domain.activities.posts import post_name, with_counts
 from bot.domain.activities.results import JoinResult, LeaveResult
 from bot.domain.activities.series import SeriesSteps
 from bot.domain.cache import MISSING, after_commit, cache_of
+from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
 from bot.domain.models import Org
@@ -351,12 +352,37 @@ class Activities(FormSteps, CheckinSteps, SeriesSteps, AttendanceSteps):
             if reminder.step.startswith("start"):  # a series: the next occurrence's card
                 await self.post_next(conn, activity)
             return
-        left = activity.starts_at - reminder.due_at
+        post_no = next(
+            (int(tag[1:]) for tag in reminder.step.split(".")[1:] if tag[:1] == "p"), None
+        )
+        if post_no is None:  # the people of posts with their own shift have theirs
+            left = activity.starts_at - reminder.due_at
+            await self.tell_roster(
+                conn,
+                activity,
+                ("confirmed",),
+                "act_reminder",
+                lambda lang: {"place": activity.place, "left": fmt_span(left, lang)},
+                once=f"rem:{reminder.step}",
+                post_no="unshifted",
+            )
+            return
+        post = activity.post(post_no)
+        if post is None or post.shift_start is None or post.shift_end is None:
+            return  # (an edit reschedules: a step of a shift no longer there names nothing)
+        start, end = post.shift_start, post.shift_end
         await self.tell_roster(
             conn,
             activity,
             ("confirmed",),
-            "act_reminder",
-            lambda lang: {"place": activity.place, "left": fmt_span(left, lang)},
+            "act_reminder_shift",
+            lambda lang: {
+                "place": activity.place,
+                "post": post.name,
+                "left": fmt_span(start - reminder.due_at, lang),
+                "shift": self.when(start, lang),
+                "end": local(end, self.settings.tz).strftime("%H:%M"),
+            },
             once=f"rem:{reminder.step}",
+            post_no=post_no,
         )
