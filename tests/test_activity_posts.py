@@ -28,6 +28,7 @@ from tests.test_activities import (
     wait_for,
     when,
 )
+from tests.test_activity_edit import documents_to, event_of
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -309,3 +310,44 @@ async def test_per_post_checkin_credit_and_export(tb: Harness) -> None:
     assert mine["导诊"][6] == 2.5 and mine["药房"][6] == quarters / 4
     assert (mine["导诊"][7], mine["导诊"][9], mine["导诊"][11:13]) == (3, 1, (1, 0))
     assert (mine["药房"][7], mine["药房"][9], mine["药房"][11:13]) == (2, 2, (1, 1))
+
+
+async def test_a_shift_holders_calendar_file_has_the_shifts_times(tb: Harness) -> None:
+    """Add to calendar: a person on a post with its own shift gets the shift's start and end
+    (the post in the title); others the activity's; joining a shift post after taking the
+    activity's file and pressing again sends the shift's file."""
+    t = await build_tower(tb)
+    nxt, start_ts = when(2 * 86400)
+    act_id, card = await create(
+        tb,
+        t["sec_a"],
+        t["chat_a"],
+        f"马拉松 | {nxt} | 3 | - | 体育场 | 岗位 引导 5, 检票 5 09:00-12:00",
+    )
+    shift, plain, late = await register_many(tb, 3, "yanshan.dabu", "S")
+    assert (await press(tb, shift, card, f"act:{act_id}:join:2")).startswith("已报名岗位“检票”")
+    assert (await press(tb, plain, card, f"act:{act_id}:join:1")).startswith("已报名岗位“引导”")
+    for who in (shift, plain, late):
+        await press(tb, who, card, f"act:{act_id}:cal")
+    await tb.drain()
+    day = datetime.fromtimestamp(start_ts, TZ).date()
+    nine = datetime(day.year, day.month, day.day, 9, 0, tzinfo=TZ)
+    _, on_shift = event_of(documents_to(tb, shift)[-1])
+    assert (on_shift.decoded("dtstart"), on_shift.decoded("dtend")) == (
+        nine,
+        nine + timedelta(hours=3),
+    )
+    assert str(on_shift["SUMMARY"]) == "马拉松 · 检票"
+    for who in (plain, late):
+        _, event = event_of(documents_to(tb, who)[-1])
+        assert event.decoded("dtstart") == datetime.fromtimestamp(start_ts, TZ)
+        assert str(event["SUMMARY"]) == "马拉松"
+        assert str(event["UID"]) == str(on_shift["UID"])
+    # the late one takes the shift post, presses again: the shift's file this time
+    await press(tb, late, card, f"act:{act_id}:join:2")
+    await press(tb, late, card, f"act:{act_id}:cal")
+    await tb.drain()
+    assert len(documents_to(tb, late)) == 2
+    _, now_shift = event_of(documents_to(tb, late)[-1])
+    assert now_shift.decoded("dtstart") == nine
+    assert documents_to(tb, late)[-1]["file_id"] == documents_to(tb, shift)[-1]["file_id"]

@@ -19,7 +19,7 @@ from icalendar import Alarm, Calendar, Event
 
 from bot.domain.activities.base import ActivityBase
 from bot.domain.errors import Refusal
-from bot.domain.models_activities import Activity
+from bot.domain.models_activities import Activity, Post
 from bot.texts import t
 from storage import activities as repo
 from storage import activity_edit as edit_repo
@@ -62,17 +62,26 @@ def _calendar(method: str = "PUBLISH") -> Calendar:
     return cal
 
 
-def _event(a: Activity, tz: ZoneInfo, now: float, uid: str, sequence: int) -> Event:
-    """One VEVENT: start and end in the bot's time zone, the place, a reminder."""
+def _event(
+    a: Activity, tz: ZoneInfo, now: float, uid: str, sequence: int, post: Post | None = None
+) -> Event:
+    """One VEVENT: start and end in the bot's time zone, the place, a reminder; for a person
+    on a post with its own shift (`post`), the shift's start and end, the post in the title."""
     start = datetime.fromtimestamp(a.starts_at, tz)
+    # as long as the hours it credits (the same span the overlap warning uses)
+    end = start + timedelta(minutes=15 * a.quarters)
+    summary = a.title
+    if post is not None and post.shift_start is not None and post.shift_end is not None:
+        start = datetime.fromtimestamp(post.shift_start, tz)
+        end = datetime.fromtimestamp(post.shift_end, tz)
+        summary = f"{a.title} · {post.name}"
     event = Event()
     event.add("uid", uid)
     event.add("sequence", sequence)
     event.add("dtstamp", datetime.fromtimestamp(now, UTC))
     event.add("dtstart", start)
-    # as long as the hours it credits (the same span the overlap warning uses)
-    event.add("dtend", start + timedelta(minutes=15 * a.quarters))
-    event.add("summary", a.title)
+    event.add("dtend", end)
+    event.add("summary", summary)
     event.add("location", a.place)
     description = "\n".join(x for x in (a.note, a.org_name) if x)
     if description:
@@ -93,12 +102,20 @@ def _done(cal: Calendar) -> bytes:
     return bytes(cal.to_ical())
 
 
-def ics(a: Activity, tz: ZoneInfo, now: float) -> bytes:
+def ics(a: Activity, tz: ZoneInfo, now: float, post: Post | None = None) -> bytes:
     """The activity as a one-event calendar: start and end in the bot's time zone (with its
-    VTIMEZONE), the place, a reminder, a stable UID and the edit count as SEQUENCE."""
+    VTIMEZONE), the place, a reminder, a stable UID and the edit count as SEQUENCE (`post`:
+    the shift of the person it is for)."""
     cal = _calendar()
-    cal.add_component(_event(a, tz, now, uid_of(a), a.edits))
+    cal.add_component(_event(a, tz, now, uid_of(a), a.edits, post))
     return _done(cal)
+
+
+def shift_of(a: Activity, post_no: int | None) -> Post | None:
+    """The post `post_no` of `a` if it has a shift of its own (a person there gets the shift's
+    times in their file), else None."""
+    post = a.post(post_no)
+    return post if post is not None and post.shift_start is not None else None
 
 
 #: iCalendar's day names, Monday first (a weekly rule's day is 0-6, Monday = 0)
@@ -205,16 +222,22 @@ class CalendarSteps(ActivityBase):
     ) -> bool:
         """Queue the activity's file (as it is now: `_file`) to the person and record that they
         have it; False when that version was queued for them before."""
-        sequence, data, name, upload = await self._file(tx, activity)
+        shift = None
+        if activity.series_id is None and activity.status != "cancelled":
+            held = await repo.signup_of(tx, activity.id, user_id)
+            if held is not None and held.status in ("confirmed", "waiting"):
+                shift = shift_of(activity, held.post_no)
+        sequence, data, name, upload = await self._file(tx, activity, shift)
         sid = activity.series_id
         prefix = f"act:{activity.id}" if sid is None else f"series:{sid}"
+        own = f":p{shift.post_no}" if shift is not None else ""  # another post: another file
         queued = await self.outbox.add(
             tx,
             user_id,
             t(lang, key, title=activity.title, when=self.when(activity.starts_at, lang)),
             kind="document",
             ref=f"act:{activity.id}",
-            dedupe_key=f"{prefix}:ics:{sequence}:{user_id}",
+            dedupe_key=f"{prefix}:ics:{sequence}:{user_id}{own}",
             extra={
                 "data_b64": base64.b64encode(data).decode("ascii"),
                 "filename": f"{name}.ics",
@@ -225,10 +248,13 @@ class CalendarSteps(ActivityBase):
         await edit_repo.take_calendar(tx, activity.id, user_id, sequence, self.clock.time())
         return queued is not None
 
-    async def _file(self, tx: Conn, activity: Activity) -> tuple[int, bytes, str, str]:
+    async def _file(
+        self, tx: Conn, activity: Activity, shift: Post | None = None
+    ) -> tuple[int, bytes, str, str]:
         """(SEQUENCE, file, name, upload key) of the activity's file as it is now: of an
         occurrence, the series' one file while any of it is held; once nothing is (or for a
-        cancelled single activity), the cancellation under the same UID."""
+        cancelled single activity), the cancellation under the same UID; for a person on a
+        post with a shift (`shift`, single activities), the shift's own file."""
         now, tz = self.clock.time(), self.settings.tz
         if activity.series_id is not None:
             occurrences = await repo.of_series(tx, activity.series_id)
@@ -244,6 +270,9 @@ class CalendarSteps(ActivityBase):
             sequence = sequence_of([activity])
             data = cancel_ics(activity, uid_of(activity), sequence, tz, now)
             return sequence, data, name, f"actcancel:{activity.id}:{sequence}"
+        if shift is not None:
+            upload = f"{upload_key(activity)}:p{shift.post_no}"
+            return activity.edits, ics(activity, tz, now, shift), name, upload
         return activity.edits, ics(activity, tz, now), name, upload_key(activity)
 
     async def resend_calendars(
