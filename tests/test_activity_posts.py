@@ -338,6 +338,8 @@ async def test_a_shift_holders_calendar_file_has_the_shifts_times(tb: Harness) -
         nine + timedelta(hours=3),
     )
     assert str(on_shift["SUMMARY"]) == "马拉松 · 检票"
+    assert "马拉松 · 检票" in documents_to(tb, shift)[-1]["caption"]  # and the shift's time
+    assert "09:00" in documents_to(tb, shift)[-1]["caption"]
     for who in (plain, late):
         _, event = event_of(documents_to(tb, who)[-1])
         assert event.decoded("dtstart") == datetime.fromtimestamp(start_ts, TZ)

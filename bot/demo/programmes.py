@@ -18,7 +18,7 @@ async def run(s: Script, w: dict[str, Any]) -> None:
         lina,
         dabu,
         f"/activity 社区运动会 | {start} | 3 | - | 大埠乡体育场"
-        f" | 岗位 引导 2, 检票 1 09:00-12:00 | 截止 {deadline} | 说明 请穿志愿者马甲",
+        f" | 岗位 引导 2, 检票 1 10:00-13:00 | 截止 {deadline} | 说明 请穿志愿者马甲",
     )
     card = s.last_with(dabu["id"], "act:")
     activity_id = s.data_of(card, "act:").split(":")[1]
@@ -27,6 +27,7 @@ async def run(s: Script, w: dict[str, Any]) -> None:
     await s.press(ming, card, tickets)
     await s.press(li, card, tickets)  # 检票 is full: the waitlist of that post
     await s.press(hong, card, f"act:{activity_id}:cal")  # the .ics file, privately
+    await s.press(ming, card, f"act:{activity_id}:cal")  # on 检票: the shift's own 10:00-13:00
     # the organiser moves it: every card copy follows, the signed-up are told privately, and
     # whoever took the calendar file gets the new one (same UID, next SEQUENCE)
     await s.say(lina, dabu, f"/activity edit {activity_id} | 地点 大埠中学操场")

@@ -231,10 +231,13 @@ class CalendarSteps(ActivityBase):
         sid = activity.series_id
         prefix = f"act:{activity.id}" if sid is None else f"series:{sid}"
         own = f":p{shift.post_no}" if shift is not None else ""  # another post: another file
+        title, starts_at = activity.title, activity.starts_at
+        if shift is not None and shift.shift_start is not None:
+            title, starts_at = f"{activity.title} · {shift.name}", shift.shift_start
         queued = await self.outbox.add(
             tx,
             user_id,
-            t(lang, key, title=activity.title, when=self.when(activity.starts_at, lang)),
+            t(lang, key, title=title, when=self.when(starts_at, lang)),
             kind="document",
             ref=f"act:{activity.id}",
             dedupe_key=f"{prefix}:ics:{sequence}:{user_id}{own}",
