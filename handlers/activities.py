@@ -45,6 +45,7 @@ from handlers.common import (
     message_of,
     pressed_message,
     query_of,
+    reason_of,
     reply,
     reply_guarded,
     require_group,
@@ -124,7 +125,7 @@ async def activity_edit(update: Update, context: Context, rest: str) -> None:
     try:
         change = parse_edit(rest, service.clock.time(), service.settings)
     except Refusal as refusal:  # a field's reason alone: its text's example is of a new one
-        reason = tr(context, refusal.key, **refusal.values).split("\n")[0]
+        reason = reason_of(context, refusal)
         raise Refusal("err_act_edit_bad", reason=Raw(reason)) from None
     done = await service.edit(uid, chat_id, change)
     lines = [

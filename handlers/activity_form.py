@@ -19,6 +19,7 @@ from handlers.common import (
     keyboard,
     message_of,
     query_of,
+    reason_of,
     reply,
     require_own_private,
     tr,
@@ -62,7 +63,7 @@ async def form_input(update: Update, context: Context) -> None:
         current = await service.form_state(uid)
         if current is None:
             raise
-        reason = tr(context, refusal.key, **refusal.values).split("\n")[0]
+        reason = reason_of(context, refusal)
         await _ask(update, context, current, reason)
         return
     await _form_next(update, context, state, created)

@@ -12,7 +12,7 @@ from bot.domain.activities.recurrence import pin_time_of_day
 from bot.domain.clock import local
 from bot.domain.errors import Refusal
 from bot.texts import Raw
-from handlers.common import actor, chat_id_of, reply, tr
+from handlers.common import actor, chat_id_of, reason_of, reply, tr
 
 
 def _service(context: Context) -> Activities:
@@ -52,7 +52,7 @@ async def edit_all(update: Update, context: Context, activity_id: str, fields: s
     try:
         change = parse_edit(f"{activity_id} | {fields}", service.clock.time(), service.settings)
     except Refusal as refusal:  # a field's reason alone, as a single edit answers
-        reason = tr(context, refusal.key, **refusal.values).split("\n")[0]
+        reason = reason_of(context, refusal)
         raise Refusal("err_act_edit_bad", reason=Raw(reason)) from None
     done = await service.edit_future(uid, chat_id, change)
     await reply(

@@ -191,6 +191,11 @@ def tr(context: Context, key: str, **values: object) -> str:
     return t(context.lang, key, **values)
 
 
+def reason_of(context: Context, refusal: Refusal) -> str:
+    """A refusal's reason alone: the first line of its text, without the usage after it."""
+    return tr(context, refusal.key, **refusal.values).split("\n")[0]
+
+
 async def reply(
     update: Update, context: Context, text: str, markup: ReplyMarkup | None = None
 ) -> Message | None:

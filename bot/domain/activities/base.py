@@ -14,7 +14,7 @@ from typing import Any, Literal
 from bot.domain.activities import cards as card_view
 from bot.domain.activities.copies import CardCopies
 from bot.domain.activities.parsing import ActivityInput, example_values, step_name
-from bot.domain.activities.posts import post_name, shifted, starts_of
+from bot.domain.activities.posts import post_name, shift_of, starts_of
 from bot.domain.activities.results import Created
 from bot.domain.errors import Refusal
 from bot.domain.hours import Hours
@@ -322,7 +322,7 @@ class ActivityBase(ServiceBase):
         else:
             people = await repo.roster(tx, activity.id, statuses)
         if post_no == "unshifted":
-            people = [s for s in people if not shifted(activity, s.post_no)]
+            people = [s for s in people if shift_of(activity, s.post_no) is None]
         for s in people:
             lang = self.lang_of(s.lang, s.tg_lang)
             values = fields(lang) if fields else None

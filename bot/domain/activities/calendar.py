@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Alarm, Calendar, Event
 
 from bot.domain.activities.base import ActivityBase
+from bot.domain.activities.posts import shift_of
 from bot.domain.errors import Refusal
 from bot.domain.models_activities import Activity, Post
 from bot.texts import t
@@ -109,13 +110,6 @@ def ics(a: Activity, tz: ZoneInfo, now: float, post: Post | None = None) -> byte
     cal = _calendar()
     cal.add_component(_event(a, tz, now, uid_of(a), a.edits, post))
     return _done(cal)
-
-
-def shift_of(a: Activity, post_no: int | None) -> Post | None:
-    """The post `post_no` of `a` if it has a shift of its own (a person there gets the shift's
-    times in their file), else None."""
-    post = a.post(post_no)
-    return post if post is not None and post.shift_start is not None else None
 
 
 #: iCalendar's day names, Monday first (a weekly rule's day is 0-6, Monday = 0)

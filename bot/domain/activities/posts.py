@@ -138,10 +138,11 @@ def starts_of(activity: Activity, post_no: int | None) -> float:
     return post.shift_start
 
 
-def shifted(activity: Activity, post_no: int | None) -> bool:
-    """Has this post a shift of its own (its people are reminded of the shift's start)?"""
+def shift_of(activity: Activity, post_no: int | None) -> Post | None:
+    """The post `post_no` if it has a shift of its own (its people are reminded of the
+    shift's start and get its times in their calendar file), else None."""
     post = activity.post(post_no)
-    return post is not None and post.shift_start is not None
+    return post if post is not None and post.shift_start is not None else None
 
 
 def post_name(activity: Activity, post_no: int | None) -> str:
